@@ -1,0 +1,32 @@
+//! `vtep-core`: the tunnel endpoint every part of Overlay Lab runs.
+//!
+//! A VXLAN tunnel endpoint (VTEP) takes Ethernet frames from local ports, looks the destination
+//! MAC up in its forwarding database (FDB), and sends the frame inside a UDP datagram to the VTEP
+//! behind which that MAC lives (or to every VTEP of the network when it does not know). The other
+//! end strips the envelope, learns where the sender lives, and delivers the inner frame.
+//!
+//! The crate is `no_std` + `alloc` and sans-IO: it owns no sockets, reads no clock and allocates
+//! nothing per packet. The caller feeds it inputs and time ([`vtep::Vtep::handle_input`]) and
+//! carries out what it asks for ([`vtep::Vtep::poll_output`]). A browser tick, a discrete-event
+//! simulator and an epoll loop drive the same engine.
+#![no_std]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod fdb;
+pub mod neigh;
+pub mod pcap;
+pub mod rate;
+pub mod sample;
+pub mod vni;
+pub mod vtep;
+pub mod wire;
+
+pub use smoltcp::time::{Duration, Instant};
+pub use vni::Vni;
+
+/// The version of this crate, shown by the playground and `native-vtep --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
