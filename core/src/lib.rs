@@ -30,3 +30,10 @@ pub use vni::Vni;
 
 /// The version of this crate, shown by the playground and `native-vtep --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Time from `earlier` to `now`; zero if `now` is not later. smoltcp's `Instant - Instant` is
+/// an absolute difference, which would make a clock that steps back look like time passing.
+pub(crate) fn elapsed(now: Instant, earlier: Instant) -> Duration {
+    let micros = now.total_micros().saturating_sub(earlier.total_micros());
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}

@@ -1,8 +1,104 @@
-//! A ready-made encapsulated frame, for the playground's first page and for docs.
+//! A ready-made encapsulated frame, made by the engine itself: the playground's first page shows
+//! it, and tests check it against Wireshark.
+
+use alloc::vec;
 use alloc::vec::Vec;
 
-/// A complete underlay frame (outer Ethernet / IPv4 / UDP / VXLAN / inner Ethernet / ARP
-/// request) produced by the core's own encapsulation path.
+use crate::fdb::PortId;
+use crate::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
+use crate::wire::outer::{self, MAX_HEADROOM};
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, IpAddress, Ipv4Address,
+};
+use crate::{Instant, Vni};
+
+/// VNI of the sample.
+pub const SAMPLE_VNI: Vni = Vni::from_u24_truncating(5001);
+
+/// A complete underlay frame: outer Ethernet / IPv4 10.0.0.1 -> 10.0.0.2 / UDP 4789 / VXLAN
+/// VNI 5001 / inner Ethernet / ARP "who has 192.168.1.2? tell 192.168.1.1". The VTEP floods the
+/// broadcast to its one peer; the outer headers are written in the same buffer, in place.
 pub fn encapsulated_arp() -> Vec<u8> {
-    Vec::new()
+    let now = Instant::ZERO;
+    let mut vtep = Vtep::new(VtepConfig::new(ipv4(1)), now).expect("valid sample config");
+    vtep.add_network(NetworkConfig::new(SAMPLE_VNI), now)
+        .expect("fresh VTEP");
+    let port: PortId = vtep.add_port(SAMPLE_VNI).expect("network exists");
+    vtep.add_flood_peer(SAMPLE_VNI, ipv4(2))
+        .expect("same family");
+
+    let host = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x01, 0x01]);
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: host,
+        source_protocol_addr: Ipv4Address::new(192, 168, 1, 1),
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: Ipv4Address::new(192, 168, 1, 2),
+    };
+    let frame_len = 14 + arp.buffer_len();
+    let mut buf = vec![0u8; MAX_HEADROOM + frame_len];
+    let frame = MAX_HEADROOM..buf.len();
+    EthernetRepr {
+        src_addr: host,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut buf[frame.clone()]));
+    arp.emit(&mut ArpPacket::new_unchecked(&mut buf[frame.start + 14..]));
+
+    vtep.handle_input(
+        now,
+        Input::Local {
+            port,
+            buf: &mut buf,
+            frame,
+        },
+    );
+    loop {
+        match vtep.poll_output() {
+            Output::Transmit(t) => {
+                let Ok(ip) = t.outer.emit(&mut buf, t.payload.clone()) else {
+                    return Vec::new();
+                };
+                let Ok(start) = outer::emit_ethernet(
+                    &mut buf,
+                    ip.start,
+                    EthernetAddress([0x02, 0x00, 0x0a, 0x00, 0x00, 0x01]),
+                    EthernetAddress([0x02, 0x00, 0x0a, 0x00, 0x00, 0x02]),
+                    EthernetProtocol::Ipv4,
+                ) else {
+                    return Vec::new();
+                };
+                return buf[start..ip.end].to_vec();
+            }
+            Output::Timeout(_) => return Vec::new(),
+            Output::Deliver(_) | Output::Event(_) => {}
+        }
+    }
+}
+
+fn ipv4(last: u8) -> IpAddress {
+    IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vxlan;
+
+    #[test]
+    fn sample_is_a_whole_vxlan_frame() {
+        let bytes = encapsulated_arp();
+        // 14 outer Ethernet + 20 IPv4 + 8 UDP + 8 VXLAN + 14 inner Ethernet + 28 ARP.
+        assert_eq!(bytes.len(), 92);
+        let eth = EthernetFrame::new_checked(&bytes[..]).unwrap();
+        assert_eq!(eth.ethertype(), EthernetProtocol::Ipv4);
+        let (outer_repr, payload) = outer::parse(eth.payload()).unwrap();
+        assert_eq!(outer_repr.dst, ipv4(2));
+        let vx = vxlan::Packet::new_checked(&eth.payload()[payload]).unwrap();
+        assert_eq!(vx.vni(), SAMPLE_VNI);
+        let inner = EthernetFrame::new_checked(vx.payload()).unwrap();
+        assert_eq!(inner.ethertype(), EthernetProtocol::Arp);
+    }
 }

@@ -134,7 +134,11 @@ mod tests {
             (u64::MAX, None),
         ];
         for &(input, expect) in cases {
-            assert_eq!(Vni::try_from(input).ok().map(Vni::get), expect, "input {input}");
+            assert_eq!(
+                Vni::try_from(input).ok().map(Vni::get),
+                expect,
+                "input {input}"
+            );
         }
     }
 

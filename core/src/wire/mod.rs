@@ -16,10 +16,9 @@ pub mod outer;
 pub mod vxlan;
 
 pub use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, ETHERNET_HEADER_LEN, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket,
-    UdpRepr,
+    ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
+    EthernetProtocol, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address,
+    Ipv4Packet, Ipv4Repr, Ipv6Address, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket, UdpRepr,
 };
 
 /// EtherType of an Ethernet frame carried inside GRE or Geneve ("Transparent Ethernet
@@ -46,6 +45,9 @@ pub enum Error {
     UnknownCriticalOption,
     /// The output buffer has too little room (headroom in front, or space behind).
     NoRoom,
+    /// An IPv4 header checksum or UDP checksum does not verify (or an IPv6 UDP checksum is
+    /// zero, which RFC 8200 forbids).
+    BadChecksum,
 }
 
 impl fmt::Display for Error {
@@ -59,6 +61,7 @@ impl fmt::Display for Error {
             Error::Unsupported => "unsupported protocol or payload type",
             Error::UnknownCriticalOption => "a critical option is not understood",
             Error::NoRoom => "not enough room in the buffer",
+            Error::BadChecksum => "checksum does not verify",
         })
     }
 }

@@ -1,0 +1,422 @@
+//! Frames built with this crate's wire, outer and pcap APIs, decoded by Wireshark's tshark: an
+//! independent implementation must see the VNI, ports, checksums and inner protocols we meant.
+//!
+//! Without tshark on PATH the tests print why and pass, unless OVERLAY_LAB_REQUIRE_TOOLS is set
+//! (as CI does), where they fail.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use vtep_core::pcap::PcapWriter;
+use vtep_core::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
+    Ipv4Repr, Ipv6Address,
+    flow::{self, DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT},
+    geneve, nvgre,
+    outer::{self, OuterRepr, Transport, UdpChecksum},
+    vxlan,
+};
+use vtep_core::{Instant, Vni};
+
+const MISSING: &str = "tshark is missing: run `cargo xtask setup` (installs Debian's tshark)";
+
+/// Whether to run: false (after saying why) when tshark is absent and not required.
+fn tshark_present() -> bool {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("OVERLAY_LAB_REQUIRE_TOOLS").is_some() {
+            panic!("{MISSING}");
+        }
+        eprintln!("skipping: {MISSING}");
+    }
+    found
+}
+
+const VNI: u32 = 5001;
+const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
+const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]);
+const UNDERLAY_MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0xaa, 0x01]);
+const UNDERLAY_MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0xaa, 0x02]);
+const INNER_A: Ipv4Address = Ipv4Address::new(192, 168, 50, 1);
+const INNER_B: Ipv4Address = Ipv4Address::new(192, 168, 50, 2);
+const SEED: u64 = 0x6f76_6572_6c61_7921;
+
+fn arp_request() -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: MAC_A,
+        source_protocol_addr: INNER_A,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: INNER_B,
+    };
+    let eth = EthernetRepr {
+        src_addr: MAC_A,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    frame
+}
+
+fn echo_request() -> Vec<u8> {
+    let data = b"overlay lab ping";
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: INNER_A,
+        dst_addr: INNER_B,
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 64,
+    };
+    let eth = EthernetRepr {
+        src_addr: MAC_A,
+        dst_addr: MAC_B,
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let caps = Default::default();
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    ip.emit(&mut p, &caps);
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+    frame
+}
+
+#[derive(Clone, Copy)]
+enum Tunnel<'a> {
+    Vxlan,
+    Geneve { options: &'a [u8] },
+    Nvgre,
+}
+
+/// Encapsulate in place, the way the engine does: inner frame after MAX_HEADROOM (+ options),
+/// then tunnel header, outer IP (+UDP) and Ethernet written in front of it.
+fn encapsulate(
+    inner: &[u8],
+    tunnel: Tunnel<'_>,
+    src: IpAddress,
+    dst: IpAddress,
+    udp_checksum: UdpChecksum,
+) -> Vec<u8> {
+    let vni = Vni::new(VNI).unwrap();
+    let extra = match tunnel {
+        Tunnel::Geneve { options } => options.len(),
+        _ => 0,
+    };
+    let headroom = outer::MAX_HEADROOM + extra;
+    let mut buf = vec![0u8; headroom + inner.len()];
+    buf[headroom..].copy_from_slice(inner);
+    let hash = flow::flow_hash(inner, SEED);
+    let (min, max) = DEFAULT_SOURCE_PORTS;
+    let udp = |dst_port| Transport::Udp {
+        src_port: flow::source_port(hash, min, max),
+        dst_port,
+    };
+    let (start, transport) = match tunnel {
+        Tunnel::Vxlan => {
+            let r = vxlan::Repr { vni };
+            let start = headroom - r.buffer_len();
+            r.emit(&mut vxlan::Packet::new_unchecked(&mut buf[start..]));
+            (start, udp(VXLAN_PORT))
+        }
+        Tunnel::Geneve { options } => {
+            let r = geneve::Repr {
+                vni,
+                oam: false,
+                critical: false,
+                protocol: vtep_core::wire::ETHERTYPE_TRANSPARENT_ETHERNET,
+                options,
+            };
+            let start = headroom - r.buffer_len();
+            r.emit(&mut geneve::Packet::new_unchecked(&mut buf[start..]));
+            (start, udp(GENEVE_PORT))
+        }
+        Tunnel::Nvgre => {
+            let r = nvgre::Repr {
+                vsid: vni,
+                flow_id: (hash >> 24) as u8,
+            };
+            let start = headroom - r.buffer_len();
+            r.emit(&mut nvgre::Packet::new_unchecked(&mut buf[start..]));
+            (start, Transport::Gre)
+        }
+    };
+    let repr = OuterRepr {
+        src,
+        dst,
+        transport,
+        hop_limit: 64,
+        udp_checksum,
+    };
+    let end = buf.len();
+    let ip = repr.emit(&mut buf, start..end).unwrap();
+    let ethertype = match src {
+        IpAddress::Ipv4(_) => EthernetProtocol::Ipv4,
+        IpAddress::Ipv6(_) => EthernetProtocol::Ipv6,
+    };
+    let start = outer::emit_ethernet(
+        &mut buf,
+        ip.start,
+        UNDERLAY_MAC_A,
+        UNDERLAY_MAC_B,
+        ethertype,
+    )
+    .unwrap();
+    buf.drain(..start);
+    buf
+}
+
+/// Write the frames to a pcap, run tshark with checksum validation on, return one row of the
+/// requested fields per frame.
+fn decode(name: &str, frames: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
+    let mut pcap = PcapWriter::new();
+    for (i, f) in frames.iter().enumerate() {
+        pcap.write_frame(Instant::from_micros(1_000_000 * i as i64), f);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let path: PathBuf = std::env::temp_dir().join(format!(
+        "overlay-lab-{name}-{}-{nanos}.pcap",
+        std::process::id()
+    ));
+    std::fs::write(&path, pcap.as_bytes()).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(&path);
+    for pref in ["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"] {
+        cmd.args(["-o", pref]);
+    }
+    cmd.args(["-T", "fields", "-E", "separator=/t"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("running tshark");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Compare tshark's rows with the expected ones, field by field with names in the message.
+fn check(name: &str, frames: &[Vec<u8>], expect: &[(&str, [&str; 2])]) {
+    let fields: Vec<&str> = expect.iter().map(|(f, _)| *f).collect();
+    let rows = decode(name, frames, &fields);
+    assert_eq!(rows.len(), frames.len(), "{name}: one row per frame");
+    for (i, row) in rows.iter().enumerate() {
+        let got: Vec<(&str, &str)> = fields
+            .iter()
+            .zip(row)
+            .map(|(f, v)| (*f, v.as_str()))
+            .collect();
+        let want: Vec<(&str, &str)> = expect.iter().map(|(f, v)| (*f, v[i])).collect();
+        assert_eq!(got, want, "{name}: frame {i}");
+    }
+}
+
+fn v4(a: [u8; 4]) -> IpAddress {
+    IpAddress::Ipv4(Ipv4Address::from(a))
+}
+
+fn src_port(inner: &[u8]) -> String {
+    let (min, max) = DEFAULT_SOURCE_PORTS;
+    flow::source_port(flow::flow_hash(inner, SEED), min, max).to_string()
+}
+
+/// tshark's checksum status values.
+const GOOD: &str = "1";
+const NOT_PRESENT: &str = "3";
+
+#[test]
+fn vxlan_over_ipv4() {
+    if !tshark_present() {
+        return;
+    }
+    let (arp, icmp) = (arp_request(), echo_request());
+    let (a, b) = (v4([10, 0, 0, 1]), v4([10, 0, 0, 2]));
+    let frames = [
+        encapsulate(&arp, Tunnel::Vxlan, a, b, UdpChecksum::Zero),
+        encapsulate(&icmp, Tunnel::Vxlan, a, b, UdpChecksum::Compute),
+    ];
+    let (p_arp, p_icmp) = (src_port(&arp), src_port(&icmp));
+    check(
+        "vxlan",
+        &frames,
+        &[
+            (
+                "frame.protocols",
+                [
+                    "eth:ethertype:ip:udp:vxlan:eth:ethertype:arp",
+                    "eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:icmp:data",
+                ],
+            ),
+            ("vxlan.vni", ["5001", "5001"]),
+            ("vxlan.flags", ["0x0800", "0x0800"]),
+            ("udp.dstport", ["4789", "4789"]),
+            ("udp.srcport", [&p_arp, &p_icmp]),
+            ("udp.checksum.status", [NOT_PRESENT, GOOD]),
+            ("ip.src", ["10.0.0.1", "10.0.0.1,192.168.50.1"]),
+            ("ip.flags.df", ["1", "1,1"]), // smoltcp sets DF on the inner packet too
+            ("ip.ttl", ["64", "64,64"]),
+            ("ip.checksum.status", [GOOD, "1,1"]),
+            (
+                "eth.dst",
+                [
+                    "02:00:00:00:aa:02,ff:ff:ff:ff:ff:ff",
+                    "02:00:00:00:aa:02,02:00:00:00:00:0b",
+                ],
+            ),
+            ("arp.opcode", ["1", ""]),
+            ("arp.dst.proto_ipv4", ["192.168.50.2", ""]),
+            ("icmp.type", ["", "8"]),
+            ("icmp.seq", ["", "7"]),
+            ("icmp.checksum.status", ["", GOOD]),
+        ],
+    );
+    assert!(p_arp.parse::<u16>().unwrap() >= 49152 && p_icmp.parse::<u16>().unwrap() >= 49152);
+}
+
+#[test]
+fn geneve_over_ipv6_with_option() {
+    if !tshark_present() {
+        return;
+    }
+    let (arp, icmp) = (arp_request(), echo_request());
+    let a = IpAddress::Ipv6(Ipv6Address::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 1));
+    let b = IpAddress::Ipv6(Ipv6Address::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 2));
+    let mut option = [0u8; 8];
+    geneve::GeneveOption {
+        class: 0xff00,
+        kind: 0x01,
+        data: &[0xde, 0xad, 0xbe, 0xef],
+    }
+    .emit(&mut option)
+    .unwrap();
+    let frames = [
+        encapsulate(
+            &arp,
+            Tunnel::Geneve { options: &[] },
+            a,
+            b,
+            UdpChecksum::Zero,
+        ),
+        encapsulate(
+            &icmp,
+            Tunnel::Geneve { options: &option },
+            a,
+            b,
+            UdpChecksum::Zero,
+        ),
+    ];
+    let (p_arp, p_icmp) = (src_port(&arp), src_port(&icmp));
+    check(
+        "geneve",
+        &frames,
+        &[
+            (
+                "frame.protocols",
+                [
+                    "eth:ethertype:ipv6:udp:geneve:eth:ethertype:arp",
+                    "eth:ethertype:ipv6:udp:geneve:eth:ethertype:ip:icmp:data",
+                ],
+            ),
+            ("geneve.vni", ["0x001389", "0x001389"]),
+            ("geneve.version", ["0", "0"]),
+            ("geneve.proto_type", ["0x6558", "0x6558"]),
+            ("geneve.option.class", ["", "0xff00"]),
+            ("geneve.option.type", ["", "0x01"]),
+            ("udp.dstport", ["6081", "6081"]),
+            ("udp.srcport", [&p_arp, &p_icmp]),
+            // IPv6: computed whatever the policy says.
+            ("udp.checksum.status", [GOOD, GOOD]),
+            ("ipv6.dst", ["fd00:200::2", "fd00:200::2"]),
+            ("ipv6.hlim", ["64", "64"]),
+            ("arp.opcode", ["1", ""]),
+            ("icmp.type", ["", "8"]),
+        ],
+    );
+}
+
+#[test]
+fn nvgre_over_ipv4() {
+    if !tshark_present() {
+        return;
+    }
+    let (arp, icmp) = (arp_request(), echo_request());
+    let (a, b) = (v4([10, 0, 0, 1]), v4([10, 0, 0, 2]));
+    let frames = [
+        encapsulate(&arp, Tunnel::Nvgre, a, b, UdpChecksum::Zero),
+        encapsulate(&icmp, Tunnel::Nvgre, a, b, UdpChecksum::Zero),
+    ];
+    // tshark 4.0 has no NVGRE dissector of its own: GRE with key, and the key is
+    // VSID << 8 | FlowID.
+    let key = |inner: &[u8]| {
+        let flow_id = flow::flow_hash(inner, SEED) >> 24;
+        format!("{:#010x}", (VNI << 8) | flow_id)
+    };
+    let (k_arp, k_icmp) = (key(&arp), key(&icmp));
+    check(
+        "nvgre",
+        &frames,
+        &[
+            (
+                "frame.protocols",
+                [
+                    "eth:ethertype:ip:gre:eth:ethertype:arp",
+                    "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data",
+                ],
+            ),
+            ("ip.proto", ["47", "47,1"]),
+            ("gre.flags_and_version", ["0x2000", "0x2000"]),
+            ("gre.proto", ["0x6558", "0x6558"]),
+            ("gre.key", [&k_arp, &k_icmp]),
+            ("ip.checksum.status", [GOOD, "1,1"]),
+            ("arp.opcode", ["1", ""]),
+            ("icmp.type", ["", "8"]),
+        ],
+    );
+}
+
+/// The frame the engine itself encapsulated (the playground's sample): `Vtep` floods an ARP
+/// request to its one peer and the outer headers are written in place.
+#[test]
+fn engine_sample_decodes_as_vxlan_arp() {
+    if !tshark_present() {
+        return;
+    }
+    let frame = vtep_core::sample::encapsulated_arp();
+    check(
+        "engine-sample",
+        &[frame],
+        &[
+            (
+                "frame.protocols",
+                ["eth:ethertype:ip:udp:vxlan:eth:ethertype:arp", ""],
+            ),
+            ("vxlan.vni", ["5001", ""]),
+            ("udp.dstport", ["4789", ""]),
+            ("ip.dst", ["10.0.0.2", ""]),
+            ("ip.checksum.status", [GOOD, ""]),
+            ("arp.dst.proto_ipv4", ["192.168.1.2", ""]),
+        ],
+    );
+}
