@@ -197,6 +197,9 @@ impl fmt::Debug for Fdb {
     }
 }
 
+/// Entries reserved when a table is made (see [`Fdb::new`]).
+pub const INITIAL_CAPACITY: usize = 1024;
+
 /// Whether a MAC may have an entry: unicast and not all zeros.
 pub fn is_learnable(mac: &Mac) -> bool {
     mac.is_unicast() && mac.0 != [0; 6]
@@ -204,13 +207,18 @@ pub fn is_learnable(mac: &Mac) -> bool {
 
 impl Fdb {
     /// An empty table. `hash_seed` keys the hash (keep it secret where traffic is hostile; fix it
-    /// where runs must replay). Memory for `max_entries` is reserved up front so that learning
-    /// never allocates on the data path.
+    /// where runs must replay).
+    ///
+    /// Room for [`INITIAL_CAPACITY`] entries (or `max_entries`, if smaller) is reserved up front;
+    /// beyond that the table grows when a *new* MAC is learned, never when a known one is looked
+    /// up or refreshed, so the steady-state data path allocates nothing. Reserving the whole
+    /// maximum would cost megabytes per VTEP in a simulation of hundreds of them.
     pub fn new(config: FdbConfig, hash_seed: u64) -> Fdb {
         let hasher = FixedState::with_seed(hash_seed);
+        let reserve = config.max_entries.min(INITIAL_CAPACITY);
         Fdb {
             config,
-            entries: HashMap::with_capacity_and_hasher(config.max_entries, hasher.clone()),
+            entries: HashMap::with_capacity_and_hasher(reserve, hasher.clone()),
             flood: HashMap::with_hasher(hasher),
         }
     }
@@ -221,10 +229,6 @@ impl Fdb {
 
     /// Changes limits and timers. Entries beyond a lowered maximum stay until they age out.
     pub fn set_config(&mut self, config: FdbConfig) {
-        if config.max_entries > self.entries.capacity() {
-            self.entries
-                .reserve(config.max_entries - self.entries.len());
-        }
         self.config = config;
     }
 

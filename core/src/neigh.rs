@@ -88,11 +88,11 @@ fn is_usable(ip: &Ipv4Address) -> bool {
 }
 
 impl NeighbourTable {
-    /// An empty table with room for `max_entries` reserved up front.
+    /// An empty table; like the FDB it reserves a modest start and grows only on new entries.
     pub fn new(max_entries: usize, ageing: Duration, hash_seed: u64) -> NeighbourTable {
         NeighbourTable {
             entries: HashMap::with_capacity_and_hasher(
-                max_entries,
+                max_entries.min(crate::fdb::INITIAL_CAPACITY),
                 FixedState::with_seed(hash_seed ^ 0x6e65_6967),
             ),
             max_entries,

@@ -14,9 +14,9 @@
 //! input: the engine writes the tunnel header in place, in the headroom in front of the inner
 //! frame, and a flood to N peers is N [`Transmit`]s of the same bytes. Drain `poll_output` until
 //! it returns [`Output::Timeout`] before reusing the buffer or giving the next input; outputs not
-//! yet polled when the next input arrives are discarded. Nothing is allocated per packet: the
-//! FDB and neighbour table reserve their maximum size up front, fan-out is a cursor, and the
-//! event queue has a fixed capacity (overflow is counted, never grown).
+//! yet polled when the next input arrives are discarded. Nothing is allocated per packet:
+//! lookups and refreshes never allocate (only learning a new MAC may grow a table), fan-out is a
+//! cursor, and the event queue has a fixed capacity (overflow is counted, never grown).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
