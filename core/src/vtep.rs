@@ -876,23 +876,7 @@ impl Vtep {
             self.neighbours
                 .insert(now, vni, ip, mac, Origin::ControlPlane)?;
         }
-        let Vtep {
-            networks,
-            events,
-            global,
-            ..
-        } = self;
-        if let Some(network) = networks.get_mut(&vni) {
-            record_learn(
-                events,
-                global,
-                &mut network.counters,
-                vni,
-                mac,
-                dest,
-                outcome,
-            );
-        }
+        self.record_learn(vni, mac, dest, outcome);
         Ok(outcome)
     }
 
