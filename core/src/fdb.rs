@@ -263,6 +263,17 @@ impl Fdb {
             }
             Some(slot) => match slot.entry.origin {
                 Origin::Static => LearnOutcome::Ignored(IgnoreReason::Static),
+                // A host that now sends from a local port moved here, whatever a route says: the
+                // new VTEP takes it over with a higher sequence (RFC 7432 section 15).
+                Origin::ControlPlane
+                    if matches!(dest, Destination::Local(_))
+                        && matches!(slot.entry.dest, Destination::Remote(_)) =>
+                {
+                    let from = slot.entry.dest;
+                    let seq = slot.entry.mobility_seq.wrapping_add(1);
+                    *slot = Slot::new(now, dest, Origin::Learned, seq);
+                    LearnOutcome::Moved { from, seq }
+                }
                 Origin::ControlPlane => LearnOutcome::Ignored(IgnoreReason::ControlPlane),
                 Origin::Learned if slot.entry.frozen => LearnOutcome::Ignored(IgnoreReason::Frozen),
                 Origin::Learned => slot.record_move(now, dest, &config),
@@ -660,6 +671,22 @@ mod tests {
             panic!("control-plane entries do not age")
         });
         assert_eq!(fdb.lookup(VNI, &mac(1)).unwrap().dest, remote(2));
+    }
+
+    #[test]
+    fn a_host_seen_locally_takes_over_its_remote_route() {
+        let mut fdb = fdb(16);
+        let here = Destination::Local(PortId(3));
+        fdb.install(at(0), VNI, mac(1), remote(2), 4).unwrap();
+        assert_eq!(
+            fdb.learn(at(1), VNI, mac(1), here),
+            LearnOutcome::Moved {
+                from: remote(2),
+                seq: 5
+            }
+        );
+        let entry = fdb.lookup(VNI, &mac(1)).unwrap();
+        assert_eq!((entry.dest, entry.origin), (here, Origin::Learned));
     }
 
     #[test]
