@@ -1,0 +1,618 @@
+//! Virtual hosts: a real smoltcp TCP/IP stack each (ARP, ICMP echo, UDP, TCP), attached to the
+//! simulator through [`Nic`], a `phy::Device` whose queues the simulator fills and drains; and
+//! the apps that run on them (ping, UDP flow, TCP bulk transfer).
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::wire::{HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, IpEndpoint};
+use vtep_core::fdb::Mac;
+use vtep_core::wire::Ipv4Address;
+use vtep_core::{Duration, Instant, Vni};
+
+use crate::AppId;
+
+/// The host's network card as smoltcp sees it.
+#[derive(Debug, Default)]
+pub struct Nic {
+    pub rx: VecDeque<Arc<[u8]>>,
+    pub tx: Vec<Vec<u8>>,
+    /// IP MTU (1500 by default).
+    pub mtu: usize,
+}
+
+#[derive(Debug)]
+pub struct NicRx(Arc<[u8]>);
+
+#[derive(Debug)]
+pub struct NicTx<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for NicRx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for NicTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        self.0.push(buf);
+        r
+    }
+}
+
+impl phy::Device for Nic {
+    type RxToken<'a> = NicRx;
+    type TxToken<'a> = NicTx<'a>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(NicRx, NicTx<'_>)> {
+        let frame = self.rx.pop_front()?;
+        Some((NicRx(frame), NicTx(&mut self.tx)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<NicTx<'_>> {
+        Some(NicTx(&mut self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu + 14;
+        caps
+    }
+}
+
+/// A virtual machine or container: one NIC, one IP, on one VNI.
+pub struct Host {
+    pub mac: Mac,
+    pub ip: Ipv4Address,
+    pub prefix_len: u8,
+    pub vni: Vni,
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    pub nic: Nic,
+    pub apps: Vec<(AppId, Part)>,
+    /// A mirror of smoltcp's neighbour cache (which is private): filled by the same rule
+    /// (any ARP aimed at our IP from a unicast sender), expiring after 60 s.
+    pub arp_cache: BTreeMap<Ipv4Address, (Mac, Instant)>,
+    pub next_local_port: u16,
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("mac", &self.mac)
+            .field("ip", &self.ip)
+            .field("vni", &self.vni)
+            .field("apps", &self.apps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn make_iface(
+    mac: Mac,
+    ip: Ipv4Address,
+    prefix_len: u8,
+    seed: u64,
+    nic: &mut Nic,
+    now: Instant,
+) -> Interface {
+    let mut config = Config::new(HardwareAddress::Ethernet(mac));
+    config.random_seed = seed;
+    let mut iface = Interface::new(config, nic, now);
+    iface.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip), prefix_len));
+    });
+    iface
+}
+
+/// smoltcp's neighbour cache entry lifetime.
+pub const ARP_ENTRY_LIFETIME: Duration = Duration::from_secs(60);
+
+impl Host {
+    /// A host whose NIC has IP MTU `mtu`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mac: Mac,
+        ip: Ipv4Address,
+        prefix_len: u8,
+        vni: Vni,
+        mtu: usize,
+        seed: u64,
+        now: Instant,
+    ) -> Host {
+        let mut nic = Nic {
+            mtu,
+            ..Nic::default()
+        };
+        let iface = make_iface(mac, ip, prefix_len, seed, &mut nic, now);
+        Host {
+            mac,
+            ip,
+            prefix_len,
+            vni,
+            iface,
+            sockets: SocketSet::new(vec![]),
+            nic,
+            apps: Vec::new(),
+            arp_cache: BTreeMap::new(),
+            next_local_port: 49152,
+        }
+    }
+
+    /// Changes the NIC's MTU. smoltcp reads the device's capabilities once, so the interface
+    /// is re-created (its ARP cache is emptied; sockets and their connections stay).
+    pub fn set_mtu(&mut self, mtu: usize, seed: u64, now: Instant) {
+        self.nic.mtu = mtu;
+        self.iface = make_iface(self.mac, self.ip, self.prefix_len, seed, &mut self.nic, now);
+        self.arp_cache.clear();
+    }
+
+    /// Mirrors smoltcp's ARP cache fill rule for a received ARP frame.
+    pub fn observe_arp(&mut self, now: Instant, sender: (Mac, Ipv4Address), target: Ipv4Address) {
+        if target == self.ip && sender.0.is_unicast() && !sender.1.is_unspecified() {
+            self.arp_cache
+                .insert(sender.1, (sender.0, now + ARP_ENTRY_LIFETIME));
+        }
+    }
+
+    /// The ARP cache at `now` (IP, MAC), without expired entries.
+    pub fn arp_entries(&self, now: Instant) -> Vec<(Ipv4Address, Mac)> {
+        self.arp_cache
+            .iter()
+            .filter(|(_, (_, exp))| *exp > now)
+            .map(|(ip, (mac, _))| (*ip, *mac))
+            .collect()
+    }
+
+    fn local_port(&mut self) -> u16 {
+        let p = self.next_local_port;
+        self.next_local_port = if p == u16::MAX { 49152 } else { p + 1 };
+        p
+    }
+
+    /// Runs the apps, then the stack, then the apps again (to read what arrived). Frames to
+    /// send are left in `nic.tx`. Returns when it wants to run next.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        reports: &mut BTreeMap<AppId, AppReport>,
+    ) -> Option<Instant> {
+        // Apps feed the stack, the stack runs, apps read; again while an app made progress
+        // that needs the stack (a connection became writable, an echo was queued).
+        for _ in 0..4 {
+            for (id, part) in &mut self.apps {
+                if let Some(report) = reports.get_mut(id) {
+                    part.before(now, &mut self.sockets, &mut self.iface, report);
+                }
+            }
+            self.iface.poll(now, &mut self.nic, &mut self.sockets);
+            let mut again = false;
+            for (id, part) in &mut self.apps {
+                if let Some(report) = reports.get_mut(id) {
+                    again |= part.after(now, &mut self.sockets, report);
+                }
+            }
+            if !again {
+                break;
+            }
+        }
+        let mut next = self.iface.poll_at(now, &self.sockets);
+        for (_, part) in &self.apps {
+            if let Some(t) = part.next_at() {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        next
+    }
+
+    /// Adds an app part: opens its socket.
+    pub fn start(&mut self, spec: PartSpec, now: Instant) -> Part {
+        match spec {
+            PartSpec::Ping {
+                target,
+                count,
+                interval,
+                size,
+                ident,
+            } => {
+                let mut s = icmp::Socket::new(
+                    icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
+                    icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
+                );
+                let _ = s.bind(icmp::Endpoint::Ident(ident));
+                let handle = self.sockets.add(s);
+                Part::Ping(PingPart {
+                    handle,
+                    target,
+                    count,
+                    interval,
+                    size,
+                    ident,
+                    next_seq: 0,
+                    next_send: now,
+                    sent_at: BTreeMap::new(),
+                })
+            }
+            PartSpec::UdpServer { port, echo } => {
+                let mut s = udp_socket();
+                let _ = s.bind(port);
+                Part::UdpServer {
+                    handle: self.sockets.add(s),
+                    echo,
+                }
+            }
+            PartSpec::UdpClient {
+                target,
+                port,
+                count,
+                interval,
+                size,
+            } => {
+                let mut s = udp_socket();
+                let local = self.local_port();
+                let _ = s.bind(local);
+                Part::UdpClient {
+                    handle: self.sockets.add(s),
+                    target: IpEndpoint::new(IpAddress::Ipv4(target), port),
+                    count,
+                    interval,
+                    size,
+                    sent: 0,
+                    next_send: now,
+                }
+            }
+            PartSpec::TcpSink { port } => {
+                let mut s = tcp_socket();
+                let _ = s.listen(port);
+                Part::TcpSink {
+                    handle: self.sockets.add(s),
+                }
+            }
+            PartSpec::TcpSource {
+                target,
+                port,
+                bytes,
+            } => {
+                let mut s = tcp_socket();
+                let local = self.local_port();
+                let _ = s.connect(
+                    self.iface.context(),
+                    IpEndpoint::new(IpAddress::Ipv4(target), port),
+                    local,
+                );
+                Part::TcpSource {
+                    handle: self.sockets.add(s),
+                    remaining: bytes,
+                    closed: false,
+                }
+            }
+        }
+    }
+
+    /// Stops an app's part on this host: closes and removes its socket.
+    pub fn stop(&mut self, id: AppId) {
+        let mut i = 0;
+        while i < self.apps.len() {
+            if self.apps[i].0 == id {
+                let (_, part) = self.apps.remove(i);
+                self.sockets.remove(part.handle());
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// What a TCP bulk sender sends.
+static BULK: [u8; 16384] = [0x5a; 16384];
+
+fn udp_socket() -> udp::Socket<'static> {
+    udp::Socket::new(
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
+        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
+    )
+}
+
+fn tcp_socket() -> tcp::Socket<'static> {
+    tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; 65535]),
+        tcp::SocketBuffer::new(vec![0; 65535]),
+    )
+}
+
+/// What to start on one host.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PartSpec {
+    Ping {
+        target: Ipv4Address,
+        count: u32,
+        interval: Duration,
+        /// ICMP payload bytes (56 like `ping`'s default).
+        size: usize,
+        ident: u16,
+    },
+    UdpServer {
+        port: u16,
+        echo: bool,
+    },
+    UdpClient {
+        target: Ipv4Address,
+        port: u16,
+        count: u32,
+        interval: Duration,
+        size: usize,
+    },
+    TcpSink {
+        port: u16,
+    },
+    TcpSource {
+        target: Ipv4Address,
+        port: u16,
+        bytes: u64,
+    },
+}
+
+#[derive(Debug)]
+pub struct PingPart {
+    handle: SocketHandle,
+    target: Ipv4Address,
+    count: u32,
+    interval: Duration,
+    size: usize,
+    ident: u16,
+    next_seq: u16,
+    next_send: Instant,
+    sent_at: BTreeMap<u16, Instant>,
+}
+
+/// The running part of an app on one host.
+#[derive(Debug)]
+pub enum Part {
+    Ping(PingPart),
+    UdpServer {
+        handle: SocketHandle,
+        echo: bool,
+    },
+    UdpClient {
+        handle: SocketHandle,
+        target: IpEndpoint,
+        count: u32,
+        interval: Duration,
+        size: usize,
+        sent: u32,
+        next_send: Instant,
+    },
+    TcpSink {
+        handle: SocketHandle,
+    },
+    TcpSource {
+        handle: SocketHandle,
+        remaining: u64,
+        closed: bool,
+    },
+}
+
+/// What an app measured so far.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct AppReport {
+    pub started: Option<Instant>,
+    /// Ping: echo requests sent; UDP: datagrams sent; TCP: bytes handed to the socket.
+    pub sent: u64,
+    /// Ping: echo replies; UDP: datagrams echoed back to the client; TCP: unused.
+    pub replies: u64,
+    /// UDP: datagrams the server received; TCP: bytes the sink received.
+    pub received: u64,
+    /// Ping: (sequence number, round-trip time) per reply, in arrival order.
+    pub rtts: Vec<(u16, Duration)>,
+    /// Ping: sequence numbers never answered (filled as replies come; final after the run).
+    pub unanswered: Vec<u16>,
+    /// TCP: total bytes to move; the transfer is complete when the sink has them all.
+    pub target_bytes: u64,
+    /// TCP: when the sink received the last byte.
+    pub completed: Option<Instant>,
+    pub stopped: bool,
+}
+
+impl AppReport {
+    /// Ping: requests without a reply.
+    pub fn lost(&self) -> u64 {
+        self.sent.saturating_sub(self.replies)
+    }
+
+    /// TCP: time from start to completion.
+    pub fn duration(&self) -> Option<Duration> {
+        Some(self.completed? - self.started?)
+    }
+}
+
+impl Part {
+    pub fn handle(&self) -> SocketHandle {
+        match self {
+            Part::Ping(p) => p.handle,
+            Part::UdpServer { handle, .. }
+            | Part::UdpClient { handle, .. }
+            | Part::TcpSink { handle }
+            | Part::TcpSource { handle, .. } => *handle,
+        }
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        match self {
+            Part::Ping(p) if u32::from(p.next_seq) < p.count => Some(p.next_send),
+            Part::UdpClient {
+                sent,
+                count,
+                next_send,
+                ..
+            } if sent < count => Some(*next_send),
+            _ => None,
+        }
+    }
+
+    fn before(
+        &mut self,
+        now: Instant,
+        sockets: &mut SocketSet<'static>,
+        _iface: &mut Interface,
+        report: &mut AppReport,
+    ) {
+        match self {
+            Part::Ping(p) => {
+                while u32::from(p.next_seq) < p.count && p.next_send <= now {
+                    let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
+                    let data = vec![0xa5u8; p.size];
+                    let repr = Icmpv4Repr::EchoRequest {
+                        ident: p.ident,
+                        seq_no: p.next_seq,
+                        data: &data,
+                    };
+                    let Ok(buf) = s.send(repr.buffer_len(), IpAddress::Ipv4(p.target)) else {
+                        break;
+                    };
+                    repr.emit(
+                        &mut Icmpv4Packet::new_unchecked(buf),
+                        &ChecksumCapabilities::default(),
+                    );
+                    p.sent_at.insert(p.next_seq, now);
+                    report.sent += 1;
+                    p.next_seq += 1;
+                    p.next_send += p.interval;
+                }
+            }
+            Part::UdpClient {
+                handle,
+                target,
+                count,
+                interval,
+                size,
+                sent,
+                next_send,
+            } => {
+                let s = sockets.get_mut::<udp::Socket<'_>>(*handle);
+                while *sent < *count && *next_send <= now {
+                    let mut data = vec![0u8; (*size).max(4)];
+                    data[..4].copy_from_slice(&sent.to_be_bytes());
+                    if s.send_slice(&data, *target).is_err() {
+                        break;
+                    }
+                    *sent += 1;
+                    report.sent += 1;
+                    *next_send += *interval;
+                }
+            }
+            Part::TcpSource {
+                handle,
+                remaining,
+                closed,
+            } => {
+                let s = sockets.get_mut::<tcp::Socket<'_>>(*handle);
+                while *remaining > 0 && s.can_send() {
+                    let chunk = usize::try_from((*remaining).min(16384)).unwrap_or(16384);
+                    match s.send_slice(&BULK[..chunk]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            *remaining -= n as u64;
+                            report.sent += n as u64;
+                        }
+                    }
+                }
+                if *remaining == 0 && !*closed {
+                    s.close();
+                    *closed = true;
+                }
+            }
+            Part::UdpServer { .. } | Part::TcpSink { .. } => {}
+        }
+    }
+
+    /// Reads what arrived; true if it queued something to send (poll again).
+    fn after(
+        &mut self,
+        now: Instant,
+        sockets: &mut SocketSet<'static>,
+        report: &mut AppReport,
+    ) -> bool {
+        match self {
+            Part::Ping(p) => {
+                let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
+                while let Ok((bytes, _from)) = s.recv() {
+                    let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
+                        continue;
+                    };
+                    let Ok(Icmpv4Repr::EchoReply { ident, seq_no, .. }) =
+                        Icmpv4Repr::parse(&packet, &ChecksumCapabilities::default())
+                    else {
+                        continue;
+                    };
+                    if ident != p.ident {
+                        continue;
+                    }
+                    if let Some(at) = p.sent_at.remove(&seq_no) {
+                        report.replies += 1;
+                        report.rtts.push((seq_no, now - at));
+                    }
+                }
+                report.unanswered = p.sent_at.keys().copied().collect();
+                false
+            }
+            Part::UdpServer { handle, echo } => {
+                let s = sockets.get_mut::<udp::Socket<'_>>(*handle);
+                let mut again = false;
+                while let Ok((data, meta)) = s.recv() {
+                    report.received += 1;
+                    if *echo {
+                        let (data, to) = (data.to_vec(), meta.endpoint);
+                        again |= s.send_slice(&data, to).is_ok();
+                    }
+                }
+                again
+            }
+            Part::UdpClient { handle, .. } => {
+                let s = sockets.get_mut::<udp::Socket<'_>>(*handle);
+                while s.recv().is_ok() {
+                    report.replies += 1;
+                }
+                false
+            }
+            Part::TcpSink { handle } => {
+                let s = sockets.get_mut::<tcp::Socket<'_>>(*handle);
+                while s.can_recv() {
+                    let Ok(n) = s.recv(|b| (b.len(), b.len())) else {
+                        break;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    report.received += n as u64;
+                    if report.completed.is_none()
+                        && report.target_bytes > 0
+                        && report.received >= report.target_bytes
+                    {
+                        report.completed = Some(now);
+                    }
+                }
+                if s.state() == tcp::State::CloseWait {
+                    s.close();
+                    return true;
+                }
+                false
+            }
+            Part::TcpSource {
+                handle,
+                remaining,
+                closed,
+            } => {
+                let s = sockets.get_mut::<tcp::Socket<'_>>(*handle);
+                (*remaining > 0 && s.can_send()) || (*remaining == 0 && !*closed)
+            }
+        }
+    }
+}

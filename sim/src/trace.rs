@@ -1,0 +1,538 @@
+//! The trace: one [`Hop`] per frame per link, with its times, its bytes and what the receiving
+//! node decided. [`Layers`] reads the bytes back into a layer summary (outer Ethernet / IP /
+//! UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP).
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::{self, Write as _};
+
+use vtep_core::fdb::{Destination, Mac};
+use vtep_core::vtep::{DropReason, Encapsulation};
+use vtep_core::wire::{
+    self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
+    Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
+};
+use vtep_core::{Instant, Vni};
+
+use crate::cp::{self, RouteMsg};
+use crate::{LinkId, NodeId};
+
+/// Index of a hop in the trace.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct HopId(pub u32);
+
+/// One frame crossing one link.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Hop {
+    pub id: HopId,
+    /// When the first bit left `from` (after waiting for the link to be free).
+    pub start: Instant,
+    /// When the last bit reached `to` (serialisation + propagation); for a frame lost on the
+    /// way, when it would have.
+    pub end: Instant,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub link: LinkId,
+    /// The Ethernet frame as it was on the wire.
+    pub bytes: Arc<[u8]>,
+    /// The hop whose arrival caused this one (a VTEP's encapsulation, a router's forward).
+    pub parent: Option<HopId>,
+    /// The node that first sent the frame this hop carries (a host, a hypervisor, the route
+    /// server); kept through encapsulation and forwarding.
+    pub origin: NodeId,
+    /// What happened at `to` (empty while in flight).
+    pub decisions: Vec<Decision>,
+}
+
+impl Hop {
+    /// The layer summary, parsed from the bytes.
+    pub fn layers(&self) -> Layers {
+        Layers::parse(&self.bytes)
+    }
+
+    pub fn dropped(&self) -> Option<DropCause> {
+        self.decisions.iter().find_map(|d| match d {
+            Decision::Dropped(cause) => Some(*cause),
+            _ => None,
+        })
+    }
+}
+
+/// What a node did with a frame it received.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Decision {
+    /// A host's stack took the frame.
+    Received,
+    /// A router forwarded it on `link`.
+    Routed {
+        link: LinkId,
+    },
+    /// A switch sent it out of `ports` ports (one when the destination was known).
+    Switched {
+        ports: usize,
+        flooded: bool,
+    },
+    /// A VTEP encapsulated it to `copies` remote VTEPs.
+    Encapsulated {
+        vni: Vni,
+        copies: usize,
+    },
+    /// A VTEP decapsulated it.
+    Decapsulated {
+        vni: Vni,
+    },
+    /// A VTEP handed it to `ports` local ports.
+    DeliveredLocally {
+        vni: Vni,
+        ports: usize,
+    },
+    /// A VTEP learned (or moved) a MAC.
+    Learned {
+        vni: Vni,
+        mac: Mac,
+        dest: Destination,
+        moved: bool,
+    },
+    /// A VTEP flooded a BUM frame to local ports and remote VTEPs.
+    Flooded {
+        vni: Vni,
+        local_ports: usize,
+        remote_copies: usize,
+    },
+    /// A VTEP answered an ARP request itself.
+    ArpSuppressed {
+        vni: Vni,
+        ip: Ipv4Address,
+        mac: Mac,
+    },
+    /// The route server or a VTEP processed a control-plane message.
+    ControlPlane(RouteMsg),
+    Dropped(DropCause),
+}
+
+/// Why a frame went no further.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DropCause {
+    /// The VTEP dropped it, and says why.
+    Vtep(DropReason),
+    /// Lost on the link (random loss).
+    LinkLoss,
+    /// The link is down (or went down while the frame was on it).
+    LinkDown,
+    /// Larger than the link MTU.
+    LinkMtu,
+    /// The receiving node is failed.
+    NodeDown,
+    /// A host NIC got a unicast frame for another MAC.
+    NotForMe,
+    /// A host is paused (migrating) or detached.
+    HostDetached,
+    /// A router has no route to the destination.
+    NoRoute,
+    /// The TTL reached zero.
+    TtlExpired,
+    /// Unreadable headers.
+    Malformed,
+    /// A switch's destination is the port the frame came from.
+    SamePort,
+}
+
+impl fmt::Display for DropCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropCause::Vtep(r) => write!(f, "vtep:{r}"),
+            DropCause::LinkLoss => f.write_str("link_loss"),
+            DropCause::LinkDown => f.write_str("link_down"),
+            DropCause::LinkMtu => f.write_str("link_mtu"),
+            DropCause::NodeDown => f.write_str("node_down"),
+            DropCause::NotForMe => f.write_str("not_for_me"),
+            DropCause::HostDetached => f.write_str("host_detached"),
+            DropCause::NoRoute => f.write_str("no_route"),
+            DropCause::TtlExpired => f.write_str("ttl_expired"),
+            DropCause::Malformed => f.write_str("malformed"),
+            DropCause::SamePort => f.write_str("same_port"),
+        }
+    }
+}
+
+/// The tunnel (or control-plane) layer of an underlay frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tunnel {
+    Encap {
+        encapsulation: Encapsulation,
+        vni: Vni,
+    },
+    ControlPlane(RouteMsg),
+}
+
+/// Outer headers of an underlay frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Outer {
+    pub src_mac: Mac,
+    pub dst_mac: Mac,
+    pub src_ip: Ipv4Address,
+    pub dst_ip: Ipv4Address,
+    pub ttl: u8,
+    /// UDP source and destination port (none for GRE).
+    pub udp: Option<(u16, u16)>,
+    pub tunnel: Tunnel,
+}
+
+/// Inner (or only) Ethernet frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Inner {
+    pub src_mac: Mac,
+    pub dst_mac: Mac,
+    pub len: usize,
+    pub l3: L3,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum L3 {
+    Arp {
+        op: ArpOperation,
+        sender: (Mac, Ipv4Address),
+        target_ip: Ipv4Address,
+    },
+    Ipv4 {
+        src: Ipv4Address,
+        dst: Ipv4Address,
+        l4: L4,
+    },
+    Other(u16),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum L4 {
+    IcmpEchoRequest {
+        ident: u16,
+        seq: u16,
+    },
+    IcmpEchoReply {
+        ident: u16,
+        seq: u16,
+    },
+    Icmp {
+        msg_type: u8,
+    },
+    Udp {
+        src: u16,
+        dst: u16,
+        len: usize,
+    },
+    Tcp {
+        src: u16,
+        dst: u16,
+        flags: TcpFlags,
+        payload: usize,
+    },
+    Other(u8),
+}
+
+/// TCP flags: SYN, ACK, FIN, RST, PSH.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub psh: bool,
+}
+
+/// A frame read layer by layer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Layers {
+    /// Present for tunnelled and control-plane frames on the underlay.
+    pub outer: Option<Outer>,
+    /// The Ethernet frame the hosts exchanged (absent for control-plane messages and
+    /// unreadable frames).
+    pub inner: Option<Inner>,
+    /// Bytes added in front of the inner frame (outer headers): 50 for VXLAN over IPv4.
+    pub overhead: usize,
+}
+
+impl Layers {
+    pub fn parse(bytes: &[u8]) -> Layers {
+        let none = Layers {
+            outer: None,
+            inner: None,
+            overhead: 0,
+        };
+        let Ok(eth) = EthernetFrame::new_checked(bytes) else {
+            return none;
+        };
+        if eth.ethertype() == EthernetProtocol::Ipv4
+            && let Some((outer, inner_start)) = parse_outer(&eth)
+        {
+            let inner = match outer.tunnel {
+                Tunnel::Encap { .. } => parse_inner(&bytes[inner_start..]),
+                Tunnel::ControlPlane(_) => None,
+            };
+            return Layers {
+                outer: Some(outer),
+                inner,
+                overhead: inner_start,
+            };
+        }
+        Layers {
+            inner: parse_inner(bytes),
+            ..none
+        }
+    }
+
+    pub fn is_arp(&self) -> bool {
+        matches!(
+            self.inner,
+            Some(Inner {
+                l3: L3::Arp { .. },
+                ..
+            })
+        )
+    }
+
+    pub fn is_arp_request(&self) -> bool {
+        matches!(
+            self.inner,
+            Some(Inner {
+                l3: L3::Arp {
+                    op: ArpOperation::Request,
+                    ..
+                },
+                ..
+            })
+        )
+    }
+
+    pub fn vni(&self) -> Option<Vni> {
+        match self.outer?.tunnel {
+            Tunnel::Encap { vni, .. } => Some(vni),
+            Tunnel::ControlPlane(_) => None,
+        }
+    }
+
+    /// One line, outermost first: `Eth/IPv4 10.0.0.1>10.0.0.2/UDP 50123>4789/VXLAN 100 | ...`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(o) = &self.outer {
+            let _ = write!(s, "Eth/IPv4 {}>{} ttl {}", o.src_ip, o.dst_ip, o.ttl);
+            if let Some((sp, dp)) = o.udp {
+                let _ = write!(s, "/UDP {sp}>{dp}");
+            }
+            match o.tunnel {
+                Tunnel::Encap { encapsulation, vni } => {
+                    let _ = write!(s, "/{encapsulation} {vni} | ");
+                }
+                Tunnel::ControlPlane(msg) => {
+                    let _ = write!(s, "/EVPN {msg}");
+                }
+            }
+        }
+        if let Some(i) = &self.inner {
+            let _ = write!(s, "Eth {}>{}", i.src_mac, i.dst_mac);
+            match i.l3 {
+                L3::Arp {
+                    op,
+                    sender,
+                    target_ip,
+                } => {
+                    let op = match op {
+                        ArpOperation::Request => "who-has",
+                        ArpOperation::Reply => "is-at",
+                        ArpOperation::Unknown(_) => "?",
+                    };
+                    let _ = write!(s, "/ARP {op} {target_ip} from {} {}", sender.1, sender.0);
+                }
+                L3::Ipv4 { src, dst, l4 } => {
+                    let _ = write!(s, "/IPv4 {src}>{dst}");
+                    let _ = match l4 {
+                        L4::IcmpEchoRequest { ident, seq } => {
+                            write!(s, "/ICMP echo request id {ident} seq {seq}")
+                        }
+                        L4::IcmpEchoReply { ident, seq } => {
+                            write!(s, "/ICMP echo reply id {ident} seq {seq}")
+                        }
+                        L4::Icmp { msg_type } => write!(s, "/ICMP type {msg_type}"),
+                        L4::Udp { src, dst, len } => write!(s, "/UDP {src}>{dst} len {len}"),
+                        L4::Tcp {
+                            src,
+                            dst,
+                            flags,
+                            payload,
+                        } => {
+                            let mut f = String::new();
+                            for (on, c) in [
+                                (flags.syn, 'S'),
+                                (flags.ack, '.'),
+                                (flags.fin, 'F'),
+                                (flags.rst, 'R'),
+                                (flags.psh, 'P'),
+                            ] {
+                                if on {
+                                    f.push(c);
+                                }
+                            }
+                            write!(s, "/TCP {src}>{dst} [{f}] len {payload}")
+                        }
+                        L4::Other(p) => write!(s, "/proto {p}"),
+                    };
+                }
+                L3::Other(t) => {
+                    let _ = write!(s, "/ethertype {t:#06x}");
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Outer IPv4 (+UDP) + tunnel header; returns the summary and where the inner frame starts.
+fn parse_outer(eth: &EthernetFrame<&[u8]>) -> Option<(Outer, usize)> {
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let ip_start = wire::ETHERNET_HEADER_LEN;
+    let header_len = usize::from(ip.header_len());
+    let payload_start = ip_start + header_len;
+    let src_ip = ip.src_addr();
+    let dst_ip = ip.dst_addr();
+    let ttl = ip.hop_limit();
+    let base = Outer {
+        src_mac: eth.src_addr(),
+        dst_mac: eth.dst_addr(),
+        src_ip,
+        dst_ip,
+        ttl,
+        udp: None,
+        tunnel: Tunnel::ControlPlane(RouteMsg::Empty),
+    };
+    match ip.next_header() {
+        IpProtocol::Udp => {
+            let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+            let ports = (udp.src_port(), udp.dst_port());
+            let body = udp.payload();
+            let body_start = payload_start + 8;
+            let (tunnel, inner_start) = match ports.1 {
+                vtep_core::wire::flow::VXLAN_PORT => {
+                    let p = vxlan::Packet::new_checked(body).ok()?;
+                    let repr = vxlan::Repr::parse(&p, vxlan::ReservedBitsPolicy::Rfc).ok()?;
+                    (
+                        Tunnel::Encap {
+                            encapsulation: Encapsulation::Vxlan,
+                            vni: repr.vni,
+                        },
+                        body_start + vxlan::HEADER_LEN,
+                    )
+                }
+                vtep_core::wire::flow::GENEVE_PORT => {
+                    let p = geneve::Packet::new_checked(body).ok()?;
+                    let repr = geneve::Repr::parse(&p).ok()?;
+                    (
+                        Tunnel::Encap {
+                            encapsulation: Encapsulation::Geneve,
+                            vni: repr.vni,
+                        },
+                        body_start + repr.buffer_len(),
+                    )
+                }
+                cp::PORT => (Tunnel::ControlPlane(RouteMsg::decode(body)?), body_start),
+                _ => return None,
+            };
+            Some((
+                Outer {
+                    udp: Some(ports),
+                    tunnel,
+                    ..base
+                },
+                inner_start,
+            ))
+        }
+        p if u8::from(p) == vtep_core::wire::outer::IP_PROTOCOL_GRE => {
+            let p = nvgre::Packet::new_checked(ip.payload()).ok()?;
+            let repr = nvgre::Repr::parse(&p).ok()?;
+            Some((
+                Outer {
+                    tunnel: Tunnel::Encap {
+                        encapsulation: Encapsulation::Nvgre,
+                        vni: repr.vsid,
+                    },
+                    ..base
+                },
+                payload_start + nvgre::HEADER_LEN,
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn parse_inner(bytes: &[u8]) -> Option<Inner> {
+    let eth = EthernetFrame::new_checked(bytes).ok()?;
+    let l3 = match eth.ethertype() {
+        EthernetProtocol::Arp => {
+            let packet = ArpPacket::new_checked(eth.payload()).ok()?;
+            match ArpRepr::parse(&packet).ok()? {
+                ArpRepr::EthernetIpv4 {
+                    operation,
+                    source_hardware_addr,
+                    source_protocol_addr,
+                    target_protocol_addr,
+                    ..
+                } => L3::Arp {
+                    op: operation,
+                    sender: (source_hardware_addr, source_protocol_addr),
+                    target_ip: target_protocol_addr,
+                },
+                _ => L3::Other(0x0806),
+            }
+        }
+        EthernetProtocol::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            let payload = ip.payload();
+            let l4 = match ip.next_header() {
+                IpProtocol::Icmp if payload.len() >= 8 => {
+                    let ident = u16::from_be_bytes([payload[4], payload[5]]);
+                    let seq = u16::from_be_bytes([payload[6], payload[7]]);
+                    match payload[0] {
+                        8 => L4::IcmpEchoRequest { ident, seq },
+                        0 => L4::IcmpEchoReply { ident, seq },
+                        t => L4::Icmp { msg_type: t },
+                    }
+                }
+                IpProtocol::Udp => match UdpPacket::new_checked(payload) {
+                    Ok(u) => L4::Udp {
+                        src: u.src_port(),
+                        dst: u.dst_port(),
+                        len: u.payload().len(),
+                    },
+                    Err(_) => L4::Other(17),
+                },
+                IpProtocol::Tcp => match TcpPacket::new_checked(payload) {
+                    Ok(t) => L4::Tcp {
+                        src: t.src_port(),
+                        dst: t.dst_port(),
+                        flags: TcpFlags {
+                            syn: t.syn(),
+                            ack: t.ack(),
+                            fin: t.fin(),
+                            rst: t.rst(),
+                            psh: t.psh(),
+                        },
+                        payload: t.payload().len(),
+                    },
+                    Err(_) => L4::Other(6),
+                },
+                p => L4::Other(u8::from(p)),
+            };
+            L3::Ipv4 {
+                src: ip.src_addr(),
+                dst: ip.dst_addr(),
+                l4,
+            }
+        }
+        other => L3::Other(u16::from(other)),
+    };
+    Some(Inner {
+        src_mac: eth.src_addr(),
+        dst_mac: eth.dst_addr(),
+        len: bytes.len(),
+        l3,
+    })
+}

@@ -1,0 +1,395 @@
+//! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted.
+
+use vtep_core::fdb::{Destination, Origin};
+use vtep_core::vni::id_space;
+use vtep_core::vtep::{DropReason, Encapsulation};
+use vtep_core::wire::IpAddress;
+use vtep_sim::scale::{Variant, model, simulate};
+use vtep_sim::scenario::{self, ScenarioRun};
+use vtep_sim::trace::{L3, L4, Tunnel};
+use vtep_sim::*;
+
+const SEED: u64 = 2026;
+
+fn run(s: scenario::Scenario) -> ScenarioRun {
+    s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
+}
+
+fn underlay_links(r: &ScenarioRun) -> Vec<LinkId> {
+    r.sim
+        .links()
+        .iter()
+        .filter(|l| l.underlay)
+        .map(|l| l.id)
+        .collect()
+}
+
+#[test]
+fn all_scenarios_have_text_and_steps() {
+    let all = scenario::all();
+    assert_eq!(all.len(), 10);
+    for (i, s) in all.iter().enumerate() {
+        assert_eq!(s.id, format!("S{}", i + 1));
+        assert!(!s.title.is_empty() && !s.narrative.is_empty() && !s.outcome.is_empty());
+        assert!(s.steps.len() >= 3);
+    }
+}
+
+#[test]
+fn s1_overlay_on_top_of_a_routed_underlay() {
+    let r = run(scenario::s1());
+    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
+    assert_eq!((ping.sent, ping.replies), (5, 5));
+    let vm_a = r.node("vm-a").unwrap();
+    let vm_b = r.node("vm-b").unwrap();
+    let underlay = underlay_links(&r);
+    // Follow echo request seq 3 from vm-a to vm-b.
+    let is_req3 = |h: &Hop| {
+        matches!(
+            h.layers().inner.map(|i| i.l3),
+            Some(L3::Ipv4 {
+                l4: L4::IcmpEchoRequest { seq: 3, .. },
+                ..
+            })
+        )
+    };
+    let hops: Vec<&Hop> = r.sim.trace().iter().filter(|h| is_req3(h)).collect();
+    let on_underlay = hops.iter().filter(|h| underlay.contains(&h.link)).count();
+    assert_eq!(on_underlay, 3, "hv1 -> dc1 router -> dc2 router -> hv3");
+    let sent = hops.iter().find(|h| h.from == vm_a).unwrap();
+    let got = hops.iter().find(|h| h.to == vm_b).unwrap();
+    assert_eq!(sent.bytes, got.bytes, "the inner frame is untouched");
+    assert!(
+        got.end.total_micros() - sent.start.total_micros() > 2000,
+        "the WAN's 2 ms"
+    );
+    assert!(
+        hops.iter()
+            .filter(|h| underlay.contains(&h.link))
+            .all(|h| h.layers().vni() == Some(Vni::new(100).unwrap()))
+    );
+}
+
+#[test]
+fn s2_vxlan_carries_arp_icmp_and_tcp() {
+    let r = run(scenario::s2());
+    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
+    assert_eq!(ping.replies, 3);
+    let tcp = r.sim.app_report(r.app("tcp").unwrap()).unwrap();
+    assert_eq!(tcp.received, 1_000_000, "{tcp:?}");
+    assert!(tcp.completed.is_some());
+    let underlay = underlay_links(&r);
+    let mut arp = 0;
+    let mut tcp_frames = 0;
+    for h in r.sim.trace().iter().filter(|h| underlay.contains(&h.link)) {
+        let l = h.layers();
+        let outer = l.outer.unwrap();
+        assert_eq!(outer.udp.map(|(_, dst)| dst), Some(4789));
+        assert!(matches!(
+            outer.tunnel,
+            Tunnel::Encap {
+                encapsulation: Encapsulation::Vxlan,
+                ..
+            }
+        ));
+        match l.inner.unwrap().l3 {
+            L3::Arp { .. } => arp += 1,
+            L3::Ipv4 {
+                l4: L4::Tcp { .. }, ..
+            } => tcp_frames += 1,
+            _ => {}
+        }
+    }
+    assert!(arp >= 2 && tcp_frames > 700, "{arp} {tcp_frames}");
+}
+
+#[test]
+fn s3_overhead_and_mtu() {
+    let r = run(scenario::s3());
+    let report = |name| r.sim.app_report(r.app(name).unwrap()).unwrap().clone();
+    assert_eq!(report("fits").replies, 3);
+    assert_eq!(report("too-big").replies, 0);
+    assert_eq!(report("jumbo-underlay").replies, 3);
+    let hv1 = r.node("hv1").unwrap();
+    let drops = r
+        .sim
+        .vtep(hv1)
+        .unwrap()
+        .counters(Vni::new(100).unwrap())
+        .unwrap()
+        .drops;
+    assert_eq!(drops.get(DropReason::TooBig), 3);
+    for h in r.sim.trace().iter().filter(|h| h.layers().vni().is_some()) {
+        let l = h.layers();
+        assert_eq!(l.overhead, 50);
+        assert_eq!(h.bytes.len(), l.inner.unwrap().len + 50);
+    }
+}
+
+#[test]
+fn s4_live_migration_keeps_the_ip_and_loses_a_handful() {
+    let r = run(scenario::s4());
+    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
+    assert_eq!(ping.sent, 200);
+    let lost = ping.lost();
+    eprintln!("S4: {lost} of 200 pings lost during the migration");
+    assert!(
+        (1..=6).contains(&lost),
+        "lost {lost}: {:?}",
+        ping.unanswered
+    );
+    let vm_b = r.node("vm-b").unwrap();
+    let hv1 = r.node("hv1").unwrap();
+    assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv1));
+    let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
+    assert_eq!(ip.octets(), [192, 168, 10, 2]);
+    let new_vtep = IpAddress::Ipv4(r.sim.hypervisor_ip(hv1).unwrap());
+    for hv in r.sim.hypervisors() {
+        let fdb = r.sim.fdb(hv).unwrap();
+        let entry = fdb
+            .iter()
+            .find(|(v, m, _)| *v == vni && *m == mac)
+            .unwrap()
+            .2;
+        if hv == hv1 {
+            assert!(matches!(entry.dest, Destination::Local(_)));
+        } else {
+            assert_eq!(entry.dest, Destination::Remote(new_vtep), "hv {hv:?}");
+        }
+        if hv == r.node("hv3").unwrap() {
+            // hv3 had learned vm-b behind hv2: the entry moved (hv2 lost its local entry with
+            // the port and learned the new place afresh).
+            assert_eq!(entry.mobility_seq, 1);
+        }
+    }
+}
+
+#[test]
+fn s5_counting_model_matches_the_event_simulation() {
+    let r = run(scenario::s5());
+    for i in 1..=8 {
+        let app = r.app(&format!("c{i}")).unwrap();
+        assert_eq!(r.sim.app_report(app).unwrap().replies, 1);
+    }
+    for variant in Variant::ALL {
+        let m = simulate(4, 2, variant, SEED).unwrap();
+        assert_eq!(
+            m.figures,
+            model(4, 2, variant).unwrap(),
+            "{}",
+            variant.name()
+        );
+    }
+    let flat = model(5000, 100, Variant::FlatL2).unwrap();
+    let overlay = model(5000, 100, Variant::FloodAndLearn).unwrap();
+    assert_eq!(
+        (flat.underlay_mac_entries, overlay.underlay_mac_entries),
+        (500_000, 5000)
+    );
+}
+
+#[test]
+fn s6_tenants_with_identical_addresses_never_see_each_other() {
+    let r = run(scenario::s6());
+    for app in ["red", "blue"] {
+        assert_eq!(
+            r.sim.app_report(r.app(app).unwrap()).unwrap().replies,
+            5,
+            "{app}"
+        );
+    }
+    let vni_of = |n: NodeId| r.sim.host_addr(n).map(|(_, _, v)| v).ok();
+    let mut delivered = 0;
+    for h in r.sim.trace() {
+        if let (Some(to), Some(from)) = (vni_of(h.to), vni_of(h.origin))
+            && h.decisions.contains(&Decision::Received)
+        {
+            assert_eq!(to, from, "hop {:?}: {}", h.id, h.layers().describe());
+            delivered += 1;
+        }
+    }
+    assert!(delivered >= 20);
+    assert_eq!(id_space::VLAN_IDS_USABLE, 4094);
+    assert_eq!(id_space::VNI_IDS, 16_777_216);
+    assert_eq!(id_space::QINQ_IDS, id_space::VNI_IDS);
+}
+
+#[test]
+fn s7_a_tenant_over_its_rate_is_limited_the_other_not() {
+    let r = run(scenario::s7());
+    let red = r.sim.app_report(r.app("red").unwrap()).unwrap();
+    let blue = r.sim.app_report(r.app("blue").unwrap()).unwrap();
+    assert_eq!((blue.sent, blue.received), (1000, 1000));
+    assert_eq!(red.sent, 1000);
+    assert!(
+        (100..=200).contains(&red.received),
+        "red got {}",
+        red.received
+    );
+    let hv1 = r.node("hv1").unwrap();
+    let c = r
+        .sim
+        .vtep(hv1)
+        .unwrap()
+        .counters(Vni::new(100).unwrap())
+        .unwrap();
+    assert_eq!(c.drops.get(DropReason::RateLimited), 1000 - red.received);
+}
+
+#[test]
+fn s8_control_plane_sends_no_arp_across_the_underlay() {
+    let r = run(scenario::s8());
+    for i in 1..=8 {
+        let app = r.app(&format!("c{i}")).unwrap();
+        assert!(r.sim.app_report(app).unwrap().replies >= 1, "c{i}");
+    }
+    let underlay = underlay_links(&r);
+    let on_underlay: Vec<&Hop> = r
+        .sim
+        .trace()
+        .iter()
+        .filter(|h| underlay.contains(&h.link))
+        .collect();
+    assert_eq!(
+        on_underlay
+            .iter()
+            .filter(|h| h.layers().is_arp_request())
+            .count(),
+        0
+    );
+    let cp = on_underlay
+        .iter()
+        .filter(|h| {
+            matches!(
+                h.layers().outer.map(|o| o.tunnel),
+                Some(Tunnel::ControlPlane(_))
+            )
+        })
+        .count();
+    assert!(cp >= 8 + 4, "route messages in the trace: {cp}");
+    let suppressed: u64 = r
+        .sim
+        .hypervisors()
+        .iter()
+        .map(|hv| {
+            r.sim
+                .vtep(*hv)
+                .unwrap()
+                .counters(Vni::new(100).unwrap())
+                .unwrap()
+                .arp_suppressed
+        })
+        .sum();
+    assert_eq!(
+        suppressed, 16,
+        "each container resolves its target and its pinger"
+    );
+    let hv1 = r.node("hv1").unwrap();
+    let remote: Vec<_> = r
+        .sim
+        .fdb(hv1)
+        .unwrap()
+        .into_iter()
+        .filter(|(_, _, e)| matches!(e.dest, Destination::Remote(_)))
+        .collect();
+    assert_eq!(remote.len(), 6);
+    assert!(
+        remote
+            .iter()
+            .all(|(_, _, e)| e.origin == Origin::ControlPlane)
+    );
+    assert_eq!(r.sim.routes().len(), 8);
+}
+
+#[test]
+fn s9_three_encapsulations() {
+    let r = run(scenario::s9());
+    for app in ["vx-a", "gn-a", "gre-a"] {
+        assert_eq!(
+            r.sim.app_report(r.app(app).unwrap()).unwrap().replies,
+            3,
+            "{app}"
+        );
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for h in r.sim.trace() {
+        let l = h.layers();
+        if let Some(Tunnel::Encap { encapsulation, vni }) = l.outer.map(|o| o.tunnel) {
+            seen.insert(vni.get(), (encapsulation, l.overhead));
+        }
+    }
+    assert_eq!(seen[&100], (Encapsulation::Vxlan, 50));
+    assert_eq!(seen[&200], (Encapsulation::Geneve, 50));
+    assert_eq!(seen[&300], (Encapsulation::Nvgre, 42));
+}
+
+#[test]
+fn s10_across_sites_and_back_after_a_failure() {
+    let r = run(scenario::s10());
+    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
+    assert_eq!(ping.sent, 300);
+    let lost = ping.lost();
+    eprintln!("S10: {lost} of 300 pings lost (migration + 200 ms failure + restart)");
+    // The failure window (200 ms = 20 pings) plus the two pauses.
+    assert!(
+        (20..=40).contains(&lost),
+        "lost {lost}: {:?}",
+        ping.unanswered
+    );
+    let last = ping.rtts.last().unwrap().0;
+    assert!(last >= 295, "pings answered to the end: last {last}");
+    let vm_b = r.node("vm-b").unwrap();
+    let hv1 = r.node("hv1").unwrap();
+    let hv2 = r.node("hv2").unwrap();
+    assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv2));
+    let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
+    assert_eq!(ip.octets(), [192, 168, 10, 2]);
+    let entry = r
+        .sim
+        .fdb(hv1)
+        .unwrap()
+        .into_iter()
+        .find(|(v, m, _)| *v == vni && *m == mac)
+        .unwrap()
+        .2;
+    assert_eq!(
+        entry.dest,
+        Destination::Remote(IpAddress::Ipv4(r.sim.hypervisor_ip(hv2).unwrap()))
+    );
+}
+
+/// Every observable of a trace: times, ends, link, bytes, lineage, decisions.
+fn fingerprint(r: &ScenarioRun) -> Vec<String> {
+    r.sim
+        .trace()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} {} {} {} {:?} {:?} {:?} {:?}",
+                h.start.total_micros(),
+                h.end.total_micros(),
+                h.from.0,
+                h.to.0,
+                h.link.0,
+                h.parent,
+                h.origin,
+                h.bytes,
+                h.decisions
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scenarios_replay_identically_for_the_same_seed() {
+    for s in [scenario::s4(), scenario::s8(), scenario::s10()] {
+        let a = fingerprint(&s.run(11).unwrap());
+        let b = fingerprint(&s.run(11).unwrap());
+        assert!(a.len() > 100, "{}", s.id);
+        assert!(
+            a == b,
+            "{} differs between two runs with the same seed",
+            s.id
+        );
+    }
+}
