@@ -99,6 +99,10 @@ pub struct FdbConfig {
     pub dup_max_moves: u32,
     /// ...within this window freeze the entry (RFC 7432 defaults: 5 moves in 180 s).
     pub dup_window: Duration,
+    /// When full, drop frames from MACs that cannot be learned, like a switch port's MAC limit,
+    /// instead of forwarding them unlearned (the Linux driver's behaviour, the default). A flood
+    /// of random source MACs then costs the attacker its own traffic, not everyone's.
+    pub drop_when_full: bool,
 }
 
 impl Default for FdbConfig {
@@ -108,6 +112,7 @@ impl Default for FdbConfig {
             max_entries: 65_536,
             dup_max_moves: 5,
             dup_window: Duration::from_secs(180),
+            drop_when_full: false,
         }
     }
 }

@@ -350,6 +350,8 @@ drop_reasons! {
     SplitHorizon = "split_horizon",
     /// Nowhere to send it: no other local port and an empty flood list.
     NoDestination = "no_destination",
+    /// A new source MAC while the FDB is full and `FdbConfig::drop_when_full` is set.
+    FdbFull = "fdb_full",
 }
 
 impl fmt::Display for DropReason {
@@ -1134,6 +1136,9 @@ impl Vtep {
         }
         let outcome = self.fdb.learn(now, vni, src, Destination::Local(port));
         self.record_learn(vni, src, Destination::Local(port), outcome);
+        if outcome == LearnOutcome::Full && self.config.fdb.drop_when_full {
+            return self.drop_frame(Some(vni), DropReason::FdbFull);
+        }
 
         if ethertype == EthernetProtocol::Arp
             && self.handle_local_arp(now, vni, config.arp_proxy, port, buf, &frame)
@@ -1413,6 +1418,9 @@ impl Vtep {
             let dest = Destination::Remote(from);
             let outcome = self.fdb.learn(now, vni, src, dest);
             self.record_learn(vni, src, dest, outcome);
+            if outcome == LearnOutcome::Full && self.config.fdb.drop_when_full {
+                return self.drop_frame(Some(vni), DropReason::FdbFull);
+            }
             if config.arp_proxy
                 && ethertype == EthernetProtocol::Arp
                 && let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end])

@@ -677,3 +677,37 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_full_fdb_drops_new_sources_only_when_asked() {
+    for drop_when_full in [false, true] {
+        let mut f = Fabric::with_config(
+            2,
+            |n| n,
+            |mut c| {
+                c.fdb.max_entries = 4;
+                c.fdb.drop_when_full = drop_when_full;
+                c
+            },
+        );
+        // A burst of 20 random source MACs from behind VTEP 1; VTEP 0's table holds 4.
+        for n in 0..20 {
+            f.send(1, P0, &frame(mac(100 + n), EthernetAddress::BROADCAST, 46));
+        }
+        // The ingress VTEP meets the limit first: 4 learned, 16 not.
+        let ingress = *f.vteps[1].counters(VNI).unwrap();
+        assert_eq!((ingress.learned, ingress.fdb_full), (4, 16));
+        let delivered = f.take_delivered().iter().filter(|d| d.vtep == 0).count();
+        let expect = if drop_when_full { 4 } else { 20 };
+        assert_eq!(delivered, expect, "drop_when_full = {drop_when_full}");
+        let dropped: u64 = f
+            .vteps
+            .iter()
+            .map(|v| v.counters(VNI).unwrap().drops.get(DropReason::FdbFull))
+            .sum();
+        assert_eq!(dropped, 20 - expect as u64);
+        // A known host still gets through when the table is full.
+        f.send(1, P0, &frame(mac(100), mac(1), 46));
+        assert_eq!(f.take_delivered().len(), 1);
+    }
+}
