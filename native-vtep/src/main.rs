@@ -1,1 +1,143 @@
-fn main() {}
+//! `native-vtep`: the vtep-core engine on real TAP devices and UDP sockets.
+//!
+//! - [`cli`]: flags and subcommands; [`config`]: flags merged over a TOML file, validated;
+//! - [`daemon`]: the device layer and its poll loop; [`control`]: the Unix control socket;
+//! - [`sys`]: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else.
+#![deny(unsafe_code)]
+
+mod cli;
+mod config;
+mod control;
+mod daemon;
+mod sys;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, FdbCommand, NeighCommand, Target};
+use control::{FdbRow, NeighRow, Request, StatsReport};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        None => run(&cli.run),
+        Some(Command::Run(args)) => run(&args),
+        Some(Command::Fdb(cmd)) => fdb(cmd),
+        Some(Command::Neigh(cmd)) => neigh(cmd),
+        Some(Command::Stats { target, json }) => stats(&target, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("native-vtep: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::new(format!("native_vtep={default},warn")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn run(args: &cli::RunArgs) -> Result<(), String> {
+    let settings = config::load(args).map_err(|e| e.0)?;
+    daemon::Daemon::new(settings)?.run()
+}
+
+fn call(target: &Target, request: &Request) -> Result<serde_json::Value, String> {
+    let path = control::resolve(target.control.as_deref(), target.tap.as_deref())?;
+    control::call(&path, request)
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+fn fdb(cmd: FdbCommand) -> Result<(), String> {
+    match cmd {
+        FdbCommand::Show { target, vni, json } => {
+            let value = call(&target, &Request::FdbShow { vni })?;
+            if json {
+                return print_json(&value);
+            }
+            let rows: Vec<FdbRow> = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            print!("{}", control::render_fdb(&rows));
+        }
+        FdbCommand::Add {
+            target,
+            mac,
+            dst,
+            vni,
+        } => {
+            let dst = cli::keyword_value(&dst, "dst")?;
+            let dst = dst
+                .parse()
+                .map_err(|_| format!("{dst:?} is not an IP address"))?;
+            call(&target, &Request::FdbAdd { vni, mac, dst })?;
+        }
+        FdbCommand::Del {
+            target,
+            mac,
+            vni,
+            dst,
+        } => {
+            call(&target, &Request::FdbDel { vni, mac, dst })?;
+        }
+    }
+    Ok(())
+}
+
+fn neigh(cmd: NeighCommand) -> Result<(), String> {
+    match cmd {
+        NeighCommand::Show { target, vni, json } => {
+            let value = call(&target, &Request::NeighShow { vni })?;
+            if json {
+                return print_json(&value);
+            }
+            let rows: Vec<NeighRow> = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            print!("{}", control::render_neigh(&rows));
+        }
+        NeighCommand::Add {
+            target,
+            ip,
+            mac,
+            vni,
+        } => {
+            let mac = cli::keyword_value(&mac, "lladdr")?.to_string();
+            call(&target, &Request::NeighAdd { vni, ip, mac })?;
+        }
+        NeighCommand::Del { target, ip, vni } => {
+            call(&target, &Request::NeighDel { vni, ip })?;
+        }
+    }
+    Ok(())
+}
+
+fn stats(target: &Target, json: bool) -> Result<(), String> {
+    let value = call(target, &Request::Stats)?;
+    if json {
+        return print_json(&value);
+    }
+    let report: StatsReport = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    print!("{}", control::render_stats(&report));
+    Ok(())
+}

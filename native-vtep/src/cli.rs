@@ -1,0 +1,378 @@
+//! Command-line interface: the daemon's flags (kernel VXLAN vocabulary where it exists) and the
+//! control subcommands that talk to a running daemon.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::control::DEFAULT_CONTROL_DIR;
+
+const ABOUT: &str = "A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux";
+
+const LONG_ABOUT: &str = "\
+A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux, built on the sans-IO vtep-core engine.
+
+Each virtual network (VNI) gets a TAP device: Ethernet frames that enter the TAP are sent,
+encapsulated in UDP, to the VTEP behind which the destination MAC lives (or to every --remote
+when it is unknown: head-end replication). Datagrams from the underlay are decapsulated and
+delivered to the TAP. It interoperates with the Linux kernel's `vxlan` (and `geneve`) devices.
+
+The simplest case is one line:
+
+  native-vtep --tap vtep42 --vni 42 --local 10.0.0.1 --remote 10.0.0.2 --remote 10.0.0.3
+
+creates TAP vtep42, brings it up, and forwards until SIGINT/SIGTERM, then removes the TAP.
+Several networks, static FDB and neighbour entries: use --config FILE.toml (see README).
+
+While it runs, `native-vtep fdb show`, `native-vtep neigh show` and `native-vtep stats` talk to it
+over a root-only Unix socket. Needs root or CAP_NET_ADMIN + CAP_NET_RAW.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  native-vtep --tap vtep42 --vni 42 --local 10.0.0.1 --remote 10.0.0.2
+  native-vtep --config /etc/native-vtep/underlay.toml -v
+  native-vtep fdb show
+  native-vtep fdb add 02:00:00:00:00:02 dst 10.0.0.2 --vni 42
+  native-vtep stats --json
+
+Logging: info by default (setup, learned/moved/aged MACs); -v debug (every drop and flood),
+-vv trace; RUST_LOG (e.g. RUST_LOG=native_vtep=debug) overrides.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "native-vtep",
+    version = vtep_core::VERSION,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// More log output: -v debug, -vv trace (RUST_LOG, if set, wins).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+// Parsed once at startup: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the VTEP (the default when no subcommand is given).
+    Run(RunArgs),
+    /// Show or change the forwarding database of a running daemon.
+    #[command(subcommand)]
+    Fdb(FdbCommand),
+    /// Show or change the neighbour table (ARP suppression) of a running daemon.
+    #[command(subcommand)]
+    Neigh(NeighCommand),
+    /// Show the counters of a running daemon, drops by reason included.
+    Stats {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which running daemon a control command talks to.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Control socket of the daemon [default: the only socket in /run/native-vtep/].
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+    /// The daemon whose first TAP is NAME (its socket is /run/native-vtep/NAME.sock).
+    #[arg(long, value_name = "NAME", conflicts_with = "control")]
+    pub tap: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FdbCommand {
+    /// List entries, like `bridge fdb show` (00:00:00:00:00:00 rows are the flood list).
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// Only this VNI.
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a static entry: MAC lives behind the VTEP at IP (`bridge fdb add MAC dst IP`).
+    /// MAC 00:00:00:00:00:00 appends IP to the flood list instead.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        mac: String,
+        /// The remote VTEP's underlay address (`dst IP` as with `bridge fdb add` also works).
+        #[arg(value_name = "[dst] IP", num_args = 1..=2, required = true)]
+        dst: Vec<String>,
+        /// The network [default: the daemon's only VNI].
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    /// Delete an entry (any origin). MAC 00:00:00:00:00:00 with --dst removes a flood peer.
+    Del {
+        #[command(flatten)]
+        target: Target,
+        mac: String,
+        #[arg(long)]
+        vni: Option<u32>,
+        /// With MAC 00:00:00:00:00:00: the flood peer to remove.
+        #[arg(long)]
+        dst: Option<IpAddr>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NeighCommand {
+    /// List entries, like `ip neigh show`.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a static entry for ARP suppression: IP is at MAC (`ip neigh add IP lladdr MAC`).
+    Add {
+        #[command(flatten)]
+        target: Target,
+        ip: IpAddr,
+        /// The MAC address (`lladdr MAC` as with `ip neigh add` also works).
+        #[arg(value_name = "[lladdr] MAC", num_args = 1..=2, required = true)]
+        mac: Vec<String>,
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+    /// Delete an entry.
+    Del {
+        #[command(flatten)]
+        target: Target,
+        ip: IpAddr,
+        #[arg(long)]
+        vni: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncapArg {
+    /// RFC 7348 VXLAN (UDP 4789).
+    Vxlan,
+    /// RFC 8926 Geneve (UDP 6081).
+    Geneve,
+}
+
+/// Flags of the daemon. Underlay flags override the config file's `[underlay]`; --tap/--vni add
+/// one more network to the file's `[[network]]`s.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// TAP device of the network: attached to if it exists, created (and removed at exit)
+    /// otherwise.
+    #[arg(long, value_name = "NAME", help_heading = "Network")]
+    pub tap: Option<String>,
+    /// Virtual network identifier, 0..=16777215.
+    #[arg(long, value_name = "N", help_heading = "Network")]
+    pub vni: Option<u32>,
+    /// Remote VTEP to flood broadcast/unknown traffic to (head-end replication); repeatable.
+    #[arg(long, value_name = "IP", action = ArgAction::Append, help_heading = "Network")]
+    pub remote: Vec<IpAddr>,
+    /// Encapsulation of the network.
+    #[arg(long, value_enum, value_name = "ENCAP", help_heading = "Network")]
+    pub encap: Option<EncapArg>,
+    /// Learn remote MACs from received traffic [default].
+    #[arg(long, overrides_with = "nolearning", help_heading = "Network")]
+    pub learning: bool,
+    /// Do not learn: use static FDB entries (like the kernel's `nolearning`).
+    #[arg(long, overrides_with = "learning", help_heading = "Network")]
+    pub nolearning: bool,
+    /// ARP suppression: answer ARP requests for known IPs locally instead of flooding them.
+    #[arg(long, help_heading = "Network")]
+    pub proxy: bool,
+    /// Rate limit into the underlay, bits per second (suffixes k, M, G: 100M).
+    #[arg(long, value_name = "BITS_PER_SEC", value_parser = parse_rate, help_heading = "Network")]
+    pub rate: Option<u64>,
+    /// Enslave the TAP to this existing Linux bridge.
+    #[arg(long, value_name = "BR", help_heading = "Network")]
+    pub bridge: Option<String>,
+    /// Static FDB entry MAC=IP (MAC lives behind the VTEP at IP); repeatable.
+    #[arg(long = "fdb", value_name = "MAC=IP", action = ArgAction::Append, help_heading = "Network")]
+    pub static_fdb: Vec<String>,
+    /// Static neighbour IP=MAC for ARP suppression; repeatable.
+    #[arg(long = "neigh", value_name = "IP=MAC", action = ArgAction::Append, help_heading = "Network")]
+    pub static_neigh: Vec<String>,
+
+    /// This host's underlay address: source of all tunnel traffic.
+    #[arg(long, value_name = "IP", help_heading = "Underlay")]
+    pub local: Option<IpAddr>,
+    /// UDP destination port of the encapsulation [default: 4789 for VXLAN, 6081 for Geneve].
+    #[arg(long, value_name = "PORT", help_heading = "Underlay")]
+    pub dstport: Option<u16>,
+    /// Range of flow-hashed UDP source ports [default: 49152 65535].
+    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"], help_heading = "Underlay")]
+    pub srcport: Option<Vec<u16>>,
+    /// Only accept tunnel traffic from these addresses; repeatable [default: anyone].
+    #[arg(long, value_name = "IP", action = ArgAction::Append, help_heading = "Underlay")]
+    pub accept_peer: Vec<IpAddr>,
+    /// Seconds before a learned MAC is forgotten [default: 300].
+    #[arg(long, value_name = "SECS", help_heading = "Underlay")]
+    pub ageing: Option<u64>,
+    /// Largest number of FDB entries, all networks together; when full, frames from new MACs
+    /// are dropped and counted as fdb_full [default: 65536].
+    #[arg(long, value_name = "N", help_heading = "Underlay")]
+    pub max_address: Option<usize>,
+    /// Largest underlay IP packet; the TAPs get this minus the encapsulation overhead
+    /// [default: 1500].
+    #[arg(long, value_name = "BYTES", help_heading = "Underlay")]
+    pub underlay_mtu: Option<u16>,
+    /// Compute UDP checksums over IPv4 (IPv6 always does).
+    #[arg(long, help_heading = "Underlay")]
+    pub udpcsum: bool,
+
+    /// TOML file with [underlay] settings and any number of [[network]]s.
+    #[arg(long, short = 'c', value_name = "FILE", help_heading = "Daemon")]
+    pub config: Option<PathBuf>,
+    /// Control socket [default: /run/native-vtep/<first tap>.sock].
+    #[arg(long, value_name = "PATH", help_heading = "Daemon")]
+    pub control: Option<PathBuf>,
+    /// The tun/tap clone device.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "NATIVE_VTEP_TUN",
+        default_value = "/dev/net/tun",
+        help_heading = "Daemon"
+    )]
+    pub tun_device: PathBuf,
+}
+
+impl RunArgs {
+    /// `Some(true)` for --learning, `Some(false)` for --nolearning.
+    pub fn learning(&self) -> Option<bool> {
+        match (self.learning, self.nolearning) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// `100M`, `1.5G`, `64k`, `1000000`: bits per second.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&s[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&s[..i], 1e9),
+        _ => (s, 1.0),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate: use bits per second, e.g. 100M or 1500000"))?;
+    let bits = value * mult;
+    if !(8.0..1e15).contains(&bits) {
+        return Err(format!(
+            "rate {s} is out of range: use 8 bit/s to 1000 Tbit/s"
+        ));
+    }
+    Ok(bits as u64)
+}
+
+/// `[KEYWORD] VALUE` -> VALUE: the kernel tools' optional keyword before a value.
+pub fn keyword_value<'a>(words: &'a [String], keyword: &str) -> Result<&'a str, String> {
+    match words {
+        [value] => Ok(value),
+        [k, value] if k == keyword => Ok(value),
+        _ => Err(format!(
+            "expected `[{keyword}] VALUE`, got `{}`",
+            words.join(" ")
+        )),
+    }
+}
+
+pub fn default_control_path(tap: &str) -> PathBuf {
+    PathBuf::from(DEFAULT_CONTROL_DIR).join(format!("{tap}.sock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates_parse_with_suffixes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("100M", Some(100_000_000)),
+            ("1.5G", Some(1_500_000_000)),
+            ("64k", Some(64_000)),
+            ("1000", Some(1000)),
+            ("0", None),
+            ("fast", None),
+            ("", None),
+        ];
+        for (input, expect) in cases {
+            assert_eq!(parse_rate(input).ok(), *expect, "{input}");
+        }
+    }
+
+    #[test]
+    fn one_line_case_parses_without_subcommand() {
+        let cli = Cli::try_parse_from([
+            "native-vtep",
+            "--tap",
+            "vtep42",
+            "--vni",
+            "42",
+            "--local",
+            "10.0.0.1",
+            "--remote",
+            "10.0.0.2",
+            "--remote",
+            "10.0.0.3",
+            "--srcport",
+            "1000",
+            "2000",
+            "--nolearning",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.remote.len(), 2);
+        assert_eq!(cli.run.srcport, Some(vec![1000, 2000]));
+        assert_eq!(cli.run.learning(), Some(false));
+    }
+
+    #[test]
+    fn fdb_add_accepts_bridge_vocabulary() {
+        let cli = Cli::try_parse_from([
+            "native-vtep",
+            "fdb",
+            "add",
+            "02:00:00:00:00:01",
+            "dst",
+            "10.0.0.2",
+            "--vni",
+            "7",
+        ])
+        .unwrap();
+        let Some(Command::Fdb(FdbCommand::Add { dst, vni, .. })) = cli.command else {
+            panic!("not fdb add");
+        };
+        assert_eq!(keyword_value(&dst, "dst").unwrap(), "10.0.0.2");
+        assert_eq!(vni, Some(7));
+    }
+}

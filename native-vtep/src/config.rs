@@ -1,0 +1,661 @@
+//! The daemon's settings: command-line flags merged over an optional TOML file.
+//!
+//! ```toml
+//! [underlay]
+//! local = "10.0.0.1"            # required (or --local)
+//! vxlan_port = 4789             # defaults as in Linux
+//! geneve_port = 6081
+//! srcport = [49152, 65535]
+//! accept_peers = ["10.0.0.2", "10.0.0.3"]
+//! ageing = 300                  # seconds
+//! max_address = 65536
+//! mtu = 1500                    # underlay MTU; TAPs get mtu - overhead
+//! udpcsum = false
+//!
+//! [daemon]
+//! control = "/run/native-vtep/lab.sock"
+//!
+//! [[network]]
+//! tap = "vtep42"
+//! vni = 42
+//! encap = "vxlan"               # or "geneve"
+//! remote = ["10.0.0.2", "10.0.0.3"]
+//! learning = true
+//! proxy = false
+//! rate = "100M"                 # bits per second, or an integer
+//! bridge = "br0"
+//! fdb = [{ mac = "02:00:00:00:00:02", dst = "10.0.0.2" }]
+//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" }]
+//! ```
+//!
+//! Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use vtep_core::Vni;
+use vtep_core::fdb::Mac;
+use vtep_core::vtep::ConfigError;
+
+use crate::cli::{self, EncapArg, RunArgs};
+use crate::sys;
+
+/// A configuration error, already worded for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Everything the daemon needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub local: IpAddr,
+    pub vxlan_port: u16,
+    pub geneve_port: u16,
+    pub srcport: (u16, u16),
+    pub accept_peers: Option<Vec<IpAddr>>,
+    pub ageing_secs: u64,
+    pub max_address: usize,
+    pub underlay_mtu: u16,
+    pub udpcsum: bool,
+    pub networks: Vec<NetworkSettings>,
+    pub control: PathBuf,
+    pub tun_device: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkSettings {
+    pub tap: String,
+    pub vni: Vni,
+    pub encap: EncapArg,
+    pub remotes: Vec<IpAddr>,
+    pub learning: bool,
+    pub proxy: bool,
+    pub rate_bits: Option<u64>,
+    pub bridge: Option<String>,
+    pub fdb: Vec<(Mac, IpAddr)>,
+    pub neigh: Vec<(Ipv4Addr, Mac)>,
+    /// Where it was defined: "the command line" or "FILE:LINE".
+    pub origin: String,
+}
+
+impl Settings {
+    pub fn uses(&self, encap: EncapArg) -> bool {
+        self.networks.iter().any(|n| n.encap == encap)
+    }
+}
+
+// ---- the file format ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    underlay: UnderlayFile,
+    #[serde(default)]
+    daemon: DaemonFile,
+    #[serde(default)]
+    network: Vec<toml::Spanned<NetworkFile>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnderlayFile {
+    local: Option<toml::Spanned<IpAddr>>,
+    vxlan_port: Option<u16>,
+    geneve_port: Option<u16>,
+    srcport: Option<(u16, u16)>,
+    accept_peers: Option<Vec<toml::Spanned<IpAddr>>>,
+    ageing: Option<u64>,
+    max_address: Option<usize>,
+    mtu: Option<u16>,
+    udpcsum: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonFile {
+    control: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    tap: String,
+    vni: toml::Spanned<u32>,
+    #[serde(default)]
+    encap: Option<EncapArg>,
+    #[serde(default)]
+    remote: Vec<toml::Spanned<IpAddr>>,
+    #[serde(default)]
+    learning: Option<bool>,
+    #[serde(default)]
+    proxy: Option<bool>,
+    #[serde(default)]
+    rate: Option<toml::Spanned<RateFile>>,
+    #[serde(default)]
+    bridge: Option<String>,
+    #[serde(default)]
+    fdb: Vec<FdbFile>,
+    #[serde(default)]
+    neigh: Vec<NeighFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RateFile {
+    Bits(u64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FdbFile {
+    mac: MacText,
+    dst: toml::Spanned<IpAddr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighFile {
+    ip: Ipv4Addr,
+    mac: MacText,
+}
+
+/// A MAC written `02:00:00:00:00:01` (or with `-`), checked while parsing so the error has the
+/// value's line.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+struct MacText(Mac);
+
+impl TryFrom<String> for MacText {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        parse_mac(&s).map(MacText)
+    }
+}
+
+/// `02:00:00:00:00:01` or `02-00-00-00-00-01`.
+pub fn parse_mac(s: &str) -> Result<Mac, String> {
+    let bad = || format!("{s:?} is not a MAC address: write six hex bytes, e.g. 02:00:00:00:00:01");
+    let mut bytes = [0u8; 6];
+    let mut parts = s.split([':', '-']);
+    for b in &mut bytes {
+        let part = parts.next().ok_or_else(bad)?;
+        if part.is_empty() || part.len() > 2 {
+            return Err(bad());
+        }
+        *b = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(Mac::from_bytes(&bytes))
+}
+
+/// `02:00:00:00:00:01`: the notation of iproute2 (smoltcp's `Display` uses dashes).
+#[derive(Debug, Clone, Copy)]
+pub struct ColonMac(pub Mac);
+
+impl fmt::Display for ColonMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+struct Located<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Located<'_> {
+    fn at(&self, span: Range<usize>) -> String {
+        let (line, col) = line_col(self.text, span.start);
+        format!("{}:{line}:{col}", self.path.display())
+    }
+
+    fn err(&self, span: Range<usize>, msg: impl fmt::Display) -> Error {
+        Error(format!("{}: {msg}", self.at(span)))
+    }
+}
+
+fn read_file(path: &Path) -> Result<(String, FileConfig), Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error(format!("cannot read config file {}: {e}", path.display())))?;
+    let parsed = toml::from_str::<FileConfig>(&text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+        Error(format!(
+            "{}:{line}:{col}: {}",
+            path.display(),
+            e.message().trim_end()
+        ))
+    })?;
+    Ok((text, parsed))
+}
+
+fn vni(value: u32) -> Result<Vni, String> {
+    Vni::new(value).map_err(|e| e.to_string())
+}
+
+fn family_error(local: IpAddr, remote: IpAddr) -> String {
+    ConfigError::AddressFamilyMismatch {
+        local: local.into(),
+        remote: remote.into(),
+    }
+    .to_string()
+}
+
+/// Merges `args` over the file named by `--config` (if any) and validates the result.
+pub fn load(args: &RunArgs) -> Result<Settings, Error> {
+    let (text, file) = match &args.config {
+        Some(path) => {
+            let (text, file) = read_file(path)?;
+            (Some(text), file)
+        }
+        None => (None, FileConfig::default()),
+    };
+    let path = args.config.clone().unwrap_or_default();
+    let loc = Located {
+        path: &path,
+        text: text.as_deref().unwrap_or(""),
+    };
+    let u = &file.underlay;
+
+    let local = match (args.local, &u.local) {
+        (Some(ip), _) => ip,
+        (None, Some(ip)) => *ip.get_ref(),
+        (None, None) => {
+            return Err(Error(
+                "no local underlay address: give --local IP (or `local = \"IP\"` under [underlay] \
+                 in the config file), the address of this host that the remote VTEPs send to"
+                    .into(),
+            ));
+        }
+    };
+    let local_bad = local.is_unspecified() || local.is_multicast() || {
+        matches!(local, IpAddr::V4(v4) if v4.is_broadcast())
+    };
+    if local_bad {
+        return Err(Error(
+            ConfigError::BadLocalAddress(local.into()).to_string(),
+        ));
+    }
+
+    let cli_encap = args.encap.unwrap_or(EncapArg::Vxlan);
+    let mut vxlan_port = u.vxlan_port.unwrap_or(4789);
+    let mut geneve_port = u.geneve_port.unwrap_or(6081);
+    if let Some(port) = args.dstport {
+        match cli_encap {
+            EncapArg::Vxlan => vxlan_port = port,
+            EncapArg::Geneve => geneve_port = port,
+        }
+    }
+    if vxlan_port == 0 || geneve_port == 0 {
+        return Err(Error(
+            "UDP port 0 cannot be a tunnel port: use 1..=65535".into(),
+        ));
+    }
+    if vxlan_port == geneve_port {
+        return Err(Error(ConfigError::PortClash(vxlan_port).to_string()));
+    }
+    let srcport = match &args.srcport {
+        Some(v) => (v[0], v[1]),
+        None => u.srcport.unwrap_or((49152, 65535)),
+    };
+    if srcport.0 == 0 || srcport.0 > srcport.1 {
+        return Err(Error(
+            ConfigError::BadSourcePorts(srcport.0, srcport.1).to_string(),
+        ));
+    }
+
+    // Accepted peers: the command line replaces the file's list.
+    let accept_peers = if !args.accept_peer.is_empty() {
+        for peer in &args.accept_peer {
+            if peer.is_ipv4() != local.is_ipv4() {
+                return Err(Error(format!(
+                    "--accept-peer {peer}: {}",
+                    family_error(local, *peer)
+                )));
+            }
+        }
+        Some(args.accept_peer.clone())
+    } else if let Some(peers) = &u.accept_peers {
+        for peer in peers {
+            if peer.get_ref().is_ipv4() != local.is_ipv4() {
+                return Err(loc.err(peer.span(), family_error(local, *peer.get_ref())));
+            }
+        }
+        Some(peers.iter().map(|p| *p.get_ref()).collect())
+    } else {
+        None
+    };
+
+    let mut networks = Vec::new();
+    for spanned in &file.network {
+        let span = spanned.span();
+        let n = spanned.get_ref();
+        let origin = loc.at(span.clone());
+        let vni = vni(*n.vni.get_ref()).map_err(|e| loc.err(n.vni.span(), e))?;
+        let mut remotes = Vec::new();
+        for r in &n.remote {
+            if r.get_ref().is_ipv4() != local.is_ipv4() {
+                return Err(loc.err(r.span(), family_error(local, *r.get_ref())));
+            }
+            remotes.push(*r.get_ref());
+        }
+        let rate_bits = match &n.rate {
+            None => None,
+            Some(rate) => Some(
+                match rate.get_ref() {
+                    RateFile::Bits(b) => cli::parse_rate(&b.to_string()),
+                    RateFile::Text(t) => cli::parse_rate(t),
+                }
+                .map_err(|e| loc.err(rate.span(), e))?,
+            ),
+        };
+        let mut fdb = Vec::new();
+        for entry in &n.fdb {
+            let dst = *entry.dst.get_ref();
+            if dst.is_ipv4() != local.is_ipv4() {
+                return Err(loc.err(entry.dst.span(), family_error(local, dst)));
+            }
+            fdb.push((entry.mac.0, dst));
+        }
+        networks.push(NetworkSettings {
+            tap: n.tap.clone(),
+            vni,
+            encap: n.encap.unwrap_or(EncapArg::Vxlan),
+            remotes,
+            learning: n.learning.unwrap_or(true),
+            proxy: n.proxy.unwrap_or(false),
+            rate_bits,
+            bridge: n.bridge.clone(),
+            fdb,
+            neigh: n.neigh.iter().map(|e| (e.ip, e.mac.0)).collect(),
+            origin,
+        });
+    }
+
+    // The command-line network.
+    match (&args.tap, args.vni) {
+        (Some(tap), Some(v)) => {
+            let vni = vni(v).map_err(|e| Error(format!("--vni: {e}")))?;
+            for r in &args.remote {
+                if r.is_ipv4() != local.is_ipv4() {
+                    return Err(Error(format!("--remote {r}: {}", family_error(local, *r))));
+                }
+            }
+            let mut fdb = Vec::new();
+            for spec in &args.static_fdb {
+                let (mac, ip) = spec
+                    .split_once('=')
+                    .ok_or_else(|| Error(format!("--fdb {spec:?}: write MAC=IP")))?;
+                let mac = parse_mac(mac).map_err(|e| Error(format!("--fdb: {e}")))?;
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| Error(format!("--fdb {spec:?}: {ip:?} is not an IP address")))?;
+                if ip.is_ipv4() != local.is_ipv4() {
+                    return Err(Error(format!("--fdb {spec}: {}", family_error(local, ip))));
+                }
+                fdb.push((mac, ip));
+            }
+            let mut neigh = Vec::new();
+            for spec in &args.static_neigh {
+                let (ip, mac) = spec
+                    .split_once('=')
+                    .ok_or_else(|| Error(format!("--neigh {spec:?}: write IP=MAC")))?;
+                let ip: Ipv4Addr = ip.parse().map_err(|_| {
+                    Error(format!("--neigh {spec:?}: {ip:?} is not an IPv4 address"))
+                })?;
+                let mac = parse_mac(mac).map_err(|e| Error(format!("--neigh: {e}")))?;
+                neigh.push((ip, mac));
+            }
+            networks.push(NetworkSettings {
+                tap: tap.clone(),
+                vni,
+                encap: cli_encap,
+                remotes: args.remote.clone(),
+                learning: args.learning().unwrap_or(true),
+                proxy: args.proxy,
+                rate_bits: args.rate,
+                bridge: args.bridge.clone(),
+                fdb,
+                neigh,
+                origin: "the command line".into(),
+            });
+        }
+        (Some(_), None) => {
+            return Err(Error(
+                "--tap needs --vni: which network does the TAP carry?".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error(
+                "--vni needs --tap: which TAP device carries the network?".into(),
+            ));
+        }
+        (None, None) => {
+            let network_flag = !args.remote.is_empty()
+                || args.encap.is_some()
+                || args.learning().is_some()
+                || args.proxy
+                || args.rate.is_some()
+                || args.bridge.is_some()
+                || !args.static_fdb.is_empty()
+                || !args.static_neigh.is_empty();
+            if network_flag {
+                return Err(Error(
+                    "--remote, --encap, --[no]learning, --proxy, --rate, --bridge, --fdb and \
+                     --neigh describe the network of --tap/--vni: give --tap NAME --vni N too"
+                        .into(),
+                ));
+            }
+        }
+    }
+
+    if networks.is_empty() {
+        return Err(Error(
+            "no network to serve: give --tap NAME --vni N (or [[network]] tables in --config)"
+                .into(),
+        ));
+    }
+    let mut vnis = HashSet::new();
+    let mut taps = HashSet::new();
+    for n in &networks {
+        if n.tap.is_empty() || n.tap.len() > sys::MAX_IFNAME || n.tap.contains(['/', ' ']) {
+            return Err(Error(format!(
+                "{}: invalid TAP name {:?}: use 1 to {} characters, no '/' or spaces",
+                n.origin,
+                n.tap,
+                sys::MAX_IFNAME
+            )));
+        }
+        if !vnis.insert(n.vni) {
+            return Err(Error(format!(
+                "{}: VNI {} is configured twice: each network needs its own VNI",
+                n.origin, n.vni
+            )));
+        }
+        if !taps.insert(n.tap.clone()) {
+            return Err(Error(format!(
+                "{}: TAP {} is used by two networks: give each network its own TAP",
+                n.origin, n.tap
+            )));
+        }
+    }
+
+    let control = args
+        .control
+        .clone()
+        .or_else(|| file.daemon.control.clone())
+        .unwrap_or_else(|| cli::default_control_path(&networks[0].tap));
+
+    Ok(Settings {
+        local,
+        vxlan_port,
+        geneve_port,
+        srcport,
+        accept_peers,
+        ageing_secs: args.ageing.or(u.ageing).unwrap_or(300),
+        max_address: args.max_address.or(u.max_address).unwrap_or(65_536),
+        underlay_mtu: args.underlay_mtu.or(u.mtu).unwrap_or(1500),
+        udpcsum: args.udpcsum || u.udpcsum.unwrap_or(false),
+        networks,
+        control,
+        tun_device: args.tun_device.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["native-vtep"];
+        argv.extend_from_slice(extra);
+        crate::cli::Cli::try_parse_from(argv).unwrap().run
+    }
+
+    fn with_file(text: &str, extra: &[&str]) -> Result<Settings, Error> {
+        let dir = std::env::temp_dir().join(format!("native-vtep-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{:x}.toml", text.len() * 31 + extra.len()));
+        std::fs::write(&path, text).unwrap();
+        let mut a = args(extra);
+        a.config = Some(path.clone());
+        let result = load(&a);
+        let _ = std::fs::remove_file(&path);
+        result.map_err(|e| Error(e.0.replace(&path.display().to_string(), "FILE")))
+    }
+
+    #[test]
+    fn one_line_defaults() {
+        let s = load(&args(&[
+            "--tap", "vtep42", "--vni", "42", "--local", "10.0.0.1", "--remote", "10.0.0.2",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (s.vxlan_port, s.geneve_port, s.srcport),
+            (4789, 6081, (49152, 65535))
+        );
+        assert_eq!(s.control, PathBuf::from("/run/native-vtep/vtep42.sock"));
+        let n = &s.networks[0];
+        assert!(n.learning && !n.proxy);
+        assert_eq!(n.remotes, vec!["10.0.0.2".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "",
+                &["--tap", "t", "--vni", "1"],
+                "no local underlay address",
+            ),
+            (
+                "",
+                &[
+                    "--tap", "t", "--vni", "1", "--local", "10.0.0.1", "--remote", "fd00::2",
+                ],
+                "--remote fd00::2: remote fd00::2 and local 10.0.0.1 are of different IP families",
+            ),
+            (
+                "",
+                &["--tap", "t", "--vni", "16777216", "--local", "10.0.0.1"],
+                "out of range",
+            ),
+            ("", &["--local", "10.0.0.1"], "no network to serve"),
+            (
+                "",
+                &["--local", "10.0.0.1", "--remote", "10.0.0.2"],
+                "give --tap NAME --vni N",
+            ),
+            (
+                "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"a\"\nvni = 1\nremote = [\"fd00::1\"]\n",
+                &[],
+                "FILE:7:11: remote fd00::1 and local 10.0.0.1",
+            ),
+            (
+                "[underlay]\nlocal = \"10.0.0.300\"\n",
+                &[],
+                "FILE:2:9: invalid IP address syntax",
+            ),
+            (
+                "[underlay]\nlcoal = \"10.0.0.1\"\n",
+                &[],
+                "FILE:2:1: unknown field `lcoal`",
+            ),
+            (
+                "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\nfdb = [{ mac = \"zz\", dst = \"10.0.0.2\" }]\n",
+                &[],
+                "FILE:6:16: \"zz\" is not a MAC address",
+            ),
+            (
+                "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\n[[network]]\ntap = \"b\"\nvni = 1\n",
+                &[],
+                "FILE:6:1: VNI 1 is configured twice",
+            ),
+        ];
+        for (file, extra, expect) in cases {
+            let got = if file.is_empty() {
+                load(&args(extra)).map(|_| ()).unwrap_err().0
+            } else {
+                with_file(file, extra).map(|_| ()).unwrap_err().0
+            };
+            assert!(got.contains(expect), "expected {expect:?} in {got:?}");
+        }
+    }
+
+    #[test]
+    fn file_and_flags_merge() {
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\nsrcport = [1000, 2000]\n\n\
+                    [[network]]\ntap = \"g7\"\nvni = 7\nencap = \"geneve\"\nrate = \"10M\"\n\
+                    neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" }]\n";
+        let s = with_file(text, &["--tap", "v8", "--vni", "8", "--dstport", "8472"]).unwrap();
+        assert_eq!(s.networks.len(), 2);
+        assert_eq!((s.vxlan_port, s.srcport), (8472, (1000, 2000)));
+        assert_eq!(s.networks[0].encap, EncapArg::Geneve);
+        assert_eq!(s.networks[0].rate_bits, Some(10_000_000));
+        assert_eq!(s.networks[0].neigh.len(), 1);
+        assert_eq!(s.control, PathBuf::from("/run/native-vtep/g7.sock"));
+    }
+
+    #[test]
+    fn macs_parse() {
+        assert!(parse_mac("02:00:00:00:00:0a").is_ok());
+        assert!(parse_mac("02-00-00-00-00-0A").is_ok());
+        for bad in [
+            "",
+            "02:00:00:00:00",
+            "02:00:00:00:00:00:00",
+            "02:00:00:00:00:zz",
+            "2:::::",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,912 @@
+//! The device layer: TAP devices and underlay sockets around one [`Vtep`] engine, driven by a
+//! `poll(2)` loop.
+//!
+//! Per wake-up: read at most [`BATCH`] frames from each ready TAP and [`BATCH`] datagrams from
+//! each ready socket, feed each to the engine and carry out its outputs at once (the buffer is
+//! reused for the next input), service the control socket, and give the engine its timeout when
+//! due. The engine sees time only as the [`vtep_core::Instant`]s this module passes it, taken
+//! from the monotonic clock.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+
+use vtep_core::fdb::{Destination, Mac, Origin, PortId};
+use vtep_core::rate::RateLimit;
+use vtep_core::vtep::{
+    DropReason, Encapsulation, Event, Input, NetworkConfig, NetworkCounters, Output, Vtep,
+    VtepConfig,
+};
+use vtep_core::wire::outer::{MAX_HEADROOM, Transport, UdpChecksum};
+use vtep_core::{Duration, Vni};
+
+use crate::cli::EncapArg;
+use crate::config::{ColonMac, NetworkSettings, Settings, parse_mac};
+use crate::control::{
+    self, DaemonStats, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport,
+};
+use crate::sys::{self, errno};
+
+/// Most frames or datagrams taken from one descriptor per wake-up (wireguard-go uses 128).
+pub const BATCH: usize = 64;
+/// Bytes after the headroom: the largest datagram or TAP frame.
+const BUF_LEN: usize = 65_536;
+/// Socket buffer size asked of the kernel for the underlay sockets.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// A fatal error, worded for the operator (what went wrong and how to fix it).
+pub type Fatal = String;
+
+/// The monotonic clock, as the engine's `Instant`s.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    fn now(&self) -> vtep_core::Instant {
+        let micros = self.start.elapsed().as_micros();
+        vtep_core::Instant::from_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+    }
+}
+
+#[derive(Debug)]
+struct Tap {
+    name: String,
+    file: File,
+    vni: Vni,
+    port: PortId,
+    /// Created by us (removed at exit, when the fd closes) rather than attached to.
+    created: bool,
+    /// The bridge we enslaved it to.
+    bridge: Option<String>,
+}
+
+#[derive(Debug)]
+struct RxSocket {
+    socket: UdpSocket,
+    port: u16,
+    encap: EncapArg,
+}
+
+/// Everything the outputs are carried out on.
+#[derive(Debug)]
+struct Io {
+    taps: Vec<Tap>,
+    /// `PortId.0` -> index into `taps`.
+    port_tap: Vec<usize>,
+    sender: sys::RawIpSender,
+    stats: DaemonStats,
+}
+
+impl Io {
+    fn tap_of_port(&self, port: PortId) -> Option<&Tap> {
+        self.port_tap
+            .get(usize::from(port.0))
+            .and_then(|i| self.taps.get(*i))
+    }
+
+    fn dest_name(&self, dest: &Destination) -> String {
+        match dest {
+            Destination::Local(port) => self
+                .tap_of_port(*port)
+                .map_or_else(|| port.to_string(), |t| format!("dev {}", t.name)),
+            Destination::Remote(ip) => format!("dst {ip}"),
+        }
+    }
+
+    fn tap_name(&self, vni: Vni) -> String {
+        self.taps
+            .iter()
+            .find(|t| t.vni == vni)
+            .map_or_else(|| "-".into(), |t| t.name.clone())
+    }
+}
+
+/// A running VTEP.
+#[derive(Debug)]
+pub struct Daemon {
+    vtep: Vtep,
+    io: Io,
+    rx: Vec<RxSocket>,
+    control: control::Server,
+    signals: sys::SignalFd,
+    clock: Clock,
+    settings: Settings,
+    next_timeout: vtep_core::Instant,
+    buf: Vec<u8>,
+    /// Set when the device layer cannot go on; the loop then stops with this error.
+    fatal: Option<Fatal>,
+}
+
+fn encapsulation(e: EncapArg) -> Encapsulation {
+    match e {
+        EncapArg::Vxlan => Encapsulation::Vxlan,
+        EncapArg::Geneve => Encapsulation::Geneve,
+    }
+}
+
+fn is_root_hint() -> &'static str {
+    if sys::euid() == 0 {
+        "the process lacks CAP_NET_ADMIN (a restricted container or systemd unit?): grant \
+         CAP_NET_ADMIN and CAP_NET_RAW (AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW)"
+    } else {
+        "run it as root (sudo native-vtep ...), or grant the capabilities: \
+         sudo setcap cap_net_admin,cap_net_raw+ep $(command -v native-vtep)"
+    }
+}
+
+/// Opens (or creates) the TAP of one network, with a message that says how to fix each failure.
+fn open_tap(settings: &Settings, n: &NetworkSettings) -> Result<(File, bool), Fatal> {
+    let existed = sys::if_index(&n.tap).is_some();
+    let tun = &settings.tun_device;
+    let (file, name) = sys::open_tap(tun, &n.tap).map_err(|e| match e.raw_os_error() {
+        Some(errno::ENOENT) | Some(errno::ENODEV) | Some(errno::ENXIO) => format!(
+            "cannot open {}: no such device: the kernel's tun/tap driver is missing; load it \
+             (modprobe tun) or create the device node (mkdir -p /dev/net && mknod {} c 10 200)",
+            tun.display(),
+            tun.display()
+        ),
+        Some(errno::EACCES) => format!(
+            "cannot {} TAP device {}: permission denied on {} (needs root, or CAP_NET_ADMIN \
+             and access to {}): {}",
+            if existed { "attach to" } else { "create" },
+            n.tap,
+            tun.display(),
+            tun.display(),
+            is_root_hint()
+        ),
+        Some(errno::EPERM) => format!(
+            "cannot {} TAP device {}: operation not permitted (needs CAP_NET_ADMIN): {}",
+            if existed { "attach to" } else { "create" },
+            n.tap,
+            is_root_hint()
+        ),
+        Some(errno::EBUSY) => format!(
+            "TAP device {} is busy: another process (another native-vtep?) has it open; stop \
+             that process, or choose another --tap name",
+            n.tap
+        ),
+        Some(errno::EINVAL) if existed => format!(
+            "{} exists and is not a TAP device: choose another --tap name, or delete it \
+             (ip link del {})",
+            n.tap, n.tap
+        ),
+        _ => format!(
+            "cannot open TAP device {} via {}: {e}",
+            n.tap,
+            tun.display()
+        ),
+    })?;
+    debug_assert_eq!(name, n.tap);
+    Ok((file, !existed))
+}
+
+fn bind_udp(local: IpAddr, port: u16, what: &str) -> Result<UdpSocket, Fatal> {
+    let socket =
+        UdpSocket::bind(SocketAddr::new(local, port)).map_err(|e| match e.raw_os_error() {
+            Some(errno::EADDRINUSE) => format!(
+                "UDP port {port} on {local} is already in use ({what}): another VTEP listens \
+                 there (a kernel vxlan/geneve device with that dstport, or another \
+                 native-vtep); stop it, or choose another port with --dstport (see `ss -ulpn \
+                 sport = :{port}`)"
+            ),
+            Some(errno::EADDRNOTAVAIL) => format!(
+                "cannot bind {local}:{port}: {local} is not an address of this host; --local \
+                 must be assigned to one of its interfaces (ip addr add {local}/24 dev ...)"
+            ),
+            Some(errno::EACCES) | Some(errno::EPERM) => format!(
+                "cannot bind {local}:{port}: permission denied: {}",
+                is_root_hint()
+            ),
+            _ => format!("cannot bind {local}:{port} ({what}): {e}"),
+        })?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| format!("UDP socket: {e}"))?;
+    if let Err(e) = sys::set_socket_buffers(&socket, SOCKET_BUFFER) {
+        tracing::warn!("cannot enlarge socket buffers of {local}:{port}: {e}");
+    }
+    Ok(socket)
+}
+
+impl Daemon {
+    /// Creates the engine, the TAPs, the sockets and the control socket. On error, whatever
+    /// was created is released again (TAPs created here disappear with their fds).
+    pub fn new(settings: Settings) -> Result<Daemon, Fatal> {
+        let signals = sys::SignalFd::new().map_err(|e| format!("signalfd: {e}"))?;
+        let clock = Clock {
+            start: std::time::Instant::now(),
+        };
+        let now = clock.now();
+
+        let mut config = VtepConfig::new(settings.local.into());
+        config.vxlan_port = settings.vxlan_port;
+        config.geneve_port = settings.geneve_port;
+        config.source_ports = settings.srcport;
+        config.udp_checksum = if settings.udpcsum {
+            UdpChecksum::Compute
+        } else {
+            UdpChecksum::Zero
+        };
+        config.underlay_mtu = settings.underlay_mtu;
+        config.fdb.ageing = Duration::from_secs(settings.ageing_secs);
+        config.fdb.max_entries = settings.max_address;
+        // Exposed to the network: a burst of random source MACs must not ride through unlearned.
+        config.fdb.drop_when_full = true;
+        config.max_neighbours = settings.max_address.min(config.max_neighbours).max(16);
+        config.accept_peers = settings
+            .accept_peers
+            .as_ref()
+            .map(|peers| peers.iter().map(|ip| (*ip).into()).collect());
+        config.hash_seed = random_seed();
+        let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
+
+        let mut taps = Vec::new();
+        let mut port_tap = Vec::new();
+        for n in &settings.networks {
+            let mut network = NetworkConfig::new(n.vni);
+            network.encapsulation = encapsulation(n.encap);
+            network.learning = n.learning;
+            network.arp_proxy = n.proxy;
+            network.rate_limit = n.rate_bits.map(RateLimit::from_bits_per_sec);
+            let at = |e: vtep_core::vtep::ConfigError| format!("{}: {e}", n.origin);
+            vtep.add_network(network, now).map_err(at)?;
+            let port = vtep.add_port(n.vni).map_err(at)?;
+            for remote in &n.remotes {
+                vtep.add_flood_peer(n.vni, (*remote).into()).map_err(at)?;
+            }
+            for (mac, ip) in &n.fdb {
+                vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()))
+                    .map_err(at)?;
+            }
+            for (ip, mac) in &n.neigh {
+                vtep.add_static_neighbour(now, n.vni, *ip, *mac)
+                    .map_err(at)?;
+            }
+
+            let (file, created) = open_tap(&settings, n)?;
+            let overhead = network.encapsulation.ip_overhead(settings.local.is_ipv6());
+            let mtu = u32::from(settings.underlay_mtu).saturating_sub((overhead + 14) as u32);
+            if let Err(e) = sys::set_mtu(&n.tap, mtu) {
+                tracing::warn!("cannot set the MTU of {} to {mtu}: {e}", n.tap);
+            }
+            let mut tap = Tap {
+                name: n.tap.clone(),
+                file,
+                vni: n.vni,
+                port,
+                created,
+                bridge: None,
+            };
+            if let Some(bridge) = &n.bridge {
+                sys::bridge_port(bridge, &n.tap, true).map_err(|e| match e.raw_os_error() {
+                    Some(errno::ENODEV) => format!(
+                        "{}: bridge {bridge} does not exist: create it (ip link add {bridge} \
+                             type bridge) or drop --bridge",
+                        n.origin
+                    ),
+                    Some(errno::EOPNOTSUPP) | Some(errno::EINVAL) => format!(
+                        "{}: {bridge} is not a Linux bridge: give --bridge the name of a \
+                             bridge device",
+                        n.origin
+                    ),
+                    _ => format!("{}: cannot add {} to bridge {bridge}: {e}", n.origin, n.tap),
+                })?;
+                tap.bridge = Some(bridge.clone());
+            }
+            sys::set_link_up(&n.tap, true)
+                .map_err(|e| format!("cannot bring {} up: {e}", n.tap))?;
+            tracing::info!(
+                "{} TAP {}{} (mtu {mtu}) for VNI {} ({}, {}{})",
+                if created { "created" } else { "attached to" },
+                n.tap,
+                n.bridge
+                    .as_ref()
+                    .map_or(String::new(), |b| format!(" in bridge {b}")),
+                n.vni,
+                network.encapsulation,
+                if n.learning { "learning" } else { "nolearning" },
+                if n.proxy { ", proxy" } else { "" },
+            );
+            let index = usize::from(port.0);
+            if port_tap.len() <= index {
+                port_tap.resize(index + 1, usize::MAX);
+            }
+            port_tap[index] = taps.len();
+            taps.push(tap);
+        }
+
+        let mut rx = Vec::new();
+        for (encap, port) in [
+            (EncapArg::Vxlan, settings.vxlan_port),
+            (EncapArg::Geneve, settings.geneve_port),
+        ] {
+            if settings.uses(encap) {
+                let what = match encap {
+                    EncapArg::Vxlan => "VXLAN",
+                    EncapArg::Geneve => "Geneve",
+                };
+                let socket = bind_udp(settings.local, port, what)?;
+                tracing::info!("listening for {what} on {}:{port}", settings.local);
+                rx.push(RxSocket {
+                    socket,
+                    port,
+                    encap,
+                });
+            }
+        }
+        let sender = sys::RawIpSender::new(settings.local.is_ipv6()).map_err(|e| {
+            match e.raw_os_error() {
+                Some(errno::EPERM) | Some(errno::EACCES) => format!(
+                    "cannot open a raw socket for sending tunnel packets: operation not \
+                     permitted (needs CAP_NET_RAW): {}",
+                    is_root_hint()
+                ),
+                _ => format!("cannot open a raw socket for sending tunnel packets: {e}"),
+            }
+        })?;
+        let control = control::Server::bind(&settings.control)?;
+        tracing::info!("control socket {}", settings.control.display());
+
+        Ok(Daemon {
+            vtep,
+            io: Io {
+                taps,
+                port_tap,
+                sender,
+                stats: DaemonStats::default(),
+            },
+            rx,
+            control,
+            signals,
+            clock,
+            settings,
+            next_timeout: now,
+            buf: vec![0; MAX_HEADROOM + BUF_LEN],
+            fatal: None,
+        })
+    }
+
+    /// Forwards until SIGINT, SIGTERM or SIGHUP, then releases everything.
+    pub fn run(mut self) -> Result<(), Fatal> {
+        let mut fds: Vec<sys::PollFd> = Vec::new();
+        loop {
+            fds.clear();
+            fds.push(sys::poll_in(self.signals.raw_fd()));
+            for rx in &self.rx {
+                fds.push(sys::poll_in(rx.socket.as_raw_fd()));
+            }
+            for tap in &self.io.taps {
+                fds.push(sys::poll_in(tap.file.as_raw_fd()));
+            }
+            let control_at = fds.len();
+            self.control.poll_fds(&mut fds);
+
+            let now = self.clock.now();
+            let wait = (self.next_timeout - now).total_millis();
+            let timeout_ms = if self.next_timeout <= now {
+                0
+            } else {
+                // Round up so we do not wake just before the deadline; wake at least once a
+                // second to expire idle control clients.
+                (wait + 1).min(1000) as i32
+            };
+            sys::poll(&mut fds, timeout_ms).map_err(|e| format!("poll: {e}"))?;
+
+            if sys::is_ready(&fds[0])
+                && let Some(signo) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
+            {
+                tracing::info!("{}: shutting down", sys::signal_name(signo));
+                break;
+            }
+            for i in 0..self.rx.len() {
+                if sys::is_ready(&fds[1 + i]) {
+                    self.read_underlay(i);
+                }
+            }
+            let taps_at = 1 + self.rx.len();
+            for i in 0..self.io.taps.len() {
+                if sys::is_ready(&fds[taps_at + i]) {
+                    self.read_tap(i);
+                }
+            }
+            if fds[control_at..].iter().any(sys::is_ready) || fds.len() > control_at + 1 {
+                let Daemon {
+                    control,
+                    vtep,
+                    io,
+                    clock,
+                    settings,
+                    ..
+                } = &mut self;
+                control.service(|request| {
+                    io.stats.control_requests += 1;
+                    handle_request(vtep, io, settings, clock, request)
+                });
+            }
+            if self.fatal.is_some() {
+                break;
+            }
+            let now = self.clock.now();
+            if now >= self.next_timeout {
+                self.vtep.handle_input(now, Input::Timeout);
+                drain(
+                    &mut self.vtep,
+                    &mut self.io,
+                    &mut self.buf,
+                    &mut self.next_timeout,
+                );
+            }
+        }
+        let fatal = self.fatal.take();
+        self.shutdown();
+        fatal.map_or(Ok(()), Err)
+    }
+
+    fn read_underlay(&mut self, i: usize) {
+        for _ in 0..BATCH {
+            let rx = &self.rx[i];
+            let received = rx.socket.recv_from(&mut self.buf[MAX_HEADROOM..]);
+            let (n, from) = match received {
+                Ok(ok) => ok,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.io.stats.udp_recv_errors += 1;
+                    tracing::debug!("receive on port {}: {e}", rx.port);
+                    return;
+                }
+            };
+            self.io.stats.udp_rx_datagrams += 1;
+            let transport = Transport::Udp {
+                src_port: from.port(),
+                dst_port: rx.port,
+            };
+            tracing::trace!("{n} bytes from {from} ({:?})", rx.encap);
+            self.vtep.handle_input(
+                self.clock.now(),
+                Input::Underlay {
+                    from: from.ip().into(),
+                    transport,
+                    buf: &mut self.buf,
+                    payload: MAX_HEADROOM..MAX_HEADROOM + n,
+                },
+            );
+            drain(
+                &mut self.vtep,
+                &mut self.io,
+                &mut self.buf,
+                &mut self.next_timeout,
+            );
+        }
+    }
+
+    fn read_tap(&mut self, i: usize) {
+        for _ in 0..BATCH {
+            let tap = &mut self.io.taps[i];
+            let port = tap.port;
+            let n = match tap.file.read(&mut self.buf[MAX_HEADROOM..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.io.stats.tap_read_errors += 1;
+                    if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD)
+                    {
+                        // Deleted under us (`ip link del`): the fd stays readable-with-error
+                        // forever, so stop rather than spin.
+                        self.fatal = Some(format!(
+                            "TAP device {} was deleted while in use ({e}): stopping; restart \
+                             native-vtep to recreate it",
+                            tap.name
+                        ));
+                    } else {
+                        tracing::debug!("read from {}: {e}", tap.name);
+                    }
+                    return;
+                }
+            };
+            self.io.stats.tap_rx_frames += 1;
+            self.vtep.handle_input(
+                self.clock.now(),
+                Input::Local {
+                    port,
+                    buf: &mut self.buf,
+                    frame: MAX_HEADROOM..MAX_HEADROOM + n,
+                },
+            );
+            drain(
+                &mut self.vtep,
+                &mut self.io,
+                &mut self.buf,
+                &mut self.next_timeout,
+            );
+        }
+    }
+
+    fn shutdown(self) {
+        let Daemon { io, control, .. } = self;
+        for tap in io.taps {
+            if let Some(bridge) = &tap.bridge
+                && !tap.created
+                && let Err(e) = sys::bridge_port(bridge, &tap.name, false)
+            {
+                tracing::warn!("cannot remove {} from {bridge}: {e}", tap.name);
+            }
+            let name = tap.name.clone();
+            let created = tap.created;
+            drop(tap.file); // a TAP we created disappears with its last fd
+            if created {
+                tracing::info!("removed TAP {name}");
+            } else {
+                tracing::info!("detached from TAP {name}");
+            }
+        }
+        tracing::info!("removed control socket {}", control.path().display());
+        drop(control);
+    }
+}
+
+/// A per-process secret for the engine's hashes (FDB, flow hash): hostile traffic cannot aim
+/// at hash collisions it cannot predict.
+fn random_seed() -> u64 {
+    let mut seed = [0u8; 8];
+    if File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .is_err()
+    {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        return t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_ne_bytes(seed)
+}
+
+/// Carries out every output of the last input. Leaves the engine's next timeout in `next`.
+fn drain(vtep: &mut Vtep, io: &mut Io, buf: &mut [u8], next: &mut vtep_core::Instant) {
+    loop {
+        match vtep.poll_output() {
+            Output::Transmit(t) => {
+                let dst: IpAddr = t.outer.dst.into();
+                let sent = t
+                    .outer
+                    .emit(buf, t.payload.clone())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+                    .and_then(|packet| io.sender.send_to(&buf[packet], dst));
+                if let Err(e) = sent {
+                    io.stats.udp_send_errors += 1;
+                    // Logged at 1, 2, 4, 8, ... errors: visible, but never a flood of logs.
+                    if io.stats.udp_send_errors.is_power_of_two() {
+                        tracing::warn!(
+                            "send to {dst} failed: {e} ({} send errors so far)",
+                            io.stats.udp_send_errors
+                        );
+                    }
+                }
+            }
+            Output::Deliver(d) => {
+                let Some(index) = io.port_tap.get(usize::from(d.port.0)).copied() else {
+                    continue;
+                };
+                let Some(tap) = io.taps.get_mut(index) else {
+                    continue;
+                };
+                if let Err(e) = tap.file.write(&buf[d.frame]) {
+                    io.stats.tap_write_errors += 1;
+                    if io.stats.tap_write_errors.is_power_of_two() {
+                        tracing::warn!("write to {} failed: {e}", tap.name);
+                    }
+                }
+            }
+            Output::Event(event) => log_event(io, &event),
+            Output::Timeout(at) => {
+                *next = at;
+                return;
+            }
+        }
+    }
+}
+
+fn log_event(io: &Io, event: &Event) {
+    let m = |mac: &Mac| ColonMac(*mac);
+    match event {
+        Event::Learned { vni, mac, dest } => {
+            tracing::info!(vni = vni.get(), "learned {} {}", m(mac), io.dest_name(dest));
+        }
+        Event::Moved {
+            vni,
+            mac,
+            from,
+            to,
+            seq,
+        } => tracing::info!(
+            vni = vni.get(),
+            "moved {} from {} to {} (seq {seq})",
+            m(mac),
+            io.dest_name(from),
+            io.dest_name(to)
+        ),
+        Event::DuplicateFrozen { vni, mac, moves } => tracing::warn!(
+            vni = vni.get(),
+            "{} moved {moves} times: frozen as a duplicate MAC (delete it with `native-vtep \
+             fdb del {}` once fixed)",
+            m(mac),
+            m(mac)
+        ),
+        Event::AgedOut { vni, mac, dest } => {
+            tracing::info!(
+                vni = vni.get(),
+                "aged out {} {}",
+                m(mac),
+                io.dest_name(dest)
+            );
+        }
+        Event::FdbFull { vni, mac } => {
+            tracing::debug!(vni = vni.get(), "FDB full: {} not learned", m(mac));
+        }
+        Event::NeighbourLearned { vni, ip, mac } => {
+            tracing::info!(vni = vni.get(), "neighbour {ip} is at {}", m(mac));
+        }
+        Event::Flooded {
+            vni,
+            local_ports,
+            remote_copies,
+        } => tracing::debug!(
+            vni = vni.get(),
+            "flooded to {local_ports} local ports and {remote_copies} VTEPs"
+        ),
+        Event::ArpSuppressed { vni, ip, mac } => {
+            tracing::debug!(vni = vni.get(), "answered ARP for {ip} with {}", m(mac));
+        }
+        Event::Dropped { vni, reason } => match vni {
+            Some(vni) => tracing::debug!(vni = vni.get(), "dropped: {reason}"),
+            None => tracing::debug!("dropped: {reason}"),
+        },
+    }
+}
+
+// ---- control requests ----
+
+fn pick_vni(vtep: &Vtep, vni: Option<u32>) -> Result<Vni, String> {
+    match vni {
+        Some(v) => {
+            let vni = Vni::new(v).map_err(|e| e.to_string())?;
+            if vtep.network(vni).is_none() {
+                return Err(vtep_core::vtep::ConfigError::UnknownNetwork(vni).to_string());
+            }
+            Ok(vni)
+        }
+        None => {
+            let networks = vtep.networks();
+            match networks.as_slice() {
+                [one] => Ok(one.vni),
+                many => Err(format!(
+                    "this daemon serves several VNIs ({}): pass --vni",
+                    many.iter()
+                        .map(|n| n.vni.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+    }
+}
+
+fn is_zero_mac(mac: &Mac) -> bool {
+    mac.0 == [0; 6]
+}
+
+fn handle_request(
+    vtep: &mut Vtep,
+    io: &Io,
+    settings: &Settings,
+    clock: &Clock,
+    request: Request,
+) -> Response {
+    let now = clock.now();
+    let age = |at: vtep_core::Instant| {
+        u64::try_from((now.total_micros() - at.total_micros()).max(0) / 1_000_000).unwrap_or(0)
+    };
+    let result = (|| -> Result<Response, String> {
+        Ok(match request {
+            Request::FdbShow { vni } => {
+                let only = vni.map(Vni::new).transpose().map_err(|e| e.to_string())?;
+                let mut rows = Vec::new();
+                for network in vtep.networks() {
+                    if only.is_some_and(|v| v != network.vni) {
+                        continue;
+                    }
+                    for peer in vtep.fdb().flood_list(network.vni) {
+                        rows.push(FdbRow {
+                            vni: network.vni.get(),
+                            dev: io.tap_name(network.vni),
+                            mac: "00:00:00:00:00:00".into(),
+                            dst: Some((*peer).into()),
+                            state: "flood".into(),
+                            local: false,
+                            age_secs: None,
+                            seq: 0,
+                            frozen: false,
+                        });
+                    }
+                }
+                for (vni, mac, entry) in vtep.fdb().sorted() {
+                    if only.is_some_and(|v| v != vni) {
+                        continue;
+                    }
+                    let (dev, dst, local) = match entry.dest {
+                        Destination::Local(port) => (
+                            io.tap_of_port(port)
+                                .map_or_else(|| port.to_string(), |t| t.name.clone()),
+                            None,
+                            true,
+                        ),
+                        Destination::Remote(ip) => (io.tap_name(vni), Some(ip.into()), false),
+                    };
+                    rows.push(FdbRow {
+                        vni: vni.get(),
+                        dev,
+                        mac: ColonMac(mac).to_string(),
+                        dst,
+                        state: entry.origin.as_str().into(),
+                        local,
+                        age_secs: (entry.origin == Origin::Learned).then(|| age(entry.last_seen)),
+                        seq: entry.mobility_seq,
+                        frozen: entry.frozen,
+                    });
+                }
+                Response::ok(rows)
+            }
+            Request::FdbAdd { vni, mac, dst } => {
+                let vni = pick_vni(vtep, vni)?;
+                let mac = parse_mac(&mac)?;
+                if is_zero_mac(&mac) {
+                    let added = vtep
+                        .add_flood_peer(vni, dst.into())
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!(vni = vni.get(), "flood peer {dst} added by operator");
+                    Response::ok(serde_json::json!({ "added": added }))
+                } else {
+                    vtep.add_static_fdb(now, vni, mac, Destination::Remote(dst.into()))
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!(
+                        vni = vni.get(),
+                        "static {} dst {dst} added by operator",
+                        ColonMac(mac)
+                    );
+                    Response::ok(serde_json::json!({ "added": true }))
+                }
+            }
+            Request::FdbDel { vni, mac, dst } => {
+                let vni = pick_vni(vtep, vni)?;
+                let mac = parse_mac(&mac)?;
+                if is_zero_mac(&mac) {
+                    let dst = dst.ok_or(
+                        "00:00:00:00:00:00 is the flood list: say which peer with --dst IP",
+                    )?;
+                    if !vtep.remove_flood_peer(vni, &dst.into()) {
+                        return Err(format!("{dst} is not a flood peer of VNI {vni}"));
+                    }
+                } else if vtep.fdb_mut().remove(vni, &mac).is_none() {
+                    return Err(format!("no FDB entry for {} in VNI {vni}", ColonMac(mac)));
+                }
+                Response::ok(serde_json::json!({ "deleted": true }))
+            }
+            Request::NeighShow { vni } => {
+                let only = vni.map(Vni::new).transpose().map_err(|e| e.to_string())?;
+                let rows: Vec<NeighRow> = vtep
+                    .neighbours()
+                    .sorted()
+                    .into_iter()
+                    .filter(|(v, _, _)| only.is_none_or(|o| o == *v))
+                    .map(|(vni, ip, e)| NeighRow {
+                        vni: vni.get(),
+                        dev: io.tap_name(vni),
+                        ip,
+                        mac: ColonMac(e.mac).to_string(),
+                        state: e.origin.as_str().into(),
+                        age_secs: age(e.last_seen),
+                    })
+                    .collect();
+                Response::ok(rows)
+            }
+            Request::NeighAdd { vni, ip, mac } => {
+                let vni = pick_vni(vtep, vni)?;
+                let IpAddr::V4(ip) = ip else {
+                    return Err(format!(
+                        "{ip} is IPv6: ARP suppression covers IPv4 neighbours only"
+                    ));
+                };
+                let mac = parse_mac(&mac)?;
+                vtep.add_static_neighbour(now, vni, ip, mac)
+                    .map_err(|e| e.to_string())?;
+                Response::ok(serde_json::json!({ "added": true }))
+            }
+            Request::NeighDel { vni, ip } => {
+                let vni = pick_vni(vtep, vni)?;
+                let IpAddr::V4(ip) = ip else {
+                    return Err(format!("{ip} is IPv6: the neighbour table holds IPv4 only"));
+                };
+                if vtep.neighbours_mut().remove(vni, &ip).is_none() {
+                    return Err(format!("no neighbour entry for {ip} in VNI {vni}"));
+                }
+                Response::ok(serde_json::json!({ "deleted": true }))
+            }
+            Request::Stats => Response::ok(stats(vtep, io, settings, clock)),
+        })
+    })();
+    result.unwrap_or_else(Response::err)
+}
+
+fn drops_map(get: impl Fn(DropReason) -> u64) -> BTreeMap<String, u64> {
+    DropReason::ALL
+        .iter()
+        .map(|r| (r.as_str().to_string(), get(*r)))
+        .collect()
+}
+
+fn counters_map(c: &NetworkCounters) -> BTreeMap<String, u64> {
+    [
+        ("local_rx_frames", c.local_rx_frames),
+        ("local_rx_bytes", c.local_rx_bytes),
+        ("local_tx_frames", c.local_tx_frames),
+        ("local_tx_bytes", c.local_tx_bytes),
+        ("encap_frames", c.encap_frames),
+        ("encap_bytes", c.encap_bytes),
+        ("decap_frames", c.decap_frames),
+        ("decap_bytes", c.decap_bytes),
+        ("flooded_frames", c.flooded_frames),
+        ("flood_copies", c.flood_copies),
+        ("arp_suppressed", c.arp_suppressed),
+        ("learned", c.learned),
+        ("moved", c.moved),
+        ("aged_out", c.aged_out),
+        ("fdb_full", c.fdb_full),
+        ("duplicates_frozen", c.duplicates_frozen),
+        ("drops_total", c.drops.total()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn stats(vtep: &Vtep, io: &Io, settings: &Settings, clock: &Clock) -> StatsReport {
+    let networks = vtep
+        .networks()
+        .into_iter()
+        .map(|n| {
+            let c = vtep.counters(n.vni).copied().unwrap_or_default();
+            NetworkStats {
+                vni: n.vni.get(),
+                dev: io.tap_name(n.vni),
+                encap: n.encapsulation.to_string(),
+                learning: n.learning,
+                proxy: n.arp_proxy,
+                flood_peers: vtep
+                    .fdb()
+                    .flood_list(n.vni)
+                    .iter()
+                    .map(|ip| (*ip).into())
+                    .collect(),
+                counters: counters_map(&c),
+                drops: drops_map(|r| c.drops.get(r)),
+            }
+        })
+        .collect();
+    let global = vtep.global_counters();
+    StatsReport {
+        version: vtep_core::VERSION.into(),
+        uptime_secs: clock.start.elapsed().as_secs(),
+        local: Some(settings.local),
+        fdb_entries: vtep.fdb().len(),
+        fdb_max: vtep.fdb().config().max_entries,
+        neighbours: vtep.neighbours().len(),
+        networks,
+        global_drops: drops_map(|r| global.drops.get(r)),
+        events_lost: global.events_lost,
+        daemon: io.stats,
+    }
+}

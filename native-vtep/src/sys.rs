@@ -1,0 +1,380 @@
+//! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets,
+//! `poll` and `signalfd`. Each function is a thin, safe wrapper; the rest of the crate is
+//! `#![deny(unsafe_code)]`.
+//!
+//! Errors are returned as `io::Error` with the raw OS error kept, so callers can turn
+//! `EPERM`, `EBUSY`, `ENOENT` into messages that say how to fix them.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// `SIOCBRADDIF` / `SIOCBRDELIF` from `<linux/sockios.h>` (not exported by the libc crate on
+/// Linux).
+const SIOCBRADDIF: libc::c_ulong = 0x89a2;
+const SIOCBRDELIF: libc::c_ulong = 0x89a3;
+
+/// Longest interface name (without the NUL).
+pub const MAX_IFNAME: usize = libc::IFNAMSIZ - 1;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// An `ifreq` with `name` filled in.
+fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    if name.is_empty() || name.len() > MAX_IFNAME || name.bytes().any(|b| b == 0 || b == b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid interface name {name:?}: use 1 to {MAX_IFNAME} characters, no '/'"),
+        ));
+    }
+    // SAFETY: `ifreq` is a plain C struct (a name array and a union of integers, sockaddrs and
+    // a pointer); all-zero bytes are a valid value of every field.
+    let mut req: libc::ifreq = unsafe { mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    Ok(req)
+}
+
+/// The name the kernel wrote back into an `ifreq`.
+fn ifreq_name(req: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Opens `tun_path` (normally `/dev/net/tun`) and attaches to the TAP device `name`, creating
+/// it if it does not exist (a device created this way disappears when the fd is closed, unless
+/// it was made persistent beforehand, e.g. by `ip tuntap add`). The fd is non-blocking and
+/// close-on-exec; frames carry no packet-information header (`IFF_NO_PI`).
+pub fn open_tap(tun_path: &Path, name: &str) -> io::Result<(File, String)> {
+    let mut req = ifreq(name)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(tun_path)?;
+    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    // SAFETY: `file` is an open tun character device; TUNSETIFF reads and writes an `ifreq`,
+    // and `req` is a valid, exclusively borrowed `ifreq` that outlives the call.
+    cvt(unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            libc::TUNSETIFF,
+            &mut req as *mut libc::ifreq,
+        )
+    })?;
+    Ok((file, ifreq_name(&req)))
+}
+
+/// The interface index of `name`, or `None` if there is no such interface.
+pub fn if_index(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string that lives across the call.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// A throwaway datagram socket for interface ioctls.
+fn ioctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; on success we own the returned fd.
+    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Runs one `SIOC*` ioctl on `req`.
+fn if_ioctl(sock: &OwnedFd, request: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
+    // SAFETY: every request passed here (SIOC[GS]IFFLAGS, SIOCSIFMTU, SIOCBR{ADD,DEL}IF) takes a
+    // pointer to an `ifreq`; `req` is valid and exclusively borrowed for the call.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), request, req as *mut libc::ifreq) })?;
+    Ok(())
+}
+
+/// Sets (or clears) `IFF_UP` on `name`, like `ip link set NAME up`.
+pub fn set_link_up(name: &str, up: bool) -> io::Result<()> {
+    let sock = ioctl_socket()?;
+    let mut req = ifreq(name)?;
+    if_ioctl(&sock, libc::SIOCGIFFLAGS, &mut req)?;
+    // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member of the union.
+    let mut flags = unsafe { req.ifr_ifru.ifru_flags };
+    if up {
+        flags |= libc::IFF_UP as libc::c_short;
+    } else {
+        flags &= !(libc::IFF_UP as libc::c_short);
+    }
+    req.ifr_ifru.ifru_flags = flags;
+    if_ioctl(&sock, libc::SIOCSIFFLAGS, &mut req)
+}
+
+/// Sets the MTU of `name`, like `ip link set NAME mtu MTU`.
+pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
+    let sock = ioctl_socket()?;
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU out of range"))?;
+    if_ioctl(&sock, libc::SIOCSIFMTU, &mut req)
+}
+
+/// Adds (or removes) interface `port` to (from) the Linux bridge `bridge`, like
+/// `ip link set PORT master BRIDGE`.
+pub fn bridge_port(bridge: &str, port: &str, add: bool) -> io::Result<()> {
+    let index = if_index(port).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+    let sock = ioctl_socket()?;
+    let mut req = ifreq(bridge)?;
+    req.ifr_ifru.ifru_ifindex = index as libc::c_int;
+    if_ioctl(&sock, if add { SIOCBRADDIF } else { SIOCBRDELIF }, &mut req)
+}
+
+/// A non-blocking `IPPROTO_RAW` socket: sends whole IP packets whose headers the caller wrote
+/// (`IP_HDRINCL` / `IPV6_HDRINCL` are implied), so every tunnel flow can have its own UDP source
+/// port (ECMP entropy, like the kernel's VXLAN driver). It never receives anything.
+#[derive(Debug)]
+pub struct RawIpSender {
+    fd: OwnedFd,
+    ipv6: bool,
+}
+
+impl RawIpSender {
+    pub fn new(ipv6: bool) -> io::Result<RawIpSender> {
+        let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+        // SAFETY: plain socket(2) call; on success we own the returned fd.
+        let fd = cvt(unsafe {
+            libc::socket(
+                family,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_RAW,
+            )
+        })?;
+        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(RawIpSender { fd, ipv6 })
+    }
+
+    /// Sends `packet` (a whole IP packet, header included) towards `dst`.
+    pub fn send_to(&self, packet: &[u8], dst: IpAddr) -> io::Result<usize> {
+        if dst.is_ipv6() != self.ipv6 {
+            return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+        }
+        // Port 0: for raw IPv6 sockets a non-zero port must equal the protocol number.
+        let (addr, len) = sockaddr(SocketAddr::new(dst, 0));
+        // SAFETY: `packet` is a valid readable slice; `addr` a valid sockaddr of `len` bytes.
+        let sent = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                libc::MSG_DONTWAIT,
+                (&raw const addr).cast(),
+                len,
+            )
+        };
+        if sent < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(sent as usize)
+        }
+    }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of `size_of::<T>()` bytes, the type each option
+    // used in this module expects.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Sets `SO_RCVBUF` / `SO_SNDBUF` of a socket (the kernel caps them at `net.core.*mem_max`).
+pub fn set_socket_buffers(fd: &impl AsRawFd, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &value)?;
+    setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, &value)
+}
+
+/// A `sockaddr_storage` holding `addr`, and its length.
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: `sockaddr_storage` is plain data; all-zero is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sockaddr_storage` is larger than and suitably aligned for `sockaddr_in`.
+            unsafe { (&raw mut storage).cast::<libc::sockaddr_in>().write(sin) };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: `sockaddr_storage` is larger than and suitably aligned for `sockaddr_in6`.
+            unsafe { (&raw mut storage).cast::<libc::sockaddr_in6>().write(sin6) };
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// One entry of a [`poll`] set.
+pub type PollFd = libc::pollfd;
+
+/// Interest in readability of `fd`.
+pub fn poll_in(fd: RawFd) -> PollFd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// Interest in writability of `fd`.
+pub fn poll_out(fd: RawFd) -> PollFd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    }
+}
+
+/// Whether `poll` reported anything for this entry (ready, or in error: the next read or write
+/// then says which).
+pub fn is_ready(p: &PollFd) -> bool {
+    p.revents != 0
+}
+
+/// poll(2): waits until a descriptor is ready or `timeout_ms` passes (-1: forever). An
+/// interrupted wait (`EINTR`) returns `Ok(0)`.
+pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `pollfd` of the given length.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(n as usize)
+}
+
+/// SIGINT and SIGTERM (and SIGHUP) delivered through a file descriptor, so the poll loop sees
+/// them like any other input. Creating it blocks those signals for the calling thread (create
+/// it before starting other threads, so they inherit the mask).
+#[derive(Debug)]
+pub struct SignalFd {
+    fd: OwnedFd,
+}
+
+impl SignalFd {
+    pub fn new() -> io::Result<SignalFd> {
+        // SAFETY: `sigset_t` is plain data; sigemptyset initialises it before any other use.
+        let mut set: libc::sigset_t = unsafe { mem::zeroed() };
+        // SAFETY: `set` is a valid, exclusively borrowed sigset_t for each call; the signal
+        // numbers are valid.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+        }
+        // SAFETY: `set` is initialised; a null old-set pointer is allowed.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        // SAFETY: -1 asks for a new signalfd; `set` is initialised; on success we own the fd.
+        let fd = cvt(unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) })?;
+        // SAFETY: `fd` was just returned by signalfd(2) and nothing else owns it.
+        Ok(SignalFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The next pending signal number, if any.
+    pub fn read(&self) -> io::Result<Option<i32>> {
+        // SAFETY: `signalfd_siginfo` is plain data; all-zero is valid.
+        let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
+        let size = mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: `info` is a writable buffer of exactly `size` bytes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut info).cast(), size) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
+            };
+        }
+        Ok((n as usize == size).then_some(info.ssi_signo as i32))
+    }
+}
+
+/// The effective user id (for error hints).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Human name of a signal number we handle.
+pub fn signal_name(signo: i32) -> &'static str {
+    match signo {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
+/// `errno` values the callers match on, re-exported so they need no libc import.
+pub mod errno {
+    pub const EPERM: i32 = libc::EPERM;
+    pub const EACCES: i32 = libc::EACCES;
+    pub const ENOENT: i32 = libc::ENOENT;
+    pub const ENODEV: i32 = libc::ENODEV;
+    pub const ENXIO: i32 = libc::ENXIO;
+    pub const EBUSY: i32 = libc::EBUSY;
+    pub const EBADFD: i32 = libc::EBADFD;
+    pub const EINVAL: i32 = libc::EINVAL;
+    pub const EADDRINUSE: i32 = libc::EADDRINUSE;
+    pub const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
+    pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+}
