@@ -1,1 +1,161 @@
-fn main() {}
+//! `cargo xtask`: Overlay Lab's automation (setup, serve the playground, run every test suite).
+//!
+//! std only, on purpose: it must build fast on a fresh machine before anything is installed.
+
+mod env;
+mod setup;
+mod suites;
+
+use std::os::unix::process::CommandExt as _;
+use std::process::ExitCode;
+
+use env::Ctx;
+use setup::Scope;
+
+const USAGE: &str = "\
+cargo xtask: Overlay Lab's automation
+
+USAGE:
+    cargo xtask setup
+        Install everything the project needs; each step is skipped when already present:
+        rust targets, Debian packages (chromium, chromium-driver, tshark, iperf3, tcpdump,
+        ethtool, iproute2), trunk, wasm-bindgen-cli (the version of Cargo.lock), wasm-pack,
+        wasm-opt (npm binaryen, in target/tools), e2e/node_modules, and every crate.
+
+    cargo xtask serve [--port N] [--release]
+        Set up the web tools, then run the playground with `trunk serve` on
+        http://127.0.0.1:8080 (or port N), rebuilding on changes in web/, core/, index.html.
+
+    cargo xtask test [--only NAME[,NAME..]] [--skip NAME[,NAME..]] [--no-setup] [--list]
+        Set up everything, then run every test suite in order (continuing after failures),
+        print a summary and exit non-zero when any failed.
+
+    cargo xtask help
+        This text.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let ctx = Ctx::new();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    match command {
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        "setup" => {
+            no_more_args(rest)?;
+            setup::run(&ctx, Scope::All)
+        }
+        "serve" => serve(&ctx, rest),
+        "test" => test(&ctx, rest),
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    }
+}
+
+fn no_more_args(rest: &[String]) -> Result<(), String> {
+    match rest.first() {
+        Some(arg) => Err(format!(
+            "unexpected argument `{arg}` (see `cargo xtask help`)"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The value after flag `name`.
+fn value<'a>(name: &str, iter: &mut impl Iterator<Item = &'a String>) -> Result<&'a str, String> {
+    iter.next()
+        .map(String::as_str)
+        .ok_or_else(|| format!("`{name}` needs a value (see `cargo xtask help`)"))
+}
+
+fn serve(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
+    let mut port: u16 = 8080;
+    let mut release = false;
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--port" => {
+                let v = value(arg, &mut iter)?;
+                port = v
+                    .parse()
+                    .map_err(|_| format!("`--port {v}`: not a port number"))?;
+            }
+            "--release" => release = true,
+            other => {
+                return Err(format!(
+                    "unexpected argument `{other}` (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    setup::run(ctx, Scope::Web)?;
+
+    let port_text = port.to_string();
+    let mut cmd = ctx.cmd("trunk");
+    cmd.args(["--offline", "--skip-version-check", "serve"])
+        .args(["--address", "127.0.0.1", "--port", &port_text]);
+    if release {
+        cmd.arg("--release");
+    }
+    println!();
+    println!("serve: Overlay Lab playground at http://127.0.0.1:{port}/ (Ctrl-C stops it)");
+    println!("serve: the first build takes a minute or two; the page reloads on changes");
+    println!("serve: tools on PATH: {}", ctx.path().to_string_lossy());
+    println!("$ {}", env::show(&cmd));
+    // Become trunk: Ctrl-C and `kill PID` reach it directly, nothing is left running.
+    let err = cmd.exec();
+    Err(format!("could not start trunk: {err}"))
+}
+
+fn test(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
+    let mut selection = suites::Selection::default();
+    let mut do_setup = true;
+    let mut iter = rest.iter();
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--only" => selection.only.extend(list(value(arg, &mut iter)?)),
+            "--skip" => selection.skip.extend(list(value(arg, &mut iter)?)),
+            "--no-setup" => do_setup = false,
+            "--list" => {
+                for suite in suites::SUITES {
+                    println!("{:16} {}", suite.name, suite.about);
+                }
+                return Ok(());
+            }
+            other => {
+                return Err(format!(
+                    "unexpected argument `{other}` (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    let chosen = selection.suites()?;
+    if chosen.is_empty() {
+        return Err("no suite selected (see `cargo xtask test --list`)".into());
+    }
+    if do_setup {
+        setup::run(ctx, Scope::All)?;
+    }
+    suites::run(ctx, &chosen)
+}

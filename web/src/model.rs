@@ -1,0 +1,143 @@
+//! What the playground shows, as plain data: no Yew, no browser. Components only render this.
+
+/// Bytes per hex dump line.
+pub const BYTES_PER_LINE: usize = 16;
+
+/// The first page: the core's version and its sample frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// `vtep_core::VERSION`.
+    pub core_version: &'static str,
+    /// The VNI the sample frame carries, as text.
+    pub sample_vni: String,
+    /// The sample frame, as a hex dump.
+    pub frame: HexDump,
+}
+
+impl Overview {
+    /// The overview of the linked `vtep-core`, with its sample encapsulated ARP request.
+    pub fn from_core() -> Self {
+        Self::new(
+            vtep_core::VERSION,
+            vtep_core::sample::SAMPLE_VNI,
+            &vtep_core::sample::encapsulated_arp(),
+        )
+    }
+
+    /// An overview of `frame` (carrying `vni`), attributed to core version `core_version`.
+    pub fn new(core_version: &'static str, vni: vtep_core::Vni, frame: &[u8]) -> Self {
+        Self {
+            core_version,
+            sample_vni: vni.to_string(),
+            frame: HexDump::new(frame),
+        }
+    }
+}
+
+/// A byte buffer laid out as `offset  hex bytes` lines of [`BYTES_PER_LINE`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexDump {
+    /// Total number of bytes.
+    pub len: usize,
+    /// The lines, in order; empty when the buffer is.
+    pub lines: Vec<HexLine>,
+}
+
+/// One line of a [`HexDump`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexLine {
+    /// Offset of the line's first byte, as 4 hex digits (`"0010"`).
+    pub offset: String,
+    /// The line's bytes as lowercase hex pairs separated by spaces, with an extra space
+    /// after the 8th byte (`"ff ff ff ff ff ff 02 00  00 00 00 01 08 00 45 00"`).
+    pub bytes: String,
+}
+
+impl HexDump {
+    /// Lays `bytes` out in lines.
+    pub fn new(bytes: &[u8]) -> Self {
+        let lines = bytes
+            .chunks(BYTES_PER_LINE)
+            .enumerate()
+            .map(|(i, chunk)| HexLine {
+                offset: format!("{:04x}", i * BYTES_PER_LINE),
+                bytes: hex_bytes(chunk),
+            })
+            .collect();
+        Self {
+            len: bytes.len(),
+            lines,
+        }
+    }
+
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+fn hex_bytes(chunk: &[u8]) -> String {
+    let mut out = String::with_capacity(chunk.len() * 3 + 1);
+    for (i, byte) in chunk.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if i == BYTES_PER_LINE / 2 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders a dump as text, one `offset  bytes` line per line, for exact comparisons.
+    fn check(bytes: &[u8], expect: &str) {
+        let dump = HexDump::new(bytes);
+        assert_eq!(dump.len, bytes.len());
+        let text: Vec<String> = dump
+            .lines
+            .iter()
+            .map(|l| format!("{}  {}", l.offset, l.bytes))
+            .collect();
+        assert_eq!(text.join("\n"), expect);
+    }
+
+    #[test]
+    fn hex_dump_layout() {
+        check(&[], "");
+        check(&[0x00], "0000  00");
+        check(&[0xab, 0xcd, 0xef], "0000  ab cd ef");
+        check(&[0; 8], "0000  00 00 00 00 00 00 00 00");
+        check(&[0; 9], "0000  00 00 00 00 00 00 00 00  00");
+        let bytes: Vec<u8> = (0..=0x12).collect();
+        check(
+            &bytes,
+            "0000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f\n0010  10 11 12",
+        );
+    }
+
+    #[test]
+    fn empty_dump_has_no_lines() {
+        let dump = HexDump::new(&[]);
+        assert!(dump.is_empty());
+        assert!(dump.lines.is_empty());
+    }
+
+    #[test]
+    fn overview_uses_the_core() {
+        let overview = Overview::from_core();
+        assert_eq!(overview.core_version, vtep_core::VERSION);
+        assert_eq!(
+            overview.sample_vni,
+            vtep_core::sample::SAMPLE_VNI.get().to_string()
+        );
+        assert_eq!(
+            overview.frame.len,
+            vtep_core::sample::encapsulated_arp().len()
+        );
+    }
+}

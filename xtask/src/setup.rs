@@ -1,0 +1,440 @@
+//! `cargo xtask setup`: install everything the project needs, skipping what is present.
+//!
+//! Every requirement is a [`Need`]: it can say whether it is present and install itself. The
+//! list is data ([`needs`]); `serve` asks only for the web part of it.
+
+use std::fs;
+use std::time::Instant;
+
+use crate::env::{self, Ctx, json_string};
+
+/// Which part of the project to set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// What `cargo xtask serve` needs: the wasm target and the trunk toolchain.
+    Web,
+    /// Everything: also the test tools (browser, wasm-pack, Playwright, capture tools).
+    All,
+}
+
+/// The cargo-installed tools, pinned. wasm-bindgen-cli's version comes from Cargo.lock.
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_PACK_VERSION: &str = "0.15.1";
+
+/// Debian packages the tests use: the browser and its driver for the wasm tests, and the
+/// capture/traffic tools for the native and interop tests.
+const APT_PACKAGES: &[&str] = &[
+    "chromium",
+    "chromium-driver",
+    "tshark",
+    "iperf3",
+    "tcpdump",
+    "ethtool",
+    "iproute2",
+];
+
+/// One thing the project needs.
+#[derive(Debug)]
+enum Need {
+    /// `rustup target add`.
+    RustTarget(&'static str),
+    /// Node.js and npm (for wasm-opt and the e2e test); from Debian when missing.
+    Node,
+    /// Debian packages.
+    Apt(&'static [&'static str]),
+    /// `cargo install`ed binary, at an exact version.
+    CargoTool {
+        krate: &'static str,
+        bin: &'static str,
+        version: String,
+        locked: bool,
+        cold: &'static str,
+    },
+    /// wasm-opt from npm `binaryen` (pinned in xtask/tools/package-lock.json) in target/tools.
+    WasmOpt,
+    /// e2e/node_modules from e2e/package-lock.json.
+    E2eModules,
+    /// Every crate in Cargo.lock downloaded, so builds can run `--offline`.
+    Crates,
+}
+
+fn needs(ctx: &Ctx, scope: Scope) -> Result<Vec<Need>, String> {
+    let all = scope == Scope::All;
+    let wasm_bindgen = wasm_bindgen_version(ctx)?;
+    let mut list = vec![Need::RustTarget("wasm32-unknown-unknown")];
+    if all {
+        list.push(Need::RustTarget("thumbv7em-none-eabihf"));
+        list.push(Need::Apt(APT_PACKAGES));
+    }
+    list.push(Need::Node);
+    list.push(Need::WasmOpt);
+    if all {
+        list.push(Need::E2eModules);
+    }
+    list.push(Need::Crates);
+    list.push(Need::CargoTool {
+        krate: "wasm-bindgen-cli",
+        bin: "wasm-bindgen",
+        version: wasm_bindgen,
+        // Its lockfile wants a crate version the registry lacks (TOOLCHAIN.md).
+        locked: false,
+        cold: "~4 min",
+    });
+    if all {
+        list.push(Need::CargoTool {
+            krate: "wasm-pack",
+            bin: "wasm-pack",
+            version: WASM_PACK_VERSION.into(),
+            locked: true,
+            cold: "~2 min",
+        });
+    }
+    list.push(Need::CargoTool {
+        krate: "trunk",
+        bin: "trunk",
+        version: TRUNK_VERSION.into(),
+        locked: true,
+        cold: "~9 min",
+    });
+    Ok(list)
+}
+
+/// Sets up `scope`, printing one line per requirement.
+pub fn run(ctx: &Ctx, scope: Scope) -> Result<(), String> {
+    let start = Instant::now();
+    check_trunk_pins(ctx)?;
+    let list = needs(ctx, scope)?;
+    println!("setup: checking {} requirements ({scope:?})", list.len());
+    for (i, need) in list.iter().enumerate() {
+        let what = need.describe();
+        let step = Instant::now();
+        match need.missing(ctx) {
+            None => println!(
+                "setup [{}/{}] ok: {what} present ({})",
+                i + 1,
+                list.len(),
+                env::since(step)
+            ),
+            Some(why) => {
+                println!(
+                    "setup [{}/{}] installing {what} ({why}; {}) ...",
+                    i + 1,
+                    list.len(),
+                    need.cold_time()
+                );
+                need.install(ctx)
+                    .map_err(|e| format!("setup of {what} failed: {e}"))?;
+                if let Some(still) = need.missing(ctx) {
+                    return Err(format!(
+                        "setup of {what}: installed, but it is still not usable: {still}"
+                    ));
+                }
+                println!("setup: installed {what} in {}", env::since(step));
+            }
+        }
+    }
+    println!("setup: done in {}", env::since(start));
+    Ok(())
+}
+
+impl Need {
+    fn describe(&self) -> String {
+        match self {
+            Need::RustTarget(t) => format!("rust target {t}"),
+            Need::Node => "node + npm".into(),
+            Need::Apt(pkgs) => format!("apt packages ({})", pkgs.join(" ")),
+            Need::CargoTool { krate, version, .. } => format!("{krate} {version}"),
+            Need::WasmOpt => format!(
+                "wasm-opt (npm binaryen {})",
+                tools_binaryen_version().unwrap_or_default()
+            ),
+            Need::E2eModules => format!(
+                "e2e/node_modules (playwright-core {})",
+                e2e_playwright_version().unwrap_or_default()
+            ),
+            Need::Crates => "crates of Cargo.lock (cargo fetch)".into(),
+        }
+    }
+
+    fn cold_time(&self) -> &'static str {
+        match self {
+            Need::RustTarget(_) | Need::WasmOpt | Need::E2eModules => "seconds",
+            Need::Node => "~30 s",
+            Need::Apt(_) => "~1 min",
+            Need::CargoTool { cold, .. } => cold,
+            Need::Crates => "~1 min",
+        }
+    }
+
+    /// `None` when present, else why not.
+    fn missing(&self, ctx: &Ctx) -> Option<String> {
+        match self {
+            Need::RustTarget(target) => {
+                let installed = ctx.output("rustup", &["target", "list", "--installed"])?;
+                (!installed.lines().any(|l| l.trim() == *target))
+                    .then(|| "not installed".to_string())
+            }
+            Need::Node => ["node", "npm"]
+                .iter()
+                .find(|p| ctx.output(p, &["--version"]).is_none())
+                .map(|p| format!("`{p}` not found")),
+            Need::Apt(pkgs) => {
+                let absent = absent_apt_packages(ctx, pkgs);
+                (!absent.is_empty()).then(|| format!("missing: {}", absent.join(" ")))
+            }
+            Need::CargoTool { bin, version, .. } => {
+                match ctx.output(bin, &["--version"]) {
+                    None => Some(format!("`{bin}` not found")),
+                    // `wasm-bindgen 0.2.130`, `trunk 0.21.14`, `wasm-pack 0.15.1`
+                    Some(out) if out.split_whitespace().nth(1) == Some(version.as_str()) => None,
+                    Some(out) => Some(format!("found `{out}`")),
+                }
+            }
+            Need::WasmOpt => {
+                let want = tools_binaryen_version()?;
+                let major = want.split('.').next().unwrap_or_default();
+                let wasm_opt = ctx.tools_dir().join("node_modules/.bin/wasm-opt");
+                match ctx.output(wasm_opt.to_str()?, &["--version"]) {
+                    // `wasm-opt version 132 (version_132)`
+                    Some(out) if out.split_whitespace().nth(2) == Some(major) => None,
+                    Some(out) => Some(format!("found `{out}`")),
+                    None => Some("not installed in target/tools".into()),
+                }
+            }
+            Need::E2eModules => {
+                let want = e2e_playwright_version()?;
+                let have = fs::read_to_string(
+                    ctx.root
+                        .join("e2e/node_modules/playwright-core/package.json"),
+                )
+                .ok()
+                .and_then(|t| json_string(&t, "version"));
+                match have {
+                    Some(have) if have == want => None,
+                    Some(have) => Some(format!("found playwright-core {have}")),
+                    None => Some("not installed".into()),
+                }
+            }
+            Need::Crates => ctx
+                .output("cargo", &["fetch", "--offline"])
+                .is_none()
+                .then(|| "some crates are not downloaded yet".into()),
+        }
+    }
+
+    fn install(&self, ctx: &Ctx) -> Result<(), String> {
+        match self {
+            // `rustup target add` never self-updates rustup (and rejects `--no-self-update`).
+            Need::RustTarget(target) => {
+                if ctx.which("rustup").is_none() {
+                    return Err("`rustup` not found. Install Rust 1.95 with rustup \
+                                (https://rustup.rs), then run this again"
+                        .into());
+                }
+                ctx.run(ctx.cmd("rustup").args(["target", "add", target]))
+            }
+            Need::Node => apt_install(ctx, &["nodejs", "npm"]),
+            Need::Apt(pkgs) => apt_install(ctx, &absent_apt_packages(ctx, pkgs)),
+            Need::CargoTool {
+                krate,
+                version,
+                locked,
+                ..
+            } => {
+                let mut cmd = ctx.cmd("cargo");
+                cmd.args(["install", krate, "--version", version, "--force"]);
+                if *locked {
+                    cmd.arg("--locked");
+                }
+                ctx.run(&mut cmd).map_err(|e| {
+                    format!(
+                        "{e}. cargo install needs crates.io and a C toolchain \
+                         (apt-get install build-essential pkg-config); see the output above"
+                    )
+                })
+            }
+            Need::WasmOpt => {
+                let dir = ctx.tools_dir();
+                fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                for file in ["package.json", "package-lock.json"] {
+                    let from = ctx.root.join("xtask/tools").join(file);
+                    fs::copy(&from, dir.join(file))
+                        .map_err(|e| format!("copying {}: {e}", from.display()))?;
+                }
+                ctx.run(ctx.cmd("npm").current_dir(&dir).args(NPM_CI))
+                    .map_err(|e| format!("{e}. Is the npm registry reachable?"))
+            }
+            Need::E2eModules => ctx
+                .run(
+                    ctx.cmd("npm")
+                        .current_dir(ctx.root.join("e2e"))
+                        .args(NPM_CI),
+                )
+                .map_err(|e| format!("{e}. Is the npm registry reachable?")),
+            Need::Crates => ctx
+                .run(ctx.cmd("cargo").args(["fetch"]))
+                .map_err(|e| format!("{e}. Is crates.io reachable?")),
+        }
+    }
+}
+
+const NPM_CI: &[&str] = &["ci", "--no-audit", "--no-fund", "--loglevel=error"];
+
+/// The packages of `pkgs` that dpkg does not report as installed.
+fn absent_apt_packages(ctx: &Ctx, pkgs: &[&'static str]) -> Vec<&'static str> {
+    pkgs.iter()
+        .copied()
+        .filter(|p| {
+            ctx.output("dpkg-query", &["-W", "-f=${Status}", p])
+                .is_none_or(|s| !s.ends_with("install ok installed"))
+        })
+        .collect()
+}
+
+/// `apt-get update` (once per run) and `apt-get install` of `pkgs`, as root.
+fn apt_install(ctx: &Ctx, pkgs: &[&str]) -> Result<(), String> {
+    let line = format!(
+        "apt-get update && apt-get install -y --no-install-recommends {}",
+        pkgs.join(" ")
+    );
+    if ctx.which("apt-get").is_none() {
+        return Err(format!(
+            "`apt-get` not found: this setup expects Debian 12. Install these by hand: {}",
+            pkgs.join(" ")
+        ));
+    }
+    if ctx.output("id", &["-u"]).as_deref() != Some("0") {
+        return Err(format!(
+            "installing Debian packages needs root. Run `cargo xtask setup` as root, \
+             or install them first: sudo sh -c '{line}'"
+        ));
+    }
+    let fix = format!("try by hand: {line}");
+    if !ctx.apt_updated.get() {
+        ctx.run(
+            ctx.cmd("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+        .map_err(|e| format!("{e}; {fix}"))?;
+        ctx.apt_updated.set(true);
+    }
+    ctx.run(
+        ctx.cmd("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(pkgs)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .map_err(|e| format!("{e}; {fix}"))
+}
+
+/// The version of the `wasm-bindgen` crate in Cargo.lock: the CLI must match it exactly.
+pub fn wasm_bindgen_version(ctx: &Ctx) -> Result<String, String> {
+    let path = ctx.root.join("Cargo.lock");
+    let lock = fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    lock_version(&lock, "wasm-bindgen").ok_or_else(|| {
+        "no `wasm-bindgen` package in Cargo.lock (run `cargo generate-lockfile`)".into()
+    })
+}
+
+/// Trunk.toml's `[tools]` pins must match what setup installs, or trunk (offline) fails.
+fn check_trunk_pins(ctx: &Ctx) -> Result<(), String> {
+    let path = ctx.root.join("Trunk.toml");
+    let trunk =
+        fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let want_bindgen = wasm_bindgen_version(ctx)?;
+    let want_opt = format!(
+        "version_{}",
+        tools_binaryen_version()
+            .unwrap_or_default()
+            .split('.')
+            .next()
+            .unwrap_or_default()
+    );
+    for (key, want, source) in [
+        (
+            "wasm_bindgen",
+            want_bindgen,
+            "the wasm-bindgen version in Cargo.lock",
+        ),
+        (
+            "wasm_opt",
+            want_opt,
+            "npm binaryen in xtask/tools/package.json",
+        ),
+    ] {
+        let have = toml_string(&trunk, key);
+        if have.as_deref() != Some(want.as_str()) {
+            return Err(format!(
+                "Trunk.toml [tools] {key} is {}, but {source} needs \"{want}\": \
+                 set `{key} = \"{want}\"` in Trunk.toml",
+                have.map_or_else(|| "missing".into(), |h| format!("\"{h}\""))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value of the first `key = "value"` line of a TOML text.
+fn toml_string(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The version of package `name` in a Cargo.lock text.
+fn lock_version(lock: &str, name: &str) -> Option<String> {
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{name}\"") {
+            let version = lines.next()?.trim().strip_prefix("version = \"")?;
+            return Some(version.trim_end_matches('"').to_string());
+        }
+    }
+    None
+}
+
+fn tools_binaryen_version() -> Option<String> {
+    json_string(include_str!("../tools/package.json"), "binaryen")
+}
+
+fn e2e_playwright_version() -> Option<String> {
+    json_string(include_str!("../../e2e/package.json"), "playwright-core")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_versions_from_cargo_lock() {
+        let lock = "[[package]]\nname = \"wasm-bindgen-shared\"\nversion = \"0.2.1\"\n\n\
+                    [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
+        assert_eq!(
+            lock_version(lock, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(lock_version(lock, "yew"), None);
+    }
+
+    #[test]
+    fn reads_trunk_pins() {
+        let text = "[tools]\nwasm_bindgen = \"0.2.130\"\nwasm_opt = \"version_132\"\n";
+        assert_eq!(
+            toml_string(text, "wasm_opt").as_deref(),
+            Some("version_132")
+        );
+        assert_eq!(
+            toml_string(text, "wasm_bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(toml_string(text, "sass"), None);
+    }
+
+    #[test]
+    fn pinned_npm_versions_are_readable() {
+        assert!(tools_binaryen_version().is_some());
+        assert!(e2e_playwright_version().is_some());
+    }
+}

@@ -1,0 +1,299 @@
+//! `cargo xtask test`: every test suite of the project, in order.
+//!
+//! A suite is data: a name and the commands it runs. Add one by adding an entry to [`SUITES`].
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::env::{self, CHROMEDRIVER, CHROMIUM, Ctx};
+
+/// One test suite: it passes when all its commands exit successfully.
+#[derive(Debug)]
+pub struct Suite {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub steps: &'static [Step],
+}
+
+/// One command of a [`Suite`], run in the repo root.
+#[derive(Debug)]
+pub struct Step {
+    pub program: &'static str,
+    pub args: &'static [&'static str],
+    pub env: &'static [(&'static str, &'static str)],
+    /// Skip this step when the named suite already passed in this run (its output is reused).
+    pub unless_passed: Option<&'static str>,
+}
+
+impl Step {
+    const fn new(program: &'static str, args: &'static [&'static str]) -> Self {
+        Self {
+            program,
+            args,
+            env: &[],
+            unless_passed: None,
+        }
+    }
+
+    const fn env(self, env: &'static [(&'static str, &'static str)]) -> Self {
+        Self { env, ..self }
+    }
+
+    const fn unless_passed(self, suite: &'static str) -> Self {
+        Self {
+            unless_passed: Some(suite),
+            ..self
+        }
+    }
+}
+
+/// Browser tests: Debian's chromedriver, never a downloaded one; wasm-bindgen from PATH
+/// (`--mode no-install`), never a downloaded one.
+const WASM_PACK_ENV: &[(&str, &str)] = &[("CHROMEDRIVER", CHROMEDRIVER)];
+
+/// Tests that need external tools (tshark, ...) fail instead of skipping when they are missing.
+const TEST_ENV: &[(&str, &str)] = &[("OVERLAY_LAB_REQUIRE_TOOLS", "1")];
+
+/// The release build of the playground into dist/, without network (crates and tools are
+/// present after setup).
+const TRUNK_BUILD: Step = Step::new(
+    "trunk",
+    &["--offline", "--skip-version-check", "build", "--release"],
+);
+
+/// Every suite, in the order `cargo xtask test` runs them.
+pub const SUITES: &[Suite] = &[
+    Suite {
+        name: "fmt",
+        about: "rustfmt check of the whole workspace",
+        steps: &[Step::new("cargo", &["fmt", "--all", "--", "--check"])],
+    },
+    Suite {
+        name: "clippy",
+        about: "clippy on every crate and target, warnings are errors",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )],
+    },
+    Suite {
+        name: "test",
+        about: "native unit, integration and doc tests (tools such as tshark are required)",
+        steps: &[Step::new("cargo", &["test", "--workspace", "--no-fail-fast"]).env(TEST_ENV)],
+    },
+    Suite {
+        name: "no_std",
+        about: "vtep-core builds for a bare-metal target (no std can sneak in)",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "vtep-core",
+                "--target",
+                "thumbv7em-none-eabihf",
+            ],
+        )],
+    },
+    Suite {
+        name: "wasm",
+        about: "vtep-core and vtep-web build for wasm32-unknown-unknown",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "vtep-core",
+                "-p",
+                "vtep-web",
+                "--target",
+                "wasm32-unknown-unknown",
+            ],
+        )],
+    },
+    Suite {
+        name: "wasm-pack-core",
+        about: "vtep-core's tests as wasm, in headless Chromium",
+        steps: &[Step::new(
+            "wasm-pack",
+            &[
+                "test",
+                "--mode",
+                "no-install",
+                "--headless",
+                "--chrome",
+                "--chromedriver",
+                CHROMEDRIVER,
+                "core",
+            ],
+        )
+        .env(WASM_PACK_ENV)],
+    },
+    Suite {
+        name: "wasm-pack-web",
+        about: "the playground's browser tests (web/tests), in headless Chromium",
+        steps: &[Step::new(
+            "wasm-pack",
+            &[
+                "test",
+                "--mode",
+                "no-install",
+                "--headless",
+                "--chrome",
+                "--chromedriver",
+                CHROMEDRIVER,
+                "web",
+            ],
+        )
+        .env(WASM_PACK_ENV)],
+    },
+    Suite {
+        name: "trunk-build",
+        about: "the playground's release build (trunk build --release) works offline",
+        steps: &[TRUNK_BUILD],
+    },
+    Suite {
+        name: "e2e",
+        about: "the built page in Chromium via playwright-core: content, no console errors",
+        steps: &[
+            TRUNK_BUILD.unless_passed("trunk-build"),
+            Step::new("node", &["e2e/run.mjs"]).env(&[("CHROMIUM", CHROMIUM)]),
+        ],
+    },
+];
+
+/// Options of `cargo xtask test`.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+impl Selection {
+    /// The suites to run, in order; `Err` names unknown suites.
+    pub fn suites(&self) -> Result<Vec<&'static Suite>, String> {
+        for name in self.only.iter().chain(&self.skip) {
+            if !SUITES.iter().any(|s| s.name == name) {
+                return Err(format!(
+                    "unknown suite `{name}`; suites: {}",
+                    SUITES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        Ok(SUITES
+            .iter()
+            .filter(|s| self.only.is_empty() || self.only.iter().any(|n| n == s.name))
+            .filter(|s| !self.skip.iter().any(|n| n == s.name))
+            .collect())
+    }
+}
+
+struct Outcome {
+    name: &'static str,
+    error: Option<String>,
+    took: Duration,
+}
+
+/// Runs `suites` in order, continuing after failures; `Err` when any failed.
+pub fn run(ctx: &Ctx, suites: &[&'static Suite]) -> Result<(), String> {
+    let start = Instant::now();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for suite in suites {
+        println!();
+        println!("==> suite {}: {}", suite.name, suite.about);
+        let began = Instant::now();
+        let error = run_suite(ctx, suite, &outcomes);
+        let took = began.elapsed();
+        match &error {
+            None => println!(
+                "suite {}: passed in {}",
+                suite.name,
+                env::fmt_duration(took)
+            ),
+            Some(e) => println!(
+                "suite {}: FAILED in {} ({e})",
+                suite.name,
+                env::fmt_duration(took)
+            ),
+        }
+        outcomes.push(Outcome {
+            name: suite.name,
+            error,
+            took,
+        });
+    }
+
+    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let passed = outcomes.len() - failed;
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!();
+    println!("{:width$}  {:6}  {:>8}", "suite", "result", "time");
+    for o in &outcomes {
+        let result = if o.error.is_some() {
+            "FAILED"
+        } else {
+            "passed"
+        };
+        println!(
+            "{:width$}  {result:6}  {:>8}",
+            o.name,
+            env::fmt_duration(o.took)
+        );
+    }
+    println!("total: {}", env::since(start));
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{failed} suite(s) failed: {}",
+            outcomes
+                .iter()
+                .filter(|o| o.error.is_some())
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn run_suite(ctx: &Ctx, suite: &Suite, earlier: &[Outcome]) -> Option<String> {
+    for step in suite.steps {
+        if let Some(dep) = step.unless_passed
+            && earlier.iter().any(|o| o.name == dep && o.error.is_none())
+        {
+            println!(
+                "(reusing the output of suite {dep}: skipping `{}`)",
+                step.program
+            );
+            continue;
+        }
+        if step.program != "cargo" && ctx.which(step.program).is_none() {
+            return Some(format!(
+                "`{}` not found; run `cargo xtask setup`",
+                step.program
+            ));
+        }
+        let mut cmd = ctx.cmd(step.program);
+        cmd.args(step.args).stdout(Stdio::inherit());
+        for (key, value) in step.env {
+            cmd.env(key, value);
+        }
+        if let Err(e) = ctx.run(&mut cmd) {
+            return Some(e);
+        }
+    }
+    None
+}
