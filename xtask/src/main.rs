@@ -2,6 +2,7 @@
 //!
 //! std only, on purpose: it must build fast on a fresh machine before anything is installed.
 
+mod bench;
 mod env;
 mod setup;
 mod suites;
@@ -29,6 +30,10 @@ USAGE:
     cargo xtask test [--only NAME[,NAME..]] [--skip NAME[,NAME..]] [--no-setup] [--list]
         Set up everything, then run every test suite in order (continuing after failures),
         print a summary and exit non-zero when any failed.
+
+    cargo xtask bench NAME.. [-- ARGS]
+        Run benchmarks (release builds) and print their figures; `all` runs every one.
+        ARGS go to the benchmark. See BENCHMARKS.md for the latest figures.
 
     cargo xtask help
         This text.
@@ -62,6 +67,18 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         "serve" => serve(&ctx, rest),
         "test" => test(&ctx, rest),
+        "bench" => {
+            let split = rest.iter().position(|a| a == "--");
+            let (names, extra) = match split {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &[][..]),
+            };
+            if names.is_empty() {
+                print!("benchmarks:\n{}", bench::list());
+                return Err("name a benchmark, or `all`".into());
+            }
+            bench::run(&ctx, names, extra)
+        }
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     }
 }

@@ -86,7 +86,51 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "test",
         about: "native unit, integration and doc tests (tools such as tshark are required)",
-        steps: &[Step::new("cargo", &["test", "--workspace", "--no-fail-fast"]).env(TEST_ENV)],
+        steps: &[
+            // Everything but native-vtep's namespace suite, which has a suite of its own.
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "native-vtep",
+                    "--no-fail-fast",
+                ],
+            )
+            .env(TEST_ENV),
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "-p",
+                    "native-vtep",
+                    "--bins",
+                    "--test",
+                    "errors",
+                    "--no-fail-fast",
+                ],
+            )
+            .env(TEST_ENV),
+        ],
+    },
+    Suite {
+        name: "interop",
+        about: "native-vtep against itself and the Linux kernel's vxlan in network namespaces \
+                (root; namespaces are per run and always removed)",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "native-vtep",
+                "--test",
+                "interop",
+                "--",
+                "--test-threads=1",
+            ],
+        )
+        .env(TEST_ENV)],
     },
     Suite {
         name: "no_std",
@@ -104,13 +148,15 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "wasm",
-        about: "vtep-core and vtep-web build for wasm32-unknown-unknown",
+        about: "vtep-core, vtep-sim and vtep-web build for wasm32-unknown-unknown",
         steps: &[Step::new(
             "cargo",
             &[
                 "build",
                 "-p",
                 "vtep-core",
+                "-p",
+                "vtep-sim",
                 "-p",
                 "vtep-web",
                 "--target",
