@@ -31,6 +31,9 @@ const APT_PACKAGES: &[&str] = &[
     "tcpdump",
     "ethtool",
     "iproute2",
+    // `ping` inside the interop suite's namespaces; python3 drives its TCP and hostile traffic.
+    "iputils-ping",
+    "python3",
 ];
 
 /// One thing the project needs.
