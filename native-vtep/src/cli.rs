@@ -173,6 +173,20 @@ pub enum EncapArg {
     Geneve,
 }
 
+/// The data path of the daemon (see `daemon.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DatapathArg {
+    /// `batch` for now: `offload` changes what the underlay carries on veth (see --help).
+    #[default]
+    Auto,
+    /// One read/write/sendto per frame, raw IP socket (per-flow source ports).
+    Plain,
+    /// recvmmsg/sendmmsg batches, raw IP socket (per-flow source ports).
+    Batch,
+    /// TAP with IFF_VNET_HDR + TSO, UDP GSO and GRO, TCP coalescing into the TAP.
+    Offload,
+}
+
 /// Flags of the daemon. Underlay flags override the config file's `[underlay]`; --tap/--vni add
 /// one more network to the file's `[[network]]`s.
 #[derive(Debug, Clone, Default, Args)]
@@ -245,6 +259,19 @@ pub struct RunArgs {
     /// Control socket [default: /run/native-vtep/<first tap>.sock].
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
     pub control: Option<PathBuf>,
+    /// Data path: `offload` (TAP TSO/checksum offload, UDP GSO/GRO: fastest, but GSO runs
+    /// stay whole on veth and bridges, so captures there show super-datagrams), `batch`
+    /// (recvmmsg/sendmmsg), `plain` (one frame per system call); `auto` is `offload` where the
+    /// kernel has UDP GSO/GRO (Linux 5.0+), `batch` otherwise.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        env = "NATIVE_VTEP_DATAPATH",
+        default_value = "auto",
+        help_heading = "Daemon"
+    )]
+    pub datapath: DatapathArg,
     /// The tun/tap clone device.
     #[arg(
         long,

@@ -71,6 +71,7 @@ pub struct Settings {
     pub networks: Vec<NetworkSettings>,
     pub control: PathBuf,
     pub tun_device: PathBuf,
+    pub datapath: crate::cli::DatapathArg,
 }
 
 #[derive(Debug, Clone)]
@@ -526,6 +527,7 @@ pub fn load(args: &RunArgs) -> Result<Settings, Error> {
         networks,
         control,
         tun_device: args.tun_device.clone(),
+        datapath: args.datapath,
     })
 }
 

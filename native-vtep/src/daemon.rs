@@ -2,15 +2,35 @@
 //! `poll(2)` loop.
 //!
 //! Per wake-up: read at most [`BATCH`] frames from each ready TAP and [`BATCH`] datagrams from
-//! each ready socket, feed each to the engine and carry out its outputs at once (the buffer is
-//! reused for the next input), service the control socket, and give the engine its timeout when
-//! due. The engine sees time only as the [`vtep_core::Instant`]s this module passes it, taken
-//! from the monotonic clock.
+//! each ready socket, feed each to the engine and carry out its outputs, service the control
+//! socket, and give the engine its timeout when due. The engine sees time only as the
+//! [`vtep_core::Instant`]s this module passes it, taken from the monotonic clock.
+//!
+//! Three data paths ([`Datapath`], `--datapath`), all through the same engine:
+//!
+//! - **plain**: one `read`/`write` per frame, one `recvfrom` per datagram, one `sendto` per
+//!   tunnel packet on an `IPPROTO_RAW` socket (outer headers written in place by
+//!   `OuterRepr::emit`, so each inner flow keeps its own UDP source port from `--srcport`).
+//! - **batch**: the same, but inputs land in slots of an arena so the tunnel packets of a whole
+//!   wake-up leave in one `sendmmsg`, and datagrams arrive by `recvmmsg`.
+//! - **offload**: the TAP is opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD(CSUM|TSO4|TSO6)`: the
+//!   kernel hands over TCP super-frames of up to 64 KiB with partial checksums. Each is cut
+//!   ([`offload::segment`]) into MTU-sized frames laid out one after the other, each with room
+//!   for its tunnel header; the engine encapsulates each in place, and runs of datagrams to the
+//!   same peer leave in one UDP GSO `sendmsg` (`UDP_SEGMENT`: the kernel cuts the buffer every
+//!   `stride` bytes, and since every segment carries its own VXLAN and inner headers, each cut
+//!   is a complete VXLAN datagram). Sending needs a UDP socket, not the raw one: a pool of up to
+//!   16 sockets bound to ports spread over `--srcport`, picked by the flow's source port, keeps
+//!   flows on distinct ports (ECMP entropy, coarser than per-flow). Receiving uses `UDP_GRO`:
+//!   one read returns a run of datagrams; after decapsulation, in-order TCP segments of one flow
+//!   are coalesced ([`offload::Coalescer`], each checksum verified) into one super-frame
+//!   written to the TAP with a GSO virtio header.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 use vtep_core::fdb::{Destination, Mac, Origin, PortId};
@@ -22,19 +42,59 @@ use vtep_core::vtep::{
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport, UdpChecksum};
 use vtep_core::{Duration, Vni};
 
-use crate::cli::EncapArg;
+use crate::cli::{DatapathArg, EncapArg};
 use crate::config::{ColonMac, NetworkSettings, Settings, parse_mac};
 use crate::control::{
     self, DaemonStats, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport,
 };
+use crate::offload::{self, Coalescer, Offer, VNET_HDR_LEN, VnetHdr};
 use crate::sys::{self, errno};
 
 /// Most frames or datagrams taken from one descriptor per wake-up (wireguard-go uses 128).
 pub const BATCH: usize = 64;
-/// Bytes after the headroom: the largest datagram or TAP frame.
-const BUF_LEN: usize = 65_536;
+/// Bytes after the headroom: the largest datagram or TAP frame (a 64 KiB TSO super-frame
+/// plus its Ethernet and virtio-net headers fits).
+const BUF_LEN: usize = 65_536 + 1024;
 /// Socket buffer size asked of the kernel for the underlay sockets.
 const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Largest UDP GSO send: 64 datagrams (the kernel's `UDP_MAX_SEGMENTS`) within one IP packet.
+const GSO_MAX_SEGMENTS: usize = 64;
+const GSO_MAX_BYTES: usize = 65_000;
+/// UDP sockets in the offload sending pool.
+const SEND_POOL: usize = 16;
+
+/// How frames move between the TAPs, the engine and the underlay (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datapath {
+    Plain,
+    Batch,
+    Offload,
+}
+
+impl Datapath {
+    fn name(self) -> &'static str {
+        match self {
+            Datapath::Plain => "plain",
+            Datapath::Batch => "batch",
+            Datapath::Offload => "offload",
+        }
+    }
+}
+
+/// Consecutive tunnel datagrams, in one buffer, to one peer from one socket: one UDP GSO send.
+#[derive(Debug, Clone, Copy)]
+struct GsoRun {
+    dst: SocketAddr,
+    socket: usize,
+    start: usize,
+    end: usize,
+    /// Length of every datagram but the last.
+    segment: usize,
+    count: usize,
+    /// A shorter datagram ended the run.
+    closed: bool,
+}
 
 /// A fatal error, worded for the operator (what went wrong and how to fix it).
 pub type Fatal = String;
@@ -62,6 +122,10 @@ struct Tap {
     created: bool,
     /// The bridge we enslaved it to.
     bridge: Option<String>,
+    /// Frames carry a virtio-net header (offload mode).
+    vnet: bool,
+    /// Room for the tunnel header in front of each segment of a super-frame.
+    prefix: usize,
 }
 
 #[derive(Debug)]
@@ -79,6 +143,16 @@ struct Io {
     port_tap: Vec<usize>,
     sender: sys::RawIpSender,
     stats: DaemonStats,
+    datapath: Datapath,
+    /// Batch: (arena slot, packet range in the slot, destination) waiting for one sendmmsg.
+    raw_queue: Vec<(usize, Range<usize>, IpAddr)>,
+    /// Offload: UDP sockets bound to ports spread over --srcport.
+    udp_tx: Vec<UdpSocket>,
+    srcport_min: u16,
+    /// Offload: the UDP GSO run being gathered (ranges of the current input's buffer).
+    gso: Option<GsoRun>,
+    /// Offload: TCP segments on their way to a TAP, coalesced.
+    coalescer: Coalescer,
 }
 
 impl Io {
@@ -94,6 +168,171 @@ impl Io {
                 .tap_of_port(*port)
                 .map_or_else(|| port.to_string(), |t| format!("dev {}", t.name)),
             Destination::Remote(ip) => format!("dst {ip}"),
+        }
+    }
+
+    /// Carries out a transmit of `buf[t.payload]` (the current input's buffer, which is in
+    /// arena slot `slot` in batch mode).
+    fn transmit(&mut self, buf: &mut [u8], slot: Option<usize>, t: &vtep_core::vtep::Transmit) {
+        let dst: IpAddr = t.outer.dst.into();
+        if self.datapath == Datapath::Offload
+            && let Transport::Udp { src_port, dst_port } = t.outer.transport
+        {
+            return self.transmit_udp(buf, t.payload.clone(), dst, src_port, dst_port);
+        }
+        let packet = match t.outer.emit(buf, t.payload.clone()) {
+            Ok(packet) => packet,
+            Err(e) => return self.send_error(dst, &e.to_string(), 1),
+        };
+        // Copies of a flooded frame share the buffer: each needs its own outer header, so they
+        // leave at once rather than queued.
+        if let (Datapath::Batch, Some(slot), false) = (self.datapath, slot, t.flooded) {
+            self.raw_queue.push((slot, packet, dst));
+            return;
+        }
+        if let Err(e) = self.sender.send_to(&buf[packet], dst) {
+            self.send_error(dst, &e.to_string(), 1);
+        }
+    }
+
+    fn send_error(&mut self, dst: IpAddr, e: &str, count: u64) {
+        let before = self.stats.udp_send_errors;
+        self.stats.udp_send_errors += count;
+        // Logged at 1, 2, 4, 8, ... errors: visible, but never a flood of logs.
+        if (before + 1..=self.stats.udp_send_errors).any(u64::is_power_of_two) {
+            tracing::warn!(
+                "send to {dst} failed: {e} ({} send errors so far)",
+                self.stats.udp_send_errors
+            );
+        }
+    }
+
+    /// Offload: adds a datagram to the UDP GSO run, or sends the run and starts another.
+    fn transmit_udp(
+        &mut self,
+        buf: &[u8],
+        payload: Range<usize>,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+    ) {
+        let dst = SocketAddr::new(dst, dst_port);
+        let socket = usize::from(src_port.wrapping_sub(self.srcport_min)) % self.udp_tx.len();
+        let len = payload.len();
+        if let Some(run) = &mut self.gso
+            && run.dst == dst
+            && run.socket == socket
+            && run.end == payload.start
+            && !run.closed
+            && len <= run.segment
+            && run.count < GSO_MAX_SEGMENTS
+            && run.end - run.start + len <= GSO_MAX_BYTES
+        {
+            run.end = payload.end;
+            run.count += 1;
+            run.closed = len < run.segment;
+            return;
+        }
+        self.flush_gso(buf);
+        self.gso = Some(GsoRun {
+            dst,
+            socket,
+            start: payload.start,
+            end: payload.end,
+            segment: len,
+            count: 1,
+            closed: false,
+        });
+    }
+
+    /// Offload: sends the gathered run (before `buf` is reused).
+    fn flush_gso(&mut self, buf: &[u8]) {
+        let Some(run) = self.gso.take() else {
+            return;
+        };
+        let segment = (run.count > 1).then_some(run.segment as u16);
+        if let Err(e) = sys::send_gso(
+            &self.udp_tx[run.socket],
+            &buf[run.start..run.end],
+            run.dst,
+            segment,
+        ) {
+            self.send_error(run.dst.ip(), &e.to_string(), run.count as u64);
+        }
+    }
+
+    /// Batch: sends every queued packet of `arena` (slots of `slot_len` bytes).
+    fn flush_raw(&mut self, arena: &[u8], slot_len: usize) {
+        let mut done = 0;
+        while done < self.raw_queue.len() {
+            let mut packets: [(&[u8], IpAddr); BATCH] =
+                [(&[][..], IpAddr::from([0, 0, 0, 0])); BATCH];
+            let n = (self.raw_queue.len() - done).min(BATCH);
+            for (p, (slot, range, dst)) in packets.iter_mut().zip(&self.raw_queue[done..done + n]) {
+                let base = slot * slot_len;
+                *p = (&arena[base + range.start..base + range.end], *dst);
+            }
+            match self.sender.send_many(&packets[..n]) {
+                Ok(0) | Err(_) => {
+                    let dst = self.raw_queue[done].2;
+                    let left = (self.raw_queue.len() - done) as u64;
+                    self.send_error(dst, "sendmmsg failed", left);
+                    break;
+                }
+                Ok(sent) => done += sent,
+            }
+        }
+        self.raw_queue.clear();
+    }
+
+    /// Delivers an Ethernet frame to the TAP of `port` (coalescing TCP in offload mode).
+    fn deliver(&mut self, frame: &[u8], port: PortId) {
+        let Some(index) = self.port_tap.get(usize::from(port.0)).copied() else {
+            return;
+        };
+        if index >= self.taps.len() {
+            return;
+        }
+        if self.datapath == Datapath::Offload {
+            for _ in 0..2 {
+                match self.coalescer.offer(index, frame) {
+                    Offer::Taken => return,
+                    Offer::FlushAndRetry if !self.coalescer.is_empty() => self.flush_coalescer(),
+                    _ => break,
+                }
+            }
+            self.flush_coalescer();
+        }
+        let tap = &mut self.taps[index];
+        let written = if tap.vnet {
+            let hdr = VnetHdr::default().emit();
+            tap.file
+                .write_vectored(&[IoSlice::new(&hdr), IoSlice::new(frame)])
+        } else {
+            tap.file.write(frame)
+        };
+        if let Err(e) = written {
+            self.stats.tap_write_errors += 1;
+            if self.stats.tap_write_errors.is_power_of_two() {
+                tracing::warn!("write to {} failed: {e}", tap.name);
+            }
+        }
+    }
+
+    /// Offload: writes the coalesced super-frame, if any, to its TAP.
+    fn flush_coalescer(&mut self) {
+        let target = self.coalescer.target;
+        let Some(bytes) = self.coalescer.take() else {
+            return;
+        };
+        let Some(tap) = self.taps.get_mut(target) else {
+            return;
+        };
+        if let Err(e) = tap.file.write(bytes) {
+            self.stats.tap_write_errors += 1;
+            if self.stats.tap_write_errors.is_power_of_two() {
+                tracing::warn!("write to {} failed: {e}", tap.name);
+            }
         }
     }
 
@@ -117,6 +356,11 @@ pub struct Daemon {
     settings: Settings,
     next_timeout: vtep_core::Instant,
     buf: Vec<u8>,
+    /// Batch: one slot per input of a wake-up, so their packets can leave together.
+    arena: Vec<u8>,
+    slot_len: usize,
+    /// Offload: the segments of one TCP super-frame, each after room for its tunnel header.
+    segments: Vec<u8>,
     /// Set when the device layer cannot go on; the loop then stops with this error.
     fatal: Option<Fatal>,
 }
@@ -139,10 +383,10 @@ fn is_root_hint() -> &'static str {
 }
 
 /// Opens (or creates) the TAP of one network, with a message that says how to fix each failure.
-fn open_tap(settings: &Settings, n: &NetworkSettings) -> Result<(File, bool), Fatal> {
+fn open_tap(settings: &Settings, n: &NetworkSettings, vnet: bool) -> Result<(File, bool), Fatal> {
     let existed = sys::if_index(&n.tap).is_some();
     let tun = &settings.tun_device;
-    let (file, name) = sys::open_tap(tun, &n.tap).map_err(|e| match e.raw_os_error() {
+    let (file, name) = sys::open_tap(tun, &n.tap, vnet).map_err(|e| match e.raw_os_error() {
         Some(errno::ENOENT) | Some(errno::ENODEV) | Some(errno::ENXIO) => format!(
             "cannot open {}: no such device: the kernel's tun/tap driver is missing; load it \
              (modprobe tun) or create the device node (mkdir -p /dev/net && mknod {} c 10 200)",
@@ -181,7 +425,56 @@ fn open_tap(settings: &Settings, n: &NetworkSettings) -> Result<(File, bool), Fa
         ),
     })?;
     debug_assert_eq!(name, n.tap);
+    if vnet {
+        sys::tap_set_offload(&file, true, true).map_err(|e| {
+            format!(
+                "cannot enable checksum and TSO offload on TAP {} (TUNSETOFFLOAD): {e}; use \
+                 --datapath batch",
+                n.tap
+            )
+        })?;
+    }
     Ok((file, !existed))
+}
+
+/// Whether this kernel has UDP GSO and GRO (`UDP_SEGMENT`, Linux 4.18; `UDP_GRO`, 5.0).
+fn udp_offloads_supported(local: IpAddr) -> bool {
+    let Ok(probe) = UdpSocket::bind(SocketAddr::new(local, 0)) else {
+        return false;
+    };
+    sys::udp_segment_supported(&probe) && sys::set_udp_gro(&probe).is_ok()
+}
+
+/// Offload: UDP sockets bound to `local` on ports spread over `range` (a port in use is
+/// skipped for the next one of its share of the range).
+fn bind_send_pool(local: IpAddr, (min, max): (u16, u16)) -> Result<Vec<UdpSocket>, Fatal> {
+    let span = usize::from(max - min) + 1;
+    let count = SEND_POOL.min(span);
+    let share = span / count;
+    let mut pool = Vec::new();
+    for k in 0..count {
+        let first = usize::from(min) + k * share;
+        for port in first..first + share {
+            let Ok(socket) = UdpSocket::bind(SocketAddr::new(local, port as u16)) else {
+                continue;
+            };
+            socket
+                .set_nonblocking(true)
+                .map_err(|e| format!("UDP socket: {e}"))?;
+            if let Err(e) = sys::set_socket_buffers(&socket, SOCKET_BUFFER) {
+                tracing::warn!("cannot enlarge socket buffers of {local}:{port}: {e}");
+            }
+            pool.push(socket);
+            break;
+        }
+    }
+    if pool.is_empty() {
+        return Err(format!(
+            "--datapath offload: no free UDP port on {local} in --srcport {min} {max} to send \
+             from; widen the range or use --datapath batch"
+        ));
+    }
+    Ok(pool)
 }
 
 fn bind_udp(local: IpAddr, port: u16, what: &str) -> Result<UdpSocket, Fatal> {
@@ -244,6 +537,28 @@ impl Daemon {
         config.hash_seed = random_seed();
         let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
 
+        // `auto` takes the fastest path the kernel offers. With UDP GSO, veth and bridges carry
+        // a run of datagrams as one super-datagram (segmented only by a real NIC or a non-GSO
+        // receiver): captures there show fewer, larger packets; `--datapath batch` shows them
+        // one by one.
+        let offload_ok = matches!(settings.datapath, DatapathArg::Offload | DatapathArg::Auto)
+            && udp_offloads_supported(settings.local);
+        let datapath = match settings.datapath {
+            DatapathArg::Plain => Datapath::Plain,
+            DatapathArg::Batch => Datapath::Batch,
+            DatapathArg::Offload if !offload_ok => {
+                return Err(
+                    "--datapath offload: this kernel lacks UDP GSO/GRO (UDP_SEGMENT, \
+                     UDP_GRO: Linux 5.0 or later); use --datapath batch"
+                        .into(),
+                );
+            }
+            DatapathArg::Offload => Datapath::Offload,
+            DatapathArg::Auto if offload_ok => Datapath::Offload,
+            DatapathArg::Auto => Datapath::Batch,
+        };
+        let vnet = datapath == Datapath::Offload;
+
         let mut taps = Vec::new();
         let mut port_tap = Vec::new();
         for n in &settings.networks {
@@ -267,7 +582,7 @@ impl Daemon {
                     .map_err(at)?;
             }
 
-            let (file, created) = open_tap(&settings, n)?;
+            let (file, created) = open_tap(&settings, n, vnet)?;
             let overhead = network.encapsulation.ip_overhead(settings.local.is_ipv6());
             let mtu = u32::from(settings.underlay_mtu).saturating_sub((overhead + 14) as u32);
             if let Err(e) = sys::set_mtu(&n.tap, mtu) {
@@ -280,6 +595,8 @@ impl Daemon {
                 port,
                 created,
                 bridge: None,
+                vnet,
+                prefix: network.encapsulation.header_len(),
             };
             if let Some(bridge) = &n.bridge {
                 sys::bridge_port(bridge, &n.tap, true).map_err(|e| match e.raw_os_error() {
@@ -330,6 +647,10 @@ impl Daemon {
                     EncapArg::Geneve => "Geneve",
                 };
                 let socket = bind_udp(settings.local, port, what)?;
+                if vnet {
+                    sys::set_udp_gro(&socket)
+                        .map_err(|e| format!("UDP_GRO on port {port}: {e}"))?;
+                }
                 tracing::info!("listening for {what} on {}:{port}", settings.local);
                 rx.push(RxSocket {
                     socket,
@@ -348,8 +669,27 @@ impl Daemon {
                 _ => format!("cannot open a raw socket for sending tunnel packets: {e}"),
             }
         })?;
+        let udp_tx = if vnet {
+            bind_send_pool(settings.local, settings.srcport)?
+        } else {
+            Vec::new()
+        };
         let control = control::Server::bind(&settings.control)?;
         tracing::info!("control socket {}", settings.control.display());
+        tracing::info!(
+            "data path: {}{}",
+            datapath.name(),
+            match datapath {
+                Datapath::Offload => format!(
+                    " (TAP TSO + checksum offload, UDP GSO/GRO; sending from {} ports of \
+                     --srcport)",
+                    udp_tx.len()
+                ),
+                Datapath::Batch => " (recvmmsg/sendmmsg)".into(),
+                Datapath::Plain => String::new(),
+            }
+        );
+        let slot_len = MAX_HEADROOM + usize::from(settings.underlay_mtu).max(1500) + 64;
 
         Ok(Daemon {
             vtep,
@@ -358,6 +698,12 @@ impl Daemon {
                 port_tap,
                 sender,
                 stats: DaemonStats::default(),
+                datapath,
+                raw_queue: Vec::with_capacity(BATCH),
+                srcport_min: settings.srcport.0,
+                udp_tx,
+                gso: None,
+                coalescer: Coalescer::default(),
             },
             rx,
             control,
@@ -366,6 +712,17 @@ impl Daemon {
             settings,
             next_timeout: now,
             buf: vec![0; MAX_HEADROOM + BUF_LEN],
+            arena: if datapath == Datapath::Batch {
+                vec![0; BATCH * slot_len]
+            } else {
+                Vec::new()
+            },
+            slot_len,
+            segments: if vnet {
+                vec![0; 256 * 1024]
+            } else {
+                Vec::new()
+            },
             fatal: None,
         })
     }
@@ -437,8 +794,11 @@ impl Daemon {
                     &mut self.vtep,
                     &mut self.io,
                     &mut self.buf,
+                    None,
                     &mut self.next_timeout,
                 );
+                self.io.flush_gso(&self.buf);
+                self.io.flush_coalescer();
             }
         }
         let fatal = self.fatal.take();
@@ -447,65 +807,164 @@ impl Daemon {
     }
 
     fn read_underlay(&mut self, i: usize) {
+        match self.io.datapath {
+            Datapath::Plain => self.read_underlay_plain(i),
+            Datapath::Batch => self.read_underlay_batch(i),
+            Datapath::Offload => {
+                self.read_underlay_gro(i);
+                self.io.flush_coalescer();
+            }
+        }
+    }
+
+    fn recv_error(&mut self, port: u16, e: &io::Error) {
+        self.io.stats.udp_recv_errors += 1;
+        tracing::debug!("receive on port {port}: {e}");
+    }
+
+    /// Gives the engine one datagram at `buf[payload]` and carries out its outputs.
+    fn underlay_input(
+        &mut self,
+        i: usize,
+        from: SocketAddr,
+        buf: Option<usize>,
+        payload: Range<usize>,
+    ) {
+        self.io.stats.udp_rx_datagrams += 1;
+        let rx = &self.rx[i];
+        let transport = Transport::Udp {
+            src_port: from.port(),
+            dst_port: rx.port,
+        };
+        tracing::trace!("{} bytes from {from} ({:?})", payload.len(), rx.encap);
+        let buf = match buf {
+            Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &mut self.buf[..],
+        };
+        self.vtep.handle_input(
+            self.clock.now(),
+            Input::Underlay {
+                from: from.ip().into(),
+                transport,
+                buf,
+                payload,
+            },
+        );
+        drain(
+            &mut self.vtep,
+            &mut self.io,
+            buf,
+            None,
+            &mut self.next_timeout,
+        );
+    }
+
+    fn read_underlay_plain(&mut self, i: usize) {
         for _ in 0..BATCH {
             let rx = &self.rx[i];
-            let received = rx.socket.recv_from(&mut self.buf[MAX_HEADROOM..]);
-            let (n, from) = match received {
+            let (n, from) = match rx.socket.recv_from(&mut self.buf[MAX_HEADROOM..]) {
                 Ok(ok) => ok,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    self.io.stats.udp_recv_errors += 1;
-                    tracing::debug!("receive on port {}: {e}", rx.port);
-                    return;
-                }
+                Err(e) => return self.recv_error(rx.port, &e),
             };
-            self.io.stats.udp_rx_datagrams += 1;
-            let transport = Transport::Udp {
-                src_port: from.port(),
-                dst_port: rx.port,
-            };
-            tracing::trace!("{n} bytes from {from} ({:?})", rx.encap);
-            self.vtep.handle_input(
-                self.clock.now(),
-                Input::Underlay {
-                    from: from.ip().into(),
-                    transport,
-                    buf: &mut self.buf,
-                    payload: MAX_HEADROOM..MAX_HEADROOM + n,
-                },
-            );
-            drain(
-                &mut self.vtep,
-                &mut self.io,
-                &mut self.buf,
-                &mut self.next_timeout,
-            );
+            self.underlay_input(i, from, None, MAX_HEADROOM..MAX_HEADROOM + n);
+        }
+    }
+
+    /// Batch: one recvmmsg into the arena's slots.
+    fn read_underlay_batch(&mut self, i: usize) {
+        let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); BATCH];
+        let received = {
+            let mut slots = self.arena.chunks_mut(self.slot_len);
+            let mut bufs: [&mut [u8]; BATCH] = std::array::from_fn(|_| {
+                slots.next().map_or(&mut [][..], |s| &mut s[MAX_HEADROOM..])
+            });
+            sys::recv_many(&self.rx[i].socket, &mut bufs, &mut got)
+        };
+        let n = match received {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => return self.recv_error(self.rx[i].port, &e),
+        };
+        for (slot, (len, from)) in got[..n].iter().copied().enumerate() {
+            if MAX_HEADROOM + len > self.slot_len {
+                self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
+                continue;
+            }
+            self.underlay_input(i, from, Some(slot), MAX_HEADROOM..MAX_HEADROOM + len);
+        }
+    }
+
+    /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here.
+    fn read_underlay_gro(&mut self, i: usize) {
+        for _ in 0..BATCH {
+            let (n, from, segment) =
+                match sys::recv_gro(&self.rx[i].socket, &mut self.buf[MAX_HEADROOM..]) {
+                    Ok(ok) => ok,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) => return self.recv_error(self.rx[i].port, &e),
+                };
+            if n > BUF_LEN {
+                self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
+                continue;
+            }
+            let segment = segment.max(1);
+            let mut at = MAX_HEADROOM;
+            let end = MAX_HEADROOM + n;
+            while at < end {
+                let next = (at + segment).min(end);
+                self.underlay_input(i, from, None, at..next);
+                at = next;
+            }
+        }
+    }
+
+    /// A failed TAP read: returns whether to stop reading this TAP.
+    fn tap_read_error(&mut self, i: usize, e: &io::Error) {
+        let tap = &self.io.taps[i];
+        self.io.stats.tap_read_errors += 1;
+        if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD) {
+            // Deleted under us (`ip link del`): the fd stays readable-with-error forever, so
+            // stop rather than spin.
+            self.fatal = Some(format!(
+                "TAP device {} was deleted while in use ({e}): stopping; restart native-vtep \
+                 to recreate it",
+                tap.name
+            ));
+        } else {
+            tracing::debug!("read from {}: {e}", tap.name);
         }
     }
 
     fn read_tap(&mut self, i: usize) {
-        for _ in 0..BATCH {
-            let tap = &mut self.io.taps[i];
-            let port = tap.port;
-            let n = match tap.file.read(&mut self.buf[MAX_HEADROOM..]) {
+        match self.io.datapath {
+            Datapath::Plain | Datapath::Batch => self.read_tap_slots(i),
+            Datapath::Offload => {
+                self.read_tap_offload(i);
+                self.io.flush_coalescer();
+            }
+        }
+    }
+
+    /// Plain: every frame into `buf`, sent at once. Batch: frame `k` into arena slot `k`, the
+    /// tunnel packets of all of them sent by one sendmmsg at the end.
+    fn read_tap_slots(&mut self, i: usize) {
+        let batch = self.io.datapath == Datapath::Batch;
+        for k in 0..BATCH {
+            let port = self.io.taps[i].port;
+            let (buf, slot) = if batch {
+                let slot = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
+                (slot, Some(k))
+            } else {
+                (&mut self.buf[..], None)
+            };
+            let n = match self.io.taps[i].file.read(&mut buf[MAX_HEADROOM..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.io.stats.tap_read_errors += 1;
-                    if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD)
-                    {
-                        // Deleted under us (`ip link del`): the fd stays readable-with-error
-                        // forever, so stop rather than spin.
-                        self.fatal = Some(format!(
-                            "TAP device {} was deleted while in use ({e}): stopping; restart \
-                             native-vtep to recreate it",
-                            tap.name
-                        ));
-                    } else {
-                        tracing::debug!("read from {}: {e}", tap.name);
-                    }
-                    return;
+                    self.tap_read_error(i, &e);
+                    break;
                 }
             };
             self.io.stats.tap_rx_frames += 1;
@@ -513,16 +972,100 @@ impl Daemon {
                 self.clock.now(),
                 Input::Local {
                     port,
-                    buf: &mut self.buf,
+                    buf,
                     frame: MAX_HEADROOM..MAX_HEADROOM + n,
                 },
             );
             drain(
                 &mut self.vtep,
                 &mut self.io,
-                &mut self.buf,
+                buf,
+                slot,
                 &mut self.next_timeout,
             );
+        }
+        if batch {
+            self.io.flush_raw(&self.arena, self.slot_len);
+        }
+    }
+
+    /// Offload: frames with a virtio-net header; TCP super-frames are segmented first.
+    fn read_tap_offload(&mut self, i: usize) {
+        for _ in 0..BATCH {
+            let port = self.io.taps[i].port;
+            let prefix = self.io.taps[i].prefix;
+            let at = MAX_HEADROOM - VNET_HDR_LEN;
+            let n = match self.io.taps[i].file.read(&mut self.buf[at..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.tap_read_error(i, &e),
+            };
+            let Some(hdr) = VnetHdr::parse(&self.buf[at..at + n]) else {
+                self.io.stats.tap_read_errors += 1;
+                continue;
+            };
+            self.io.stats.tap_rx_frames += 1;
+            let frame = MAX_HEADROOM..at + n;
+            if hdr.gso_type & !offload::GSO_ECN != offload::GSO_NONE {
+                let segments =
+                    match offload::segment(&self.buf[frame], &hdr, &mut self.segments, prefix) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.io.stats.tap_read_errors += 1;
+                            tracing::debug!(
+                                "cannot segment a frame from {}: {e:?}",
+                                self.io.taps[i].name
+                            );
+                            continue;
+                        }
+                    };
+                for k in 0..segments.count {
+                    self.vtep.handle_input(
+                        self.clock.now(),
+                        Input::Local {
+                            port,
+                            buf: &mut self.segments,
+                            frame: segments.frame(k, prefix),
+                        },
+                    );
+                    drain(
+                        &mut self.vtep,
+                        &mut self.io,
+                        &mut self.segments,
+                        None,
+                        &mut self.next_timeout,
+                    );
+                }
+                self.io.flush_gso(&self.segments);
+                continue;
+            }
+            if hdr.flags & offload::F_NEEDS_CSUM != 0
+                && !offload::finish_checksum(
+                    &mut self.buf[frame.clone()],
+                    usize::from(hdr.csum_start),
+                    usize::from(hdr.csum_offset),
+                )
+            {
+                self.io.stats.tap_read_errors += 1;
+                continue;
+            }
+            self.vtep.handle_input(
+                self.clock.now(),
+                Input::Local {
+                    port,
+                    buf: &mut self.buf,
+                    frame,
+                },
+            );
+            drain(
+                &mut self.vtep,
+                &mut self.io,
+                &mut self.buf,
+                None,
+                &mut self.next_timeout,
+            );
+            self.io.flush_gso(&self.buf);
         }
     }
 
@@ -565,42 +1108,19 @@ fn random_seed() -> u64 {
     u64::from_ne_bytes(seed)
 }
 
-/// Carries out every output of the last input. Leaves the engine's next timeout in `next`.
-fn drain(vtep: &mut Vtep, io: &mut Io, buf: &mut [u8], next: &mut vtep_core::Instant) {
+/// Carries out every output of the last input, whose buffer is `buf` (arena slot `slot` in
+/// batch mode). Leaves the engine's next timeout in `next`.
+fn drain(
+    vtep: &mut Vtep,
+    io: &mut Io,
+    buf: &mut [u8],
+    slot: Option<usize>,
+    next: &mut vtep_core::Instant,
+) {
     loop {
         match vtep.poll_output() {
-            Output::Transmit(t) => {
-                let dst: IpAddr = t.outer.dst.into();
-                let sent = t
-                    .outer
-                    .emit(buf, t.payload.clone())
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-                    .and_then(|packet| io.sender.send_to(&buf[packet], dst));
-                if let Err(e) = sent {
-                    io.stats.udp_send_errors += 1;
-                    // Logged at 1, 2, 4, 8, ... errors: visible, but never a flood of logs.
-                    if io.stats.udp_send_errors.is_power_of_two() {
-                        tracing::warn!(
-                            "send to {dst} failed: {e} ({} send errors so far)",
-                            io.stats.udp_send_errors
-                        );
-                    }
-                }
-            }
-            Output::Deliver(d) => {
-                let Some(index) = io.port_tap.get(usize::from(d.port.0)).copied() else {
-                    continue;
-                };
-                let Some(tap) = io.taps.get_mut(index) else {
-                    continue;
-                };
-                if let Err(e) = tap.file.write(&buf[d.frame]) {
-                    io.stats.tap_write_errors += 1;
-                    if io.stats.tap_write_errors.is_power_of_two() {
-                        tracing::warn!("write to {} failed: {e}", tap.name);
-                    }
-                }
-            }
+            Output::Transmit(t) => io.transmit(buf, slot, &t),
+            Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
             Output::Event(event) => log_event(io, &event),
             Output::Timeout(at) => {
                 *next = at;

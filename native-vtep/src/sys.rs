@@ -63,14 +63,21 @@ fn ifreq_name(req: &libc::ifreq) -> String {
 /// it if it does not exist (a device created this way disappears when the fd is closed, unless
 /// it was made persistent beforehand, e.g. by `ip tuntap add`). The fd is non-blocking and
 /// close-on-exec; frames carry no packet-information header (`IFF_NO_PI`).
-pub fn open_tap(tun_path: &Path, name: &str) -> io::Result<(File, String)> {
+/// With `vnet_hdr`, every frame read or written is preceded by a 10-byte `virtio_net_hdr`
+/// (`IFF_VNET_HDR`), which carries checksum and segmentation offload state (see
+/// [`tap_set_offload`]).
+pub fn open_tap(tun_path: &Path, name: &str, vnet_hdr: bool) -> io::Result<(File, String)> {
     let mut req = ifreq(name)?;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(tun_path)?;
-    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
+    if vnet_hdr {
+        flags |= libc::IFF_VNET_HDR;
+    }
+    req.ifr_ifru.ifru_flags = flags as libc::c_short;
     // SAFETY: `file` is an open tun character device; TUNSETIFF reads and writes an `ifreq`,
     // and `req` is a valid, exclusively borrowed `ifreq` that outlives the call.
     cvt(unsafe {
@@ -81,6 +88,28 @@ pub fn open_tap(tun_path: &Path, name: &str) -> io::Result<(File, String)> {
         )
     })?;
     Ok((file, ifreq_name(&req)))
+}
+
+/// Offloads the kernel may use on frames it hands us through a TAP opened with `vnet_hdr`:
+/// `TUN_F_CSUM` (partial checksums), `TUN_F_TSO4`/`TUN_F_TSO6` (TCP super-frames).
+pub fn tap_set_offload(tap: &File, csum: bool, tso: bool) -> io::Result<()> {
+    let mut flags: libc::c_uint = 0;
+    if csum {
+        flags |= libc::TUN_F_CSUM;
+    }
+    if tso {
+        flags |= libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
+    }
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of TUN_F_* flags);
+    // `tap` is an open, attached tun fd.
+    cvt(unsafe {
+        libc::ioctl(
+            tap.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(flags),
+        )
+    })?;
+    Ok(())
 }
 
 /// The interface index of `name`, or `None` if there is no such interface.
@@ -190,6 +219,241 @@ impl RawIpSender {
         } else {
             Ok(sent as usize)
         }
+    }
+}
+
+impl RawIpSender {
+    /// Sends several whole IP packets with one `sendmmsg(2)`; returns how many left (the
+    /// kernel may stop early, e.g. when the socket buffer is full: the caller counts the rest
+    /// as send errors, as a failed `sendto` would be).
+    pub fn send_many(&self, packets: &[(&[u8], IpAddr)]) -> io::Result<usize> {
+        const MAX: usize = 128;
+        let n = packets.len().min(MAX);
+        // SAFETY: plain C structs; all-zero is a valid value (null pointers, zero lengths).
+        let mut addrs: [libc::sockaddr_storage; MAX] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
+        for (i, (packet, dst)) in packets[..n].iter().enumerate() {
+            if dst.is_ipv6() != self.ipv6 {
+                return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+            }
+            let (addr, len) = sockaddr(SocketAddr::new(*dst, 0));
+            addrs[i] = addr;
+            iovs[i] = libc::iovec {
+                iov_base: packet.as_ptr() as *mut libc::c_void,
+                iov_len: packet.len(),
+            };
+            msgs[i].msg_hdr.msg_name = (&raw mut addrs[i]).cast();
+            msgs[i].msg_hdr.msg_namelen = len;
+            msgs[i].msg_hdr.msg_iov = &raw mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: `msgs[..n]` point into `addrs` and `iovs`, which outlive the call, and into
+        // the caller's packets, which the kernel only reads.
+        let sent = unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if sent < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(sent as usize)
+        }
+    }
+}
+
+/// Receives up to `bufs.len()` datagrams with one `recvmmsg(2)`: datagram `i` lands in
+/// `bufs[i]`, its length and source in `out[i]`. A datagram longer than its buffer comes back
+/// with the length it had (larger than the buffer): the caller drops it.
+pub fn recv_many(
+    socket: &impl AsRawFd,
+    bufs: &mut [&mut [u8]],
+    out: &mut [(usize, SocketAddr)],
+) -> io::Result<usize> {
+    const MAX: usize = 64;
+    let n = bufs.len().min(out.len()).min(MAX);
+    // SAFETY: plain C structs; all-zero is a valid value.
+    let mut addrs: [libc::sockaddr_storage; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
+    for i in 0..n {
+        iovs[i] = libc::iovec {
+            iov_base: bufs[i].as_mut_ptr().cast(),
+            iov_len: bufs[i].len(),
+        };
+        msgs[i].msg_hdr.msg_name = (&raw mut addrs[i]).cast();
+        msgs[i].msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msgs[i].msg_hdr.msg_iov = &raw mut iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: every iovec points into a distinct, exclusively borrowed buffer of the stated
+    // length; names point into `addrs`; all outlive the call. A null timeout: no waiting.
+    let got = unsafe {
+        libc::recvmmsg(
+            socket.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let got = got as usize;
+    for i in 0..got {
+        let mut len = msgs[i].msg_len as usize;
+        if msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            len = len.max(bufs[i].len() + 1);
+        }
+        out[i] = (
+            len,
+            from_sockaddr(&addrs[i]).unwrap_or(SocketAddr::from(([0; 4], 0))),
+        );
+    }
+    Ok(got)
+}
+
+/// The address in a `sockaddr_storage` the kernel filled in.
+fn from_sockaddr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a `sockaddr_in`; storage is larger and
+            // suitably aligned.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::from((
+                a.sin_addr.s_addr.to_ne_bytes(),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for `sockaddr_in6`.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                a.sin6_addr.s6_addr.into(),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Turns on `UDP_GRO`: the kernel may then hand one read several datagrams of one flow, all
+/// `gso_size` long but the last, reported by [`recv_gro`].
+pub fn set_udp_gro(socket: &impl AsRawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    setsockopt(socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_GRO, &on)
+}
+
+/// Whether the kernel knows `UDP_SEGMENT` (UDP GSO, Linux 4.18): probed by setting the
+/// socket's default segment size to 0 (= off).
+pub fn udp_segment_supported(socket: &impl AsRawFd) -> bool {
+    let zero: libc::c_int = 0;
+    setsockopt(socket.as_raw_fd(), libc::SOL_UDP, libc::UDP_SEGMENT, &zero).is_ok()
+}
+
+/// Space for one cmsg carrying an `int` or a `u16`, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 32]);
+
+/// `recvmsg(2)` with room for the `UDP_GRO` control message: returns the length, the source,
+/// and the segment size (the whole length when the kernel did not coalesce).
+pub fn recv_gro(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+    // SAFETY: plain C structs; all-zero is a valid value.
+    let mut addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = CmsgBuf([0; 32]);
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len();
+    // SAFETY: `msg` points at `addr`, `iov` (into `buf`) and `control`, all exclusively
+    // borrowed and alive across the call.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut n = n as usize;
+    if msg.msg_flags & libc::MSG_TRUNC != 0 {
+        n = n.max(buf.len() + 1);
+    }
+    let mut segment = n;
+    // SAFETY: `msg` was filled by recvmsg; the CMSG_* walk stays within `msg_controllen`.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                let v = libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned();
+                if v > 0 {
+                    segment = v as usize;
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    let from = from_sockaddr(&addr).unwrap_or(SocketAddr::from(([0; 4], 0)));
+    Ok((n, from, segment))
+}
+
+/// `sendmsg(2)` of `payload` to `dst`; with `segment` set, as one UDP GSO send (`UDP_SEGMENT`):
+/// the kernel cuts it into datagrams of `segment` bytes (the last may be shorter).
+pub fn send_gso(
+    socket: &impl AsRawFd,
+    payload: &[u8],
+    dst: SocketAddr,
+    segment: Option<u16>,
+) -> io::Result<usize> {
+    let (mut addr, len) = sockaddr(dst);
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
+    let mut control = CmsgBuf([0; 32]);
+    // SAFETY: plain C struct; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = len;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(size) = segment {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE is a pure size computation.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(mem::size_of::<u16>() as u32) } as usize;
+        // SAFETY: `control` is aligned and large enough for one cmsg of a u16 (checked by
+        // CMSG_SPACE above being <= 32); CMSG_FIRSTHDR of a non-empty control buffer is
+        // non-null.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = libc::UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(mem::size_of::<u16>() as u32) as usize;
+            libc::CMSG_DATA(c).cast::<u16>().write_unaligned(size);
+        }
+    }
+    // SAFETY: `msg` points at `addr`, `iov` (into `payload`, only read) and `control`, all
+    // alive across the call.
+    let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
 

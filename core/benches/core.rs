@@ -1,0 +1,312 @@
+//! `bench core`: the engine's per-packet costs, with criterion.
+//!
+//! ```text
+//! cargo bench -p vtep-core --bench core [-- FILTER]
+//! ```
+//!
+//! - `encap/64`, `encap/1500`: a frame from a local port to a MAC known behind a remote VTEP:
+//!   `handle_input` (learn/refresh the source, FDB lookup, flow hash, VXLAN header in place),
+//!   `poll_output` until `Timeout`, and the outer IPv4/UDP header written in place
+//!   (`OuterRepr::emit`), as native-vtep's plain path does.
+//! - `decap/64`, `decap/1500`: a VXLAN datagram from the underlay to a local port (header
+//!   checks, learning refresh of the inner source, lookup of the inner destination).
+//! - `fdb_lookup/N`, `fdb_refresh/N`, `fdb_insert/N` for N = 1k, 100k, 1M entries over 16 VNIs:
+//!   a lookup of a random present key, a learn that refreshes it (every received frame does
+//!   one), and learning new MACs into a table growing to N.
+//!
+//! Criterion's `thrpt` is packets (operations) per second on one core. Before the timings, the
+//! bench prints the memory each FDB entry costs, measured with a counting global allocator
+//! (live bytes of a table of N entries / N, hashbrown's spare capacity included).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use vtep_core::fdb::{Destination, Fdb, FdbConfig, Mac, PortId};
+use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
+use vtep_core::wire::outer::{self, MAX_HEADROOM};
+use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
+use vtep_core::{Instant, Vni};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts live bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const VNI: Vni = Vni::from_u24_truncating(42);
+const SIZES: [usize; 2] = [64, 1500];
+const FDB_SIZES: [(usize, &str); 3] = [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1M")];
+
+fn ip(n: u8) -> IpAddress {
+    IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, n))
+}
+
+/// A deterministic stream of distinct-enough unicast MACs and VNIs.
+fn keys(n: usize, seed: u64) -> Vec<(Vni, Mac)> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = x.to_le_bytes();
+            let mac = EthernetAddress([0x02, b[1], b[2], b[3], b[4], (i & 0xff) as u8]);
+            (Vni::from_u24_truncating(100 + (i % 16) as u32), mac)
+        })
+        .collect()
+}
+
+fn fdb_config(max: usize) -> FdbConfig {
+    FdbConfig {
+        max_entries: max * 2,
+        ..FdbConfig::default()
+    }
+}
+
+fn filled(keys: &[(Vni, Mac)]) -> Fdb {
+    let mut fdb = Fdb::new(fdb_config(keys.len()), 7);
+    for (i, (vni, mac)) in keys.iter().enumerate() {
+        let dest = Destination::Remote(ip((i % 200) as u8 + 1));
+        fdb.learn(Instant::ZERO, *vni, *mac, dest);
+    }
+    fdb
+}
+
+/// Live heap bytes per entry of tables of each size.
+fn memory_report() {
+    println!("FDB memory per entry (counting allocator, live bytes / entries):");
+    for (n, name) in FDB_SIZES {
+        let k = keys(n, 0x5eed);
+        let before = LIVE.load(Ordering::Relaxed);
+        let fdb = filled(&k);
+        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        println!(
+            "  {name:>5} entries ({} distinct): {:.1} bytes/entry",
+            fdb.len(),
+            bytes as f64 / fdb.len() as f64
+        );
+        drop(fdb);
+    }
+}
+
+/// Two VTEPs, A (10.0.0.1) and B (10.0.0.2), each with VNI 42 on port 0, that know each
+/// other's MAC: A's 02::01 is local, B's 02::02 is behind B.
+fn pair() -> (Vtep, Vtep) {
+    let now = Instant::ZERO;
+    // Room for a 1500-byte inner frame (a jumbo underlay, as 1500-byte frames need).
+    let config = |n| VtepConfig {
+        underlay_mtu: 9000,
+        ..VtepConfig::new(ip(n))
+    };
+    let mut a = Vtep::new(config(1), now).unwrap();
+    let mut b = Vtep::new(config(2), now).unwrap();
+    for (v, local, remote, remote_ip) in [(&mut a, 1u8, 2u8, ip(2)), (&mut b, 2, 1, ip(1))] {
+        v.add_network(NetworkConfig::new(VNI), now).unwrap();
+        let port = v.add_port(VNI).unwrap();
+        v.add_flood_peer(VNI, remote_ip).unwrap();
+        let mac = |n| EthernetAddress([2, 0, 0, 0, 0, n]);
+        v.add_static_fdb(now, VNI, mac(remote), Destination::Remote(remote_ip))
+            .unwrap();
+        v.add_static_fdb(now, VNI, mac(local), Destination::Local(port))
+            .unwrap();
+    }
+    (a, b)
+}
+
+fn frame_into(buf: &mut [u8], len: usize, src: u8, dst: u8) {
+    let f = &mut buf[MAX_HEADROOM..MAX_HEADROOM + len];
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, dst]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, src]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    // An IPv4/UDP-looking body so the flow hash reads addresses and ports.
+    f[14] = 0x45;
+    f[23] = 17;
+    f[26..34].copy_from_slice(&[192, 168, 42, 1, 192, 168, 42, 2]);
+    f[34..38].copy_from_slice(&[0x9c, 0x40, 0x13, 0x89]);
+}
+
+/// Encapsulates one frame and writes its outer headers; returns the packet length.
+fn encap_once(a: &mut Vtep, buf: &mut [u8], len: usize) -> usize {
+    a.handle_input(
+        Instant::ZERO,
+        Input::Local {
+            port: PortId(0),
+            buf,
+            frame: MAX_HEADROOM..MAX_HEADROOM + len,
+        },
+    );
+    let mut out = 0;
+    loop {
+        match a.poll_output() {
+            Output::Transmit(t) => {
+                out = t.outer.emit(buf, t.payload.clone()).map_or(0, |r| r.len());
+            }
+            Output::Timeout(_) => return out,
+            Output::Deliver(_) | Output::Event(_) => {}
+        }
+    }
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encap");
+    g.throughput(Throughput::Elements(1));
+    for len in SIZES {
+        let (mut a, _) = pair();
+        let mut buf = vec![0u8; MAX_HEADROOM + 2048];
+        frame_into(&mut buf, len, 1, 2);
+        assert!(encap_once(&mut a, &mut buf, len) > len, "encapsulated");
+        g.bench_function(BenchmarkId::from_parameter(len), |bench| {
+            bench.iter(|| black_box(encap_once(&mut a, black_box(&mut buf), len)));
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("decap");
+    g.throughput(Throughput::Elements(1));
+    for len in SIZES {
+        let (mut a, mut b) = pair();
+        let mut buf = vec![0u8; MAX_HEADROOM + 2048];
+        frame_into(&mut buf, len, 1, 2);
+        let n = encap_once(&mut a, &mut buf, len);
+        // The whole IP packet, as it arrives; the engine gets what follows the outer UDP header.
+        let start = MAX_HEADROOM - 36;
+        let mut wire = buf[start..start + n].to_vec();
+        let (outer_repr, payload) = outer::parse(&wire).unwrap();
+        let decap_once = |b: &mut Vtep, wire: &mut [u8]| {
+            b.handle_input(
+                Instant::ZERO,
+                Input::Underlay {
+                    from: outer_repr.src,
+                    transport: outer_repr.transport,
+                    buf: wire,
+                    payload: payload.clone(),
+                },
+            );
+            let mut delivered = 0;
+            loop {
+                match b.poll_output() {
+                    Output::Deliver(d) => delivered += d.frame.len(),
+                    Output::Timeout(_) => return delivered,
+                    Output::Transmit(_) | Output::Event(_) => {}
+                }
+            }
+        };
+        assert_eq!(decap_once(&mut b, &mut wire), len, "decapsulated");
+        g.bench_function(BenchmarkId::from_parameter(len), |bench| {
+            bench.iter(|| black_box(decap_once(&mut b, black_box(&mut wire))));
+        });
+    }
+    g.finish();
+}
+
+fn bench_fdb(c: &mut Criterion) {
+    let mut lookup = c.benchmark_group("fdb_lookup");
+    lookup.throughput(Throughput::Elements(1));
+    for (n, name) in FDB_SIZES {
+        let k = keys(n, 0x5eed);
+        let fdb = filled(&k);
+        // Probe in a shuffled order (another xorshift stream) so caches do not help.
+        let order: Vec<usize> = keys(n, 0xfeed)
+            .iter()
+            .map(|(_, m)| u32::from_le_bytes([m.0[1], m.0[2], m.0[3], m.0[4]]) as usize % n)
+            .collect();
+        let mut i = 0usize;
+        lookup.bench_function(BenchmarkId::from_parameter(name), |bench| {
+            bench.iter(|| {
+                let (vni, mac) = k[order[i % n]];
+                i = i.wrapping_add(1);
+                black_box(fdb.lookup(vni, &mac).is_some())
+            });
+        });
+    }
+    lookup.finish();
+
+    let mut refresh = c.benchmark_group("fdb_refresh");
+    refresh.throughput(Throughput::Elements(1));
+    for (n, name) in FDB_SIZES {
+        let k = keys(n, 0x5eed);
+        let mut fdb = filled(&k);
+        let mut i = 0usize;
+        refresh.bench_function(BenchmarkId::from_parameter(name), |bench| {
+            bench.iter(|| {
+                let j = i.wrapping_mul(0x9e37_79b9) % n;
+                i = i.wrapping_add(1);
+                let (vni, mac) = k[j];
+                let dest = Destination::Remote(ip((j % 200) as u8 + 1));
+                black_box(fdb.learn(Instant::ZERO, vni, mac, dest))
+            });
+        });
+    }
+    refresh.finish();
+
+    let mut insert = c.benchmark_group("fdb_insert");
+    insert.throughput(Throughput::Elements(1));
+    insert.sample_size(10);
+    for (n, name) in FDB_SIZES {
+        let k = keys(n, 0xabcd);
+        insert.bench_function(BenchmarkId::from_parameter(name), |bench| {
+            // Learning new MACs until the table holds N (growth included), per MAC.
+            bench.iter_custom(|iters| {
+                let mut total = StdDuration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let take = left.min(n);
+                    let mut fdb = Fdb::new(fdb_config(n), 7);
+                    let t = StdInstant::now();
+                    for (vni, mac) in &k[..take] {
+                        black_box(fdb.learn(Instant::ZERO, *vni, *mac, Destination::Remote(ip(1))));
+                    }
+                    total += t.elapsed();
+                    drop(fdb);
+                    left -= take;
+                }
+                total
+            });
+        });
+    }
+    insert.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(StdDuration::from_millis(500))
+        .measurement_time(StdDuration::from_secs(2))
+}
+
+fn memory(_: &mut Criterion) {
+    memory_report();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = memory, bench_engine, bench_fdb
+}
+criterion_main!(benches);
