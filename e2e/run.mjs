@@ -2,15 +2,19 @@
 //
 // Serves the release build in ../dist (made by `trunk build --release`; `cargo xtask test`
 // builds it first) on 127.0.0.1 with a tiny static server, opens it in Debian's Chromium via
-// playwright-core, and checks what a visitor sees: the title, the core version, the sample
-// frame's hex dump, and no console or page errors. Saves a screenshot to
-// target/e2e/home.png. Exits non-zero with a message on any failure.
+// playwright-core, and does what a visitor does: loads every guided scenario S1..S10 from the
+// side panel, steps and plays it, runs it to the end, and checks the outcome box the page
+// computed from the simulator (data-ok="true" plus the scenario's key numbers). It also checks
+// the controls, the inspector, the tables, the scale view, the URL, JSON export, and downloads
+// the pcap and reads it back with `tshark`. No console or page errors are allowed. Screenshots:
+// target/e2e/<scenario>.png (plus home.png, scale.png, dark.png).
 //
-// Usage: node e2e/run.mjs [--dist DIR] [--screenshot FILE]
-// Env: CHROMIUM (default /usr/bin/chromium).
+// Usage: node e2e/run.mjs [--dist DIR] [--out DIR]
+// Env: CHROMIUM (default /usr/bin/chromium), TSHARK (default tshark).
 
 import { createServer } from 'node:http';
-import { readFile, stat, mkdir } from 'node:fs/promises';
+import { readFile, stat, mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -22,8 +26,9 @@ const arg = (name, fallback) => {
   return i >= 0 && args[i + 1] ? resolve(args[i + 1]) : fallback;
 };
 const dist = arg('--dist', join(root, 'dist'));
-const screenshot = arg('--screenshot', join(root, 'target', 'e2e', 'home.png'));
+const out = arg('--out', join(root, 'target', 'e2e'));
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const tshark = process.env.TSHARK || 'tshark';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -38,7 +43,7 @@ const TYPES = {
 };
 
 /** Serves `dir` on 127.0.0.1 on a free port; resolves to the server once listening. */
-function serve(dir) {
+export function serve(dir) {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -64,9 +69,36 @@ function serve(dir) {
   });
 }
 
+export const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 class Failure extends Error {}
 const check = (cond, message) => {
   if (!cond) throw new Failure(message);
+};
+
+
+// What each scenario's outcome box must say (data-fact key -> regular expression), on top of
+// data-ok="true". The page computes these from the simulator; the numbers are the article's.
+const EXPECT = {
+  S1: { ping: /^5\/5 answered$/, crossings: /^3$/ },
+  S2: { ping: /^3\/3 answered$/, tcp: /^1,000,000 bytes/ },
+  S3: { fits: /^3\/3/, 'too-big': /^0\/3/, jumbo: /^3\/3/, overhead: /^50$/ },
+  S4: { lost: /^[1-6]$/, ip: /^192\.168\.10\.2$/, where: /^hv1$/ },
+  S5: { router_macs: /^4$/, model: /^yes$/, k8s: /500,000 flat vs 5,000 VXLAN/ },
+  S6: { leaks: /^0 of \d+$/, ids: /4,094 usable vs 16,777,216/ },
+  S7: { blue: /^1000\/1000$/, red: /^1\d\d\/1000$/ },
+  S8: { arp_underlay: /^0$/ },
+  S9: { overheads: /Geneve 50, NVGRE 42, VXLAN 50/ },
+  S10: { where: /^hv2$/, fdb: /^hv2$/ },
 };
 
 async function main() {
@@ -78,26 +110,15 @@ async function main() {
     (await stat(executablePath).catch(() => null))?.isFile(),
     `${executablePath} not found: install Debian's chromium (cargo xtask setup)`,
   );
+  await mkdir(out, { recursive: true });
 
   const server = await serve(dist);
   const url = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await chromium.launch({ executablePath, headless: true, args: BROWSER_ARGS });
   const problems = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
+    const page = await context.newPage();
     page.on('console', (msg) => {
       if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
     });
@@ -107,44 +128,131 @@ async function main() {
     );
 
     console.log(`e2e: opening ${url} in ${executablePath}`);
+    const t0 = Date.now();
     const response = await page.goto(url, { waitUntil: 'load' });
     check(response && response.ok(), `GET ${url} answered ${response?.status()}`);
-
-    // The app renders after the wasm module loads: wait for it.
-    const title = page.locator('h1.title');
-    await title.waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
+    await page.locator('svg.topology .node').first().waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
       throw new Failure(`the app did not render within 30 s${problems.length ? ': ' + problems.join('; ') : ''}`);
     });
-    check((await title.textContent()) === 'Overlay Lab', `title is "${await title.textContent()}"`);
+    console.log(`e2e: interactive after ${Date.now() - t0} ms`);
+    check((await page.locator('h1.title').textContent()) === 'Overlay Lab', 'title missing');
+    await page.screenshot({ path: join(out, 'home.png') });
 
-    const version = (await page.locator('.version').textContent())?.trim();
-    check(/^\d+\.\d+\.\d+/.test(version ?? ''), `core version not shown (got "${version}")`);
+    // Controls: play changes state, step moves the clock, step back returns to it.
+    const time = async () => Number(await page.locator('.app').getAttribute('data-t'));
+    await page.click('.ctl.play');
+    check((await page.locator('.app').getAttribute('data-playing')) === 'true', 'play did not start');
+    await page.waitForTimeout(400);
+    await page.keyboard.press('Space');
+    check((await page.locator('.app').getAttribute('data-playing')) === 'false', 'space did not pause');
+    await page.click('.ctl.reset');
+    check((await time()) === 0, 'reset did not return to t = 0');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    const t6 = await time();
+    await page.keyboard.press('ArrowRight');
+    const t7 = await time();
+    check(t7 > t6 && t6 > 0, `stepping did not move the clock (${t6}, ${t7})`);
+    await page.keyboard.press('ArrowLeft');
+    check((await time()) === t6, `step back went to ${await time()}, not ${t6}`);
 
-    const hexLines = await page.locator('.hex-bytes').allTextContents();
-    const bytes = hexLines.join(' ').split(/\s+/).filter(Boolean);
-    check(bytes.length > 0, 'the hex dump of the sample frame is empty (vtep_core::sample::encapsulated_arp() returned no bytes?)');
-    check(bytes.every((b) => /^[0-9a-f]{2}$/.test(b)), 'the hex dump contains something other than hex bytes');
-    await page.locator('pre.hexdump').waitFor({ state: 'visible' });
-    const shownLen = Number((await page.locator('.frame-len .len').textContent())?.trim());
-    check(shownLen === bytes.length, `frame length says ${shownLen} but the dump has ${bytes.length} bytes`);
+    // Inspector: select the newest frame, check its layers and the hex highlight.
+    await page.locator('.event').last().click();
+    await page.locator('.inspector .layer').first().waitFor();
+    const layers = await page.locator('.inspector .layer-name').allTextContents();
+    check(layers.length >= 2, `inspector shows ${layers.length} layers`);
+    await page.locator('.inspector .field').first().click();
+    check((await page.locator('.hexdump .b.lit').count()) > 0, 'selecting a field lit no bytes');
 
-    await mkdir(dirname(screenshot), { recursive: true });
-    await page.screenshot({ path: screenshot, fullPage: true });
-    console.log(`e2e: screenshot saved to ${screenshot}`);
+    for (const [id, expect] of Object.entries(EXPECT)) {
+      await page.click(`button.scenario[data-scenario="${id}"]`);
+      check(new URL(page.url()).hash === `#${id}`, `URL is ${page.url()} after loading ${id}`);
+      // Watch a little of it, then run it to the end.
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      await page.click('.ctl.play');
+      await page.waitForTimeout(300);
+      await page.click('.ctl.end');
+      const box = page.locator(`.outcome[data-scenario="${id}"]`);
+      await box.waitFor({ state: 'visible', timeout: 60_000 }).catch(() => {
+        throw new Failure(`${id}: no outcome box after running to the end`);
+      });
+      const facts = {};
+      for (const dd of await box.locator('dd').all()) facts[await dd.getAttribute('data-fact')] = (await dd.textContent()).trim();
+      check((await box.getAttribute('data-ok')) === 'true', `${id}: outcome says the claim did not hold: ${JSON.stringify(facts)}`);
+      for (const [key, re] of Object.entries(expect)) {
+        check(re.test(facts[key] ?? ''), `${id}: ${key} is ${JSON.stringify(facts[key])}, expected ${re}`);
+      }
+      const headline = (await box.locator('.headline').textContent()).trim();
+      // Select a frame so the screenshot shows the inspector too.
+      await page.locator('.event').last().click();
+      await page.screenshot({ path: join(out, `${id}.png`) });
+      console.log(`e2e: ${id} ok: ${headline}`);
+    }
+
+    // Tables: after S4, hv2's FDB has vm-b behind hv1.
+    await page.locator('.tables select').selectOption({ label: 'hv2' });
+    await page.locator('.tables button[data-table="fdb"]').click();
+    const fdb = await page.locator('table.live.fdb').textContent();
+    check(/\(hv1\)/.test(fdb), `hv2's FDB does not point anything to hv1: ${fdb}`);
+
+    // pcap of S10, read back by tshark.
+    await page.click('button.scenario[data-scenario="S10"]');
+    await page.click('.ctl.end');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.pcap')]);
+    const pcap = join(out, 'S10.pcap');
+    await download.saveAs(pcap);
+    const fields = execFileSync(tshark, ['-r', pcap, '-T', 'fields', '-e', 'vxlan.vni', '-Y', 'vxlan && icmp'], { encoding: 'utf8' });
+    const vnis = fields.split('\n').filter(Boolean);
+    check(vnis.length > 100 && vnis.every((v) => v === '100'), `tshark found ${vnis.length} VXLAN ICMP frames (VNIs ${[...new Set(vnis)]})`);
+    console.log(`e2e: pcap ok: tshark reads ${vnis.length} VXLAN-encapsulated ICMP frames in VNI 100`);
+
+    // JSON export, then the exported script through the URL reproduces the run.
+    const [json] = await Promise.all([page.waitForEvent('download'), page.click('button.export')]);
+    const jsonPath = join(out, 'S10.json');
+    await json.saveAs(jsonPath);
+    const script = JSON.parse(await readFile(jsonPath, 'utf8'));
+    check(script.scenario === 'S10' && script.actions.length > 5, 'exported JSON is not the S10 script');
+    script.actions.push({ at_us: 0, op: 'ping', app: 'extra', from: 'vm-a', to: [192, 168, 10, 2], count: 1, interval_ms: 10, size: 56 });
+    await page.goto(`${url}#script=${encodeURIComponent(JSON.stringify(script))}`);
+    await page.reload();
+    await page.locator('svg.topology .node').first().waitFor();
+    await page.click('.ctl.end');
+    await page.locator('.outcome').waitFor();
+    check((await page.locator('button.scenario.on').getAttribute('data-scenario')) === 'S10', 'imported script lost its scenario');
+
+    // Actions in the sandbox: a ping across sites, then the tables and events show it.
+    await page.click('button.scenario[data-scenario="sandbox"]');
+    await page.locator('#act-from').selectOption('red-1');
+    await page.locator('#act-to').selectOption('red-3');
+    await page.click('#act-traffic');
+    for (let i = 0; i < 40; i++) await page.keyboard.press('ArrowRight');
+    check((await page.locator('.event').count()) > 5, 'a ping from the actions panel made no frames');
+    await page.screenshot({ path: join(out, 'sandbox.png') });
+
+    // Scale view and dark theme.
+    await page.click('.tab-scale');
+    const flat = await page.locator('.scale-table tr.flat td.num').first().textContent();
+    check(flat === '500,000', `scale view: flat L2 MAC entries at 5000 x 100 is ${flat}`);
+    await page.screenshot({ path: join(out, 'scale.png') });
+    await page.click('button.theme');
+    await page.click('.tabs button >> nth=0');
+    await page.screenshot({ path: join(out, 'dark.png') });
 
     check(problems.length === 0, `the page reported errors:\n  ${problems.join('\n  ')}`);
-    console.log(`e2e: ok: "Overlay Lab", core ${version}, ${bytes.length}-byte frame shown, no errors`);
+    console.log(`e2e: ok: 10 scenarios, controls, inspector, tables, pcap, JSON, URL, scale view; screenshots in ${out}`);
   } finally {
     await browser.close();
     server.close();
   }
 }
 
-main().catch((err) => {
-  if (err instanceof Failure) {
-    console.error(`e2e: FAILED: ${err.message}`);
-  } else {
-    console.error(`e2e: FAILED with an unexpected error: ${err.stack || err}`);
-  }
-  process.exit(1);
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    if (err instanceof Failure) {
+      console.error(`e2e: FAILED: ${err.message}`);
+    } else {
+      console.error(`e2e: FAILED with an unexpected error: ${err.stack || err}`);
+    }
+    process.exit(1);
+  });
+}

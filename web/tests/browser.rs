@@ -1,72 +1,201 @@
-//! Browser tests: mount the playground into a fresh `<div>` and read the DOM back.
+//! Browser tests: mount components into a fresh `<div>` and read the DOM back.
 //!
 //! Run with `wasm-pack test --headless --chrome web` (or `cargo xtask test --only wasm-pack-web`).
 #![cfg(target_arch = "wasm32")]
 
+use std::rc::Rc;
+
 use vtep_web::App;
+use vtep_web::components::inspector::{FrameDetail, Inspector, InspectorProps};
+use vtep_web::components::panels::{Tables, TablesProps};
+use vtep_web::model::dissect::dissect;
+use vtep_web::model::lab::Lab;
+use vtep_web::model::script::{Action, Script};
+use vtep_web::model::tables::tables;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::Element;
+use web_sys::{Element, HtmlElement};
+use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Mounts a fresh [`App`] in a new `<div>` under `<body>` and waits until it has rendered.
-async fn mount() -> Element {
+fn root() -> Element {
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
-    yew::Renderer::<App>::with_root(root.clone()).render();
-    yew::scheduler::flush().await;
     root
 }
 
-fn text(root: &Element, selector: &str) -> Option<String> {
+fn texts(root: &Element, selector: &str) -> Vec<String> {
+    let list = root.query_selector_all(selector).unwrap();
+    (0..list.length())
+        .map(|i| list.item(i).unwrap().text_content().unwrap_or_default())
+        .collect()
+}
+
+fn click(root: &Element, selector: &str) {
     root.query_selector(selector)
         .unwrap()
-        .map(|e| e.text_content().unwrap_or_default())
-}
-
-/// The hex bytes shown on every `.hex-bytes` line, in order.
-fn shown_bytes(root: &Element) -> Vec<u8> {
-    let lines = root.query_selector_all(".hex-bytes").unwrap();
-    let mut bytes = Vec::new();
-    for i in 0..lines.length() {
-        let line = lines.item(i).unwrap().text_content().unwrap_or_default();
-        for pair in line.split_whitespace() {
-            bytes.push(u8::from_str_radix(pair, 16).expect("a hex byte"));
-        }
-    }
-    bytes
+        .unwrap_or_else(|| panic!("{selector} not found"))
+        .unchecked_into::<HtmlElement>()
+        .click();
 }
 
 #[wasm_bindgen_test]
-async fn shows_title_and_core_version() {
-    let root = mount().await;
-    assert_eq!(text(&root, ".title").as_deref(), Some("Overlay Lab"));
-    assert_eq!(text(&root, ".version").as_deref(), Some(vtep_core::VERSION));
+async fn inspector_decodes_a_known_frame() {
+    let bytes = vtep_core::sample::encapsulated_arp();
+    let frame = FrameDetail {
+        hop: 7,
+        title: "sample".into(),
+        times: String::new(),
+        bytes: bytes.clone().into(),
+        dissection: dissect(&bytes),
+        decisions: vec![],
+        path: vec![],
+    };
+    let root = root();
+    yew::Renderer::<Inspector>::with_root_and_props(
+        root.clone(),
+        InspectorProps {
+            frame: Some(Rc::new(frame)),
+            on_select: Callback::noop(),
+        },
+    )
+    .render();
+    yew::scheduler::flush().await;
+    let layers = texts(&root, ".layer-name");
+    assert_eq!(
+        layers,
+        [
+            "Outer Ethernet",
+            "Outer IPv4",
+            "Outer UDP",
+            "VXLAN",
+            "Inner Ethernet",
+            "ARP"
+        ]
+    );
+    // Every byte is in the dump, and the VNI (selected by default) lights bytes 46..49.
+    let shown: Vec<u8> = texts(&root, ".hex-bytes")
+        .join(" ")
+        .split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    assert_eq!(shown, bytes);
+    let lit: Vec<String> = texts(&root, ".b.lit");
+    let vni = vtep_core::sample::SAMPLE_VNI.get().to_be_bytes();
+    let want: Vec<String> = vni[1..].iter().map(|b| format!(" {b:02x}")).collect();
+    assert_eq!(lit, want);
+    let vni_row = texts(&root, ".field.sel .fvalue");
+    assert_eq!(vni_row, [vtep_core::sample::SAMPLE_VNI.get().to_string()]);
+    // Selecting the outer UDP destination port lights its two bytes: 12b5 = 4789.
+    let rows = root.query_selector_all(".field").unwrap();
+    let port = (0..rows.length())
+        .map(|i| rows.item(i).unwrap().unchecked_into::<HtmlElement>())
+        .find(|r| {
+            r.text_content()
+                .unwrap_or_default()
+                .starts_with("Destination port")
+        })
+        .unwrap();
+    port.click();
+    yew::scheduler::flush().await;
+    assert_eq!(texts(&root, ".b.lit"), [" 12", " b5"]);
 }
 
 #[wasm_bindgen_test]
-async fn hex_dump_shows_every_byte_of_the_sample() {
-    let root = mount().await;
-    let sample = vtep_core::sample::encapsulated_arp();
-    assert_eq!(shown_bytes(&root), sample);
-    if sample.is_empty() {
-        assert!(
-            text(&root, ".frame-empty").is_some(),
-            "empty case not explained"
-        );
-    } else {
-        assert_eq!(text(&root, ".len"), Some(sample.len().to_string()));
-        let lines = root.query_selector_all(".hex-line").unwrap().length() as usize;
-        assert_eq!(lines, sample.len().div_ceil(16));
-    }
-}
-
-/// Fails until `vtep_core::sample::encapsulated_arp` returns a real frame.
-#[wasm_bindgen_test]
-fn sample_frame_is_not_empty() {
+async fn tables_update_after_a_simulated_ping() {
+    let mut lab = Lab::new(Script::sandbox());
+    let hv1 = lab.node("hv1").unwrap();
+    let before = tables(lab.sim(), hv1);
+    assert!(before[0].rows.is_empty(), "hv1's FDB starts empty");
+    let render = |t| {
+        let root = root();
+        yew::Renderer::<Tables>::with_root_and_props(
+            root.clone(),
+            TablesProps {
+                tables: Rc::new(t),
+                node: "hv1".into(),
+                nodes: vec![],
+                on_node: Callback::noop(),
+            },
+        )
+        .render();
+        root
+    };
+    let empty = render(before);
+    yew::scheduler::flush().await;
+    assert_eq!(
+        empty
+            .query_selector_all("table.fdb tbody tr")
+            .unwrap()
+            .length(),
+        0
+    );
+    lab.act(Action::Ping {
+        app: "p".into(),
+        from: "red-1".into(),
+        to: [10, 0, 0, 4],
+        count: 1,
+        interval_ms: 10,
+        size: 56,
+    })
+    .unwrap();
+    lab.advance_to(vtep_core::Instant::from_millis(50));
+    assert_eq!(
+        lab.sim().app_report(lab.app("p").unwrap()).unwrap().replies,
+        1
+    );
+    let after = render(tables(lab.sim(), hv1));
+    yew::scheduler::flush().await;
+    let rows = texts(&after, "table.fdb tbody tr");
+    assert!(rows.len() >= 2, "{rows:?}");
     assert!(
-        !vtep_core::sample::encapsulated_arp().is_empty(),
-        "vtep_core::sample::encapsulated_arp() is still the empty placeholder"
+        rows.iter().any(|r| r.contains("(hv3)")),
+        "red-3 learned behind hv3: {rows:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn controls_change_state() {
+    let root = root();
+    yew::Renderer::<App>::with_root(root.clone()).render();
+    yew::scheduler::flush().await;
+    let app = root.query_selector(".app").unwrap().unwrap();
+    let t = || app.get_attribute("data-t").unwrap().parse::<u64>().unwrap();
+    assert_eq!(app.get_attribute("data-playing").as_deref(), Some("false"));
+    click(&root, ".ctl.play");
+    yew::scheduler::flush().await;
+    assert_eq!(app.get_attribute("data-playing").as_deref(), Some("true"));
+    click(&root, ".ctl.play");
+    yew::scheduler::flush().await;
+    assert_eq!(app.get_attribute("data-playing").as_deref(), Some("false"));
+    click(&root, ".ctl.reset");
+    yew::scheduler::flush().await;
+    assert_eq!(t(), 0);
+    click(&root, ".ctl.step");
+    click(&root, ".ctl.step");
+    yew::scheduler::flush().await;
+    let two = t();
+    assert!(two > 0);
+    assert!(!texts(&root, ".event").is_empty(), "stepping shows events");
+    click(&root, ".ctl.step");
+    yew::scheduler::flush().await;
+    assert!(t() > two);
+    click(&root, ".ctl.back");
+    yew::scheduler::flush().await;
+    assert_eq!(t(), two, "step back replays to the previous event");
+    click(&root, "button[data-filter=ARP]");
+    yew::scheduler::flush().await;
+    assert_eq!(texts(&root, "button.filter.on"), ["ARP"]);
+    click(&root, ".ctl.end");
+    yew::scheduler::flush().await;
+    assert_eq!(
+        root.query_selector(".outcome")
+            .unwrap()
+            .unwrap()
+            .get_attribute("data-ok")
+            .as_deref(),
+        Some("true")
     );
 }

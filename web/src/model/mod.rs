@@ -1,38 +1,19 @@
 //! What the playground shows, as plain data: no Yew, no browser. Components only render this.
+//!
+//! [`script`] is what runs (serialisable), [`lab`] runs it on the simulator under a view clock,
+//! [`dissect`] reads a frame into layers and fields with byte ranges, [`layout`] places the
+//! topology, [`outcome`] reads each guided scenario's result from the simulator, [`tables`]
+//! snapshots the VTEPs' and hosts' tables.
+
+pub mod dissect;
+pub mod lab;
+pub mod layout;
+pub mod outcome;
+pub mod script;
+pub mod tables;
 
 /// Bytes per hex dump line.
 pub const BYTES_PER_LINE: usize = 16;
-
-/// The first page: the core's version and its sample frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overview {
-    /// `vtep_core::VERSION`.
-    pub core_version: &'static str,
-    /// The VNI the sample frame carries, as text.
-    pub sample_vni: String,
-    /// The sample frame, as a hex dump.
-    pub frame: HexDump,
-}
-
-impl Overview {
-    /// The overview of the linked `vtep-core`, with its sample encapsulated ARP request.
-    pub fn from_core() -> Self {
-        Self::new(
-            vtep_core::VERSION,
-            vtep_core::sample::SAMPLE_VNI,
-            &vtep_core::sample::encapsulated_arp(),
-        )
-    }
-
-    /// An overview of `frame` (carrying `vni`), attributed to core version `core_version`.
-    pub fn new(core_version: &'static str, vni: vtep_core::Vni, frame: &[u8]) -> Self {
-        Self {
-            core_version,
-            sample_vni: vni.to_string(),
-            frame: HexDump::new(frame),
-        }
-    }
-}
 
 /// A byte buffer laid out as `offset  hex bytes` lines of [`BYTES_PER_LINE`] bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,19 +106,5 @@ mod tests {
         let dump = HexDump::new(&[]);
         assert!(dump.is_empty());
         assert!(dump.lines.is_empty());
-    }
-
-    #[test]
-    fn overview_uses_the_core() {
-        let overview = Overview::from_core();
-        assert_eq!(overview.core_version, vtep_core::VERSION);
-        assert_eq!(
-            overview.sample_vni,
-            vtep_core::sample::SAMPLE_VNI.get().to_string()
-        );
-        assert_eq!(
-            overview.frame.len,
-            vtep_core::sample::encapsulated_arp().len()
-        );
     }
 }

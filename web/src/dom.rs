@@ -1,0 +1,123 @@
+//! The few browser calls the playground makes: downloads, the URL fragment, the theme and
+//! file reading. Kept out of the model and the components.
+
+use wasm_bindgen::JsCast;
+
+use crate::model::script::Script;
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// Offers `bytes` as a file download named `name`.
+pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)
+        .map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let document = window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|e| format!("{e:?}"))?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// The script as pretty JSON (through serde-wasm-bindgen and the browser's JSON).
+pub fn script_to_json(script: &Script, pretty: bool) -> Result<String, String> {
+    let ser = serde_wasm_bindgen::Serializer::json_compatible();
+    let value = serde::Serialize::serialize(script, &ser).map_err(|e| e.to_string())?;
+    let text = if pretty {
+        js_sys::JSON::stringify_with_replacer_and_space(
+            &value,
+            &wasm_bindgen::JsValue::NULL,
+            &wasm_bindgen::JsValue::from_f64(2.0),
+        )
+    } else {
+        js_sys::JSON::stringify(&value)
+    };
+    text.map(String::from).map_err(|e| format!("{e:?}"))
+}
+
+/// A script from JSON text.
+pub fn script_from_json(text: &str) -> Result<Script, String> {
+    let value = js_sys::JSON::parse(text).map_err(|_| "not valid JSON".to_string())?;
+    let script: Script =
+        serde_wasm_bindgen::from_value(value).map_err(|e| format!("not a script: {e}"))?;
+    if script.format != crate::model::script::FORMAT {
+        return Err(format!("unknown format {:?}", script.format));
+    }
+    Ok(script)
+}
+
+/// The URL fragment without `#`, decoded.
+pub fn hash() -> String {
+    let raw = window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    let raw = raw.trim_start_matches('#');
+    js_sys::decode_uri_component(raw)
+        .map(String::from)
+        .unwrap_or_else(|_| raw.to_string())
+}
+
+/// Replaces the URL fragment (no history entry, no scroll).
+pub fn set_hash(fragment: &str) {
+    if let Some(w) = window()
+        && let Ok(h) = w.history()
+    {
+        let url = format!("#{fragment}");
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// `encodeURIComponent`.
+pub fn encode(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
+}
+
+/// Sets `data-theme` on `<html>` ("light" or "dark").
+pub fn set_theme(dark: bool) {
+    if let Some(el) = window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    {
+        let _ = el.set_attribute("data-theme", if dark { "dark" } else { "light" });
+    }
+    if let Some(s) = window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item("overlay-lab-theme", if dark { "dark" } else { "light" });
+    }
+}
+
+/// The saved theme, else the system's preference.
+pub fn prefers_dark() -> bool {
+    let saved = window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item("overlay-lab-theme").ok().flatten());
+    match saved.as_deref() {
+        Some("dark") => true,
+        Some("light") => false,
+        _ => window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches()),
+    }
+}
+
+/// Reads the first file of an `<input type=file>` as text.
+pub async fn read_file(input: web_sys::HtmlInputElement) -> Result<String, String> {
+    let file = input
+        .files()
+        .and_then(|f| f.get(0))
+        .ok_or("no file chosen")?;
+    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    text.as_string().ok_or_else(|| "not text".to_string())
+}

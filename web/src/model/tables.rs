@@ -1,0 +1,289 @@
+//! The live tables of one node, as rows of text: a VTEP's FDB, neighbour table and per-VNI
+//! counters; a host's ARP cache; a router's or switch's MAC table. [`Tracker`] remembers when
+//! each row last changed, so the view can flash it.
+
+use std::collections::BTreeMap;
+
+use vtep_core::fdb::{Destination, Origin};
+use vtep_sim::{NodeId, NodeKind, Sim};
+
+/// One row: a stable key, the cells compared for changes, and cells that change all the time
+/// (ages), shown but not compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub key: String,
+    pub cells: Vec<String>,
+    pub volatile: Vec<String>,
+    /// Set by [`Tracker`]: the update in which the row last changed (0: never since shown).
+    pub changed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub id: &'static str,
+    pub title: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Row>,
+    pub empty: &'static str,
+}
+
+fn origin(o: Origin) -> &'static str {
+    match o {
+        Origin::Learned => "learned",
+        Origin::Static => "static",
+        Origin::ControlPlane => "control plane",
+    }
+}
+
+fn age(now: vtep_core::Instant, then: vtep_core::Instant) -> String {
+    let us = (now - then).total_micros();
+    if us >= 1_000_000 {
+        format!("{:.1} s", us as f64 / 1e6)
+    } else {
+        format!("{:.1} ms", us as f64 / 1e3)
+    }
+}
+
+/// The tables of `node`.
+pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
+    let now = sim.now();
+    let Ok(info) = sim.node_info(node) else {
+        return Vec::new();
+    };
+    let name = info.name.clone();
+    let names: Vec<(String, String)> = sim
+        .hypervisors()
+        .into_iter()
+        .filter_map(|hv| {
+            Some((
+                sim.hypervisor_ip(hv).ok()?.to_string(),
+                sim.node_info(hv).ok()?.name,
+            ))
+        })
+        .collect();
+    let vtep_name = |ip: &str| {
+        names
+            .iter()
+            .find(|(i, _)| i == ip)
+            .map(|(_, n)| format!("{ip} ({n})"))
+            .unwrap_or_else(|| ip.to_string())
+    };
+    let host_of_port = |hv: NodeId, port: &str| {
+        let _ = hv;
+        format!("local port {port}")
+    };
+    match info.kind {
+        NodeKind::Hypervisor => {
+            let mut out = Vec::new();
+            if let Ok(fdb) = sim.fdb(node) {
+                out.push(Table {
+                    id: "fdb",
+                    title: format!("{name} FDB"),
+                    headers: vec!["MAC", "VNI", "destination", "origin", "moves", "age"],
+                    rows: fdb
+                        .iter()
+                        .map(|(vni, mac, e)| Row {
+                            key: format!("{vni}/{mac}"),
+                            cells: vec![
+                                mac.to_string(),
+                                vni.get().to_string(),
+                                match e.dest {
+                                    Destination::Local(p) => host_of_port(node, &p.to_string()),
+                                    Destination::Remote(ip) => vtep_name(&ip.to_string()),
+                                },
+                                format!(
+                                    "{}{}",
+                                    origin(e.origin),
+                                    if e.frozen { ", frozen" } else { "" }
+                                ),
+                                e.mobility_seq.to_string(),
+                            ],
+                            volatile: vec![age(now, e.last_seen)],
+                            changed: 0,
+                        })
+                        .collect(),
+                    empty: "No entries yet: the VTEP learns a MAC when a frame from it arrives \
+                            (or from the control plane).",
+                });
+                out.push(Table {
+                    id: "neigh",
+                    title: format!("{name} neighbours (ARP suppression)"),
+                    headers: vec!["IP", "VNI", "MAC", "origin", "age"],
+                    rows: sim
+                        .neighbours(node)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|(vni, ip, e)| Row {
+                            key: format!("{vni}/{ip}"),
+                            cells: vec![
+                                ip.to_string(),
+                                vni.get().to_string(),
+                                e.mac.to_string(),
+                                origin(e.origin).to_string(),
+                            ],
+                            volatile: vec![age(now, e.last_seen)],
+                            changed: 0,
+                        })
+                        .collect(),
+                    empty: "Empty: with flood and learn, ARP requests are flooded, not answered \
+                            by the VTEP.",
+                });
+                let mut rows = Vec::new();
+                if let Ok(vtep) = sim.vtep(node) {
+                    for net in vtep.networks() {
+                        if let Some(c) = vtep.counters(net.vni) {
+                            let drops: u64 = vtep_core::vtep::DropReason::ALL
+                                .iter()
+                                .map(|r| c.drops.get(*r))
+                                .sum();
+                            rows.push(Row {
+                                key: net.vni.get().to_string(),
+                                cells: vec![
+                                    net.vni.get().to_string(),
+                                    net.encapsulation.name().to_string(),
+                                    c.encap_frames.to_string(),
+                                    c.decap_frames.to_string(),
+                                    c.flooded_frames.to_string(),
+                                    c.flood_copies.to_string(),
+                                    c.arp_suppressed.to_string(),
+                                    c.learned.to_string(),
+                                    c.moved.to_string(),
+                                    drops.to_string(),
+                                ],
+                                volatile: vec![],
+                                changed: 0,
+                            });
+                        }
+                    }
+                }
+                out.push(Table {
+                    id: "counters",
+                    title: format!("{name} counters per VNI"),
+                    headers: vec![
+                        "VNI",
+                        "encap",
+                        "encap'd",
+                        "decap'd",
+                        "flooded",
+                        "HER copies",
+                        "ARP supp.",
+                        "learned",
+                        "moved",
+                        "drops",
+                    ],
+                    rows,
+                    empty: "No virtual network on this hypervisor.",
+                });
+            } else if let Ok(macs) = sim.mac_table(node) {
+                out.push(mac_table(&name, macs));
+            }
+            out
+        }
+        NodeKind::Host => vec![Table {
+            id: "arp",
+            title: format!("{name} ARP cache"),
+            headers: vec!["IP", "MAC"],
+            rows: sim
+                .arp_cache(node)
+                .unwrap_or_default()
+                .iter()
+                .map(|(ip, mac)| Row {
+                    key: ip.to_string(),
+                    cells: vec![ip.to_string(), mac.to_string()],
+                    volatile: vec![],
+                    changed: 0,
+                })
+                .collect(),
+            empty: "Empty: the host has not resolved anyone yet.",
+        }],
+        NodeKind::Router | NodeKind::Switch => {
+            vec![mac_table(&name, sim.mac_table(node).unwrap_or_default())]
+        }
+        NodeKind::RouteServer => vec![Table {
+            id: "routes",
+            title: format!("{name} MAC/IP routes (type 2)"),
+            headers: vec!["VNI", "MAC", "IP", "VTEP", "seq"],
+            rows: sim
+                .routes()
+                .iter()
+                .map(|(vni, mac, ip, vtep, seq)| Row {
+                    key: format!("{vni}/{mac}"),
+                    cells: vec![
+                        vni.get().to_string(),
+                        mac.to_string(),
+                        ip.map(|i| i.to_string()).unwrap_or_default(),
+                        vtep_name(&vtep.to_string()),
+                        seq.to_string(),
+                    ],
+                    volatile: vec![],
+                    changed: 0,
+                })
+                .collect(),
+            empty: "No routes yet.",
+        }],
+    }
+}
+
+fn mac_table(name: &str, macs: Vec<vtep_core::fdb::Mac>) -> Table {
+    Table {
+        id: "mac",
+        title: format!("{name} MAC table ({} entries)", macs.len()),
+        headers: vec!["MAC"],
+        rows: macs
+            .iter()
+            .map(|m| Row {
+                key: m.to_string(),
+                cells: vec![m.to_string()],
+                volatile: vec![],
+                changed: 0,
+            })
+            .collect(),
+        empty: "Empty.",
+    }
+}
+
+/// Remembers rows between updates and stamps the ones that changed.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    node: Option<NodeId>,
+    update: u64,
+    seen: BTreeMap<(&'static str, String), (Vec<String>, u64)>,
+}
+
+impl Tracker {
+    /// Stamps `tables` of `node`: a row new or different since the last update gets
+    /// `changed` = this update's number (rows of the first update of a node stay 0).
+    pub fn stamp(&mut self, node: NodeId, tables: &mut [Table]) {
+        let first = self.node != Some(node);
+        if first {
+            self.seen.clear();
+            self.node = Some(node);
+        }
+        self.update += 1;
+        for t in tables.iter_mut() {
+            for r in &mut t.rows {
+                let key = (t.id, r.key.clone());
+                match self.seen.get_mut(&key) {
+                    Some((cells, changed)) => {
+                        if *cells != r.cells {
+                            cells.clone_from(&r.cells);
+                            *changed = self.update;
+                        }
+                        r.changed = *changed;
+                    }
+                    None => {
+                        let changed = if first { 0 } else { self.update };
+                        self.seen.insert(key, (r.cells.clone(), changed));
+                        r.changed = changed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forget everything (a replay).
+    pub fn reset(&mut self) {
+        self.node = None;
+        self.seen.clear();
+    }
+}
