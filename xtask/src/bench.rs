@@ -3,22 +3,53 @@
 
 use crate::env::{self, Ctx};
 
-/// One benchmark: the command that measures and prints.
+/// One benchmark: commands run in order; the last one measures and prints, and receives the
+/// extra arguments given after `--`.
 #[derive(Debug)]
 pub struct Bench {
     pub name: &'static str,
     pub about: &'static str,
-    pub program: &'static str,
-    pub args: &'static [&'static str],
+    pub steps: &'static [(&'static str, &'static [&'static str])],
 }
 
 /// Every benchmark, in the order `cargo xtask bench all` runs them.
-pub const BENCHES: &[Bench] = &[Bench {
-    name: "sim",
-    about: "simulator: frame-hops per second, the 200 x 20 hosts ping run, the S5 counting model",
-    program: "cargo",
-    args: &["run", "--release", "-p", "vtep-sim", "--example", "bench"],
-}];
+pub const BENCHES: &[Bench] = &[
+    Bench {
+        name: "core",
+        about: "criterion: encapsulate, decapsulate, FDB lookup and learn at 1k/100k/1M entries, \
+                bytes per FDB entry",
+        steps: &[("cargo", &["bench", "-p", "vtep-core", "--bench", "core"])],
+    },
+    Bench {
+        name: "sim",
+        about: "simulator: frame-hops per second, 200 x 20 hosts pinging, the S5 counting model",
+        steps: &[(
+            "cargo",
+            &["run", "--release", "-p", "vtep-sim", "--example", "bench"],
+        )],
+    },
+    Bench {
+        name: "native",
+        about: "native-vtep vs the kernel's vxlan in namespaces with iperf3 (root; `-- --quick` \
+                for a short run)",
+        steps: &[(
+            "cargo",
+            &["bench", "-p", "native-vtep", "--bench", "native"],
+        )],
+    },
+    Bench {
+        name: "web",
+        about: "playground: frame rate with 16 hypervisors x 64 hosts pinging, time to \
+                interactive, gzipped wasm + JS",
+        steps: &[
+            (
+                "trunk",
+                &["--offline", "--skip-version-check", "build", "--release"],
+            ),
+            ("node", &["e2e/bench.mjs"]),
+        ],
+    },
+];
 
 /// Runs the named benchmarks (`all` for every one), passing `extra` arguments through.
 pub fn run(ctx: &Ctx, names: &[String], extra: &[String]) -> Result<(), String> {
@@ -47,15 +78,17 @@ pub fn run(ctx: &Ctx, names: &[String], extra: &[String]) -> Result<(), String> 
     for bench in chosen {
         println!("==> bench {}: {}", bench.name, bench.about);
         let started = std::time::Instant::now();
-        let mut cmd = ctx.cmd(bench.program);
-        cmd.args(bench.args);
-        if !extra.is_empty() {
-            if bench.program == "cargo" && !bench.args.contains(&"--") {
-                cmd.arg("--");
+        for (i, (program, args)) in bench.steps.iter().enumerate() {
+            let mut cmd = ctx.cmd(program);
+            cmd.args(*args);
+            if i + 1 == bench.steps.len() && !extra.is_empty() {
+                if *program == "cargo" {
+                    cmd.arg("--");
+                }
+                cmd.args(extra);
             }
-            cmd.args(extra);
+            ctx.run(&mut cmd)?;
         }
-        ctx.run(&mut cmd)?;
         println!("bench {}: done in {}", bench.name, env::since(started));
     }
     Ok(())

@@ -184,7 +184,8 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "wasm-pack-web",
-        about: "the playground's browser tests (web/tests), in headless Chromium",
+        about: "the playground in headless Chromium: the inspector decodes a known frame, tables \
+                update after a ping, controls change state",
         steps: &[Step::new(
             "wasm-pack",
             &[
@@ -207,7 +208,9 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "e2e",
-        about: "the built page in Chromium via playwright-core: content, no console errors",
+        about: "the release build in Chromium (playwright-core): every guided scenario run through \
+                the UI and its outcome checked, no console errors, the pcap read by tshark, \
+                screenshots in target/e2e/",
         steps: &[
             TRUNK_BUILD.unless_passed("trunk-build"),
             Step::new("node", &["e2e/run.mjs"]).env(&[("CHROMIUM", CHROMIUM)]),
