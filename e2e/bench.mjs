@@ -4,6 +4,7 @@
 //     requestAnimationFrame callbacks per second over 5 s of playing in headless Chromium
 //     (target: a steady 60);
 //  2. time to interactive: navigation start to the topology drawn and the controls live;
+//     with the app's own split of each frame (simulator, model, view + DOM patch);
 //  3. the gzipped size of the wasm + JS the page loads (target: under 1 MiB).
 // Serves the release build in ../dist (trunk build --release). Exits non-zero only when the
 // page fails to load; the numbers are reported, not judged.
@@ -56,6 +57,7 @@ async function main() {
     await page.locator('input[aria-label=speed]').fill('50');
     await page.click('.ctl.play');
     await page.waitForTimeout(1000);
+    const phases0 = await page.evaluate(() => window.__phases || null);
     const result = await page.evaluate(
       (ms) =>
         new Promise((done) => {
@@ -74,10 +76,17 @@ async function main() {
         }),
       seconds * 1000,
     );
+    const phases1 = await page.evaluate(() => window.__phases || null);
     const playing = await page.locator('.app').getAttribute('data-playing');
     const t = Number(await page.locator('.app').getAttribute('data-t'));
     console.log(`bench: topology: ${hvs} hypervisors, ${hosts} hosts, all pinging; still playing: ${playing}; virtual time reached ${(t / 1000).toFixed(1)} ms`);
     console.log(`bench: animation: ${result.fps.toFixed(1)} fps over ${seconds} s (worst frame ${result.worst.toFixed(1)} ms; ${result.glyphs} frames on screen at the end) [target 60]`);
+    if (phases0 && phases1 && phases1.frames > phases0.frames) {
+      // The app's own timings (web/src/dom.rs `Phases`), per animation frame it handled.
+      const n = phases1.frames - phases0.frames;
+      const per = (k) => ((phases1[`${k}_ms`] - phases0[`${k}_ms`]) / n).toFixed(2);
+      console.log(`bench: app time per frame: sim ${per('sim')} ms, model ${per('model')} ms, view + DOM patch ${per('view')} ms (worst since load: ${phases1.sim_worst_ms.toFixed(1)} / ${phases1.model_worst_ms.toFixed(1)} / ${phases1.view_worst_ms.toFixed(1)} ms)`);
+    }
     console.log(`bench: time to interactive: ${tti.toFixed(0)} ms [target < 1000]`);
     console.log(`bench: gzipped size: wasm ${(wasm / 1024).toFixed(0)} KiB + JS ${(js / 1024).toFixed(0)} KiB = ${((wasm + js) / 1024).toFixed(0)} KiB [target < 1024 KiB]`);
     if (errors.length) {

@@ -121,3 +121,63 @@ pub async fn read_file(input: web_sys::HtmlInputElement) -> Result<String, Strin
         .map_err(|e| format!("{e:?}"))?;
     text.as_string().ok_or_else(|| "not text".to_string())
 }
+
+/// `performance.now()` in milliseconds (0 where there is no `performance`).
+pub fn now_ms() -> f64 {
+    window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// Where each animation frame's time goes inside the app, for `e2e/bench.mjs`: simulator
+/// stepping, model updates (lists, tables, frame positions) and Yew's view + DOM patch.
+/// Published as `window.__phases` (totals in ms and the worst frame of each phase) every 10
+/// frames; reading the clock costs a few calls per frame.
+#[derive(Debug, Default)]
+pub struct Phases {
+    frames: u32,
+    sum: [f64; 3],
+    max: [f64; 3],
+    mark: f64,
+}
+
+/// Phase indices of [`Phases`].
+pub const SIM: usize = 0;
+pub const MODEL: usize = 1;
+pub const VIEW: usize = 2;
+
+impl Phases {
+    /// Starts timing the next phase.
+    pub fn start(&mut self) {
+        self.mark = now_ms();
+    }
+
+    /// Ends `phase` (one of [`SIM`], [`MODEL`], [`VIEW`]) and starts the next.
+    pub fn lap(&mut self, phase: usize) {
+        let t = now_ms();
+        let d = t - self.mark;
+        self.sum[phase] += d;
+        self.max[phase] = self.max[phase].max(d);
+        self.mark = t;
+        if phase == VIEW {
+            self.frames += 1;
+            if self.frames.is_multiple_of(10) {
+                self.publish();
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let Some(w) = window() else { return };
+        let o = js_sys::Object::new();
+        let set = |k: &str, v: f64| {
+            let _ = js_sys::Reflect::set(&o, &k.into(), &v.into());
+        };
+        set("frames", f64::from(self.frames));
+        for (i, name) in ["sim", "model", "view"].iter().enumerate() {
+            set(&format!("{name}_ms"), self.sum[i]);
+            set(&format!("{name}_worst_ms"), self.max[i]);
+        }
+        let _ = js_sys::Reflect::set(&w, &"__phases".into(), &o);
+    }
+}

@@ -9,6 +9,7 @@ pub mod panels;
 pub mod scale;
 pub mod topology;
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -69,6 +70,22 @@ struct Cbs {
     filter: Callback<u16>,
 }
 
+/// Rows of the event list while playing and while paused (see `App::refresh_events`).
+const EVENTS_PLAYING: usize = 40;
+const EVENTS_PAUSED: usize = 150;
+
+/// Frames drawn on the topology at once, at most (see `App::glyphs`).
+const MAX_GLYPHS: usize = 300;
+
+/// Node names for the actions and tables panels.
+#[derive(Default)]
+struct Names {
+    hosts: Vec<String>,
+    hypervisors: Vec<String>,
+    sites: Vec<String>,
+    table_nodes: Vec<(u32, String)>,
+}
+
 /// The playground.
 pub struct App {
     cbs: Cbs,
@@ -90,15 +107,26 @@ pub struct App {
     tables_key: (u64, u64, u32, u64),
     layout: Rc<Layout>,
     layout_key: (u64, usize, u64),
-    events: Rc<Vec<EventRow>>,
+    /// Read from the simulator when the layout changes, not every frame.
+    names: Names,
+    /// The script's scenario id and that guided scenario (none for the sandbox or `load`).
+    scenario: (Option<String>, Option<Rc<Scenario>>),
+    events: Rc<Vec<Rc<EventRow>>>,
+    /// The rows last shown, by hop, with the hop's state they were made from (arrived, number
+    /// of decisions) and the replay they belong to: an unchanged row is reused, not rebuilt.
+    event_cache: HashMap<u32, (bool, usize, Rc<EventRow>)>,
+    event_cache_replays: u64,
     events_total: usize,
-    events_key: (usize, u16, u64, u64),
+    events_key: (usize, u16, u64, u64, usize),
     detail: Option<Rc<FrameDetail>>,
     glyphs: Rc<Vec<Glyph>>,
     outcome: Option<Rc<Outcome>>,
     message: Option<(bool, String)>,
     skipped: bool,
     frames: u64,
+    /// Per-frame timings, for the bench; `timing` while an animation frame is being rendered.
+    phases: dom::Phases,
+    timing: bool,
 }
 
 fn find_scenario(id: &str) -> Option<Scenario> {
@@ -160,6 +188,7 @@ impl App {
     fn load(&mut self, script: Script) {
         self.speed = default_speed(&script);
         self.lab = Lab::new(script);
+        self.event_cache.clear();
         self.playing = false;
         self.raf = None;
         self.selected = None;
@@ -200,23 +229,33 @@ impl App {
     }
 
     fn refresh_layout(&mut self) {
-        let key = (
-            self.lab.topology_rev(),
-            self.lab.sim().links().len(),
-            self.lab.replays(),
-        );
         // Migrations finish on their own (links change): also watch the links.
-        let links_sig: u64 = self
-            .lab
-            .sim()
-            .links()
+        let links = self.lab.sim().links();
+        let links_sig: u64 = links
             .iter()
             .map(|l| u64::from(l.id.0) * 31 + u64::from(l.ends[0].0) * 7 + u64::from(l.up))
             .sum();
-        let key = (key.0, key.1, key.2 ^ links_sig.rotate_left(20));
+        let key = (
+            self.lab.topology_rev(),
+            links.len(),
+            self.lab.replays() ^ links_sig.rotate_left(20),
+        );
         if key != self.layout_key {
             self.layout = Rc::new(Layout::new(self.lab.sim(), Some(&self.layout)));
             self.layout_key = key;
+            self.names = Names {
+                hosts: host_names(&self.lab),
+                hypervisors: hv_names(&self.lab),
+                sites: site_names(&self.layout),
+                table_nodes: table_nodes(&self.layout),
+            };
+        }
+        let id = &self.lab.script().scenario;
+        if self.scenario.0 != *id {
+            self.scenario = (
+                id.clone(),
+                id.as_deref().and_then(find_scenario).map(Rc::new),
+            );
         }
     }
 
@@ -252,11 +291,20 @@ impl App {
         let now = self.lab.now();
         let trace = self.lab.sim().trace();
         let visible = trace.partition_point(|h| h.start <= now);
+        // Playing, the list scrolls to the newest row at every update, so only the rows near
+        // the bottom can be seen: keep fewer (a burst of frames then rebuilds 40 rows, not
+        // 150). Paused, the last 150, to scroll back through.
+        let cap = if self.playing {
+            EVENTS_PLAYING
+        } else {
+            EVENTS_PAUSED
+        };
         let key = (
             visible,
             self.filters,
             self.lab.replays(),
             u64::from(self.selected.unwrap_or(u32::MAX)),
+            cap,
         );
         if key == self.events_key {
             return;
@@ -277,36 +325,49 @@ impl App {
         let mut idx: Vec<usize> = (0..visible.min(rows.len()))
             .rev()
             .filter(|i| trace[*i].start <= now && matches(*i))
-            .take(150)
+            .take(cap)
             .collect();
         idx.reverse();
         self.events_total = (0..visible.min(rows.len())).filter(|i| matches(*i)).count();
-        let out = idx
+        if self.event_cache_replays != self.lab.replays() {
+            self.event_cache.clear();
+            self.event_cache_replays = self.lab.replays();
+        }
+        let mut cache = std::mem::take(&mut self.event_cache);
+        let mut fresh = HashMap::with_capacity(idx.len());
+        let out: Vec<Rc<EventRow>> = idx
             .into_iter()
             .map(|i| {
                 let h = &trace[i];
                 let arrived = h.end <= now;
-                EventRow {
-                    hop: h.id.0,
-                    time: fmt_time(lab::us(h.start)),
-                    route: format!("{} → {}", self.lab.name(h.from), self.lab.name(h.to)),
-                    summary: rows[i].summary.clone(),
-                    proto: rows[i].proto,
-                    encap: rows[i].kinds & kind::ENCAP != 0,
-                    bum: rows[i].kinds & kind::BUM != 0,
-                    outcome: if arrived {
-                        h.decisions
-                            .iter()
-                            .map(|d| self.decision(d))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    } else {
-                        "in flight".to_string()
-                    },
-                    dropped: arrived && h.dropped().is_some(),
-                }
+                let state = (arrived, h.decisions.len());
+                let row = match cache.remove(&h.id.0) {
+                    Some((a, n, row)) if (a, n) == state => row,
+                    _ => Rc::new(EventRow {
+                        hop: h.id.0,
+                        time: fmt_time(lab::us(h.start)),
+                        route: format!("{} → {}", self.lab.name(h.from), self.lab.name(h.to)),
+                        summary: rows[i].summary.clone(),
+                        proto: rows[i].proto,
+                        encap: rows[i].kinds & kind::ENCAP != 0,
+                        bum: rows[i].kinds & kind::BUM != 0,
+                        outcome: if arrived {
+                            h.decisions
+                                .iter()
+                                .map(|d| self.decision(d))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        } else {
+                            "in flight".to_string()
+                        },
+                        dropped: arrived && h.dropped().is_some(),
+                    }),
+                };
+                fresh.insert(h.id.0, (state.0, state.1, row.clone()));
+                row
             })
             .collect();
+        self.event_cache = fresh;
         self.events = Rc::new(out);
     }
 
@@ -462,7 +523,17 @@ impl App {
 
     fn glyphs(&mut self) -> Rc<Vec<Glyph>> {
         let linger = Duration::from_micros((speed_us_per_s(self.speed) * 0.6) as u64);
-        let flights = self.lab.flights(linger);
+        let mut flights = self.lab.flights(linger);
+        // A flood can put a thousand copies on the links at once; past a few hundred they
+        // only stack on each other. Draw the oldest, and the selected frame always.
+        if flights.len() > MAX_GLYPHS {
+            let selected = self.selected;
+            let mut n = 0;
+            flights.retain(|f| {
+                n += 1;
+                n <= MAX_GLYPHS || selected == Some(f.hop)
+            });
+        }
         let layout = self.layout.clone();
         let vnis = &layout.vnis;
         Rc::new(
@@ -572,15 +643,21 @@ impl Component for App {
             tables_key: (u64::MAX, 0, 0, 0),
             layout: Rc::new(Layout::default()),
             layout_key: (u64::MAX, 0, 0),
+            names: Names::default(),
+            scenario: (None, None),
             events: Rc::new(Vec::new()),
+            event_cache: HashMap::new(),
+            event_cache_replays: 0,
             events_total: 0,
-            events_key: (usize::MAX, 0, 0, 0),
+            events_key: (usize::MAX, 0, 0, 0, 0),
             detail: None,
             glyphs: Rc::new(Vec::new()),
             outcome: None,
             message,
             skipped: false,
             frames: 0,
+            phases: dom::Phases::default(),
+            timing: false,
         };
         app.refresh_all();
         app
@@ -593,6 +670,8 @@ impl Component for App {
                     return false;
                 }
                 self.frames += 1;
+                self.phases.start();
+                self.timing = true;
                 let dt = self
                     .last_ts
                     .map(|l| (ts - l).clamp(0.0, 100.0))
@@ -609,6 +688,7 @@ impl Component for App {
                 // Nothing on the wire: jump to the next frame instead of showing an empty
                 // network (at most half a second of virtual time per animation frame).
                 self.skipped = self.lab.skip_idle(Duration::from_millis(500));
+                self.phases.lap(dom::SIM);
                 if self.lab.at_end() {
                     self.playing = false;
                     self.raf = None;
@@ -625,6 +705,7 @@ impl Component for App {
                     }
                     self.glyphs = self.glyphs();
                 }
+                self.phases.lap(dom::MODEL);
             }
             Msg::TogglePlay => {
                 self.playing = !self.playing;
@@ -769,6 +850,12 @@ impl Component for App {
         true
     }
 
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        if std::mem::take(&mut self.timing) {
+            self.phases.lap(dom::VIEW);
+        }
+    }
+
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         let script = self.lab.script();
@@ -823,8 +910,8 @@ impl Component for App {
                     <main class="lab">
                         <aside class="side">
                             <Scenarios current={current.clone()} on_load={self.cbs.load.clone()} />
-                            <panels::Narration scenario={current.as_deref().and_then(find_scenario).map(Rc::new)} outcome={self.outcome.clone()} at_end={self.lab.at_end()} />
-                            <Actions lab_rev={self.lab.topology_rev()} hosts={host_names(&self.lab)} hypervisors={hv_names(&self.lab)} sites={site_names(&self.layout)} vnis={self.layout.vnis.clone()} on_act={self.cbs.act.clone()} />
+                            <panels::Narration scenario={self.scenario.1.clone()} outcome={self.outcome.clone()} at_end={self.lab.at_end()} />
+                            <Actions lab_rev={self.lab.topology_rev()} hosts={self.names.hosts.clone()} hypervisors={self.names.hypervisors.clone()} sites={self.names.sites.clone()} vnis={self.layout.vnis.clone()} on_act={self.cbs.act.clone()} />
                         </aside>
                         <section class="stage">
                             <Topology layout={self.layout.clone()} glyphs={self.glyphs.clone()} selected={self.selected} selected_node={self.table_node().map(|n| n.0)}
@@ -837,7 +924,7 @@ impl Component for App {
                             <EventList rows={self.events.clone()} total={self.events_total} filters={self.filters} selected={self.selected}
                                 on_filter={self.cbs.filter.clone()} on_select={self.cbs.frame.clone()} />
                             <Tables tables={self.tables.clone()} node={self.table_node().map(|n| self.lab.name(n)).unwrap_or_default()}
-                                nodes={table_nodes(&self.layout)} on_node={self.cbs.node.clone()} />
+                                nodes={self.names.table_nodes.clone()} on_node={self.cbs.node.clone()} />
                         </section>
                     </main>
                 }

@@ -9,7 +9,7 @@ use yew::prelude::*;
 use crate::model::lab::{Lab, kind};
 use crate::model::outcome::Outcome;
 use crate::model::script::{Action, Encap, Mode};
-use crate::model::tables::Table;
+use crate::model::tables::{Row, Table};
 
 // ------------------------------------------------------------------ scenarios and narration
 
@@ -486,7 +486,7 @@ pub fn actions(p: &ActionsProps) -> Html {
 // ------------------------------------------------------------------ events
 
 /// One row of the event list.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
     pub hop: u32,
     pub time: String,
@@ -501,7 +501,9 @@ pub struct EventRow {
 
 #[derive(Properties, PartialEq)]
 pub struct EventListProps {
-    pub rows: Rc<Vec<EventRow>>,
+    /// The rows shown, oldest first. A row that did not change keeps its `Rc`, so its
+    /// [`EventItem`] skips re-rendering.
+    pub rows: Rc<Vec<Rc<EventRow>>>,
     pub total: usize,
     pub filters: u16,
     pub selected: Option<u32>,
@@ -539,24 +541,38 @@ pub fn event_list(p: &EventListProps) -> Html {
                 if p.rows.is_empty() {
                     <p class="hint">{ "No frames yet. Press play (space) or step (→)." }</p>
                 }
-                { for p.rows.iter().map(|r| {
-                    let hop = r.hop;
-                    html! {
-                        <div key={r.hop} class={classes!("event", format!("p-{}", r.proto), r.dropped.then_some("dropped"), (p.selected == Some(r.hop)).then_some("sel"))}
-                             onclick={p.on_select.reform(move |_: MouseEvent| hop)} data-hop={r.hop.to_string()}>
-                            <span class="et">{ &r.time }</span>
-                            <span class="er">{ &r.route }</span>
-                            <span class="es">
-                                if r.encap { <span class="badge encap">{ "encap" }</span> }
-                                if r.bum { <span class="badge bum">{ "BUM" }</span> }
-                                { &r.summary }
-                            </span>
-                            <span class="eo">{ &r.outcome }</span>
-                        </div>
-                    }
+                { for p.rows.iter().map(|r| html! {
+                    <EventItem key={r.hop} row={r.clone()} selected={p.selected == Some(r.hop)} on_select={p.on_select.clone()} />
                 }) }
             </div>
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct EventItemProps {
+    pub row: Rc<EventRow>,
+    pub selected: bool,
+    pub on_select: Callback<u32>,
+}
+
+/// One event: re-rendered only when its row or its selection changes.
+#[function_component(EventItem)]
+pub fn event_item(p: &EventItemProps) -> Html {
+    let r = &p.row;
+    let hop = r.hop;
+    html! {
+        <div class={classes!("event", format!("p-{}", r.proto), r.dropped.then_some("dropped"), p.selected.then_some("sel"))}
+             onclick={p.on_select.reform(move |_: MouseEvent| hop)} data-hop={r.hop.to_string()}>
+            <span class="et">{ &r.time }</span>
+            <span class="er">{ &r.route }</span>
+            <span class="es">
+                if r.encap { <span class="badge encap">{ "encap" }</span> }
+                if r.bum { <span class="badge bum">{ "BUM" }</span> }
+                { &r.summary }
+            </span>
+            <span class="eo">{ &r.outcome }</span>
+        </div>
     }
 }
 
@@ -598,9 +614,7 @@ pub fn tables_view(p: &TablesProps) -> Html {
                         <thead><tr>{ for t.headers.iter().map(|h| html! { <th>{ *h }</th> }) }</tr></thead>
                         <tbody>
                             { for t.rows.iter().map(|r| html! {
-                                <tr key={format!("{}#{}", r.key, r.changed)} class={classes!((r.changed > 0).then_some("flash"))}>
-                                    { for r.cells.iter().chain(r.volatile.iter()).map(|c| html! { <td>{ c }</td> }) }
-                                </tr>
+                                <LiveRow key={format!("{}#{}", r.key, r.changed)} row={r.clone()} />
                             }) }
                         </tbody>
                     </table>
@@ -608,6 +622,23 @@ pub fn tables_view(p: &TablesProps) -> Html {
                 </div>
             }
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LiveRowProps {
+    row: Row,
+}
+
+/// One table row: re-rendered only when its cells change (a changed row gets a new key, so
+/// it is drawn afresh and flashes).
+#[function_component(LiveRow)]
+fn live_row(p: &LiveRowProps) -> Html {
+    let r = &p.row;
+    html! {
+        <tr class={classes!((r.changed > 0).then_some("flash"))}>
+            { for r.cells.iter().chain(r.volatile.iter()).map(|c| html! { <td>{ c }</td> }) }
+        </tr>
     }
 }
 

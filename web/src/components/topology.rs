@@ -1,9 +1,12 @@
 //! The topology: sites, routers, hypervisors (VTEPs), hosts coloured by VNI, links; and the
 //! frames on the links at the view time. The static part re-renders only when the layout
-//! changes; the frames layer every animation frame.
+//! changes; the frames layer every animation frame, by moving its elements in place.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::model::layout::Layout;
@@ -37,59 +40,195 @@ pub struct TopologyProps {
 #[function_component(Topology)]
 pub fn topology(p: &TopologyProps) -> Html {
     let l = &p.layout;
+    let view_box = format!("0 0 {:.0} {:.0}", l.width, l.height);
+    // Two stacked SVGs with the same viewBox: the static drawing, and above it the frames in
+    // flight, which the page composites as a layer of its own (index.html), so moving frames
+    // repaint only themselves.
     html! {
-        <svg class="topology" viewBox={format!("0 0 {:.0} {:.0}", l.width, l.height)}
-             preserveAspectRatio="xMidYMid meet" role="img"
-             aria-label="topology: sites, routers, hypervisors with their VTEPs, hosts, and frames in flight">
-            <Static layout={p.layout.clone()} selected_node={p.selected_node} on_node={p.on_node.clone()} />
-            <g class="frames">
-                { for p.glyphs.iter().map(|g| glyph(g, p.selected == Some(g.hop), &p.on_frame)) }
-            </g>
-        </svg>
+        <div class="topo">
+            <svg class="topology" viewBox={view_box.clone()}
+                 preserveAspectRatio="xMidYMid meet" role="img"
+                 aria-label="topology: sites, routers, hypervisors with their VTEPs, hosts, and frames in flight">
+                <Static layout={p.layout.clone()} selected_node={p.selected_node} on_node={p.on_node.clone()} />
+            </svg>
+            <svg class="topology-frames" viewBox={view_box} preserveAspectRatio="xMidYMid meet" aria-hidden="true">
+                <Frames glyphs={p.glyphs.clone()} selected={p.selected} on_frame={p.on_frame.clone()} />
+            </svg>
+        </div>
     }
 }
 
-fn glyph(g: &Glyph, selected: bool, on_frame: &Callback<u32>) -> Html {
-    let hop = g.hop;
-    let onclick = on_frame.reform(move |e: MouseEvent| {
-        e.stop_propagation();
-        hop
+#[derive(Properties, PartialEq)]
+struct FramesProps {
+    glyphs: Rc<Vec<Glyph>>,
+    selected: Option<u32>,
+    on_frame: Callback<u32>,
+}
+
+/// The frames in flight. This layer changes every animation frame, so it bypasses the virtual
+/// DOM: [`Drawn`] keeps one `<g>` per frame, keyed by hop, creates it once, and afterwards only
+/// moves it (one `transform` attribute) or changes its class (selection). One click listener
+/// on the layer finds the frame by its `data-hop`.
+#[function_component(Frames)]
+fn frames(p: &FramesProps) -> Html {
+    let layer = use_node_ref();
+    let drawn = use_mut_ref(Drawn::default);
+    {
+        let (layer, drawn) = (layer.clone(), drawn.clone());
+        use_effect_with((p.glyphs.clone(), p.selected), move |(glyphs, selected)| {
+            if let Some(g) = layer.cast::<web_sys::Element>() {
+                drawn.borrow_mut().sync(&g, glyphs, *selected);
+            }
+        });
+    }
+    let on_frame = p.on_frame.clone();
+    let onclick = Callback::from(move |e: MouseEvent| {
+        let hop = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("[data-hop]").ok().flatten())
+            .and_then(|el| el.get_attribute("data-hop"))
+            .and_then(|h| h.parse().ok());
+        if let Some(hop) = hop {
+            e.stop_propagation();
+            on_frame.emit(hop);
+        }
     });
-    let t = format!("translate({:.1} {:.1})", g.x, g.y);
-    if g.dropped {
-        return html! {
-            <g class="drop" transform={t} key={format!("d{hop}")} {onclick}>
-                <title>{ format!("dropped: {}", g.title) }</title>
-                <circle r="11" />
-                <path d="M-6 -6 L6 6 M6 -6 L-6 6" />
-            </g>
+    html! { <g class="frames" ref={layer} {onclick} /> }
+}
+
+/// One drawn frame: its element and what was last written to it.
+struct Mark {
+    el: web_sys::Element,
+    /// Position in tenths of a viewBox unit (what the `transform` says).
+    at: (i64, i64),
+    class: String,
+    title: String,
+    /// The [`Drawn::sync`] call that last saw it.
+    seen: u64,
+}
+
+/// The frames layer's elements, by hop (and whether drawn as a drop mark).
+#[derive(Default)]
+struct Drawn {
+    marks: HashMap<(u32, bool), Mark>,
+    sync: u64,
+}
+
+const SVG: Option<&str> = Some("http://www.w3.org/2000/svg");
+
+impl Drawn {
+    fn sync(&mut self, layer: &web_sys::Element, glyphs: &[Glyph], selected: Option<u32>) {
+        let Some(doc) = layer.owner_document() else {
+            return;
         };
+        self.sync += 1;
+        for g in glyphs {
+            let at = ((g.x * 10.0).round() as i64, (g.y * 10.0).round() as i64);
+            let class = class(g, selected == Some(g.hop));
+            let title = if g.dropped {
+                format!("dropped: {}", g.title)
+            } else {
+                g.title.clone()
+            };
+            let mark = match self.marks.entry((g.hop, g.dropped)) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    let Ok(el) = doc.create_element_ns(SVG, "g") else {
+                        continue;
+                    };
+                    let _ = el.set_attribute("data-hop", &g.hop.to_string());
+                    let _ = layer.append_child(&el);
+                    v.insert(Mark {
+                        el,
+                        at: (i64::MIN, i64::MIN),
+                        class: String::new(),
+                        title: String::new(),
+                        seen: 0,
+                    })
+                }
+            };
+            mark.seen = self.sync;
+            if mark.class != class {
+                let _ = mark.el.set_attribute("class", &class);
+                mark.class = class;
+            }
+            if mark.at != at {
+                mark.at = at;
+                let t = format!(
+                    "translate({:.1} {:.1})",
+                    at.0 as f64 / 10.0,
+                    at.1 as f64 / 10.0
+                );
+                let _ = mark.el.set_attribute("transform", &t);
+            }
+            if mark.title != title {
+                // New (or its look changed): draw its shapes.
+                mark.el.set_inner_html(&shape(g, &title));
+                mark.title = title;
+            }
+        }
+        let sync = self.sync;
+        self.marks.retain(|_, m| {
+            if m.seen != sync {
+                m.el.remove();
+            }
+            m.seen == sync
+        });
+    }
+}
+
+fn class(g: &Glyph, selected: bool) -> String {
+    if g.dropped {
+        return "drop".to_string();
     }
     let sel = if selected { " selected" } else { "" };
     let bum = if g.bum { " bum" } else { "" };
     if g.control {
-        return html! {
-            <g class={format!("frame ctrl{sel}")} transform={t} key={hop.to_string()} {onclick}>
-                <title>{ &g.title }</title>
-                <path d="M0 -9 L9 0 L0 9 L-9 0 Z" />
-            </g>
-        };
+        format!("frame ctrl{sel}")
+    } else if g.envelope.is_some() {
+        format!("frame encap{sel}{bum}")
+    } else {
+        format!("frame plain{sel}{bum}")
+    }
+}
+/// The inside of a frame's `<g>`: its tooltip and shapes around (0, 0) (markup for
+/// `innerHTML`; the group's `transform` places it).
+fn shape(g: &Glyph, title: &str) -> String {
+    let title = escape(title);
+    if g.dropped {
+        return format!(
+            r#"<title>{title}</title><circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#
+        );
+    }
+    if g.control {
+        return format!(r#"<title>{title}</title><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#);
     }
     match g.envelope {
-        Some(c) => html! {
-            <g class={format!("frame encap{sel}{bum}")} transform={t} key={hop.to_string()} {onclick}>
-                <title>{ &g.title }</title>
-                <rect class={format!("envelope vni-{}", c % 8)} x="-16" y="-10" width="32" height="20" rx="4" />
-                <rect class={format!("inner p-{}", g.proto)} x="-7" y="-5.5" width="14" height="11" rx="2" />
-            </g>
-        },
-        None => html! {
-            <g class={format!("frame plain{sel}{bum}")} transform={t} key={hop.to_string()} {onclick}>
-                <title>{ &g.title }</title>
-                <rect class={format!("inner p-{}", g.proto)} x="-8" y="-6.5" width="16" height="13" rx="2" />
-            </g>
-        },
+        Some(v) => format!(
+            r#"<title>{title}</title><rect class="envelope vni-{}" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-{}" x="-7" y="-5.5" width="14" height="11" rx="2"/>"#,
+            v % 8,
+            g.proto
+        ),
+        None => format!(
+            r#"<title>{title}</title><rect class="inner p-{}" x="-8" y="-6.5" width="16" height="13" rx="2"/>"#,
+            g.proto
+        ),
     }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[derive(Properties, PartialEq)]
