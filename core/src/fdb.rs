@@ -11,12 +11,19 @@
 //! these are the all-zeros-MAC entries added with `bridge fdb append 00:00:00:00:00:00 dst IP`.
 //!
 //! The table never reads a clock: every call that needs the time takes `now`.
+//!
+//! Storage is compact (see `Record`): 24 bytes per entry in a `hashbrown::HashTable`, with the
+//! destination interned (a 2-byte index into the few ports and remote VTEPs in use) and times
+//! kept as milliseconds since the table's epoch. So [`Fdb::lookup`] and [`Fdb::iter`] return
+//! [`FdbEntry`] values built from the record, not references; `last_seen` is rounded up to the
+//! millisecond.
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 use crate::wire::{EthernetAddress, IpAddress};
 use crate::{Duration, Instant, Vni, elapsed};
@@ -95,7 +102,8 @@ pub struct FdbConfig {
     /// Largest number of entries, all VNIs together (Linux `maxaddress`). When full, new MACs
     /// are not learned (and counted); traffic still flows, flooded.
     pub max_entries: usize,
-    /// Duplicate-MAC detection: this many moves...
+    /// Duplicate-MAC detection: this many moves... (0 turns detection off; values above
+    /// [`MAX_COUNTED_MOVES`] act as that: an entry counts its moves in 5 bits)
     pub dup_max_moves: u32,
     /// ...within this window freeze the entry (RFC 7432 defaults: 5 moves in 180 s).
     pub dup_window: Duration,
@@ -176,19 +184,183 @@ impl fmt::Display for FdbError {
 
 impl core::error::Error for FdbError {}
 
-/// An entry plus the bookkeeping of duplicate detection.
+/// Compact storage: one 24-byte record per entry, kept directly in a `hashbrown::HashTable`
+/// (24-byte bucket + 1 control byte; at hashbrown's 44-87% load, 29-57 bytes per entry
+/// whatever the size, against 64-136 before). A lookup touches one control group and one
+/// record. The destination is an index into a small interned table of destinations (a few
+/// local ports and remote VTEPs), and times are milliseconds since the table's epoch.
 #[derive(Clone, Copy, Debug)]
-struct Slot {
-    entry: FdbEntry,
-    window_start: Instant,
-    moves_in_window: u32,
+struct Record {
+    mac: [u8; 6],
+    vni: [u8; 3],
+    /// Bits 0-1: origin; bit 2: frozen; bits 3-7: moves in the current duplicate window.
+    flags: u8,
+    /// Index into [`Dests`].
+    dest: u16,
+    seq: u32,
+    /// Milliseconds since [`Clock::epoch_us`].
+    last_seen: u32,
+    /// Start of the duplicate-detection window, in the same unit.
+    window_start: u32,
+}
+
+const _: () = assert!(size_of::<Record>() == 24);
+
+const FLAG_FROZEN: u8 = 0b100;
+const MOVES_SHIFT: u32 = 3;
+/// The most moves a record can count: [`FdbConfig::dup_max_moves`] above this acts as this.
+pub const MAX_COUNTED_MOVES: u32 = 31;
+
+impl Record {
+    fn new(vni: Vni, mac: Mac, dest: u16, origin: Origin, seq: u32, now: u32) -> Record {
+        Record {
+            mac: mac.0,
+            vni: vni.to_be_bytes(),
+            flags: origin_bits(origin),
+            dest,
+            seq,
+            last_seen: now,
+            window_start: now,
+        }
+    }
+
+    #[inline]
+    fn is(&self, vni: &[u8; 3], mac: &[u8; 6]) -> bool {
+        self.mac == *mac && self.vni == *vni
+    }
+
+    fn vni(&self) -> Vni {
+        Vni::from_be_bytes(self.vni)
+    }
+
+    fn origin(&self) -> Origin {
+        match self.flags & 0b11 {
+            0 => Origin::Learned,
+            1 => Origin::Static,
+            _ => Origin::ControlPlane,
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        self.flags & FLAG_FROZEN != 0
+    }
+
+    fn moves(&self) -> u32 {
+        u32::from(self.flags >> MOVES_SHIFT)
+    }
+
+    fn set_moves(&mut self, moves: u32) {
+        let moves = moves.min(MAX_COUNTED_MOVES) as u8;
+        self.flags = (self.flags & 0b111) | (moves << MOVES_SHIFT);
+    }
+}
+
+fn origin_bits(origin: Origin) -> u8 {
+    match origin {
+        Origin::Learned => 0,
+        Origin::Static => 1,
+        Origin::ControlPlane => 2,
+    }
+}
+
+/// The destinations records point to, interned: a VTEP has a few local ports and talks to a
+/// few remote VTEPs, so a 2-byte index replaces a 20-byte `Destination` in every record.
+/// Reference-counted; a freed index is reused.
+#[derive(Clone)]
+struct Dests {
+    list: Vec<Destination>,
+    refs: Vec<u32>,
+    ids: HashMap<Destination, u16, FixedState>,
+    free: Vec<u16>,
+}
+
+impl Dests {
+    fn new(hasher: FixedState) -> Dests {
+        Dests {
+            list: Vec::new(),
+            refs: Vec::new(),
+            ids: HashMap::with_hasher(hasher),
+            free: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: u16) -> Destination {
+        self.list[usize::from(id)]
+    }
+
+    /// One more reference to `dest`; `None` when 65,536 distinct destinations are in use.
+    fn acquire(&mut self, dest: Destination) -> Option<u16> {
+        if let Some(&id) = self.ids.get(&dest) {
+            self.refs[usize::from(id)] += 1;
+            return Some(id);
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.list[usize::from(id)] = dest;
+                self.refs[usize::from(id)] = 1;
+                id
+            }
+            None => {
+                let id = u16::try_from(self.list.len()).ok()?;
+                self.list.push(dest);
+                self.refs.push(1);
+                id
+            }
+        };
+        self.ids.insert(dest, id);
+        Some(id)
+    }
+
+    fn release(&mut self, id: u16) {
+        let refs = &mut self.refs[usize::from(id)];
+        *refs -= 1;
+        if *refs == 0 {
+            self.ids.remove(&self.list[usize::from(id)]);
+            self.free.push(id);
+        }
+    }
+}
+
+/// Millisecond timestamps relative to an epoch, in a `u32`. The epoch is set by the first
+/// timestamp, 2^31 ms (24.8 days) before it, so times up to 24.8 days either side fit; a time
+/// outside moves the epoch (rebasing every record, a pass as cheap as one ageing sweep): with a
+/// clock that only moves forward, once every 24.8 days. Times older than 24.8 days before the
+/// new epoch's centre are clamped to it. Timestamps round up to the millisecond, so an entry
+/// never ages out early (at most 1 ms late).
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    epoch_us: i64,
+    set: bool,
+}
+
+const US_PER_MS: i64 = 1000;
+const HALF_RANGE_MS: i64 = 1 << 31;
+
+impl Clock {
+    /// The timestamp of `now`, or `None` if it does not fit (then rebase).
+    #[inline]
+    fn stamp(&self, now: Instant) -> Option<u32> {
+        let d = now.total_micros().checked_sub(self.epoch_us)?;
+        if !self.set || d < 0 {
+            return None;
+        }
+        u32::try_from((d + US_PER_MS - 1) / US_PER_MS).ok()
+    }
+
+    fn instant(&self, stamp: u32) -> Instant {
+        Instant::from_micros(self.epoch_us + i64::from(stamp) * US_PER_MS)
+    }
 }
 
 /// The forwarding database of one VTEP, all VNIs together.
 #[derive(Clone)]
 pub struct Fdb {
     config: FdbConfig,
-    entries: HashMap<(Vni, Mac), Slot, FixedState>,
+    hasher: FixedState,
+    entries: HashTable<Record>,
+    dests: Dests,
+    clock: Clock,
     flood: HashMap<Vni, Vec<IpAddress>, FixedState>,
 }
 
@@ -197,6 +369,7 @@ impl fmt::Debug for Fdb {
         f.debug_struct("Fdb")
             .field("config", &self.config)
             .field("entries", &self.entries.len())
+            .field("destinations", &self.dests.ids.len())
             .field("flood_vnis", &self.flood.len())
             .finish()
     }
@@ -208,6 +381,18 @@ pub const INITIAL_CAPACITY: usize = 1024;
 /// Whether a MAC may have an entry: unicast and not all zeros.
 pub fn is_learnable(mac: &Mac) -> bool {
     mac.is_unicast() && mac.0 != [0; 6]
+}
+
+/// What [`Fdb::learn`] or [`Fdb::install`] does to an existing record.
+enum Update {
+    Keep(LearnOutcome),
+    /// Point the record at `dest`, with these fields.
+    Replace {
+        dest: Destination,
+        origin: Origin,
+        seq: u32,
+        outcome: LearnOutcome,
+    },
 }
 
 impl Fdb {
@@ -223,8 +408,14 @@ impl Fdb {
         let reserve = config.max_entries.min(INITIAL_CAPACITY);
         Fdb {
             config,
-            entries: HashMap::with_capacity_and_hasher(reserve, hasher.clone()),
-            flood: HashMap::with_hasher(hasher),
+            entries: HashTable::with_capacity(reserve),
+            dests: Dests::new(hasher.clone()),
+            clock: Clock {
+                epoch_us: 0,
+                set: false,
+            },
+            flood: HashMap::with_hasher(hasher.clone()),
+            hasher,
         }
     }
 
@@ -242,54 +433,214 @@ impl Fdb {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     pub fn is_full(&self) -> bool {
         self.entries.len() >= self.config.max_entries
     }
 
+    #[inline]
+    fn hash(&self, vni: &[u8; 3], mac: &[u8; 6]) -> u64 {
+        hash_key(&self.hasher, vni, mac)
+    }
+
+    fn entry_of(&self, record: &Record) -> FdbEntry {
+        FdbEntry {
+            dest: self.dests.get(record.dest),
+            origin: record.origin(),
+            last_seen: self.clock.instant(record.last_seen),
+            mobility_seq: record.seq,
+            frozen: record.frozen(),
+        }
+    }
+
+    /// The timestamp of `now`, moving the epoch first if `now` is outside its range.
+    fn stamp(&mut self, now: Instant) -> u32 {
+        if let Some(stamp) = self.clock.stamp(now) {
+            return stamp;
+        }
+        self.rebase(now);
+        self.clock.stamp(now).unwrap_or(u32::MAX)
+    }
+
+    /// Centres the epoch on `now` (see [`Clock`]): every record's times shift by whole
+    /// milliseconds, so they read back unchanged unless clamped.
+    #[cold]
+    fn rebase(&mut self, now: Instant) {
+        let us = now.total_micros();
+        let target = us.saturating_sub(HALF_RANGE_MS * US_PER_MS);
+        if !self.clock.set {
+            self.clock = Clock {
+                epoch_us: target,
+                set: true,
+            };
+            return;
+        }
+        // A whole number of milliseconds, so the epoch keeps its sub-millisecond phase.
+        let shift_ms = target.saturating_sub(self.clock.epoch_us) / US_PER_MS;
+        self.clock.epoch_us += shift_ms * US_PER_MS;
+        let shift = |t: u32| -> u32 {
+            let moved = i64::from(t) - shift_ms;
+            moved.clamp(0, i64::from(u32::MAX)) as u32
+        };
+        for record in self.entries.iter_mut() {
+            record.last_seen = shift(record.last_seen);
+            record.window_start = shift(record.window_start);
+        }
+    }
+
     /// The entry for `mac` in `vni`, without refreshing it.
-    pub fn lookup(&self, vni: Vni, mac: &Mac) -> Option<&FdbEntry> {
-        self.entries.get(&(vni, *mac)).map(|slot| &slot.entry)
+    #[inline]
+    pub fn lookup(&self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
+        let vni = vni.to_be_bytes();
+        let hash = self.hash(&vni, &mac.0);
+        self.entries
+            .find(hash, |r| r.is(&vni, &mac.0))
+            .map(|r| self.entry_of(r))
+    }
+
+    /// Just the destination of `mac` in `vni`: what the data path needs.
+    #[inline]
+    pub fn destination(&self, vni: Vni, mac: &Mac) -> Option<Destination> {
+        let vni = vni.to_be_bytes();
+        let hash = self.hash(&vni, &mac.0);
+        self.entries
+            .find(hash, |r| r.is(&vni, &mac.0))
+            .map(|r| self.dests.get(r.dest))
     }
 
     /// Data-plane learning: a frame from `mac` arrived from `dest` at `now`.
+    #[inline]
     pub fn learn(&mut self, now: Instant, vni: Vni, mac: Mac, dest: Destination) -> LearnOutcome {
         if !is_learnable(&mac) {
             return LearnOutcome::Ignored(IgnoreReason::NotUnicast);
         }
-        let full = self.is_full();
-        let config = self.config;
-        match self.entries.get_mut(&(vni, mac)) {
-            Some(slot) if slot.entry.dest == dest => {
-                slot.entry.last_seen = now;
-                LearnOutcome::Refreshed
-            }
-            Some(slot) => match slot.entry.origin {
-                Origin::Static => LearnOutcome::Ignored(IgnoreReason::Static),
-                // A host that now sends from a local port moved here, whatever a route says: the
-                // new VTEP takes it over with a higher sequence (RFC 7432 section 15).
-                Origin::ControlPlane
-                    if matches!(dest, Destination::Local(_))
-                        && matches!(slot.entry.dest, Destination::Remote(_)) =>
-                {
-                    let from = slot.entry.dest;
-                    let seq = slot.entry.mobility_seq.wrapping_add(1);
-                    *slot = Slot::new(now, dest, Origin::Learned, seq);
-                    LearnOutcome::Moved { from, seq }
+        let stamp = self.stamp(now);
+        let key = vni.to_be_bytes();
+        let hash = self.hash(&key, &mac.0);
+        // The common case, a refresh: one probe, no other work.
+        if let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) {
+            if self.dests.get(record.dest) == dest {
+                if record.last_seen != stamp {
+                    record.last_seen = stamp;
                 }
-                Origin::ControlPlane => LearnOutcome::Ignored(IgnoreReason::ControlPlane),
-                Origin::Learned if slot.entry.frozen => LearnOutcome::Ignored(IgnoreReason::Frozen),
-                Origin::Learned => slot.record_move(now, dest, &config),
-            },
-            None if full => LearnOutcome::Full,
-            None => {
-                self.entries
-                    .insert((vni, mac), Slot::new(now, dest, Origin::Learned, 0));
-                LearnOutcome::Learned
+                return LearnOutcome::Refreshed;
+            }
+        } else {
+            return self.insert_new(hash, vni, mac, dest, Origin::Learned, 0, stamp);
+        }
+        self.learn_changed(hash, key, mac, dest, stamp)
+    }
+
+    /// Learning from another destination than the entry's: a move, or ignored.
+    #[cold]
+    fn learn_changed(
+        &mut self,
+        hash: u64,
+        key: [u8; 3],
+        mac: Mac,
+        dest: Destination,
+        stamp: u32,
+    ) -> LearnOutcome {
+        let config = self.config;
+        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
+            // Not reached: `learn` found the record just before.
+            return LearnOutcome::Full;
+        };
+        let current = self.dests.get(record.dest);
+        let update = match record.origin() {
+            Origin::Static => Update::Keep(LearnOutcome::Ignored(IgnoreReason::Static)),
+            // A host that now sends from a local port moved here, whatever a route says: the
+            // new VTEP takes it over with a higher sequence (RFC 7432 section 15).
+            Origin::ControlPlane
+                if matches!(dest, Destination::Local(_))
+                    && matches!(current, Destination::Remote(_)) =>
+            {
+                let seq = record.seq.wrapping_add(1);
+                Update::Replace {
+                    dest,
+                    origin: Origin::Learned,
+                    seq,
+                    outcome: LearnOutcome::Moved { from: current, seq },
+                }
+            }
+            Origin::ControlPlane => Update::Keep(LearnOutcome::Ignored(IgnoreReason::ControlPlane)),
+            Origin::Learned if record.frozen() => {
+                Update::Keep(LearnOutcome::Ignored(IgnoreReason::Frozen))
+            }
+            Origin::Learned => {
+                // A learned entry saw its MAC elsewhere: follow it, unless that makes too many
+                // moves in the window.
+                if stamp.saturating_sub(record.window_start) >= duration_ms(config.dup_window) {
+                    record.window_start = stamp;
+                    record.set_moves(0);
+                }
+                let moves = record.moves() + 1;
+                record.set_moves(moves);
+                let limit = config.dup_max_moves.min(MAX_COUNTED_MOVES);
+                if config.dup_max_moves > 0 && moves >= limit {
+                    // RFC 7432 15.1: stop following a MAC that flaps; an operator (or ageing)
+                    // clears it.
+                    record.flags |= FLAG_FROZEN;
+                    record.last_seen = stamp;
+                    return LearnOutcome::Frozen { moves };
+                }
+                let Some(id) = self.dests.acquire(dest) else {
+                    return LearnOutcome::Full;
+                };
+                self.dests.release(record.dest);
+                record.dest = id;
+                record.last_seen = stamp;
+                record.seq = record.seq.wrapping_add(1);
+                return LearnOutcome::Moved {
+                    from: current,
+                    seq: record.seq,
+                };
+            }
+        };
+        match update {
+            Update::Keep(outcome) => outcome,
+            Update::Replace {
+                dest,
+                origin,
+                seq,
+                outcome,
+            } => {
+                let Some(id) = self.dests.acquire(dest) else {
+                    return LearnOutcome::Full;
+                };
+                self.dests.release(record.dest);
+                *record = Record::new(record.vni(), mac, id, origin, seq, stamp);
+                outcome
             }
         }
+    }
+
+    /// A new record (the key is known to be absent), unless the table is full.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_new(
+        &mut self,
+        hash: u64,
+        vni: Vni,
+        mac: Mac,
+        dest: Destination,
+        origin: Origin,
+        seq: u32,
+        stamp: u32,
+    ) -> LearnOutcome {
+        if self.is_full() {
+            return LearnOutcome::Full;
+        }
+        let Some(id) = self.dests.acquire(dest) else {
+            return LearnOutcome::Full;
+        };
+        let hasher = &self.hasher;
+        self.entries
+            .insert_unique(hash, Record::new(vni, mac, id, origin, seq, stamp), |r| {
+                hash_key(hasher, &r.vni, &r.mac)
+            });
+        LearnOutcome::Learned
     }
 
     /// A control-plane route (EVPN type 2): `mac` lives at `dest` with sequence number `seq`.
@@ -306,33 +657,38 @@ impl Fdb {
         if !is_learnable(&mac) {
             return Err(FdbError::NotUnicast(mac));
         }
-        let full = self.is_full();
-        match self.entries.get_mut(&(vni, mac)) {
-            Some(slot) if slot.entry.origin == Origin::Static => {
-                Ok(LearnOutcome::Ignored(IgnoreReason::Static))
+        let stamp = self.stamp(now);
+        let key = vni.to_be_bytes();
+        let hash = self.hash(&key, &mac.0);
+        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
+            return match self.insert_new(hash, vni, mac, dest, Origin::ControlPlane, seq, stamp) {
+                LearnOutcome::Full => Err(self.full_error()),
+                outcome => Ok(outcome),
+            };
+        };
+        match record.origin() {
+            Origin::Static => return Ok(LearnOutcome::Ignored(IgnoreReason::Static)),
+            Origin::ControlPlane if seq < record.seq => {
+                return Ok(LearnOutcome::Ignored(IgnoreReason::StaleSequence));
             }
-            Some(slot)
-                if slot.entry.origin == Origin::ControlPlane && seq < slot.entry.mobility_seq =>
-            {
-                Ok(LearnOutcome::Ignored(IgnoreReason::StaleSequence))
-            }
-            Some(slot) => {
-                let from = slot.entry.dest;
-                *slot = Slot::new(now, dest, Origin::ControlPlane, seq);
-                Ok(if from == dest {
-                    LearnOutcome::Refreshed
-                } else {
-                    LearnOutcome::Moved { from, seq }
-                })
-            }
-            None if full => Err(FdbError::Full {
-                max_entries: self.config.max_entries,
-            }),
-            None => {
-                self.entries
-                    .insert((vni, mac), Slot::new(now, dest, Origin::ControlPlane, seq));
-                Ok(LearnOutcome::Learned)
-            }
+            _ => {}
+        }
+        let from = self.dests.get(record.dest);
+        let Some(id) = self.dests.acquire(dest) else {
+            return Err(self.full_error());
+        };
+        self.dests.release(record.dest);
+        *record = Record::new(vni, mac, id, Origin::ControlPlane, seq, stamp);
+        Ok(if from == dest {
+            LearnOutcome::Refreshed
+        } else {
+            LearnOutcome::Moved { from, seq }
+        })
+    }
+
+    fn full_error(&self) -> FdbError {
+        FdbError::Full {
+            max_entries: self.config.max_entries,
         }
     }
 
@@ -347,19 +703,35 @@ impl Fdb {
         if !is_learnable(&mac) {
             return Err(FdbError::NotUnicast(mac));
         }
-        if !self.entries.contains_key(&(vni, mac)) && self.is_full() {
-            return Err(FdbError::Full {
-                max_entries: self.config.max_entries,
-            });
-        }
-        self.entries
-            .insert((vni, mac), Slot::new(now, dest, Origin::Static, 0));
+        let stamp = self.stamp(now);
+        let key = vni.to_be_bytes();
+        let hash = self.hash(&key, &mac.0);
+        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
+            return match self.insert_new(hash, vni, mac, dest, Origin::Static, 0, stamp) {
+                LearnOutcome::Full => Err(self.full_error()),
+                _ => Ok(()),
+            };
+        };
+        let Some(id) = self.dests.acquire(dest) else {
+            return Err(self.full_error());
+        };
+        self.dests.release(record.dest);
+        *record = Record::new(vni, mac, id, Origin::Static, 0, stamp);
         Ok(())
     }
 
     /// Removes one entry, whatever its origin.
     pub fn remove(&mut self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
-        self.entries.remove(&(vni, *mac)).map(|slot| slot.entry)
+        let key = vni.to_be_bytes();
+        let hash = self.hash(&key, &mac.0);
+        let (record, _) = self
+            .entries
+            .find_entry(hash, |r| r.is(&key, &mac.0))
+            .ok()?
+            .remove();
+        let entry = self.entry_of(&record);
+        self.dests.release(record.dest);
+        Some(entry)
     }
 
     /// Removes every entry that `keep` rejects, telling `removed` about each.
@@ -368,10 +740,25 @@ impl Fdb {
         mut keep: impl FnMut(Vni, &Mac, &FdbEntry) -> bool,
         mut removed: impl FnMut(Vni, Mac, FdbEntry),
     ) {
-        self.entries.retain(|(vni, mac), slot| {
-            let keep = keep(*vni, mac, &slot.entry);
+        let Fdb {
+            entries,
+            dests,
+            clock,
+            ..
+        } = self;
+        entries.retain(|record| {
+            let (vni, mac) = (record.vni(), EthernetAddress(record.mac));
+            let entry = FdbEntry {
+                dest: dests.get(record.dest),
+                origin: record.origin(),
+                last_seen: clock.instant(record.last_seen),
+                mobility_seq: record.seq,
+                frozen: record.frozen(),
+            };
+            let keep = keep(vni, &mac, &entry);
             if !keep {
-                removed(*vni, *mac, slot.entry);
+                dests.release(record.dest);
+                removed(vni, mac, entry);
             }
             keep
         });
@@ -386,16 +773,16 @@ impl Fdb {
         );
     }
 
-    /// Every entry, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (Vni, Mac, &FdbEntry)> + '_ {
+    /// Every entry, in no particular order (the same order for the same seed and history).
+    pub fn iter(&self) -> impl Iterator<Item = (Vni, Mac, FdbEntry)> + '_ {
         self.entries
             .iter()
-            .map(|((vni, mac), slot)| (*vni, *mac, &slot.entry))
+            .map(|r| (r.vni(), EthernetAddress(r.mac), self.entry_of(r)))
     }
 
     /// Every entry sorted by VNI then MAC: for display and for deterministic snapshots.
     pub fn sorted(&self) -> Vec<(Vni, Mac, FdbEntry)> {
-        let mut all: Vec<_> = self.iter().map(|(v, m, e)| (v, m, *e)).collect();
+        let mut all: Vec<_> = self.iter().collect();
         all.sort_unstable_by_key(|(vni, mac, _)| (*vni, mac.0));
         all
     }
@@ -433,50 +820,26 @@ impl Fdb {
 
     /// Forgets everything about `vni`: entries and flood list.
     pub fn remove_vni(&mut self, vni: Vni) {
-        self.entries.retain(|(v, _), _| *v != vni);
+        self.retain(|v, _, _| v != vni, |_, _, _| {});
         self.flood.remove(&vni);
     }
 }
 
-impl Slot {
-    fn new(now: Instant, dest: Destination, origin: Origin, seq: u32) -> Slot {
-        Slot {
-            entry: FdbEntry {
-                dest,
-                origin,
-                last_seen: now,
-                mobility_seq: seq,
-                frozen: false,
-            },
-            window_start: now,
-            moves_in_window: 0,
-        }
-    }
+/// The key's hash: MAC and VNI packed into two words, one seeded foldhash.
+#[inline]
+fn hash_key(hasher: &FixedState, vni: &[u8; 3], mac: &[u8; 6]) -> u64 {
+    let mac_lo = u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    let mac_hi = u16::from_le_bytes([mac[4], mac[5]]);
+    let vni_lo = u16::from_le_bytes([vni[1], vni[2]]);
+    // All 72 bits go in (an injective packing: no collisions an attacker could build without
+    // the seed).
+    let word = u64::from(mac_lo) | u64::from(mac_hi) << 32 | u64::from(vni_lo) << 48;
+    hasher.hash_one((word, vni[0]))
+}
 
-    /// A learned entry saw its MAC elsewhere: follow it, unless that makes too many moves.
-    fn record_move(&mut self, now: Instant, dest: Destination, config: &FdbConfig) -> LearnOutcome {
-        if elapsed(now, self.window_start) >= config.dup_window {
-            self.window_start = now;
-            self.moves_in_window = 0;
-        }
-        self.moves_in_window += 1;
-        if config.dup_max_moves > 0 && self.moves_in_window >= config.dup_max_moves {
-            // RFC 7432 15.1: stop following a MAC that flaps; an operator (or ageing) clears it.
-            self.entry.frozen = true;
-            self.entry.last_seen = now;
-            return LearnOutcome::Frozen {
-                moves: self.moves_in_window,
-            };
-        }
-        let from = self.entry.dest;
-        self.entry.dest = dest;
-        self.entry.last_seen = now;
-        self.entry.mobility_seq = self.entry.mobility_seq.wrapping_add(1);
-        LearnOutcome::Moved {
-            from,
-            seq: self.entry.mobility_seq,
-        }
-    }
+/// A duration in whole milliseconds, saturating at `u32::MAX`.
+fn duration_ms(d: Duration) -> u32 {
+    u32::try_from(d.total_millis()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -692,6 +1055,62 @@ mod tests {
         );
         let entry = fdb.lookup(VNI, &mac(1)).unwrap();
         assert_eq!((entry.dest, entry.origin), (here, Origin::Learned));
+    }
+
+    #[test]
+    fn a_record_is_24_bytes() {
+        assert_eq!(size_of::<Record>(), 24);
+    }
+
+    #[test]
+    fn times_survive_epoch_moves_in_both_directions() {
+        let mut fdb = fdb(16);
+        let t0 = Instant::from_micros(1_234_567);
+        fdb.insert_static(t0, VNI, mac(1), remote(1)).unwrap();
+        // 60 days later: beyond the u32 millisecond range of the first epoch.
+        let later = t0 + Duration::from_secs(60 * 86_400);
+        fdb.learn(later, VNI, mac(2), remote(2));
+        assert_eq!(fdb.lookup(VNI, &mac(2)).unwrap().last_seen, later);
+        // The static entry's time is clamped to 24.8 days before the new centre, not lost.
+        let old = fdb.lookup(VNI, &mac(1)).unwrap().last_seen;
+        assert!(old <= later && old >= t0, "{old} {t0} {later}");
+        // Back in time (a clock that steps back) also moves the epoch.
+        fdb.learn(t0, VNI, mac(3), remote(3));
+        assert_eq!(fdb.lookup(VNI, &mac(3)).unwrap().last_seen, t0);
+        // Whole-millisecond times read back exactly; others round up to the millisecond.
+        let odd = Instant::from_micros(t0.total_micros() + 1_500);
+        fdb.learn(odd, VNI, mac(4), remote(3));
+        assert_eq!(
+            fdb.lookup(VNI, &mac(4)).unwrap().last_seen,
+            Instant::from_micros(t0.total_micros() + 2_000)
+        );
+    }
+
+    #[test]
+    fn destinations_are_interned_and_recycled() {
+        let mut fdb = fdb(64);
+        for i in 1..=10 {
+            fdb.learn(at(0), VNI, mac(i), remote(i));
+        }
+        assert_eq!(fdb.dests.ids.len(), 10);
+        for i in 1..=10 {
+            fdb.learn(at(1), VNI, mac(i), remote(1));
+        }
+        assert_eq!(
+            fdb.dests.ids.len(),
+            1,
+            "moved entries release their old destination"
+        );
+        fdb.remove(VNI, &mac(1));
+        fdb.age(at(1000), |_, _, _| {});
+        assert!(fdb.is_empty());
+        assert!(fdb.dests.ids.is_empty());
+        fdb.learn(at(1000), VNI, mac(1), Destination::Local(PortId(7)));
+        assert_eq!(
+            fdb.lookup(VNI, &mac(1)).unwrap().dest,
+            Destination::Local(PortId(7))
+        );
+        assert!(fdb.dests.list.len() <= 10, "freed indices are reused");
     }
 
     #[test]

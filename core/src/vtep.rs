@@ -578,6 +578,8 @@ enum RemoteFanout {
 #[derive(Clone, Debug)]
 struct Pending {
     vni: Vni,
+    /// The network's position in [`Networks::slots`].
+    slot: usize,
     frame: Range<usize>,
     payload: Range<usize>,
     encapsulation: Encapsulation,
@@ -596,13 +598,62 @@ struct Network {
     bucket: Option<TokenBucket>,
 }
 
+/// The networks of a VTEP: a dense vector, and the VNI -> position index. The data path looks
+/// a network up by VNI once per input and then works with its position (the pending outputs
+/// keep it), instead of hashing the VNI again at every step.
+#[derive(Clone, Debug)]
+struct Networks {
+    slots: Vec<Network>,
+    index: HashMap<Vni, usize, FixedState>,
+}
+
+impl Networks {
+    #[inline]
+    fn slot(&self, vni: &Vni) -> Option<usize> {
+        self.index.get(vni).copied()
+    }
+
+    fn get(&self, vni: &Vni) -> Option<&Network> {
+        self.slot(vni).map(|i| &self.slots[i])
+    }
+
+    fn get_mut(&mut self, vni: &Vni) -> Option<&mut Network> {
+        self.slot(vni).map(|i| &mut self.slots[i])
+    }
+
+    fn contains_key(&self, vni: &Vni) -> bool {
+        self.index.contains_key(vni)
+    }
+
+    /// Adds a network whose VNI is not there yet.
+    fn insert(&mut self, vni: Vni, network: Network) {
+        self.index.insert(vni, self.slots.len());
+        self.slots.push(network);
+    }
+
+    /// Removes a network; the last one takes its position (outputs pending are discarded by
+    /// the caller).
+    fn remove(&mut self, vni: &Vni) -> Option<Network> {
+        let i = self.index.remove(vni)?;
+        let network = self.slots.swap_remove(i);
+        if let Some(moved) = self.slots.get(i) {
+            self.index.insert(moved.config.vni, i);
+        }
+        Some(network)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Network> {
+        self.slots.iter()
+    }
+}
+
 /// A VXLAN / Geneve / NVGRE tunnel endpoint. See the module documentation.
 #[derive(Debug)]
 pub struct Vtep {
     config: VtepConfig,
     fdb: Fdb,
     neighbours: NeighbourTable,
-    networks: HashMap<Vni, Network, FixedState>,
+    networks: Networks,
     /// `ports[id]` is the VNI of port `id`, or `None` for a removed port.
     ports: Vec<Option<Vni>>,
     global: GlobalCounters,
@@ -634,7 +685,10 @@ impl Vtep {
         Ok(Vtep {
             fdb: Fdb::new(config.fdb, seed),
             neighbours: NeighbourTable::new(config.max_neighbours, config.fdb.ageing, seed),
-            networks: HashMap::with_hasher(FixedState::with_seed(seed)),
+            networks: Networks {
+                slots: Vec::new(),
+                index: HashMap::with_hasher(FixedState::with_seed(seed)),
+            },
             ports: Vec::new(),
             global: GlobalCounters::default(),
             events: VecDeque::with_capacity(config.event_capacity),
@@ -977,7 +1031,13 @@ impl Vtep {
 
     fn next_fanout(&mut self) -> Option<Output> {
         let pending = self.pending.as_mut()?;
-        let network = self.networks.get_mut(&pending.vni)?;
+        if matches!(
+            (&pending.local, &pending.remote),
+            (LocalFanout::None, RemoteFanout::None)
+        ) {
+            return None;
+        }
+        let network = self.networks.slots.get_mut(pending.slot)?;
         // Local copies first: they need no encapsulation.
         loop {
             let port = match &mut pending.local {
@@ -1108,9 +1168,10 @@ impl Vtep {
         if !check_range(buf, &frame) {
             return self.drop_frame(Some(vni), DropReason::BadBuffer);
         }
-        let Some(network) = self.networks.get_mut(&vni) else {
+        let Some(slot) = self.networks.slot(&vni) else {
             return self.drop_frame(None, DropReason::UnknownPort);
         };
+        let network = &mut self.networks.slots[slot];
         let config = network.config;
         network.counters.local_rx_frames += 1;
         network.counters.local_rx_bytes += frame.len() as u64;
@@ -1147,7 +1208,7 @@ impl Vtep {
         }
 
         let (local, remote) = if dst.is_unicast() {
-            match self.fdb.lookup(vni, &dst).map(|e| e.dest) {
+            match self.fdb.destination(vni, &dst) {
                 Some(Destination::Local(p)) if p == port => {
                     return self.drop_frame(Some(vni), DropReason::SamePort);
                 }
@@ -1158,7 +1219,7 @@ impl Vtep {
         } else {
             Self::flood_from(port)
         };
-        self.start_fanout(now, vni, port, buf, frame, local, remote);
+        self.start_fanout(now, vni, slot, port, buf, frame, local, remote);
     }
 
     /// Fan-out of a BUM frame from local `port`: every other local port and every flood peer.
@@ -1178,6 +1239,7 @@ impl Vtep {
         &mut self,
         now: Instant,
         vni: Vni,
+        slot: usize,
         port: PortId,
         buf: &mut [u8],
         frame: Range<usize>,
@@ -1201,7 +1263,7 @@ impl Vtep {
                 .filter(|ip| **ip != local_addr && same_family(ip, &local_addr))
                 .count(),
         };
-        let Some(network) = self.networks.get_mut(&vni) else {
+        let Some(network) = self.networks.slots.get_mut(slot) else {
             return;
         };
         let encapsulation = network.config.encapsulation;
@@ -1255,6 +1317,7 @@ impl Vtep {
         }
         self.pending = Some(Pending {
             vni,
+            slot,
             frame,
             payload,
             encapsulation,
@@ -1302,6 +1365,9 @@ impl Vtep {
         if answer == asker_mac {
             return false;
         }
+        let Some(slot) = self.networks.slot(&vni) else {
+            return false;
+        };
         let reply = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Reply,
             source_hardware_addr: answer,
@@ -1316,9 +1382,7 @@ impl Vtep {
         reply.emit(&mut ArpPacket::new_unchecked(
             &mut bytes[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + reply.buffer_len()],
         ));
-        if let Some(network) = self.networks.get_mut(&vni) {
-            network.counters.arp_suppressed += 1;
-        }
+        self.networks.slots[slot].counters.arp_suppressed += 1;
         self.push_event(Event::ArpSuppressed {
             vni,
             ip: wanted_ip,
@@ -1326,6 +1390,7 @@ impl Vtep {
         });
         self.pending = Some(Pending {
             vni,
+            slot,
             frame: frame.clone(),
             payload: frame.clone(),
             encapsulation: Encapsulation::Vxlan,
@@ -1391,10 +1456,10 @@ impl Vtep {
             Ok(parsed) => parsed,
             Err(e) => return self.drop_frame(None, e.into()),
         };
-        let Some(network) = self.networks.get_mut(&vni) else {
+        let Some(slot) = self.networks.slot(&vni) else {
             return self.drop_frame(None, DropReason::UnknownVni);
         };
-        let config = network.config;
+        let config = self.networks.slots[slot].config;
         if config.encapsulation != encapsulation {
             return self.drop_frame(Some(vni), DropReason::EncapsulationMismatch);
         }
@@ -1410,10 +1475,9 @@ impl Vtep {
         if !crate::fdb::is_learnable(&src) {
             return self.drop_frame(Some(vni), DropReason::InvalidSourceMac);
         }
-        if let Some(network) = self.networks.get_mut(&vni) {
-            network.counters.decap_frames += 1;
-            network.counters.decap_bytes += payload.len() as u64;
-        }
+        let counters = &mut self.networks.slots[slot].counters;
+        counters.decap_frames += 1;
+        counters.decap_bytes += payload.len() as u64;
         if config.learning {
             let dest = Destination::Remote(from);
             let outcome = self.fdb.learn(now, vni, src, dest);
@@ -1429,7 +1493,7 @@ impl Vtep {
             }
         }
         let local = if dst.is_unicast() {
-            match self.fdb.lookup(vni, &dst).map(|e| e.dest) {
+            match self.fdb.destination(vni, &dst) {
                 Some(Destination::Local(port)) => LocalFanout::One(port),
                 Some(Destination::Remote(_)) => {
                     return self.drop_frame(Some(vni), DropReason::SplitHorizon);
@@ -1454,6 +1518,7 @@ impl Vtep {
         }
         self.pending = Some(Pending {
             vni,
+            slot,
             frame: frame.clone(),
             payload: frame,
             encapsulation,
@@ -1464,7 +1529,12 @@ impl Vtep {
         });
     }
 
+    #[inline]
     fn record_learn(&mut self, vni: Vni, mac: Mac, dest: Destination, outcome: LearnOutcome) {
+        // A refresh (every frame from a known source) has nothing to count or tell.
+        if matches!(outcome, LearnOutcome::Refreshed | LearnOutcome::Ignored(_)) {
+            return;
+        }
         let Vtep {
             networks,
             events,

@@ -347,7 +347,7 @@ fn a_migrated_host_is_followed_after_its_gratuitous_arp() {
         P0,
         &arp(ArpOperation::Request, (mac(9), host_ip(9)), host_ip(9)),
     );
-    let entry = *f.vteps[0].fdb().lookup(VNI, &mac(9)).unwrap();
+    let entry = f.vteps[0].fdb().lookup(VNI, &mac(9)).unwrap();
     assert_eq!(entry.dest, Destination::Remote(underlay(3)));
     assert_eq!(entry.mobility_seq, 1);
     assert!(f.events.iter().any(|(i, e)| *i == 0
