@@ -438,8 +438,14 @@ fn open_tap(settings: &Settings, n: &NetworkSettings, vnet: bool) -> Result<(Fil
 }
 
 /// Whether this kernel has UDP GSO and GRO (`UDP_SEGMENT`, Linux 4.18; `UDP_GRO`, 5.0).
+/// Probed on the unspecified address of `local`'s family: a kernel feature, not an address's
+/// (a foreign `--local` must fail later with its own message, not as "lacks UDP GSO/GRO").
 fn udp_offloads_supported(local: IpAddr) -> bool {
-    let Ok(probe) = UdpSocket::bind(SocketAddr::new(local, 0)) else {
+    let any = match local {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u8; 16]),
+    };
+    let Ok(probe) = UdpSocket::bind(SocketAddr::new(any, 0)) else {
         return false;
     };
     sys::udp_segment_supported(&probe) && sys::set_udp_gro(&probe).is_ok()
