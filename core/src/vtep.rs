@@ -669,6 +669,12 @@ fn same_family(a: &IpAddress, b: &IpAddress) -> bool {
     )
 }
 
+/// Whether a flood-list entry gets a copy: never this VTEP itself, nor an address of the other
+/// family (the list can be edited directly through `Vtep::fdb_mut`).
+fn is_flood_target(ip: &IpAddress, local: &IpAddress) -> bool {
+    ip != local && same_family(ip, local)
+}
+
 fn is_ipv6(ip: &IpAddress) -> bool {
     matches!(ip, IpAddress::Ipv6(_))
 }
@@ -1080,7 +1086,7 @@ impl Vtep {
                 let local = self.config.local;
                 let found = list[(*next).min(list.len())..]
                     .iter()
-                    .position(|ip| *ip != local && same_family(ip, &local));
+                    .position(|ip| is_flood_target(ip, &local));
                 match found {
                     Some(offset) => {
                         let ip = list[*next + offset];
@@ -1195,9 +1201,7 @@ impl Vtep {
         if !crate::fdb::is_learnable(&src) {
             return self.drop_frame(Some(vni), DropReason::InvalidSourceMac);
         }
-        let outcome = self.fdb.learn(now, vni, src, Destination::Local(port));
-        self.record_learn(vni, src, Destination::Local(port), outcome);
-        if outcome == LearnOutcome::Full && self.config.fdb.drop_when_full {
+        if !self.learn_source(now, vni, src, Destination::Local(port)) {
             return self.drop_frame(Some(vni), DropReason::FdbFull);
         }
 
@@ -1260,7 +1264,7 @@ impl Vtep {
                 .fdb
                 .flood_list(vni)
                 .iter()
-                .filter(|ip| **ip != local_addr && same_family(ip, &local_addr))
+                .filter(|ip| is_flood_target(ip, &local_addr))
                 .count(),
         };
         let Some(network) = self.networks.slots.get_mut(slot) else {
@@ -1479,10 +1483,7 @@ impl Vtep {
         counters.decap_frames += 1;
         counters.decap_bytes += payload.len() as u64;
         if config.learning {
-            let dest = Destination::Remote(from);
-            let outcome = self.fdb.learn(now, vni, src, dest);
-            self.record_learn(vni, src, dest, outcome);
-            if outcome == LearnOutcome::Full && self.config.fdb.drop_when_full {
+            if !self.learn_source(now, vni, src, Destination::Remote(from)) {
                 return self.drop_frame(Some(vni), DropReason::FdbFull);
             }
             if config.arp_proxy
@@ -1530,6 +1531,14 @@ impl Vtep {
     }
 
     #[inline]
+    /// Learns that `src` sends from `dest`, with its events and counters. Returns false when the
+    /// frame must be dropped: the FDB is full and `FdbConfig::drop_when_full` is set.
+    fn learn_source(&mut self, now: Instant, vni: Vni, src: Mac, dest: Destination) -> bool {
+        let outcome = self.fdb.learn(now, vni, src, dest);
+        self.record_learn(vni, src, dest, outcome);
+        !(outcome == LearnOutcome::Full && self.config.fdb.drop_when_full)
+    }
+
     fn record_learn(&mut self, vni: Vni, mac: Mac, dest: Destination, outcome: LearnOutcome) {
         // A refresh (every frame from a known source) has nothing to count or tell.
         if matches!(outcome, LearnOutcome::Refreshed | LearnOutcome::Ignored(_)) {
