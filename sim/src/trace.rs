@@ -240,6 +240,24 @@ pub struct TcpFlags {
     pub psh: bool,
 }
 
+impl fmt::Display for TcpFlags {
+    /// tcpdump's letters: `S` SYN, `.` ACK, `F` FIN, `R` RST, `P` PSH.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (on, letter) in [
+            (self.syn, "S"),
+            (self.ack, "."),
+            (self.fin, "F"),
+            (self.rst, "R"),
+            (self.psh, "P"),
+        ] {
+            if on {
+                f.write_str(letter)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A frame read layer by layer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Layers {
@@ -359,21 +377,7 @@ impl Layers {
                             dst,
                             flags,
                             payload,
-                        } => {
-                            let mut f = String::new();
-                            for (on, c) in [
-                                (flags.syn, 'S'),
-                                (flags.ack, '.'),
-                                (flags.fin, 'F'),
-                                (flags.rst, 'R'),
-                                (flags.psh, 'P'),
-                            ] {
-                                if on {
-                                    f.push(c);
-                                }
-                            }
-                            write!(s, "/TCP {src}>{dst} [{f}] len {payload}")
-                        }
+                        } => write!(s, "/TCP {src}>{dst} [{flags}] len {payload}"),
                         L4::Other(p) => write!(s, "/proto {p}"),
                     };
                 }

@@ -2,23 +2,12 @@
 //! the underlay must hold and the ARP frames each container receives, for flat L2, flood and
 //! learn VXLAN, and VXLAN with a control plane; the article's 5000-node case marked.
 
+use crate::model::fmt_n;
 use vtep_core::vni::id_space;
 use vtep_sim::scale::{Figures, Variant, model};
 use yew::prelude::*;
 
 const K8S_NODES: u64 = 5000;
-
-fn fmt_n(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// Slider position (0..=1000) to a node count (2..=20000), logarithmic.
 fn n_of(pos: u32) -> u64 {

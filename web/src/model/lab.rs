@@ -145,19 +145,7 @@ impl HopRow {
                         } => {
                             kinds |= kind::TCP;
                             proto = "tcp";
-                            let mut f = String::new();
-                            for (on, c) in [
-                                (flags.syn, "S"),
-                                (flags.ack, "."),
-                                (flags.fin, "F"),
-                                (flags.rst, "R"),
-                                (flags.psh, "P"),
-                            ] {
-                                if on {
-                                    f.push_str(c);
-                                }
-                            }
-                            format!("TCP {src} > {dst} [{f}] len {payload}")
+                            format!("TCP {src} > {dst} [{flags}] len {payload}")
                         }
                         L4::Other(p) => format!("IP proto {p}"),
                     };

@@ -12,6 +12,19 @@ pub mod outcome;
 pub mod script;
 pub mod tables;
 
+/// `n` with thousands separators: `500000` -> `"500,000"`.
+pub fn fmt_n(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Bytes per hex dump line.
 pub const BYTES_PER_LINE: usize = 16;
 

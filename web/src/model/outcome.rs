@@ -3,6 +3,7 @@
 //! hard-coded but the question asked; the answers come from the trace, the apps' reports, the
 //! VTEPs' counters and tables.
 
+use super::fmt_n;
 use vtep_core::Vni;
 use vtep_core::fdb::{Destination, Origin};
 use vtep_core::vni::id_space;
@@ -31,18 +32,6 @@ fn underlay(sim: &Sim) -> Vec<LinkId> {
         .filter(|l| l.underlay)
         .map(|l| l.id)
         .collect()
-}
-
-fn fmt_n(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 struct Ctx<'a> {
