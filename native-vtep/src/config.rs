@@ -246,15 +246,19 @@ impl Located<'_> {
 fn read_file(path: &Path) -> Result<(String, FileConfig), Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error(format!("cannot read config file {}: {e}", path.display())))?;
-    let parsed = toml::from_str::<FileConfig>(&text).map_err(|e| {
-        let (line, col) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+    let parsed = parse_file(path, &text)?;
+    Ok((text, parsed))
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<FileConfig, Error> {
+    toml::from_str::<FileConfig>(text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
         Error(format!(
             "{}:{line}:{col}: {}",
             path.display(),
             e.message().trim_end()
         ))
-    })?;
-    Ok((text, parsed))
+    })
 }
 
 fn vni(value: u32) -> Result<Vni, String> {
@@ -279,9 +283,25 @@ pub fn load(args: &RunArgs) -> Result<Settings, Error> {
         None => (None, FileConfig::default()),
     };
     let path = args.config.clone().unwrap_or_default();
+    settle(args, &path, text.as_deref(), file)
+}
+
+/// [`load`] for a config file already in memory (`path` only names it in messages): the fuzz
+/// target's way in, with no file system.
+pub fn load_str(args: &RunArgs, path: &Path, text: &str) -> Result<Settings, Error> {
+    let file = parse_file(path, text)?;
+    settle(args, path, Some(text), file)
+}
+
+fn settle(
+    args: &RunArgs,
+    path: &Path,
+    text: Option<&str>,
+    file: FileConfig,
+) -> Result<Settings, Error> {
     let loc = Located {
-        path: &path,
-        text: text.as_deref().unwrap_or(""),
+        path,
+        text: text.unwrap_or(""),
     };
     let u = &file.underlay;
 

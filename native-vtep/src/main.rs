@@ -1,24 +1,15 @@
-//! `native-vtep`: the vtep-core engine on real TAP devices and UDP sockets.
-//!
-//! - [`cli`]: flags and subcommands; [`config`]: flags merged over a TOML file, validated;
-//! - [`daemon`]: the device layer and its poll loop; [`control`]: the Unix control socket;
-//! - [`sys`]: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else.
+//! The `native-vtep` command: parses the command line and hands over to the library
+//! (`src/lib.rs`), which holds the daemon, its configuration and the control protocol.
 #![deny(unsafe_code)]
-
-mod cli;
-mod config;
-mod control;
-mod daemon;
-mod offload;
-mod sys;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, FdbCommand, NeighCommand, Target};
-use control::{FdbRow, NeighRow, Request, StatsReport};
+use native_vtep::cli::{self, Cli, Command, FdbCommand, NeighCommand, Target};
+use native_vtep::control::{self, FdbRow, NeighRow, Request, StatsReport};
+use native_vtep::{config, daemon};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

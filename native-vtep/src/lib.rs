@@ -1,0 +1,16 @@
+//! `native-vtep`: the vtep-core engine on real TAP devices and UDP sockets.
+//!
+//! A library so that the fuzz targets (`fuzz/`) and tests reach the configuration parser;
+//! the `native-vtep` binary (`src/main.rs`) is its only other user.
+//!
+//! - [`cli`]: flags and subcommands; [`config`]: flags merged over a TOML file, validated;
+//! - [`daemon`]: the device layer and its poll loop; [`control`]: the Unix control socket;
+//! - `sys`: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else.
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod daemon;
+mod offload;
+mod sys;
