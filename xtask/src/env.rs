@@ -49,6 +49,8 @@ impl Ctx {
             .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
         let mut dirs: Vec<PathBuf> = Vec::new();
         let ours = [
+            // setup's Python venv (scapy): tests that run `python3` get its packages.
+            root.join("target/tools/venv/bin"),
             root.join("target/tools/node_modules/.bin"),
             cargo_home.join("bin"),
         ];

@@ -19,9 +19,10 @@ cargo xtask: Overlay Lab's automation
 USAGE:
     cargo xtask setup
         Install everything the project needs; each step is skipped when already present:
-        rust targets, Debian packages (chromium, chromium-driver, tshark, iperf3, tcpdump,
-        ethtool, iproute2), trunk, wasm-bindgen-cli (the version of Cargo.lock), wasm-pack,
-        wasm-opt (npm binaryen, in target/tools), e2e/node_modules, and every crate.
+        rust targets, the nightly toolchain (for cargo fuzz), Debian packages (chromium,
+        chromium-driver, tshark, iperf3, tcpdump, ethtool, iproute2), scapy (in a venv,
+        target/tools/venv), trunk, wasm-bindgen-cli (the version of Cargo.lock), wasm-pack,
+        cargo-fuzz, wasm-opt (npm binaryen, in target/tools), e2e/node_modules, every crate.
 
     cargo xtask serve [--port N] [--release]
         Set up the web tools, then run the playground with `trunk serve` on

@@ -20,6 +20,11 @@ pub enum Scope {
 /// The cargo-installed tools, pinned. wasm-bindgen-cli's version comes from Cargo.lock.
 const TRUNK_VERSION: &str = "0.21.14";
 const WASM_PACK_VERSION: &str = "0.15.1";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// Python packages of the tests (hostile packets crafted with scapy), pinned, installed in a
+/// venv under target/tools whose `bin/` comes first on the children's `PATH`.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[("scapy", "2.7.0")];
 
 /// Debian packages the tests use: the browser and its driver for the wasm tests, and the
 /// capture/traffic tools for the native and interop tests.
@@ -41,6 +46,10 @@ const APT_PACKAGES: &[&str] = &[
 enum Need {
     /// `rustup target add`.
     RustTarget(&'static str),
+    /// `rustup toolchain install`: nightly, for `cargo fuzz` (libFuzzer needs sanitizer flags).
+    Toolchain(&'static str),
+    /// Pinned Python packages in the venv target/tools/venv.
+    PythonVenv,
     /// Node.js and npm (for wasm-opt and the e2e test); from Debian when missing.
     Node,
     /// Debian packages.
@@ -68,6 +77,8 @@ fn needs(ctx: &Ctx, scope: Scope) -> Result<Vec<Need>, String> {
     if all {
         list.push(Need::RustTarget("thumbv7em-none-eabihf"));
         list.push(Need::Apt(APT_PACKAGES));
+        list.push(Need::PythonVenv);
+        list.push(Need::Toolchain("nightly"));
     }
     list.push(Need::Node);
     list.push(Need::WasmOpt);
@@ -88,6 +99,15 @@ fn needs(ctx: &Ctx, scope: Scope) -> Result<Vec<Need>, String> {
             krate: "wasm-pack",
             bin: "wasm-pack",
             version: WASM_PACK_VERSION.into(),
+            locked: true,
+            cold: "~2 min",
+        });
+    }
+    if all {
+        list.push(Need::CargoTool {
+            krate: "cargo-fuzz",
+            bin: "cargo-fuzz",
+            version: CARGO_FUZZ_VERSION.into(),
             locked: true,
             cold: "~2 min",
         });
@@ -144,6 +164,15 @@ impl Need {
     fn describe(&self) -> String {
         match self {
             Need::RustTarget(t) => format!("rust target {t}"),
+            Need::Toolchain(t) => format!("rust toolchain {t}"),
+            Need::PythonVenv => format!(
+                "python packages in target/tools/venv ({})",
+                PYTHON_PACKAGES
+                    .iter()
+                    .map(|(name, version)| format!("{name} {version}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Need::Node => "node + npm".into(),
             Need::Apt(pkgs) => format!("apt packages ({})", pkgs.join(" ")),
             Need::CargoTool { krate, version, .. } => format!("{krate} {version}"),
@@ -162,6 +191,8 @@ impl Need {
     fn cold_time(&self) -> &'static str {
         match self {
             Need::RustTarget(_) | Need::WasmOpt | Need::E2eModules => "seconds",
+            Need::Toolchain(_) => "~1 min",
+            Need::PythonVenv => "~20 s",
             Need::Node => "~30 s",
             Need::Apt(_) => "~1 min",
             Need::CargoTool { cold, .. } => cold,
@@ -176,6 +207,27 @@ impl Need {
                 let installed = ctx.output("rustup", &["target", "list", "--installed"])?;
                 (!installed.lines().any(|l| l.trim() == *target))
                     .then(|| "not installed".to_string())
+            }
+            Need::Toolchain(name) => {
+                let installed = ctx.output("rustup", &["toolchain", "list"])?;
+                (!installed
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{name}-"))))
+                .then(|| "not installed".to_string())
+            }
+            Need::PythonVenv => {
+                let python = venv_python(ctx);
+                if !python.exists() {
+                    return Some("no venv yet".into());
+                }
+                PYTHON_PACKAGES.iter().find_map(|(name, version)| {
+                    let script = format!("import {name}; print({name}.__version__)");
+                    match ctx.output(python.to_str()?, &["-c", &script]) {
+                        Some(have) if have.trim() == *version => None,
+                        Some(have) => Some(format!("found {name} {}", have.trim())),
+                        None => Some(format!("{name} not installed")),
+                    }
+                })
             }
             Need::Node => ["node", "npm"]
                 .iter()
@@ -236,6 +288,36 @@ impl Need {
                 }
                 ctx.run(ctx.cmd("rustup").args(["target", "add", target]))
             }
+            Need::Toolchain(name) => ctx.run(ctx.cmd("rustup").args([
+                "toolchain",
+                "install",
+                name,
+                "--profile",
+                "minimal",
+                "--no-self-update",
+            ])),
+            Need::PythonVenv => {
+                let venv = ctx.tools_dir().join("venv");
+                if !venv_python(ctx).exists() {
+                    ctx.run(ctx.cmd("python3").arg("-m").arg("venv").arg(&venv))
+                        .map_err(|e| {
+                            format!(
+                                "{e}. `python3 -m venv` needs Debian's python3-venv \
+                                 (apt-get install python3-venv)"
+                            )
+                        })?;
+                }
+                let pins = PYTHON_PACKAGES
+                    .iter()
+                    .map(|(name, version)| format!("{name}=={version}"));
+                ctx.run(
+                    ctx.cmd(venv_python(ctx).to_str().unwrap_or("python3"))
+                        .args(["-m", "pip", "install", "--quiet"])
+                        .arg("--disable-pip-version-check")
+                        .args(pins),
+                )
+                .map_err(|e| format!("{e}. Is PyPI reachable?"))
+            }
             Need::Node => apt_install(ctx, &["nodejs", "npm"]),
             Need::Apt(pkgs) => apt_install(ctx, &absent_apt_packages(ctx, pkgs)),
             Need::CargoTool {
@@ -279,6 +361,11 @@ impl Need {
                 .map_err(|e| format!("{e}. Is crates.io reachable?")),
         }
     }
+}
+
+/// The venv's interpreter; `python3` on the children's `PATH` is this one once it exists.
+fn venv_python(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.tools_dir().join("venv/bin/python3")
 }
 
 const NPM_CI: &[&str] = &["ci", "--no-audit", "--no-fund", "--loglevel=error"];
