@@ -26,7 +26,16 @@ creates TAP vtep42, brings it up, and forwards until SIGINT/SIGTERM, then remove
 Several networks, static FDB and neighbour entries: use --config FILE.toml (see README).
 
 While it runs, `native-vtep fdb show`, `native-vtep neigh show` and `native-vtep stats` talk to it
-over a root-only Unix socket. Needs root or CAP_NET_ADMIN + CAP_NET_RAW.";
+over a root-only Unix socket. Needs root or CAP_NET_ADMIN + CAP_NET_RAW; with --user NAME it
+drops to that user once its TAPs and sockets are open.
+
+Faults: SIGTERM, SIGINT or SIGHUP remove the TAPs it created and the control socket, exit 0.
+The underlay link going down and up needs nothing: sends fail meanwhile, counted and logged
+(`stats`: udp send errors), and traffic resumes. A TAP deleted under it stops it with an error
+(exit 1: restart it). After a crash or SIGKILL, a restart replaces the stale control socket
+and attaches to a TAP that still exists; a TAP made persistent beforehand (ip tuntap add)
+keeps its MAC and addresses across restarts. Static entries come back from the command line
+or config file; `fdb add`/`neigh add` changes live in memory only.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -173,6 +182,26 @@ pub enum EncapArg {
     Geneve,
 }
 
+/// What to do with received VXLAN headers that have reserved bits set (`--reserved-bits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReservedBitsArg {
+    /// Ignore them, as RFC 7348 says: extensions (GBP, GPE) pass as plain VXLAN.
+    #[default]
+    Rfc,
+    /// Drop the datagram and count it as `reserved_bits`, as the Linux driver does.
+    Strict,
+}
+
+impl From<ReservedBitsArg> for vtep_core::wire::vxlan::ReservedBitsPolicy {
+    fn from(arg: ReservedBitsArg) -> Self {
+        match arg {
+            ReservedBitsArg::Rfc => Self::Rfc,
+            ReservedBitsArg::Strict => Self::Strict,
+        }
+    }
+}
+
 /// The data path of the daemon (see `daemon.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum DatapathArg {
@@ -252,6 +281,11 @@ pub struct RunArgs {
     /// Compute UDP checksums over IPv4 (IPv6 always does).
     #[arg(long, help_heading = "Underlay")]
     pub udpcsum: bool,
+    /// Received VXLAN headers with reserved bits or flags other than I set: `rfc` ignores the
+    /// bits (RFC 7348), `strict` drops the datagram, counted as reserved_bits (the Linux
+    /// driver) [default: rfc].
+    #[arg(long, value_enum, value_name = "POLICY", help_heading = "Underlay")]
+    pub reserved_bits: Option<ReservedBitsArg>,
 
     /// TOML file with [underlay] settings and any number of [[network]]s.
     #[arg(long, short = 'c', value_name = "FILE", help_heading = "Daemon")]
@@ -259,6 +293,12 @@ pub struct RunArgs {
     /// Control socket [default: /run/native-vtep/<first tap>.sock].
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
     pub control: Option<PathBuf>,
+    /// Once the TAPs, sockets and control socket are open, switch to this unprivileged user
+    /// (no supplementary groups, no capabilities, no_new_privs). Needs root to start. Nothing
+    /// later needs privilege: TAPs it created vanish when it exits; the control socket stays
+    /// root-only and, in a root-only directory, is left at exit and replaced by the next start.
+    #[arg(long, value_name = "NAME", help_heading = "Daemon")]
+    pub user: Option<String>,
     /// Data path: `offload` (TAP TSO/checksum offload, UDP GSO/GRO: fastest, but GSO runs
     /// stay whole on veth and bridges, so captures there show super-datagrams), `batch`
     /// (recvmmsg/sendmmsg), `plain` (one frame per system call); `auto` is `offload` where the

@@ -11,9 +11,11 @@
 //! max_address = 65536
 //! mtu = 1500                    # underlay MTU; TAPs get mtu - overhead
 //! udpcsum = false
+//! reserved_bits = "rfc"         # or "strict": drop VXLAN with reserved bits set
 //!
 //! [daemon]
 //! control = "/run/native-vtep/lab.sock"
+//! user = "native-vtep"          # drop to this user once the TAPs and sockets are open
 //!
 //! [[network]]
 //! tap = "vtep42"
@@ -40,8 +42,9 @@ use serde::Deserialize;
 use vtep_core::Vni;
 use vtep_core::fdb::Mac;
 use vtep_core::vtep::ConfigError;
+use vtep_core::wire::vxlan::ReservedBitsPolicy;
 
-use crate::cli::{self, EncapArg, RunArgs};
+use crate::cli::{self, EncapArg, ReservedBitsArg, RunArgs};
 use crate::sys;
 
 /// A configuration error, already worded for the operator.
@@ -68,8 +71,11 @@ pub struct Settings {
     pub max_address: usize,
     pub underlay_mtu: u16,
     pub udpcsum: bool,
+    pub reserved_bits: ReservedBitsPolicy,
     pub networks: Vec<NetworkSettings>,
     pub control: PathBuf,
+    /// Unprivileged user to switch to once everything is open (`--user`, `[daemon] user`).
+    pub user: Option<String>,
     pub tun_device: PathBuf,
     pub datapath: crate::cli::DatapathArg,
 }
@@ -121,12 +127,14 @@ struct UnderlayFile {
     max_address: Option<usize>,
     mtu: Option<u16>,
     udpcsum: Option<bool>,
+    reserved_bits: Option<ReservedBitsArg>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DaemonFile {
     control: Option<PathBuf>,
+    user: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -534,18 +542,51 @@ fn settle(
         .or_else(|| file.daemon.control.clone())
         .unwrap_or_else(|| cli::default_control_path(&networks[0].tap));
 
+    let user = match (&args.user, &file.daemon.user) {
+        (Some(name), _) if name.is_empty() || name.contains('\0') => {
+            return Err(Error(format!(
+                "--user {name:?}: give the name of an unprivileged user, e.g. --user nobody"
+            )));
+        }
+        (Some(name), _) => Some(name.clone()),
+        (None, Some(name)) if name.get_ref().is_empty() || name.get_ref().contains('\0') => {
+            return Err(loc.err(
+                name.span(),
+                "user: give the name of an unprivileged user, e.g. user = \"nobody\"",
+            ));
+        }
+        (None, Some(name)) => Some(name.get_ref().clone()),
+        (None, None) => None,
+    };
+
+    let ageing_secs = args.ageing.or(u.ageing).unwrap_or(300);
+    // 32-bit like the kernel's vxlan `ageing`; a larger value overflowed the engine's
+    // microsecond clock (found by fuzz target config_structured).
+    if ageing_secs > u64::from(u32::MAX) {
+        return Err(Error(format!(
+            "ageing {ageing_secs} is out of range: use 0 to {} seconds",
+            u32::MAX
+        )));
+    }
+
     Ok(Settings {
         local,
         vxlan_port,
         geneve_port,
         srcport,
         accept_peers,
-        ageing_secs: args.ageing.or(u.ageing).unwrap_or(300),
+        ageing_secs,
         max_address: args.max_address.or(u.max_address).unwrap_or(65_536),
         underlay_mtu: args.underlay_mtu.or(u.mtu).unwrap_or(1500),
         udpcsum: args.udpcsum || u.udpcsum.unwrap_or(false),
+        reserved_bits: args
+            .reserved_bits
+            .or(u.reserved_bits)
+            .unwrap_or_default()
+            .into(),
         networks,
         control,
+        user,
         tun_device: args.tun_device.clone(),
         datapath: args.datapath,
     })
@@ -664,6 +705,38 @@ mod tests {
         assert_eq!(s.networks[0].rate_bits, Some(10_000_000));
         assert_eq!(s.networks[0].neigh.len(), 1);
         assert_eq!(s.control, PathBuf::from("/run/native-vtep/g7.sock"));
+        assert_eq!(s.user, None);
+    }
+
+    #[test]
+    fn user_comes_from_flag_over_file() {
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\n[daemon]\nuser = \"daemon\"\n\n\
+                    [[network]]\ntap = \"t\"\nvni = 1\n";
+        assert_eq!(
+            with_file(text, &[]).unwrap().user.as_deref(),
+            Some("daemon")
+        );
+        let s = with_file(text, &["--user", "nobody"]).unwrap();
+        assert_eq!(s.user.as_deref(), Some("nobody"));
+        let err = with_file(&text.replace("\"daemon\"", "\"\""), &[]).unwrap_err();
+        assert!(err.0.contains("FILE:4:8: user: give the name"), "{err}");
+    }
+
+    #[test]
+    fn reserved_bits_policy_from_flag_over_file() {
+        let line = ["--tap", "t", "--vni", "1", "--local", "10.0.0.1"];
+        assert_eq!(
+            load(&args(&line)).unwrap().reserved_bits,
+            ReservedBitsPolicy::Rfc
+        );
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\nreserved_bits = \"strict\"\n\n\
+                    [[network]]\ntap = \"t\"\nvni = 1\n";
+        let s = with_file(text, &[]).unwrap();
+        assert_eq!(s.reserved_bits, ReservedBitsPolicy::Strict);
+        let s = with_file(text, &["--reserved-bits", "rfc"]).unwrap();
+        assert_eq!(s.reserved_bits, ReservedBitsPolicy::Rfc);
+        let err = with_file(&text.replace("strict", "lax"), &[]).unwrap_err();
+        assert!(err.0.contains("FILE:3:17: unknown variant `lax`"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -183,7 +183,8 @@ pub struct Server {
 
 impl Server {
     /// Binds `path` with mode 0600 (its directory, if created, gets 0700). A stale socket file
-    /// (no daemon answering) is replaced; a live one is an error.
+    /// (left by a daemon that was killed: no one answers) is replaced, with a warning; a live
+    /// one is an error, and so is a path that is not a socket (never delete someone's file).
     pub fn bind(path: &Path) -> Result<Server, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
             && !dir.exists()
@@ -194,7 +195,14 @@ impl Server {
                 .create(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        if path.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(format!(
+                    "--control {}: the path exists and is not a socket; refusing to replace \
+                     it: give another --control PATH",
+                    path.display()
+                ));
+            }
             if UnixStream::connect(path).is_ok() {
                 return Err(format!(
                     "control socket {} is in use: another native-vtep is running with it; stop \
@@ -204,9 +212,19 @@ impl Server {
             }
             std::fs::remove_file(path)
                 .map_err(|e| format!("cannot remove stale {}: {e}", path.display()))?;
+            tracing::warn!(
+                "replaced stale control socket {} (left by a native-vtep that was killed, or \
+                 that ran as another --user and could not remove it)",
+                path.display()
+            );
         }
-        let listener = UnixListener::bind(path)
-            .map_err(|e| format!("cannot create control socket {}: {e}", path.display()))?;
+        // Created 0600 at once (umask), not made so afterwards: no window in which another
+        // user could connect.
+        let old_mask = sys::umask(0o177);
+        let bound = UnixListener::bind(path);
+        sys::umask(old_mask);
+        let listener =
+            bound.map_err(|e| format!("cannot create control socket {}: {e}", path.display()))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
         listener
@@ -221,6 +239,14 @@ impl Server {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Closes the socket and removes its file; the error says why the file stays (after
+    /// `--user`, a root-only directory no longer lets this process unlink it).
+    pub fn close(mut self) -> io::Result<()> {
+        self.clients.clear();
+        let path = std::mem::take(&mut self.path);
+        std::fs::remove_file(&path)
     }
 
     /// Appends the descriptors to poll: the listener, then each client (readable while its
@@ -307,7 +333,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -322,14 +350,24 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
     if let Some(tap) = tap {
         return Ok(crate::cli::default_control_path(tap));
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(DEFAULT_CONTROL_DIR)
-        .map(|dir| {
-            dir.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "sock"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(DEFAULT_CONTROL_DIR) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(format!(
+                "permission denied on {DEFAULT_CONTROL_DIR}/: the control sockets are \
+                 root-only; run this as root"
+            ));
+        }
+        Err(_) => Vec::new(),
+    };
     found.sort();
+    if found.len() > 1 {
+        // Stale sockets (of daemons that were killed, or that ran with --user) do not count.
+        found.retain(|p| UnixStream::connect(p).is_ok());
+    }
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!(
@@ -351,7 +389,7 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
 /// Sends one request and waits (up to 10 s) for the answer.
 pub fn call(path: &Path, request: &Request) -> Result<serde_json::Value, String> {
     let mut stream = UnixStream::connect(path).map_err(|e| match e.raw_os_error() {
-        Some(errno::ENOENT) | Some(111 /* ECONNREFUSED */) => format!(
+        Some(errno::ENOENT) | Some(errno::ECONNREFUSED) => format!(
             "no native-vtep is listening on {}: is the daemon running? (or pass --control PATH)",
             path.display()
         ),

@@ -40,6 +40,7 @@ use vtep_core::vtep::{
     VtepConfig,
 };
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport, UdpChecksum};
+use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::{Duration, Vni};
 
 use crate::cli::{DatapathArg, EncapArg};
@@ -153,6 +154,8 @@ struct Io {
     gso: Option<GsoRun>,
     /// Offload: TCP segments on their way to a TAP, coalesced.
     coalescer: Coalescer,
+    /// The last send failed (e.g. the underlay link is down): the next success is logged.
+    send_failing: bool,
 }
 
 impl Io {
@@ -190,12 +193,29 @@ impl Io {
             self.raw_queue.push((slot, packet, dst));
             return;
         }
-        if let Err(e) = self.sender.send_to(&buf[packet], dst) {
-            self.send_error(dst, &e.to_string(), 1);
+        match self.sender.send_to(&buf[packet], dst) {
+            Ok(_) => self.sent(),
+            Err(e) => self.send_error(dst, &e.to_string(), 1),
         }
     }
 
+    /// A send succeeded: says so once after failures (the link is back).
+    #[inline]
+    fn sent(&mut self) {
+        if self.send_failing {
+            self.send_failing = false;
+            tracing::info!(
+                "sending works again ({} send errors in all)",
+                self.stats.udp_send_errors
+            );
+        }
+    }
+
+    /// Counts failed sends. Never fatal: an underlay link that is down (ENETUNREACH), a full
+    /// socket buffer (ENOBUFS, EAGAIN) or a peer's ICMP error passes, and the packets are
+    /// lost as on a wire.
     fn send_error(&mut self, dst: IpAddr, e: &str, count: u64) {
+        self.send_failing = true;
         let before = self.stats.udp_send_errors;
         self.stats.udp_send_errors += count;
         // Logged at 1, 2, 4, 8, ... errors: visible, but never a flood of logs.
@@ -251,13 +271,14 @@ impl Io {
             return;
         };
         let segment = (run.count > 1).then_some(run.segment as u16);
-        if let Err(e) = sys::send_gso(
+        match sys::send_gso(
             &self.udp_tx[run.socket],
             &buf[run.start..run.end],
             run.dst,
             segment,
         ) {
-            self.send_error(run.dst.ip(), &e.to_string(), run.count as u64);
+            Ok(_) => self.sent(),
+            Err(e) => self.send_error(run.dst.ip(), &e.to_string(), run.count as u64),
         }
     }
 
@@ -279,7 +300,10 @@ impl Io {
                     self.send_error(dst, "sendmmsg failed", left);
                     break;
                 }
-                Ok(sent) => done += sent,
+                Ok(sent) => {
+                    done += sent;
+                    self.sent();
+                }
             }
         }
         self.raw_queue.clear();
@@ -363,6 +387,9 @@ pub struct Daemon {
     segments: Vec<u8>,
     /// Set when the device layer cannot go on; the loop then stops with this error.
     fatal: Option<Fatal>,
+    /// The user it switched to (`--user`): it can no longer change interfaces or unlink in
+    /// root-only directories.
+    user: Option<String>,
 }
 
 fn encapsulation(e: EncapArg) -> Encapsulation {
@@ -511,10 +538,83 @@ fn bind_udp(local: IpAddr, port: u16, what: &str) -> Result<UdpSocket, Fatal> {
     Ok(socket)
 }
 
+/// The account of `--user NAME`, checked before anything is created.
+fn resolve_user(name: &str) -> Result<sys::Account, Fatal> {
+    let account = sys::lookup_user(name)
+        .map_err(|e| format!("--user {name}: cannot look the user up: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "--user {name}: unknown user {name:?}: there is no such account; create one \
+                 (useradd --system --no-create-home --shell /usr/sbin/nologin {name}) or name \
+                 an existing unprivileged user"
+            )
+        })?;
+    if account.uid == 0 {
+        return Err(format!(
+            "--user {name}: {name} is uid 0 (root), so nothing would be dropped: name an \
+             unprivileged user"
+        ));
+    }
+    if sys::euid() != 0 {
+        return Err(format!(
+            "--user {name}: switching to another user needs root: start native-vtep as root \
+             (sudo native-vtep ...); it opens its TAPs and sockets, then becomes {name}. \
+             Without root, leave out --user (the process is unprivileged already)"
+        ));
+    }
+    Ok(account)
+}
+
+/// Becomes `account` for good (see [`sys::drop_privileges`]) and checks that no capability
+/// survived. Nothing the daemon does afterwards needs privilege: reads and writes on open TAP
+/// fds and sockets are not checked again, a TAP it created vanishes when its fd closes, and
+/// the underlay sockets outlive a link going down and up.
+fn drop_privileges(name: &str, account: sys::Account) -> Result<(), Fatal> {
+    sys::drop_privileges(account).map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(errno::EPERM) => {
+                " (needs CAP_SETUID and CAP_SETGID: in a systemd unit, add them to \
+                 CapabilityBoundingSet=)"
+            }
+            _ => "",
+        };
+        format!(
+            "--user {name}: cannot switch to uid {} gid {}: {e}{hint}",
+            account.uid, account.gid
+        )
+    })?;
+    // securebits (SECBIT_NO_SETUID_FIXUP, SECBIT_KEEP_CAPS) can keep capabilities across the
+    // switch; this daemon wants none.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if let Some(("CapPrm" | "CapEff" | "CapAmb", mask)) = line.split_once(':')
+                && u64::from_str_radix(mask.trim(), 16) != Ok(0)
+            {
+                return Err(format!(
+                    "--user {name}: capabilities survived the switch ({line}): clear the \
+                     keep-caps / no-setuid-fixup securebits of the service"
+                ));
+            }
+        }
+    }
+    tracing::info!(
+        "dropped privileges: now user {name} (uid {}, gid {}), no supplementary groups, no \
+         capabilities, no_new_privs",
+        account.uid,
+        account.gid
+    );
+    Ok(())
+}
+
 impl Daemon {
-    /// Creates the engine, the TAPs, the sockets and the control socket. On error, whatever
-    /// was created is released again (TAPs created here disappear with their fds).
+    /// Creates the engine, the TAPs, the sockets and the control socket, then switches to
+    /// `--user` if given. On error, whatever was created is released again (TAPs created here
+    /// disappear with their fds).
     pub fn new(settings: Settings) -> Result<Daemon, Fatal> {
+        let user = match &settings.user {
+            Some(name) => Some((name.clone(), resolve_user(name)?)),
+            None => None,
+        };
         let signals = sys::SignalFd::new().map_err(|e| format!("signalfd: {e}"))?;
         let clock = Clock {
             start: std::time::Instant::now(),
@@ -531,6 +631,7 @@ impl Daemon {
             UdpChecksum::Zero
         };
         config.underlay_mtu = settings.underlay_mtu;
+        config.reserved_bits = settings.reserved_bits;
         config.fdb.ageing = Duration::from_secs(settings.ageing_secs);
         config.fdb.max_entries = settings.max_address;
         // Exposed to the network: a burst of random source MACs must not ride through unlearned.
@@ -657,7 +758,15 @@ impl Daemon {
                     sys::set_udp_gro(&socket)
                         .map_err(|e| format!("UDP_GRO on port {port}: {e}"))?;
                 }
-                tracing::info!("listening for {what} on {}:{port}", settings.local);
+                let reserved = match (encap, settings.reserved_bits) {
+                    (EncapArg::Vxlan, ReservedBitsPolicy::Rfc) => " (reserved bits ignored)",
+                    (EncapArg::Vxlan, ReservedBitsPolicy::Strict) => " (reserved bits dropped)",
+                    (EncapArg::Geneve, _) => "",
+                };
+                tracing::info!(
+                    "listening for {what} on {}:{port}{reserved}",
+                    settings.local
+                );
                 rx.push(RxSocket {
                     socket,
                     port,
@@ -682,6 +791,9 @@ impl Daemon {
         };
         let control = control::Server::bind(&settings.control)?;
         tracing::info!("control socket {}", settings.control.display());
+        if let Some((name, account)) = &user {
+            drop_privileges(name, *account)?;
+        }
         tracing::info!(
             "data path: {}{}",
             datapath.name(),
@@ -710,6 +822,7 @@ impl Daemon {
                 udp_tx,
                 gso: None,
                 coalescer: Coalescer::default(),
+                send_failing: false,
             },
             rx,
             control,
@@ -730,6 +843,7 @@ impl Daemon {
                 Vec::new()
             },
             fatal: None,
+            user: user.map(|(name, _)| name),
         })
     }
 
@@ -1076,13 +1190,24 @@ impl Daemon {
     }
 
     fn shutdown(self) {
-        let Daemon { io, control, .. } = self;
+        let Daemon {
+            io, control, user, ..
+        } = self;
         for tap in io.taps {
+            // A TAP we created leaves its bridge as it disappears; one we attached to stays.
             if let Some(bridge) = &tap.bridge
                 && !tap.created
-                && let Err(e) = sys::bridge_port(bridge, &tap.name, false)
             {
-                tracing::warn!("cannot remove {} from {bridge}: {e}", tap.name);
+                if let Some(user) = &user {
+                    tracing::warn!(
+                        "left {} in bridge {bridge}: as user {user} this daemon may no longer \
+                         change bridge ports (ip link set {} nomaster)",
+                        tap.name,
+                        tap.name
+                    );
+                } else if let Err(e) = sys::bridge_port(bridge, &tap.name, false) {
+                    tracing::warn!("cannot remove {} from {bridge}: {e}", tap.name);
+                }
             }
             let name = tap.name.clone();
             let created = tap.created;
@@ -1093,8 +1218,18 @@ impl Daemon {
                 tracing::info!("detached from TAP {name}");
             }
         }
-        tracing::info!("removed control socket {}", control.path().display());
-        drop(control);
+        let path = control.path().to_path_buf();
+        match control.close() {
+            Ok(()) => tracing::info!("removed control socket {}", path.display()),
+            Err(e) => tracing::warn!(
+                "left control socket {} in place ({e}){}; the next start replaces it",
+                path.display(),
+                match &user {
+                    Some(user) => format!(", as user {user} this daemon may not unlink there"),
+                    None => String::new(),
+                }
+            ),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets,
-//! `poll` and `signalfd`. Each function is a thin, safe wrapper; the rest of the crate is
-//! `#![deny(unsafe_code)]`.
+//! `poll`, `signalfd`, and the switch to an unprivileged user (`--user`). Each function is a
+//! thin, safe wrapper; the rest of the crate is `#![deny(unsafe_code)]`.
 //!
 //! Errors are returned as `io::Error` with the raw OS error kept, so callers can turn
 //! `EPERM`, `EBUSY`, `ENOENT` into messages that say how to fix them.
@@ -612,6 +612,108 @@ impl SignalFd {
     }
 }
 
+/// A user account from the passwd database: what [`drop_privileges`] switches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Looks `name` up in the passwd database (`getpwnam_r`, so NSS sources such as LDAP count
+/// too). `Ok(None)`: no such user.
+pub fn lookup_user(name: &str) -> io::Result<Option<Account>> {
+    let c = CString::new(name).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a user name cannot contain NUL",
+        )
+    })?;
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: `passwd` is a plain C struct (integers and pointers); all-zero is valid.
+        let mut pwd: libc::passwd = unsafe { mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: `c` is NUL-terminated; `pwd`, `buf` (of `buf.len()` bytes) and `result` are
+        // valid, exclusively borrowed and outlive the call. The strings the call stores in `pwd`
+        // point into `buf`; we only copy the two integers out.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                c.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        match rc {
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            // Some NSS modules say "not found" with an error instead of a null result.
+            0 | libc::ENOENT | libc::ESRCH if result.is_null() => return Ok(None),
+            0 => {
+                return Ok(Some(Account {
+                    uid: pwd.pw_uid,
+                    gid: pwd.pw_gid,
+                }));
+            }
+            rc => return Err(io::Error::from_raw_os_error(rc)),
+        }
+    }
+}
+
+/// Becomes `account` for good: `PR_SET_NO_NEW_PRIVS` (no exec can gain privileges again),
+/// no supplementary groups, then real, effective and saved gid and uid. Switching all three
+/// uids away from 0 makes the kernel clear every capability (unless securebits say otherwise:
+/// the caller checks). Afterwards verifies that the ids stuck and that root cannot be regained.
+pub fn drop_privileges(account: Account) -> io::Result<()> {
+    let Account { uid, gid } = account;
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) takes only integer arguments.
+    cvt(unsafe {
+        libc::prctl(
+            libc::PR_SET_NO_NEW_PRIVS,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })?;
+    // Groups before the uid: without root we could no longer change them. glibc applies each
+    // of these to every thread of the process.
+    // SAFETY: a zero-length list with a null pointer means "no supplementary groups".
+    cvt(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setresgid(gid, gid, gid) })?;
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setresuid(uid, uid, uid) })?;
+
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    // SAFETY: three valid, exclusively borrowed `uid_t`s for the kernel to fill.
+    cvt(unsafe { libc::getresuid(&mut r, &mut e, &mut s) })?;
+    let (mut rg, mut eg, mut sg) = (0, 0, 0);
+    // SAFETY: as above, `gid_t`s.
+    cvt(unsafe { libc::getresgid(&mut rg, &mut eg, &mut sg) })?;
+    // SAFETY: size 0 with a null list only counts the supplementary groups.
+    let groups = cvt(unsafe { libc::getgroups(0, std::ptr::null_mut()) })?;
+    if [r, e, s] != [uid; 3] || [rg, eg, sg] != [gid; 3] || groups != 0 {
+        return Err(io::Error::other(format!(
+            "ids did not stick: uids {r}/{e}/{s}, gids {rg}/{eg}/{sg}, {groups} groups"
+        )));
+    }
+    // SAFETY: plain integer argument; it must fail now (EPERM).
+    if uid != 0 && unsafe { libc::setuid(0) } == 0 {
+        return Err(io::Error::other(
+            "setuid(0) still succeeds: root could be regained",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets the file mode creation mask and returns the previous one. Process-wide: call it only
+/// while single-threaded (startup).
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: umask(2) cannot fail; it only swaps an integer of the process.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
 /// The effective user id (for error hints).
 pub fn euid() -> u32 {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
@@ -641,4 +743,5 @@ pub mod errno {
     pub const EADDRINUSE: i32 = libc::EADDRINUSE;
     pub const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
     pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+    pub const ECONNREFUSED: i32 = libc::ECONNREFUSED;
 }

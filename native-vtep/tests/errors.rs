@@ -347,27 +347,157 @@ fn control_commands_without_daemon_explain() {
 }
 
 #[test]
-fn tap_deleted_under_the_daemon_stops_it_with_a_message() {
-    if !can_run("tap_deleted", &[]) {
-        return;
+fn user_flag_errors_name_the_user() {
+    let args = |user: &str| {
+        [
+            "--tap",
+            "olvtuser",
+            "--vni",
+            "42",
+            "--local",
+            "127.0.0.1",
+            "--control",
+            "/nonexistent/olvtuser.sock",
+            "--user",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain([user.to_string()])
+        .collect::<Vec<String>>()
+    };
+    fn argv(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
     }
-    let mut lab = Lab::new("gone");
-    let ns = lab.netns("h");
-    lab.vtep(
-        &ns,
-        "d",
-        &["--tap", "t0", "--vni", "42", "--local", "127.0.0.1"],
-    );
-    lab.ns_must(&ns, "ip link del t0");
-    assert!(
-        common::wait_for(5, || lab.exited("d").is_some()),
-        "daemon still running"
-    );
+    // Checked before anything is created, so no root is needed to see these.
+    let unknown = args("olvt-no-such-user");
+    let err = fails(&[BIN], &argv(&unknown), &[]);
     check(
-        &lab.log("d"),
+        &err,
         &[
-            "TAP device t0 was deleted while in use",
-            "restart native-vtep",
+            "--user olvt-no-such-user: unknown user \"olvt-no-such-user\"",
+            "useradd --system",
         ],
     );
+    let root = args("root");
+    let err = fails(&[BIN], &argv(&root), &[]);
+    check(&err, &["--user root: root is uid 0", "unprivileged user"]);
+    if !can_run("user_not_root", &["setpriv"]) {
+        return;
+    }
+    let nobody = args("nobody");
+    let err = fails(
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+        ],
+        &argv(&nobody),
+        &[],
+    );
+    check(
+        &err,
+        &[
+            "--user nobody: switching to another user needs root",
+            "start native-vtep as root",
+            "leave out --user",
+        ],
+    );
+}
+
+#[test]
+fn control_socket_refuses_non_root_clients() {
+    if !can_run("ctl_root_only", &["setpriv"]) {
+        return;
+    }
+    let mut lab = Lab::new("ctlperm");
+    let ns = lab.netns("h");
+    // A directory the daemon creates itself: 0700, root's.
+    let control = lab.dir.join("run").join("d.sock");
+    lab.vtep_at(
+        &ns,
+        "d",
+        &control,
+        &["--tap", "t0", "--vni", "42", "--local", "127.0.0.1"],
+    );
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(p).unwrap();
+        (m.mode() & 0o7777, m.uid())
+    };
+    assert_eq!(mode(control.parent().unwrap()), (0o700, 0));
+    assert_eq!(mode(&control), (0o600, 0));
+    // Root gets in; nobody is told why not and what to do.
+    lab.ctl(&control, &["stats"]);
+    for args in [&["stats"][..], &["fdb", "show"], &["neigh", "show"]] {
+        let err = fails(
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+            ],
+            &[args, &["--control", control.to_str().unwrap()]].concat(),
+            &[],
+        );
+        check(
+            &err,
+            &[
+                &format!("permission denied on {}", control.display()),
+                "the control socket is root-only; run this as root",
+            ],
+        );
+    }
+    // Even with the socket itself opened up, the 0700 directory keeps others out.
+    std::fs::set_permissions(
+        &control,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let err = fails(
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+        ],
+        &["stats", "--control", control.to_str().unwrap()],
+        &[],
+    );
+    check(&err, &["run this as root"]);
+    lab.stop("d");
+}
+
+#[test]
+fn control_path_that_is_not_a_socket_is_never_replaced() {
+    if !can_run("ctl_not_socket", &[]) {
+        return;
+    }
+    let mut lab = Lab::new("ctlfile");
+    let ns = lab.netns("h");
+    let file = lab.dir.join("precious.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let err = fails(
+        &["ip", "netns", "exec", &ns, BIN],
+        &[
+            "--tap",
+            "t0",
+            "--vni",
+            "42",
+            "--local",
+            "127.0.0.1",
+            "--control",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    check(
+        &err,
+        &["exists and is not a socket; refusing to replace it"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    assert!(lab.ns_sh(&ns, "ip link show t0").status.code() != Some(0));
 }

@@ -5,10 +5,10 @@
 //! (or without ip/python3/tcpdump/tshark) each test is skipped with a message, unless
 //! `OVERLAY_LAB_REQUIRE_TOOLS` is set, which makes that a failure.
 //!
-//! Topology: an underlay namespace `ul` holds a bridge `br`; each host namespace `hN` has a veth
-//! `ul` with 10.0.0.N/24 plugged into it. A VTEP on host N serves VNI 42; its TAP (or the kernel
-//! device) has 192.168.42.N/24, so the host's own IP stack is the "VM" behind it (the migration
-//! test adds a real VM namespace behind a Linux bridge). Every namespace is named
+//! Topology (`common/fabric.rs`): an underlay namespace `ul` holds a bridge `ulbr`; each host
+//! namespace `hN` has a veth `ul` with 10.0.0.N/24 plugged into it. A VTEP on host N serves VNI
+//! 42; its TAP (or the kernel device) has 192.168.42.N/24, so the host's own IP stack is the
+//! "VM" behind it (the migration test adds a real VM namespace behind a Linux bridge). Every namespace is named
 //! `olvt<pid>-<test>-...` and removed when the test ends, pass or fail.
 
 mod common;
@@ -16,37 +16,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Lab, counter, drops, must, wait_for};
-
-const TCP_SERVER: &str = r#"
-import socket, hashlib, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-s.settimeout(60)
-print("listening", flush=True)
-c, _ = s.accept()
-c.settimeout(60)
-h = hashlib.sha256()
-n = 0
-while True:
-    d = c.recv(65536)
-    if not d:
-        break
-    h.update(d)
-    n += len(d)
-print("received", n, h.hexdigest(), flush=True)
-"#;
-
-const TCP_CLIENT: &str = r#"
-import socket, hashlib, sys, random
-data = random.Random(int(sys.argv[3])).randbytes(1 << 20)
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
-c.sendall(data)
-c.close()
-print("sent", len(data), hashlib.sha256(data).hexdigest(), flush=True)
-"#;
+use common::fabric::{Fabric, fabric, overlay_ip, parse_ping, underlay_ip};
+use common::{counter, drops, must, wait_for};
 
 /// `send_frames.py IFACE MODE COUNT`: Ethernet frames written straight onto an interface.
 /// MODE `bcast`: one broadcast frame of a local-experimental EtherType; `garp SRCMAC IP`:
@@ -92,83 +63,7 @@ for i in range(count):
 print("sent", count, mode, flush=True)
 "#;
 
-/// Hosts on one underlay bridge.
-struct Fabric {
-    lab: Lab,
-    ul: String,
-    hosts: Vec<String>,
-}
-
-fn underlay_ip(host: usize) -> String {
-    format!("10.0.0.{}", host + 1)
-}
-
-fn overlay_ip(host: usize) -> String {
-    format!("192.168.42.{}", host + 1)
-}
-
-/// `hosts` host namespaces on an underlay bridge; `None` (test skipped) without root/tools.
-fn fabric(test: &str, hosts: usize, tools: &[&str]) -> Option<Fabric> {
-    if !common::can_run(test, tools) {
-        return None;
-    }
-    let mut lab = Lab::new(test);
-    let ul = lab.netns("ul");
-    must(&format!(
-        "ip -n {ul} link add ulbr type bridge && ip -n {ul} link set ulbr up"
-    ));
-    let mut names = Vec::new();
-    for i in 0..hosts {
-        let h = lab.netns(&format!("h{}", i + 1));
-        let port = format!("p{}", i + 1);
-        lab.veth(
-            &h,
-            "ul",
-            Some(&format!("{}/24", underlay_ip(i))),
-            &ul,
-            &port,
-            None,
-        );
-        must(&format!("ip -n {ul} link set {port} master ulbr"));
-        names.push(h);
-    }
-    Some(Fabric {
-        lab,
-        ul,
-        hosts: names,
-    })
-}
-
 impl Fabric {
-    /// Starts native-vtep on host `i` for VNI 42 (TAP `vt42`), flooding to every other host,
-    /// and gives the TAP `192.168.42.(i+1)/24` unless `extra` contains `--bridge`.
-    fn native(&mut self, i: usize, extra: &[&str]) -> PathBuf {
-        let local = underlay_ip(i);
-        let mut args: Vec<String> = ["--tap", "vt42", "--vni", "42", "--local", local.as_str()]
-            .map(String::from)
-            .to_vec();
-        for j in 0..self.hosts.len() {
-            if j != i && !extra.contains(&"--no-remotes") {
-                args.push("--remote".into());
-                args.push(underlay_ip(j));
-            }
-        }
-        args.extend(
-            extra
-                .iter()
-                .filter(|a| **a != "--no-remotes")
-                .map(|s| s.to_string()),
-        );
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let ns = self.hosts[i].clone();
-        let control = self.lab.vtep(&ns, &format!("vtep{}", i + 1), &argv);
-        if !extra.contains(&"--bridge") {
-            self.lab
-                .ns_must(&ns, &format!("ip addr add {}/24 dev vt42", overlay_ip(i)));
-        }
-        control
-    }
-
     /// A kernel VXLAN (or Geneve) device `dev` on host `i`, VNI 42, MAC `mac`, flooding to
     /// `remotes`.
     fn kernel(&self, i: usize, kind: &str, mac: &str, remotes: &[usize], extra: &str) -> String {
@@ -209,76 +104,6 @@ impl Fabric {
             ),
         );
         dev.to_string()
-    }
-
-    fn mac(&self, i: usize, dev: &str) -> String {
-        self.lab
-            .ns_must(&self.hosts[i], &format!("cat /sys/class/net/{dev}/address"))
-            .trim()
-            .to_string()
-    }
-
-    /// Pings from host `from` to `dst`; returns (transmitted, received).
-    fn ping(&self, from: usize, dst: &str, count: u32) -> (u32, u32) {
-        let out = self.lab.ns_sh(
-            &self.hosts[from],
-            &format!("ping -n -q -c {count} -i 0.2 -W 2 {dst}"),
-        );
-        parse_ping(&String::from_utf8_lossy(&out.stdout))
-    }
-
-    fn ping_ok(&self, from: usize, dst: &str, count: u32) {
-        let (tx, rx) = self.ping(from, dst, count);
-        assert!(
-            tx == count && rx == count,
-            "ping h{} -> {dst}: {rx}/{tx} received\n{}",
-            from + 1,
-            self.lab.all_logs()
-        );
-    }
-
-    /// A 1 MB TCP transfer from host `client` to `server_ip` on host `server`, checked with
-    /// SHA-256 on both ends.
-    fn tcp_1mb(&mut self, server: usize, server_ip: &str, client: usize, seed: u32) {
-        let srv = self.lab.script("tcp_server.py", TCP_SERVER);
-        let cli = self.lab.script("tcp_client.py", TCP_CLIENT);
-        let name = format!("tcp{seed}");
-        let ns = self.hosts[server].clone();
-        self.lab.spawn(
-            &ns,
-            &name,
-            "python3",
-            &[srv, server_ip.into(), "5001".into()],
-        );
-        assert!(
-            wait_for(10, || self.lab.log(&name).contains("listening")),
-            "TCP server did not start: {}",
-            self.lab.log(&name)
-        );
-        let sent = self.lab.ns_must(
-            &self.hosts[client],
-            &format!("python3 {cli} {server_ip} 5001 {seed}"),
-        );
-        assert!(
-            wait_for(30, || self.lab.log(&name).contains("received")),
-            "TCP server got nothing: {}",
-            self.lab.log(&name)
-        );
-        let received = self.lab.log(&name);
-        let sent: Vec<&str> = sent.split_whitespace().collect();
-        let got: Vec<&str> = received
-            .lines()
-            .find(|l| l.starts_with("received"))
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        assert_eq!(
-            sent[1..],
-            got[1..],
-            "1 MB transfer: sent vs received (bytes, sha256)"
-        );
-        assert_eq!(sent[1], "1048576");
-        let _ = self.lab.exited(&name);
     }
 
     /// Starts tcpdump on the underlay bridge; returns the pcap path.
@@ -326,22 +151,6 @@ impl Fabric {
             "{log}"
         );
     }
-}
-
-fn parse_ping(out: &str) -> (u32, u32) {
-    // "5 packets transmitted, 5 received, 0% packet loss, time 804ms"
-    let line = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or("");
-    let nums: Vec<u32> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (
-        nums.first().copied().unwrap_or(0),
-        nums.get(1).copied().unwrap_or(0),
-    )
 }
 
 /// A number as tshark prints it: `42` or `0x00002a`.

@@ -3,9 +3,11 @@
 //! panic, and for namespaces left by an earlier run that was killed).
 #![allow(dead_code)]
 
+pub mod fabric;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_native-vtep");
@@ -181,6 +183,14 @@ impl Lab {
     /// waits until it answers `stats`. Returns the control socket path.
     pub fn vtep(&mut self, ns: &str, name: &str, args: &[&str]) -> PathBuf {
         let control = self.dir.join(format!("{name}.sock"));
+        self.vtep_at(ns, name, &control, args);
+        control
+    }
+
+    /// [`Lab::vtep`] with the control socket at `control` (a restarted daemon reuses its
+    /// predecessor's socket under another process name).
+    pub fn vtep_at(&mut self, ns: &str, name: &str, control: &Path, args: &[&str]) {
+        let control = control.to_path_buf();
         let mut argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         argv.extend([
             "--control".into(),
@@ -191,7 +201,7 @@ impl Lab {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if control.exists() && self.try_ctl(&control, &["stats", "--json"]).is_ok() {
-                return control;
+                return;
             }
             if let Some(status) = self.exited(name) {
                 panic!(
@@ -263,6 +273,32 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.log(name)
+    }
+
+    /// The process id of `name` (for `ip netns exec` it is the program's own: it execs).
+    pub fn pid(&mut self, name: &str) -> u32 {
+        self.proc(name).child.id()
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`, ...) to `name`.
+    pub fn signal(&mut self, name: &str, signal: &str) {
+        let pid = self.pid(name);
+        must(&format!("kill -{signal} {pid}"));
+    }
+
+    /// Waits up to `secs` for `name` to exit; its exit status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, name: &str, secs: u64) -> Option<ExitStatus> {
+        let p = self.proc(name);
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Runs `native-vtep ARGS --control SOCKET`.

@@ -1,0 +1,245 @@
+//! The namespace fabric shared by the suites: host namespaces on one underlay bridge, a
+//! native-vtep per host, and traffic checks (ping, a TCP transfer checked with SHA-256).
+//!
+//! Topology: an underlay namespace `ul` holds a bridge `ulbr`; each host namespace `hN` has a
+//! veth `ul` with 10.0.0.N/24 plugged into it. A VTEP on host N serves VNI 42; its TAP `vt42`
+//! has 192.168.42.N/24, so the host's own IP stack is the "VM" behind it.
+
+use std::path::PathBuf;
+
+use super::{Lab, must, wait_for};
+
+/// `tcp_server.py IP PORT`: accepts one connection, prints `received BYTES SHA256` at EOF.
+pub const TCP_SERVER: &str = r#"
+import socket, hashlib, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(60)
+print("listening", flush=True)
+c, _ = s.accept()
+c.settimeout(60)
+h = hashlib.sha256()
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    h.update(d)
+    n += len(d)
+print("received", n, h.hexdigest(), flush=True)
+"#;
+
+/// `tcp_client.py IP PORT SEED`: sends 1 MiB of seeded random bytes, prints `sent BYTES SHA256`.
+pub const TCP_CLIENT: &str = r#"
+import socket, hashlib, sys, random
+data = random.Random(int(sys.argv[3])).randbytes(1 << 20)
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+c.sendall(data)
+c.close()
+print("sent", len(data), hashlib.sha256(data).hexdigest(), flush=True)
+"#;
+
+/// Hosts on one underlay bridge.
+pub struct Fabric {
+    pub lab: Lab,
+    pub ul: String,
+    pub hosts: Vec<String>,
+}
+
+pub fn underlay_ip(host: usize) -> String {
+    format!("10.0.0.{}", host + 1)
+}
+
+pub fn overlay_ip(host: usize) -> String {
+    format!("192.168.42.{}", host + 1)
+}
+
+/// `hosts` host namespaces on an underlay bridge; `None` (test skipped) without root/tools.
+pub fn fabric(test: &str, hosts: usize, tools: &[&str]) -> Option<Fabric> {
+    if !super::can_run(test, tools) {
+        return None;
+    }
+    let mut lab = Lab::new(test);
+    let ul = lab.netns("ul");
+    must(&format!(
+        "ip -n {ul} link add ulbr type bridge && ip -n {ul} link set ulbr up"
+    ));
+    let mut names = Vec::new();
+    for i in 0..hosts {
+        let h = lab.netns(&format!("h{}", i + 1));
+        let port = format!("p{}", i + 1);
+        lab.veth(
+            &h,
+            "ul",
+            Some(&format!("{}/24", underlay_ip(i))),
+            &ul,
+            &port,
+            None,
+        );
+        must(&format!("ip -n {ul} link set {port} master ulbr"));
+        names.push(h);
+    }
+    Some(Fabric {
+        lab,
+        ul,
+        hosts: names,
+    })
+}
+
+/// `(transmitted, received)` from ping's summary line.
+pub fn parse_ping(out: &str) -> (u32, u32) {
+    // "5 packets transmitted, 5 received, 0% packet loss, time 804ms"
+    let line = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or("");
+    let nums: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (
+        nums.first().copied().unwrap_or(0),
+        nums.get(1).copied().unwrap_or(0),
+    )
+}
+
+impl Fabric {
+    /// The arguments of a native-vtep on host `i` for VNI 42 (TAP `vt42`), flooding to every
+    /// other host unless `extra` contains `--no-remotes`, followed by `extra`.
+    pub fn native_args(&self, i: usize, extra: &[&str]) -> Vec<String> {
+        let local = underlay_ip(i);
+        let mut args: Vec<String> = ["--tap", "vt42", "--vni", "42", "--local", local.as_str()]
+            .map(String::from)
+            .to_vec();
+        for j in 0..self.hosts.len() {
+            if j != i && !extra.contains(&"--no-remotes") {
+                args.push("--remote".into());
+                args.push(underlay_ip(j));
+            }
+        }
+        args.extend(
+            extra
+                .iter()
+                .filter(|a| **a != "--no-remotes")
+                .map(|s| s.to_string()),
+        );
+        args
+    }
+
+    /// Starts native-vtep `vtep<i+1>` on host `i` (see [`Fabric::native_args`]) and gives the
+    /// TAP `192.168.42.(i+1)/24` unless `extra` contains `--bridge`.
+    pub fn native(&mut self, i: usize, extra: &[&str]) -> PathBuf {
+        let args = self.native_args(i, extra);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ns = self.hosts[i].clone();
+        let control = self.lab.vtep(&ns, &format!("vtep{}", i + 1), &argv);
+        if !extra.contains(&"--bridge") {
+            self.lab
+                .ns_must(&ns, &format!("ip addr add {}/24 dev vt42", overlay_ip(i)));
+        }
+        control
+    }
+
+    /// A persistent TAP `vt42` on host `i` (`ip tuntap add`), up, with MAC `mac` and the
+    /// host's overlay address: it outlives the daemons that attach to it.
+    pub fn persistent_tap(&self, i: usize, mac: &str) {
+        self.lab.ns_must(
+            &self.hosts[i],
+            &format!(
+                "ip tuntap add dev vt42 mode tap && ip link set vt42 address {mac} && \
+                 ip link set vt42 up && ip addr add {}/24 dev vt42",
+                overlay_ip(i)
+            ),
+        );
+    }
+
+    pub fn mac(&self, i: usize, dev: &str) -> String {
+        self.lab
+            .ns_must(&self.hosts[i], &format!("cat /sys/class/net/{dev}/address"))
+            .trim()
+            .to_string()
+    }
+
+    /// Pings from host `from` to `dst`; returns (transmitted, received).
+    pub fn ping(&self, from: usize, dst: &str, count: u32) -> (u32, u32) {
+        let out = self.lab.ns_sh(
+            &self.hosts[from],
+            &format!("ping -n -q -c {count} -i 0.2 -W 2 {dst}"),
+        );
+        parse_ping(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    pub fn ping_ok(&self, from: usize, dst: &str, count: u32) {
+        let (tx, rx) = self.ping(from, dst, count);
+        assert!(
+            tx == count && rx == count,
+            "ping h{} -> {dst}: {rx}/{tx} received\n{}",
+            from + 1,
+            self.lab.all_logs()
+        );
+    }
+
+    /// Starts a TCP server (`tcp_server.py`) named `name` on host `server` at
+    /// `server_ip:port` and waits until it listens.
+    pub fn tcp_server(&mut self, server: usize, server_ip: &str, port: u16, name: &str) {
+        let srv = self.lab.script("tcp_server.py", TCP_SERVER);
+        let ns = self.hosts[server].clone();
+        self.lab.spawn(
+            &ns,
+            name,
+            "python3",
+            &[srv, server_ip.into(), port.to_string()],
+        );
+        assert!(
+            wait_for(10, || self.lab.log(name).contains("listening")),
+            "TCP server did not start: {}",
+            self.lab.log(name)
+        );
+    }
+
+    /// Waits for server `name` to report its `received BYTES SHA256` line and checks it
+    /// against the client's `sent BYTES SHA256 ...` line.
+    pub fn tcp_check(&mut self, name: &str, sent: &str, secs: u64) {
+        assert!(
+            wait_for(secs, || self.lab.log(name).contains("received")),
+            "TCP server got nothing: {}\n{}",
+            self.lab.log(name),
+            self.lab.all_logs()
+        );
+        let received = self.lab.log(name);
+        let sent: Vec<&str> = sent
+            .lines()
+            .find(|l| l.starts_with("sent"))
+            .unwrap_or_else(|| panic!("no `sent` line in {sent:?}"))
+            .split_whitespace()
+            .collect();
+        let got: Vec<&str> = received
+            .lines()
+            .find(|l| l.starts_with("received"))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            sent[1..3],
+            got[1..3],
+            "TCP transfer: sent vs received (bytes, sha256)"
+        );
+        let _ = self.lab.exited(name);
+    }
+
+    /// A 1 MB TCP transfer from host `client` to `server_ip` on host `server`, checked with
+    /// SHA-256 on both ends.
+    pub fn tcp_1mb(&mut self, server: usize, server_ip: &str, client: usize, seed: u32) {
+        let name = format!("tcp{seed}");
+        self.tcp_server(server, server_ip, 5001, &name);
+        let cli = self.lab.script("tcp_client.py", TCP_CLIENT);
+        let sent = self.lab.ns_must(
+            &self.hosts[client],
+            &format!("python3 {cli} {server_ip} 5001 {seed}"),
+        );
+        assert!(sent.contains("sent 1048576 "), "{sent}");
+        self.tcp_check(&name, &sent, 30);
+    }
+}
