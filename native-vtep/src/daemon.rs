@@ -1031,10 +1031,14 @@ impl Daemon {
             let segment = segment.max(1);
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
-            while at < end {
+            // At least once: an empty datagram is still one, for the engine to count.
+            loop {
                 let next = (at + segment).min(end);
                 self.underlay_input(i, from, None, at..next);
                 at = next;
+                if at >= end {
+                    break;
+                }
             }
         }
     }
