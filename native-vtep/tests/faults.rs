@@ -6,7 +6,7 @@
 //! faults`). Without root or the tools each test is skipped with a message, unless
 //! `OVERLAY_LAB_REQUIRE_TOOLS` is set, which makes that a failure. Topology: `common/fabric.rs`
 //! (hosts 10.0.0.N on an underlay bridge, TAP `vt42` with 192.168.42.N on each). The figures
-//! printed (recovery times, shutdown times) are summarised in `native-vtep/FAULTS-NOTES.md`.
+//! printed (recovery times, shutdown times) are summarised in RELIABILITY.md.
 
 mod common;
 

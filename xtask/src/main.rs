@@ -4,7 +4,9 @@
 
 mod bench;
 mod env;
+mod fuzz;
 mod setup;
+mod soak;
 mod suites;
 
 use std::os::unix::process::CommandExt as _;
@@ -35,6 +37,18 @@ USAGE:
     cargo xtask bench NAME.. [-- ARGS]
         Run benchmarks (release builds) and print their figures; `all` runs every one.
         ARGS go to the benchmark. See BENCHMARKS.md for the latest figures.
+
+    cargo xtask soak [--minutes N]
+        As root: two release native-vteps in network namespaces for N minutes (default 10)
+        under paced iperf3, pings, a host migrating between them every second and MAC churn;
+        one line a minute, a summary table at the end. Fails if RSS grows past its bound, an
+        unexpected error counter moves, or a daemon dies. See xtask/src/soak.rs.
+
+    cargo xtask fuzz [--secs N] [--target NAME[,NAME..]] [--list]
+        Build every cargo-fuzz target of fuzz/ (nightly), seed the corpora from the fixture
+        captures and fuzz/seeds/, run each target for N seconds (default 60), two at a time,
+        and print executions, exec/s, corpus size and crashes. Fails on any crash, naming the
+        artifact and the command that reproduces it. See RELIABILITY.md.
 
     cargo xtask help
         This text.
@@ -80,8 +94,44 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             bench::run(&ctx, names, extra)
         }
+        "soak" => soak::run(&ctx, rest),
+        "fuzz" => fuzz_command(&ctx, rest),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     }
+}
+
+fn fuzz_command(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
+    let mut options = fuzz::Options::default();
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--secs" => {
+                let v = value(arg, &mut iter)?;
+                options.secs = v
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("`--secs {v}`: give a whole number of seconds"))?;
+            }
+            "--target" => options.targets.extend(
+                value(arg, &mut iter)?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from),
+            ),
+            "--list" => {
+                print!("fuzz targets:\n{}", fuzz::list());
+                return Ok(());
+            }
+            other => {
+                return Err(format!(
+                    "unexpected argument `{other}` (see `cargo xtask help`)"
+                ));
+            }
+        }
+    }
+    fuzz::run(ctx, &options)
 }
 
 fn no_more_args(rest: &[String]) -> Result<(), String> {

@@ -105,9 +105,12 @@ pub const SUITES: &[Suite] = &[
                     "test",
                     "-p",
                     "native-vtep",
+                    "--lib",
                     "--bins",
                     "--test",
                     "errors",
+                    "--test",
+                    "fuzz_regressions",
                     "--no-fail-fast",
                 ],
             )
@@ -131,6 +134,51 @@ pub const SUITES: &[Suite] = &[
             ],
         )
         .env(TEST_ENV)],
+    },
+    Suite {
+        name: "hostile",
+        about: "the hostile-input catalogue and two tenants with the same IPs and MACs, end to \
+                end against running native-vteps (scapy-crafted packets, network namespaces)",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "native-vtep",
+                "--test",
+                "hostile",
+                "--",
+                "--test-threads=1",
+            ],
+        )
+        .env(TEST_ENV)],
+    },
+    Suite {
+        name: "faults",
+        about: "native-vtep under faults: a peer killed and restarted, the underlay link down \
+                and up, the TAP deleted, SIGTERM under load, static config across restarts, \
+                `--user` dropping every privilege",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "native-vtep",
+                "--test",
+                "faults",
+                "--",
+                "--test-threads=1",
+            ],
+        )
+        .env(TEST_ENV)],
+    },
+    Suite {
+        name: "fuzz",
+        about: "every cargo-fuzz target for a short bounded run (nightly, libFuzzer), seeded \
+                from real captures",
+        // About a minute per target (#7): 10 targets x 60 s, two at a time, plus the build
+        // (~1-4 min): under 10 minutes.
+        steps: &[Step::new("cargo", &["xtask", "fuzz", "--secs", "60"])],
     },
     Suite {
         name: "no_std",

@@ -1,0 +1,169 @@
+//! Shared by the fuzz targets: the packets the Linux kernel (and Scapy) put on the wire in
+//! `core/tests/fixtures/`, so structured targets start from real traffic and mutate it.
+
+use std::sync::OnceLock;
+
+use vtep_core::pcap::PcapReader;
+
+/// The fixture captures, compiled in: a target needs no files at run time.
+pub const FIXTURES: &[(&str, &[u8])] = &[
+    (
+        "vxlan-ipv4",
+        include_bytes!("../../core/tests/fixtures/vxlan-ipv4.pcap"),
+    ),
+    (
+        "vxlan-ipv6",
+        include_bytes!("../../core/tests/fixtures/vxlan-ipv6.pcap"),
+    ),
+    (
+        "geneve-ipv4",
+        include_bytes!("../../core/tests/fixtures/geneve-ipv4.pcap"),
+    ),
+    (
+        "geneve-options",
+        include_bytes!("../../core/tests/fixtures/geneve-options.pcap"),
+    ),
+    (
+        "nvgre-ipv4",
+        include_bytes!("../../core/tests/fixtures/nvgre-ipv4.pcap"),
+    ),
+];
+
+/// Length of the outer Ethernet header of the fixtures (untagged).
+const ETHERNET_LEN: usize = 14;
+
+/// Every captured underlay IP packet (outer Ethernet header removed), in fixture order.
+pub fn captured_ip_packets() -> &'static [Vec<u8>] {
+    static PACKETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    PACKETS.get_or_init(|| {
+        FIXTURES
+            .iter()
+            .flat_map(|(name, bytes)| {
+                PcapReader::new(bytes)
+                    .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+                    .map(|record| record.expect("fixture records parse").data)
+            })
+            .filter_map(|frame| frame.get(ETHERNET_LEN..).map(<[u8]>::to_vec))
+            .collect()
+    })
+}
+
+/// Every captured inner Ethernet frame: the tunnel payloads of [`captured_ip_packets`].
+pub fn captured_inner_frames() -> &'static [Vec<u8>] {
+    static FRAMES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    FRAMES.get_or_init(|| {
+        captured_ip_packets()
+            .iter()
+            .filter_map(|ip| {
+                let (outer, range) = vtep_core::wire::outer::parse(ip).ok()?;
+                let tunnel = &ip[range];
+                let header = match outer.transport {
+                    vtep_core::wire::outer::Transport::Gre => 8,
+                    vtep_core::wire::outer::Transport::Udp { .. } => {
+                        // VXLAN is 8 bytes; Geneve adds its options.
+                        if tunnel.first()? >> 6 == 0 && tunnel.get(2..4)? == [0x65, 0x58] {
+                            8 + usize::from(tunnel[0] & 0x3f) * 4
+                        } else {
+                            8
+                        }
+                    }
+                };
+                tunnel.get(header..).map(<[u8]>::to_vec)
+            })
+            .collect()
+    })
+}
+
+/// Loads a config text as `native-vtep --config FILE` would, checks what an accepted config
+/// promises, then builds the engine from it as the daemon does (without devices or sockets).
+pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    let settings = match native_vtep::config::load_str(args, Path::new("fuzz.toml"), text) {
+        Ok(settings) => settings,
+        Err(e) => {
+            assert!(!e.0.trim().is_empty(), "an error says something");
+            return;
+        }
+    };
+    let s = &settings;
+    assert!(!s.networks.is_empty(), "accepted with no network");
+    assert!(s.vxlan_port != 0 && s.geneve_port != 0 && s.vxlan_port != s.geneve_port);
+    assert!(s.srcport.0 >= 1 && s.srcport.0 <= s.srcport.1);
+    assert!(!s.local.is_unspecified() && !s.local.is_multicast());
+    let same_family = |ip: &std::net::IpAddr| ip.is_ipv4() == s.local.is_ipv4();
+    assert!(s.accept_peers.iter().flatten().all(same_family));
+    let mut vnis = HashSet::new();
+    let mut taps = HashSet::new();
+    for n in &s.networks {
+        assert!(vnis.insert(n.vni), "VNI {} twice", n.vni);
+        assert!(taps.insert(n.tap.clone()), "TAP {} twice", n.tap);
+        assert!(!n.tap.is_empty() && !n.tap.contains('/'));
+        assert!(n.remotes.iter().all(same_family));
+        assert!(n.fdb.iter().all(|(_, ip)| same_family(ip)));
+    }
+    build_engine(s);
+}
+
+/// The engine part of `Daemon::new`: every accepted setting reaches vtep-core, which may
+/// refuse it with an error but must not panic.
+fn build_engine(s: &native_vtep::config::Settings) {
+    use vtep_core::fdb::Destination;
+    use vtep_core::rate::RateLimit;
+    use vtep_core::vtep::{Encapsulation, NetworkConfig, Vtep, VtepConfig};
+    use vtep_core::wire::outer::UdpChecksum;
+    use vtep_core::{Duration, Instant};
+
+    let now = Instant::from_secs(1);
+    let mut config = VtepConfig::new(s.local.into());
+    config.vxlan_port = s.vxlan_port;
+    config.geneve_port = s.geneve_port;
+    config.source_ports = s.srcport;
+    config.udp_checksum = if s.udpcsum {
+        UdpChecksum::Compute
+    } else {
+        UdpChecksum::Zero
+    };
+    config.underlay_mtu = s.underlay_mtu;
+    config.reserved_bits = s.reserved_bits;
+    config.fdb.ageing = Duration::from_secs(s.ageing_secs);
+    config.fdb.max_entries = s.max_address;
+    config.fdb.drop_when_full = true;
+    config.max_neighbours = s.max_address.min(config.max_neighbours).max(16);
+    config.accept_peers = s
+        .accept_peers
+        .as_ref()
+        .map(|peers| peers.iter().map(|ip| (*ip).into()).collect());
+    let Ok(mut vtep) = Vtep::new(config, now) else {
+        return;
+    };
+    for n in &s.networks {
+        let mut network = NetworkConfig::new(n.vni);
+        network.encapsulation = match n.encap {
+            native_vtep::cli::EncapArg::Vxlan => Encapsulation::Vxlan,
+            native_vtep::cli::EncapArg::Geneve => Encapsulation::Geneve,
+        };
+        network.learning = n.learning;
+        network.arp_proxy = n.proxy;
+        network.rate_limit = n.rate_bits.map(RateLimit::from_bits_per_sec);
+        if vtep.add_network(network, now).is_err() || vtep.add_port(n.vni).is_err() {
+            return;
+        }
+        for remote in &n.remotes {
+            let _ = vtep.add_flood_peer(n.vni, (*remote).into());
+        }
+        for (mac, ip) in &n.fdb {
+            let _ = vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()));
+        }
+        for (ip, mac) in &n.neigh {
+            let _ = vtep.add_static_neighbour(now, n.vni, *ip, *mac);
+        }
+    }
+    // One sweep past the ageing time, as the poll loop would do eventually.
+    vtep.handle_input(
+        now + Duration::from_secs(s.ageing_secs.min(1 << 30)),
+        vtep_core::vtep::Input::Timeout,
+    );
+    while !matches!(vtep.poll_output(), vtep_core::vtep::Output::Timeout(_)) {}
+}
