@@ -192,6 +192,7 @@ impl core::error::Error for FdbError {}
 #[derive(Clone, Copy, Debug)]
 struct Record {
     mac: [u8; 6],
+    /// Little-endian (see `vni_key`).
     vni: [u8; 3],
     /// Bits 0-1: origin; bit 2: frozen; bits 3-7: moves in the current duplicate window.
     flags: u8,
@@ -215,7 +216,7 @@ impl Record {
     fn new(vni: Vni, mac: Mac, dest: u16, origin: Origin, seq: u32, now: u32) -> Record {
         Record {
             mac: mac.0,
-            vni: vni.to_be_bytes(),
+            vni: vni_key(vni),
             flags: origin_bits(origin),
             dest,
             seq,
@@ -230,7 +231,8 @@ impl Record {
     }
 
     fn vni(&self) -> Vni {
-        Vni::from_be_bytes(self.vni)
+        let [a, b, c] = self.vni;
+        Vni::from_u24_truncating(u32::from_le_bytes([a, b, c, 0]))
     }
 
     fn origin(&self) -> Origin {
@@ -383,6 +385,20 @@ pub fn is_learnable(mac: &Mac) -> bool {
     mac.is_unicast() && mac.0 != [0; 6]
 }
 
+/// Where a caller last found a key in the table (a bucket position), so that learning the same
+/// MAC again can skip hashing and probing: a local port keeps one for the MAC behind it, which
+/// is the source of nearly every frame it sends. [`Fdb::learn_at_port`] checks the record there
+/// before trusting it, so a stale hint (the table grew, the entry went or moved) only costs the
+/// normal lookup; the outcome is always the one [`Fdb::learn`] gives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LearnHint(usize);
+
+impl Default for LearnHint {
+    fn default() -> Self {
+        LearnHint(usize::MAX)
+    }
+}
+
 /// What [`Fdb::learn`] or [`Fdb::install`] does to an existing record.
 enum Update {
     Keep(LearnOutcome),
@@ -493,7 +509,7 @@ impl Fdb {
     /// The entry for `mac` in `vni`, without refreshing it.
     #[inline]
     pub fn lookup(&self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
-        let vni = vni.to_be_bytes();
+        let vni = vni_key(vni);
         let hash = self.hash(&vni, &mac.0);
         self.entries
             .find(hash, |r| r.is(&vni, &mac.0))
@@ -501,9 +517,9 @@ impl Fdb {
     }
 
     /// Just the destination of `mac` in `vni`: what the data path needs.
-    #[inline]
+    #[inline(always)]
     pub fn destination(&self, vni: Vni, mac: &Mac) -> Option<Destination> {
-        let vni = vni.to_be_bytes();
+        let vni = vni_key(vni);
         let hash = self.hash(&vni, &mac.0);
         self.entries
             .find(hash, |r| r.is(&vni, &mac.0))
@@ -513,22 +529,80 @@ impl Fdb {
     /// Data-plane learning: a frame from `mac` arrived from `dest` at `now`.
     #[inline]
     pub fn learn(&mut self, now: Instant, vni: Vni, mac: Mac, dest: Destination) -> LearnOutcome {
+        self.learn_probing(now, vni, mac, dest, None)
+    }
+
+    /// [`Fdb::learn`] of a MAC seen on local `port` (`Destination::Local(port)`), trying the
+    /// record at `hint` first (see [`LearnHint`]); `hint` is left pointing at the entry.
+    #[inline(always)]
+    pub fn learn_at_port(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        mac: Mac,
+        port: PortId,
+        hint: &mut LearnHint,
+    ) -> LearnOutcome {
+        let key = vni_key(vni);
+        // Only learnable MACs have records, so a record with this key needs no more checks than
+        // the refresh below makes.
+        if let Some(record) = self.entries.get_bucket_mut(hint.0)
+            && record.is(&key, &mac.0)
+            && matches!(self.dests.get(record.dest), Destination::Local(p) if p == port)
+            && let Some(stamp) = self.clock.stamp(now)
+        {
+            if record.last_seen != stamp {
+                record.last_seen = stamp;
+            }
+            return LearnOutcome::Refreshed;
+        }
+        self.learn_at_port_probing(now, vni, mac, port, hint)
+    }
+
+    /// The rest of [`Fdb::learn_at_port`], out of line: the `Destination` it builds then lives
+    /// in memory only on this path. (Inline, its bytes were stored and read back wider on every
+    /// frame, which the CPU cannot forward from store to load.)
+    #[cold]
+    #[inline(never)]
+    fn learn_at_port_probing(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        mac: Mac,
+        port: PortId,
+        hint: &mut LearnHint,
+    ) -> LearnOutcome {
+        self.learn_probing(now, vni, mac, Destination::Local(port), Some(hint))
+    }
+
+    #[inline]
+    fn learn_probing(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        mac: Mac,
+        dest: Destination,
+        hint: Option<&mut LearnHint>,
+    ) -> LearnOutcome {
         if !is_learnable(&mac) {
             return LearnOutcome::Ignored(IgnoreReason::NotUnicast);
         }
         let stamp = self.stamp(now);
-        let key = vni.to_be_bytes();
+        let key = vni_key(vni);
         let hash = self.hash(&key, &mac.0);
         // The common case, a refresh: one probe, no other work.
-        if let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) {
-            if self.dests.get(record.dest) == dest {
-                if record.last_seen != stamp {
-                    record.last_seen = stamp;
-                }
-                return LearnOutcome::Refreshed;
-            }
-        } else {
+        let Ok(mut found) = self.entries.find_entry(hash, |r| r.is(&key, &mac.0)) else {
             return self.insert_new(hash, vni, mac, dest, Origin::Learned, 0, stamp);
+        };
+        if let Some(hint) = hint {
+            hint.0 = found.bucket_index();
+        }
+        let record = found.get_mut();
+        if self.dests.get(record.dest) == dest {
+            if record.last_seen != stamp {
+                record.last_seen = stamp;
+            }
+            return LearnOutcome::Refreshed;
         }
         self.learn_changed(hash, key, mac, dest, stamp)
     }
@@ -658,7 +732,7 @@ impl Fdb {
             return Err(FdbError::NotUnicast(mac));
         }
         let stamp = self.stamp(now);
-        let key = vni.to_be_bytes();
+        let key = vni_key(vni);
         let hash = self.hash(&key, &mac.0);
         let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
             return match self.insert_new(hash, vni, mac, dest, Origin::ControlPlane, seq, stamp) {
@@ -704,7 +778,7 @@ impl Fdb {
             return Err(FdbError::NotUnicast(mac));
         }
         let stamp = self.stamp(now);
-        let key = vni.to_be_bytes();
+        let key = vni_key(vni);
         let hash = self.hash(&key, &mac.0);
         let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
             return match self.insert_new(hash, vni, mac, dest, Origin::Static, 0, stamp) {
@@ -722,7 +796,7 @@ impl Fdb {
 
     /// Removes one entry, whatever its origin.
     pub fn remove(&mut self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
-        let key = vni.to_be_bytes();
+        let key = vni_key(vni);
         let hash = self.hash(&key, &mac.0);
         let (record, _) = self
             .entries
@@ -825,6 +899,14 @@ impl Fdb {
     }
 }
 
+/// A VNI as records keep it: little-endian, so that building and comparing keys needs no byte
+/// swap.
+#[inline(always)]
+fn vni_key(vni: Vni) -> [u8; 3] {
+    let [a, b, c, _] = vni.get().to_le_bytes();
+    [a, b, c]
+}
+
 /// The key's hash: MAC and VNI packed into two words, one seeded foldhash.
 #[inline]
 fn hash_key(hasher: &FixedState, vni: &[u8; 3], mac: &[u8; 6]) -> u64 {
@@ -888,6 +970,65 @@ mod tests {
         fdb.age(at(500), |v, m, _| aged.push((v, m)));
         assert_eq!(aged, [(VNI, mac(1))]);
         assert!(fdb.lookup(VNI, &mac(1)).is_none());
+    }
+
+    /// A hint only saves the lookup: whatever happened to the entry since, the outcome and
+    /// the stored time are those of `learn`.
+    #[test]
+    fn learning_with_a_hint_gives_what_learning_gives() {
+        let mut fdb = fdb(4096);
+        let mut hint = LearnHint::default();
+        let learn = |fdb: &mut Fdb, secs, port, hint: &mut LearnHint| {
+            fdb.learn_at_port(at(secs), VNI, mac(1), PortId(port), hint)
+        };
+        assert_eq!(learn(&mut fdb, 0, 1, &mut hint), LearnOutcome::Learned);
+        assert_eq!(learn(&mut fdb, 1, 1, &mut hint), LearnOutcome::Refreshed);
+        assert_ne!(hint, LearnHint::default(), "found: the hint is set");
+        assert_eq!(learn(&mut fdb, 200, 1, &mut hint), LearnOutcome::Refreshed);
+        assert_eq!(fdb.lookup(VNI, &mac(1)).unwrap().last_seen, at(200));
+        // Moved elsewhere: the record at the hint no longer matches the destination.
+        for (secs, dest) in [(201, remote(2)), (202, Destination::Local(PortId(2)))] {
+            assert!(matches!(
+                fdb.learn(at(secs), VNI, mac(1), dest),
+                LearnOutcome::Moved { .. }
+            ));
+        }
+        assert!(matches!(
+            learn(&mut fdb, 203, 1, &mut hint),
+            LearnOutcome::Moved { .. }
+        ));
+        // Removed, then other MACs fill its bucket and the table grows (rehashing).
+        fdb.remove(VNI, &mac(1));
+        for n in 0..2000u16 {
+            let [a, b] = n.to_be_bytes();
+            let other = EthernetAddress([0x02, 0, 0, a, b, 0xee]);
+            fdb.learn(at(203), VNI, other, remote(3));
+        }
+        assert_eq!(learn(&mut fdb, 204, 1, &mut hint), LearnOutcome::Learned);
+        assert_eq!(learn(&mut fdb, 205, 1, &mut hint), LearnOutcome::Refreshed);
+        assert_eq!(
+            fdb.lookup(VNI, &mac(1)).unwrap().dest,
+            Destination::Local(PortId(1))
+        );
+        // A hint left by another key, or another VNI's entry, is only a wrong guess.
+        let mut other_hint = hint;
+        let other_vni = Vni::from_u24_truncating(43);
+        assert_eq!(
+            fdb.learn_at_port(at(206), other_vni, mac(1), PortId(1), &mut other_hint),
+            LearnOutcome::Learned
+        );
+        assert_eq!(fdb.lookup(VNI, &mac(1)).unwrap().last_seen, at(205));
+        let group = EthernetAddress::BROADCAST;
+        assert_eq!(
+            fdb.learn_at_port(at(206), VNI, group, PortId(1), &mut hint),
+            LearnOutcome::Ignored(IgnoreReason::NotUnicast)
+        );
+        // Refreshed through the hint at 205 s: alive until 505 s.
+        let mut aged = Vec::new();
+        fdb.age(at(504), |v, m, _| aged.push((v, m)));
+        assert!(!aged.contains(&(VNI, mac(1))));
+        fdb.age(at(505), |v, m, _| aged.push((v, m)));
+        assert!(aged.contains(&(VNI, mac(1))));
     }
 
     #[test]

@@ -26,14 +26,16 @@ use core::ops::Range;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-use crate::fdb::{Destination, Fdb, FdbConfig, LearnOutcome, Mac, Origin, PortId};
+use crate::fdb::{
+    Destination, Fdb, FdbConfig, IgnoreReason, LearnHint, LearnOutcome, Mac, Origin, PortId,
+};
 use crate::neigh::{NeighOutcome, NeighbourTable};
 use crate::rate::{RateLimit, TokenBucket};
 use crate::wire::outer::{OuterRepr, Transport, UdpChecksum};
 use crate::wire::vxlan::ReservedBitsPolicy;
 use crate::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetFrame, EthernetProtocol,
-    IpAddress, Ipv4Address, dot1q, flow, geneve, nvgre, vxlan,
+    IpAddress, Ipv4Address, Ipv6Address, dot1q, flow, geneve, nvgre, vxlan,
 };
 use crate::{Duration, Instant, Vni};
 
@@ -325,7 +327,7 @@ drop_reasons! {
     UnsupportedPayload = "unsupported_payload",
     /// A datagram to a UDP port that is neither the VXLAN nor the Geneve port.
     UnknownUdpPort = "unknown_udp_port",
-    /// The source is not in the accepted peer list.
+    /// The source is not in the accepted peer list, or is this VTEP's own address.
     NotAPeer = "not_a_peer",
     /// The underlay source is of the other IP family.
     AddressFamily = "address_family",
@@ -339,7 +341,8 @@ drop_reasons! {
     InvalidSourceMac = "invalid_source_mac",
     /// An 802.1Q-tagged inner frame (RFC 7348 section 6.1).
     InnerVlanTag = "inner_vlan_tag",
-    /// Larger than the underlay MTU once encapsulated; VTEPs do not fragment.
+    /// Larger than the underlay MTU once encapsulated (VTEPs do not fragment), or decapsulated
+    /// but larger than a frame this VTEP could encapsulate (its ports' MTU).
     TooBig = "too_big",
     /// Over the network's rate limit.
     RateLimited = "rate_limited",
@@ -566,11 +569,11 @@ enum LocalFanout {
     AllExcept { next: usize, except: Option<PortId> },
 }
 
-/// Which remote VTEPs still get a copy of the current frame.
+/// Which remote VTEPs still get a copy of the current frame (a unicast to one remote VTEP
+/// takes the shorter way of [`ReadyTransmit`]).
 #[derive(Clone, Copy, Debug)]
 enum RemoteFanout {
     None,
-    One(IpAddress),
     Flood { next: usize },
 }
 
@@ -654,12 +657,78 @@ pub struct Vtep {
     fdb: Fdb,
     neighbours: NeighbourTable,
     networks: Networks,
-    /// `ports[id]` is the VNI of port `id`, or `None` for a removed port.
-    ports: Vec<Option<Vni>>,
+    /// `ports[id]`: the network of port `id`, or `None` for a removed port.
+    ports: Vec<Option<PortBinding>>,
     global: GlobalCounters,
     events: VecDeque<Event>,
     pending: Option<Pending>,
+    /// The one transmit of a frame to a known remote MAC, built whole by `handle_input`: the
+    /// common case skips the fan-out cursor.
+    ready: Option<ReadyTransmit>,
     next_sweep: Instant,
+}
+
+/// A port's network: its VNI and its position in [`Networks::slots`], so a frame from a port
+/// finds its network without hashing; and where the FDB entry of the port's last source MAC
+/// was, so refreshing it usually skips the lookup.
+#[derive(Clone, Copy, Debug)]
+struct PortBinding {
+    vni: Vni,
+    slot: usize,
+    source: LearnHint,
+}
+
+/// What [`Vtep::poll_output`] needs to build the [`Transmit`]; the rest comes from the
+/// configuration.
+#[derive(Clone, Debug)]
+struct ReadyTransmit {
+    /// The network's position in [`Networks::slots`], for its counters.
+    slot: usize,
+    vni: Vni,
+    encapsulation: Encapsulation,
+    remote: Remote,
+    source_port: u16,
+    payload: Range<usize>,
+}
+
+/// An underlay address as `poll_output` reads it back right after `handle_input` wrote it:
+/// two whole words. (An `IpAddress` is 17 bytes; its copies are pieced together from
+/// overlapping moves, which the CPU cannot forward to the wide load that reads them back.)
+#[derive(Clone, Copy, Debug)]
+struct Remote {
+    words: [u64; 2],
+    v6: bool,
+}
+
+impl Remote {
+    #[inline(always)]
+    fn new(ip: IpAddress) -> Remote {
+        match ip {
+            IpAddress::Ipv4(ip) => Remote {
+                words: [u64::from(ip.to_bits()), 0],
+                v6: false,
+            },
+            IpAddress::Ipv6(ip) => {
+                let bits = ip.to_bits();
+                Remote {
+                    words: [bits as u64, (bits >> 64) as u64],
+                    v6: true,
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn ip(self) -> IpAddress {
+        let [lo, hi] = self.words;
+        if self.v6 {
+            IpAddress::Ipv6(Ipv6Address::from_bits(
+                u128::from(hi) << 64 | u128::from(lo),
+            ))
+        } else {
+            IpAddress::Ipv4(Ipv4Address::from_bits(lo as u32))
+        }
+    }
 }
 
 fn same_family(a: &IpAddress, b: &IpAddress) -> bool {
@@ -683,6 +752,14 @@ fn check_range(buf: &[u8], range: &Range<usize>) -> bool {
     range.start <= range.end && range.end <= buf.len()
 }
 
+/// The MAC address at `header[at..at + 6]`.
+#[inline(always)]
+fn mac_at(header: &[u8; ETHERNET_HEADER_LEN], at: usize) -> Mac {
+    let mut mac = [0; 6];
+    mac.copy_from_slice(&header[at..at + 6]);
+    wire::EthernetAddress(mac)
+}
+
 impl Vtep {
     /// A VTEP with no networks yet, at time `now`.
     pub fn new(config: VtepConfig, now: Instant) -> Result<Vtep, ConfigError> {
@@ -699,6 +776,7 @@ impl Vtep {
             global: GlobalCounters::default(),
             events: VecDeque::with_capacity(config.event_capacity),
             pending: None,
+            ready: None,
             next_sweep: now + config.sweep_interval,
             config,
         })
@@ -803,9 +881,18 @@ impl Vtep {
         for port in network.ports {
             self.ports[usize::from(port.0)] = None;
         }
+        // The last network took the removed one's position: rebind every port.
+        for (slot, moved) in self.networks.slots.iter().enumerate() {
+            for port in &moved.ports {
+                if let Some(binding) = &mut self.ports[usize::from(port.0)] {
+                    binding.slot = slot;
+                }
+            }
+        }
         self.fdb.remove_vni(vni);
         self.neighbours.remove_vni(vni);
         self.pending = None;
+        self.ready = None;
         Ok(())
     }
 
@@ -841,10 +928,11 @@ impl Vtep {
 
     /// A new local port on network `vni`.
     pub fn add_port(&mut self, vni: Vni) -> Result<PortId, ConfigError> {
-        let network = self
+        let slot = self
             .networks
-            .get_mut(&vni)
+            .slot(&vni)
             .ok_or(ConfigError::UnknownNetwork(vni))?;
+        let network = &mut self.networks.slots[slot];
         let index = match self.ports.iter().position(Option::is_none) {
             Some(free) => free,
             None if self.ports.len() <= usize::from(u16::MAX) => {
@@ -854,7 +942,11 @@ impl Vtep {
             None => return Err(ConfigError::TooManyPorts),
         };
         let port = PortId(u16::try_from(index).map_err(|_| ConfigError::TooManyPorts)?);
-        self.ports[index] = Some(vni);
+        self.ports[index] = Some(PortBinding {
+            vni,
+            slot,
+            source: LearnHint::default(),
+        });
         network.ports.push(port);
         Ok(port)
     }
@@ -873,11 +965,17 @@ impl Vtep {
             |_, _, _| {},
         );
         self.pending = None;
+        self.ready = None;
         Ok(())
     }
 
     /// The network a port belongs to.
     pub fn port_network(&self, port: PortId) -> Option<Vni> {
+        self.port_binding(port).map(|b| b.vni)
+    }
+
+    #[inline]
+    fn port_binding(&self, port: PortId) -> Option<PortBinding> {
         self.ports.get(usize::from(port.0)).copied().flatten()
     }
 
@@ -1007,6 +1105,7 @@ impl Vtep {
     /// returns [`Output::Timeout`].
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         self.pending = None;
+        self.ready = None;
         if now >= self.next_sweep {
             self.sweep(now);
         }
@@ -1024,17 +1123,37 @@ impl Vtep {
 
     /// The next thing to do. Returns [`Output::Timeout`] when there is nothing more.
     #[must_use]
+    #[inline]
     pub fn poll_output(&mut self) -> Output {
         if let Some(event) = self.events.pop_front() {
             return Output::Event(event);
         }
-        if let Some(output) = self.next_fanout() {
-            return output;
+        // Tested before taking, so that the call that finds nothing reads only the tag.
+        if self.ready.is_some()
+            && let Some(ready) = self.ready.take()
+        {
+            if let Some(network) = self.networks.slots.get_mut(ready.slot) {
+                network.counters.encap_frames += 1;
+                network.counters.encap_bytes += ready.payload.len() as u64;
+            }
+            return Output::Transmit(Transmit {
+                vni: ready.vni,
+                encapsulation: ready.encapsulation,
+                outer: self.outer(ready.encapsulation, ready.remote.ip(), ready.source_port),
+                payload: ready.payload,
+                flooded: false,
+            });
         }
-        self.pending = None;
+        if self.pending.is_some() {
+            if let Some(output) = self.next_fanout() {
+                return output;
+            }
+            self.pending = None;
+        }
         Output::Timeout(self.next_sweep)
     }
 
+    #[inline(never)]
     fn next_fanout(&mut self) -> Option<Output> {
         let pending = self.pending.as_mut()?;
         if matches!(
@@ -1076,11 +1195,6 @@ impl Vtep {
         }
         let remote = match &mut pending.remote {
             RemoteFanout::None => return None,
-            RemoteFanout::One(ip) => {
-                let ip = *ip;
-                pending.remote = RemoteFanout::None;
-                ip
-            }
             RemoteFanout::Flood { next } => {
                 let list = self.fdb.flood_list(pending.vni);
                 let local = self.config.local;
@@ -1100,32 +1214,40 @@ impl Vtep {
                 }
             }
         };
-        let transport = match pending.encapsulation {
+        network.counters.encap_frames += 1;
+        network.counters.encap_bytes += pending.payload.len() as u64;
+        let (encapsulation, source_port) = (pending.encapsulation, pending.source_port);
+        let (vni, payload, flooded) = (pending.vni, pending.payload.clone(), pending.flooded);
+        Some(Output::Transmit(Transmit {
+            vni,
+            encapsulation,
+            outer: self.outer(encapsulation, remote, source_port),
+            payload,
+            flooded,
+        }))
+    }
+
+    /// The outer headers of a transmit to `remote`.
+    #[inline]
+    fn outer(&self, encapsulation: Encapsulation, remote: IpAddress, src_port: u16) -> OuterRepr {
+        let transport = match encapsulation {
             Encapsulation::Vxlan => Transport::Udp {
-                src_port: pending.source_port,
+                src_port,
                 dst_port: self.config.vxlan_port,
             },
             Encapsulation::Geneve => Transport::Udp {
-                src_port: pending.source_port,
+                src_port,
                 dst_port: self.config.geneve_port,
             },
             Encapsulation::Nvgre => Transport::Gre,
         };
-        network.counters.encap_frames += 1;
-        network.counters.encap_bytes += pending.payload.len() as u64;
-        Some(Output::Transmit(Transmit {
-            vni: pending.vni,
-            encapsulation: pending.encapsulation,
-            outer: OuterRepr {
-                src: self.config.local,
-                dst: remote,
-                transport,
-                hop_limit: self.config.hop_limit,
-                udp_checksum: self.config.udp_checksum,
-            },
-            payload: pending.payload.clone(),
-            flooded: pending.flooded,
-        }))
+        OuterRepr {
+            src: self.config.local,
+            dst: remote,
+            transport,
+            hop_limit: self.config.hop_limit,
+            udp_checksum: self.config.udp_checksum,
+        }
     }
 
     fn push_event(&mut self, event: Event) {
@@ -1140,6 +1262,7 @@ impl Vtep {
         self.push_event(Event::Dropped { vni, reason });
     }
 
+    #[cold]
     fn sweep(&mut self, now: Instant) {
         let Vtep {
             fdb,
@@ -1168,24 +1291,28 @@ impl Vtep {
     }
 
     fn on_local(&mut self, now: Instant, port: PortId, buf: &mut [u8], mut frame: Range<usize>) {
-        let Some(vni) = self.port_network(port) else {
+        let Some(PortBinding {
+            vni,
+            slot,
+            source: mut hint,
+        }) = self.port_binding(port)
+        else {
             return self.drop_frame(None, DropReason::UnknownPort);
         };
         if !check_range(buf, &frame) {
             return self.drop_frame(Some(vni), DropReason::BadBuffer);
         }
-        let Some(slot) = self.networks.slot(&vni) else {
+        let Some(network) = self.networks.slots.get_mut(slot) else {
             return self.drop_frame(None, DropReason::UnknownPort);
         };
-        let network = &mut self.networks.slots[slot];
-        let config = network.config;
         network.counters.local_rx_frames += 1;
         network.counters.local_rx_bytes += frame.len() as u64;
-        if frame.len() < ETHERNET_HEADER_LEN {
+        let (inner_vlan, arp_proxy) = (network.config.inner_vlan, network.config.arp_proxy);
+        let Some(header) = buf[frame.clone()].first_chunk::<ETHERNET_HEADER_LEN>() else {
             return self.drop_frame(Some(vni), DropReason::TruncatedFrame);
-        }
-        if dot1q::is_tagged(&buf[frame.clone()]) {
-            match config.inner_vlan {
+        };
+        if dot1q::is_tagged(header) {
+            match inner_vlan {
                 InnerVlanPolicy::Drop => {
                     return self.drop_frame(Some(vni), DropReason::InnerVlanTag);
                 }
@@ -1196,17 +1323,27 @@ impl Vtep {
                 InnerVlanPolicy::Keep => {}
             }
         }
-        let eth = EthernetFrame::new_unchecked(&buf[frame.clone()]);
-        let (src, dst, ethertype) = (eth.src_addr(), eth.dst_addr(), eth.ethertype());
-        if !crate::fdb::is_learnable(&src) {
+        let Some(header) = buf[frame.clone()].first_chunk::<ETHERNET_HEADER_LEN>() else {
+            return self.drop_frame(Some(vni), DropReason::TruncatedFrame);
+        };
+        let (dst, src) = (mac_at(header, 0), mac_at(header, 6));
+        let ethertype = EthernetProtocol::from(u16::from_be_bytes([header[12], header[13]]));
+        let outcome = self.fdb.learn_at_port(now, vni, src, port, &mut hint);
+        // Learning is what refuses a group or all-zeros source, so a known one skips the check.
+        if matches!(outcome, LearnOutcome::Ignored(IgnoreReason::NotUnicast)) {
             return self.drop_frame(Some(vni), DropReason::InvalidSourceMac);
         }
-        if !self.learn_source(now, vni, src, Destination::Local(port)) {
+        if let Some(Some(binding)) = self.ports.get_mut(usize::from(port.0))
+            && binding.source != hint
+        {
+            binding.source = hint;
+        }
+        if !self.learned(vni, src, Destination::Local(port), outcome) {
             return self.drop_frame(Some(vni), DropReason::FdbFull);
         }
 
         if ethertype == EthernetProtocol::Arp
-            && self.handle_local_arp(now, vni, config.arp_proxy, port, buf, &frame)
+            && self.handle_local_arp(now, vni, arp_proxy, port, buf, &frame)
         {
             return;
         }
@@ -1217,13 +1354,60 @@ impl Vtep {
                     return self.drop_frame(Some(vni), DropReason::SamePort);
                 }
                 Some(Destination::Local(p)) => (LocalFanout::One(p), RemoteFanout::None),
-                Some(Destination::Remote(ip)) => (LocalFanout::None, RemoteFanout::One(ip)),
+                Some(Destination::Remote(ip)) => {
+                    return self.encapsulate_to(now, vni, slot, buf, frame, ip);
+                }
                 None => Self::flood_from(port),
             }
         } else {
             Self::flood_from(port)
         };
         self.start_fanout(now, vni, slot, port, buf, frame, local, remote);
+    }
+
+    /// A frame to a MAC known behind the VTEP at `remote`, the common case: encapsulates it
+    /// and readies the one transmit.
+    #[inline(always)]
+    fn encapsulate_to(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        slot: usize,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        remote: IpAddress,
+    ) {
+        let Some(network) = self.networks.slots.get_mut(slot) else {
+            return;
+        };
+        let encapsulation = network.config.encapsulation;
+        let header_len = encapsulation.header_len();
+        let ip_len = encapsulation.ip_overhead(is_ipv6(&self.config.local)) + frame.len();
+        let reason = if ip_len > usize::from(self.config.underlay_mtu) {
+            DropReason::TooBig
+        } else if frame.start < header_len {
+            DropReason::NoHeadroom
+        } else if let Some(bucket) = &mut network.bucket
+            && !bucket.try_consume(now, frame.len())
+        {
+            DropReason::RateLimited
+        } else {
+            let hash = flow::flow_hash(&buf[frame.clone()], self.config.hash_seed);
+            let (min, max) = self.config.source_ports;
+            let source_port = flow::source_port(hash, min, max);
+            let payload = frame.start - header_len..frame.end;
+            write_tunnel_header(encapsulation, &mut buf[payload.clone()], vni, hash);
+            self.ready = Some(ReadyTransmit {
+                slot,
+                vni,
+                encapsulation,
+                remote: Remote::new(remote),
+                source_port,
+                payload,
+            });
+            return;
+        };
+        self.drop_frame(Some(vni), reason);
     }
 
     /// Fan-out of a BUM frame from local `port`: every other local port and every flood peer.
@@ -1259,7 +1443,6 @@ impl Vtep {
         };
         let mut remote_copies = match remote {
             RemoteFanout::None => 0,
-            RemoteFanout::One(_) => 1,
             RemoteFanout::Flood { .. } => self
                 .fdb
                 .flood_list(vni)
@@ -1437,8 +1620,14 @@ impl Vtep {
         if !same_family(&from, &self.config.local) {
             return self.drop_frame(None, DropReason::AddressFamily);
         }
-        if let Some(peers) = &self.config.accept_peers
-            && !peers.contains(&from)
+        // A VTEP is not its own peer: learning a MAC behind our own address (a spoofed source)
+        // would send its traffic back to ourselves (found by fuzz target vtep_ops).
+        if from == self.config.local
+            || self
+                .config
+                .accept_peers
+                .as_ref()
+                .is_some_and(|peers| !peers.contains(&from))
         {
             return self.drop_frame(None, DropReason::NotAPeer);
         }
@@ -1470,6 +1659,13 @@ impl Vtep {
         let frame = payload.start + header_len..payload.end;
         if frame.len() < ETHERNET_HEADER_LEN {
             return self.drop_frame(Some(vni), DropReason::TruncatedFrame);
+        }
+        // The mirror of the encapsulation check: a frame this VTEP could not have sent does not
+        // fit its ports either (a TAP's MTU is sized from the underlay's), whether a peer has a
+        // larger MTU or the datagram came reassembled from IP fragments.
+        let ip_overhead = encapsulation.ip_overhead(is_ipv6(&self.config.local));
+        if ip_overhead + frame.len() > usize::from(self.config.underlay_mtu) {
+            return self.drop_frame(Some(vni), DropReason::TooBig);
         }
         if dot1q::is_tagged(&buf[frame.clone()]) && config.inner_vlan != InnerVlanPolicy::Keep {
             return self.drop_frame(Some(vni), DropReason::InnerVlanTag);
@@ -1535,8 +1731,19 @@ impl Vtep {
     /// frame must be dropped: the FDB is full and `FdbConfig::drop_when_full` is set.
     fn learn_source(&mut self, now: Instant, vni: Vni, src: Mac, dest: Destination) -> bool {
         let outcome = self.fdb.learn(now, vni, src, dest);
+        self.learned(vni, src, dest, outcome)
+    }
+
+    /// Records what learning a frame's source did. Returns false when the frame must be dropped
+    /// (see [`Vtep::learn_source`]).
+    #[inline(always)]
+    fn learned(&mut self, vni: Vni, src: Mac, dest: Destination, outcome: LearnOutcome) -> bool {
+        // A refresh (nearly every frame) has nothing to count or tell.
+        if matches!(outcome, LearnOutcome::Refreshed) {
+            return true;
+        }
         self.record_learn(vni, src, dest, outcome);
-        !(outcome == LearnOutcome::Full && self.config.fdb.drop_when_full)
+        !(matches!(outcome, LearnOutcome::Full) && self.config.fdb.drop_when_full)
     }
 
     fn record_learn(&mut self, vni: Vni, mac: Mac, dest: Destination, outcome: LearnOutcome) {
@@ -1615,6 +1822,7 @@ fn parse_arp(bytes: &[u8]) -> Option<ArpRepr> {
 }
 
 /// Writes the tunnel header into `header` (exactly `encapsulation.header_len()` bytes).
+#[inline(always)]
 fn write_tunnel_header(encapsulation: Encapsulation, header: &mut [u8], vni: Vni, flow_hash: u32) {
     match encapsulation {
         Encapsulation::Vxlan => {

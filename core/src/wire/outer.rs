@@ -113,10 +113,31 @@ impl OuterRepr {
     /// [`Error::NoRoom`] if `payload.start` leaves too little headroom;
     /// [`Error::BadLength`] if `src` and `dst` are of different families, the range is not
     /// inside `buf`, or the packet would exceed the 16-bit length fields.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8], payload: Range<usize>) -> Result<Range<usize>> {
         if payload.start > payload.end || payload.end > buf.len() {
             return Err(Error::BadLength);
         }
+        // VXLAN and Geneve over IPv4 without a UDP checksum, the common case: one straight path.
+        if let (
+            IpAddress::Ipv4(src),
+            IpAddress::Ipv4(dst),
+            Transport::Udp { src_port, dst_port },
+            UdpChecksum::Zero,
+        ) = (self.src, self.dst, self.transport, self.udp_checksum)
+        {
+            return emit_ipv4_udp(
+                buf,
+                payload,
+                [src, dst],
+                [src_port, dst_port],
+                self.hop_limit,
+            );
+        }
+        self.emit_general(buf, payload)
+    }
+
+    fn emit_general(&self, buf: &mut [u8], payload: Range<usize>) -> Result<Range<usize>> {
         let ip_header_len = match (self.src, self.dst) {
             (IpAddress::Ipv4(_), IpAddress::Ipv4(_)) => IPV4_HEADER_LEN,
             (IpAddress::Ipv6(_), IpAddress::Ipv6(_)) => IPV6_HEADER_LEN,
@@ -169,9 +190,36 @@ impl OuterRepr {
     }
 }
 
+/// IPv4 and UDP headers without a UDP checksum in front of `buf[payload]` (a range already
+/// checked to be inside `buf`): 28 bytes built in registers and stored at once.
+#[inline]
+fn emit_ipv4_udp(
+    buf: &mut [u8],
+    payload: Range<usize>,
+    [src, dst]: [super::Ipv4Address; 2],
+    [src_port, dst_port]: [u16; 2],
+    ttl: u8,
+) -> Result<Range<usize>> {
+    const LEN: usize = IPV4_HEADER_LEN + UDP_HEADER_LEN;
+    let start = payload.start.checked_sub(LEN).ok_or(Error::NoRoom)?;
+    let total_len = u16::try_from(payload.end - start).map_err(|_| Error::BadLength)?;
+    let ip = ipv4_header(total_len, ttl, IpProtocol::Udp, src, dst);
+    let [s0, s1] = src_port.to_be_bytes();
+    let [d0, d1] = dst_port.to_be_bytes();
+    let [l0, l1] = (total_len - IPV4_HEADER_LEN as u16).to_be_bytes();
+    let mut header = [0u8; LEN];
+    header[..IPV4_HEADER_LEN].copy_from_slice(&ip);
+    header[IPV4_HEADER_LEN..].copy_from_slice(&[s0, s1, d0, d1, l0, l1, 0, 0]);
+    if let Some(out) = buf[start..].first_chunk_mut::<LEN>() {
+        *out = header;
+    }
+    Ok(start..payload.end)
+}
+
 /// The 20-byte IPv4 header [`OuterRepr::emit`] writes (version 4, IHL 5, DSCP/ECN 0, ident 0,
 /// DF, no fragment offset), checksum included: built in registers and stored at once, as
 /// field-by-field setters and a generic checksum loop cost several times more per packet.
+#[inline]
 fn ipv4_header(
     total_len: u16,
     ttl: u8,
@@ -179,46 +227,23 @@ fn ipv4_header(
     src: super::Ipv4Address,
     dst: super::Ipv4Address,
 ) -> [u8; IPV4_HEADER_LEN] {
-    let [t0, t1] = total_len.to_be_bytes();
-    let [s0, s1, s2, s3] = src.octets();
-    let [d0, d1, d2, d3] = dst.octets();
-    let mut h = [
-        0x45,
-        0,
-        t0,
-        t1,
-        0,
-        0,
-        0x40,
-        0,
-        ttl,
-        u8::from(protocol),
-        0,
-        0,
-        s0,
-        s1,
-        s2,
-        s3,
-        d0,
-        d1,
-        d2,
-        d3,
-    ];
-    // The header's 16-bit words, summed from the fields (the checksum word itself is zero).
-    let word = |a: u8, b: u8| u32::from(u16::from_be_bytes([a, b]));
-    let mut sum = 0x4500
-        + u32::from(total_len)
-        + 0x4000
-        + word(ttl, u8::from(protocol))
-        + word(s0, s1)
-        + word(s2, s3)
-        + word(d0, d1)
-        + word(d2, d3);
+    let src = u32::from_be_bytes(src.octets());
+    let dst = u32::from_be_bytes(dst.octets());
+    // The header as five big-endian 32-bit words, the checksum field zero.
+    let w0 = 0x4500_0000 | u32::from(total_len);
+    let w1 = 0x0000_4000; // ident 0, DF
+    let w2 = u32::from(ttl) << 24 | u32::from(u8::from(protocol)) << 16;
+    // The one's-complement sum of 16-bit words, from sums of 32-bit words folded down.
+    let mut sum = u64::from(w0) + u64::from(w1) + u64::from(w2) + u64::from(src) + u64::from(dst);
+    sum = (sum & 0xffff_ffff) + (sum >> 32);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    let [c0, c1] = (!(sum as u16)).to_be_bytes();
-    h[10] = c0;
-    h[11] = c1;
+    sum = (sum & 0xffff) + (sum >> 16);
+    let w2 = w2 | u32::from(!(sum as u16));
+    let mut h = [0u8; IPV4_HEADER_LEN];
+    for (i, w) in [w0, w1, w2, src, dst].into_iter().enumerate() {
+        h[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+    }
     h
 }
 
@@ -801,6 +826,32 @@ mod tests {
         }
 
         proptest! {
+            /// The straight IPv4/UDP path writes what the general one writes.
+            #[test]
+            fn ipv4_udp_path_matches_the_general_one(
+                src: [u8; 4],
+                dst: [u8; 4],
+                ports: (u16, u16),
+                hop_limit: u8,
+                payload_len in 0usize..2000,
+            ) {
+                let repr = OuterRepr {
+                    src: IpAddress::Ipv4(Ipv4Address::from(src)),
+                    dst: IpAddress::Ipv4(Ipv4Address::from(dst)),
+                    transport: Transport::Udp { src_port: ports.0, dst_port: ports.1 },
+                    hop_limit,
+                    udp_checksum: UdpChecksum::Zero,
+                };
+                let mut straight = std::vec![0xa5u8; 64 + payload_len];
+                let mut general = straight.clone();
+                let range = 64..straight.len();
+                prop_assert_eq!(
+                    repr.emit(&mut straight, range.clone()),
+                    repr.emit_general(&mut general, range)
+                );
+                prop_assert_eq!(straight, general);
+            }
+
             #[test]
             fn emit_then_parse_round_trips(
                 (src, dst) in addr_pair(),

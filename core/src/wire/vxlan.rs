@@ -182,11 +182,11 @@ impl Repr {
     ///
     /// # Panics
     /// If the buffer is shorter than [`buffer_len`](Self::buffer_len).
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(&self, packet: &mut Packet<&mut T>) {
-        packet.set_flags(FLAG_VNI_VALID);
-        packet.set_reserved1(0);
-        packet.set_vni(self.vni);
-        packet.set_reserved2(0);
+        // The whole header in one store: flags, the VNI in network order, reserved fields zero.
+        let header = u64::from(FLAG_VNI_VALID) << 56 | u64::from(self.vni.get()) << 8;
+        packet.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&header.to_be_bytes());
     }
 }
 

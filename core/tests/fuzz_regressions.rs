@@ -1,0 +1,89 @@
+//! Regressions found by the cargo-fuzz targets in `fuzz/` (see RELIABILITY.md, "Fuzzing"). The crash
+//! inputs themselves are kept as seeds in `fuzz/seeds/TARGET/`; these tests state the bug.
+
+use vtep_core::fdb::{Destination, PortId};
+use vtep_core::vtep::{DropReason, Input, NetworkConfig, Output, Vtep, VtepConfig};
+use vtep_core::wire::outer::Transport;
+use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, vxlan};
+use vtep_core::{Instant, Vni};
+
+const LOCAL: IpAddress = IpAddress::Ipv4(Ipv4Address::new(10, 200, 0, 2));
+const HOST: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+
+fn drain(vtep: &mut Vtep) -> Vec<Output> {
+    let mut out = Vec::new();
+    loop {
+        match vtep.poll_output() {
+            Output::Timeout(_) => return out,
+            other => out.push(other),
+        }
+    }
+}
+
+/// vtep_ops: a datagram whose outer source is this VTEP's own address taught the FDB that a
+/// MAC lives behind ourselves, and frames to that MAC were then sent to our own address.
+#[test]
+fn underlay_from_own_address_is_not_learned() {
+    let now = Instant::from_secs(1);
+    let vni = Vni::new(42).unwrap();
+    let mut vtep = Vtep::new(VtepConfig::new(LOCAL), now).unwrap();
+    vtep.add_network(NetworkConfig::new(vni), now).unwrap();
+    let port = vtep.add_port(vni).unwrap();
+
+    // VXLAN, VNI 42, around a broadcast frame from HOST.
+    let mut buf = vec![0u8; vxlan::HEADER_LEN];
+    vxlan::Repr { vni }.emit(&mut vxlan::Packet::new_unchecked(&mut buf[..]));
+    buf.extend_from_slice(&[0xff; 6]);
+    buf.extend_from_slice(&HOST.0);
+    buf.extend_from_slice(&[0x08, 0x00]);
+    buf.resize(vxlan::HEADER_LEN + 60, 0);
+    let payload = 0..buf.len();
+    vtep.handle_input(
+        now,
+        Input::Underlay {
+            from: LOCAL,
+            transport: Transport::Udp {
+                src_port: 50000,
+                dst_port: 4789,
+            },
+            buf: &mut buf,
+            payload,
+        },
+    );
+    let outputs = drain(&mut vtep);
+    assert!(
+        !outputs.iter().any(|o| matches!(o, Output::Deliver(_))),
+        "{outputs:?}"
+    );
+    assert_eq!(vtep.fdb().destination(vni, &HOST), None);
+    assert_eq!(
+        vtep.global_counters().drops.get(DropReason::NotAPeer),
+        1,
+        "counted as a datagram from no peer"
+    );
+
+    // A frame for HOST from the local port is flooded (to nobody), never sent to ourselves.
+    let mut frame = vec![0u8; 128];
+    frame.extend_from_slice(&HOST.0);
+    frame.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0x08, 0x00]);
+    frame.resize(128 + 60, 0);
+    let range = 128..frame.len();
+    vtep.handle_input(
+        now,
+        Input::Local {
+            port,
+            buf: &mut frame,
+            frame: range,
+        },
+    );
+    for output in drain(&mut vtep) {
+        if let Output::Transmit(t) = output {
+            panic!("sent to {} ({t:?})", t.outer.dst);
+        }
+    }
+    assert_eq!(
+        vtep.fdb()
+            .destination(vni, &EthernetAddress([2, 0, 0, 0, 0, 2])),
+        Some(Destination::Local(PortId(0)))
+    );
+}
