@@ -606,7 +606,10 @@ mod tests {
     fn with_file(text: &str, extra: &[&str]) -> Result<Settings, Error> {
         let dir = std::env::temp_dir().join(format!("native-vtep-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{:x}.toml", text.len() * 31 + extra.len()));
+        // Tests run in parallel threads of one process: every call gets a file of its own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("{n}.toml"));
         std::fs::write(&path, text).unwrap();
         let mut a = args(extra);
         a.config = Some(path.clone());
