@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench -p native-vtep --bench native -- [--quick] [--reps N] [--secs N]
-//!                                               [--only underlay,kernel,kernel-nooffload,plain,batch,offload]
+//!                                               [--only underlay,kernel,kernel-nooffload,plain,batch,offload,offload-mq2]
 //!                                               [--no-udp] [--no-integrity]
 //! ```
 //!
@@ -15,7 +15,8 @@
 //! - `kernel`: the kernel `vxlan` driver with its defaults (veth passes tunnel GSO: the kernel
 //!   never segments);
 //! - `kernel-nooffload`: the same devices with `ethtool -K tso off gso off`: one packet at a time;
-//! - `plain`, `batch`, `offload`: native-vtep on both hosts, in each `--datapath` mode.
+//! - `plain`, `batch`, `offload`: native-vtep on both hosts, in each `--datapath` mode;
+//! - `offload-mq2`: `--datapath offload --queues 2` (two worker threads, multi-queue TAP).
 //!
 //! For each: iperf3 TCP with 1 and 4 streams (10 s, 3 repetitions: median and range), and the
 //! highest paced rate of 64-byte UDP datagrams (iperf3 `-l 64 -b RATE`) with under 1% loss,
@@ -50,13 +51,22 @@ struct Options {
     quick: bool,
 }
 
-const PATHS: [&str; 6] = [
+const PATHS: [&str; 7] = [
     "underlay",
     "kernel",
     "kernel-nooffload",
     "plain",
     "batch",
     "offload",
+    "offload-mq2",
+];
+
+/// The native-vtep paths: name, `--datapath`, `--queues`.
+const NATIVE: [(&str, &str, &str); 4] = [
+    ("plain", "plain", "1"),
+    ("batch", "batch", "1"),
+    ("offload", "offload", "1"),
+    ("offload-mq2", "offload", "2"),
 ];
 
 fn options() -> Result<Option<Options>, String> {
@@ -627,7 +637,7 @@ impl Topology {
     }
 
     /// native-vtep on both hosts in `mode`; returns the two daemons.
-    fn native(&self, bin: &str, mode: &str) -> Result<Vec<Child>, String> {
+    fn native(&self, bin: &str, mode: &str, queues: &str) -> Result<Vec<Child>, String> {
         let mut daemons = Vec::new();
         for (ns, local, remote, o) in [(&self.a, UL_A, UL_B, 1), (&self.b, UL_B, UL_A, 2)] {
             let control = format!("/run/native-vtep/{ns}.sock");
@@ -649,6 +659,8 @@ impl Topology {
                     &control,
                     "--datapath",
                     mode,
+                    "--queues",
+                    queues,
                 ],
                 Some(&log),
             )?;
@@ -665,7 +677,7 @@ impl Topology {
                     }
                     stop(child);
                     return Err(format!(
-                        "native-vtep --datapath {mode} did not start: {text}"
+                        "native-vtep --datapath {mode} --queues {queues} did not start: {text}"
                     ));
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -1019,12 +1031,13 @@ fn run(o: &Options) -> Result<(), String> {
         results.insert(2, ("kernel-nooffload".into(), r));
     }
     t.remove_kernel_vxlan();
-    for (i, mode) in ["plain", "batch", "offload"].into_iter().enumerate() {
-        if !o.wants(mode) {
+    for (i, (name, datapath, queues)) in NATIVE.into_iter().enumerate() {
+        if !o.wants(name) {
             continue;
         }
-        eprintln!("native-vtep --datapath {mode}");
-        let daemons = match t.native(bin, mode) {
+        eprintln!("native-vtep --datapath {datapath} --queues {queues}");
+        let mode = name;
+        let daemons = match t.native(bin, datapath, queues) {
             Ok(d) => d,
             Err(e) => {
                 let mut r = PathResult::default();

@@ -312,6 +312,13 @@ pub struct RunArgs {
         help_heading = "Daemon"
     )]
     pub datapath: DatapathArg,
+    /// Worker threads, 1..=16 [default: 1, one thread as before]. With N > 1 each TAP is
+    /// opened N times (IFF_MULTI_QUEUE) and each worker owns one queue of every TAP and its own
+    /// underlay sockets (SO_REUSEPORT, the kernel spreads flows over them); the engine stays
+    /// one, locked per batch. Offload and batch data paths only. Pays with more than 2 cores
+    /// and many flows; on 2 cores the gain was small (see BENCHMARKS.md).
+    #[arg(long, value_name = "N", help_heading = "Daemon")]
+    pub queues: Option<usize>,
     /// The tun/tap clone device.
     #[arg(
         long,

@@ -12,6 +12,7 @@
 //! mtu = 1500                    # underlay MTU; TAPs get mtu - overhead
 //! udpcsum = false
 //! reserved_bits = "rfc"         # or "strict": drop VXLAN with reserved bits set
+//! queues = 1                    # worker threads / TAP queues, 1..=16 (offload, batch)
 //!
 //! [daemon]
 //! control = "/run/native-vtep/lab.sock"
@@ -59,6 +60,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Most worker threads (`--queues`).
+pub const MAX_QUEUES: usize = 16;
+
 /// Everything the daemon needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -78,6 +82,8 @@ pub struct Settings {
     pub user: Option<String>,
     pub tun_device: PathBuf,
     pub datapath: crate::cli::DatapathArg,
+    /// Worker threads, each with one queue of every TAP and its own sockets (1..=16).
+    pub queues: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +134,7 @@ struct UnderlayFile {
     mtu: Option<u16>,
     udpcsum: Option<bool>,
     reserved_bits: Option<ReservedBitsArg>,
+    queues: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -569,6 +576,20 @@ fn settle(
         )));
     }
 
+    let queues = args.queues.or(u.queues).unwrap_or(1);
+    if !(1..=MAX_QUEUES).contains(&queues) {
+        return Err(Error(format!(
+            "queues {queues} is out of range: use 1 to {MAX_QUEUES} (one worker thread and TAP \
+             queue each)"
+        )));
+    }
+    if queues > 1 && args.datapath == crate::cli::DatapathArg::Plain {
+        return Err(Error(format!(
+            "--queues {queues} needs --datapath offload or batch (or auto): the plain data \
+             path runs single-queue; use --queues 1 with --datapath plain"
+        )));
+    }
+
     Ok(Settings {
         local,
         vxlan_port,
@@ -589,6 +610,7 @@ fn settle(
         user,
         tun_device: args.tun_device.clone(),
         datapath: args.datapath,
+        queues,
     })
 }
 

@@ -25,6 +25,12 @@
 //!   one read returns a run of datagrams; after decapsulation, in-order TCP segments of one flow
 //!   are coalesced ([`offload::Coalescer`], each checksum verified) into one super-frame
 //!   written to the TAP with a GSO virtio header.
+//!
+//! `--queues N` (offload and batch): N workers, each with one queue of every TAP
+//! (`IFF_MULTI_QUEUE`), its own `SO_REUSEPORT` listening sockets and buffers; worker 0 runs on
+//! the main thread with the signals and the control socket, the others on their own threads.
+//! They share one engine (`Engine`, behind a mutex taken once per read, not per packet), so
+//! there is still one FDB and one set of counters. With N = 1 it is the single loop as before.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -32,6 +38,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vtep_core::fdb::{Destination, Mac, Origin, PortId};
 use vtep_core::rate::RateLimit;
@@ -368,17 +376,36 @@ impl Io {
     }
 }
 
-/// A running VTEP.
+/// The engine and what the workers share: one FDB, one set of counters, however many
+/// workers (`--queues`) feed it. Locked once per read (a batch of frames or datagrams), never
+/// per packet.
 #[derive(Debug)]
-pub struct Daemon {
+struct Engine {
     vtep: Vtep,
+    next_timeout: vtep_core::Instant,
+    /// Each worker's [`DaemonStats`] as of its last wake-up (summed for `stats`).
+    worker_stats: Vec<DaemonStats>,
+    /// A worker thread that cannot go on leaves its reason here for the main thread.
+    fatal: Option<Fatal>,
+}
+
+type Shared = Arc<Mutex<Engine>>;
+
+/// Locks the engine. A worker that panicked while holding it poisons it; the main thread then
+/// stops the daemon (it sees the thread gone), so the state is only read on the way out.
+fn lock(shared: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One worker's share of the data plane: one queue of every TAP, its own underlay sockets and
+/// buffers. Worker 0 runs on the main thread, the others (`--queues`) on their own.
+#[derive(Debug)]
+struct Worker {
+    id: usize,
+    shared: Shared,
     io: Io,
     rx: Vec<RxSocket>,
-    control: control::Server,
-    signals: sys::SignalFd,
     clock: Clock,
-    settings: Settings,
-    next_timeout: vtep_core::Instant,
     buf: Vec<u8>,
     /// Batch: one slot per input of a wake-up, so their packets can leave together.
     arena: Vec<u8>,
@@ -387,6 +414,17 @@ pub struct Daemon {
     segments: Vec<u8>,
     /// Set when the device layer cannot go on; the loop then stops with this error.
     fatal: Option<Fatal>,
+}
+
+/// A running VTEP.
+#[derive(Debug)]
+pub struct Daemon {
+    worker: Worker,
+    /// Workers 1.. (`--queues`), started by [`Daemon::run`].
+    others: Vec<Worker>,
+    control: control::Server,
+    signals: sys::SignalFd,
+    settings: Settings,
     /// The user it switched to (`--user`): it can no longer change interfaces or unlink in
     /// root-only directories.
     user: Option<String>,
@@ -410,10 +448,16 @@ fn is_root_hint() -> &'static str {
 }
 
 /// Opens (or creates) the TAP of one network, with a message that says how to fix each failure.
-fn open_tap(settings: &Settings, n: &NetworkSettings, vnet: bool) -> Result<(File, bool), Fatal> {
+fn open_tap(
+    settings: &Settings,
+    n: &NetworkSettings,
+    vnet: bool,
+    multi_queue: bool,
+) -> Result<(File, bool), Fatal> {
     let existed = sys::if_index(&n.tap).is_some();
     let tun = &settings.tun_device;
-    let (file, name) = sys::open_tap(tun, &n.tap, vnet).map_err(|e| match e.raw_os_error() {
+    let opened = sys::open_tap(tun, &n.tap, vnet, multi_queue);
+    let (file, name) = opened.map_err(|e| match e.raw_os_error() {
         Some(errno::ENOENT) | Some(errno::ENODEV) | Some(errno::ENXIO) => format!(
             "cannot open {}: no such device: the kernel's tun/tap driver is missing; load it \
              (modprobe tun) or create the device node (mkdir -p /dev/net && mknod {} c 10 200)",
@@ -439,6 +483,12 @@ fn open_tap(settings: &Settings, n: &NetworkSettings, vnet: bool) -> Result<(Fil
             "TAP device {} is busy: another process (another native-vtep?) has it open; stop \
              that process, or choose another --tap name",
             n.tap
+        ),
+        Some(errno::EINVAL) if existed && multi_queue => format!(
+            "cannot attach {} queues to {}: it exists as a single-queue TAP (or is no TAP); \
+             delete it (ip link del {}), create it with `ip tuntap add dev {} mode tap \
+             multi_queue`, or use --queues 1",
+            settings.queues, n.tap, n.tap, n.tap
         ),
         Some(errno::EINVAL) if existed => format!(
             "{} exists and is not a TAP device: choose another --tap name, or delete it \
@@ -510,25 +560,32 @@ fn bind_send_pool(local: IpAddr, (min, max): (u16, u16)) -> Result<Vec<UdpSocket
     Ok(pool)
 }
 
-fn bind_udp(local: IpAddr, port: u16, what: &str) -> Result<UdpSocket, Fatal> {
-    let socket =
-        UdpSocket::bind(SocketAddr::new(local, port)).map_err(|e| match e.raw_os_error() {
-            Some(errno::EADDRINUSE) => format!(
-                "UDP port {port} on {local} is already in use ({what}): another VTEP listens \
+/// Binds the listening socket of `port`; with `reuseport` (`--queues` > 1) one of several
+/// sharing it.
+fn bind_udp(local: IpAddr, port: u16, what: &str, reuseport: bool) -> Result<UdpSocket, Fatal> {
+    let addr = SocketAddr::new(local, port);
+    let bound = if reuseport {
+        sys::bind_udp_reuseport(addr)
+    } else {
+        UdpSocket::bind(addr)
+    };
+    let socket = bound.map_err(|e| match e.raw_os_error() {
+        Some(errno::EADDRINUSE) => format!(
+            "UDP port {port} on {local} is already in use ({what}): another VTEP listens \
                  there (a kernel vxlan/geneve device with that dstport, or another \
                  native-vtep); stop it, or choose another port with --dstport (see `ss -ulpn \
                  sport = :{port}`)"
-            ),
-            Some(errno::EADDRNOTAVAIL) => format!(
-                "cannot bind {local}:{port}: {local} is not an address of this host; --local \
+        ),
+        Some(errno::EADDRNOTAVAIL) => format!(
+            "cannot bind {local}:{port}: {local} is not an address of this host; --local \
                  must be assigned to one of its interfaces (ip addr add {local}/24 dev ...)"
-            ),
-            Some(errno::EACCES) | Some(errno::EPERM) => format!(
-                "cannot bind {local}:{port}: permission denied: {}",
-                is_root_hint()
-            ),
-            _ => format!("cannot bind {local}:{port} ({what}): {e}"),
-        })?;
+        ),
+        Some(errno::EACCES) | Some(errno::EPERM) => format!(
+            "cannot bind {local}:{port}: permission denied: {}",
+            is_root_hint()
+        ),
+        _ => format!("cannot bind {local}:{port} ({what}): {e}"),
+    })?;
     socket
         .set_nonblocking(true)
         .map_err(|e| format!("UDP socket: {e}"))?;
@@ -665,8 +722,17 @@ impl Daemon {
             DatapathArg::Auto => Datapath::Batch,
         };
         let vnet = datapath == Datapath::Offload;
+        let queues = settings.queues;
+        if queues > 1 && datapath == Datapath::Plain {
+            return Err(format!(
+                "--queues {queues} needs --datapath offload or batch: the plain data path runs \
+                 single-queue; use --queues 1 with --datapath plain"
+            ));
+        }
+        let multi_queue = queues > 1;
 
-        let mut taps = Vec::new();
+        // taps[q]: queue q of every network's TAP, for worker q.
+        let mut taps: Vec<Vec<Tap>> = (0..queues).map(|_| Vec::new()).collect();
         let mut port_tap = Vec::new();
         for n in &settings.networks {
             let mut network = NetworkConfig::new(n.vni);
@@ -689,44 +755,44 @@ impl Daemon {
                     .map_err(at)?;
             }
 
-            let (file, created) = open_tap(&settings, n, vnet)?;
+            let (file, created) = open_tap(&settings, n, vnet, multi_queue)?;
+            let mut files = vec![file];
+            for _ in 1..queues {
+                files.push(open_tap(&settings, n, vnet, true)?.0);
+            }
             let overhead = network.encapsulation.ip_overhead(settings.local.is_ipv6());
             let mtu = u32::from(settings.underlay_mtu).saturating_sub((overhead + 14) as u32);
             if let Err(e) = sys::set_mtu(&n.tap, mtu) {
                 tracing::warn!("cannot set the MTU of {} to {mtu}: {e}", n.tap);
             }
-            let mut tap = Tap {
-                name: n.tap.clone(),
-                file,
-                vni: n.vni,
-                port,
-                created,
-                bridge: None,
-                vnet,
-                prefix: network.encapsulation.header_len(),
-            };
-            if let Some(bridge) = &n.bridge {
-                sys::bridge_port(bridge, &n.tap, true).map_err(|e| match e.raw_os_error() {
+            let mut bridge = None;
+            if let Some(br) = &n.bridge {
+                sys::bridge_port(br, &n.tap, true).map_err(|e| match e.raw_os_error() {
                     Some(errno::ENODEV) => format!(
-                        "{}: bridge {bridge} does not exist: create it (ip link add {bridge} \
-                             type bridge) or drop --bridge",
+                        "{}: bridge {br} does not exist: create it (ip link add {br} type \
+                         bridge) or drop --bridge",
                         n.origin
                     ),
                     Some(errno::EOPNOTSUPP) | Some(errno::EINVAL) => format!(
-                        "{}: {bridge} is not a Linux bridge: give --bridge the name of a \
-                             bridge device",
+                        "{}: {br} is not a Linux bridge: give --bridge the name of a bridge \
+                         device",
                         n.origin
                     ),
-                    _ => format!("{}: cannot add {} to bridge {bridge}: {e}", n.origin, n.tap),
+                    _ => format!("{}: cannot add {} to bridge {br}: {e}", n.origin, n.tap),
                 })?;
-                tap.bridge = Some(bridge.clone());
+                bridge = Some(br.clone());
             }
             sys::set_link_up(&n.tap, true)
                 .map_err(|e| format!("cannot bring {} up: {e}", n.tap))?;
             tracing::info!(
-                "{} TAP {}{} (mtu {mtu}) for VNI {} ({}, {}{})",
+                "{} TAP {}{}{} (mtu {mtu}) for VNI {} ({}, {}{})",
                 if created { "created" } else { "attached to" },
                 n.tap,
+                if multi_queue {
+                    format!(" with {queues} queues")
+                } else {
+                    String::new()
+                },
                 n.bridge
                     .as_ref()
                     .map_or(String::new(), |b| format!(" in bridge {b}")),
@@ -739,11 +805,24 @@ impl Daemon {
             if port_tap.len() <= index {
                 port_tap.resize(index + 1, usize::MAX);
             }
-            port_tap[index] = taps.len();
-            taps.push(tap);
+            port_tap[index] = taps[0].len();
+            for (queue, file) in taps.iter_mut().zip(files) {
+                queue.push(Tap {
+                    name: n.tap.clone(),
+                    file,
+                    vni: n.vni,
+                    port,
+                    created,
+                    bridge: bridge.clone(),
+                    vnet,
+                    prefix: network.encapsulation.header_len(),
+                });
+            }
         }
 
-        let mut rx = Vec::new();
+        // rx[q]: worker q's listening sockets; with several, SO_REUSEPORT lets the kernel
+        // spread the flows (outer source ports) over them.
+        let mut rx: Vec<Vec<RxSocket>> = (0..queues).map(|_| Vec::new()).collect();
         for (encap, port) in [
             (EncapArg::Vxlan, settings.vxlan_port),
             (EncapArg::Geneve, settings.geneve_port),
@@ -753,10 +832,17 @@ impl Daemon {
                     EncapArg::Vxlan => "VXLAN",
                     EncapArg::Geneve => "Geneve",
                 };
-                let socket = bind_udp(settings.local, port, what)?;
-                if vnet {
-                    sys::set_udp_gro(&socket)
-                        .map_err(|e| format!("UDP_GRO on port {port}: {e}"))?;
+                for worker_rx in &mut rx {
+                    let socket = bind_udp(settings.local, port, what, multi_queue)?;
+                    if vnet {
+                        sys::set_udp_gro(&socket)
+                            .map_err(|e| format!("UDP_GRO on port {port}: {e}"))?;
+                    }
+                    worker_rx.push(RxSocket {
+                        socket,
+                        port,
+                        encap,
+                    });
                 }
                 let reserved = match (encap, settings.reserved_bits) {
                     (EncapArg::Vxlan, ReservedBitsPolicy::Rfc) => " (reserved bits ignored)",
@@ -767,163 +853,333 @@ impl Daemon {
                     "listening for {what} on {}:{port}{reserved}",
                     settings.local
                 );
-                rx.push(RxSocket {
-                    socket,
-                    port,
-                    encap,
-                });
             }
         }
-        let sender = sys::RawIpSender::new(settings.local.is_ipv6()).map_err(|e| {
-            match e.raw_os_error() {
-                Some(errno::EPERM) | Some(errno::EACCES) => format!(
-                    "cannot open a raw socket for sending tunnel packets: operation not \
-                     permitted (needs CAP_NET_RAW): {}",
-                    is_root_hint()
-                ),
-                _ => format!("cannot open a raw socket for sending tunnel packets: {e}"),
-            }
-        })?;
+        let mut senders = Vec::new();
+        for _ in 0..queues {
+            senders.push(
+                sys::RawIpSender::new(settings.local.is_ipv6()).map_err(|e| {
+                    match e.raw_os_error() {
+                        Some(errno::EPERM) | Some(errno::EACCES) => format!(
+                            "cannot open a raw socket for sending tunnel packets: operation not \
+                         permitted (needs CAP_NET_RAW): {}",
+                            is_root_hint()
+                        ),
+                        _ => format!("cannot open a raw socket for sending tunnel packets: {e}"),
+                    }
+                })?,
+            );
+        }
         let udp_tx = if vnet {
             bind_send_pool(settings.local, settings.srcport)?
         } else {
             Vec::new()
         };
+        let pool_len = udp_tx.len();
         let control = control::Server::bind(&settings.control)?;
         tracing::info!("control socket {}", settings.control.display());
         if let Some((name, account)) = &user {
             drop_privileges(name, *account)?;
         }
         tracing::info!(
-            "data path: {}{}",
+            "data path: {}{}{}",
             datapath.name(),
             match datapath {
                 Datapath::Offload => format!(
-                    " (TAP TSO + checksum offload, UDP GSO/GRO; sending from {} ports of \
-                     --srcport)",
-                    udp_tx.len()
+                    " (TAP TSO + checksum offload, UDP GSO/GRO; sending from {pool_len} ports \
+                     of --srcport)"
                 ),
                 Datapath::Batch => " (recvmmsg/sendmmsg)".into(),
                 Datapath::Plain => String::new(),
+            },
+            if multi_queue {
+                format!("; {queues} worker threads, one queue of each TAP each")
+            } else {
+                String::new()
             }
         );
         let slot_len = MAX_HEADROOM + usize::from(settings.underlay_mtu).max(1500) + 64;
 
-        Ok(Daemon {
+        let shared = Arc::new(Mutex::new(Engine {
             vtep,
-            io: Io {
-                taps,
-                port_tap,
-                sender,
-                stats: DaemonStats::default(),
-                datapath,
-                raw_queue: Vec::with_capacity(BATCH),
-                srcport_min: settings.srcport.0,
-                udp_tx,
-                gso: None,
-                coalescer: Coalescer::default(),
-                send_failing: false,
-            },
-            rx,
+            next_timeout: now,
+            worker_stats: vec![DaemonStats::default(); queues],
+            fatal: None,
+        }));
+        let mut workers = Vec::new();
+        for (id, ((taps, rx), sender)) in taps.into_iter().zip(rx).zip(senders).enumerate() {
+            // The sending pool is shared (dup'd fds): the sockets only send, and concurrent
+            // sends on one UDP socket are safe.
+            let udp_tx = udp_tx
+                .iter()
+                .map(UdpSocket::try_clone)
+                .collect::<io::Result<Vec<_>>>()
+                .map_err(|e| format!("cannot share the sending sockets: {e}"))?;
+            workers.push(Worker {
+                id,
+                shared: Arc::clone(&shared),
+                io: Io {
+                    taps,
+                    port_tap: port_tap.clone(),
+                    sender,
+                    stats: DaemonStats::default(),
+                    datapath,
+                    raw_queue: Vec::with_capacity(BATCH),
+                    srcport_min: settings.srcport.0,
+                    udp_tx,
+                    gso: None,
+                    coalescer: Coalescer::default(),
+                    send_failing: false,
+                },
+                rx,
+                clock,
+                buf: vec![0; MAX_HEADROOM + BUF_LEN],
+                arena: if datapath == Datapath::Batch {
+                    vec![0; BATCH * slot_len]
+                } else {
+                    Vec::new()
+                },
+                slot_len,
+                segments: if vnet {
+                    vec![0; 256 * 1024]
+                } else {
+                    Vec::new()
+                },
+                fatal: None,
+            });
+        }
+        drop(udp_tx);
+        let worker = workers.remove(0);
+
+        Ok(Daemon {
+            worker,
+            others: workers,
             control,
             signals,
-            clock,
             settings,
-            next_timeout: now,
-            buf: vec![0; MAX_HEADROOM + BUF_LEN],
-            arena: if datapath == Datapath::Batch {
-                vec![0; BATCH * slot_len]
-            } else {
-                Vec::new()
-            },
-            slot_len,
-            segments: if vnet {
-                vec![0; 256 * 1024]
-            } else {
-                Vec::new()
-            },
-            fatal: None,
             user: user.map(|(name, _)| name),
         })
     }
 
-    /// Forwards until SIGINT, SIGTERM or SIGHUP, then releases everything.
+    /// Forwards until SIGINT, SIGTERM or SIGHUP, then stops the workers and releases
+    /// everything.
     pub fn run(mut self) -> Result<(), Fatal> {
+        // Closing `stop` wakes every worker (its end reads EOF): they return, dropping their
+        // TAP queues and sockets.
+        let (stop, stop_peer) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+        let mut threads = Vec::new();
+        let mut fatal = None;
+        for worker in std::mem::take(&mut self.others) {
+            let id = worker.id;
+            let started = stop_peer.try_clone().and_then(|peer| {
+                std::thread::Builder::new()
+                    .name(format!("vtep-queue{id}"))
+                    .spawn(move || worker.run(&peer))
+            });
+            match started {
+                Ok(handle) => threads.push(handle),
+                Err(e) => {
+                    fatal = Some(format!("cannot start worker thread {id}: {e}"));
+                    break;
+                }
+            }
+        }
+        drop(stop_peer);
+        if fatal.is_none() {
+            fatal = self.serve(&threads).err();
+        }
+        drop(stop);
+        for (k, thread) in threads.into_iter().enumerate() {
+            if thread.join().is_err() {
+                tracing::warn!("worker thread {} panicked", k + 1);
+            }
+        }
+        self.shutdown();
+        fatal.map_or(Ok(()), Err)
+    }
+
+    /// The main thread's loop: worker 0's data plane, signals and the control socket.
+    fn serve(&mut self, threads: &[std::thread::JoinHandle<()>]) -> Result<(), Fatal> {
         let mut fds: Vec<sys::PollFd> = Vec::new();
         loop {
             fds.clear();
             fds.push(sys::poll_in(self.signals.raw_fd()));
-            for rx in &self.rx {
-                fds.push(sys::poll_in(rx.socket.as_raw_fd()));
-            }
-            for tap in &self.io.taps {
-                fds.push(sys::poll_in(tap.file.as_raw_fd()));
-            }
+            self.worker.push_fds(&mut fds);
             let control_at = fds.len();
             self.control.poll_fds(&mut fds);
 
-            let now = self.clock.now();
-            let wait = (self.next_timeout - now).total_millis();
-            let timeout_ms = if self.next_timeout <= now {
-                0
-            } else {
-                // Round up so we do not wake just before the deadline; wake at least once a
-                // second to expire idle control clients.
-                (wait + 1).min(1000) as i32
-            };
-            sys::poll(&mut fds, timeout_ms).map_err(|e| format!("poll: {e}"))?;
+            sys::poll(&mut fds, self.worker.timeout_ms()).map_err(|e| format!("poll: {e}"))?;
 
             if sys::is_ready(&fds[0])
                 && let Some(signo) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
             {
                 tracing::info!("{}: shutting down", sys::signal_name(signo));
-                break;
+                return Ok(());
             }
-            for i in 0..self.rx.len() {
-                if sys::is_ready(&fds[1 + i]) {
-                    self.read_underlay(i);
-                }
-            }
-            let taps_at = 1 + self.rx.len();
-            for i in 0..self.io.taps.len() {
-                if sys::is_ready(&fds[taps_at + i]) {
-                    self.read_tap(i);
-                }
-            }
+            self.worker.service(&fds[1..control_at]);
             if fds[control_at..].iter().any(sys::is_ready) || fds.len() > control_at + 1 {
                 let Daemon {
                     control,
-                    vtep,
-                    io,
-                    clock,
+                    worker,
                     settings,
                     ..
-                } = &mut self;
+                } = self;
                 control.service(|request| {
-                    io.stats.control_requests += 1;
-                    handle_request(vtep, io, settings, clock, request)
+                    worker.io.stats.control_requests += 1;
+                    let mut engine = lock(&worker.shared);
+                    let mut total = worker.io.stats;
+                    for other in engine.worker_stats.iter().skip(1) {
+                        add_stats(&mut total, other);
+                    }
+                    handle_request(
+                        &mut engine.vtep,
+                        &worker.io,
+                        total,
+                        settings,
+                        &worker.clock,
+                        request,
+                    )
                 });
             }
-            if self.fatal.is_some() {
-                break;
+            if let Some(fatal) = self.worker.fatal.take() {
+                return Err(fatal);
             }
-            let now = self.clock.now();
-            if now >= self.next_timeout {
-                self.vtep.handle_input(now, Input::Timeout);
-                drain(
-                    &mut self.vtep,
-                    &mut self.io,
-                    &mut self.buf,
-                    None,
-                    &mut self.next_timeout,
-                );
-                self.io.flush_gso(&self.buf);
-                self.io.flush_coalescer();
+            if let Some(fatal) = lock(&self.worker.shared).fatal.take() {
+                return Err(fatal);
+            }
+            if let Some(k) = threads.iter().position(|t| t.is_finished()) {
+                return Err(lock(&self.worker.shared).fatal.take().unwrap_or_else(|| {
+                    format!("worker thread {} stopped unexpectedly: stopping", k + 1)
+                }));
             }
         }
-        let fatal = self.fatal.take();
-        self.shutdown();
-        fatal.map_or(Ok(()), Err)
+    }
+
+    fn shutdown(self) {
+        let Daemon {
+            worker,
+            control,
+            user,
+            ..
+        } = self;
+        for tap in worker.io.taps {
+            // A TAP we created leaves its bridge as it disappears; one we attached to stays.
+            if let Some(bridge) = &tap.bridge
+                && !tap.created
+            {
+                if let Some(user) = &user {
+                    tracing::warn!(
+                        "left {} in bridge {bridge}: as user {user} this daemon may no longer \
+                         change bridge ports (ip link set {} nomaster)",
+                        tap.name,
+                        tap.name
+                    );
+                } else if let Err(e) = sys::bridge_port(bridge, &tap.name, false) {
+                    tracing::warn!("cannot remove {} from {bridge}: {e}", tap.name);
+                }
+            }
+            let name = tap.name.clone();
+            let created = tap.created;
+            drop(tap.file); // a TAP we created disappears with its last fd (queue)
+            if created {
+                tracing::info!("removed TAP {name}");
+            } else {
+                tracing::info!("detached from TAP {name}");
+            }
+        }
+        let path = control.path().to_path_buf();
+        match control.close() {
+            Ok(()) => tracing::info!("removed control socket {}", path.display()),
+            Err(e) => tracing::warn!(
+                "left control socket {} in place ({e}){}; the next start replaces it",
+                path.display(),
+                match &user {
+                    Some(user) => format!(", as user {user} this daemon may not unlink there"),
+                    None => String::new(),
+                }
+            ),
+        }
+    }
+}
+
+fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
+    total.tap_rx_frames += more.tap_rx_frames;
+    total.tap_read_errors += more.tap_read_errors;
+    total.tap_write_errors += more.tap_write_errors;
+    total.udp_rx_datagrams += more.udp_rx_datagrams;
+    total.udp_recv_errors += more.udp_recv_errors;
+    total.udp_send_errors += more.udp_send_errors;
+    total.control_requests += more.control_requests;
+}
+
+impl Worker {
+    fn push_fds(&self, fds: &mut Vec<sys::PollFd>) {
+        for rx in &self.rx {
+            fds.push(sys::poll_in(rx.socket.as_raw_fd()));
+        }
+        for tap in &self.io.taps {
+            fds.push(sys::poll_in(tap.file.as_raw_fd()));
+        }
+    }
+
+    /// How long to wait: until the engine's next timeout, rounded up so we do not wake just
+    /// before it, at most a second (to expire idle control clients and see stopped workers).
+    fn timeout_ms(&self) -> i32 {
+        let next = lock(&self.shared).next_timeout;
+        let now = self.clock.now();
+        if next <= now {
+            0
+        } else {
+            ((next - now).total_millis() + 1).min(1000) as i32
+        }
+    }
+
+    /// Reads whatever is ready among `fds` (laid out by [`Worker::push_fds`]), then gives the
+    /// engine its timeout if due (whichever worker comes first).
+    fn service(&mut self, fds: &[sys::PollFd]) {
+        let (rx, taps) = fds.split_at(self.rx.len());
+        for (i, fd) in rx.iter().enumerate() {
+            if sys::is_ready(fd) {
+                self.read_underlay(i);
+            }
+        }
+        for (i, fd) in taps.iter().enumerate() {
+            if sys::is_ready(fd) {
+                self.read_tap(i);
+            }
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
+        let now = self.clock.now();
+        if now >= engine.next_timeout {
+            engine.vtep.handle_input(now, Input::Timeout);
+            drain(&mut engine, &mut self.io, &mut self.buf, None);
+            drop(engine);
+            self.io.flush_gso(&self.buf);
+            self.io.flush_coalescer();
+            engine = lock(&shared);
+        }
+        engine.worker_stats[self.id] = self.io.stats;
+    }
+
+    /// A worker thread: forwards until `stop` reads EOF (the main thread closed the other end)
+    /// or a fatal error, which it leaves for the main thread.
+    fn run(mut self, stop: &UnixStream) {
+        let mut fds: Vec<sys::PollFd> = Vec::new();
+        loop {
+            fds.clear();
+            fds.push(sys::poll_in(stop.as_raw_fd()));
+            self.push_fds(&mut fds);
+            match sys::poll(&mut fds, self.timeout_ms()) {
+                Ok(_) if sys::is_ready(&fds[0]) => return,
+                Ok(_) => self.service(&fds[1..]),
+                Err(e) => self.fatal = Some(format!("poll: {e}")),
+            }
+            if let Some(fatal) = self.fatal.take() {
+                lock(&self.shared).fatal.get_or_insert(fatal);
+                return;
+            }
+        }
     }
 
     fn read_underlay(&mut self, i: usize) {
@@ -945,6 +1201,7 @@ impl Daemon {
     /// Gives the engine one datagram at `buf[payload]` and carries out its outputs.
     fn underlay_input(
         &mut self,
+        engine: &mut Engine,
         i: usize,
         from: SocketAddr,
         buf: Option<usize>,
@@ -961,7 +1218,7 @@ impl Daemon {
             Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &mut self.buf[..],
         };
-        self.vtep.handle_input(
+        engine.vtep.handle_input(
             self.clock.now(),
             Input::Underlay {
                 from: from.ip().into(),
@@ -970,16 +1227,11 @@ impl Daemon {
                 payload,
             },
         );
-        drain(
-            &mut self.vtep,
-            &mut self.io,
-            buf,
-            None,
-            &mut self.next_timeout,
-        );
+        drain(engine, &mut self.io, buf, None);
     }
 
     fn read_underlay_plain(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
         for _ in 0..BATCH {
             let rx = &self.rx[i];
             let (n, from) = match rx.socket.recv_from(&mut self.buf[MAX_HEADROOM..]) {
@@ -987,11 +1239,17 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => return self.recv_error(rx.port, &e),
             };
-            self.underlay_input(i, from, None, MAX_HEADROOM..MAX_HEADROOM + n);
+            self.underlay_input(
+                &mut lock(&shared),
+                i,
+                from,
+                None,
+                MAX_HEADROOM..MAX_HEADROOM + n,
+            );
         }
     }
 
-    /// Batch: one recvmmsg into the arena's slots.
+    /// Batch: one recvmmsg into the arena's slots, all through the engine under one lock.
     fn read_underlay_batch(&mut self, i: usize) {
         let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); BATCH];
         let received = {
@@ -1006,17 +1264,27 @@ impl Daemon {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) => return self.recv_error(self.rx[i].port, &e),
         };
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
         for (slot, (len, from)) in got[..n].iter().copied().enumerate() {
             if MAX_HEADROOM + len > self.slot_len {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
-            self.underlay_input(i, from, Some(slot), MAX_HEADROOM..MAX_HEADROOM + len);
+            self.underlay_input(
+                &mut engine,
+                i,
+                from,
+                Some(slot),
+                MAX_HEADROOM..MAX_HEADROOM + len,
+            );
         }
     }
 
-    /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here.
+    /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here; each run
+    /// goes through the engine under one lock.
     fn read_underlay_gro(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
         for _ in 0..BATCH {
             let (n, from, segment) =
                 match sys::recv_gro(&self.rx[i].socket, &mut self.buf[MAX_HEADROOM..]) {
@@ -1031,10 +1299,11 @@ impl Daemon {
             let segment = segment.max(1);
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
+            let mut engine = lock(&shared);
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input(i, from, None, at..next);
+                self.underlay_input(&mut engine, i, from, None, at..next);
                 at = next;
                 if at >= end {
                     break;
@@ -1043,7 +1312,7 @@ impl Daemon {
         }
     }
 
-    /// A failed TAP read: returns whether to stop reading this TAP.
+    /// A failed TAP read: deleted under us is fatal, anything else is counted.
     fn tap_read_error(&mut self, i: usize, e: &io::Error) {
         let tap = &self.io.taps[i];
         self.io.stats.tap_read_errors += 1;
@@ -1062,7 +1331,8 @@ impl Daemon {
 
     fn read_tap(&mut self, i: usize) {
         match self.io.datapath {
-            Datapath::Plain | Datapath::Batch => self.read_tap_slots(i),
+            Datapath::Plain => self.read_tap_plain(i),
+            Datapath::Batch => self.read_tap_batch(i),
             Datapath::Offload => {
                 self.read_tap_offload(i);
                 self.io.flush_coalescer();
@@ -1070,19 +1340,12 @@ impl Daemon {
         }
     }
 
-    /// Plain: every frame into `buf`, sent at once. Batch: frame `k` into arena slot `k`, the
-    /// tunnel packets of all of them sent by one sendmmsg at the end.
-    fn read_tap_slots(&mut self, i: usize) {
-        let batch = self.io.datapath == Datapath::Batch;
-        for k in 0..BATCH {
-            let port = self.io.taps[i].port;
-            let (buf, slot) = if batch {
-                let slot = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
-                (slot, Some(k))
-            } else {
-                (&mut self.buf[..], None)
-            };
-            let n = match self.io.taps[i].file.read(&mut buf[MAX_HEADROOM..]) {
+    /// Plain: every frame into `buf`, sent at once.
+    fn read_tap_plain(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
+        let port = self.io.taps[i].port;
+        for _ in 0..BATCH {
+            let n = match self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1092,7 +1355,49 @@ impl Daemon {
                 }
             };
             self.io.stats.tap_rx_frames += 1;
-            self.vtep.handle_input(
+            let mut engine = lock(&shared);
+            engine.vtep.handle_input(
+                self.clock.now(),
+                Input::Local {
+                    port,
+                    buf: &mut self.buf,
+                    frame: MAX_HEADROOM..MAX_HEADROOM + n,
+                },
+            );
+            drain(&mut engine, &mut self.io, &mut self.buf, None);
+        }
+    }
+
+    /// Batch: frame `k` into arena slot `k`, then all of them through the engine under one
+    /// lock, and their tunnel packets out by one sendmmsg.
+    fn read_tap_batch(&mut self, i: usize) {
+        let port = self.io.taps[i].port;
+        let mut lens = [0usize; BATCH];
+        let mut count = 0;
+        while count < BATCH {
+            let slot = &mut self.arena[count * self.slot_len..(count + 1) * self.slot_len];
+            match self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]) {
+                Ok(n) => {
+                    lens[count] = n;
+                    count += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.tap_read_error(i, &e);
+                    break;
+                }
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        self.io.stats.tap_rx_frames += count as u64;
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
+        for (k, n) in lens[..count].iter().copied().enumerate() {
+            let buf = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
+            engine.vtep.handle_input(
                 self.clock.now(),
                 Input::Local {
                     port,
@@ -1100,21 +1405,15 @@ impl Daemon {
                     frame: MAX_HEADROOM..MAX_HEADROOM + n,
                 },
             );
-            drain(
-                &mut self.vtep,
-                &mut self.io,
-                buf,
-                slot,
-                &mut self.next_timeout,
-            );
+            drain(&mut engine, &mut self.io, buf, Some(k));
         }
-        if batch {
-            self.io.flush_raw(&self.arena, self.slot_len);
-        }
+        drop(engine);
+        self.io.flush_raw(&self.arena, self.slot_len);
     }
 
     /// Offload: frames with a virtio-net header; TCP super-frames are segmented first.
     fn read_tap_offload(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
         for _ in 0..BATCH {
             let port = self.io.taps[i].port;
             let prefix = self.io.taps[i].prefix;
@@ -1144,8 +1443,9 @@ impl Daemon {
                             continue;
                         }
                     };
+                let mut engine = lock(&shared);
                 for k in 0..segments.count {
-                    self.vtep.handle_input(
+                    engine.vtep.handle_input(
                         self.clock.now(),
                         Input::Local {
                             port,
@@ -1153,14 +1453,9 @@ impl Daemon {
                             frame: segments.frame(k, prefix),
                         },
                     );
-                    drain(
-                        &mut self.vtep,
-                        &mut self.io,
-                        &mut self.segments,
-                        None,
-                        &mut self.next_timeout,
-                    );
+                    drain(&mut engine, &mut self.io, &mut self.segments, None);
                 }
+                drop(engine);
                 self.io.flush_gso(&self.segments);
                 continue;
             }
@@ -1174,7 +1469,8 @@ impl Daemon {
                 self.io.stats.tap_read_errors += 1;
                 continue;
             }
-            self.vtep.handle_input(
+            let mut engine = lock(&shared);
+            engine.vtep.handle_input(
                 self.clock.now(),
                 Input::Local {
                     port,
@@ -1182,57 +1478,9 @@ impl Daemon {
                     frame,
                 },
             );
-            drain(
-                &mut self.vtep,
-                &mut self.io,
-                &mut self.buf,
-                None,
-                &mut self.next_timeout,
-            );
+            drain(&mut engine, &mut self.io, &mut self.buf, None);
+            drop(engine);
             self.io.flush_gso(&self.buf);
-        }
-    }
-
-    fn shutdown(self) {
-        let Daemon {
-            io, control, user, ..
-        } = self;
-        for tap in io.taps {
-            // A TAP we created leaves its bridge as it disappears; one we attached to stays.
-            if let Some(bridge) = &tap.bridge
-                && !tap.created
-            {
-                if let Some(user) = &user {
-                    tracing::warn!(
-                        "left {} in bridge {bridge}: as user {user} this daemon may no longer \
-                         change bridge ports (ip link set {} nomaster)",
-                        tap.name,
-                        tap.name
-                    );
-                } else if let Err(e) = sys::bridge_port(bridge, &tap.name, false) {
-                    tracing::warn!("cannot remove {} from {bridge}: {e}", tap.name);
-                }
-            }
-            let name = tap.name.clone();
-            let created = tap.created;
-            drop(tap.file); // a TAP we created disappears with its last fd
-            if created {
-                tracing::info!("removed TAP {name}");
-            } else {
-                tracing::info!("detached from TAP {name}");
-            }
-        }
-        let path = control.path().to_path_buf();
-        match control.close() {
-            Ok(()) => tracing::info!("removed control socket {}", path.display()),
-            Err(e) => tracing::warn!(
-                "left control socket {} in place ({e}){}; the next start replaces it",
-                path.display(),
-                match &user {
-                    Some(user) => format!(", as user {user} this daemon may not unlink there"),
-                    None => String::new(),
-                }
-            ),
         }
     }
 }
@@ -1254,21 +1502,15 @@ fn random_seed() -> u64 {
 }
 
 /// Carries out every output of the last input, whose buffer is `buf` (arena slot `slot` in
-/// batch mode). Leaves the engine's next timeout in `next`.
-fn drain(
-    vtep: &mut Vtep,
-    io: &mut Io,
-    buf: &mut [u8],
-    slot: Option<usize>,
-    next: &mut vtep_core::Instant,
-) {
+/// batch mode). Leaves the engine's next timeout in `engine.next_timeout`.
+fn drain(engine: &mut Engine, io: &mut Io, buf: &mut [u8], slot: Option<usize>) {
     loop {
-        match vtep.poll_output() {
+        match engine.vtep.poll_output() {
             Output::Transmit(t) => io.transmit(buf, slot, &t),
             Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
             Output::Event(event) => log_event(io, &event),
             Output::Timeout(at) => {
-                *next = at;
+                engine.next_timeout = at;
                 return;
             }
         }
@@ -1367,6 +1609,7 @@ fn is_zero_mac(mac: &Mac) -> bool {
 fn handle_request(
     vtep: &mut Vtep,
     io: &Io,
+    daemon_stats: DaemonStats,
     settings: &Settings,
     clock: &Clock,
     request: Request,
@@ -1500,7 +1743,7 @@ fn handle_request(
                 }
                 Response::ok(serde_json::json!({ "deleted": true }))
             }
-            Request::Stats => Response::ok(stats(vtep, io, settings, clock)),
+            Request::Stats => Response::ok(stats(vtep, io, daemon_stats, settings, clock)),
         })
     })();
     result.unwrap_or_else(Response::err)
@@ -1538,7 +1781,13 @@ fn counters_map(c: &NetworkCounters) -> BTreeMap<String, u64> {
     .collect()
 }
 
-fn stats(vtep: &Vtep, io: &Io, settings: &Settings, clock: &Clock) -> StatsReport {
+fn stats(
+    vtep: &Vtep,
+    io: &Io,
+    daemon_stats: DaemonStats,
+    settings: &Settings,
+    clock: &Clock,
+) -> StatsReport {
     let networks = vtep
         .networks()
         .into_iter()
@@ -1572,6 +1821,6 @@ fn stats(vtep: &Vtep, io: &Io, settings: &Settings, clock: &Clock) -> StatsRepor
         networks,
         global_drops: drops_map(|r| global.drops.get(r)),
         events_lost: global.events_lost,
-        daemon: io.stats,
+        daemon: daemon_stats,
     }
 }

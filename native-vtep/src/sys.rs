@@ -66,7 +66,14 @@ fn ifreq_name(req: &libc::ifreq) -> String {
 /// With `vnet_hdr`, every frame read or written is preceded by a 10-byte `virtio_net_hdr`
 /// (`IFF_VNET_HDR`), which carries checksum and segmentation offload state (see
 /// [`tap_set_offload`]).
-pub fn open_tap(tun_path: &Path, name: &str, vnet_hdr: bool) -> io::Result<(File, String)> {
+/// With `multi_queue` (`IFF_MULTI_QUEUE`), each call attaches one more queue of the same
+/// device: the kernel spreads the frames it sends over the queues by flow hash.
+pub fn open_tap(
+    tun_path: &Path,
+    name: &str,
+    vnet_hdr: bool,
+    multi_queue: bool,
+) -> io::Result<(File, String)> {
     let mut req = ifreq(name)?;
     let file = OpenOptions::new()
         .read(true)
@@ -76,6 +83,9 @@ pub fn open_tap(tun_path: &Path, name: &str, vnet_hdr: bool) -> io::Result<(File
     let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
     if vnet_hdr {
         flags |= libc::IFF_VNET_HDR;
+    }
+    if multi_queue {
+        flags |= libc::IFF_MULTI_QUEUE;
     }
     req.ifr_ifru.ifru_flags = flags as libc::c_short;
     // SAFETY: `file` is an open tun character device; TUNSETIFF reads and writes an `ifreq`,
@@ -470,6 +480,39 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
         )
     })?;
     Ok(())
+}
+
+/// A non-blocking, close-on-exec UDP socket bound to `addr` with `SO_REUSEPORT` set first, so
+/// that several such sockets (of the same user) share the port and the kernel spreads the
+/// flows arriving there over them by hash of their addresses and ports.
+pub fn bind_udp_reuseport(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain socket(2) call; on success we own the returned fd.
+    let fd = cvt(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it; the OwnedFd closes
+    // it on every error path below.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const storage).cast::<libc::sockaddr>(),
+            len,
+        )
+    })?;
+    Ok(std::net::UdpSocket::from(fd))
 }
 
 /// Sets `SO_RCVBUF` / `SO_SNDBUF` of a socket (the kernel caps them at `net.core.*mem_max`).

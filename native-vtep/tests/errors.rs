@@ -501,3 +501,26 @@ fn control_path_that_is_not_a_socket_is_never_replaced() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
     assert!(lab.ns_sh(&ns, "ip link show t0").status.code() != Some(0));
 }
+
+#[test]
+fn queues_out_of_range_or_with_plain_is_refused() {
+    let base = ["--tap", "t0", "--vni", "42", "--local", "10.0.0.1"];
+    for n in ["0", "17"] {
+        let args: Vec<&str> = base.iter().copied().chain(["--queues", n]).collect();
+        let err = fails(&[BIN], &args, &[]);
+        check(&err, &[&format!("queues {n} is out of range: use 1 to 16")]);
+    }
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--queues", "2", "--datapath", "plain"])
+        .collect();
+    let err = fails(&[BIN], &args, &[]);
+    check(
+        &err,
+        &[
+            "--queues 2 needs --datapath offload or batch",
+            "plain data path runs single-queue",
+        ],
+    );
+}

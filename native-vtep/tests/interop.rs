@@ -662,3 +662,59 @@ fn ipv6_underlay_native_to_kernel_vxlan() {
     // The kernel verified our IPv6 UDP checksums (it drops bad ones): traffic flowed both ways.
     assert!(counter(&s, 42, "decap_frames") > 300 && counter(&s, 42, "encap_frames") > 700);
 }
+
+/// `--queues 2`: each daemon runs two worker threads, each with one queue of the TAP
+/// (IFF_MULTI_QUEUE) and its own SO_REUSEPORT socket; one engine. Then SIGTERM stops both
+/// threads cleanly: exit 0, TAP and control socket gone.
+#[test]
+fn native_to_native_multiqueue_offload() {
+    let Some(mut f) = fabric("mq", 2, &["ping"]) else {
+        return;
+    };
+    let mq = ["--datapath", "offload", "--queues", "2"];
+    let c1 = f.native(0, &mq);
+    let c2 = f.native(1, &mq);
+    for name in ["vtep1", "vtep2"] {
+        let pid = f.lab.pid(name);
+        let threads = must(&format!("ls /proc/{pid}/task | wc -l"));
+        assert_eq!(threads.trim(), "2", "{name}: threads");
+    }
+    f.ping_ok(0, "192.168.42.2", 3);
+    f.tcp_1mb(1, "192.168.42.2", 0, 11);
+    f.tcp_1mb(0, "192.168.42.1", 1, 12);
+    let s = f.lab.stats(&c1);
+    assert!(counter(&s, 42, "decap_frames") > 0, "{s}");
+    assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
+    let fdb = f.lab.ctl(&c2, &["fdb", "show"]);
+    assert!(fdb.contains(&f.mac(0, "vt42")), "{fdb}");
+    for (i, (name, control)) in [("vtep1", &c1), ("vtep2", &c2)].into_iter().enumerate() {
+        f.lab.signal(name, "TERM");
+        let status = f.lab.wait_exit(name, 5).expect("did not stop within 5 s");
+        let log = f.lab.log(name);
+        assert!(status.success(), "{name}: {status}\n{log}");
+        assert!(log.contains("removed TAP vt42"), "{log}");
+        assert!(!control.exists(), "{name}: control socket left");
+        let links = f.lab.ns_must(&f.hosts[i], "ip -o link show");
+        assert!(!links.contains("vt42"), "{name}: TAP left: {links}");
+    }
+}
+
+/// `--queues 2` against the kernel, in the batch data path (the test above covers offload).
+#[test]
+fn native_multiqueue_to_kernel_vxlan() {
+    let Some(mut f) = fabric("mk", 2, &["ping", "bridge", "ethtool"]) else {
+        return;
+    };
+    let c1 = f.native(0, &["--datapath", "batch", "--queues", "2"]);
+    f.kernel(1, "vxlan", "02:00:00:00:42:02", &[0], "");
+    f.ping_ok(0, "192.168.42.2", 3);
+    f.tcp_1mb(1, "192.168.42.2", 0, 13);
+    f.tcp_1mb(0, "192.168.42.1", 1, 14);
+    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
+    assert!(
+        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2"),
+        "{fdb}"
+    );
+    let s = f.lab.stats(&c1);
+    assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
+}
