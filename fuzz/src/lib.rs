@@ -110,44 +110,15 @@ pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
 /// refuse it with an error but must not panic.
 fn build_engine(s: &native_vtep::config::Settings) {
     use vtep_core::fdb::Destination;
-    use vtep_core::rate::RateLimit;
-    use vtep_core::vtep::{Encapsulation, NetworkConfig, Vtep, VtepConfig};
-    use vtep_core::wire::outer::UdpChecksum;
+    use vtep_core::vtep::Vtep;
     use vtep_core::{Duration, Instant};
 
     let now = Instant::from_secs(1);
-    let mut config = VtepConfig::new(s.local.into());
-    config.vxlan_port = s.vxlan_port;
-    config.geneve_port = s.geneve_port;
-    config.source_ports = s.srcport;
-    config.udp_checksum = if s.udpcsum {
-        UdpChecksum::Compute
-    } else {
-        UdpChecksum::Zero
-    };
-    config.underlay_mtu = s.underlay_mtu;
-    config.reserved_bits = s.reserved_bits;
-    config.fdb.ageing = Duration::from_secs(s.ageing_secs);
-    config.fdb.max_entries = s.max_address;
-    config.fdb.drop_when_full = true;
-    config.max_neighbours = s.max_address.min(config.max_neighbours).max(16);
-    config.accept_peers = s
-        .accept_peers
-        .as_ref()
-        .map(|peers| peers.iter().map(|ip| (*ip).into()).collect());
-    let Ok(mut vtep) = Vtep::new(config, now) else {
+    let Ok(mut vtep) = Vtep::new(s.vtep_config(), now) else {
         return;
     };
     for n in &s.networks {
-        let mut network = NetworkConfig::new(n.vni);
-        network.encapsulation = match n.encap {
-            native_vtep::cli::EncapArg::Vxlan => Encapsulation::Vxlan,
-            native_vtep::cli::EncapArg::Geneve => Encapsulation::Geneve,
-        };
-        network.learning = n.learning;
-        network.arp_proxy = n.proxy;
-        network.rate_limit = n.rate_bits.map(RateLimit::from_bits_per_sec);
-        if vtep.add_network(network, now).is_err() || vtep.add_port(n.vni).is_err() {
+        if vtep.add_network(n.network_config(), now).is_err() || vtep.add_port(n.vni).is_err() {
             return;
         }
         for remote in &n.remotes {

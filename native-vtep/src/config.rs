@@ -40,9 +40,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use vtep_core::Duration;
 use vtep_core::Vni;
 use vtep_core::fdb::Mac;
-use vtep_core::vtep::ConfigError;
+use vtep_core::rate::RateLimit;
+use vtep_core::vtep::{ConfigError, Encapsulation, NetworkConfig, VtepConfig};
+use vtep_core::wire::outer::UdpChecksum;
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 
 use crate::cli::{self, EncapArg, ReservedBitsArg, RunArgs};
@@ -102,7 +105,48 @@ pub struct NetworkSettings {
     pub origin: String,
 }
 
+impl NetworkSettings {
+    /// The engine's configuration of this network.
+    pub fn network_config(&self) -> NetworkConfig {
+        let mut network = NetworkConfig::new(self.vni);
+        network.encapsulation = match self.encap {
+            EncapArg::Vxlan => Encapsulation::Vxlan,
+            EncapArg::Geneve => Encapsulation::Geneve,
+        };
+        network.learning = self.learning;
+        network.arp_proxy = self.proxy;
+        network.rate_limit = self.rate_bits.map(RateLimit::from_bits_per_sec);
+        network
+    }
+}
+
 impl Settings {
+    /// The engine's configuration for these settings. `hash_seed` keeps its default: the daemon
+    /// draws a random one, tests and fuzz targets keep it fixed.
+    pub fn vtep_config(&self) -> VtepConfig {
+        let mut config = VtepConfig::new(self.local.into());
+        config.vxlan_port = self.vxlan_port;
+        config.geneve_port = self.geneve_port;
+        config.source_ports = self.srcport;
+        config.udp_checksum = if self.udpcsum {
+            UdpChecksum::Compute
+        } else {
+            UdpChecksum::Zero
+        };
+        config.underlay_mtu = self.underlay_mtu;
+        config.reserved_bits = self.reserved_bits;
+        config.fdb.ageing = Duration::from_secs(self.ageing_secs);
+        config.fdb.max_entries = self.max_address;
+        // Exposed to the network: a burst of random source MACs must not ride through unlearned.
+        config.fdb.drop_when_full = true;
+        config.max_neighbours = self.max_address.min(config.max_neighbours).max(16);
+        config.accept_peers = self
+            .accept_peers
+            .as_ref()
+            .map(|peers| peers.iter().map(|ip| (*ip).into()).collect());
+        config
+    }
+
     pub fn uses(&self, encap: EncapArg) -> bool {
         self.networks.iter().any(|n| n.encap == encap)
     }

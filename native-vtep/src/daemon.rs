@@ -41,15 +41,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use vtep_core::Vni;
 use vtep_core::fdb::{Destination, Mac, Origin, PortId};
-use vtep_core::rate::RateLimit;
-use vtep_core::vtep::{
-    DropReason, Encapsulation, Event, Input, NetworkConfig, NetworkCounters, Output, Vtep,
-    VtepConfig,
-};
-use vtep_core::wire::outer::{MAX_HEADROOM, Transport, UdpChecksum};
+use vtep_core::vtep::{DropReason, Event, Input, NetworkCounters, Output, Vtep};
+use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
-use vtep_core::{Duration, Vni};
 
 use crate::cli::{DatapathArg, EncapArg};
 use crate::config::{ColonMac, NetworkSettings, Settings, parse_mac};
@@ -430,13 +426,6 @@ pub struct Daemon {
     user: Option<String>,
 }
 
-fn encapsulation(e: EncapArg) -> Encapsulation {
-    match e {
-        EncapArg::Vxlan => Encapsulation::Vxlan,
-        EncapArg::Geneve => Encapsulation::Geneve,
-    }
-}
-
 fn is_root_hint() -> &'static str {
     if sys::euid() == 0 {
         "the process lacks CAP_NET_ADMIN (a restricted container or systemd unit?): grant \
@@ -678,26 +667,7 @@ impl Daemon {
         };
         let now = clock.now();
 
-        let mut config = VtepConfig::new(settings.local.into());
-        config.vxlan_port = settings.vxlan_port;
-        config.geneve_port = settings.geneve_port;
-        config.source_ports = settings.srcport;
-        config.udp_checksum = if settings.udpcsum {
-            UdpChecksum::Compute
-        } else {
-            UdpChecksum::Zero
-        };
-        config.underlay_mtu = settings.underlay_mtu;
-        config.reserved_bits = settings.reserved_bits;
-        config.fdb.ageing = Duration::from_secs(settings.ageing_secs);
-        config.fdb.max_entries = settings.max_address;
-        // Exposed to the network: a burst of random source MACs must not ride through unlearned.
-        config.fdb.drop_when_full = true;
-        config.max_neighbours = settings.max_address.min(config.max_neighbours).max(16);
-        config.accept_peers = settings
-            .accept_peers
-            .as_ref()
-            .map(|peers| peers.iter().map(|ip| (*ip).into()).collect());
+        let mut config = settings.vtep_config();
         config.hash_seed = random_seed();
         let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
 
@@ -735,11 +705,7 @@ impl Daemon {
         let mut taps: Vec<Vec<Tap>> = (0..queues).map(|_| Vec::new()).collect();
         let mut port_tap = Vec::new();
         for n in &settings.networks {
-            let mut network = NetworkConfig::new(n.vni);
-            network.encapsulation = encapsulation(n.encap);
-            network.learning = n.learning;
-            network.arp_proxy = n.proxy;
-            network.rate_limit = n.rate_bits.map(RateLimit::from_bits_per_sec);
+            let network = n.network_config();
             let at = |e: vtep_core::vtep::ConfigError| format!("{}: {e}", n.origin);
             vtep.add_network(network, now).map_err(at)?;
             let port = vtep.add_port(n.vni).map_err(at)?;
