@@ -74,6 +74,15 @@ impl Ctx<'_> {
             .unwrap_or(0)
     }
 
+    /// The name of the hypervisor `host` runs on now ("" when it does not exist).
+    fn runs_on(&self, host: &str) -> String {
+        self.lab
+            .node(host)
+            .and_then(|h| self.sim().host_hypervisor(h).ok().flatten())
+            .map(|h| self.lab.name(h))
+            .unwrap_or_default()
+    }
+
     /// Where `hv`'s FDB sends `host`'s MAC: "local" or the remote hypervisor's name.
     fn fdb_points(&self, hv: &str, host: &str) -> Option<String> {
         let sim = self.sim();
@@ -292,12 +301,7 @@ fn s4(c: &mut Ctx<'_>) -> String {
         .map(|a| a.1.to_string())
         .unwrap_or_default();
     c.fact("ip", "vm-b's IP after the move", ip.clone());
-    let hv = c
-        .lab
-        .node("vm-b")
-        .and_then(|h| c.sim().host_hypervisor(h).ok().flatten())
-        .map(|h| c.lab.name(h))
-        .unwrap_or_default();
+    let hv = c.runs_on("vm-b");
     c.fact("where", "vm-b runs on", hv.clone());
     let (p1, p2, p3) = (
         c.fdb_points("hv1", "vm-b").unwrap_or_default(),
@@ -566,12 +570,7 @@ fn s10(c: &mut Ctx<'_>) -> String {
         .and_then(|r| r.rtts.last().map(|x| x.0))
         .unwrap_or(0);
     c.fact("last", "last answered sequence number", last.to_string());
-    let hv = c
-        .lab
-        .node("vm-b")
-        .and_then(|h| c.sim().host_hypervisor(h).ok().flatten())
-        .map(|h| c.lab.name(h))
-        .unwrap_or_default();
+    let hv = c.runs_on("vm-b");
     c.fact("where", "vm-b runs on", hv.clone());
     let p1 = c.fdb_points("hv1", "vm-b").unwrap_or_default();
     c.fact("fdb", "hv1's FDB sends vm-b's MAC to", p1.clone());
