@@ -189,7 +189,7 @@ impl Io {
         }
         let packet = match t.outer.emit(buf, t.payload.clone()) {
             Ok(packet) => packet,
-            Err(e) => return self.send_error(dst, &e.to_string(), 1),
+            Err(e) => return self.send_error(dst, &e, 1),
         };
         // Copies of a flooded frame share the buffer: each needs its own outer header, so they
         // leave at once rather than queued.
@@ -199,7 +199,7 @@ impl Io {
         }
         match self.sender.send_to(&buf[packet], dst) {
             Ok(_) => self.sent(),
-            Err(e) => self.send_error(dst, &e.to_string(), 1),
+            Err(e) => self.send_error(dst, &e, 1),
         }
     }
 
@@ -217,8 +217,8 @@ impl Io {
 
     /// Counts failed sends. Never fatal: an underlay link that is down (ENETUNREACH), a full
     /// socket buffer (ENOBUFS, EAGAIN) or a peer's ICMP error passes, and the packets are
-    /// lost as on a wire.
-    fn send_error(&mut self, dst: IpAddr, e: &str, count: u64) {
+    /// lost as on a wire. `e` is formatted only when logged: a down link fails every packet.
+    fn send_error(&mut self, dst: IpAddr, e: &dyn std::fmt::Display, count: u64) {
         self.send_failing = true;
         let before = self.stats.udp_send_errors;
         self.stats.udp_send_errors += count;
@@ -282,7 +282,7 @@ impl Io {
             segment,
         ) {
             Ok(_) => self.sent(),
-            Err(e) => self.send_error(run.dst.ip(), &e.to_string(), run.count as u64),
+            Err(e) => self.send_error(run.dst.ip(), &e, run.count as u64),
         }
     }
 
@@ -301,7 +301,7 @@ impl Io {
                 Ok(0) | Err(_) => {
                     let dst = self.raw_queue[done].2;
                     let left = (self.raw_queue.len() - done) as u64;
-                    self.send_error(dst, "sendmmsg failed", left);
+                    self.send_error(dst, &"sendmmsg failed", left);
                     break;
                 }
                 Ok(sent) => {
@@ -693,12 +693,8 @@ impl Daemon {
         };
         let vnet = datapath == Datapath::Offload;
         let queues = settings.queues;
-        if queues > 1 && datapath == Datapath::Plain {
-            return Err(format!(
-                "--queues {queues} needs --datapath offload or batch: the plain data path runs \
-                 single-queue; use --queues 1 with --datapath plain"
-            ));
-        }
+        // `config::settle` refuses `--queues` > 1 with `--datapath plain`.
+        debug_assert!(queues == 1 || datapath != Datapath::Plain);
         let multi_queue = queues > 1;
 
         // taps[q]: queue q of every network's TAP, for worker q.
