@@ -143,6 +143,12 @@ pub struct VtepConfig {
 }
 
 impl VtepConfig {
+    /// The smallest underlay MTU a VTEP accepts: the largest encapsulation overhead (Geneve)
+    /// plus a minimum-size (60-byte) inner frame.
+    pub fn min_underlay_mtu(ipv6_underlay: bool) -> usize {
+        Encapsulation::Geneve.ip_overhead(ipv6_underlay) + 60
+    }
+
     /// Defaults as in Linux (`ip link add ... type vxlan local LOCAL dstport 4789`).
     pub fn new(local: IpAddress) -> VtepConfig {
         VtepConfig {
@@ -439,6 +445,36 @@ pub struct NetworkCounters {
     /// Entries frozen by duplicate-MAC detection.
     pub duplicates_frozen: u64,
     pub drops: DropCounters,
+}
+
+impl NetworkCounters {
+    /// Every counter with its stable snake_case name, in display order: the one list the
+    /// daemon's `stats`, its client and the playground's tables read (drops are listed by
+    /// `DropReason::ALL`; `drops_total` sums them).
+    pub const FIELDS: &'static [(&'static str, fn(&NetworkCounters) -> u64)] = &[
+        ("local_rx_frames", |c| c.local_rx_frames),
+        ("local_rx_bytes", |c| c.local_rx_bytes),
+        ("local_tx_frames", |c| c.local_tx_frames),
+        ("local_tx_bytes", |c| c.local_tx_bytes),
+        ("encap_frames", |c| c.encap_frames),
+        ("encap_bytes", |c| c.encap_bytes),
+        ("decap_frames", |c| c.decap_frames),
+        ("decap_bytes", |c| c.decap_bytes),
+        ("flooded_frames", |c| c.flooded_frames),
+        ("flood_copies", |c| c.flood_copies),
+        ("arp_suppressed", |c| c.arp_suppressed),
+        ("learned", |c| c.learned),
+        ("moved", |c| c.moved),
+        ("aged_out", |c| c.aged_out),
+        ("fdb_full", |c| c.fdb_full),
+        ("duplicates_frozen", |c| c.duplicates_frozen),
+        ("drops_total", |c| c.drops.total()),
+    ];
+
+    /// The counters as `(name, value)` pairs, in the order of [`NetworkCounters::FIELDS`].
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Self::FIELDS.iter().map(move |(name, get)| (*name, get(self)))
+    }
 }
 
 /// Counters that belong to no network (the VNI was unknown or unreadable).
@@ -797,7 +833,7 @@ impl Vtep {
         if min == 0 || min > max {
             return Err(ConfigError::BadSourcePorts(min, max));
         }
-        let needed = Encapsulation::Geneve.ip_overhead(is_ipv6(&config.local)) + 60;
+        let needed = VtepConfig::min_underlay_mtu(is_ipv6(&config.local));
         if usize::from(config.underlay_mtu) < needed {
             return Err(ConfigError::MtuTooSmall {
                 mtu: config.underlay_mtu,
