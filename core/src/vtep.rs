@@ -473,7 +473,9 @@ impl NetworkCounters {
 
     /// The counters as `(name, value)` pairs, in the order of [`NetworkCounters::FIELDS`].
     pub fn fields(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Self::FIELDS.iter().map(move |(name, get)| (*name, get(self)))
+        Self::FIELDS
+            .iter()
+            .map(move |(name, get)| (*name, get(self)))
     }
 }
 
