@@ -85,7 +85,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn flags_version(&self) -> u16 {
+    /// The first 16 bits as they are: the C, K and S flags, the reserved bits and the version.
+    pub fn flags_version(&self) -> u16 {
         let b = &self.buffer.as_ref()[field::FLAGS_VERSION];
         u16::from_be_bytes([b[0], b[1]])
     }
