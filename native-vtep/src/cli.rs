@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::control::DEFAULT_CONTROL_DIR;
-
 const ABOUT: &str = "A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux";
 
 const LONG_ABOUT: &str = "\
@@ -372,10 +370,6 @@ pub fn keyword_value<'a>(words: &'a [String], keyword: &str) -> Result<&'a str, 
             words.join(" ")
         )),
     }
-}
-
-pub fn default_control_path(tap: &str) -> PathBuf {
-    PathBuf::from(DEFAULT_CONTROL_DIR).join(format!("{tap}.sock"))
 }
 
 #[cfg(test)]

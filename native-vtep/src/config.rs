@@ -49,6 +49,7 @@ use vtep_core::wire::outer::UdpChecksum;
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 
 use crate::cli::{self, EncapArg, ReservedBitsArg, RunArgs};
+use crate::control::default_control_path;
 use crate::sys;
 
 /// A configuration error, already worded for the operator.
@@ -591,7 +592,7 @@ fn settle(
         .control
         .clone()
         .or_else(|| file.daemon.control.clone())
-        .unwrap_or_else(|| cli::default_control_path(&networks[0].tap));
+        .unwrap_or_else(|| default_control_path(&networks[0].tap));
 
     let user = match (&args.user, &file.daemon.user) {
         (Some(name), _) if name.is_empty() || name.contains('\0') => {
