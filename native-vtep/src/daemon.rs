@@ -43,12 +43,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vtep_core::Vni;
 use vtep_core::fdb::{Destination, Mac, Origin, PortId};
-use vtep_core::vtep::{DropReason, Event, Input, NetworkCounters, Output, Vtep};
+use vtep_core::vtep::{DropReason, Encapsulation, Event, Input, NetworkCounters, Output, Vtep};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 
-use crate::cli::{DatapathArg, EncapArg};
-use crate::config::{ColonMac, NetworkSettings, Settings, parse_mac};
+use crate::config::{ColonMac, Datapath, NetworkSettings, Settings, parse_mac};
 use crate::control::{
     self, DaemonStats, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport,
 };
@@ -68,24 +67,6 @@ const GSO_MAX_SEGMENTS: usize = 64;
 const GSO_MAX_BYTES: usize = 65_000;
 /// UDP sockets in the offload sending pool.
 const SEND_POOL: usize = 16;
-
-/// How frames move between the TAPs, the engine and the underlay (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Datapath {
-    Plain,
-    Batch,
-    Offload,
-}
-
-impl Datapath {
-    fn name(self) -> &'static str {
-        match self {
-            Datapath::Plain => "plain",
-            Datapath::Batch => "batch",
-            Datapath::Offload => "offload",
-        }
-    }
-}
 
 /// Consecutive tunnel datagrams, in one buffer, to one peer from one socket: one UDP GSO send.
 #[derive(Debug, Clone, Copy)]
@@ -137,7 +118,7 @@ struct Tap {
 struct RxSocket {
     socket: UdpSocket,
     port: u16,
-    encap: EncapArg,
+    encap: Encapsulation,
 }
 
 /// Everything the outputs are carried out on.
@@ -675,21 +656,19 @@ impl Daemon {
         // a run of datagrams as one super-datagram (segmented only by a real NIC or a non-GSO
         // receiver): captures there show fewer, larger packets; `--datapath batch` shows them
         // one by one.
-        let offload_ok = matches!(settings.datapath, DatapathArg::Offload | DatapathArg::Auto)
+        let offload_ok = matches!(settings.datapath, Some(Datapath::Offload) | None)
             && udp_offloads_supported(settings.local);
         let datapath = match settings.datapath {
-            DatapathArg::Plain => Datapath::Plain,
-            DatapathArg::Batch => Datapath::Batch,
-            DatapathArg::Offload if !offload_ok => {
+            Some(Datapath::Offload) if !offload_ok => {
                 return Err(
                     "--datapath offload: this kernel lacks UDP GSO/GRO (UDP_SEGMENT, \
                      UDP_GRO: Linux 5.0 or later); use --datapath batch"
                         .into(),
                 );
             }
-            DatapathArg::Offload => Datapath::Offload,
-            DatapathArg::Auto if offload_ok => Datapath::Offload,
-            DatapathArg::Auto => Datapath::Batch,
+            Some(datapath) => datapath,
+            None if offload_ok => Datapath::Offload,
+            None => Datapath::Batch,
         };
         let vnet = datapath == Datapath::Offload;
         let queues = settings.queues;
@@ -786,14 +765,11 @@ impl Daemon {
         // spread the flows (outer source ports) over them.
         let mut rx: Vec<Vec<RxSocket>> = (0..queues).map(|_| Vec::new()).collect();
         for (encap, port) in [
-            (EncapArg::Vxlan, settings.vxlan_port),
-            (EncapArg::Geneve, settings.geneve_port),
+            (Encapsulation::Vxlan, settings.vxlan_port),
+            (Encapsulation::Geneve, settings.geneve_port),
         ] {
             if settings.uses(encap) {
-                let what = match encap {
-                    EncapArg::Vxlan => "VXLAN",
-                    EncapArg::Geneve => "Geneve",
-                };
+                let what = encap.name();
                 for worker_rx in &mut rx {
                     let socket = bind_udp(settings.local, port, what, multi_queue)?;
                     if vnet {
@@ -807,9 +783,11 @@ impl Daemon {
                     });
                 }
                 let reserved = match (encap, settings.reserved_bits) {
-                    (EncapArg::Vxlan, ReservedBitsPolicy::Rfc) => " (reserved bits ignored)",
-                    (EncapArg::Vxlan, ReservedBitsPolicy::Strict) => " (reserved bits dropped)",
-                    (EncapArg::Geneve, _) => "",
+                    (Encapsulation::Vxlan, ReservedBitsPolicy::Rfc) => " (reserved bits ignored)",
+                    (Encapsulation::Vxlan, ReservedBitsPolicy::Strict) => {
+                        " (reserved bits dropped)"
+                    }
+                    _ => "",
                 };
                 tracing::info!(
                     "listening for {what} on {}:{port}{reserved}",
