@@ -12,7 +12,8 @@
 //! - `client`: the command's side ([`resolve`], [`call`]) and the iproute2-style text
 //!   (`render_*`).
 //!
-//! The daemon answers the requests from its engine and TAPs (`daemon.rs`, `handle_request`).
+//! It knows nothing of the daemon, which answers the requests (`daemon/handler.rs`) from its
+//! engine and TAPs: `control` sits below both the daemon and `config`.
 
 mod client;
 mod protocol;
