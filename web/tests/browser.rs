@@ -6,12 +6,13 @@
 use std::rc::Rc;
 
 use vtep_web::App;
-use vtep_web::components::inspector::{FrameDetail, Inspector, InspectorProps};
+use vtep_web::components::inspector::{Inspector, InspectorProps};
 use vtep_web::components::panels::{Tables, TablesProps};
 use vtep_web::model::dissect::dissect;
 use vtep_web::model::lab::Lab;
 use vtep_web::model::script::{Action, Script};
 use vtep_web::model::tables::tables;
+use vtep_web::model::view::FrameDetail;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
