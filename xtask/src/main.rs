@@ -43,7 +43,7 @@ USAGE:
         As root: two release native-vteps in network namespaces for N minutes (default 10)
         under paced iperf3, pings, a host migrating between them every second and MAC churn;
         one line a minute, a summary table at the end. Fails if RSS grows past its bound, an
-        unexpected error counter moves, or a daemon dies. See xtask/src/soak.rs.
+        unexpected error counter moves, or a daemon dies. See native-vtep/tests/soak.rs.
 
     cargo xtask fuzz [--secs N] [--target NAME[,NAME..]] [--list]
         Build every cargo-fuzz target of fuzz/ (nightly), seed the corpora from the fixture
