@@ -365,10 +365,10 @@ fn migration_moves_the_fdb_and_traffic_resumes() {
         tx - rx
     );
     // The outage is the time the VM is unplugged, plugged in again and sends its gratuitous
-    // ARP: 5-7 pings (50 ms apart) in 6 runs on 2 loaded cores. More than 10 (half a second)
-    // means the FDBs did not follow the ARP at once.
+    // ARP: 5-8 pings (50 ms apart) in 11 runs on 2 loaded cores. More than 12 (0.6 s) means
+    // the FDBs did not follow the ARP at once.
     assert!(
-        tx == 120 && rx >= 110,
+        tx == 120 && rx >= 108,
         "too many lost: {rx}/{tx}\n{}",
         f.lab.all_logs()
     );
