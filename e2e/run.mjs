@@ -84,6 +84,46 @@ class Failure extends Error {}
 const check = (cond, message) => {
   if (!cond) throw new Failure(message);
 };
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The outcome box of scenario `id` once it shows: data-ok, the facts by key, the headline. */
+async function outcomeOf(page, id) {
+  const box = page.locator(`.outcome[data-scenario="${id}"]`);
+  await box.waitFor({ state: 'visible', timeout: 60_000 }).catch(() => {
+    throw new Failure(`${id}: no outcome box after running to the end`);
+  });
+  const facts = {};
+  for (const dd of await box.locator('dd').all()) facts[await dd.getAttribute('data-fact')] = (await dd.textContent()).trim();
+  return { ok: await box.getAttribute('data-ok'), facts, headline: (await box.locator('.headline').textContent()).trim() };
+}
+
+/** Saves the page's pcap download as `name` in the output folder and returns its path. */
+async function downloadPcap(page, name) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.pcap')]);
+  const path = join(out, name);
+  await download.saveAs(path);
+  return path;
+}
+
+/** tshark's `fields` of the frames of `pcap` that match `filter`, one array per frame. */
+const tsharkFields = (pcap, filter, fields) =>
+  execFileSync(tshark, ['-r', pcap, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'));
+
+/** Name and value of every field the inspector shows, by layer: { 'Outer UDP': { 'Destination port': '4789 (VXLAN)' } }. */
+async function inspectorFields(page) {
+  const layers = {};
+  for (const layer of await page.locator('.inspector .layer').all()) {
+    const fields = {};
+    for (const row of await layer.locator('tr.field').all()) {
+      fields[(await row.locator('.fname').textContent()).trim()] = (await row.locator('.fvalue').textContent()).trim();
+    }
+    layers[(await layer.locator('.layer-name').textContent()).trim()] = fields;
+  }
+  return layers;
+}
 
 
 // What each scenario's outcome box must say (data-fact key -> regular expression), on top of
@@ -155,13 +195,31 @@ async function main() {
     await page.keyboard.press('ArrowLeft');
     check((await time()) === t6, `step back went to ${await time()}, not ${t6}`);
 
-    // Inspector: select the newest frame, check its layers and the hex highlight.
+    // Inspector: select the newest frame. Six steps into S1 it is hv3's ARP reply for vm-b,
+    // wrapped in VXLAN on its way to hv1: check every layer, known fields and the bytes lit.
     await page.locator('.event').last().click();
     await page.locator('.inspector .layer').first().waitFor();
     const layers = await page.locator('.inspector .layer-name').allTextContents();
-    check(layers.length >= 2, `inspector shows ${layers.length} layers`);
-    await page.locator('.inspector .field').first().click();
-    check((await page.locator('.hexdump .b.lit').count()) > 0, 'selecting a field lit no bytes');
+    const wantLayers = ['Outer Ethernet', 'Outer IPv4', 'Outer UDP', 'VXLAN', 'Inner Ethernet', 'ARP'];
+    check(same(layers, wantLayers), `inspector shows layers ${JSON.stringify(layers)}, expected ${JSON.stringify(wantLayers)}`);
+    const fields = await inspectorFields(page);
+    const wantFields = {
+      'Outer IPv4': { Protocol: '17 (UDP)' },
+      'Outer UDP': { 'Destination port': '4789 (VXLAN)' },
+      VXLAN: { Flags: '0x08 (I: VNI valid)', VNI: '100' },
+      'Inner Ethernet': { Type: '0x0806 (ARP)' },
+      ARP: { Operation: '2 (reply)', 'Sender IP': '192.168.10.2', 'Target IP': '192.168.10.1' },
+    };
+    for (const [layer, want] of Object.entries(wantFields)) {
+      for (const [name, value] of Object.entries(want)) {
+        check(fields[layer]?.[name] === value, `inspector: ${layer} / ${name} is ${JSON.stringify(fields[layer]?.[name])}, expected ${JSON.stringify(value)}`);
+      }
+    }
+    // The VNI is selected first: its three bytes are lit (100 = 00 00 64).
+    const lit = async () => (await page.locator('.hexdump .b.lit').allTextContents()).map((b) => b.trim());
+    check(same(await lit(), ['00', '00', '64']), `the VNI lights ${JSON.stringify(await lit())}`);
+    await page.locator('.inspector tr.field', { hasText: 'Destination port' }).first().click();
+    check(same(await lit(), ['12', 'b5']), `the outer UDP destination port (4789) lights ${JSON.stringify(await lit())}`);
 
     for (const [id, expect] of Object.entries(EXPECT)) {
       await page.click(`button.scenario[data-scenario="${id}"]`);
@@ -172,17 +230,11 @@ async function main() {
       await page.click('.ctl.play');
       await page.waitForTimeout(300);
       await page.click('.ctl.end');
-      const box = page.locator(`.outcome[data-scenario="${id}"]`);
-      await box.waitFor({ state: 'visible', timeout: 60_000 }).catch(() => {
-        throw new Failure(`${id}: no outcome box after running to the end`);
-      });
-      const facts = {};
-      for (const dd of await box.locator('dd').all()) facts[await dd.getAttribute('data-fact')] = (await dd.textContent()).trim();
-      check((await box.getAttribute('data-ok')) === 'true', `${id}: outcome says the claim did not hold: ${JSON.stringify(facts)}`);
+      const { ok, facts, headline } = await outcomeOf(page, id);
+      check(ok === 'true', `${id}: outcome says the claim did not hold: ${JSON.stringify(facts)}`);
       for (const [key, re] of Object.entries(expect)) {
         check(re.test(facts[key] ?? ''), `${id}: ${key} is ${JSON.stringify(facts[key])}, expected ${re}`);
       }
-      const headline = (await box.locator('.headline').textContent()).trim();
       // Select a frame so the screenshot shows the inspector too.
       await page.locator('.event').last().click();
       await page.screenshot({ path: join(out, `${id}.png`) });
@@ -198,35 +250,56 @@ async function main() {
     // pcap of S10, read back by tshark.
     await page.click('button.scenario[data-scenario="S10"]');
     await page.click('.ctl.end');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.pcap')]);
-    const pcap = join(out, 'S10.pcap');
-    await download.saveAs(pcap);
-    const fields = execFileSync(tshark, ['-r', pcap, '-T', 'fields', '-e', 'vxlan.vni', '-Y', 'vxlan && icmp'], { encoding: 'utf8' });
-    const vnis = fields.split('\n').filter(Boolean);
+    const exported = await outcomeOf(page, 'S10');
+    const pcap = await downloadPcap(page, 'S10.pcap');
+    const vnis = tsharkFields(pcap, 'vxlan && icmp', ['vxlan.vni']).map(([v]) => v);
     check(vnis.length > 100 && vnis.every((v) => v === '100'), `tshark found ${vnis.length} VXLAN ICMP frames (VNIs ${[...new Set(vnis)]})`);
     console.log(`e2e: pcap ok: tshark reads ${vnis.length} VXLAN-encapsulated ICMP frames in VNI 100`);
 
-    // JSON export, then the exported script through the URL reproduces the run.
+    // JSON export; the exported script plus one more ping, through the URL, runs both: the
+    // same outcome as the exported run, and the extra ping's replies. (vm-b pings vm-a:
+    // a second ping app on vm-a, beside S10's own, would get no replies.)
     const [json] = await Promise.all([page.waitForEvent('download'), page.click('button.export')]);
     const jsonPath = join(out, 'S10.json');
     await json.saveAs(jsonPath);
     const script = JSON.parse(await readFile(jsonPath, 'utf8'));
     check(script.scenario === 'S10' && script.actions.length > 5, 'exported JSON is not the S10 script');
-    script.actions.push({ at_us: 0, op: 'ping', app: 'extra', from: 'vm-a', to: [192, 168, 10, 2], count: 1, interval_ms: 10, size: 56 });
+    script.actions.push({ at_us: 100_000, op: 'ping', app: 'extra', from: 'vm-b', to: [192, 168, 10, 1], count: 2, interval_ms: 10, size: 56 });
     await page.goto(`${url}#script=${encodeURIComponent(JSON.stringify(script))}`);
     await page.reload();
     await page.locator('svg.topology .node').first().waitFor();
     await page.click('.ctl.end');
-    await page.locator('.outcome').waitFor();
+    const imported = await outcomeOf(page, 'S10');
     check((await page.locator('button.scenario.on').getAttribute('data-scenario')) === 'S10', 'imported script lost its scenario');
+    check(
+      imported.ok === exported.ok && same(imported.facts, exported.facts),
+      `the imported script's outcome differs from the exported run's: ${JSON.stringify(imported)} vs ${JSON.stringify(exported)}`,
+    );
+    // Echo replies to vm-b (192.168.10.2) on the access links: none in the exported run (only
+    // vm-a pings), both of the extra ping's in the imported one.
+    const replies = (path) =>
+      new Set(tsharkFields(path, '!vxlan && icmp.type == 0 && ip.dst == 192.168.10.2', ['icmp.seq']).map(([seq]) => seq));
+    const before = replies(pcap);
+    const after = replies(await downloadPcap(page, 'S10-imported.pcap'));
+    check(before.size === 0 && after.size === 2, `echo replies to vm-b: ${[...before]} exported, ${[...after]} imported (want none, then 2)`);
+    console.log(`e2e: JSON + URL ok: the imported run has the exported outcome (${JSON.stringify(imported.facts)}) and the extra ping's 2 replies`);
 
-    // Actions in the sandbox: a ping across sites, then the tables and events show it.
+    // Actions in the sandbox: a ping across sites; its reply reaches red-1 in the events, and
+    // red-1's ARP cache holds red-3.
     await page.click('button.scenario[data-scenario="sandbox"]');
     await page.locator('#act-from').selectOption('red-1');
     await page.locator('#act-to').selectOption('red-3');
     await page.click('#act-traffic');
     for (let i = 0; i < 40; i++) await page.keyboard.press('ArrowRight');
     check((await page.locator('.event').count()) > 5, 'a ping from the actions panel made no frames');
+    await page.click('button[data-filter=ICMP]');
+    const reply = page.locator('.event', { hasText: 'ICMP echo reply' }).filter({ hasText: '→ red-1' }).filter({ hasText: 'received by the host' });
+    for (let i = 0; i < 300 && (await reply.count()) === 0; i++) await page.keyboard.press('ArrowRight');
+    check((await reply.count()) > 0, `no echo reply reached red-1: ${(await page.locator('.event').allTextContents()).slice(-5)}`);
+    await page.click('button[data-filter=ICMP]');
+    await page.locator('.tables select').selectOption({ label: 'red-1' });
+    const arp = await page.locator('table.live.arp').textContent();
+    check(arp.includes('10.0.0.4'), `red-1's ARP cache does not hold red-3 (10.0.0.4): ${arp}`);
     await page.screenshot({ path: join(out, 'sandbox.png') });
 
     // Scale view and dark theme.
@@ -234,12 +307,29 @@ async function main() {
     const flat = await page.locator('.scale-table tr.flat td.num').first().textContent();
     check(flat === '500,000', `scale view: flat L2 MAC entries at 5000 x 100 is ${flat}`);
     await page.screenshot({ path: join(out, 'scale.png') });
+    const theme = () =>
+      page.evaluate(() => ({
+        theme: document.documentElement.getAttribute('data-theme'),
+        background: getComputedStyle(document.documentElement).backgroundColor,
+        saved: localStorage.getItem('overlay-lab-theme'),
+      }));
+    const light = await theme();
+    check(light.theme === 'light', `the page starts in the ${light.theme} theme (headless Chromium prefers light)`);
     await page.click('button.theme');
+    const dark = await theme();
+    check(
+      dark.theme === 'dark' && dark.saved === 'dark' && dark.background !== light.background,
+      `the theme button did not switch to dark: ${JSON.stringify(light)} -> ${JSON.stringify(dark)}`,
+    );
+    check((await page.locator('button.theme').textContent()) === '☀', 'the theme button does not offer the light theme back');
     await page.click('.tabs button >> nth=0');
     await page.screenshot({ path: join(out, 'dark.png') });
+    await page.reload();
+    await page.locator('svg.topology .node').first().waitFor();
+    check((await theme()).theme === 'dark', 'the dark theme is not kept across a reload');
 
     check(problems.length === 0, `the page reported errors:\n  ${problems.join('\n  ')}`);
-    console.log(`e2e: ok: 10 scenarios, controls, inspector, tables, pcap, JSON, URL, scale view; screenshots in ${out}`);
+    console.log(`e2e: ok: 10 scenarios, controls, inspector, tables, pcap, JSON, URL, sandbox actions, scale view, dark theme; screenshots in ${out}`);
   } finally {
     await browser.close();
     server.close();
