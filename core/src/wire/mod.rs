@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+pub mod bgp;
 pub mod dot1q;
 pub mod flow;
 pub mod geneve;
