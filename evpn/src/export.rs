@@ -23,6 +23,9 @@ use crate::rib::{AttrId, Group};
 use crate::session::TX_HIGH_WATER;
 use crate::speaker::Speaker;
 
+/// The order of reflected paths (RFC 4271 9.1.2.2, RFC 4456 9): higher is better.
+type ReflectRank = (u32, usize, u8, u32, usize, u32, u16);
+
 /// What a route key is now, for one peer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Resolved {
@@ -134,7 +137,7 @@ impl Speaker {
         let to_client = self
             .peer(peer)
             .is_some_and(|p| p.config.route_reflector_client);
-        let mut best: Option<((u32, usize, u8, u32, usize, u32, u16), Resolved)> = None;
+        let mut best: Option<(ReflectRank, Resolved)> = None;
         for record in self.rib.group(&Group::of(key)) {
             if record.key != *key || record.peer == peer {
                 continue;
@@ -206,10 +209,7 @@ impl Speaker {
         let mut keys = alloc::vec![first];
         let base = self.update_len(id, class, &[]);
         let mut size = base + self.route_len(class, &first);
-        loop {
-            let Some(next) = self.peer(id).and_then(|p| p.pending.first().copied()) else {
-                break;
-            };
+        while let Some(next) = self.peer(id).and_then(|p| p.pending.first().copied()) {
             if self.resolve(id, &next) != class {
                 break;
             }

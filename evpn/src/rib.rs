@@ -9,7 +9,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::hash::{BuildHasher, Hash, Hasher};
+use core::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
@@ -211,9 +211,7 @@ impl Rib {
     }
 
     pub fn group_hash(&self, group: &Group) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        group.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(group)
     }
 
     pub fn len(&self) -> usize {
@@ -237,11 +235,8 @@ impl Rib {
     pub fn insert(&mut self, record: Record) {
         let hash = self.group_hash(&Group::of(&record.key));
         let hasher = &self.hasher;
-        self.records.insert_unique(hash, record, |r| {
-            let mut h = hasher.build_hasher();
-            Group::of(&r.key).hash(&mut h);
-            h.finish()
-        });
+        self.records
+            .insert_unique(hash, record, |r| hasher.hash_one(Group::of(&r.key)));
     }
 
     /// Removes the record of `peer` for `key` in `group`, releasing nothing (the caller

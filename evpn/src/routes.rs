@@ -27,6 +27,9 @@ pub struct LocalMac {
     pub ips: Vec<Ipv4Address>,
 }
 
+/// ESI and labels of a type-2 route, stored with its attributes.
+type RouteData = ([u8; 10], u32, Option<u32>);
+
 /// A flood-list entry: a remote VTEP of a VNI.
 pub type FloodKey = (Vni, Ipv4Address);
 
@@ -528,7 +531,7 @@ impl Speaker {
         };
         let ingress = base.ingress_replication();
         // Routes of one UPDATE share their attributes; ESI and labels usually too.
-        let mut last: Option<(([u8; 10], u32, Option<u32>), u32)> = None;
+        let mut last: Option<(RouteData, u32)> = None;
         let mut accepted = 0;
         for route in routes.iter() {
             let (key, route_data, label) = match route {

@@ -605,6 +605,10 @@ impl Speaker {
 
     fn on_closed(&mut self, id: PeerId) {
         let Some(peer) = self.peer(id) else { return };
+        if !peer.connected && peer.state != State::Connect {
+            // Already down (a NOTIFICATION or our own reset came first).
+            return;
+        }
         let error = match peer.state {
             State::Connect => SessionError::Unreachable {
                 address: peer.address(),
