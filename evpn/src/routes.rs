@@ -489,7 +489,11 @@ impl Speaker {
         let Some(MpReach::Evpn { next_hop, routes }) = repr.mp_reach else {
             return true;
         };
-        if verdict.treat_as_withdraw() || self.looped(&repr) {
+        let looped = self.looped(&repr);
+        if looped && let Some(p) = self.peer_mut(peer) {
+            p.counters.routes_looped += routes.iter().count() as u64;
+        }
+        if verdict.treat_as_withdraw() || looped {
             for route in routes.iter() {
                 self.withdraw_route(peer, &route);
             }

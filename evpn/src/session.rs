@@ -69,8 +69,11 @@ pub struct PeerCounters {
     pub routes_accepted: u64,
     /// Routes withdrawn by the peer (explicitly or by treat-as-withdraw).
     pub routes_withdrawn: u64,
-    /// Routes ignored: loops, unknown route types, families not negotiated, IPv6 next hops.
+    /// Routes ignored: unknown route types, families not negotiated, IPv6 next hops.
     pub routes_ignored: u64,
+    /// Routes dropped as loops: our AS in the AS_PATH, our router ID as ORIGINATOR_ID, our
+    /// cluster ID in the CLUSTER_LIST (RFC 4271 9.1.2, RFC 4456 8).
+    pub routes_looped: u64,
     /// Malformed messages and attributes, by reason.
     pub malformed: MalformedCounters,
     /// Times the session reached Established.

@@ -27,6 +27,10 @@ pub struct PeerStatus {
     pub routes: usize,
     /// Routes queued to be sent to the peer.
     pub pending: usize,
+    /// Bytes of a partial message held from the stream (at most 4096).
+    pub rx_buffered: usize,
+    /// Bytes waiting to be written.
+    pub tx_buffered: usize,
     pub counters: PeerCounters,
     pub last_error: Option<SessionError>,
     pub dynamic: bool,
@@ -85,6 +89,8 @@ impl Speaker {
             negotiated: p.negotiated,
             routes: p.routes,
             pending: p.pending.len(),
+            rx_buffered: p.rx.len(),
+            tx_buffered: p.tx.len(),
             counters: p.counters,
             last_error: p.last_error.clone(),
             dynamic: p.dynamic,
