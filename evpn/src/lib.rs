@@ -28,6 +28,7 @@ extern crate std;
 mod config;
 mod error;
 mod export;
+mod io;
 mod rib;
 mod routes;
 mod session;
