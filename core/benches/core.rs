@@ -22,12 +22,10 @@
 //!   refresh with a clock that moves 1 ms per frame, so that every refresh stores a new time.
 //!
 //! Criterion's `thrpt` is packets (operations) per second on one core. Before the timings, the
-//! bench prints the memory each FDB entry costs, measured with a counting global allocator
-//! (live bytes of a table of N entries / N, hashbrown's spare capacity included).
+//! bench prints the memory each FDB entry costs, measured with allocation-counter's counting global
+//! allocator (live bytes of a table of N entries / N, hashbrown's spare capacity included).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -36,35 +34,6 @@ use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Instant, Vni};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts live bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const VNI: Vni = Vni::from_u24_truncating(42);
 const SIZES: [usize; 2] = [64, 1500];
@@ -110,9 +79,10 @@ fn memory_report() {
     println!("FDB memory per entry (counting allocator, live bytes / entries):");
     for (n, name) in FDB_SIZES {
         let k = keys(n, 0x5eed);
-        let before = LIVE.load(Ordering::Relaxed);
-        let fdb = filled(&k);
-        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        let mut fdb = None;
+        // allocation-counter's global allocator counts this thread's live bytes.
+        let bytes = allocation_counter::measure(|| fdb = Some(filled(&k))).bytes_current;
+        let fdb = fdb.expect("filled inside measure");
         println!(
             "  {name:>5} entries ({} distinct): {:.1} bytes/entry",
             fdb.len(),

@@ -447,11 +447,14 @@ pub struct NetworkCounters {
     pub drops: DropCounters,
 }
 
+/// A counter's stable name and how to read it from [`NetworkCounters`].
+pub type CounterField = (&'static str, fn(&NetworkCounters) -> u64);
+
 impl NetworkCounters {
     /// Every counter with its stable snake_case name, in display order: the one list the
     /// daemon's `stats`, its client and the playground's tables read (drops are listed by
     /// `DropReason::ALL`; `drops_total` sums them).
-    pub const FIELDS: &'static [(&'static str, fn(&NetworkCounters) -> u64)] = &[
+    pub const FIELDS: &'static [CounterField] = &[
         ("local_rx_frames", |c| c.local_rx_frames),
         ("local_rx_bytes", |c| c.local_rx_bytes),
         ("local_tx_frames", |c| c.local_tx_frames),
@@ -473,7 +476,9 @@ impl NetworkCounters {
 
     /// The counters as `(name, value)` pairs, in the order of [`NetworkCounters::FIELDS`].
     pub fn fields(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Self::FIELDS.iter().map(move |(name, get)| (*name, get(self)))
+        Self::FIELDS
+            .iter()
+            .map(move |(name, get)| (*name, get(self)))
     }
 }
 

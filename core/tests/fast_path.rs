@@ -3,6 +3,13 @@
 //! move or a removal, and a unicast encapsulation is counted when it is polled, as a fan-out
 //! copy is.
 
+// In the browser (`wasm-pack test core`, suite `wasm-pack-core`) these same tests run as
+// wasm-bindgen tests: the playground runs this code on a 32-bit target.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{Event, Input, NetworkConfig, Output, Transmit, Vtep, VtepConfig};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};

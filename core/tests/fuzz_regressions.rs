@@ -1,6 +1,13 @@
 //! Regressions found by the cargo-fuzz targets in `fuzz/` (see RELIABILITY.md, "Fuzzing"). The crash
 //! inputs themselves are kept as seeds in `fuzz/seeds/TARGET/`; these tests state the bug.
 
+// In the browser (`wasm-pack test core`, suite `wasm-pack-core`) these same tests run as
+// wasm-bindgen tests: the playground runs this code on a 32-bit target.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{DropReason, Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::Transport;

@@ -5,6 +5,11 @@
 //! that legitimate traffic still flows afterwards. `native-vtep/tests/hostile.rs` runs the same
 //! catalogue end to end against the daemon with packets crafted by scapy.
 
+// In the browser (`wasm-pack test core`, suite `wasm-pack-core`) these same tests run as
+// wasm-bindgen tests: the playground runs this code on a 32-bit target.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 mod common;
 
 use common::*;

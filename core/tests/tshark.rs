@@ -3,6 +3,7 @@
 //!
 //! Without tshark on PATH the tests print why and pass, unless OVERLAY_LAB_REQUIRE_TOOLS is set
 //! (as CI does), where they fail.
+#![cfg(not(target_arch = "wasm32"))] // runs the tshark program: native only
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Needs root, `ip`, `ethtool`, `iperf3` and `python3`. Two network namespaces joined by a veth
-//! underlay (names `nvb<pid>a` / `nvb<pid>b`, unique per run, always removed: at the end, on
-//! panic, on SIGINT/SIGTERM, and namespaces left by a killed run are removed at the next start).
+//! underlay (names `olvt<pid>-bench-a` / `-b`, from the namespace harness native-vtep's tests and
+//! soak use, `tests/common/mod.rs`: unique per run, always removed: at the end, on panic, on
+//! SIGINT/SIGTERM/SIGHUP, and namespaces left by a killed run are removed at the next start).
 //! Traffic stays inside them. Measured, in this order and in one run:
 //!
 //! - `underlay`: the veth itself, no overlay;
@@ -33,9 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 // ---- options ----
@@ -138,179 +137,18 @@ impl Options {
     }
 }
 
-// ---- processes, namespaces and their cleanup ----
+// ---- commands ----
+//
+// Namespaces, processes and their cleanup (at the end, on panic, on SIGINT/SIGTERM/SIGHUP, and
+// namespaces left by a killed run) come from the harness native-vtep's tests and soak use.
 
-/// Everything to undo, reachable from the signal thread and from `Drop`.
-#[derive(Default)]
-struct Resources {
-    namespaces: Vec<String>,
-    children: Vec<(u32, &'static str)>,
-    files: Vec<String>,
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-static RESOURCES: Mutex<Resources> = Mutex::new(Resources {
-    namespaces: Vec::new(),
-    children: Vec::new(),
-    files: Vec::new(),
-});
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-fn resources() -> std::sync::MutexGuard<'static, Resources> {
-    RESOURCES.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn kill(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) on a pid we spawned (and have not reaped: it cannot have been reused).
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
-    }
-}
-
-/// Stops every child, removes the namespaces and files. Idempotent.
-fn cleanup() {
-    let mut r = resources();
-    for (pid, what) in r.children.drain(..) {
-        // native-vtep removes its TAP and control socket on SIGTERM; iperf3 is simply stopped.
-        kill(
-            pid,
-            if what == "native-vtep" {
-                libc::SIGTERM
-            } else {
-                libc::SIGKILL
-            },
-        );
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    for ns in r.namespaces.drain(..) {
-        let _ = Command::new("ip")
-            .args(["netns", "pids", &ns])
-            .output()
-            .map(|o| {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    if let Ok(pid) = pid.parse() {
-                        kill(pid, libc::SIGKILL);
-                    }
-                }
-            });
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    }
-    for f in r.files.drain(..) {
-        let _ = std::fs::remove_file(f);
-    }
-}
-
-struct CleanupGuard;
-
-impl Drop for CleanupGuard {
-    fn drop(&mut self) {
-        cleanup();
-    }
-}
-
-/// SIGINT/SIGTERM/SIGHUP go to a thread that cleans up and exits.
-fn handle_signals() {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; blocking signals
-    // in this (the main) thread before any other thread starts makes every thread inherit it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        let set_copy = set;
-        std::thread::spawn(move || {
-            let mut signo: libc::c_int = 0;
-            // SAFETY: `set_copy` is an initialised sigset; `signo` a valid out pointer.
-            libc::sigwait(&set_copy, &mut signo);
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!("\nbench native: signal {signo}: cleaning up");
-            cleanup();
-            std::process::exit(130);
-        });
-    }
-}
-
-/// Namespaces `nvb<pid>*` whose process is gone (a run killed with SIGKILL).
-fn remove_stale_namespaces() {
-    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix("nvb") else {
-            continue;
-        };
-        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            eprintln!("removing namespace {name} of an earlier, killed run");
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-    }
-}
+use common::Lab;
 
 fn sh(cmd: &str) -> Result<String, String> {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`{cmd}` failed: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn ns_sh(ns: &str, cmd: &str) -> Result<String, String> {
-    sh(&format!("ip netns exec {ns} sh -c '{cmd}'"))
-}
-
-/// A long-running child in a namespace, in its own process group (a Ctrl-C on the terminal
-/// reaches only this program, which then stops the children itself).
-fn spawn(ns: &str, what: &'static str, args: &[&str], log: Option<&str>) -> Result<Child, String> {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns]).args(args).process_group(0);
-    cmd.stdin(Stdio::null()).stdout(Stdio::null());
-    match log {
-        Some(path) => {
-            let f = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
-            cmd.stderr(f);
-            resources().files.push(path.to_string());
-        }
-        None => {
-            cmd.stderr(Stdio::null());
-        }
-    }
-    let child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
-    resources().children.push((child.id(), what));
-    Ok(child)
-}
-
-fn stop(mut child: Child) {
-    let pid = child.id();
-    let native = {
-        let mut r = resources();
-        let native = r
-            .children
-            .iter()
-            .any(|(p, w)| *p == pid && *w == "native-vtep");
-        r.children.retain(|(p, _)| *p != pid);
-        native
-    };
-    kill(pid, if native { libc::SIGTERM } else { libc::SIGKILL });
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    common::try_sh(cmd)
 }
 
 // ---- CPU accounting ----
@@ -360,13 +198,13 @@ fn our_user_ticks(pids: &[u32]) -> u64 {
 }
 
 impl CpuWatch {
-    fn start() -> CpuWatch {
-        let pids: Vec<u32> = resources().children.iter().map(|(p, _)| *p).collect();
+    /// `pids`: our long-running children (the iperf3 server, the daemons).
+    fn start(pids: &[u32]) -> CpuWatch {
         CpuWatch {
             start: Instant::now(),
             machine: machine_times(),
-            ours: our_user_ticks(&pids),
-            pids,
+            ours: our_user_ticks(pids),
+            pids: pids.to_vec(),
         }
     }
 
@@ -438,12 +276,16 @@ struct Sample {
     retried: bool,
 }
 
-/// Runs `test` and repeats it (twice at most) while others used over 10% of a core.
-fn undisturbed<T>(mut test: impl FnMut() -> Result<T, String>) -> Result<(T, f64, bool), String> {
+/// Runs `test` and repeats it (twice at most) while others used over 10% of a core; `ours`
+/// are our long-running children.
+fn undisturbed<T>(
+    ours: &[u32],
+    mut test: impl FnMut() -> Result<T, String>,
+) -> Result<(T, f64, bool), String> {
     let mut best: Option<(T, f64)> = None;
     let mut retried = false;
     for attempt in 0..3 {
-        let watch = CpuWatch::start();
+        let watch = CpuWatch::start(ours);
         let result = test()?;
         let (foreign, secs) = watch.finish();
         let share = foreign / secs.max(0.001);
@@ -473,8 +315,9 @@ fn tcp(
     streams: usize,
     secs: u64,
     daemons: &[u32],
+    ours: &[u32],
 ) -> Result<(Sample, f64, f64), String> {
-    let ((gbps, bytes, cpu), foreign, retried) = undisturbed(|| {
+    let ((gbps, bytes, cpu), foreign, retried) = undisturbed(ours, || {
         let cpu0 = cpu_secs(daemons);
         let v = iperf(ns, &format!("-c {dst} -P {streams}"), secs)?;
         let cpu = cpu_secs(daemons) - cpu0;
@@ -506,10 +349,10 @@ fn udp_once(ns: &str, dst: &str, pps: f64, secs: u64) -> Result<(f64, f64, f64),
 
 /// The highest offered 64-byte UDP rate received with under 1% loss, in packets per second.
 /// Returns (received pps, sender-limited).
-fn udp_search(ns: &str, dst: &str, o: &Options) -> Result<(Sample, bool), String> {
+fn udp_search(ns: &str, dst: &str, o: &Options, ours: &[u32]) -> Result<(Sample, bool), String> {
     let step = o.udp_step_secs;
     let ok = |pps: f64| -> Result<(bool, f64, bool), String> {
-        let ((got, loss, sent), _, _) = undisturbed(|| udp_once(ns, dst, pps, step))?;
+        let ((got, loss, sent), _, _) = undisturbed(ours, || udp_once(ns, dst, pps, step))?;
         // iperf3 itself cannot offer more: the sender, not the path, is the limit.
         let sender_limited = sent < pps * 0.85;
         Ok((loss < 1.0, got, sender_limited))
@@ -547,7 +390,8 @@ fn udp_search(ns: &str, dst: &str, o: &Options) -> Result<(Sample, bool), String
     // Confirm at full length, stepping down 10% while the loss is too high.
     let mut rate = good.max(1000.0);
     for _ in 0..4 {
-        let ((got, loss, _), foreign, retried) = undisturbed(|| udp_once(ns, dst, rate, o.secs))?;
+        let ((got, loss, _), foreign, retried) =
+            undisturbed(ours, || udp_once(ns, dst, rate, o.secs))?;
         if loss < 1.0 {
             return Ok((
                 Sample {
@@ -575,22 +419,21 @@ fn udp_search(ns: &str, dst: &str, o: &Options) -> Result<(Sample, bool), String
 const UL_A: &str = "10.99.0.1";
 const UL_B: &str = "10.99.0.2";
 
+/// Two namespaces `olvt<pid>-bench-a` and `-b` joined by a veth underlay, an iperf3 server in
+/// `b`; the lab removes them, whatever happens.
 struct Topology {
+    lab: Lab,
     a: String,
     b: String,
-    iperf_server: Option<Child>,
+    /// The iperf3 server's pid.
+    server: u32,
 }
 
 impl Topology {
     fn new() -> Result<Topology, String> {
-        let pid = std::process::id();
-        let a = format!("nvb{pid}a");
-        let b = format!("nvb{pid}b");
-        for ns in [&a, &b] {
-            sh(&format!("ip netns add {ns}"))?;
-            resources().namespaces.push(ns.clone());
-            sh(&format!("ip -n {ns} link set lo up"))?;
-        }
+        let mut lab = Lab::new("bench");
+        let a = lab.try_netns("a")?;
+        let b = lab.try_netns("b")?;
         sh(&format!(
             "ip link add ul netns {a} type veth peer name ul netns {b}"
         ))?;
@@ -599,17 +442,10 @@ impl Topology {
                 "ip -n {ns} addr add {ip}/24 dev ul && ip -n {ns} link set ul up"
             ))?;
         }
-        let server = spawn(&b, "iperf3", &["iperf3", "-s"], None)?;
+        lab.spawn(&b, "iperf3-server", "iperf3", &["-s"]);
+        let server = lab.pid("iperf3-server");
         std::thread::sleep(Duration::from_millis(300));
-        Ok(Topology {
-            a,
-            b,
-            iperf_server: Some(server),
-        })
-    }
-
-    fn server_pid(&self) -> u32 {
-        self.iperf_server.as_ref().map_or(0, Child::id)
+        Ok(Topology { lab, a, b, server })
     }
 
     fn kernel_vxlan(&self, offload: bool) -> Result<(), String> {
@@ -636,74 +472,54 @@ impl Topology {
         }
     }
 
-    /// native-vtep on both hosts in `mode`; returns the two daemons.
-    fn native(&self, bin: &str, mode: &str, queues: &str) -> Result<Vec<Child>, String> {
+    /// native-vtep on both hosts with `--datapath mode --queues queues`; returns the two
+    /// daemons' process names, `name-a` and `name-b`.
+    fn native(&mut self, name: &str, mode: &str, queues: &str) -> Result<Vec<String>, String> {
         let mut daemons = Vec::new();
-        for (ns, local, remote, o) in [(&self.a, UL_A, UL_B, 1), (&self.b, UL_B, UL_A, 2)] {
-            let control = format!("/run/native-vtep/{ns}.sock");
-            let log = format!("/tmp/{ns}-native-vtep.log");
-            let child = spawn(
-                ns,
-                "native-vtep",
-                &[
-                    bin,
-                    "--tap",
-                    "nvt",
-                    "--vni",
-                    "100",
-                    "--local",
-                    local,
-                    "--remote",
-                    remote,
-                    "--control",
-                    &control,
-                    "--datapath",
-                    mode,
-                    "--queues",
-                    queues,
-                ],
-                Some(&log),
-            )?;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while sh(&format!(
-                "ip -n {ns} link show nvt 2>/dev/null | grep -q UP"
-            ))
-            .is_err()
-            {
-                if Instant::now() > deadline {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    for d in daemons {
-                        stop(d);
-                    }
-                    stop(child);
-                    return Err(format!(
-                        "native-vtep --datapath {mode} --queues {queues} did not start: {text}"
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        let hosts = [
+            (self.a.clone(), UL_A, UL_B, 1),
+            (self.b.clone(), UL_B, UL_A, 2),
+        ];
+        for (ns, local, remote, o) in hosts {
+            let daemon = format!("{name}-{}", ["a", "b"][o - 1]);
+            let control = self.lab.dir.join(format!("{daemon}.sock"));
+            #[rustfmt::skip]
+            let args = [
+                "--tap", "nvt", "--vni", "100", "--local", local, "--remote", remote,
+                "--datapath", mode, "--queues", queues,
+            ];
+            let started = self.lab.start_vtep(&ns, &daemon, &control, &args);
+            if let Err(e) = started {
+                self.stop(&daemons);
+                return Err(format!(
+                    "native-vtep --datapath {mode} --queues {queues} did not start: {e}"
+                ));
             }
             sh(&format!("ip -n {ns} addr add 192.168.200.{o}/24 dev nvt"))?;
-            daemons.push(child);
+            daemons.push(daemon);
         }
         self.warm_up("192.168.200.2")?;
         Ok(daemons)
     }
 
-    fn warm_up(&self, dst: &str) -> Result<(), String> {
-        ns_sh(
-            &self.a,
-            &format!("ping -c 3 -i 0.2 -W 2 -q {dst} >/dev/null"),
-        )
-        .map(drop)
-        .map_err(|e| format!("no connectivity to {dst}: {e}"))
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        if let Some(s) = self.iperf_server.take() {
-            stop(s);
+    /// Stops daemons with SIGTERM (they remove their TAPs).
+    fn stop(&mut self, daemons: &[String]) {
+        for d in daemons {
+            if self.lab.stop_with(d, "TERM", 3).is_none() {
+                self.lab.signal(d, "KILL");
+                self.lab.wait_exit(d, 3);
+            }
         }
+    }
+
+    fn warm_up(&self, dst: &str) -> Result<(), String> {
+        self.lab
+            .ns_run(
+                &self.a,
+                &format!("ping -c 3 -i 0.2 -W 2 -q {dst} >/dev/null"),
+            )
+            .map(drop)
+            .map_err(|e| format!("no connectivity to {dst}: {e}"))
     }
 }
 
@@ -716,6 +532,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(1)
 s.settimeout(60)
+print("listening", flush=True)
 c, _ = s.accept()
 c.settimeout(60)
 h = hashlib.sha256()
@@ -746,18 +563,19 @@ c.close()
 print(n, h.hexdigest(), flush=True)
 "#;
 
-/// Sends 256 MiB of seeded random bytes from host A to host B; both ends hash them.
-fn integrity(t: &Topology, dst: &str) -> Result<String, String> {
-    let server = Command::new("ip")
-        .args([
-            "netns", "exec", &t.b, "python3", "-c", SHA_SERVER, dst, "5301",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python3: {e}"))?;
-    resources().children.push((server.id(), "python3"));
-    std::thread::sleep(Duration::from_millis(500));
+/// Sends 256 MiB of seeded random bytes from host A to host B; both ends hash them. `name`
+/// names the server process (one per path).
+fn integrity(t: &mut Topology, dst: &str, name: &str) -> Result<String, String> {
+    let server = format!("sha-server-{name}");
+    let b = t.b.clone();
+    t.lab
+        .spawn(&b, &server, "python3", &["-c", SHA_SERVER, dst, "5301"]);
+    if !common::wait_for(10, || t.lab.log(&server).contains("listening")) {
+        return Err(format!(
+            "the SHA-256 server did not start: {}",
+            t.lab.log(&server)
+        ));
+    }
     let started = Instant::now();
     let client = Command::new("ip")
         .args([
@@ -766,16 +584,15 @@ fn integrity(t: &Topology, dst: &str) -> Result<String, String> {
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
-    let server_pid = server.id();
-    let out = server.wait_with_output().map_err(|e| e.to_string())?;
-    resources().children.retain(|(p, _)| *p != server_pid);
+    t.lab.wait_exit(&server, 60);
+    let log = t.lab.log(&server);
     let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
-    let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let got = log.lines().last().unwrap_or("").trim().to_string();
     if sent.is_empty() || sent != got {
         return Err(format!(
             "256 MiB transfer: sent {sent:?}, received {got:?} ({}{})",
             String::from_utf8_lossy(&client.stderr).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            log.trim()
         ));
     }
     let hash = got.split_whitespace().nth(1).unwrap_or("");
@@ -849,9 +666,10 @@ fn measure(
     o: &Options,
 ) -> Result<PathResult, String> {
     let mut r = PathResult::default();
+    let ours: Vec<u32> = daemons.iter().copied().chain([t.server]).collect();
     for rep in 0..o.reps {
         for streams in [1, 4] {
-            let (s, bytes, cpu) = tcp(&t.a, dst, streams, o.secs, daemons)?;
+            let (s, bytes, cpu) = tcp(&t.a, dst, streams, o.secs, daemons, &ours)?;
             eprintln!(
                 "  {name}: TCP x{streams} #{}: {:.2} Gbit/s{}",
                 rep + 1,
@@ -873,7 +691,7 @@ fn measure(
         }
     }
     if o.udp {
-        let (s, limited) = udp_search(&t.a, dst, o)?;
+        let (s, limited) = udp_search(&t.a, dst, o, &ours)?;
         eprintln!(
             "  {name}: UDP 64 B: {:.0} kpps under 1% loss{}",
             s.value / 1e3,
@@ -989,15 +807,14 @@ fn print_table(results: &BTreeMap<usize, (String, PathResult)>, o: &Options) -> 
 }
 
 fn run(o: &Options) -> Result<(), String> {
-    if proc_times("self").is_none() || sh("id -u")?.trim() != "0" {
-        return Err("bench native needs root (network namespaces)".into());
+    let missing = common::missing(&["ethtool", "iperf3", "ping", "timeout"]);
+    if !missing.is_empty() {
+        return Err(format!(
+            "bench native needs {} (apt-get install iproute2 ethtool iperf3 python3 \
+             iputils-ping)",
+            missing.join(", ")
+        ));
     }
-    for tool in ["ip", "ethtool", "iperf3", "python3", "ping", "timeout"] {
-        sh(&format!("command -v {tool} >/dev/null"))
-            .map_err(|_| format!("bench native needs {tool} (apt-get install iproute2 ethtool iperf3 python3 iputils-ping)"))?;
-    }
-    let bin = env!("CARGO_BIN_EXE_native-vtep");
-    remove_stale_namespaces();
     let started = chrono_like_now();
     println!("bench native: {}", machine());
     println!(
@@ -1008,10 +825,8 @@ fn run(o: &Options) -> Result<(), String> {
             "full"
         }
     );
-    let t = Topology::new()?;
+    let mut t = Topology::new()?;
     let mut results: BTreeMap<usize, (String, PathResult)> = BTreeMap::new();
-    let server = t.server_pid();
-    let _ = server;
 
     if o.wants("underlay") {
         eprintln!("underlay (veth)");
@@ -1037,7 +852,7 @@ fn run(o: &Options) -> Result<(), String> {
         }
         eprintln!("native-vtep --datapath {datapath} --queues {queues}");
         let mode = name;
-        let daemons = match t.native(bin, datapath, queues) {
+        let daemons = match t.native(name, datapath, queues) {
             Ok(d) => d,
             Err(e) => {
                 let mut r = PathResult::default();
@@ -1046,16 +861,14 @@ fn run(o: &Options) -> Result<(), String> {
                 continue;
             }
         };
-        let pids: Vec<u32> = daemons.iter().map(Child::id).collect();
+        let pids: Vec<u32> = daemons.iter().map(|d| t.lab.pid(d)).collect();
         let measured = measure(mode, &t, "192.168.200.2", &pids, o);
         let integrity = if o.integrity && measured.is_ok() {
-            Some(integrity(&t, "192.168.200.2"))
+            Some(integrity(&mut t, "192.168.200.2", mode))
         } else {
             None
         };
-        for d in daemons {
-            stop(d);
-        }
+        t.stop(&daemons);
         let mut r = measured?;
         match integrity {
             Some(Ok(text)) => {
@@ -1066,9 +879,6 @@ fn run(o: &Options) -> Result<(), String> {
             None => {}
         }
         results.insert(3 + i, (mode.into(), r));
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            break;
-        }
     }
     drop(t);
     let table = print_table(&results, o);
@@ -1093,11 +903,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    handle_signals();
-    let guard = CleanupGuard;
-    let result = run(&o);
-    drop(guard);
-    if let Err(e) = result {
+    // The lab (and so every namespace and process) is gone when `run` returns or panics; a
+    // signal makes the harness remove it and exit at once.
+    if let Err(e) = run(&o) {
         eprintln!("bench native: error: {e}");
         std::process::exit(1);
     }

@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-
-use crate::control::DEFAULT_CONTROL_DIR;
+use vtep_core::vtep::Encapsulation;
 
 const ABOUT: &str = "A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux";
 
@@ -180,6 +179,15 @@ pub enum EncapArg {
     Vxlan,
     /// RFC 8926 Geneve (UDP 6081).
     Geneve,
+}
+
+impl From<EncapArg> for Encapsulation {
+    fn from(arg: EncapArg) -> Self {
+        match arg {
+            EncapArg::Vxlan => Self::Vxlan,
+            EncapArg::Geneve => Self::Geneve,
+        }
+    }
 }
 
 /// What to do with received VXLAN headers that have reserved bits set (`--reserved-bits`).
@@ -372,10 +380,6 @@ pub fn keyword_value<'a>(words: &'a [String], keyword: &str) -> Result<&'a str, 
             words.join(" ")
         )),
     }
-}
-
-pub fn default_control_path(tap: &str) -> PathBuf {
-    PathBuf::from(DEFAULT_CONTROL_DIR).join(format!("{tap}.sock"))
 }
 
 #[cfg(test)]

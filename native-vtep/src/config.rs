@@ -40,15 +40,16 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use vtep_core::Duration;
-use vtep_core::Vni;
 use vtep_core::fdb::Mac;
 use vtep_core::rate::RateLimit;
-use vtep_core::vtep::{ConfigError, Encapsulation, NetworkConfig, VtepConfig};
+use vtep_core::vtep::{ConfigError, Encapsulation, NetworkConfig, Vtep, VtepConfig};
+use vtep_core::wire::flow::{DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT};
 use vtep_core::wire::outer::UdpChecksum;
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
+use vtep_core::{Duration, Instant, Vni};
 
-use crate::cli::{self, EncapArg, ReservedBitsArg, RunArgs};
+use crate::cli::{self, DatapathArg, EncapArg, ReservedBitsArg, RunArgs};
+use crate::control::default_control_path;
 use crate::sys;
 
 /// A configuration error, already worded for the operator.
@@ -65,6 +66,38 @@ impl std::error::Error for Error {}
 
 /// Most worker threads (`--queues`).
 pub const MAX_QUEUES: usize = 16;
+
+/// How frames move between the TAPs, the engine and the underlay (`--datapath`; see the
+/// `daemon` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datapath {
+    /// One system call per frame or datagram.
+    Plain,
+    /// `recvmmsg`/`sendmmsg`.
+    Batch,
+    /// TAP TSO and checksum offload, UDP GSO/GRO.
+    Offload,
+}
+
+impl Datapath {
+    /// `--datapath`: `None` for `auto`, which the daemon settles by asking the kernel.
+    fn from_arg(arg: DatapathArg) -> Option<Datapath> {
+        match arg {
+            DatapathArg::Auto => None,
+            DatapathArg::Plain => Some(Datapath::Plain),
+            DatapathArg::Batch => Some(Datapath::Batch),
+            DatapathArg::Offload => Some(Datapath::Offload),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Datapath::Plain => "plain",
+            Datapath::Batch => "batch",
+            Datapath::Offload => "offload",
+        }
+    }
+}
 
 /// Everything the daemon needs, validated.
 #[derive(Debug, Clone)]
@@ -84,7 +117,8 @@ pub struct Settings {
     /// Unprivileged user to switch to once everything is open (`--user`, `[daemon] user`).
     pub user: Option<String>,
     pub tun_device: PathBuf,
-    pub datapath: crate::cli::DatapathArg,
+    /// The data path asked for; `None` (`auto`): the fastest this kernel offers.
+    pub datapath: Option<Datapath>,
     /// Worker threads, each with one queue of every TAP and its own sockets (1..=16).
     pub queues: usize,
 }
@@ -93,7 +127,7 @@ pub struct Settings {
 pub struct NetworkSettings {
     pub tap: String,
     pub vni: Vni,
-    pub encap: EncapArg,
+    pub encap: Encapsulation,
     pub remotes: Vec<IpAddr>,
     pub learning: bool,
     pub proxy: bool,
@@ -109,10 +143,7 @@ impl NetworkSettings {
     /// The engine's configuration of this network.
     pub fn network_config(&self) -> NetworkConfig {
         let mut network = NetworkConfig::new(self.vni);
-        network.encapsulation = match self.encap {
-            EncapArg::Vxlan => Encapsulation::Vxlan,
-            EncapArg::Geneve => Encapsulation::Geneve,
-        };
+        network.encapsulation = self.encap;
         network.learning = self.learning;
         network.arp_proxy = self.proxy;
         network.rate_limit = self.rate_bits.map(RateLimit::from_bits_per_sec);
@@ -147,7 +178,7 @@ impl Settings {
         config
     }
 
-    pub fn uses(&self, encap: EncapArg) -> bool {
+    pub fn uses(&self, encap: Encapsulation) -> bool {
         self.networks.iter().any(|n| n.encap == encap)
     }
 }
@@ -375,43 +406,29 @@ fn settle(
             ));
         }
     };
-    let local_bad = local.is_unspecified() || local.is_multicast() || {
-        matches!(local, IpAddr::V4(v4) if v4.is_broadcast())
-    };
-    if local_bad {
-        return Err(Error(
-            ConfigError::BadLocalAddress(local.into()).to_string(),
-        ));
-    }
-
     let cli_encap = args.encap.unwrap_or(EncapArg::Vxlan);
-    let mut vxlan_port = u.vxlan_port.unwrap_or(4789);
-    let mut geneve_port = u.geneve_port.unwrap_or(6081);
+    let mut vxlan_port = u.vxlan_port.unwrap_or(VXLAN_PORT);
+    let mut geneve_port = u.geneve_port.unwrap_or(GENEVE_PORT);
     if let Some(port) = args.dstport {
         match cli_encap {
             EncapArg::Vxlan => vxlan_port = port,
             EncapArg::Geneve => geneve_port = port,
         }
     }
+    // The engine does not refuse a tunnel port 0 (the rest of the underlay it checks itself,
+    // at the end).
     if vxlan_port == 0 || geneve_port == 0 {
         return Err(Error(
             "UDP port 0 cannot be a tunnel port: use 1..=65535".into(),
         ));
     }
-    if vxlan_port == geneve_port {
-        return Err(Error(ConfigError::PortClash(vxlan_port).to_string()));
-    }
     let srcport = match &args.srcport {
         Some(v) => (v[0], v[1]),
-        None => u.srcport.unwrap_or((49152, 65535)),
+        None => u.srcport.unwrap_or(DEFAULT_SOURCE_PORTS),
     };
-    if srcport.0 == 0 || srcport.0 > srcport.1 {
-        return Err(Error(
-            ConfigError::BadSourcePorts(srcport.0, srcport.1).to_string(),
-        ));
-    }
 
-    // Accepted peers: the command line replaces the file's list.
+    // The command line replaces the file's list. The engine refuses peers of another family
+    // too, but only here can the message name the flag or the file position.
     let accept_peers = if !args.accept_peer.is_empty() {
         for peer in &args.accept_peer {
             if peer.is_ipv4() != local.is_ipv4() {
@@ -467,7 +484,7 @@ fn settle(
         networks.push(NetworkSettings {
             tap: n.tap.clone(),
             vni,
-            encap: n.encap.unwrap_or(EncapArg::Vxlan),
+            encap: n.encap.unwrap_or(EncapArg::Vxlan).into(),
             remotes,
             learning: n.learning.unwrap_or(true),
             proxy: n.proxy.unwrap_or(false),
@@ -516,7 +533,7 @@ fn settle(
             networks.push(NetworkSettings {
                 tap: tap.clone(),
                 vni,
-                encap: cli_encap,
+                encap: cli_encap.into(),
                 remotes: args.remote.clone(),
                 learning: args.learning().unwrap_or(true),
                 proxy: args.proxy,
@@ -591,7 +608,7 @@ fn settle(
         .control
         .clone()
         .or_else(|| file.daemon.control.clone())
-        .unwrap_or_else(|| cli::default_control_path(&networks[0].tap));
+        .unwrap_or_else(|| default_control_path(&networks[0].tap));
 
     let user = match (&args.user, &file.daemon.user) {
         (Some(name), _) if name.is_empty() || name.contains('\0') => {
@@ -627,14 +644,15 @@ fn settle(
              queue each)"
         )));
     }
-    if queues > 1 && args.datapath == crate::cli::DatapathArg::Plain {
+    let datapath = Datapath::from_arg(args.datapath);
+    if queues > 1 && datapath == Some(Datapath::Plain) {
         return Err(Error(format!(
             "--queues {queues} needs --datapath offload or batch (or auto): the plain data \
              path runs single-queue; use --queues 1 with --datapath plain"
         )));
     }
 
-    Ok(Settings {
+    let settings = Settings {
         local,
         vxlan_port,
         geneve_port,
@@ -653,9 +671,13 @@ fn settle(
         control,
         user,
         tun_device: args.tun_device.clone(),
-        datapath: args.datapath,
+        datapath,
         queues,
-    })
+    };
+    // The engine's own checks, in its words (local address, VXLAN and Geneve on one port, the
+    // source port range, the underlay MTU): what it would refuse at startup is refused here.
+    Vtep::new(settings.vtep_config(), Instant::ZERO).map_err(|e| Error(e.to_string()))?;
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -721,6 +743,55 @@ mod tests {
                 "out of range",
             ),
             ("", &["--local", "10.0.0.1"], "no network to serve"),
+            // The engine's checks, in its words, before anything is created.
+            (
+                "",
+                &["--tap", "t", "--vni", "1", "--local", "0.0.0.0"],
+                "0.0.0.0 cannot be a VTEP's local address",
+            ),
+            (
+                "",
+                &[
+                    "--tap",
+                    "t",
+                    "--vni",
+                    "1",
+                    "--local",
+                    "10.0.0.1",
+                    "--dstport",
+                    "6081",
+                ],
+                "VXLAN and Geneve both use UDP port 6081",
+            ),
+            (
+                "",
+                &[
+                    "--tap",
+                    "t",
+                    "--vni",
+                    "1",
+                    "--local",
+                    "10.0.0.1",
+                    "--srcport",
+                    "20",
+                    "10",
+                ],
+                "source port range 20-10 is invalid",
+            ),
+            (
+                "",
+                &[
+                    "--tap",
+                    "t",
+                    "--vni",
+                    "1",
+                    "--local",
+                    "10.0.0.1",
+                    "--underlay-mtu",
+                    "95",
+                ],
+                "underlay MTU 95 is too small: encapsulation needs at least 96 bytes",
+            ),
             (
                 "",
                 &["--local", "10.0.0.1", "--remote", "10.0.0.2"],
@@ -770,7 +841,7 @@ mod tests {
         let s = with_file(text, &["--tap", "v8", "--vni", "8", "--dstport", "8472"]).unwrap();
         assert_eq!(s.networks.len(), 2);
         assert_eq!((s.vxlan_port, s.srcport), (8472, (1000, 2000)));
-        assert_eq!(s.networks[0].encap, EncapArg::Geneve);
+        assert_eq!(s.networks[0].encap, Encapsulation::Geneve);
         assert_eq!(s.networks[0].rate_bits, Some(10_000_000));
         assert_eq!(s.networks[0].neigh.len(), 1);
         assert_eq!(s.control, PathBuf::from("/run/native-vtep/g7.sock"));

@@ -3,8 +3,11 @@
 //! A library so that the fuzz targets (`fuzz/`) and tests reach the configuration parser;
 //! the `native-vtep` binary (`src/main.rs`) is its only other user.
 //!
-//! - [`cli`]: flags and subcommands; [`config`]: flags merged over a TOML file, validated;
-//! - [`daemon`]: the device layer and its poll loop; [`control`]: the Unix control socket;
+//! - [`cli`]: flags and subcommands, and their conversion into the daemon's types;
+//!   [`config`]: flags merged over a TOML file, validated;
+//! - [`daemon`]: the device layer (setup, workers, output I/O, the TAP set) and its poll loop;
+//! - [`control`]: the Unix control socket (protocol, server, client, the daemon's handlers);
+//! - `offload`: virtio-net headers, TSO segmentation and TCP coalescing;
 //! - `sys`: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else.
 #![deny(unsafe_code)]
 

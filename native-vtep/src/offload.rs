@@ -678,4 +678,128 @@ mod tests {
         let out = co.take().unwrap();
         assert_eq!(out.len(), VNET_HDR_LEN + 66 + 150);
     }
+
+    /// Eth + IPv6 + TCP (with a 12-byte timestamp option) carrying `payload`. The TCP checksum
+    /// is computed the textbook way ([`reference`] over the RFC 8200 pseudo-header), not with
+    /// this module's functions.
+    fn tcp6(seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; ETH_LEN + 40 + 32];
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        let ip = ETH_LEN;
+        // Version 6, traffic class 0x02 (ECT(0)), flow label 0x12345.
+        f[ip..ip + 4].copy_from_slice(&[0x60, 0x21, 0x23, 0x45]);
+        let plen = (32 + payload.len()) as u16;
+        f[ip + 4..ip + 6].copy_from_slice(&plen.to_be_bytes());
+        f[ip + 6] = PROTO_TCP;
+        f[ip + 7] = 64;
+        f[ip + 8..ip + 24].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[ip + 24..ip + 40].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        let l4 = ip + 40;
+        f[l4..l4 + 2].copy_from_slice(&40000u16.to_be_bytes());
+        f[l4 + 2..l4 + 4].copy_from_slice(&5201u16.to_be_bytes());
+        f[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+        f[l4 + 8..l4 + 12].copy_from_slice(&99u32.to_be_bytes());
+        f[l4 + 12] = 8 << 4;
+        f[l4 + 13] = flags;
+        f[l4 + 14..l4 + 16].copy_from_slice(&512u16.to_be_bytes());
+        f[l4 + 20..l4 + 32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        f.extend_from_slice(payload);
+        let c = reference(&tcp6_pseudo_and_segment(&f));
+        f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    /// The IPv6 pseudo-header (addresses, upper-layer length, next header) followed by the TCP
+    /// segment of an Eth + IPv6 + TCP frame: what the TCP checksum covers.
+    fn tcp6_pseudo_and_segment(frame: &[u8]) -> Vec<u8> {
+        let (ip, l4) = (ETH_LEN, ETH_LEN + 40);
+        let mut v = frame[ip + 8..ip + 40].to_vec();
+        v.extend_from_slice(&((frame.len() - l4) as u32).to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, PROTO_TCP]);
+        v.extend_from_slice(&frame[l4..]);
+        v
+    }
+
+    #[test]
+    fn tso6_super_frame_is_cut_into_complete_segments() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+        // CWR on the super-frame (hence GSO_ECN), FIN and PSH at its end; the sequence number
+        // wraps around 2^32 inside it.
+        let seq0 = u32::MAX - 2000;
+        let flags = TCP_ACK | TCP_PSH | TCP_FIN | TCP_CWR;
+        let mut sup = tcp6(seq0, flags, &payload);
+        // As the kernel hands it: the payload length of a super-frame is not to be trusted, and
+        // the checksum field holds a partial sum.
+        sup[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&0u16.to_be_bytes());
+        sup[ETH_LEN + 40 + 16..ETH_LEN + 40 + 18].copy_from_slice(&[0x12, 0x34]);
+        let (hlen, mss, prefix) = (ETH_LEN + 40 + 32, 1428, 16);
+        let hdr = VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: GSO_TCPV6 | GSO_ECN,
+            hdr_len: hlen as u16,
+            gso_size: mss as u16,
+            csum_start: (ETH_LEN + 40) as u16,
+            csum_offset: 16,
+        };
+        let mut out = vec![0xa5u8; 64 * 1024];
+        let segs = segment(&sup, &hdr, &mut out, prefix).unwrap();
+        assert_eq!(segs.count, 4, "5000 bytes at 1428 a segment");
+        assert_eq!(segs.stride, prefix + hlen + mss);
+        assert_eq!(segs.last_len, prefix + hlen + (5000 - 3 * mss));
+        let mut stream = Vec::new();
+        for i in 0..segs.count {
+            let frame = &out[segs.frame(i, prefix)];
+            let data = &payload[i * mss..((i + 1) * mss).min(payload.len())];
+            assert_eq!(frame.len(), hlen + data.len(), "segment {i}: length");
+            // FIN and PSH only on the last segment, CWR only on the first.
+            let want_flags = match i {
+                0 => TCP_ACK | TCP_CWR,
+                3 => TCP_ACK | TCP_PSH | TCP_FIN,
+                _ => TCP_ACK,
+            };
+            let want_seq = seq0.wrapping_add((i * mss) as u32);
+            // The whole frame as built independently: Ethernet, IPv6 (payload length of this
+            // segment; traffic class, flow label, hop limit, addresses kept), TCP (sequence
+            // number, flags, the same options) and a full checksum.
+            let expect = tcp6(want_seq, want_flags, data);
+            assert_eq!(frame, &expect[..], "segment {i}");
+            assert_eq!(
+                usize::from(be16(frame, ETH_LEN + 4)),
+                32 + data.len(),
+                "segment {i}: IPv6 payload length"
+            );
+            assert_eq!(be32(frame, ETH_LEN + 40 + 4), want_seq, "segment {i}: seq");
+            assert_eq!(frame[ETH_LEN + 40 + 13], want_flags, "segment {i}: flags");
+            assert_eq!(
+                reference(&tcp6_pseudo_and_segment(frame)),
+                0,
+                "segment {i}: TCP checksum"
+            );
+            // The tunnel header's room in front is left alone.
+            let slot = i * segs.stride;
+            assert!(
+                out[slot..slot + prefix].iter().all(|b| *b == 0xa5),
+                "segment {i}: prefix written"
+            );
+            stream.extend_from_slice(&frame[hlen..]);
+        }
+        assert_eq!(stream, payload, "the segments carry the stream in order");
+
+        // A GSO type that does not match the frame, and too small an output, are refused.
+        let v4 = VnetHdr {
+            gso_type: GSO_TCPV4,
+            ..hdr
+        };
+        assert_eq!(
+            segment(&sup, &v4, &mut out, prefix),
+            Err(SegmentError::Unsupported)
+        );
+        let mut small = vec![0u8; 3 * segs.stride];
+        assert_eq!(
+            segment(&sup, &hdr, &mut small, prefix),
+            Err(SegmentError::TooLarge)
+        );
+    }
 }

@@ -5,9 +5,8 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{BIN, Lab, can_run};
+use common::{BIN, Lab, can_run, wait_for};
 
 /// Runs the binary with `args`, expects it to fail, and returns its stderr.
 fn fails(program: &[&str], args: &[&str], env: &[(&str, &str)]) -> String {
@@ -328,10 +327,10 @@ fn tap_busy_and_port_in_use_and_foreign_address() {
     let log = lab.stop("first");
     assert!(log.contains("SIGTERM: shutting down"), "{log}");
     assert!(log.contains("removed TAP t0"), "{log}");
-    std::thread::sleep(Duration::from_millis(100));
     assert!(
-        lab.ns_sh(&ns, "ip link show t0").status.code() != Some(0),
-        "t0 still exists"
+        wait_for(5, || lab.ns_sh(&ns, "ip link show t0").status.code()
+            != Some(0)),
+        "t0 still exists 5 s after the daemon exited"
     );
     assert!(!first.exists(), "control socket still exists");
 }

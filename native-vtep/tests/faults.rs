@@ -1,6 +1,7 @@
 //! native-vtep under faults, in network namespaces: a peer killed with SIGKILL mid-transfer and
-//! restarted, the underlay link taken down and up, the TAP deleted under the daemon, SIGTERM
-//! under load, static configuration across a restart, and a daemon running as `--user nobody`.
+//! restarted, the underlay link taken down and up, the TAP deleted under the daemon, SIGTERM,
+//! SIGINT and SIGHUP under load, static configuration across a restart, and a daemon running as
+//! `--user nobody`.
 //!
 //! Run as root: `cargo test -p native-vtep --test faults -- --test-threads=1` (`cargo xtask test
 //! faults`). Without root or the tools each test is skipped with a message, unless
@@ -389,73 +390,100 @@ fn tap_deleted_under_the_daemon_stops_it_with_a_message() {
     }
 }
 
-/// Promise: SIGTERM (or SIGINT, SIGHUP) under full load stops the daemon within a bound, with
-/// exit status 0, the TAP it created removed, its control socket removed, and no process of it
-/// left in the namespace.
+/// Promise: SIGTERM, SIGINT and SIGHUP alike, under full load, stop the daemon within a bound,
+/// with exit status 0, the TAP it created removed, its control socket removed, and no process
+/// of it left in the namespace. One round per signal, each against a fresh daemon on host 1.
 #[test]
-fn sigterm_under_load_shuts_down_cleanly() {
+fn sigterm_sigint_sighup_under_load_shut_down_cleanly() {
     let Some(mut f) = fabric("term", 2, &["ping", "iperf3"]) else {
         return;
     };
     let h1 = f.hosts[0].clone();
     let h2 = f.hosts[1].clone();
-    let c1 = f.native(0, &[]);
     f.native(1, &[]);
-    f.ping_ok(0, &overlay_ip(1), 3);
-    f.lab.spawn(
-        &h2,
-        "iperf-server",
-        "iperf3",
-        &["-s", "-1", "--forceflush", "-B", &overlay_ip(1)].map(String::from),
-    );
-    assert!(wait_for(10, || f
-        .lab
-        .log("iperf-server")
-        .contains("listening")));
-    // Host 1's daemon encapsulates the bulk: it is the busy one.
-    f.lab.spawn(
-        &h1,
-        "iperf-client",
-        "iperf3",
-        &["-c", &overlay_ip(1), "-t", "30", "-P", "2", "--forceflush"].map(String::from),
-    );
-    // Load: a first one-second report, and the daemon busy encapsulating.
-    assert!(
-        wait_for(20, || f.lab.log("iperf-client").contains("bits/sec"))
-            && wait_counter(&f.lab, &c1, "encap_frames", 3000, 20),
-        "no load\n{}",
-        f.lab.all_logs()
-    );
-    let pid = f.lab.pid("vtep1");
-    let sent = Instant::now();
-    f.lab.signal("vtep1", "TERM");
-    let status = f
-        .lab
-        .wait_exit("vtep1", SHUTDOWN_BOUND.as_secs())
-        .unwrap_or_else(|| panic!("not stopped within {SHUTDOWN_BOUND:?} of SIGTERM"));
-    let took = sent.elapsed();
-    let rate = iperf_rate(&f.lab.log("iperf-client"));
-    println!(
-        "FIGURE sigterm: exited {} ms after SIGTERM under iperf3 load (last interval: {rate})",
-        took.as_millis()
-    );
-    assert!(status.success(), "exit status {status}");
-    let log = f.lab.log("vtep1");
-    for line in [
-        "SIGTERM: shutting down",
-        "removed TAP vt42",
-        "removed control socket",
-    ] {
-        assert!(log.contains(line), "log lacks {line:?}:\n{log}");
-    }
-    assert!(!link_exists(&f.lab, &h1, "vt42"), "TAP vt42 left behind");
-    assert!(!c1.exists(), "control socket left behind");
-    // Nothing of it runs on: no process of the namespace is native-vtep (it never forks).
-    let pids = must(&format!("ip netns pids {h1}"));
-    for p in pids.split_whitespace() {
-        assert_ne!(p, pid.to_string(), "daemon pid {pid} still in {h1}");
-        let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        assert_ne!(comm.trim(), "native-vtep", "stray native-vtep {p}");
+    let args = f.native_args(0, &[]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    for signal in ["TERM", "INT", "HUP"] {
+        let vtep = format!("vtep1-{signal}");
+        let c1 = f.lab.vtep(&h1, &vtep, &argv);
+        // The same MAC each round, so host 2's neighbour and FDB entries stay true.
+        f.lab.ns_must(
+            &h1,
+            &format!(
+                "ip link set vt42 address 02:00:00:00:42:01 && ip addr add {}/24 dev vt42",
+                overlay_ip(0)
+            ),
+        );
+        f.ping_ok(0, &overlay_ip(1), 3);
+        let (server, client) = (
+            format!("iperf-server-{signal}"),
+            format!("iperf-client-{signal}"),
+        );
+        f.lab.spawn(
+            &h2,
+            &server,
+            "iperf3",
+            &["-s", "-1", "--forceflush", "-B", &overlay_ip(1)],
+        );
+        assert!(wait_for(10, || f.lab.log(&server).contains("listening")));
+        // Host 1's daemon encapsulates the bulk: it is the busy one.
+        f.lab.spawn(
+            &h1,
+            &client,
+            "iperf3",
+            &["-c", &overlay_ip(1), "-t", "30", "-P", "2", "--forceflush"],
+        );
+        // Load: a first one-second report, and the daemon busy encapsulating.
+        assert!(
+            wait_for(20, || f.lab.log(&client).contains("bits/sec"))
+                && wait_counter(&f.lab, &c1, "encap_frames", 3000, 20),
+            "SIG{signal}: no load\n{}",
+            f.lab.all_logs()
+        );
+        let pid = f.lab.pid(&vtep);
+        let sent = Instant::now();
+        f.lab.signal(&vtep, signal);
+        let status = f
+            .lab
+            .wait_exit(&vtep, SHUTDOWN_BOUND.as_secs())
+            .unwrap_or_else(|| panic!("not stopped within {SHUTDOWN_BOUND:?} of SIG{signal}"));
+        let took = sent.elapsed();
+        let rate = iperf_rate(&f.lab.log(&client));
+        println!(
+            "FIGURE sig{}: exited {} ms after SIG{signal} under iperf3 load (last interval: \
+             {rate})",
+            signal.to_lowercase(),
+            took.as_millis()
+        );
+        assert!(status.success(), "SIG{signal}: exit status {status}");
+        let log = f.lab.log(&vtep);
+        for line in [
+            &format!("SIG{signal}: shutting down"),
+            "removed TAP vt42",
+            "removed control socket",
+        ] {
+            assert!(
+                log.contains(line),
+                "SIG{signal}: log lacks {line:?}:\n{log}"
+            );
+        }
+        assert!(
+            !link_exists(&f.lab, &h1, "vt42"),
+            "SIG{signal}: TAP vt42 left behind"
+        );
+        assert!(!c1.exists(), "SIG{signal}: control socket left behind");
+        // Nothing of it runs on: no process of the namespace is native-vtep (it never forks).
+        let pids = must(&format!("ip netns pids {h1}"));
+        for p in pids.split_whitespace() {
+            assert_ne!(p, pid.to_string(), "daemon pid {pid} still in {h1}");
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            assert_ne!(comm.trim(), "native-vtep", "stray native-vtep {p}");
+        }
+        // The load has lost its tunnel: stop it before the next round.
+        for load in [&client, &server] {
+            f.lab.signal(load, "KILL");
+            f.lab.wait_exit(load, 5);
+        }
     }
 }
 

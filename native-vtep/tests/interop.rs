@@ -1,5 +1,6 @@
 //! The interop suite: native-vtep in network namespaces, against itself and against the Linux
-//! kernel's own `vxlan` (and `geneve`) devices.
+//! kernel's own `vxlan` devices (and its `geneve` devices where the kernel has the driver: see
+//! `geneve_native_to_kernel`).
 //!
 //! Run as root: `cargo test -p native-vtep --test interop -- --test-threads=1`. Without root
 //! (or without ip/python3/tcpdump/tshark) each test is skipped with a message, unless
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::fabric::{Fabric, fabric, overlay_ip, parse_ping, underlay_ip};
-use common::{counter, must, wait_for};
+use common::{counter, drops, must, wait_for};
 
 /// `send_frames.py IFACE MODE COUNT`: Ethernet frames written straight onto an interface.
 /// MODE `bcast`: one broadcast frame of a local-experimental EtherType; `garp SRCMAC IP`:
@@ -363,8 +364,11 @@ fn migration_moves_the_fdb_and_traffic_resumes() {
         "migration: {tx} pings sent, {rx} answered, {} lost across the move",
         tx - rx
     );
+    // The outage is the time the VM is unplugged, plugged in again and sends its gratuitous
+    // ARP: 5-7 pings (50 ms apart) in 6 runs on 2 loaded cores. More than 10 (half a second)
+    // means the FDBs did not follow the ARP at once.
     assert!(
-        tx == 120 && rx >= 60,
+        tx == 120 && rx >= 110,
         "too many lost: {rx}/{tx}\n{}",
         f.lab.all_logs()
     );
@@ -393,33 +397,74 @@ fn migration_moves_the_fdb_and_traffic_resumes() {
     );
 }
 
+/// Geneve between two native-vteps, always run: ARP, ping and 1 MB of TCP, and every underlay
+/// packet read by tshark as Geneve on port 6081 with VNI 42 carrying ARP, ICMP and TCP. This
+/// shows our Geneve is consistent and what Wireshark expects; it is not a kernel interop proof
+/// (that is `geneve_native_to_kernel`, where the kernel has the driver).
 #[test]
-fn geneve_native_and_kernel() {
-    let Some(mut f) = fabric("gen", 2, &["ping", "tcpdump", "tshark"]) else {
+fn geneve_native_to_native() {
+    let Some(mut f) = fabric("gnn", 2, &["ping", "tcpdump", "tshark"]) else {
         return;
     };
-    let kernel_geneve = common::sh(&format!(
-        "ip -n {} link add gtest type geneve id 1 remote 10.0.0.9 && ip -n {} link del gtest",
-        f.hosts[1], f.hosts[1]
-    ))
-    .status
-    .success();
-    let pcap = f.capture("capgen");
+    let pcap = f.capture("capgnn");
     let c1 = f.native(0, &["--encap", "geneve"]);
-    if kernel_geneve {
-        f.kernel(1, "geneve", "02:00:00:00:42:02", &[0], "");
-    } else {
-        eprintln!(
-            "NOTE geneve: this kernel has no geneve driver (ip link add type geneve fails); \
-             testing native <-> native Geneve instead"
+    f.native(1, &["--encap", "geneve"]);
+    geneve_traffic_checked(&mut f, &pcap, "capgnn", &c1, 7);
+}
+
+/// Geneve against the kernel's own `geneve` device, in both directions. Many kernels (this
+/// project's CI machine's among them) are built without the geneve driver, and no setup step
+/// can add it: there the test prints `SKIPPED` with the reason and checks nothing, also under
+/// OVERLAY_LAB_REQUIRE_TOOLS. Set OVERLAY_LAB_REQUIRE_KERNEL_GENEVE on a machine whose kernel
+/// has the driver to make its absence a failure.
+#[test]
+fn geneve_native_to_kernel() {
+    let Some(mut f) = fabric("gnk", 2, &["ping", "tcpdump", "tshark", "ethtool"]) else {
+        return;
+    };
+    let h2 = f.hosts[1].clone();
+    let probe = f.lab.ns_sh(
+        &h2,
+        "ip link add gtest type geneve id 1 remote 10.0.0.9 && ip link del gtest",
+    );
+    if !probe.status.success() {
+        let msg = format!(
+            "geneve_native_to_kernel: this kernel has no geneve driver (`ip link add type \
+             geneve`: {}), so kernel Geneve interop is NOT checked by this run; Geneve is checked \
+             native-vtep to native-vtep only (geneve_native_to_native)",
+            String::from_utf8_lossy(&probe.stderr).trim()
         );
-        f.native(1, &["--encap", "geneve"]);
+        if std::env::var_os("OVERLAY_LAB_REQUIRE_KERNEL_GENEVE").is_some() {
+            panic!("{msg} (OVERLAY_LAB_REQUIRE_KERNEL_GENEVE is set, so this is a failure)");
+        }
+        common::announce(&format!("SKIPPED {msg}"));
+        return;
     }
+    let pcap = f.capture("capgnk");
+    let c1 = f.native(0, &["--encap", "geneve"]);
+    f.kernel(1, "geneve", "02:00:00:00:42:02", &[0], "");
+    geneve_traffic_checked(&mut f, &pcap, "capgnk", &c1, 17);
+    // The other way: the kernel resolves native-vtep's host and sends first.
+    f.lab.ns_must(&f.hosts[0], "ip neigh flush dev vt42");
+    f.lab.ns_must(&h2, "ip neigh flush dev gn42");
+    f.ping_ok(1, "192.168.42.1", 3);
+    f.tcp_1mb(0, "192.168.42.1", 1, 18);
+    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
+    assert!(
+        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2"),
+        "{fdb}"
+    );
+}
+
+/// Ping and 1 MB of TCP from host 1 to host 2 over Geneve, captured on the underlay as
+/// `capture`: every packet is Geneve (port 6081, VNI 42), with ARP, ICMP and TCP inside, and
+/// native-vtep on host 1 (`control`) dropped nothing.
+fn geneve_traffic_checked(f: &mut Fabric, pcap: &Path, capture: &str, control: &Path, seed: u32) {
     f.ping_ok(0, "192.168.42.2", 3);
-    f.tcp_1mb(1, "192.168.42.2", 0, 7);
-    f.stop_capture("capgen");
+    f.tcp_1mb(1, "192.168.42.2", 0, seed);
+    f.stop_capture(capture);
     let rows = tshark(
-        &pcap,
+        pcap,
         "geneve",
         &["udp.dstport", "geneve.vni", "frame.protocols"],
     );
@@ -428,19 +473,17 @@ fn geneve_native_and_kernel() {
         assert_eq!(r[0], "6081");
         assert_eq!(number(&r[1]), 42, "{r:?}");
     }
-    assert!(
-        rows.iter()
-            .any(|r| r[2].contains("geneve:eth:ethertype:arp"))
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r[2].contains("geneve:eth:ethertype:ip:icmp"))
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r[2].contains("geneve:eth:ethertype:ip:tcp"))
-    );
-    assert_eq!(counter(&f.lab.stats(&c1), 42, "drops_total"), 0);
+    for inner in [
+        "geneve:eth:ethertype:arp",
+        "geneve:eth:ethertype:ip:icmp",
+        "geneve:eth:ethertype:ip:tcp",
+    ] {
+        assert!(
+            rows.iter().any(|r| r[2].contains(inner)),
+            "no {inner} in the capture"
+        );
+    }
+    assert_eq!(counter(&f.lab.stats(control), 42, "drops_total"), 0);
 }
 
 #[test]
@@ -717,4 +760,68 @@ fn native_multiqueue_to_kernel_vxlan() {
     );
     let s = f.lab.stats(&c1);
     assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
+}
+
+/// `--rate` (claim S7): a network's traffic into the underlay is held to its rate. Host 1
+/// limits VNI 42 to 10 Mbit/s, host 2 sets no limit; iperf3 offers 40 Mbit/s of UDP each way.
+/// Towards host 2 about 10 Mbit/s arrive and host 1 counts the excess as `rate_limited`; the
+/// other way is not held back. (The bucket counts inner frames: 1400 bytes of UDP payload are
+/// a 1442-byte frame, so at most 9.7 Mbit/s of payload pass, plus a 10 ms burst.)
+#[test]
+fn rate_limit_holds_a_network_to_its_rate() {
+    let Some(mut f) = fabric("rate", 2, &["ping", "iperf3"]) else {
+        return;
+    };
+    let c1 = f.native(0, &["--rate", "10M"]);
+    let c2 = f.native(1, &[]);
+    f.ping_ok(0, "192.168.42.2", 3);
+    let h2 = f.hosts[1].clone();
+    f.lab.spawn(
+        &h2,
+        "iperf3-server",
+        "iperf3",
+        &["-s", "-B", "192.168.42.2", "--forceflush"],
+    );
+    assert!(wait_for(10, || f
+        .lab
+        .log("iperf3-server")
+        .contains("listening")));
+    // (received Mbit/s of UDP payload, datagrams lost) of 3 s at 40 Mbit/s; `reverse`: host 2
+    // sends.
+    let udp = |f: &Fabric, reverse: bool| -> (f64, u64) {
+        let out = f.lab.ns_must(
+            &f.hosts[0],
+            &format!(
+                "timeout 30 iperf3 -c 192.168.42.2 -u -b 40M -l 1400 -t 3 -J{}",
+                if reverse { " -R" } else { "" }
+            ),
+        );
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let r = &j["end"]["sum_received"];
+        let mbps = r["bytes"].as_f64().unwrap() * 8.0 / r["seconds"].as_f64().unwrap() / 1e6;
+        (mbps, r["lost_packets"].as_u64().unwrap())
+    };
+    let limited_before = drops(&f.lab.stats(&c1), Some(42), "rate_limited");
+    let (limited, lost) = udp(&f, false);
+    let dropped = drops(&f.lab.stats(&c1), Some(42), "rate_limited") - limited_before;
+    let (free, _) = udp(&f, true);
+    println!(
+        "FIGURE rate: --rate 10M, 40 Mbit/s of UDP offered: {limited:.2} Mbit/s arrived \
+         ({lost} datagrams lost, {dropped} counted rate_limited); unlimited way back: \
+         {free:.2} Mbit/s"
+    );
+    assert!(
+        (5.0..=10.5).contains(&limited),
+        "{limited:.2} Mbit/s through a 10 Mbit/s limit\n{}",
+        f.lab.all_logs()
+    );
+    assert!(
+        lost > 0 && dropped >= lost / 2,
+        "{lost} datagrams lost, {dropped} of them counted rate_limited"
+    );
+    assert!(
+        free > 20.0,
+        "the unlimited direction is held back too: {free:.2} Mbit/s"
+    );
+    assert_eq!(drops(&f.lab.stats(&c2), Some(42), "rate_limited"), 0);
 }

@@ -6,12 +6,13 @@
 use std::rc::Rc;
 
 use vtep_web::App;
-use vtep_web::components::inspector::{FrameDetail, Inspector, InspectorProps};
+use vtep_web::components::inspector::{Inspector, InspectorProps};
 use vtep_web::components::panels::{Tables, TablesProps};
 use vtep_web::model::dissect::dissect;
 use vtep_web::model::lab::Lab;
 use vtep_web::model::script::{Action, Script};
 use vtep_web::model::tables::tables;
+use vtep_web::model::view::FrameDetail;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
@@ -185,9 +186,6 @@ async fn controls_change_state() {
     click(&root, ".ctl.back");
     yew::scheduler::flush().await;
     assert_eq!(t(), two, "step back replays to the previous event");
-    click(&root, "button[data-filter=ARP]");
-    yew::scheduler::flush().await;
-    assert_eq!(texts(&root, "button.filter.on"), ["ARP"]);
     click(&root, ".ctl.end");
     yew::scheduler::flush().await;
     assert_eq!(
@@ -198,4 +196,51 @@ async fn controls_change_state() {
             .as_deref(),
         Some("true")
     );
+    // The ARP filter: only ARP frames stay in the list (at the end of S1 it also holds the
+    // pings), and the count shrinks; off again, the pings come back.
+    let before = events(&root);
+    let ping = before
+        .iter()
+        .find(|(_, class)| !class.contains("p-arp"))
+        .expect("S1's pings are in the list")
+        .0
+        .clone();
+    let count = |root: &Element| -> usize {
+        let text = texts(root, ".events .count").concat();
+        text.trim_end_matches(" frames").parse().unwrap()
+    };
+    let all = count(&root);
+    click(&root, "button[data-filter=ARP]");
+    yew::scheduler::flush().await;
+    assert_eq!(texts(&root, "button.filter.on"), ["ARP"]);
+    let arp = events(&root);
+    assert!(!arp.is_empty(), "S1 starts with ARP");
+    assert!(
+        arp.iter().all(|(_, class)| class.contains("p-arp")),
+        "{arp:?}"
+    );
+    assert!(
+        arp.iter().all(|(hop, _)| *hop != ping),
+        "{ping} is still listed"
+    );
+    assert!(count(&root) < all, "{} of {all} frames", count(&root));
+    click(&root, "button[data-filter=ARP]");
+    yew::scheduler::flush().await;
+    assert!(texts(&root, "button.filter.on").is_empty());
+    assert_eq!(count(&root), all);
+    assert!(events(&root).iter().any(|(hop, _)| *hop == ping));
+}
+
+/// The event rows shown: hop number and class list.
+fn events(root: &Element) -> Vec<(String, String)> {
+    let list = root.query_selector_all(".event").unwrap();
+    (0..list.length())
+        .map(|i| {
+            let el: Element = list.item(i).unwrap().unchecked_into();
+            (
+                el.get_attribute("data-hop").unwrap_or_default(),
+                el.class_name(),
+            )
+        })
+        .collect()
 }

@@ -329,27 +329,37 @@ fn finish(ctx: &Ctx, done: Running, success: bool) -> Report {
         .difference(&done.artifacts_before)
         .cloned()
         .collect();
-    let error = if !success {
-        let cause = text
-            .lines()
-            .find(|l| l.contains("panicked at") || l.contains("ERROR: libFuzzer"))
-            .unwrap_or("the fuzzer exited with an error");
-        Some(cause.trim().to_string())
-    } else if !artifacts.is_empty() {
-        Some("crash artifacts written".into())
-    } else {
-        None
-    };
+    let execs = stat("number_of_executed_units");
+    let error = verdict(success, &text, !artifacts.is_empty(), execs);
     Report {
         name,
         took: done.started.elapsed(),
-        execs: stat("number_of_executed_units"),
+        execs,
         per_sec: stat("average_exec_per_sec"),
         corpus: files(&fuzz.join("corpus").join(name)).len(),
         corpus_before: done.corpus_before,
         artifacts,
         error,
         log: done.log,
+    }
+}
+
+/// Why a finished fuzz run failed, or `None` when it passed.
+fn verdict(success: bool, log: &str, crashed: bool, execs: Option<u64>) -> Option<String> {
+    if !success {
+        let cause = log
+            .lines()
+            .find(|l| l.contains("panicked at") || l.contains("ERROR: libFuzzer"))
+            .unwrap_or("the fuzzer exited with an error");
+        Some(cause.trim().to_string())
+    } else if crashed {
+        Some("crash artifacts written".into())
+    } else if execs.unwrap_or(0) == 0 {
+        // A target that ran nothing (it exited at once, or libFuzzer printed no statistics)
+        // proves nothing, so it does not pass.
+        Some("the fuzzer executed no input (no `number_of_executed_units` in its log)".into())
+    } else {
+        None
     }
 }
 
@@ -592,5 +602,23 @@ mod tests {
             );
         }
         assert_eq!(manifest.matches("[[bin]]").count(), TARGETS.len());
+    }
+
+    #[test]
+    fn a_run_passes_only_when_it_executed_inputs_and_found_nothing() {
+        assert_eq!(verdict(true, "", false, Some(12_345)), None);
+        let none = verdict(true, "", false, None).unwrap();
+        assert!(none.contains("executed no input"), "{none}");
+        assert!(verdict(true, "", false, Some(0)).is_some());
+        assert_eq!(
+            verdict(true, "", true, Some(9)).as_deref(),
+            Some("crash artifacts written")
+        );
+        let log = "INFO: x\nthread '<unnamed>' panicked at src/lib.rs:3:5:\n";
+        let failed = verdict(false, log, false, Some(9)).unwrap();
+        assert!(
+            failed.starts_with("thread '<unnamed>' panicked at"),
+            "{failed}"
+        );
     }
 }

@@ -69,6 +69,13 @@ pub const SUITES: &[Suite] = &[
         steps: &[Step::new("cargo", &["fmt", "--all", "--", "--check"])],
     },
     Suite {
+        name: "tidy",
+        about: "the invariants: `unsafe` only in native-vtep/src/sys.rs with SAFETY comments, \
+                files under src/ at most 800 lines, no todo!/dbg!/#[ignore], every file named \
+                in ARCHITECTURE.md, every test and fuzz target run by a suite",
+        steps: &[Step::new("cargo", &["xtask", "tidy"])],
+    },
+    Suite {
         name: "clippy",
         about: "clippy on every crate and target, warnings are errors",
         steps: &[Step::new(

@@ -8,7 +8,7 @@
 //! functions work on whole frames in place: stripping moves the two MAC addresses forward
 //! rather than the (longer) payload back.
 
-use super::{Error, Result};
+use super::{ETHERNET_HEADER_LEN, Error, Result};
 
 /// TPID of a customer VLAN tag (802.1Q).
 pub const TPID_8021Q: u16 = 0x8100;
@@ -19,7 +19,6 @@ pub const TAG_LEN: usize = 4;
 
 /// Destination + source MAC: what moves when a tag is stripped or pushed.
 const MACS_LEN: usize = 12;
-const ETHERNET_HEADER_LEN: usize = 14;
 
 /// Whether the frame carries a VLAN tag right after the MAC addresses. False for a frame too
 /// short to have an EtherType.

@@ -21,7 +21,7 @@
 //!
 //! Both length fields count 4-byte words, not bytes; the accessors here speak bytes.
 
-use super::{ETHERTYPE_TRANSPARENT_ETHERNET, Error, Result};
+use super::{ETHERTYPE_TRANSPARENT_ETHERNET, Error, Fields, Result};
 use crate::Vni;
 
 /// Length of the base header, without options.
@@ -37,7 +37,7 @@ pub const OPTION_HEADER_LEN: usize = 4;
 pub const MAX_OPTION_DATA_LEN: usize = 31 * 4;
 
 mod field {
-    pub type Field = core::ops::Range<usize>;
+    use crate::wire::field::*;
 
     pub const VER_OPT_LEN: usize = 0;
     pub const FLAGS: usize = 1;
@@ -50,6 +50,17 @@ mod field {
     pub const OPT_TYPE: usize = 2;
     pub const OPT_LEN: usize = 3;
 }
+
+/// The base header's fields and their byte ranges (see [`super`]). The options follow, as long
+/// as the header says ([`Packet::options`]), then the inner frame.
+pub const FIELDS: Fields = &[
+    ("Version", field::VER_OPT_LEN..field::VER_OPT_LEN + 1),
+    ("Options length", field::VER_OPT_LEN..field::VER_OPT_LEN + 1),
+    ("Flags", field::FLAGS..field::FLAGS + 1),
+    ("Protocol", field::PROTOCOL),
+    ("VNI", field::VNI),
+    ("Reserved", field::RESERVED..field::RESERVED + 1),
+];
 
 const FLAG_OAM: u8 = 0x80;
 const FLAG_CRITICAL: u8 = 0x40;
@@ -478,6 +489,32 @@ mod tests {
             ]
         );
         assert!(options.iter().all(|o| !o.unwrap().is_critical()));
+    }
+
+    #[test]
+    fn fields_are_what_the_setters_write() {
+        fn view(b: &mut [u8]) -> Packet<&mut [u8]> {
+            Packet::new_unchecked(b)
+        }
+        super::super::check_fields(
+            FIELDS,
+            HEADER_LEN,
+            &[
+                ("Version", &|b| view(b).set_version(3)),
+                ("Options length", &|b| {
+                    view(b).set_options_len(MAX_OPTIONS_LEN);
+                }),
+                ("Flags", &|b| {
+                    let mut p = view(b);
+                    p.set_oam(true);
+                    p.set_critical(true);
+                    p.set_reserved_flags(0xff);
+                }),
+                ("Protocol", &|b| view(b).set_protocol_type(0xffff)),
+                ("VNI", &|b| view(b).set_vni(Vni::MAX)),
+                ("Reserved", &|b| view(b).set_reserved(0xff)),
+            ],
+        );
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! rest of the project has one place to import wire types from. This module adds what smoltcp
 //! lacks: the tunnel headers (VXLAN, Geneve, NVGRE/GRE), the 802.1Q tag, the outer IP/UDP
 //! headers of the underlay, and the flow hash that picks a tunnel's UDP source port.
+//!
+//! Each header module keeps its byte ranges in a private `mod field` (the accessors read them)
+//! and publishes them as `FIELDS`: every field's name, as a protocol analyser shows it, and its
+//! range from the start of the header, in wire order. A frame inspector lights those bytes.
 
 use core::fmt;
+use core::ops::Range;
 
 pub mod bgp;
 pub mod dot1q;
@@ -15,6 +20,16 @@ pub mod geneve;
 pub mod nvgre;
 pub mod outer;
 pub mod vxlan;
+
+/// The range types of every module's private `mod field`, declared once (as in smoltcp).
+mod field {
+    pub type Field = core::ops::Range<usize>;
+    pub type Rest = core::ops::RangeFrom<usize>;
+}
+
+/// A header's fields in wire order: name and byte range from the start of the header (see the
+/// module documentation). Fields narrower than a byte share that byte's range.
+pub type Fields = &'static [(&'static str, Range<usize>)];
 
 pub use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
@@ -71,3 +86,43 @@ impl core::error::Error for Error {}
 
 /// Result of parsing or emitting a header.
 pub type Result<T> = core::result::Result<T, Error>;
+
+/// A named setter for [`check_fields`]: writes one field of a header.
+#[cfg(test)]
+pub(crate) type Setter<'a> = &'a dyn Fn(&mut [u8]);
+
+/// Checks a module's [`Fields`] against its setters: in a zeroed `header_len`-byte header, the
+/// `i`th setter (named like the `i`th field) changes some bytes and only bytes of that field's
+/// range, and the fields cover every byte of the header, in order.
+#[cfg(test)]
+pub(crate) fn check_fields(fields: Fields, header_len: usize, setters: &[(&str, Setter<'_>)]) {
+    use std::{vec, vec::Vec};
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    let setter_names: Vec<&str> = setters.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, setter_names, "one setter per field, in order");
+    let mut covered = vec![false; header_len];
+    let mut start = 0;
+    for ((name, range), (_, set)) in fields.iter().zip(setters) {
+        assert!(range.start >= start, "{name}: fields are in wire order");
+        assert!(
+            range.end <= header_len && !range.is_empty(),
+            "{name}: {range:?}"
+        );
+        start = range.start;
+        let mut bytes = vec![0u8; header_len];
+        set(&mut bytes);
+        let changed: Vec<usize> = (0..header_len).filter(|i| bytes[*i] != 0).collect();
+        assert!(!changed.is_empty(), "{name}: the setter wrote nothing");
+        assert!(
+            changed.iter().all(|i| range.contains(i)),
+            "{name}: the setter wrote bytes {changed:?}, outside {range:?}"
+        );
+        for i in range.clone() {
+            covered[i] = true;
+        }
+    }
+    assert!(
+        covered.iter().all(|c| *c),
+        "every header byte belongs to a field"
+    );
+}

@@ -15,14 +15,14 @@
 //! with checksum or sequence number), but the key accessors use NVGRE's layout, where the key
 //! directly follows the protocol type.
 
-use super::{ETHERTYPE_TRANSPARENT_ETHERNET, Error, Result};
+use super::{ETHERTYPE_TRANSPARENT_ETHERNET, Error, Fields, Result};
 use crate::Vni;
 
 /// Length of an NVGRE header: GRE base header plus key.
 pub const HEADER_LEN: usize = 8;
 
 mod field {
-    pub type Field = core::ops::Range<usize>;
+    use crate::wire::field::*;
 
     pub const FLAGS_VERSION: Field = 0..2;
     pub const PROTOCOL: Field = 2..4;
@@ -30,6 +30,15 @@ mod field {
     pub const VSID: Field = 4..7;
     pub const FLOW_ID: usize = 7;
 }
+
+/// The NVGRE header's fields and their byte ranges (see [`super`]); the key is shown as its two
+/// parts, VSID and FlowID. The inner frame follows.
+pub const FIELDS: Fields = &[
+    ("Flags / version", field::FLAGS_VERSION),
+    ("Protocol", field::PROTOCOL),
+    ("VSID", field::VSID),
+    ("Flow ID", field::FLOW_ID..field::FLOW_ID + 1),
+];
 
 const FLAG_CHECKSUM: u16 = 0x8000;
 const FLAG_KEY: u16 = 0x2000;
@@ -76,7 +85,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn flags_version(&self) -> u16 {
+    /// The first 16 bits as they are: the C, K and S flags, the reserved bits and the version.
+    pub fn flags_version(&self) -> u16 {
         let b = &self.buffer.as_ref()[field::FLAGS_VERSION];
         u16::from_be_bytes([b[0], b[1]])
     }
@@ -302,6 +312,29 @@ mod tests {
         assert_eq!(packet.vsid(), vni(42));
         assert_eq!(packet.flow_id(), 1);
         assert_eq!(packet.payload(), &PACKET_BYTES[8..]);
+    }
+
+    #[test]
+    fn fields_are_what_the_setters_write() {
+        fn view(b: &mut [u8]) -> Packet<&mut [u8]> {
+            Packet::new_unchecked(b)
+        }
+        super::super::check_fields(
+            FIELDS,
+            HEADER_LEN,
+            &[
+                ("Flags / version", &|b| {
+                    let mut p = view(b);
+                    p.set_checksum_present(true);
+                    p.set_key_present(true);
+                    p.set_sequence_present(true);
+                    p.set_version(7);
+                }),
+                ("Protocol", &|b| view(b).set_protocol(0xffff)),
+                ("VSID", &|b| view(b).set_vsid(Vni::MAX)),
+                ("Flow ID", &|b| view(b).set_flow_id(0xff)),
+            ],
+        );
     }
 
     #[test]

@@ -13,12 +13,12 @@
 use core::ops::Range;
 
 use super::{
-    Error, EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet,
-    Ipv6Packet, Result, UdpPacket, geneve,
+    ETHERNET_HEADER_LEN, Error, EthernetAddress, EthernetFrame, EthernetProtocol, Fields,
+    IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, Result, UdpPacket, geneve,
 };
 
-/// Length of an Ethernet header without VLAN tag.
-pub const ETHERNET_LEN: usize = 14;
+/// Length of an Ethernet header without VLAN tag (smoltcp's [`ETHERNET_HEADER_LEN`]).
+pub const ETHERNET_LEN: usize = ETHERNET_HEADER_LEN;
 /// Length of an IPv4 header without options (what [`OuterRepr::emit`] writes).
 pub const IPV4_HEADER_LEN: usize = 20;
 /// Length of the fixed IPv6 header.
@@ -27,6 +27,38 @@ pub const IPV6_HEADER_LEN: usize = 40;
 pub const UDP_HEADER_LEN: usize = 8;
 /// IP protocol number of GRE.
 pub const IP_PROTOCOL_GRE: u8 = 47;
+
+/// The Ethernet header's fields and their byte ranges (see [`super`]), as smoltcp's
+/// `EthernetFrame` reads them; the same for an inner frame's header.
+pub const ETHERNET_FIELDS: Fields = &[
+    ("Destination", 0..6),
+    ("Source", 6..12),
+    ("Type", 12..ETHERNET_LEN),
+];
+
+/// The fields of an IPv4 header without options and their byte ranges, from the start of the IP
+/// header, as smoltcp's `Ipv4Packet` reads them; the same for an inner packet's header.
+pub const IPV4_FIELDS: Fields = &[
+    ("Version", 0..1),
+    ("Header length", 0..1),
+    ("DSCP / ECN", 1..2),
+    ("Total length", 2..4),
+    ("Identification", 4..6),
+    ("Flags / fragment", 6..8),
+    ("TTL", 8..9),
+    ("Protocol", 9..10),
+    ("Checksum", 10..12),
+    ("Source", 12..16),
+    ("Destination", 16..IPV4_HEADER_LEN),
+];
+
+/// The UDP header's fields and their byte ranges, as smoltcp's `UdpPacket` reads them.
+pub const UDP_FIELDS: Fields = &[
+    ("Source port", 0..2),
+    ("Destination port", 2..4),
+    ("Length", 4..6),
+    ("Checksum", 6..UDP_HEADER_LEN),
+];
 
 /// Headroom the engine requires in front of an inner frame: outer Ethernet (14) + IPv6 (40) +
 /// UDP (8) + Geneve without options (8) = 70, rounded up to 128 so a cache-line-aligned frame
@@ -426,6 +458,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The published field ranges are the bytes smoltcp's setters write.
+    #[test]
+    fn fields_are_what_smoltcp_writes() {
+        use crate::wire::{UdpPacket, check_fields};
+        fn eth(b: &mut [u8]) -> EthernetFrame<&mut [u8]> {
+            EthernetFrame::new_unchecked(b)
+        }
+        fn ip(b: &mut [u8]) -> Ipv4Packet<&mut [u8]> {
+            Ipv4Packet::new_unchecked(b)
+        }
+        fn udp(b: &mut [u8]) -> UdpPacket<&mut [u8]> {
+            UdpPacket::new_unchecked(b)
+        }
+        let ones = Ipv4Address::new(255, 255, 255, 255);
+        check_fields(
+            ETHERNET_FIELDS,
+            ETHERNET_LEN,
+            &[
+                ("Destination", &|b| {
+                    eth(b).set_dst_addr(EthernetAddress::BROADCAST);
+                }),
+                ("Source", &|b| {
+                    eth(b).set_src_addr(EthernetAddress::BROADCAST);
+                }),
+                ("Type", &|b| {
+                    eth(b).set_ethertype(EthernetProtocol::Unknown(0xffff));
+                }),
+            ],
+        );
+        check_fields(
+            IPV4_FIELDS,
+            IPV4_HEADER_LEN,
+            &[
+                ("Version", &|b| ip(b).set_version(15)),
+                ("Header length", &|b| ip(b).set_header_len(60)),
+                ("DSCP / ECN", &|b| {
+                    let mut p = ip(b);
+                    p.set_dscp(0x3f);
+                    p.set_ecn(3);
+                }),
+                ("Total length", &|b| ip(b).set_total_len(0xffff)),
+                ("Identification", &|b| ip(b).set_ident(0xffff)),
+                ("Flags / fragment", &|b| {
+                    let mut p = ip(b);
+                    p.set_dont_frag(true);
+                    p.set_more_frags(true);
+                    p.set_frag_offset(0xfff8);
+                }),
+                ("TTL", &|b| ip(b).set_hop_limit(255)),
+                ("Protocol", &|b| {
+                    ip(b).set_next_header(IpProtocol::Unknown(255));
+                }),
+                ("Checksum", &|b| ip(b).set_checksum(0xffff)),
+                ("Source", &|b| ip(b).set_src_addr(ones)),
+                ("Destination", &|b| ip(b).set_dst_addr(ones)),
+            ],
+        );
+        check_fields(
+            UDP_FIELDS,
+            UDP_HEADER_LEN,
+            &[
+                ("Source port", &|b| udp(b).set_src_port(0xffff)),
+                ("Destination port", &|b| udp(b).set_dst_port(0xffff)),
+                ("Length", &|b| udp(b).set_len(0xffff)),
+                ("Checksum", &|b| udp(b).set_checksum(0xffff)),
+            ],
+        );
     }
 
     /// Real captures of the Linux `vxlan` driver; tests/fixtures/capture.sh says how.

@@ -12,7 +12,7 @@
 //!
 //! The inner Ethernet frame follows directly.
 
-use super::{Error, Result};
+use super::{Error, Fields, Result};
 use crate::Vni;
 
 /// Length of the VXLAN header.
@@ -22,8 +22,7 @@ pub const HEADER_LEN: usize = 8;
 pub const FLAG_VNI_VALID: u8 = 0x08;
 
 mod field {
-    pub type Field = core::ops::Range<usize>;
-    pub type Rest = core::ops::RangeFrom<usize>;
+    use crate::wire::field::*;
 
     pub const FLAGS: usize = 0;
     pub const RESERVED1: Field = 1..4;
@@ -31,6 +30,14 @@ mod field {
     pub const RESERVED2: usize = 7;
     pub const PAYLOAD: Rest = 8..;
 }
+
+/// The header's fields and their byte ranges (see [`super`]); the inner frame follows.
+pub const FIELDS: Fields = &[
+    ("Flags", field::FLAGS..field::FLAGS + 1),
+    ("Reserved", field::RESERVED1),
+    ("VNI", field::VNI),
+    ("Reserved", field::RESERVED2..field::RESERVED2 + 1),
+];
 
 /// How strictly a receiver treats the bits RFC 7348 reserves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -265,6 +272,23 @@ mod tests {
         assert_eq!(packet.reserved1(), 0x12_3456, "only 24 bits are stored");
         assert_eq!(packet.vni(), Vni::MAX);
         assert_eq!(bytes, [0, 0x12, 0x34, 0x56, 0xff, 0xff, 0xff, 0x9a]);
+    }
+
+    #[test]
+    fn fields_are_what_the_setters_write() {
+        fn view(b: &mut [u8]) -> Packet<&mut [u8]> {
+            Packet::new_unchecked(b)
+        }
+        super::super::check_fields(
+            FIELDS,
+            HEADER_LEN,
+            &[
+                ("Flags", &|b| view(b).set_flags(0xff)),
+                ("Reserved", &|b| view(b).set_reserved1(0xff_ffff)),
+                ("VNI", &|b| view(b).set_vni(Vni::MAX)),
+                ("Reserved", &|b| view(b).set_reserved2(0xff)),
+            ],
+        );
     }
 
     /// Header bytes -> result under (Rfc, Strict).

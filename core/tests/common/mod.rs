@@ -4,6 +4,10 @@
 //! destination address.
 #![allow(dead_code)]
 
+// Every test binary that shares this harness runs in the browser under `wasm-pack test`.
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 use std::collections::VecDeque;
 
 use vtep_core::fdb::PortId;

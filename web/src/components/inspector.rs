@@ -6,28 +6,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::model::dissect::Dissection;
-
-/// One hop of the selected frame's journey.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PathStep {
-    pub hop: u32,
-    pub label: String,
-    /// "in at hv1", "out of hv1", ...
-    pub tag: Option<String>,
-}
-
-/// Everything the inspector shows about one frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FrameDetail {
-    pub hop: u32,
-    pub title: String,
-    pub times: String,
-    pub bytes: std::sync::Arc<[u8]>,
-    pub dissection: Dissection,
-    pub decisions: Vec<String>,
-    pub path: Vec<PathStep>,
-}
+use crate::model::view::FrameDetail;
 
 #[derive(Properties, PartialEq)]
 pub struct InspectorProps {

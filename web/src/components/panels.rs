@@ -10,6 +10,7 @@ use crate::model::lab::{Lab, kind};
 use crate::model::outcome::Outcome;
 use crate::model::script::{Action, Encap, Mode};
 use crate::model::tables::{Row, Table};
+use crate::model::view::EventRow;
 
 // ------------------------------------------------------------------ scenarios and narration
 
@@ -484,20 +485,6 @@ pub fn actions(p: &ActionsProps) -> Html {
 }
 
 // ------------------------------------------------------------------ events
-
-/// One row of the event list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventRow {
-    pub hop: u32,
-    pub time: String,
-    pub route: String,
-    pub summary: String,
-    pub proto: &'static str,
-    pub encap: bool,
-    pub bum: bool,
-    pub outcome: String,
-    pub dropped: bool,
-}
 
 #[derive(Properties, PartialEq)]
 pub struct EventListProps {

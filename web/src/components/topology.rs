@@ -10,22 +10,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::model::layout::Layout;
-
-/// A frame to draw, positioned.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Glyph {
-    pub hop: u32,
-    pub x: f64,
-    pub y: f64,
-    /// Colour class of the innermost protocol.
-    pub proto: &'static str,
-    /// Tunnel colour index (the VNI's), when encapsulated.
-    pub envelope: Option<usize>,
-    pub bum: bool,
-    pub control: bool,
-    pub dropped: bool,
-    pub title: String,
-}
+use crate::model::view::Glyph;
 
 #[derive(Properties, PartialEq)]
 pub struct TopologyProps {

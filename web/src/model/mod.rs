@@ -3,7 +3,8 @@
 //! [`script`] is what runs (serialisable), [`lab`] runs it on the simulator under a view clock,
 //! [`dissect`] reads a frame into layers and fields with byte ranges, [`layout`] places the
 //! topology, [`outcome`] reads each guided scenario's result from the simulator, [`tables`]
-//! snapshots the VTEPs' and hosts' tables.
+//! snapshots the VTEPs' and hosts' tables, [`view`] works out the rest of what the page shows
+//! (event rows, the selected frame and its journey, frames on the links, labels).
 
 pub mod dissect;
 pub mod lab;
@@ -11,6 +12,7 @@ pub mod layout;
 pub mod outcome;
 pub mod script;
 pub mod tables;
+pub mod view;
 
 /// `n` with thousands separators: `500000` -> `"500,000"`.
 pub fn fmt_n(n: u64) -> String {

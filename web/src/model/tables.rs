@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use vtep_core::fdb::{Destination, Origin};
+use vtep_core::vtep::NetworkCounters;
 use vtep_sim::{NodeId, NodeKind, Sim};
 
 /// One row: a stable key, the cells compared for changes, and cells that change all the time
@@ -43,6 +44,28 @@ fn age(now: vtep_core::Instant, then: vtep_core::Instant) -> String {
         format!("{:.1} ms", us as f64 / 1e3)
     }
 }
+
+/// The column of a counter of [`NetworkCounters::FIELDS`] in the counters table, if it has
+/// one: the table shows the counters of the story (tunnelled, flooded, learned, dropped), in
+/// the order of `FIELDS`.
+fn counter_column(field: &str) -> Option<&'static str> {
+    COUNTER_COLUMNS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, column)| *column)
+}
+
+/// Counter field -> column header.
+const COUNTER_COLUMNS: [(&str, &str); 8] = [
+    ("encap_frames", "encap'd"),
+    ("decap_frames", "decap'd"),
+    ("flooded_frames", "flooded"),
+    ("flood_copies", "HER copies"),
+    ("arp_suppressed", "ARP supp."),
+    ("learned", "learned"),
+    ("moved", "moved"),
+    ("drops_total", "drops"),
+];
 
 /// The tables of `node`.
 pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
@@ -132,45 +155,34 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                 if let Ok(vtep) = sim.vtep(node) {
                     for net in vtep.networks() {
                         if let Some(c) = vtep.counters(net.vni) {
-                            let drops: u64 = vtep_core::vtep::DropReason::ALL
-                                .iter()
-                                .map(|r| c.drops.get(*r))
-                                .sum();
+                            let mut cells = vec![
+                                net.vni.get().to_string(),
+                                net.encapsulation.name().to_string(),
+                            ];
+                            cells.extend(
+                                c.fields()
+                                    .filter(|(name, _)| counter_column(name).is_some())
+                                    .map(|(_, value)| value.to_string()),
+                            );
                             rows.push(Row {
                                 key: net.vni.get().to_string(),
-                                cells: vec![
-                                    net.vni.get().to_string(),
-                                    net.encapsulation.name().to_string(),
-                                    c.encap_frames.to_string(),
-                                    c.decap_frames.to_string(),
-                                    c.flooded_frames.to_string(),
-                                    c.flood_copies.to_string(),
-                                    c.arp_suppressed.to_string(),
-                                    c.learned.to_string(),
-                                    c.moved.to_string(),
-                                    drops.to_string(),
-                                ],
+                                cells,
                                 volatile: vec![],
                                 changed: 0,
                             });
                         }
                     }
                 }
+                let mut headers = vec!["VNI", "encap"];
+                headers.extend(
+                    NetworkCounters::FIELDS
+                        .iter()
+                        .filter_map(|(name, _)| counter_column(name)),
+                );
                 out.push(Table {
                     id: "counters",
                     title: format!("{name} counters per VNI"),
-                    headers: vec![
-                        "VNI",
-                        "encap",
-                        "encap'd",
-                        "decap'd",
-                        "flooded",
-                        "HER copies",
-                        "ARP supp.",
-                        "learned",
-                        "moved",
-                        "drops",
-                    ],
+                    headers,
                     rows,
                     empty: "No virtual network on this hypervisor.",
                 });
@@ -285,5 +297,59 @@ impl Tracker {
     pub fn reset(&mut self) {
         self.node = None;
         self.seen.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column names a counter the core lists, in the core's order (a renamed counter
+    /// would otherwise drop out of the table silently).
+    #[test]
+    fn counter_columns_follow_the_core_list() {
+        let listed: Vec<&str> = NetworkCounters::FIELDS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| counter_column(name).is_some())
+            .collect();
+        let columns: Vec<&str> = COUNTER_COLUMNS.iter().map(|(f, _)| *f).collect();
+        assert_eq!(listed, columns);
+    }
+
+    /// A hypervisor's counters after S2's ping and transfer: one row per VNI, a cell per header,
+    /// the numbers the engine counted.
+    #[test]
+    fn counters_table_reads_the_engine() {
+        let run = vtep_sim::scenario::s2().run(1).unwrap();
+        let hv = run.sim.hypervisors()[0];
+        let t = tables(&run.sim, hv);
+        let counters = t.iter().find(|t| t.id == "counters").unwrap();
+        assert_eq!(
+            counters.headers,
+            [
+                "VNI",
+                "encap",
+                "encap'd",
+                "decap'd",
+                "flooded",
+                "HER copies",
+                "ARP supp.",
+                "learned",
+                "moved",
+                "drops"
+            ]
+        );
+        let vtep = run.sim.vtep(hv).unwrap();
+        assert_eq!(counters.rows.len(), vtep.networks().len());
+        for row in &counters.rows {
+            assert_eq!(row.cells.len(), counters.headers.len());
+            let vni = vtep_core::Vni::new(row.cells[0].parse().unwrap()).unwrap();
+            let c = vtep.counters(vni).unwrap();
+            assert_eq!(row.cells[2], c.encap_frames.to_string());
+            assert_eq!(row.cells[3], c.decap_frames.to_string());
+            assert_eq!(row.cells[9], c.drops.total().to_string());
+            assert!(c.encap_frames > 0, "S2 tunnels frames");
+        }
     }
 }

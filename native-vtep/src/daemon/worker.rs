@@ -1,0 +1,514 @@
+//! A worker: one queue of every TAP, its own listening sockets and buffers, and the reads that
+//! hand the engine its inputs. Each read path does its own system calls (one `read` or
+//! `recvfrom` per frame, `recvmmsg` into arena slots, TAP super-frames cut into segments, UDP
+//! GRO runs split again), locks the shared engine once per read, and gives it each input
+//! through [`feed`], which also carries out the outputs.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use vtep_core::Instant;
+use vtep_core::vtep::{Encapsulation, Input, Output, Vtep};
+use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
+
+use super::io::{Io, log_event};
+use super::{BATCH, Fatal, MonotonicClock};
+use crate::config::Datapath;
+use crate::control::DaemonStats;
+use crate::offload::{self, VNET_HDR_LEN, VnetHdr};
+use crate::sys::{self, errno};
+
+/// Bytes after the headroom: the largest datagram or TAP frame (a 64 KiB TSO super-frame
+/// plus its Ethernet and virtio-net headers fits).
+const BUF_LEN: usize = 65_536 + 1024;
+
+/// The engine and what the workers share: one FDB, one set of counters, however many
+/// workers (`--queues`) feed it. Locked once per read (a batch of frames or datagrams), never
+/// per packet.
+#[derive(Debug)]
+pub(super) struct Engine {
+    pub(super) vtep: Vtep,
+    next_timeout: Instant,
+    /// Each worker's [`DaemonStats`] as of its last wake-up (summed for `stats`).
+    pub(super) worker_stats: Vec<DaemonStats>,
+    /// A worker thread that cannot go on leaves its reason here for the main thread.
+    pub(super) fatal: Option<Fatal>,
+}
+
+pub(super) type Shared = Arc<Mutex<Engine>>;
+
+impl Engine {
+    /// The engine of `workers` workers, shared; its first timeout is due at once.
+    pub(super) fn shared(vtep: Vtep, now: Instant, workers: usize) -> Shared {
+        Arc::new(Mutex::new(Engine {
+            vtep,
+            next_timeout: now,
+            worker_stats: vec![DaemonStats::default(); workers],
+            fatal: None,
+        }))
+    }
+}
+
+/// Locks the engine. A worker that panicked while holding it poisons it; the main thread then
+/// stops the daemon (it sees the thread gone), so the state is only read on the way out.
+pub(super) fn lock(shared: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Gives the engine one input and carries out every output it makes, until it names its next
+/// timeout (kept in the engine). The input's bytes lie in `buf`, which `input` lends to the
+/// engine: the outputs point into it. `slot` is `buf`'s arena slot when its tunnel packets may
+/// wait for one `sendmmsg` (batch mode, TAP frames).
+#[inline]
+fn feed(
+    engine: &mut Engine,
+    io: &mut Io,
+    now: Instant,
+    buf: &mut [u8],
+    slot: Option<usize>,
+    input: impl FnOnce(&mut [u8]) -> Input<'_>,
+) {
+    engine.vtep.handle_input(now, input(buf));
+    loop {
+        match engine.vtep.poll_output() {
+            Output::Transmit(t) => io.transmit(buf, slot, &t),
+            Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
+            Output::Event(event) => log_event(&io.taps, &event),
+            Output::Timeout(at) => {
+                engine.next_timeout = at;
+                return;
+            }
+        }
+    }
+}
+
+/// A listening underlay socket of one encapsulation.
+#[derive(Debug)]
+pub(super) struct RxSocket {
+    pub(super) socket: UdpSocket,
+    pub(super) port: u16,
+    pub(super) encap: Encapsulation,
+}
+
+/// One worker's share of the data plane: one queue of every TAP, its own underlay sockets and
+/// buffers. Worker 0 runs on the main thread, the others (`--queues`) on their own.
+#[derive(Debug)]
+pub(super) struct Worker {
+    pub(super) id: usize,
+    pub(super) shared: Shared,
+    pub(super) io: Io,
+    rx: Vec<RxSocket>,
+    pub(super) clock: MonotonicClock,
+    buf: Vec<u8>,
+    /// Batch: one slot per input of a wake-up, so their packets can leave together.
+    arena: Vec<u8>,
+    slot_len: usize,
+    /// Offload: the segments of one TCP super-frame, each after room for its tunnel header.
+    segments: Vec<u8>,
+    /// Set when the device layer cannot go on; the loop then stops with this error.
+    pub(super) fatal: Option<Fatal>,
+}
+
+impl Worker {
+    /// Worker `id`, with the buffers its data path needs for an underlay of `underlay_mtu`.
+    pub(super) fn new(
+        id: usize,
+        shared: Shared,
+        io: Io,
+        rx: Vec<RxSocket>,
+        clock: MonotonicClock,
+        underlay_mtu: u16,
+    ) -> Worker {
+        let slot_len = MAX_HEADROOM + usize::from(underlay_mtu).max(1500) + 64;
+        let datapath = io.datapath;
+        Worker {
+            id,
+            shared,
+            io,
+            rx,
+            clock,
+            buf: vec![0; MAX_HEADROOM + BUF_LEN],
+            arena: if datapath == Datapath::Batch {
+                vec![0; BATCH * slot_len]
+            } else {
+                Vec::new()
+            },
+            slot_len,
+            segments: if datapath == Datapath::Offload {
+                vec![0; 256 * 1024]
+            } else {
+                Vec::new()
+            },
+            fatal: None,
+        }
+    }
+
+    pub(super) fn push_fds(&self, fds: &mut Vec<sys::PollFd>) {
+        for rx in &self.rx {
+            fds.push(sys::poll_in(rx.socket.as_raw_fd()));
+        }
+        for tap in self.io.taps.iter() {
+            fds.push(sys::poll_in(tap.file.as_raw_fd()));
+        }
+    }
+
+    /// How long to wait: until the engine's next timeout, rounded up so we do not wake just
+    /// before it, at most a second (to expire idle control clients and see stopped workers).
+    pub(super) fn timeout_ms(&self) -> i32 {
+        let next = lock(&self.shared).next_timeout;
+        let now = self.clock.now();
+        if next <= now {
+            0
+        } else {
+            ((next - now).total_millis() + 1).min(1000) as i32
+        }
+    }
+
+    /// Reads whatever is ready among `fds` (laid out by [`Worker::push_fds`]), then gives the
+    /// engine its timeout if due (whichever worker comes first).
+    pub(super) fn service(&mut self, fds: &[sys::PollFd]) {
+        let (rx, taps) = fds.split_at(self.rx.len());
+        for (i, fd) in rx.iter().enumerate() {
+            if sys::is_ready(fd) {
+                self.read_underlay(i);
+            }
+        }
+        for (i, fd) in taps.iter().enumerate() {
+            if sys::is_ready(fd) {
+                self.read_tap(i);
+            }
+        }
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
+        let now = self.clock.now();
+        if now >= engine.next_timeout {
+            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |_| {
+                Input::Timeout
+            });
+            drop(engine);
+            self.io.flush_gso(&self.buf);
+            self.io.flush_coalescer();
+            engine = lock(&shared);
+        }
+        engine.worker_stats[self.id] = self.io.stats;
+    }
+
+    /// A worker thread: forwards until `stop` reads EOF (the main thread closed the other end)
+    /// or a fatal error, which it leaves for the main thread.
+    pub(super) fn run(mut self, stop: &UnixStream) {
+        let mut fds: Vec<sys::PollFd> = Vec::new();
+        loop {
+            fds.clear();
+            fds.push(sys::poll_in(stop.as_raw_fd()));
+            self.push_fds(&mut fds);
+            match sys::poll(&mut fds, self.timeout_ms()) {
+                Ok(_) if sys::is_ready(&fds[0]) => return,
+                Ok(_) => self.service(&fds[1..]),
+                Err(e) => self.fatal = Some(format!("poll: {e}")),
+            }
+            if let Some(fatal) = self.fatal.take() {
+                lock(&self.shared).fatal.get_or_insert(fatal);
+                return;
+            }
+        }
+    }
+
+    // ---- the underlay ----
+
+    fn read_underlay(&mut self, i: usize) {
+        match self.io.datapath {
+            Datapath::Plain => self.read_underlay_plain(i),
+            Datapath::Batch => self.read_underlay_batch(i),
+            Datapath::Offload => {
+                self.read_underlay_gro(i);
+                self.io.flush_coalescer();
+            }
+        }
+    }
+
+    fn recv_error(&mut self, port: u16, e: &io::Error) {
+        self.io.stats.udp_recv_errors += 1;
+        tracing::debug!("receive on port {port}: {e}");
+    }
+
+    /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
+    /// `slot`.
+    fn underlay_input(
+        &mut self,
+        engine: &mut Engine,
+        i: usize,
+        from: SocketAddr,
+        slot: Option<usize>,
+        payload: Range<usize>,
+    ) {
+        self.io.stats.udp_rx_datagrams += 1;
+        let rx = &self.rx[i];
+        let transport = Transport::Udp {
+            src_port: from.port(),
+            dst_port: rx.port,
+        };
+        tracing::trace!("{} bytes from {from} ({:?})", payload.len(), rx.encap);
+        let buf = match slot {
+            Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &mut self.buf[..],
+        };
+        // Not `slot`: only TAP batches flush the sendmmsg queue, so whatever a datagram makes
+        // the engine send leaves at once.
+        feed(engine, &mut self.io, self.clock.now(), buf, None, |buf| {
+            Input::Underlay {
+                from: from.ip().into(),
+                transport,
+                buf,
+                payload,
+            }
+        });
+    }
+
+    fn read_underlay_plain(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..BATCH {
+            let rx = &self.rx[i];
+            let (n, from) = match rx.socket.recv_from(&mut self.buf[MAX_HEADROOM..]) {
+                Ok(ok) => ok,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.recv_error(rx.port, &e),
+            };
+            self.underlay_input(
+                &mut lock(&shared),
+                i,
+                from,
+                None,
+                MAX_HEADROOM..MAX_HEADROOM + n,
+            );
+        }
+    }
+
+    /// Batch: one recvmmsg into the arena's slots, all through the engine under one lock.
+    fn read_underlay_batch(&mut self, i: usize) {
+        let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); BATCH];
+        let received = {
+            let mut slots = self.arena.chunks_mut(self.slot_len);
+            let mut bufs: [&mut [u8]; BATCH] = std::array::from_fn(|_| {
+                slots.next().map_or(&mut [][..], |s| &mut s[MAX_HEADROOM..])
+            });
+            sys::recv_many(&self.rx[i].socket, &mut bufs, &mut got)
+        };
+        let n = match received {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => return self.recv_error(self.rx[i].port, &e),
+        };
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
+        for (slot, (len, from)) in got[..n].iter().copied().enumerate() {
+            if MAX_HEADROOM + len > self.slot_len {
+                self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
+                continue;
+            }
+            self.underlay_input(
+                &mut engine,
+                i,
+                from,
+                Some(slot),
+                MAX_HEADROOM..MAX_HEADROOM + len,
+            );
+        }
+    }
+
+    /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here; each run
+    /// goes through the engine under one lock.
+    fn read_underlay_gro(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..BATCH {
+            let (n, from, segment) =
+                match sys::recv_gro(&self.rx[i].socket, &mut self.buf[MAX_HEADROOM..]) {
+                    Ok(ok) => ok,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) => return self.recv_error(self.rx[i].port, &e),
+                };
+            if n > BUF_LEN {
+                self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
+                continue;
+            }
+            let segment = segment.max(1);
+            let mut at = MAX_HEADROOM;
+            let end = MAX_HEADROOM + n;
+            let mut engine = lock(&shared);
+            // At least once: an empty datagram is still one, for the engine to count.
+            loop {
+                let next = (at + segment).min(end);
+                self.underlay_input(&mut engine, i, from, None, at..next);
+                at = next;
+                if at >= end {
+                    break;
+                }
+            }
+        }
+    }
+
+    // ---- the TAPs ----
+
+    /// A failed TAP read: deleted under us is fatal, anything else is counted.
+    fn tap_read_error(&mut self, i: usize, e: &io::Error) {
+        let tap = &self.io.taps[i];
+        self.io.stats.tap_read_errors += 1;
+        if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD) {
+            // Deleted under us (`ip link del`): the fd stays readable-with-error forever, so
+            // stop rather than spin.
+            self.fatal = Some(format!(
+                "TAP device {} was deleted while in use ({e}): stopping; restart native-vtep \
+                 to recreate it",
+                tap.name
+            ));
+        } else {
+            tracing::debug!("read from {}: {e}", tap.name);
+        }
+    }
+
+    fn read_tap(&mut self, i: usize) {
+        match self.io.datapath {
+            Datapath::Plain => self.read_tap_plain(i),
+            Datapath::Batch => self.read_tap_batch(i),
+            Datapath::Offload => {
+                self.read_tap_offload(i);
+                self.io.flush_coalescer();
+            }
+        }
+    }
+
+    /// Plain: every frame into `buf`, sent at once.
+    fn read_tap_plain(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
+        let port = self.io.taps[i].port;
+        for _ in 0..BATCH {
+            let n = match self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.tap_read_error(i, &e);
+                    break;
+                }
+            };
+            self.io.stats.tap_rx_frames += 1;
+            let frame = MAX_HEADROOM..MAX_HEADROOM + n;
+            let mut engine = lock(&shared);
+            let now = self.clock.now();
+            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
+                Input::Local { port, buf, frame }
+            });
+        }
+    }
+
+    /// Batch: frame `k` into arena slot `k`, then all of them through the engine under one
+    /// lock, and their tunnel packets out by one sendmmsg.
+    fn read_tap_batch(&mut self, i: usize) {
+        let port = self.io.taps[i].port;
+        let mut lens = [0usize; BATCH];
+        let mut count = 0;
+        while count < BATCH {
+            let slot = &mut self.arena[count * self.slot_len..(count + 1) * self.slot_len];
+            match self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]) {
+                Ok(n) => {
+                    lens[count] = n;
+                    count += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.tap_read_error(i, &e);
+                    break;
+                }
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        self.io.stats.tap_rx_frames += count as u64;
+        let shared = Arc::clone(&self.shared);
+        let mut engine = lock(&shared);
+        for (k, n) in lens[..count].iter().copied().enumerate() {
+            let slot = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
+            let frame = MAX_HEADROOM..MAX_HEADROOM + n;
+            let now = self.clock.now();
+            feed(&mut engine, &mut self.io, now, slot, Some(k), |buf| {
+                Input::Local { port, buf, frame }
+            });
+        }
+        drop(engine);
+        self.io.flush_raw(&self.arena, self.slot_len);
+    }
+
+    /// Offload: frames with a virtio-net header; TCP super-frames are segmented first.
+    fn read_tap_offload(&mut self, i: usize) {
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..BATCH {
+            let port = self.io.taps[i].port;
+            let prefix = self.io.taps[i].prefix;
+            let at = MAX_HEADROOM - VNET_HDR_LEN;
+            let n = match self.io.taps[i].file.read(&mut self.buf[at..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.tap_read_error(i, &e),
+            };
+            let Some(hdr) = VnetHdr::parse(&self.buf[at..at + n]) else {
+                self.io.stats.tap_read_errors += 1;
+                continue;
+            };
+            self.io.stats.tap_rx_frames += 1;
+            let frame = MAX_HEADROOM..at + n;
+            if hdr.gso_type & !offload::GSO_ECN != offload::GSO_NONE {
+                let segments =
+                    match offload::segment(&self.buf[frame], &hdr, &mut self.segments, prefix) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.io.stats.tap_read_errors += 1;
+                            tracing::debug!(
+                                "cannot segment a frame from {}: {e:?}",
+                                self.io.taps[i].name
+                            );
+                            continue;
+                        }
+                    };
+                let mut engine = lock(&shared);
+                for k in 0..segments.count {
+                    let frame = segments.frame(k, prefix);
+                    let now = self.clock.now();
+                    feed(
+                        &mut engine,
+                        &mut self.io,
+                        now,
+                        &mut self.segments,
+                        None,
+                        |buf| Input::Local { port, buf, frame },
+                    );
+                }
+                drop(engine);
+                self.io.flush_gso(&self.segments);
+                continue;
+            }
+            if hdr.flags & offload::F_NEEDS_CSUM != 0
+                && !offload::finish_checksum(
+                    &mut self.buf[frame.clone()],
+                    usize::from(hdr.csum_start),
+                    usize::from(hdr.csum_offset),
+                )
+            {
+                self.io.stats.tap_read_errors += 1;
+                continue;
+            }
+            let mut engine = lock(&shared);
+            let now = self.clock.now();
+            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
+                Input::Local { port, buf, frame }
+            });
+            drop(engine);
+            self.io.flush_gso(&self.buf);
+        }
+    }
+}
