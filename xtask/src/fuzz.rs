@@ -62,6 +62,14 @@ pub const TARGETS: &[Target] = &[
         name: "pcap_reader",
         about: "pcap reader over any bytes, writer round trip",
     },
+    Target {
+        name: "bgp_parse",
+        about: "BGP codec over any bytes: never panics, parse/emit/parse round trip",
+    },
+    Target {
+        name: "evpn_speaker",
+        about: "EVPN speaker under arbitrary streams and events, invariants checked",
+    },
 ];
 
 /// Targets run side by side (the project's machines have 2 cores).

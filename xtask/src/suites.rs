@@ -189,13 +189,15 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "no_std",
-        about: "vtep-core builds for a bare-metal target (no std can sneak in)",
+        about: "vtep-core and vtep-evpn build for a bare-metal target (no std can sneak in)",
         steps: &[Step::new(
             "cargo",
             &[
                 "build",
                 "-p",
                 "vtep-core",
+                "-p",
+                "vtep-evpn",
                 "--target",
                 "thumbv7em-none-eabihf",
             ],
@@ -203,13 +205,15 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "wasm",
-        about: "vtep-core, vtep-sim and vtep-web build for wasm32-unknown-unknown",
+        about: "vtep-core, vtep-evpn, vtep-sim and vtep-web build for wasm32-unknown-unknown",
         steps: &[Step::new(
             "cargo",
             &[
                 "build",
                 "-p",
                 "vtep-core",
+                "-p",
+                "vtep-evpn",
                 "-p",
                 "vtep-sim",
                 "-p",

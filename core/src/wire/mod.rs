@@ -13,6 +13,7 @@
 use core::fmt;
 use core::ops::Range;
 
+pub mod bgp;
 pub mod dot1q;
 pub mod flow;
 pub mod geneve;

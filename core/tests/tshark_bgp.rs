@@ -1,0 +1,232 @@
+//! BGP messages emitted by `wire::bgp`, decoded by Wireshark's tshark: an independent
+//! implementation must read the OPEN's capabilities and the EVPN routes (type, MAC, IP, VNI,
+//! route target, MAC mobility sequence, PMSI tunnel) we meant.
+//!
+//! Without tshark on PATH the tests print why and pass, unless OVERLAY_LAB_REQUIRE_TOOLS is set
+//! (as CI does), where they fail.
+
+use std::process::Command;
+
+use vtep_core::Instant;
+use vtep_core::pcap::PcapWriter;
+use vtep_core::wire::bgp::attr::{AsPath, MpReach, NextHop, Origin, PmsiTunnel, pmsi_type};
+use vtep_core::wire::bgp::{
+    Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute,
+    OpenRepr, RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
+};
+use vtep_core::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
+    Ipv4Address, Ipv4Packet, Ipv4Repr,
+};
+
+const MISSING: &str = "tshark is missing: run `cargo xtask setup` (installs Debian's tshark)";
+
+fn tshark_present() -> bool {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("OVERLAY_LAB_REQUIRE_TOOLS").is_some() {
+            panic!("{MISSING}");
+        }
+        eprintln!("skipping: {MISSING}");
+    }
+    found
+}
+
+const VTEP: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
+const RR: Ipv4Address = Ipv4Address::new(10, 0, 0, 254);
+const VNI: u32 = 100;
+
+/// One TCP segment 10.0.0.1:40000 -> 10.0.0.254:179 per message, sequence numbers following.
+fn frames(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut seq = 1u32;
+    messages
+        .iter()
+        .map(|m| {
+            let mut tcp = vec![0u8; 20];
+            tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+            tcp[2..4].copy_from_slice(&179u16.to_be_bytes());
+            tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+            tcp[8..12].copy_from_slice(&1u32.to_be_bytes());
+            tcp[12] = 5 << 4;
+            tcp[13] = 0x18; // PSH, ACK
+            tcp[14..16].copy_from_slice(&65535u16.to_be_bytes());
+            tcp.extend_from_slice(m);
+            seq += m.len() as u32;
+            let ip = Ipv4Repr {
+                src_addr: VTEP,
+                dst_addr: RR,
+                next_header: IpProtocol::Tcp,
+                payload_len: tcp.len(),
+                hop_limit: 64,
+            };
+            let eth = EthernetRepr {
+                src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+                dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+                ethertype: EthernetProtocol::Ipv4,
+            };
+            let mut frame = vec![0u8; 14 + 20 + tcp.len()];
+            let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+            eth.emit(&mut f);
+            let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+            ip.emit(&mut p, &Default::default());
+            p.payload_mut().copy_from_slice(&tcp);
+            frame
+        })
+        .collect()
+}
+
+fn decode(frames: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
+    let mut pcap = PcapWriter::new();
+    for (i, f) in frames.iter().enumerate() {
+        pcap.write_frame(Instant::from_micros(1_000_000 * i as i64), f);
+    }
+    let path = std::env::temp_dir().join(format!("overlay-lab-bgp-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap.as_bytes()).unwrap();
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(&path)
+        .args(["-T", "fields", "-E", "separator=/t"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("running tshark");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+fn messages() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let open = OpenRepr::new(65000, 9, VTEP, Capabilities::evpn(65000));
+    let mut b = vec![0; open.buffer_len()];
+    open.emit(&mut b);
+    out.push(b);
+
+    let rd = RouteDistinguisher::from_ip(VTEP, 1);
+    let type2 = [EvpnRoute::MacIp(MacIpRoute {
+        rd,
+        esi: EthernetSegment::SINGLE_HOMED,
+        ethernet_tag: 0,
+        mac: EthernetAddress([2, 0, 0, 0, 0, 0x0a]),
+        ip: Some(IpAddress::Ipv4(Ipv4Address::new(192, 168, 1, 10))),
+        label1: VNI,
+        label2: None,
+    })];
+    let ecs = [
+        ExtCommunity::RouteTarget(RouteTarget::auto(65000, VNI)),
+        ExtCommunity::Encapsulation(TunnelType::Vxlan),
+        ExtCommunity::MacMobility {
+            sticky: true,
+            seq: 3,
+        },
+    ];
+    let common = |routes, ecs| UpdateRepr {
+        mp_reach: Some(MpReach::Evpn {
+            next_hop: NextHop::V4(VTEP),
+            routes: Seq::Items(routes),
+        }),
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::EMPTY),
+        local_pref: Some(100),
+        ext_communities: Some(Seq::Items(ecs)),
+        ..UpdateRepr::default()
+    };
+    let u2 = common(&type2, &ecs);
+    let mut b = vec![0; u2.buffer_len()];
+    u2.emit(&mut b);
+    out.push(b);
+
+    let type3 = [EvpnRoute::InclusiveMulticast(InclusiveMulticastRoute {
+        rd,
+        ethernet_tag: 0,
+        originator: IpAddress::Ipv4(VTEP),
+    })];
+    let endpoint = VTEP.octets();
+    let u3 = UpdateRepr {
+        pmsi_tunnel: Some(PmsiTunnel {
+            flags: 0,
+            tunnel_type: pmsi_type::INGRESS_REPLICATION,
+            label: VNI,
+            identifier: &endpoint,
+        }),
+        ..common(&type3, &ecs[..2])
+    };
+    let mut b = vec![0; u3.buffer_len()];
+    u3.emit(&mut b);
+    out.push(b);
+    out
+}
+
+#[test]
+fn tshark_decodes_open_and_evpn_updates() {
+    if !tshark_present() {
+        return;
+    }
+    let frames = frames(&messages());
+    let fields = [
+        "bgp.type",
+        "bgp.cap.mp.afi",
+        "bgp.cap.mp.safi",
+        "bgp.evpn.nlri.rt",
+        "bgp.evpn.nlri.mac_addr",
+        "bgp.evpn.nlri.ip.addr",
+        "bgp.ext_com.value_as2",
+        "bgp.ext_com.value_an4",
+        "bgp.ext_com.tunnel_type",
+        "bgp.ext_com_evpn.mmac.seq",
+        "bgp.ext_com_evpn.mmac.flags.sticky",
+        "bgp.update.path_attribute.pmsi.tunnel.type",
+        "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv4",
+        "bgp.evpn.nlri.mpls_ls1",
+        "bgp.evpn.nlri.vni",
+    ];
+    let rows = decode(&frames, &fields);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let get = |row: usize, field: &str| -> &str {
+        let i = fields.iter().position(|f| *f == field).unwrap();
+        rows[row].get(i).map_or("", String::as_str)
+    };
+    assert_eq!(get(0, "bgp.type"), "1");
+    assert_eq!(
+        (get(0, "bgp.cap.mp.afi"), get(0, "bgp.cap.mp.safi")),
+        ("25", "70")
+    );
+    // The type-2 UPDATE.
+    assert_eq!(get(1, "bgp.type"), "2");
+    assert_eq!(get(1, "bgp.evpn.nlri.rt"), "2");
+    assert_eq!(get(1, "bgp.evpn.nlri.mac_addr"), "02:00:00:00:00:0a");
+    assert_eq!(get(1, "bgp.evpn.nlri.ip.addr"), "192.168.1.10");
+    assert_eq!(get(1, "bgp.ext_com.value_as2"), "65000");
+    assert_eq!(get(1, "bgp.ext_com.value_an4"), "100");
+    assert_eq!(get(1, "bgp.ext_com.tunnel_type"), "8");
+    assert_eq!(get(1, "bgp.ext_com_evpn.mmac.seq"), "3");
+    assert_eq!(get(1, "bgp.ext_com_evpn.mmac.flags.sticky"), "1");
+    assert_eq!(
+        get(1, "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv4"),
+        "10.0.0.1"
+    );
+    // EVPN.md section 6: with MP_REACH_NLRI first, Wireshark 4.0 shows Label1 as a 20-bit MPLS
+    // label (VNI >> 4); later versions may show the VNI.
+    let (ls1, vni) = (
+        get(1, "bgp.evpn.nlri.mpls_ls1"),
+        get(1, "bgp.evpn.nlri.vni"),
+    );
+    assert!(
+        ls1 == (VNI >> 4).to_string() || vni == VNI.to_string(),
+        "label {ls1:?} / vni {vni:?}"
+    );
+    // The type-3 UPDATE with its PMSI tunnel.
+    assert_eq!(get(2, "bgp.evpn.nlri.rt"), "3");
+    assert_eq!(get(2, "bgp.update.path_attribute.pmsi.tunnel.type"), "6");
+}

@@ -1,0 +1,327 @@
+//! Speakers connected in memory: sessions establish, routes travel and land in the engines,
+//! moves raise the sequence, hold expiry withdraws, errors reach the operator in words, a
+//! reflector reflects.
+
+mod common;
+
+use common::*;
+use vtep_core::Duration;
+use vtep_core::fdb::Destination;
+use vtep_core::wire::IpAddress;
+use vtep_core::wire::bgp::{ErrorCode, EvpnRoute, MpReach};
+use vtep_evpn::{PeerConfig, PeerId, SessionError, SpeakerConfig, State};
+
+/// A (10.0.0.1) connects to B (10.0.0.2).
+fn pair() -> (Net, PeerId, PeerId) {
+    let mut net = Net::new();
+    let mut ca = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut ca);
+    let mut cb = SpeakerConfig::new(ASN, ip(2));
+    timers(&mut cb);
+    let a = net.add_vtep(ca);
+    let b = net.add_vtep(cb);
+    let pa = net.nodes[a]
+        .speaker
+        .add_peer(PeerConfig::active(ip(2), ASN))
+        .unwrap();
+    let pb = net.nodes[b]
+        .speaker
+        .add_peer(PeerConfig::passive(ip(1), ASN))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    (net, pa, pb)
+}
+
+#[test]
+fn sessions_establish_and_flood_lists_follow_type3_routes() {
+    let (net, pa, pb) = pair();
+    assert_eq!(net.state(0, pa), State::Established);
+    assert_eq!(net.state(1, pb), State::Established);
+    assert_eq!(net.flood_list(0), [IpAddress::Ipv4(ip(2))]);
+    assert_eq!(net.flood_list(1), [IpAddress::Ipv4(ip(1))]);
+    let status = net.nodes[0].speaker.peer_status(pa).unwrap();
+    assert_eq!(status.negotiated.map(|n| n.hold_time), Some(9));
+    assert_eq!(status.routes, 1, "B's type-3 route");
+}
+
+#[test]
+fn a_learned_mac_travels_and_installs() {
+    let (mut net, _, pb) = pair();
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.fdb(1, mac(1)), Some((remote(1), 0)));
+    let routes = net.nodes[1].speaker.received_routes(pb);
+    assert_eq!(
+        routes.iter().filter(|r| r.best).count(),
+        2,
+        "type 2 and type 3 are best"
+    );
+    // The type-2 route as sent: label = VNI, no MAC mobility at seq 0.
+    let update = net.updates(0, 1).into_iter().find(|u| {
+        matches!(parse_update(u).mp_reach, Some(MpReach::Evpn { routes, .. }) if routes.iter().any(|r| matches!(r, EvpnRoute::MacIp(_))))
+    });
+    let update = update.expect("a type-2 UPDATE from A to B");
+    let repr = parse_update(&update);
+    let ecs: Vec<_> = repr.ext_communities.unwrap().iter().collect();
+    assert_eq!(ecs.len(), 2, "route target and encapsulation: {ecs:?}");
+}
+
+#[test]
+fn a_move_raises_the_sequence_and_the_other_side_follows() {
+    let (mut net, _, _) = pair();
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    // The VM migrates to B: B's engine sees it at a local port.
+    net.frame_from(1, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[1].speaker.local_seq(vni(), mac(1).0), Some(1));
+    assert_eq!(
+        net.fdb(0, mac(1)),
+        Some((remote(2), 1)),
+        "A follows the higher sequence"
+    );
+    assert_eq!(
+        net.nodes[0].speaker.local_seq(vni(), mac(1).0),
+        None,
+        "A withdrew its route"
+    );
+    assert_eq!(net.nodes[1].speaker.best_remote(vni(), mac(1).0), None);
+    // And back: sequence 2.
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.fdb(1, mac(1)), Some((remote(1), 2)));
+}
+
+#[test]
+fn hold_expiry_withdraws_the_routes() {
+    let (mut net, pa, pb) = pair();
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert!(net.fdb(1, mac(1)).is_some());
+    net.cut(0, 1);
+    let cut_at = net.now;
+    while net.state(1, pb) == State::Established {
+        net.run_for(Duration::from_millis(100));
+    }
+    let after = net.now - cut_at;
+    assert!(
+        after <= Duration::from_secs(9),
+        "down {after} after the cut"
+    );
+    assert_eq!(net.fdb(1, mac(1)), None);
+    assert!(net.flood_list(1).is_empty());
+    let error = net.nodes[1]
+        .speaker
+        .peer_status(pb)
+        .unwrap()
+        .last_error
+        .unwrap();
+    assert_eq!(error, SessionError::HoldTimerExpired { hold_time: 9 });
+    assert!(error.to_string().starts_with("hold time expired"));
+    // A reconnects (the cut connection is gone; new ones get through).
+    net.run_for(Duration::from_secs(30));
+    assert_eq!(net.state(0, pa), State::Established);
+    assert_eq!(net.fdb(1, mac(1)), Some((remote(1), 0)));
+}
+
+#[test]
+fn as_mismatch_is_refused_in_words() {
+    let mut net = Net::new();
+    let mut ca = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut ca);
+    let mut cb = SpeakerConfig::new(ASN + 1, ip(2));
+    timers(&mut cb);
+    let a = net.add_vtep(ca);
+    let b = net.add_vtep(cb);
+    let pa = net.nodes[a]
+        .speaker
+        .add_peer(PeerConfig::active(ip(2), ASN))
+        .unwrap();
+    let pb = net.nodes[b]
+        .speaker
+        .add_peer(PeerConfig::passive(ip(1), ASN + 1))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    // Each side checks the other's OPEN; which one speaks first is a matter of timing, and
+    // both outcomes must say what is wrong.
+    let theirs = net.nodes[a]
+        .speaker
+        .peer_status(pa)
+        .unwrap()
+        .last_error
+        .unwrap();
+    match &theirs {
+        SessionError::NotificationReceived { code, subcode, .. } => {
+            assert_eq!((*code, *subcode), (ErrorCode::OpenMessage, 2));
+            assert!(
+                theirs
+                    .to_string()
+                    .contains("OPEN message error / bad peer AS"),
+                "{theirs}"
+            );
+        }
+        SessionError::AsMismatch { expected, received } => {
+            assert_eq!((*expected, *received), (ASN, ASN + 1));
+            assert!(theirs.to_string().starts_with("AS mismatch"), "{theirs}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        net.nodes[a]
+            .speaker
+            .peer_status(pa)
+            .unwrap()
+            .counters
+            .established,
+        0
+    );
+    let ours = net.nodes[b]
+        .speaker
+        .peer_status(pb)
+        .unwrap()
+        .last_error
+        .unwrap();
+    assert_eq!(
+        ours,
+        SessionError::AsMismatch {
+            expected: ASN + 1,
+            received: ASN
+        }
+    );
+}
+
+#[test]
+fn unreachable_peer_backs_off() {
+    let mut net = Net::new();
+    let mut ca = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut ca);
+    let a = net.add_vtep(ca);
+    let pa = net.nodes[a]
+        .speaker
+        .add_peer(PeerConfig::active(ip(9), ASN))
+        .unwrap();
+    net.run_for(Duration::from_secs(20));
+    let status = net.nodes[a].speaker.peer_status(pa).unwrap();
+    assert_eq!(
+        status.last_error,
+        Some(SessionError::Unreachable { address: ip(9) })
+    );
+    // Retries at 1, 2, 4, 4, 4... seconds: far fewer than one per second.
+    let tries = net.nodes[a].events.len();
+    assert!((4..=8).contains(&tries), "{tries} attempts in 20 s");
+}
+
+#[test]
+fn garbage_resets_the_session_with_a_notification() {
+    let (mut net, _, pb) = pair();
+    let now = net.now;
+    net.nodes[1]
+        .speaker
+        .handle_input(now, vtep_evpn::Input::Data(pb, &[0u8; 40]));
+    let mut outputs = Vec::new();
+    loop {
+        match net.nodes[1].speaker.poll_output() {
+            vtep_evpn::Output::Timeout(_) => break,
+            vtep_evpn::Output::Transmit(p) => outputs.push(net.nodes[1].speaker.take_transmit(p)),
+            other => outputs.push(format!("{other:?}").into_bytes()),
+        }
+    }
+    let notification = &outputs[0];
+    assert_eq!(
+        &notification[16..21],
+        &[0, 21, 3, 1, 1],
+        "connection not synchronized"
+    );
+    assert!(outputs.iter().any(|o| o.starts_with(b"Close")));
+    assert_eq!(
+        net.nodes[1]
+            .speaker
+            .peer_status(pb)
+            .unwrap()
+            .counters
+            .malformed
+            .total(),
+        1
+    );
+}
+
+#[test]
+fn a_peer_over_its_route_limit_is_torn_down() {
+    let mut net = Net::new();
+    let mut ca = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut ca);
+    let mut cb = SpeakerConfig::new(ASN, ip(2));
+    timers(&mut cb);
+    cb.max_routes_per_peer = 2;
+    let a = net.add_vtep(ca);
+    let b = net.add_vtep(cb);
+    net.nodes[a]
+        .speaker
+        .add_peer(PeerConfig::active(ip(2), ASN))
+        .unwrap();
+    let pb = net.nodes[b]
+        .speaker
+        .add_peer(PeerConfig::passive(ip(1), ASN))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    net.frame_from(0, mac(1));
+    net.frame_from(0, mac(2));
+    net.run_for(Duration::from_millis(10));
+    let status = net.nodes[b].speaker.peer_status(pb).unwrap();
+    assert_eq!(
+        status.last_error,
+        Some(SessionError::RouteLimit { limit: 2 })
+    );
+    assert_eq!(status.routes, 0);
+}
+
+#[test]
+fn a_reflector_reflects_with_originator_and_cluster_list() {
+    let mut net = Net::new();
+    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
+    timers(&mut crr);
+    let rr = net.add_reflector(crr);
+    let mut leaves = Vec::new();
+    for last in [1, 2] {
+        let mut c = SpeakerConfig::new(ASN, ip(last));
+        timers(&mut c);
+        let n = net.add_vtep(c);
+        net.nodes[n]
+            .speaker
+            .add_peer(PeerConfig::active(ip(254), ASN))
+            .unwrap();
+        leaves.push(n);
+    }
+    net.run_for(Duration::from_secs(3));
+    let peers = net.nodes[rr].speaker.peers();
+    assert_eq!(peers.len(), 2);
+    assert!(
+        peers
+            .iter()
+            .all(|p| p.state == State::Established && p.dynamic)
+    );
+    net.frame_from(leaves[0], mac(7));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.fdb(leaves[1], mac(7)), Some((remote(1), 0)));
+    assert_eq!(net.flood_list(leaves[1]), [IpAddress::Ipv4(ip(1))]);
+    let reflected = net
+        .updates(rr, leaves[1])
+        .into_iter()
+        .map(|u| {
+            parse_update(&u).originator_id.zip(
+                parse_update(&u)
+                    .cluster_list
+                    .map(|c| c.iter().collect::<Vec<_>>()),
+            )
+        })
+        .find_map(|x| x);
+    assert_eq!(reflected, Some((ip(1), vec![ip(254)])));
+    // Leaf 1 gets nothing of its own back... and leaf 2's move is followed by leaf 1.
+    net.frame_from(leaves[1], mac(7));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.fdb(leaves[0], mac(7)), Some((remote(2), 1)));
+    assert!(matches!(
+        net.fdb(leaves[1], mac(7)),
+        Some((Destination::Local(_), _))
+    ));
+}
