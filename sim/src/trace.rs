@@ -1,6 +1,7 @@
 //! The trace: one [`Hop`] per frame per link, with its times, its bytes and what the receiving
-//! node decided. [`Layers`] reads the bytes back into a layer summary (outer Ethernet / IP /
-//! UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP).
+//! node decided ([`Decision`]; [`Decision::from_event`] turns the VTEP's events into
+//! decisions). [`Layers`] reads the bytes back into a layer summary (outer Ethernet / IP / UDP
+//! / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -8,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use vtep_core::fdb::{Destination, Mac};
-use vtep_core::vtep::{DropReason, Encapsulation};
+use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
     Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
@@ -16,11 +17,7 @@ use vtep_core::wire::{
 use vtep_core::{Instant, Vni};
 
 use crate::cp::{self, RouteMsg};
-use crate::{LinkId, NodeId};
-
-/// Index of a hop in the trace.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct HopId(pub u32);
+use crate::{HopId, LinkId, NodeId};
 
 /// One frame crossing one link.
 #[derive(Clone, PartialEq, Debug)]
@@ -109,6 +106,43 @@ pub enum Decision {
     /// The route server or a VTEP processed a control-plane message.
     ControlPlane(RouteMsg),
     Dropped(DropCause),
+}
+
+impl Decision {
+    /// What a VTEP's event says about the frame that caused it. `None` for the events that
+    /// are bookkeeping rather than a decision about the frame (a frozen duplicate, an aged-out
+    /// entry, a full FDB, a learned neighbour).
+    pub fn from_event(event: &Event) -> Option<Decision> {
+        Some(match *event {
+            Event::Learned { vni, mac, dest } => Decision::Learned {
+                vni,
+                mac,
+                dest,
+                moved: false,
+            },
+            Event::Moved { vni, mac, to, .. } => Decision::Learned {
+                vni,
+                mac,
+                dest: to,
+                moved: true,
+            },
+            Event::Flooded {
+                vni,
+                local_ports,
+                remote_copies,
+            } => Decision::Flooded {
+                vni,
+                local_ports,
+                remote_copies,
+            },
+            Event::ArpSuppressed { vni, ip, mac } => Decision::ArpSuppressed { vni, ip, mac },
+            Event::Dropped { reason, .. } => Decision::Dropped(DropCause::Vtep(reason)),
+            Event::DuplicateFrozen { .. }
+            | Event::AgedOut { .. }
+            | Event::FdbFull { .. }
+            | Event::NeighbourLearned { .. } => return None,
+        })
+    }
 }
 
 /// Why a frame went no further.
@@ -328,7 +362,6 @@ impl Layers {
             Tunnel::ControlPlane(_) => None,
         }
     }
-
     /// One line, outermost first: `Eth/IPv4 10.0.0.1>10.0.0.2/UDP 50123>4789/VXLAN 100 | ...`.
     pub fn describe(&self) -> String {
         let mut s = String::new();
@@ -539,4 +572,52 @@ fn parse_inner(bytes: &[u8]) -> Option<Inner> {
         len: bytes.len(),
         l3,
     })
+}
+
+#[cfg(test)]
+mod tests {
+
+    use vtep_core::wire::EthernetAddress;
+
+    use super::*;
+
+    #[test]
+    fn events_become_decisions_or_nothing() {
+        let vni = Vni::new(100).unwrap();
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+        let (here, there) = (
+            Destination::Local(vtep_core::fdb::PortId(1)),
+            Destination::Remote(Ipv4Address::new(10, 1, 0, 3).into()),
+        );
+        let moved = Event::Moved {
+            vni,
+            mac,
+            from: here,
+            to: there,
+            seq: 2,
+        };
+        assert_eq!(
+            Decision::from_event(&moved),
+            Some(Decision::Learned {
+                vni,
+                mac,
+                dest: there,
+                moved: true,
+            })
+        );
+        let dropped = Event::Dropped {
+            vni: Some(vni),
+            reason: DropReason::RateLimited,
+        };
+        assert_eq!(
+            Decision::from_event(&dropped),
+            Some(Decision::Dropped(DropCause::Vtep(DropReason::RateLimited)))
+        );
+        let aged = Event::AgedOut {
+            vni,
+            mac,
+            dest: there,
+        };
+        assert_eq!(Decision::from_event(&aged), None);
+    }
 }
