@@ -1,7 +1,8 @@
 //! The trace: one [`Hop`] per frame per link, with its times, its bytes and what the receiving
-//! node decided ([`Decision`]; [`Decision::from_event`] turns the VTEP's events into
-//! decisions). [`Layers`] reads the bytes back into a layer summary (outer Ethernet / IP / UDP
-//! / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP).
+//! node decided ([`Decision`], worded by its `Display`; [`Decision::from_event`] turns the
+//! VTEP's events into decisions). [`Layers`] reads the bytes back into a layer summary (outer
+//! Ethernet / IP / UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP |
+//! TCP).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -142,6 +143,51 @@ impl Decision {
             | Event::FdbFull { .. }
             | Event::NeighbourLearned { .. } => return None,
         })
+    }
+}
+
+impl fmt::Display for Decision {
+    /// In the playground's words: `encapsulated in VNI 100, 2 copies`, `DROPPED: link_mtu`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural =
+            |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        match self {
+            Decision::Received => f.write_str("received by the host"),
+            Decision::Routed { .. } => f.write_str("routed"),
+            Decision::Switched {
+                ports,
+                flooded: true,
+            } => write!(f, "flooded to {ports} ports"),
+            Decision::Switched { flooded: false, .. } => f.write_str("switched"),
+            Decision::Encapsulated { vni, copies } => write!(
+                f,
+                "encapsulated in VNI {vni}, {copies} cop{}",
+                plural(*copies, "y", "ies")
+            ),
+            Decision::Decapsulated { vni } => write!(f, "decapsulated from VNI {vni}"),
+            Decision::DeliveredLocally { ports, .. } => write!(
+                f,
+                "delivered to {ports} local port{}",
+                plural(*ports, "", "s")
+            ),
+            Decision::Learned { mac, moved, .. } => {
+                write!(f, "{} {mac}", if *moved { "moved" } else { "learned" })
+            }
+            Decision::Flooded {
+                local_ports,
+                remote_copies,
+                ..
+            } => write!(
+                f,
+                "BUM: flooded to {local_ports} local ports + {remote_copies} VTEPs (head-end \
+                 replication)"
+            ),
+            Decision::ArpSuppressed { ip, .. } => {
+                write!(f, "ARP for {ip} answered by the VTEP (suppressed)")
+            }
+            Decision::ControlPlane(msg) => write!(f, "control plane: {msg}"),
+            Decision::Dropped(cause) => write!(f, "DROPPED: {cause}"),
+        }
     }
 }
 
@@ -576,10 +622,95 @@ fn parse_inner(bytes: &[u8]) -> Option<Inner> {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
 
     use vtep_core::wire::EthernetAddress;
 
     use super::*;
+
+    #[test]
+    fn decisions_in_the_playgrounds_words() {
+        let vni = Vni::new(100).unwrap();
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+        let dest = Destination::Remote(Ipv4Address::new(10, 1, 0, 3).into());
+        let cases = [
+            (Decision::Received, "received by the host"),
+            (Decision::Routed { link: LinkId(3) }, "routed"),
+            (
+                Decision::Switched {
+                    ports: 3,
+                    flooded: true,
+                },
+                "flooded to 3 ports",
+            ),
+            (
+                Decision::Switched {
+                    ports: 1,
+                    flooded: false,
+                },
+                "switched",
+            ),
+            (
+                Decision::Encapsulated { vni, copies: 1 },
+                "encapsulated in VNI 100, 1 copy",
+            ),
+            (
+                Decision::Encapsulated { vni, copies: 2 },
+                "encapsulated in VNI 100, 2 copies",
+            ),
+            (Decision::Decapsulated { vni }, "decapsulated from VNI 100"),
+            (
+                Decision::DeliveredLocally { vni, ports: 1 },
+                "delivered to 1 local port",
+            ),
+            (
+                Decision::DeliveredLocally { vni, ports: 2 },
+                "delivered to 2 local ports",
+            ),
+            (
+                Decision::Learned {
+                    vni,
+                    mac,
+                    dest,
+                    moved: false,
+                },
+                "learned 02-00-00-00-00-01",
+            ),
+            (
+                Decision::Learned {
+                    vni,
+                    mac,
+                    dest,
+                    moved: true,
+                },
+                "moved 02-00-00-00-00-01",
+            ),
+            (
+                Decision::Flooded {
+                    vni,
+                    local_ports: 1,
+                    remote_copies: 3,
+                },
+                "BUM: flooded to 1 local ports + 3 VTEPs (head-end replication)",
+            ),
+            (
+                Decision::ArpSuppressed {
+                    vni,
+                    ip: Ipv4Address::new(10, 0, 0, 2),
+                    mac,
+                },
+                "ARP for 10.0.0.2 answered by the VTEP (suppressed)",
+            ),
+            (
+                Decision::Dropped(DropCause::Vtep(DropReason::TooBig)),
+                "DROPPED: vtep:too_big",
+            ),
+            (Decision::Dropped(DropCause::LinkMtu), "DROPPED: link_mtu"),
+        ];
+        for (decision, expect) in cases {
+            assert_eq!(decision.to_string(), expect, "{decision:?}");
+        }
+    }
 
     #[test]
     fn events_become_decisions_or_nothing() {
