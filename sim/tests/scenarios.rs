@@ -204,7 +204,7 @@ fn s6_tenants_with_identical_addresses_never_see_each_other() {
         if let (Some(to), Some(from)) = (vni_of(h.to), vni_of(h.origin))
             && h.decisions.contains(&Decision::Received)
         {
-            assert_eq!(to, from, "hop {:?}: {}", h.id, h.layers().describe());
+            assert_eq!(to, from, "hop {:?}: {:#}", h.id, h.layers());
             delivered += 1;
         }
     }

@@ -69,101 +69,38 @@ pub struct HopRow {
 impl HopRow {
     pub fn new(layers: &Layers) -> HopRow {
         let mut kinds = 0;
-        let mut vni = None;
-        let mut summary = String::new();
         let mut proto = "other";
-        if let Some(o) = &layers.outer {
-            match o.tunnel {
-                Tunnel::Encap {
-                    encapsulation,
-                    vni: v,
-                } => {
-                    kinds |= kind::ENCAP;
-                    vni = Some(v.get());
-                    summary.push_str(&format!("{} {} [", encapsulation.name(), v.get()));
-                }
-                Tunnel::ControlPlane(msg) => {
-                    kinds |= kind::CONTROL;
-                    proto = "ctrl";
-                    summary.push_str(&format!("EVPN {msg}"));
-                }
+        match layers.outer.map(|o| o.tunnel) {
+            Some(Tunnel::Encap { .. }) => kinds |= kind::ENCAP,
+            Some(Tunnel::ControlPlane(_)) => {
+                kinds |= kind::CONTROL;
+                proto = "ctrl";
             }
+            None => {}
         }
         if let Some(i) = &layers.inner {
             if i.dst_mac.is_broadcast() || i.dst_mac.is_multicast() {
                 kinds |= kind::BUM;
             }
-            match i.l3 {
-                L3::Arp {
-                    op,
-                    sender,
-                    target_ip,
-                } => {
-                    kinds |= kind::ARP;
-                    proto = "arp";
-                    let garp = sender.1 == target_ip;
-                    summary.push_str(&match op {
-                        vtep_core::wire::ArpOperation::Request if garp => {
-                            format!("ARP gratuitous {} is-at {}", sender.1, sender.0)
-                        }
-                        vtep_core::wire::ArpOperation::Request => {
-                            format!("ARP who-has {target_ip} tell {}", sender.1)
-                        }
-                        vtep_core::wire::ArpOperation::Reply => {
-                            format!("ARP {} is-at {}", sender.1, sender.0)
-                        }
-                        vtep_core::wire::ArpOperation::Unknown(_) => "ARP ?".to_string(),
-                    });
-                }
-                L3::Ipv4 { src, dst, l4 } => {
-                    let l4s = match l4 {
-                        L4::IcmpEchoRequest { seq, .. } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP echo request seq {seq}")
-                        }
-                        L4::IcmpEchoReply { seq, .. } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP echo reply seq {seq}")
-                        }
-                        L4::Icmp { msg_type } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP type {msg_type}")
-                        }
-                        L4::Udp { src, dst, len } => {
-                            kinds |= kind::UDP;
-                            proto = "udp";
-                            format!("UDP {src} > {dst} len {len}")
-                        }
-                        L4::Tcp {
-                            src,
-                            dst,
-                            flags,
-                            payload,
-                        } => {
-                            kinds |= kind::TCP;
-                            proto = "tcp";
-                            format!("TCP {src} > {dst} [{flags}] len {payload}")
-                        }
-                        L4::Other(p) => format!("IP proto {p}"),
-                    };
-                    summary.push_str(&format!("{src} > {dst} {l4s}"));
-                }
-                L3::Other(t) => summary.push_str(&format!("ethertype {t:#06x}")),
-            }
-        }
-        if kinds & kind::ENCAP != 0 {
-            summary.push(']');
-        }
-        if summary.is_empty() {
-            summary.push_str("unreadable frame");
+            let (k, p) = match i.l3 {
+                L3::Arp { .. } => (kind::ARP, "arp"),
+                L3::Ipv4 { l4, .. } => match l4 {
+                    L4::IcmpEchoRequest { .. } | L4::IcmpEchoReply { .. } | L4::Icmp { .. } => {
+                        (kind::ICMP, "icmp")
+                    }
+                    L4::Udp { .. } => (kind::UDP, "udp"),
+                    L4::Tcp { .. } => (kind::TCP, "tcp"),
+                    L4::Other(_) => (0, proto),
+                },
+                L3::Other(_) => (0, proto),
+            };
+            kinds |= k;
+            proto = p;
         }
         HopRow {
             kinds,
-            summary,
-            vni,
+            summary: layers.to_string(),
+            vni: layers.vni().map(|v| v.get()),
             proto,
         }
     }
