@@ -27,6 +27,7 @@ pub mod id;
 pub mod rng;
 pub mod scale;
 pub mod scenario;
+pub mod script;
 pub mod sim;
 pub mod trace;
 

@@ -5,17 +5,18 @@ use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
 use vtep_sim::scale::{Variant, model, simulate};
-use vtep_sim::scenario::{self, ScenarioRun};
+use vtep_sim::scenario;
+use vtep_sim::script::Run;
 use vtep_sim::trace::{L3, L4, Tunnel};
 use vtep_sim::*;
 
 const SEED: u64 = 2026;
 
-fn run(s: scenario::Scenario) -> ScenarioRun {
+fn run(s: scenario::Scenario) -> Run {
     s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
 }
 
-fn underlay_links(r: &ScenarioRun) -> Vec<LinkId> {
+fn underlay_links(r: &Run) -> Vec<LinkId> {
     r.sim
         .links()
         .iter()
@@ -25,13 +26,14 @@ fn underlay_links(r: &ScenarioRun) -> Vec<LinkId> {
 }
 
 #[test]
-fn all_scenarios_have_text_and_steps() {
+fn all_scenarios_have_text_and_actions() {
     let all = scenario::all();
     assert_eq!(all.len(), 10);
     for (i, s) in all.iter().enumerate() {
         assert_eq!(s.id, format!("S{}", i + 1));
         assert!(!s.title.is_empty() && !s.narrative.is_empty() && !s.outcome.is_empty());
-        assert!(s.steps.len() >= 3);
+        assert!(s.script.actions.len() >= 3);
+        assert_eq!(s.script.scenario.as_deref(), Some(s.id));
     }
 }
 
@@ -359,7 +361,7 @@ fn s10_across_sites_and_back_after_a_failure() {
 }
 
 /// Every observable of a trace: times, ends, link, bytes, lineage, decisions.
-fn fingerprint(r: &ScenarioRun) -> Vec<String> {
+fn fingerprint(r: &Run) -> Vec<String> {
     r.sim
         .trace()
         .iter()

@@ -43,7 +43,7 @@ fn decode_uri_component(s: &str) -> String {
 /// The saved script: S4, and what the user did in the playground at 500, 1500, 1800 and
 /// 1850 ms of virtual time.
 fn expected() -> Script {
-    let mut s = Script::from_scenario(&vtep_sim::scenario::s4());
+    let mut s = vtep_sim::scenario::s4().script;
     let user = [
         (
             500_000,
@@ -150,8 +150,8 @@ fn the_loaded_script_runs_to_the_saved_outcome() {
 #[test]
 fn the_built_in_scripts_are_unchanged() {
     let mut builtin: Vec<Script> = vtep_sim::scenario::all()
-        .iter()
-        .map(Script::from_scenario)
+        .into_iter()
+        .map(|s| s.script)
         .collect();
     builtin.push(Script::sandbox());
     builtin.push(Script::load_test());

@@ -23,6 +23,11 @@ use crate::{LinkId, NodeId, SimError, SiteId};
 /// Overlay (VTEPs on hypervisors, routed underlay) or the flat-L2 baseline (hypervisors are
 /// plain bridges, sites are core switches, all hosts share one broadcast domain).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Fabric {
     #[default]
     Overlay,
@@ -31,6 +36,11 @@ pub enum Fabric {
 
 /// How VTEPs find remote MACs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum LearningMode {
     /// Static head-end replication lists, data-plane learning, ARP flooded.
     #[default]

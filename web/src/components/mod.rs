@@ -143,11 +143,11 @@ fn script_from_hash(hash: &str) -> Result<Script, String> {
     }
     let id = h.strip_prefix("scenario=").unwrap_or(h);
     match id {
-        "" => Ok(Script::from_scenario(&scenario::s1())),
+        "" => Ok(scenario::s1().script),
         "sandbox" => Ok(Script::sandbox()),
         "load" => Ok(Script::load_test()),
         _ => find_scenario(id)
-            .map(|s| Script::from_scenario(&s))
+            .map(|s| s.script)
             .ok_or_else(|| format!("unknown scenario {id:?}")),
     }
 }
@@ -207,7 +207,7 @@ impl App {
             .as_deref()
             .and_then(|id| match id {
                 "load" => Some(Script::load_test()),
-                id => find_scenario(id).map(|sc| Script::from_scenario(&sc)),
+                id => find_scenario(id).map(|sc| sc.script),
             })
             .is_some_and(|p| p == *s);
         if pristine {
@@ -574,11 +574,7 @@ impl App {
             Ok(()) => {
                 self.message = Some((
                     false,
-                    format!(
-                        "at {}: {}",
-                        fmt_time(lab::us(self.lab.now())),
-                        lab::describe(&action)
-                    ),
+                    format!("at {}: {}", fmt_time(lab::us(self.lab.now())), action),
                 ));
                 self.outcome = None;
                 self.update_hash();
@@ -599,7 +595,7 @@ impl Component for App {
         let (script, message) = match script_from_hash(&dom::hash()) {
             Ok(s) => (s, None),
             Err(e) => (
-                Script::from_scenario(&scenario::s1()),
+                scenario::s1().script,
                 Some((true, format!("could not load the link: {e}"))),
             ),
         };
