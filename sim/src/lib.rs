@@ -33,6 +33,6 @@ pub mod trace;
 
 pub use error::SimError;
 pub use id::{AppId, HopId, LinkId, NodeId, SiteId};
-pub use sim::{Fabric, LearningMode, LinkSpec, NodeKind, Sim, SimConfig};
+pub use sim::{FabricKind, LearningMode, LinkSpec, NodeKind, Sim, SimConfig};
 pub use trace::{Decision, DropCause, Hop, Layers};
 pub use vtep_core::{Duration, Instant, Vni};

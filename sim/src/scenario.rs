@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use vtep_core::vtep::Encapsulation;
 
 use crate::script::{Action, Run, Script, Timed};
-use crate::{Fabric, LearningMode, SimError};
+use crate::{FabricKind, LearningMode, SimError};
 
 /// A claim of the article, as something to run.
 #[derive(Clone, PartialEq, Debug)]
@@ -64,7 +64,7 @@ impl Story {
             scenario: Some(id.to_string()),
             end_us: Some(self.at_us),
             actions: core::mem::take(&mut self.actions),
-            ..Script::new(Fabric::Overlay)
+            ..Script::new(FabricKind::Overlay)
         }
     }
 }
@@ -480,7 +480,7 @@ impl Script {
         }
         Script {
             actions: story.actions,
-            ..Script::new(Fabric::Overlay)
+            ..Script::new(FabricKind::Overlay)
         }
     }
 
@@ -516,7 +516,7 @@ impl Script {
         Script {
             scenario: Some(s("load")),
             actions: story.actions,
-            ..Script::new(Fabric::Overlay)
+            ..Script::new(FabricKind::Overlay)
         }
     }
 }

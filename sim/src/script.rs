@@ -17,7 +17,7 @@ use vtep_core::wire::{EthernetAddress, Ipv4Address};
 use vtep_core::{Duration, Instant};
 
 use crate::sim::{HostSpec, arp_request};
-use crate::{AppId, Fabric, LearningMode, LinkId, LinkSpec, NodeId, Sim, SimConfig, SimError};
+use crate::{AppId, FabricKind, LearningMode, LinkId, LinkSpec, NodeId, Sim, SimConfig, SimError};
 
 /// One operation on the simulator. Names refer to sites, hypervisors and hosts added before.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -139,7 +139,7 @@ pub struct Script {
     pub format: String,
     pub seed: u64,
     #[cfg_attr(feature = "serde", serde(default))]
-    pub fabric: Fabric,
+    pub fabric: FabricKind,
     /// The guided scenario it started from (`"S4"`), if any.
     #[cfg_attr(feature = "serde", serde(default))]
     pub scenario: Option<String>,
@@ -163,7 +163,7 @@ pub fn at(us: u64) -> Instant {
 
 impl Script {
     /// No actions yet, on `fabric`, with the built-in seed.
-    pub fn new(fabric: Fabric) -> Script {
+    pub fn new(fabric: FabricKind) -> Script {
         Script {
             format: FORMAT.to_string(),
             seed: SEED,
@@ -482,7 +482,7 @@ mod tests {
 
     #[test]
     fn an_action_goes_after_those_at_its_time() {
-        let mut script = Script::new(Fabric::Overlay);
+        let mut script = Script::new(FabricKind::Overlay);
         for (at_us, name) in [(0, "a"), (10, "c"), (5, "b"), (10, "d"), (0, "e")] {
             script.insert(at_us, Action::Site { name: s(name) });
         }
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn a_script_runs_to_its_end_and_names_its_apps() {
-        let mut script = Script::new(Fabric::Overlay);
+        let mut script = Script::new(FabricKind::Overlay);
         script.insert(0, Action::Site { name: s("dc1") });
         for hv in ["hv1", "hv2"] {
             let (site, name) = (s("dc1"), s(hv));
@@ -542,7 +542,7 @@ mod tests {
 
     #[test]
     fn an_unknown_name_is_an_error_not_a_panic() {
-        let mut run = Run::new(&Script::new(Fabric::Overlay));
+        let mut run = Run::new(&Script::new(FabricKind::Overlay));
         let hv = Action::Hypervisor {
             site: s("nowhere"),
             name: s("hv1"),

@@ -33,7 +33,8 @@ mod routing;
 mod settings;
 
 pub use model::{
-    Fabric, HostSpec, LearningMode, LinkInfo, LinkSpec, NodeInfo, NodeKind, SimConfig, VniSettings,
+    FabricKind, HostSpec, LearningMode, LinkInfo, LinkSpec, NodeInfo, NodeKind, SimConfig,
+    VniSettings,
 };
 pub use ops::{arp_request, gratuitous_arp};
 

@@ -236,7 +236,7 @@ fn control_plane_migration_bumps_the_mobility_sequence() {
 #[test]
 fn flat_l2_baseline_switches_without_tunnels() {
     let config = SimConfig {
-        fabric: Fabric::FlatL2,
+        fabric: FabricKind::FlatL2,
         ..SimConfig::default()
     };
     let (mut sim, _hv, hosts) = small(config, 3);

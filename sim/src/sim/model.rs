@@ -20,15 +20,16 @@ use crate::cp::RouteServer;
 use crate::host::Host;
 use crate::{LinkId, NodeId, SimError, SiteId};
 
-/// Overlay (VTEPs on hypervisors, routed underlay) or the flat-L2 baseline (hypervisors are
-/// plain bridges, sites are core switches, all hosts share one broadcast domain).
+/// The kind of network: an overlay (VTEPs on hypervisors, routed underlay) or the flat-L2
+/// baseline (hypervisors are plain bridges, sites are core switches, all hosts share one
+/// broadcast domain). (`Fabric` alone names the test harnesses' wired-up VTEPs.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "snake_case")
 )]
-pub enum Fabric {
+pub enum FabricKind {
     #[default]
     Overlay,
     FlatL2,
@@ -99,7 +100,7 @@ impl LinkSpec {
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub struct SimConfig {
     pub seed: u64,
-    pub fabric: Fabric,
+    pub fabric: FabricKind,
     pub learning: LearningMode,
     /// How long a live-migrating host is paused (stop-and-copy).
     pub migration_downtime: Duration,
@@ -112,7 +113,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             seed: 1,
-            fabric: Fabric::Overlay,
+            fabric: FabricKind::Overlay,
             learning: LearningMode::FloodAndLearn,
             migration_downtime: Duration::from_millis(30),
             keep_bytes: true,

@@ -18,8 +18,8 @@ use vtep_core::wire::{
 use vtep_core::{Duration, Vni};
 
 use super::model::{
-    Fabric, HostNode, HostSpec, Hypervisor, LearningMode, LinkSpec, NodeKind, Router, Site, State,
-    vni_of,
+    FabricKind, HostNode, HostSpec, Hypervisor, LearningMode, LinkSpec, NodeKind, Router, Site,
+    State, vni_of,
 };
 use super::{Ev, Sim};
 use crate::cp::RouteMsg;
@@ -59,12 +59,12 @@ impl Sim {
             .map_err(|_| SimError::BadArgument("at most 255 sites".to_string()))?;
         let id = SiteId(self.sites.len() as u32);
         let state = match self.config.fabric {
-            Fabric::Overlay => State::Router(Router {
+            FabricKind::Overlay => State::Router(Router {
                 ip: Ipv4Address::new(10, index, 0, 1),
                 routes: BTreeMap::new(),
                 macs_seen: BTreeSet::new(),
             }),
-            Fabric::FlatL2 => State::Switch(BTreeMap::new()),
+            FabricKind::FlatL2 => State::Switch(BTreeMap::new()),
         };
         let core = self.add_node(&format!("{name}-core"), id, state)?;
         self.sites.push(Some(Site {
@@ -118,7 +118,7 @@ impl Sim {
                 "cannot connect a site to itself".to_string(),
             ));
         }
-        if self.config.fabric == Fabric::FlatL2 && self.l2_connected(ca, cb) {
+        if self.config.fabric == FabricKind::FlatL2 && self.l2_connected(ca, cb) {
             return Err(SimError::WouldLoop);
         }
         Ok(self.add_link(ca, cb, spec, true))
@@ -150,13 +150,13 @@ impl Sim {
         };
         let ip = Ipv4Address::new(10, index, (number >> 8) as u8, (number & 0xff) as u8);
         let vtep = match self.config.fabric {
-            Fabric::Overlay => {
+            FabricKind::Overlay => {
                 let mut config = VtepConfig::new(IpAddress::Ipv4(ip));
                 config.underlay_mtu = self.underlay_mtu;
                 config.hash_seed = self.config.seed;
                 Some(Vtep::new(config, self.now)?)
             }
-            Fabric::FlatL2 => None,
+            FabricKind::FlatL2 => None,
         };
         let id = self.add_node(
             name,
@@ -180,7 +180,7 @@ impl Sim {
         if let Some(hv) = self.hv_mut(id) {
             hv.uplink = Some(link);
         }
-        if self.config.fabric == Fabric::Overlay {
+        if self.config.fabric == FabricKind::Overlay {
             self.schedule_hv_wake(id, self.now + Duration::from_secs(1));
         }
         Ok(id)
@@ -271,7 +271,7 @@ impl Sim {
         // Like OpenStack and flannel: in the overlay the VM's MTU leaves room for the tunnel
         // headers (1450 for VXLAN over a 1500-byte underlay).
         let mtu = match self.config.fabric {
-            Fabric::Overlay => {
+            FabricKind::Overlay => {
                 let encapsulation = self
                     .vnis
                     .get(&vni)
@@ -280,7 +280,7 @@ impl Sim {
                     .encapsulation;
                 usize::from(self.underlay_mtu) - encapsulation.wire_overhead(false)
             }
-            Fabric::FlatL2 => 1500,
+            FabricKind::FlatL2 => 1500,
         };
         let host = Host::new(mac, spec.ip, spec.prefix_len, vni, mtu, seed, self.now);
         let id = self.add_node(
@@ -339,7 +339,7 @@ impl Sim {
             h.hv = Some(hv);
             h.link = Some(link);
         }
-        if self.mode == LearningMode::ControlPlane && self.config.fabric == Fabric::Overlay {
+        if self.mode == LearningMode::ControlPlane && self.config.fabric == FabricKind::Overlay {
             self.cp_send(
                 hv,
                 RouteMsg::MacIp {

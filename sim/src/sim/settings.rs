@@ -13,7 +13,7 @@ use vtep_core::wire::IpAddress;
 
 use super::Sim;
 use super::model::{
-    Fabric, LearningMode, LinkSpec, ROUTE_SERVER_IP, RsNode, State, VniSettings, vni_of,
+    FabricKind, LearningMode, LinkSpec, ROUTE_SERVER_IP, RsNode, State, VniSettings, vni_of,
 };
 use crate::cp::{RouteMsg, RouteServer};
 use crate::{NodeId, SimError, SiteId};
@@ -87,7 +87,7 @@ impl Sim {
     /// Switches the learning mode of every VTEP. To the control plane: a route server is
     /// attached to the first site and every hypervisor advertises its VNIs and hosts.
     pub fn set_learning_mode(&mut self, mode: LearningMode) -> Result<(), SimError> {
-        if self.config.fabric == Fabric::FlatL2 {
+        if self.config.fabric == FabricKind::FlatL2 {
             return Err(SimError::FlatL2("a learning mode"));
         }
         if mode == LearningMode::ControlPlane && self.route_server.is_none() {
@@ -190,7 +190,7 @@ impl Sim {
         vni: u32,
         encapsulation: Encapsulation,
     ) -> Result<(), SimError> {
-        if self.config.fabric == Fabric::FlatL2 {
+        if self.config.fabric == FabricKind::FlatL2 {
             return Err(SimError::FlatL2("an encapsulation"));
         }
         let vni = vni_of(vni)?;
@@ -199,7 +199,7 @@ impl Sim {
 
     /// A per-VNI rate limit into the underlay, on every VTEP (claim S7).
     pub fn set_rate_limit(&mut self, vni: u32, limit: Option<RateLimit>) -> Result<(), SimError> {
-        if self.config.fabric == Fabric::FlatL2 {
+        if self.config.fabric == FabricKind::FlatL2 {
             return Err(SimError::FlatL2("a rate limit"));
         }
         let vni = vni_of(vni)?;
