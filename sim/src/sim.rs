@@ -3,7 +3,7 @@
 //!
 //! Driving it: build a topology with the `add_*` calls, start apps, then [`Sim::run_for`] /
 //! [`Sim::run_until`]. Operations may be called between runs at any virtual time. Nothing
-//! panics on bad input: operations return [`SimError`](crate::SimError).
+//! panics on bad input: operations return [`SimError`](crate::error::SimError).
 //!
 //! The rest of `Sim` lives in rooms beside this face: `model` (the node, link and site types,
 //! the specs and infos, and node access), `query` (read-only views), `ops` (sites,
@@ -20,9 +20,9 @@ use vtep_core::vtep::Input;
 use vtep_core::{Duration, Instant, Vni};
 
 use crate::host::AppReport;
+use crate::id::{AppId, HopId, NodeId};
 use crate::rng::Rng;
 use crate::trace::Hop;
-use crate::{AppId, HopId, NodeId};
 
 mod apps;
 mod datapath;

@@ -17,7 +17,7 @@ use vtep_core::wire::{
 use vtep_core::{Instant, Vni};
 
 use crate::cp::{self, RouteMsg};
-use crate::{HopId, LinkId, NodeId};
+use crate::id::{HopId, LinkId, NodeId};
 
 /// One frame crossing one link.
 #[derive(Clone, PartialEq, Debug)]

@@ -10,8 +10,9 @@ use vtep_core::wire::Ipv4Address;
 
 use super::Sim;
 use super::model::AppInfo;
+use crate::error::SimError;
 use crate::host::{AppReport, PartSpec};
-use crate::{AppId, NodeId, SimError};
+use crate::id::{AppId, NodeId};
 
 impl Sim {
     pub(super) fn new_app(&mut self, hosts: Vec<NodeId>, target_bytes: u64) -> AppId {

@@ -20,8 +20,8 @@ use vtep_core::{Duration, Instant, Vni};
 use super::model::{HEADROOM, NodeKind, ROUTE_SERVER_IP, State, micros_to_ns, node_mac};
 use super::{Ev, Sim};
 use crate::cp::{self, RouteMsg, control_message, udp_frame};
+use crate::id::{HopId, LinkId, NodeId};
 use crate::trace::{Decision, DropCause, Hop};
-use crate::{HopId, LinkId, NodeId};
 
 impl Sim {
     pub(super) fn schedule_host_wake(&mut self, host: NodeId, at: Instant) {

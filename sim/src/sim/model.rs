@@ -17,8 +17,9 @@ use vtep_core::{Duration, Instant, Vni};
 
 use super::Sim;
 use crate::cp::RouteServer;
+use crate::error::SimError;
 use crate::host::Host;
-use crate::{LinkId, NodeId, SimError, SiteId};
+use crate::id::{LinkId, NodeId, SiteId};
 
 /// The kind of network: an overlay (VTEPs on hypervisors, routed underlay) or the flat-L2
 /// baseline (hypervisors are plain bridges, sites are core switches, all hosts share one

@@ -23,8 +23,9 @@ use super::model::{
 };
 use super::{Ev, Sim};
 use crate::cp::RouteMsg;
+use crate::error::SimError;
 use crate::host::Host;
-use crate::{AppId, HopId, LinkId, NodeId, SimError, SiteId};
+use crate::id::{AppId, HopId, LinkId, NodeId, SiteId};
 
 /// An ARP request from `mac`/`sender` for `target`, broadcast (what `arping` sends).
 pub fn arp_request(mac: Mac, sender: Ipv4Address, target: Ipv4Address) -> Vec<u8> {

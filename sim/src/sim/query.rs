@@ -12,9 +12,10 @@ use vtep_core::wire::Ipv4Address;
 
 use super::Sim;
 use super::model::{LinkInfo, NodeInfo, NodeKind, State, VniSettings, vni_of};
+use crate::error::SimError;
 use crate::host::AppReport;
+use crate::id::{AppId, HopId, LinkId, NodeId, SiteId};
 use crate::trace::Hop;
-use crate::{AppId, HopId, LinkId, NodeId, SimError, SiteId};
 impl Sim {
     /// Looks a node up by name.
     pub fn node_id(&self, name: &str) -> Result<NodeId, SimError> {

@@ -10,7 +10,8 @@ use vtep_core::wire::Ipv4Address;
 
 use super::Sim;
 use super::model::{NodeKind, State};
-use crate::{LinkId, NodeId, SimError};
+use crate::error::SimError;
+use crate::id::{LinkId, NodeId};
 
 impl Sim {
     /// Static shortest-path routing (by latency) from every router to every underlay address.

@@ -16,7 +16,8 @@ use super::model::{
     FabricKind, LearningMode, LinkSpec, ROUTE_SERVER_IP, RsNode, State, VniSettings, vni_of,
 };
 use crate::cp::{RouteMsg, RouteServer};
-use crate::{NodeId, SimError, SiteId};
+use crate::error::SimError;
+use crate::id::{NodeId, SiteId};
 
 impl Sim {
     pub(super) fn network_config(&self, vni: Vni) -> NetworkConfig {
