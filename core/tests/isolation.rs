@@ -744,7 +744,10 @@ fn a_leak_is_caught() {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("");
-    assert!(message.contains("another VNI"), "unexpected panic: {message}");
+    assert!(
+        message.contains("another VNI"),
+        "unexpected panic: {message}"
+    );
 }
 
 mod properties {

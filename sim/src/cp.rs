@@ -4,16 +4,24 @@
 //! the VNI. Messages are tiny UDP datagrams to [`PORT`], so they cross the underlay and appear
 //! in the trace like any other frame.
 //!
+//! `udp_frame` wraps a message for the wire and `control_message` finds one in an IPv4 packet.
+//!
 //! Encoding (network byte order): `type (2|3), op (1 advertise | 2 withdraw), VNI (3 bytes)`,
 //! then for type 2 `MAC (6), has-IP (1), IP (4), VTEP (4), seq (4)` and for type 3 `VTEP (4)`.
 
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{IpProtocol, Ipv4Repr, UdpRepr};
 use vtep_core::Vni;
 use vtep_core::fdb::Mac;
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
+use vtep_core::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, Ipv4Address,
+    Ipv4Packet, UdpPacket,
+};
 
 /// UDP port of the route server (and of the VTEP agents).
 pub const PORT: u16 = 1790;
@@ -267,6 +275,59 @@ impl RouteServer {
         }
         out
     }
+}
+
+/// An Ethernet/IPv4/UDP frame (the control plane's messages).
+pub(crate) fn udp_frame(
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: Ipv4Address,
+    dst: Ipv4Address,
+    port: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut bytes = vec![0u8; 14 + 20 + 8 + payload.len()];
+    EthernetRepr {
+        src_addr: src_mac,
+        dst_addr: dst_mac,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut bytes[..]));
+    let caps = ChecksumCapabilities::default();
+    Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + payload.len(),
+        hop_limit: 64,
+    }
+    .emit(&mut Ipv4Packet::new_unchecked(&mut bytes[14..34]), &caps);
+    UdpRepr {
+        src_port: port,
+        dst_port: port,
+    }
+    .emit(
+        &mut UdpPacket::new_unchecked(&mut bytes[34..]),
+        &IpAddress::Ipv4(src),
+        &IpAddress::Ipv4(dst),
+        payload.len(),
+        |b| b.copy_from_slice(payload),
+        &caps,
+    );
+    bytes
+}
+
+/// The route message in an IPv4 packet to the control-plane port, if it is one.
+pub(crate) fn control_message(ip_bytes: &[u8]) -> Option<RouteMsg> {
+    let ip = Ipv4Packet::new_checked(ip_bytes).ok()?;
+    if ip.next_header() != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    if udp.dst_port() != PORT {
+        return None;
+    }
+    RouteMsg::decode(udp.payload())
 }
 
 #[cfg(test)]

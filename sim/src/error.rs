@@ -8,7 +8,7 @@ use vtep_core::fdb::Mac;
 use vtep_core::vtep::ConfigError;
 use vtep_core::wire::Ipv4Address;
 
-use crate::{AppId, LinkId, NodeId, SiteId};
+use crate::id::{AppId, LinkId, NodeId, SiteId};
 
 #[derive(Clone, PartialEq, Debug)]
 pub enum SimError {

@@ -16,7 +16,7 @@ use vtep_core::fdb::Mac;
 use vtep_core::wire::Ipv4Address;
 use vtep_core::{Duration, Instant, Vni};
 
-use crate::AppId;
+use crate::id::AppId;
 
 /// The host's network card as smoltcp sees it.
 #[derive(Debug, Default)]

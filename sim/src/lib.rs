@@ -7,10 +7,11 @@
 //! in the trace, with start and end times for animation and the decision of the receiving
 //! node. The same seed and the same operations give the same trace.
 //!
-//! Code map: [`sim`] (the engine, the model and the operations API), [`host`] (smoltcp hosts
-//! and apps), [`trace`] (hops, decisions, layer summaries), [`cp`] (route server and its
-//! messages), [`scenario`] (claims S1..S10 as data), [`scale`] (the exact counting model of
-//! S5), [`capture`] (pcap export), [`rng`].
+//! Code map: [`sim`] (`Sim`: the clock, the event queue and dispatch; beside it in `sim/` the
+//! model, the operations, the apps, the data path and routing), [`id`] (node, link, site, app
+//! and hop ids), [`host`] (smoltcp hosts and apps), [`trace`] (hops, decisions, layer
+//! summaries), [`cp`] (route server and its messages), [`scenario`] (claims S1..S10 as data),
+//! [`scale`] (the exact counting model of S5), [`capture`] (pcap export), [`rng`].
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -22,26 +23,16 @@ pub mod capture;
 pub mod cp;
 pub mod error;
 pub mod host;
+pub mod id;
 pub mod rng;
 pub mod scale;
 pub mod scenario;
+pub mod script;
 pub mod sim;
 pub mod trace;
 
 pub use error::SimError;
-pub use sim::{Fabric, LearningMode, LinkSpec, NodeKind, Sim, SimConfig};
-pub use trace::{Decision, DropCause, Hop, HopId, Layers};
+pub use id::{AppId, HopId, LinkId, NodeId, SiteId};
+pub use sim::{FabricKind, LearningMode, LinkSpec, NodeKind, Sim, SimConfig};
+pub use trace::{Decision, DropCause, Hop, Layers};
 pub use vtep_core::{Duration, Instant, Vni};
-
-/// A node: router, hypervisor, host, switch or route server.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct NodeId(pub u32);
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct LinkId(pub u32);
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct SiteId(pub u32);
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct AppId(pub u32);

@@ -30,7 +30,7 @@ use vtep_core::Duration;
 use vtep_core::wire::Ipv4Address;
 
 use crate::sim::HostSpec;
-use crate::{Fabric, LearningMode, NodeId, Sim, SimConfig, SimError};
+use crate::{FabricKind, LearningMode, NodeId, Sim, SimConfig, SimError};
 
 /// The three ways to build the network.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -139,9 +139,9 @@ pub fn simulate(
     let config = SimConfig {
         seed,
         fabric: if variant == Variant::FlatL2 {
-            Fabric::FlatL2
+            FabricKind::FlatL2
         } else {
-            Fabric::Overlay
+            FabricKind::Overlay
         },
         ..SimConfig::default()
     };

@@ -1,94 +1,18 @@
-//! The claims S1..S10 of the source article as built-in scenarios: a title, a short narrative
-//! for the reader, the steps (data the playground can show and replay), and the outcome each
-//! demonstrates. [`Scenario::run`] executes the steps on a fresh [`Sim`]; the tests assert the
-//! outcomes.
+//! The built-in scripts. The claims S1..S10 of the source article as guided scenarios: a
+//! title, a short narrative for the reader, the [`Script`] (data the playground shows, replays
+//! and exports) and the outcome it demonstrates; [`Scenario::run`] runs the script on a fresh
+//! [`Sim`](crate::Sim) and the tests assert the outcomes. Also the playground's sandbox and
+//! its load test ([`Script::sandbox`], [`Script::load_test`]).
 
-use alloc::collections::BTreeMap;
-use alloc::string::ToString;
+use alloc::format;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use vtep_core::Duration;
-use vtep_core::rate::RateLimit;
 use vtep_core::vtep::Encapsulation;
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
 
-use crate::sim::HostSpec;
-use crate::{AppId, Fabric, LearningMode, LinkSpec, NodeId, Sim, SimConfig, SimError, SiteId};
-
-/// One step of a scenario. Names refer to sites, hypervisors and hosts added earlier.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Step {
-    Site {
-        name: &'static str,
-    },
-    /// A WAN link between two sites.
-    ConnectSites {
-        a: &'static str,
-        b: &'static str,
-        latency_us: u64,
-    },
-    Hypervisor {
-        site: &'static str,
-        name: &'static str,
-    },
-    Host {
-        name: &'static str,
-        hypervisor: &'static str,
-        vni: u32,
-        ip: [u8; 4],
-        mac: Option<[u8; 6]>,
-    },
-    LearningMode(LearningMode),
-    Encapsulation {
-        vni: u32,
-        encapsulation: Encapsulation,
-    },
-    RateLimit {
-        vni: u32,
-        bits_per_sec: u64,
-    },
-    UnderlayMtu(u16),
-    HostMtu {
-        host: &'static str,
-        mtu: u16,
-    },
-    Ping {
-        app: &'static str,
-        from: &'static str,
-        to: [u8; 4],
-        count: u32,
-        interval_ms: u64,
-        size: usize,
-    },
-    UdpFlow {
-        app: &'static str,
-        from: &'static str,
-        to: &'static str,
-        count: u32,
-        interval_us: u64,
-        size: usize,
-    },
-    Tcp {
-        app: &'static str,
-        from: &'static str,
-        to: &'static str,
-        bytes: u64,
-    },
-    Run {
-        ms: u64,
-    },
-    Migrate {
-        host: &'static str,
-        to: &'static str,
-    },
-    FailHypervisor {
-        name: &'static str,
-    },
-    RestoreHypervisor {
-        name: &'static str,
-    },
-}
+use crate::script::{Action, Run, Script, Timed};
+use crate::{FabricKind, LearningMode, SimError};
 
 /// A claim of the article, as something to run.
 #[derive(Clone, PartialEq, Debug)]
@@ -96,204 +20,150 @@ pub struct Scenario {
     pub id: &'static str,
     pub title: &'static str,
     pub narrative: &'static str,
-    pub fabric: Fabric,
-    pub steps: Vec<Step>,
+    /// What runs: the script's `scenario` is `id`, its end the end of the guided part.
+    pub script: Script,
     /// What the run shows (and the scenario's test asserts).
     pub outcome: &'static str,
 }
 
-/// A finished run: the simulator and the apps by the names the steps gave them.
-#[derive(Debug)]
-pub struct ScenarioRun {
-    pub sim: Sim,
-    pub apps: BTreeMap<&'static str, AppId>,
-    pub sites: BTreeMap<&'static str, SiteId>,
-}
-
-impl ScenarioRun {
-    pub fn node(&self, name: &str) -> Result<NodeId, SimError> {
-        self.sim.node_id(name)
-    }
-
-    pub fn app(&self, name: &str) -> Result<AppId, SimError> {
-        self.apps
-            .get(name)
-            .copied()
-            .ok_or_else(|| SimError::UnknownName(name.to_string()))
-    }
-}
-
-fn ip(o: [u8; 4]) -> Ipv4Address {
-    Ipv4Address::new(o[0], o[1], o[2], o[3])
-}
-
 impl Scenario {
-    /// Runs every step on a new simulator seeded with `seed`.
-    pub fn run(&self, seed: u64) -> Result<ScenarioRun, SimError> {
-        let mut run = ScenarioRun {
-            sim: Sim::new(SimConfig {
-                seed,
-                fabric: self.fabric,
-                ..SimConfig::default()
-            }),
-            apps: BTreeMap::new(),
-            sites: BTreeMap::new(),
-        };
-        for step in &self.steps {
-            run.apply(step)?;
+    /// Runs the script on a new simulator seeded with `seed`, to its end.
+    pub fn run(&self, seed: u64) -> Result<Run, SimError> {
+        Script {
+            seed,
+            ..self.script.clone()
         }
-        Ok(run)
+        .run()
     }
 }
 
-impl ScenarioRun {
-    /// Applies one step.
-    pub fn apply(&mut self, step: &Step) -> Result<(), SimError> {
-        let sim = &mut self.sim;
-        match *step {
-            Step::Site { name } => {
-                let id = sim.add_site(name)?;
-                self.sites.insert(name, id);
-            }
-            Step::ConnectSites { a, b, latency_us } => {
-                let site = |n: &str| {
-                    self.sites
-                        .get(n)
-                        .copied()
-                        .ok_or_else(|| SimError::UnknownName(n.to_string()))
-                };
-                let spec = LinkSpec {
-                    latency: Duration::from_micros(latency_us),
-                    ..LinkSpec::wan()
-                };
-                sim.connect_sites(site(a)?, site(b)?, spec)?;
-            }
-            Step::Hypervisor { site, name } => {
-                let s = self
-                    .sites
-                    .get(site)
-                    .copied()
-                    .ok_or_else(|| SimError::UnknownName(site.to_string()))?;
-                sim.add_hypervisor(s, name)?;
-            }
-            Step::Host {
-                name,
-                hypervisor,
-                vni,
-                ip: addr,
-                mac,
-            } => {
-                let hv = sim.node_id(hypervisor)?;
-                let mut spec = HostSpec::new(name, vni, ip(addr));
-                spec.prefix_len = 24;
-                if let Some(m) = mac {
-                    spec = spec.with_mac(EthernetAddress(m));
-                }
-                sim.add_host(hv, spec)?;
-            }
-            Step::LearningMode(mode) => sim.set_learning_mode(mode)?,
-            Step::Encapsulation { vni, encapsulation } => {
-                sim.set_encapsulation(vni, encapsulation)?;
-            }
-            Step::RateLimit { vni, bits_per_sec } => {
-                sim.set_rate_limit(vni, Some(RateLimit::from_bits_per_sec(bits_per_sec)))?;
-            }
-            Step::UnderlayMtu(mtu) => sim.set_underlay_mtu(mtu)?,
-            Step::HostMtu { host, mtu } => {
-                let h = sim.node_id(host)?;
-                sim.set_host_mtu(h, mtu)?;
-            }
-            Step::Ping {
-                app,
-                from,
-                to,
-                count,
-                interval_ms,
-                size,
-            } => {
-                let h = sim.node_id(from)?;
-                let id =
-                    sim.start_ping(h, ip(to), count, Duration::from_millis(interval_ms), size)?;
-                self.apps.insert(app, id);
-            }
-            Step::UdpFlow {
-                app,
-                from,
-                to,
-                count,
-                interval_us,
-                size,
-            } => {
-                let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let id = sim.start_udp_flow(
-                    c,
-                    s,
-                    9000,
-                    count,
-                    Duration::from_micros(interval_us),
-                    size,
-                    false,
-                )?;
-                self.apps.insert(app, id);
-            }
-            Step::Tcp {
-                app,
-                from,
-                to,
-                bytes,
-            } => {
-                let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let id = sim.start_tcp_transfer(c, s, 5001, bytes)?;
-                self.apps.insert(app, id);
-            }
-            Step::Run { ms } => sim.run_for(Duration::from_millis(ms)),
-            Step::Migrate { host, to } => {
-                let (h, hv) = (sim.node_id(host)?, sim.node_id(to)?);
-                sim.migrate_host(h, hv)?;
-            }
-            Step::FailHypervisor { name } => {
-                let hv = sim.node_id(name)?;
-                sim.fail_hypervisor(hv)?;
-            }
-            Step::RestoreHypervisor { name } => {
-                let hv = sim.node_id(name)?;
-                sim.restore_hypervisor(hv)?;
-            }
+/// A script as a story is told: actions one after another, and pauses between them.
+#[derive(Default)]
+struct Story {
+    at_us: u64,
+    actions: Vec<Timed>,
+}
+
+impl Story {
+    fn then(&mut self, action: Action) -> &mut Story {
+        self.actions.push(Timed {
+            at_us: self.at_us,
+            action,
+        });
+        self
+    }
+
+    fn wait_ms(&mut self, ms: u64) -> &mut Story {
+        self.at_us += ms * 1000;
+        self
+    }
+
+    /// The script of scenario `id`: it ends after the last pause.
+    fn script(&mut self, id: &str) -> Script {
+        Script {
+            scenario: Some(id.to_string()),
+            end_us: Some(self.at_us),
+            actions: core::mem::take(&mut self.actions),
+            ..Script::new(FabricKind::Overlay)
         }
-        Ok(())
     }
 }
 
-/// Two hypervisors in one site, a VM on each in VNI 100: the smallest overlay.
-fn pair(vni: u32) -> Vec<Step> {
-    vec![
-        Step::Site { name: "dc1" },
-        Step::Hypervisor {
-            site: "dc1",
-            name: "hv1",
-        },
-        Step::Hypervisor {
-            site: "dc1",
-            name: "hv2",
-        },
-        Step::Host {
-            name: "vm-a",
-            hypervisor: "hv1",
-            vni,
-            ip: [192, 168, 10, 1],
-            mac: None,
-        },
-        Step::Host {
-            name: "vm-b",
-            hypervisor: "hv2",
-            vni,
-            ip: [192, 168, 10, 2],
-            mac: None,
-        },
-    ]
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+fn site(name: &str) -> Action {
+    Action::Site { name: s(name) }
+}
+
+fn connect(a: &str, b: &str, latency_us: u64) -> Action {
+    Action::ConnectSites {
+        a: s(a),
+        b: s(b),
+        latency_us,
+    }
+}
+
+fn hypervisor(site: &str, name: &str) -> Action {
+    Action::Hypervisor {
+        site: s(site),
+        name: s(name),
+    }
+}
+
+fn host(name: &str, hypervisor: &str, vni: u32, ip: [u8; 4]) -> Action {
+    host_with(name, hypervisor, vni, ip, None)
+}
+
+fn host_with(name: &str, hypervisor: &str, vni: u32, ip: [u8; 4], mac: Option<[u8; 6]>) -> Action {
+    Action::Host {
+        name: s(name),
+        hypervisor: s(hypervisor),
+        vni,
+        ip,
+        mac,
+    }
+}
+
+fn ping(app: &str, from: &str, to: [u8; 4], count: u32, interval_ms: u64, size: usize) -> Action {
+    Action::Ping {
+        app: s(app),
+        from: s(from),
+        to,
+        count,
+        interval_ms,
+        size,
+    }
+}
+
+fn migrate(host: &str, to: &str) -> Action {
+    Action::Migrate {
+        host: s(host),
+        to: s(to),
+    }
+}
+
+fn host_mtu(host: &str, mtu: u16) -> Action {
+    Action::HostMtu { host: s(host), mtu }
+}
+
+fn udp_flow(app: &str, from: &str, to: &str) -> Action {
+    // 1000-byte datagrams every millisecond for a second: 8 Mbit/s.
+    Action::UdpFlow {
+        app: s(app),
+        from: s(from),
+        to: s(to),
+        count: 1000,
+        interval_us: 1000,
+        size: 1000,
+    }
+}
+
+/// Two hypervisors in one site, a VM on each in VNI `vni`: the smallest overlay.
+fn pair(vni: u32) -> Story {
+    let mut story = Story::default();
+    story
+        .then(site("dc1"))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"))
+        .then(host("vm-a", "hv1", vni, [192, 168, 10, 1]))
+        .then(host("vm-b", "hv2", vni, [192, 168, 10, 2]));
+    story
 }
 
 pub fn s1() -> Scenario {
+    let script = Story::default()
+        .then(site("dc1"))
+        .then(site("dc2"))
+        .then(connect("dc1", "dc2", 2000))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc2", "hv3"))
+        .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
+        .then(host("vm-b", "hv3", 100, [192, 168, 10, 2]))
+        .then(ping("ping", "vm-a", [192, 168, 10, 2], 5, 100, 56))
+        .wait_ms(1000)
+        .script("S1");
     Scenario {
         id: "S1",
         title: "An overlay is a virtual network on top of the underlay",
@@ -301,47 +171,7 @@ pub fn s1() -> Scenario {
                     its VMs live on a virtual L2 segment (VNI 100) that the VTEPs build on top. \
                     Watch an echo request leave vm-a as a plain Ethernet frame, get wrapped by \
                     hv1, cross two routers as ordinary IP, and be unwrapped by hv3.",
-        fabric: Fabric::Overlay,
-        steps: vec![
-            Step::Site { name: "dc1" },
-            Step::Site { name: "dc2" },
-            Step::ConnectSites {
-                a: "dc1",
-                b: "dc2",
-                latency_us: 2000,
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv1",
-            },
-            Step::Hypervisor {
-                site: "dc2",
-                name: "hv3",
-            },
-            Step::Host {
-                name: "vm-a",
-                hypervisor: "hv1",
-                vni: 100,
-                ip: [192, 168, 10, 1],
-                mac: None,
-            },
-            Step::Host {
-                name: "vm-b",
-                hypervisor: "hv3",
-                vni: 100,
-                ip: [192, 168, 10, 2],
-                mac: None,
-            },
-            Step::Ping {
-                app: "ping",
-                from: "vm-a",
-                to: [192, 168, 10, 2],
-                count: 5,
-                interval_ms: 100,
-                size: 56,
-            },
-            Step::Run { ms: 1000 },
-        ],
+        script,
         outcome: "All 5 pings are answered. Each echo request crosses 3 underlay links \
                   (hv1 -> dc1 router -> dc2 router -> hv3) as UDP/VXLAN, and vm-b receives \
                   exactly the bytes vm-a sent.",
@@ -349,24 +179,16 @@ pub fn s1() -> Scenario {
 }
 
 pub fn s2() -> Scenario {
-    let mut steps = pair(100);
-    steps.extend([
-        Step::Ping {
-            app: "ping",
-            from: "vm-a",
-            to: [192, 168, 10, 2],
-            count: 3,
-            interval_ms: 10,
-            size: 56,
-        },
-        Step::Tcp {
-            app: "tcp",
-            from: "vm-a",
-            to: "vm-b",
+    let script = pair(100)
+        .then(ping("ping", "vm-a", [192, 168, 10, 2], 3, 10, 56))
+        .then(Action::Tcp {
+            app: s("tcp"),
+            from: s("vm-a"),
+            to: s("vm-b"),
             bytes: 1_000_000,
-        },
-        Step::Run { ms: 2000 },
-    ]);
+        })
+        .wait_ms(2000)
+        .script("S2");
     Scenario {
         id: "S2",
         title: "VXLAN: hosts believe they share one L2 network",
@@ -374,53 +196,25 @@ pub fn s2() -> Scenario {
                     ping, and open a TCP connection as if on one switch. Between the \
                     hypervisors every frame travels inside Ethernet/IPv4/UDP(4789)/VXLAN; the \
                     inner frame is untouched.",
-        fabric: Fabric::Overlay,
-        steps,
+        script,
         outcome: "ARP resolves across the VTEPs, 3 pings are answered, and a 1 MB TCP transfer \
                   completes; on the underlay every frame is VXLAN on UDP port 4789.",
     }
 }
 
 pub fn s3() -> Scenario {
-    let mut steps = pair(100);
-    steps.extend([
-        Step::Ping {
-            app: "fits",
-            from: "vm-a",
-            to: [192, 168, 10, 2],
-            count: 3,
-            interval_ms: 100,
-            size: 1422,
-        },
-        Step::Run { ms: 500 },
-        Step::HostMtu {
-            host: "vm-a",
-            mtu: 1500,
-        },
-        Step::HostMtu {
-            host: "vm-b",
-            mtu: 1500,
-        },
-        Step::Ping {
-            app: "too-big",
-            from: "vm-a",
-            to: [192, 168, 10, 2],
-            count: 3,
-            interval_ms: 100,
-            size: 1472,
-        },
-        Step::Run { ms: 1500 },
-        Step::UnderlayMtu(1550),
-        Step::Ping {
-            app: "jumbo-underlay",
-            from: "vm-a",
-            to: [192, 168, 10, 2],
-            count: 3,
-            interval_ms: 100,
-            size: 1472,
-        },
-        Step::Run { ms: 1500 },
-    ]);
+    let b = [192, 168, 10, 2];
+    let script = pair(100)
+        .then(ping("fits", "vm-a", b, 3, 100, 1422))
+        .wait_ms(500)
+        .then(host_mtu("vm-a", 1500))
+        .then(host_mtu("vm-b", 1500))
+        .then(ping("too-big", "vm-a", b, 3, 100, 1472))
+        .wait_ms(1500)
+        .then(Action::UnderlayMtu { mtu: 1550 })
+        .then(ping("jumbo-underlay", "vm-a", b, 3, 100, 1472))
+        .wait_ms(1500)
+        .script("S3");
     Scenario {
         id: "S3",
         title: "Encapsulation costs 50 bytes per packet",
@@ -428,8 +222,7 @@ pub fn s3() -> Scenario {
                     = 50 bytes. With a 1500-byte underlay the VMs must use MTU 1450. Give them \
                     1500 and full-size packets no longer fit: the VTEP drops them (it must not \
                     fragment). Raise the underlay MTU to 1550 and they pass again.",
-        fabric: Fabric::Overlay,
-        steps,
+        script,
         outcome: "1450-byte packets pass (3/3); with VM MTU 1500, 1500-byte packets are dropped \
                   by the VTEP as too_big (0/3); with underlay MTU 1550 they pass (3/3). Every \
                   VXLAN frame on the underlay is exactly 50 bytes longer than its inner frame.",
@@ -437,6 +230,19 @@ pub fn s3() -> Scenario {
 }
 
 pub fn s4() -> Scenario {
+    let script = Story::default()
+        .then(site("dc1"))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"))
+        .then(hypervisor("dc1", "hv3"))
+        .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
+        .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
+        .then(host("vm-c", "hv3", 100, [192, 168, 10, 3]))
+        .then(ping("ping", "vm-c", [192, 168, 10, 2], 200, 10, 56))
+        .wait_ms(1000)
+        .then(migrate("vm-b", "hv1"))
+        .wait_ms(2000)
+        .script("S4");
     Scenario {
         id: "S4",
         title: "Live migration keeps the VM's IP",
@@ -444,93 +250,48 @@ pub fn s4() -> Scenario {
                     for 30 ms, resumes on hv1 with the same MAC and IP, and announces itself \
                     with a gratuitous ARP. The VTEPs learn its new place from that ARP and the \
                     pings continue.",
-        fabric: Fabric::Overlay,
-        steps: vec![
-            Step::Site { name: "dc1" },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv1",
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv2",
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv3",
-            },
-            Step::Host {
-                name: "vm-a",
-                hypervisor: "hv1",
-                vni: 100,
-                ip: [192, 168, 10, 1],
-                mac: None,
-            },
-            Step::Host {
-                name: "vm-b",
-                hypervisor: "hv2",
-                vni: 100,
-                ip: [192, 168, 10, 2],
-                mac: None,
-            },
-            Step::Host {
-                name: "vm-c",
-                hypervisor: "hv3",
-                vni: 100,
-                ip: [192, 168, 10, 3],
-                mac: None,
-            },
-            Step::Ping {
-                app: "ping",
-                from: "vm-c",
-                to: [192, 168, 10, 2],
-                count: 200,
-                interval_ms: 10,
-                size: 56,
-            },
-            Step::Run { ms: 1000 },
-            Step::Migrate {
-                host: "vm-b",
-                to: "hv1",
-            },
-            Step::Run { ms: 2000 },
-        ],
+        script,
         outcome: "vm-b keeps 192.168.10.2; at most a handful of the 200 pings are lost (the \
                   count is reported); afterwards every other VTEP's FDB points vm-b's MAC to \
                   hv1, and hv1 has it on a local port.",
     }
 }
 
-pub fn s5() -> Scenario {
-    let mut steps = vec![Step::Site { name: "dc1" }];
+/// S5 and S8: 4 servers x 2 containers in VNI 100, each container pinging the next, with
+/// flood and learn or with the control plane.
+fn containers(control_plane: bool) -> Story {
+    let mut story = Story::default();
+    story.then(site("dc1"));
+    if control_plane {
+        story.then(Action::LearningMode {
+            mode: LearningMode::ControlPlane,
+        });
+    }
     let hvs = ["hv1", "hv2", "hv3", "hv4"];
     for hv in hvs {
-        steps.push(Step::Hypervisor {
-            site: "dc1",
-            name: hv,
-        });
+        story.then(hypervisor("dc1", hv));
     }
     let names = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
     for (i, name) in names.iter().enumerate() {
-        steps.push(Step::Host {
-            name,
-            hypervisor: hvs[i / 2],
-            vni: 100,
-            ip: [10, 200, 0, i as u8 + 1],
-            mac: None,
-        });
+        story.then(host(name, hvs[i / 2], 100, [10, 200, 0, i as u8 + 1]));
     }
+    // With the control plane, let the routes spread before anyone talks, and ping long
+    // enough for smoltcp's one ARP request per second.
+    let (count, interval_ms, run_ms) = if control_plane {
+        story.wait_ms(50);
+        (3, 1500, 5000)
+    } else {
+        (1, 100, 500)
+    };
     for (i, name) in names.iter().enumerate() {
-        steps.push(Step::Ping {
-            app: name,
-            from: name,
-            to: [10, 200, 0, ((i + 1) % names.len()) as u8 + 1],
-            count: 1,
-            interval_ms: 100,
-            size: 56,
-        });
+        let next = [10, 200, 0, ((i + 1) % names.len()) as u8 + 1];
+        story.then(ping(name, name, next, count, interval_ms, 56));
     }
-    steps.push(Step::Run { ms: 500 });
+    story.wait_ms(run_ms);
+    story
+}
+
+pub fn s5() -> Scenario {
     Scenario {
         id: "S5",
         title: "Scale: where ARP floods and MAC tables go",
@@ -539,18 +300,30 @@ pub fn s5() -> Scenario {
                     learns every container's MAC. With VXLAN the underlay router only sees the \
                     VTEPs; with a control plane the ARP requests never leave the server. The \
                     scale view (`scale::model`) computes the same numbers for 5000 x 100.",
-        fabric: Fabric::Overlay,
-        steps,
+        script: containers(false).script("S5"),
         outcome: "The event-level counts equal `scale::model` for flat L2, flood-and-learn and \
                   control plane; at 5000 x 100 the underlay holds 5000 MAC entries instead of \
                   500,000.",
     }
 }
 
-const TENANT_MAC_1: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const TENANT_MAC_2: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+const TENANT_MAC_1: Option<[u8; 6]> = Some([0x02, 0, 0, 0, 0, 0x01]);
+const TENANT_MAC_2: Option<[u8; 6]> = Some([0x02, 0, 0, 0, 0, 0x02]);
 
 pub fn s6() -> Scenario {
+    let (one, two) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let script = Story::default()
+        .then(site("dc1"))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"))
+        .then(host_with("red-1", "hv1", 100, one, TENANT_MAC_1))
+        .then(host_with("red-2", "hv2", 100, two, TENANT_MAC_2))
+        .then(host_with("blue-1", "hv1", 200, one, TENANT_MAC_1))
+        .then(host_with("blue-2", "hv2", 200, two, TENANT_MAC_2))
+        .then(ping("red", "red-1", two, 5, 20, 56))
+        .then(ping("blue", "blue-1", two, 5, 20, 56))
+        .wait_ms(500)
+        .script("S6");
     Scenario {
         id: "S6",
         title: "Isolation: 24-bit VNIs, overlapping addresses",
@@ -558,310 +331,112 @@ pub fn s6() -> Scenario {
                     the same two hypervisors. Each pings its own peer; the VNI keeps their \
                     frames apart. A VLAN ID has 12 bits (4094 usable networks), a VNI 24 bits \
                     (16,777,216) - as many as two stacked VLAN tags (QinQ).",
-        fabric: Fabric::Overlay,
-        steps: vec![
-            Step::Site { name: "dc1" },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv1",
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv2",
-            },
-            Step::Host {
-                name: "red-1",
-                hypervisor: "hv1",
-                vni: 100,
-                ip: [10, 0, 0, 1],
-                mac: Some(TENANT_MAC_1),
-            },
-            Step::Host {
-                name: "red-2",
-                hypervisor: "hv2",
-                vni: 100,
-                ip: [10, 0, 0, 2],
-                mac: Some(TENANT_MAC_2),
-            },
-            Step::Host {
-                name: "blue-1",
-                hypervisor: "hv1",
-                vni: 200,
-                ip: [10, 0, 0, 1],
-                mac: Some(TENANT_MAC_1),
-            },
-            Step::Host {
-                name: "blue-2",
-                hypervisor: "hv2",
-                vni: 200,
-                ip: [10, 0, 0, 2],
-                mac: Some(TENANT_MAC_2),
-            },
-            Step::Ping {
-                app: "red",
-                from: "red-1",
-                to: [10, 0, 0, 2],
-                count: 5,
-                interval_ms: 20,
-                size: 56,
-            },
-            Step::Ping {
-                app: "blue",
-                from: "blue-1",
-                to: [10, 0, 0, 2],
-                count: 5,
-                interval_ms: 20,
-                size: 56,
-            },
-            Step::Run { ms: 500 },
-        ],
+        script,
         outcome: "Both tenants get all 5 replies; no frame of one tenant is ever delivered to \
                   a host of the other.",
     }
 }
 
 pub fn s7() -> Scenario {
+    let script = Story::default()
+        .then(site("dc1"))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"))
+        .then(host("red-1", "hv1", 100, [10, 0, 0, 1]))
+        .then(host("red-2", "hv2", 100, [10, 0, 0, 2]))
+        .then(host("blue-1", "hv1", 200, [10, 0, 0, 1]))
+        .then(host("blue-2", "hv2", 200, [10, 0, 0, 2]))
+        .then(Action::RateLimit {
+            vni: 100,
+            bits_per_sec: Some(1_000_000),
+        })
+        .then(udp_flow("red", "red-1", "red-2"))
+        .then(udp_flow("blue", "blue-1", "blue-2"))
+        .wait_ms(1500)
+        .script("S7");
     Scenario {
         id: "S7",
         title: "Bandwidth per virtual network",
         narrative: "Tenant red (VNI 100) is capped at 1 Mbit/s at the VTEPs; tenant blue \
                     (VNI 200) is not. Both offer 8 Mbit/s of UDP (1000-byte datagrams every \
                     millisecond) for one second across the underlay.",
-        fabric: Fabric::Overlay,
-        steps: vec![
-            Step::Site { name: "dc1" },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv1",
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv2",
-            },
-            Step::Host {
-                name: "red-1",
-                hypervisor: "hv1",
-                vni: 100,
-                ip: [10, 0, 0, 1],
-                mac: None,
-            },
-            Step::Host {
-                name: "red-2",
-                hypervisor: "hv2",
-                vni: 100,
-                ip: [10, 0, 0, 2],
-                mac: None,
-            },
-            Step::Host {
-                name: "blue-1",
-                hypervisor: "hv1",
-                vni: 200,
-                ip: [10, 0, 0, 1],
-                mac: None,
-            },
-            Step::Host {
-                name: "blue-2",
-                hypervisor: "hv2",
-                vni: 200,
-                ip: [10, 0, 0, 2],
-                mac: None,
-            },
-            Step::RateLimit {
-                vni: 100,
-                bits_per_sec: 1_000_000,
-            },
-            Step::UdpFlow {
-                app: "red",
-                from: "red-1",
-                to: "red-2",
-                count: 1000,
-                interval_us: 1000,
-                size: 1000,
-            },
-            Step::UdpFlow {
-                app: "blue",
-                from: "blue-1",
-                to: "blue-2",
-                count: 1000,
-                interval_us: 1000,
-                size: 1000,
-            },
-            Step::Run { ms: 1500 },
-        ],
+        script,
         outcome: "Blue delivers all 1000 datagrams; red delivers about 1 Mbit/s worth (some \
                   130 of 1000) and the rest are dropped by its VTEP as rate_limited.",
     }
 }
 
 pub fn s8() -> Scenario {
-    let mut s5 = s5();
-    s5.steps
-        .insert(1, Step::LearningMode(LearningMode::ControlPlane));
-    // Let the routes spread before anyone talks, and ping long enough for smoltcp's one ARP
-    // request per second.
-    let first_ping = s5
-        .steps
-        .iter()
-        .position(|s| matches!(s, Step::Ping { .. }))
-        .unwrap_or(s5.steps.len());
-    s5.steps.insert(first_ping, Step::Run { ms: 50 });
-    for step in &mut s5.steps {
-        if let Step::Ping {
-            count, interval_ms, ..
-        } = step
-        {
-            *count = 3;
-            *interval_ms = 1500;
-        }
-        if let Step::Run { ms } = step
-            && *ms == 500
-        {
-            *ms = 5000;
-        }
-    }
     Scenario {
         id: "S8",
         title: "A control plane cuts MAC learning and ARP flooding",
         narrative: "The same 8 containers, but the VTEPs learn nothing from traffic: a route \
                     server (EVPN-like) tells them every MAC/IP (type-2 routes) and every VTEP \
                     of the VNI (type-3), and each VTEP answers ARP requests itself.",
-        fabric: Fabric::Overlay,
-        steps: s5.steps,
+        script: containers(true).script("S8"),
         outcome: "Not one ARP request crosses the underlay; remote FDB entries are control-plane \
                   entries; the route server's messages are in the trace.",
     }
 }
 
 pub fn s9() -> Scenario {
-    let mut steps = vec![
-        Step::Site { name: "dc1" },
-        Step::Hypervisor {
-            site: "dc1",
-            name: "hv1",
-        },
-        Step::Hypervisor {
-            site: "dc1",
-            name: "hv2",
-        },
-        Step::Encapsulation {
-            vni: 100,
-            encapsulation: Encapsulation::Vxlan,
-        },
-        Step::Encapsulation {
-            vni: 200,
-            encapsulation: Encapsulation::Geneve,
-        },
-        Step::Encapsulation {
-            vni: 300,
-            encapsulation: Encapsulation::Nvgre,
-        },
+    let mut story = Story::default();
+    story
+        .then(site("dc1"))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"));
+    let networks = [
+        (100, Encapsulation::Vxlan, "vx-a", "vx-b"),
+        (200, Encapsulation::Geneve, "gn-a", "gn-b"),
+        (300, Encapsulation::Nvgre, "gre-a", "gre-b"),
     ];
-    for (vni, a, b) in [
-        (100, "vx-a", "vx-b"),
-        (200, "gn-a", "gn-b"),
-        (300, "gre-a", "gre-b"),
-    ] {
-        steps.push(Step::Host {
-            name: a,
-            hypervisor: "hv1",
-            vni,
-            ip: [10, 0, 0, 1],
-            mac: None,
-        });
-        steps.push(Step::Host {
-            name: b,
-            hypervisor: "hv2",
-            vni,
-            ip: [10, 0, 0, 2],
-            mac: None,
-        });
-        steps.push(Step::Ping {
-            app: a,
-            from: a,
-            to: [10, 0, 0, 2],
-            count: 3,
-            interval_ms: 10,
-            size: 56,
-        });
+    for (vni, encapsulation, _, _) in networks {
+        story.then(Action::Encapsulation { vni, encapsulation });
     }
-    steps.push(Step::Run { ms: 300 });
+    for (vni, _, a, b) in networks {
+        story
+            .then(host(a, "hv1", vni, [10, 0, 0, 1]))
+            .then(host(b, "hv2", vni, [10, 0, 0, 2]))
+            .then(ping(a, a, [10, 0, 0, 2], 3, 10, 56));
+    }
     Scenario {
         id: "S9",
         title: "VXLAN, Geneve, NVGRE",
         narrative: "Three networks on the same hypervisors, each with its own encapsulation: \
                     VXLAN (UDP 4789), Geneve (UDP 6081) and NVGRE (GRE, IP protocol 47, no \
                     UDP).",
-        fabric: Fabric::Overlay,
-        steps,
+        script: story.wait_ms(300).script("S9"),
         outcome: "All pings are answered in each network; on the underlay the overhead is 50 \
                   bytes for VXLAN and Geneve and 42 for NVGRE.",
     }
 }
 
 pub fn s10() -> Scenario {
+    let script = Story::default()
+        .then(site("dc1"))
+        .then(site("dc2"))
+        .then(connect("dc1", "dc2", 2000))
+        .then(hypervisor("dc1", "hv1"))
+        .then(hypervisor("dc1", "hv2"))
+        .then(hypervisor("dc2", "hv3"))
+        .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
+        .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
+        .then(ping("ping", "vm-a", [192, 168, 10, 2], 300, 10, 56))
+        .wait_ms(500)
+        .then(migrate("vm-b", "hv3"))
+        .wait_ms(1000)
+        .then(Action::FailHypervisor { name: s("hv3") })
+        .wait_ms(200)
+        .then(migrate("vm-b", "hv2"))
+        .wait_ms(1500)
+        .script("S10");
     Scenario {
         id: "S10",
         title: "Migration across data centres and recovery from a host failure",
         narrative: "vm-a in dc1 pings vm-b every 10 ms. vm-b moves to hv3 in dc2 (2 ms away) \
                     and keeps its IP. Then hv3 fails; vm-b is restarted on hv2 back in dc1 and \
                     is reachable again at the same address.",
-        fabric: Fabric::Overlay,
-        steps: vec![
-            Step::Site { name: "dc1" },
-            Step::Site { name: "dc2" },
-            Step::ConnectSites {
-                a: "dc1",
-                b: "dc2",
-                latency_us: 2000,
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv1",
-            },
-            Step::Hypervisor {
-                site: "dc1",
-                name: "hv2",
-            },
-            Step::Hypervisor {
-                site: "dc2",
-                name: "hv3",
-            },
-            Step::Host {
-                name: "vm-a",
-                hypervisor: "hv1",
-                vni: 100,
-                ip: [192, 168, 10, 1],
-                mac: None,
-            },
-            Step::Host {
-                name: "vm-b",
-                hypervisor: "hv2",
-                vni: 100,
-                ip: [192, 168, 10, 2],
-                mac: None,
-            },
-            Step::Ping {
-                app: "ping",
-                from: "vm-a",
-                to: [192, 168, 10, 2],
-                count: 300,
-                interval_ms: 10,
-                size: 56,
-            },
-            Step::Run { ms: 500 },
-            Step::Migrate {
-                host: "vm-b",
-                to: "hv3",
-            },
-            Step::Run { ms: 1000 },
-            Step::FailHypervisor { name: "hv3" },
-            Step::Run { ms: 200 },
-            Step::Migrate {
-                host: "vm-b",
-                to: "hv2",
-            },
-            Step::Run { ms: 1500 },
-        ],
+        script,
         outcome: "Pings continue across the inter-DC move with a handful lost; during the \
                   failure they are lost; after the restart on hv2 they are answered again and \
                   hv1's FDB points vm-b to hv2.",
@@ -871,4 +446,77 @@ pub fn s10() -> Scenario {
 /// S1..S10 in order.
 pub fn all() -> Vec<Scenario> {
     vec![s1(), s2(), s3(), s4(), s5(), s6(), s7(), s8(), s9(), s10()]
+}
+
+impl Script {
+    /// The playground's sandbox: two sites, two hypervisors each, two tenants; nothing
+    /// running, no end.
+    pub fn sandbox() -> Script {
+        let mut story = Story::default();
+        story
+            .then(site("dc1"))
+            .then(site("dc2"))
+            .then(connect("dc1", "dc2", 2000));
+        for (site, hv) in [
+            ("dc1", "hv1"),
+            ("dc1", "hv2"),
+            ("dc2", "hv3"),
+            ("dc2", "hv4"),
+        ] {
+            story.then(hypervisor(site, hv));
+        }
+        for (i, (name, hv, vni)) in [
+            ("red-1", "hv1", 100),
+            ("blue-1", "hv1", 200),
+            ("red-2", "hv2", 100),
+            ("red-3", "hv3", 100),
+            ("blue-2", "hv4", 200),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let last = i as u8 + if vni == 100 { 1 } else { 101 };
+            story.then(host(name, hv, vni, [10, 0, 0, last]));
+        }
+        Script {
+            actions: story.actions,
+            ..Script::new(FabricKind::Overlay)
+        }
+    }
+
+    /// The load test of the bench: 2 sites x 8 hypervisors x 4 hosts (64 hosts, 4 tenants),
+    /// every host pinging a host of its tenant on another hypervisor every 20 ms; no end.
+    pub fn load_test() -> Script {
+        let mut story = Story::default();
+        story
+            .then(site("dc1"))
+            .then(site("dc2"))
+            .then(connect("dc1", "dc2", 500));
+        for i in 0..16 {
+            let site = if i < 8 { "dc1" } else { "dc2" };
+            story.then(hypervisor(site, &format!("hv{}", i + 1)));
+        }
+        for i in 0..64u32 {
+            let (hv, tenant) = (i / 4, i % 4);
+            let name = format!("h{}", i + 1);
+            let ip = [10, tenant as u8, 0, hv as u8 + 1];
+            story.then(host(
+                &name,
+                &format!("hv{}", hv + 1),
+                100 + tenant * 100,
+                ip,
+            ));
+        }
+        for i in 0..64u32 {
+            let (hv, tenant) = (i / 4, i % 4);
+            let peer = [10, tenant as u8, 0, ((hv + 5) % 16) as u8 + 1];
+            let (app, from) = (format!("p{}", i + 1), format!("h{}", i + 1));
+            story.then(ping(&app, &from, peer, 100_000, 20, 56));
+        }
+        Script {
+            scenario: Some(s("load")),
+            actions: story.actions,
+            ..Script::new(FabricKind::Overlay)
+        }
+    }
 }

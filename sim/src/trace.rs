@@ -1,14 +1,15 @@
 //! The trace: one [`Hop`] per frame per link, with its times, its bytes and what the receiving
-//! node decided. [`Layers`] reads the bytes back into a layer summary (outer Ethernet / IP /
-//! UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP).
+//! node decided ([`Decision`], worded by its `Display`; [`Decision::from_event`] turns the
+//! VTEP's events into decisions). [`Layers`] reads the bytes back into a layer summary (outer
+//! Ethernet / IP / UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP |
+//! TCP), and its `Display` is the one place a frame is summarised in a line.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use vtep_core::fdb::{Destination, Mac};
-use vtep_core::vtep::{DropReason, Encapsulation};
+use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
     Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
@@ -16,11 +17,7 @@ use vtep_core::wire::{
 use vtep_core::{Instant, Vni};
 
 use crate::cp::{self, RouteMsg};
-use crate::{LinkId, NodeId};
-
-/// Index of a hop in the trace.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct HopId(pub u32);
+use crate::id::{HopId, LinkId, NodeId};
 
 /// One frame crossing one link.
 #[derive(Clone, PartialEq, Debug)]
@@ -109,6 +106,88 @@ pub enum Decision {
     /// The route server or a VTEP processed a control-plane message.
     ControlPlane(RouteMsg),
     Dropped(DropCause),
+}
+
+impl Decision {
+    /// What a VTEP's event says about the frame that caused it. `None` for the events that
+    /// are bookkeeping rather than a decision about the frame (a frozen duplicate, an aged-out
+    /// entry, a full FDB, a learned neighbour).
+    pub fn from_event(event: &Event) -> Option<Decision> {
+        Some(match *event {
+            Event::Learned { vni, mac, dest } => Decision::Learned {
+                vni,
+                mac,
+                dest,
+                moved: false,
+            },
+            Event::Moved { vni, mac, to, .. } => Decision::Learned {
+                vni,
+                mac,
+                dest: to,
+                moved: true,
+            },
+            Event::Flooded {
+                vni,
+                local_ports,
+                remote_copies,
+            } => Decision::Flooded {
+                vni,
+                local_ports,
+                remote_copies,
+            },
+            Event::ArpSuppressed { vni, ip, mac } => Decision::ArpSuppressed { vni, ip, mac },
+            Event::Dropped { reason, .. } => Decision::Dropped(DropCause::Vtep(reason)),
+            Event::DuplicateFrozen { .. }
+            | Event::AgedOut { .. }
+            | Event::FdbFull { .. }
+            | Event::NeighbourLearned { .. } => return None,
+        })
+    }
+}
+
+impl fmt::Display for Decision {
+    /// In the playground's words: `encapsulated in VNI 100, 2 copies`, `DROPPED: link_mtu`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural =
+            |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        match self {
+            Decision::Received => f.write_str("received by the host"),
+            Decision::Routed { .. } => f.write_str("routed"),
+            Decision::Switched {
+                ports,
+                flooded: true,
+            } => write!(f, "flooded to {ports} ports"),
+            Decision::Switched { flooded: false, .. } => f.write_str("switched"),
+            Decision::Encapsulated { vni, copies } => write!(
+                f,
+                "encapsulated in VNI {vni}, {copies} cop{}",
+                plural(*copies, "y", "ies")
+            ),
+            Decision::Decapsulated { vni } => write!(f, "decapsulated from VNI {vni}"),
+            Decision::DeliveredLocally { ports, .. } => write!(
+                f,
+                "delivered to {ports} local port{}",
+                plural(*ports, "", "s")
+            ),
+            Decision::Learned { mac, moved, .. } => {
+                write!(f, "{} {mac}", if *moved { "moved" } else { "learned" })
+            }
+            Decision::Flooded {
+                local_ports,
+                remote_copies,
+                ..
+            } => write!(
+                f,
+                "BUM: flooded to {local_ports} local ports + {remote_copies} VTEPs (head-end \
+                 replication)"
+            ),
+            Decision::ArpSuppressed { ip, .. } => {
+                write!(f, "ARP for {ip} answered by the VTEP (suppressed)")
+            }
+            Decision::ControlPlane(msg) => write!(f, "control plane: {msg}"),
+            Decision::Dropped(cause) => write!(f, "DROPPED: {cause}"),
+        }
+    }
 }
 
 /// Why a frame went no further.
@@ -328,65 +407,123 @@ impl Layers {
             Tunnel::ControlPlane(_) => None,
         }
     }
+}
 
-    /// One line, outermost first: `Eth/IPv4 10.0.0.1>10.0.0.2/UDP 50123>4789/VXLAN 100 | ...`.
-    pub fn describe(&self) -> String {
-        let mut s = String::new();
+impl fmt::Display for Layers {
+    /// One line, outermost layer first. `{}` is the playground's event line, `{:#}` every
+    /// header:
+    /// - `VXLAN 100 [10.0.0.1 > 10.0.0.2 ICMP echo request seq 3]`
+    /// - `Eth/IPv4 10.1.0.2>10.1.0.3 ttl 64/UDP 50123>4789/VXLAN 100 | Eth 02:48:..>02:48:..`
+    ///   `/IPv4 10.0.0.1>10.0.0.2/ICMP echo request id 4096 seq 3`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let full = f.alternate();
         if let Some(o) = &self.outer {
-            let _ = write!(s, "Eth/IPv4 {}>{} ttl {}", o.src_ip, o.dst_ip, o.ttl);
-            if let Some((sp, dp)) = o.udp {
-                let _ = write!(s, "/UDP {sp}>{dp}");
-            }
-            match o.tunnel {
-                Tunnel::Encap { encapsulation, vni } => {
-                    let _ = write!(s, "/{encapsulation} {vni} | ");
-                }
-                Tunnel::ControlPlane(msg) => {
-                    let _ = write!(s, "/EVPN {msg}");
-                }
-            }
+            o.fmt_line(f, full)?;
         }
         if let Some(i) = &self.inner {
-            let _ = write!(s, "Eth {}>{}", i.src_mac, i.dst_mac);
-            match i.l3 {
-                L3::Arp {
-                    op,
-                    sender,
-                    target_ip,
-                } => {
-                    let op = match op {
-                        ArpOperation::Request => "who-has",
-                        ArpOperation::Reply => "is-at",
-                        ArpOperation::Unknown(_) => "?",
-                    };
-                    let _ = write!(s, "/ARP {op} {target_ip} from {} {}", sender.1, sender.0);
-                }
-                L3::Ipv4 { src, dst, l4 } => {
-                    let _ = write!(s, "/IPv4 {src}>{dst}");
-                    let _ = match l4 {
-                        L4::IcmpEchoRequest { ident, seq } => {
-                            write!(s, "/ICMP echo request id {ident} seq {seq}")
-                        }
-                        L4::IcmpEchoReply { ident, seq } => {
-                            write!(s, "/ICMP echo reply id {ident} seq {seq}")
-                        }
-                        L4::Icmp { msg_type } => write!(s, "/ICMP type {msg_type}"),
-                        L4::Udp { src, dst, len } => write!(s, "/UDP {src}>{dst} len {len}"),
-                        L4::Tcp {
-                            src,
-                            dst,
-                            flags,
-                            payload,
-                        } => write!(s, "/TCP {src}>{dst} [{flags}] len {payload}"),
-                        L4::Other(p) => write!(s, "/proto {p}"),
-                    };
-                }
-                L3::Other(t) => {
-                    let _ = write!(s, "/ethertype {t:#06x}");
-                }
+            i.fmt_line(f, full)?;
+        }
+        let encapsulated = self.vni().is_some();
+        if encapsulated && !full {
+            f.write_str("]")?;
+        }
+        if self.outer.is_none() && self.inner.is_none() && !full {
+            f.write_str("unreadable frame")?;
+        }
+        Ok(())
+    }
+}
+
+impl Outer {
+    fn fmt_line(&self, f: &mut fmt::Formatter<'_>, full: bool) -> fmt::Result {
+        if full {
+            write!(
+                f,
+                "Eth/IPv4 {}>{} ttl {}",
+                self.src_ip, self.dst_ip, self.ttl
+            )?;
+            if let Some((sp, dp)) = self.udp {
+                write!(f, "/UDP {sp}>{dp}")?;
             }
         }
-        s
+        match (self.tunnel, full) {
+            (Tunnel::Encap { encapsulation, vni }, true) => write!(f, "/{encapsulation} {vni} | "),
+            (Tunnel::Encap { encapsulation, vni }, false) => write!(f, "{encapsulation} {vni} ["),
+            (Tunnel::ControlPlane(msg), true) => write!(f, "/EVPN {msg}"),
+            (Tunnel::ControlPlane(msg), false) => write!(f, "EVPN {msg}"),
+        }
+    }
+}
+
+impl Inner {
+    fn fmt_line(&self, f: &mut fmt::Formatter<'_>, full: bool) -> fmt::Result {
+        if full {
+            write!(f, "Eth {}>{}/", self.src_mac, self.dst_mac)?;
+        }
+        match self.l3 {
+            L3::Arp {
+                op,
+                sender: (mac, ip),
+                target_ip,
+            } if full => {
+                let op = match op {
+                    ArpOperation::Request => "who-has",
+                    ArpOperation::Reply => "is-at",
+                    ArpOperation::Unknown(_) => "?",
+                };
+                write!(f, "ARP {op} {target_ip} from {ip} {mac}")
+            }
+            L3::Arp {
+                op,
+                sender: (mac, ip),
+                target_ip,
+            } => match op {
+                ArpOperation::Request if ip == target_ip => {
+                    write!(f, "ARP gratuitous {ip} is-at {mac}")
+                }
+                ArpOperation::Request => write!(f, "ARP who-has {target_ip} tell {ip}"),
+                ArpOperation::Reply => write!(f, "ARP {ip} is-at {mac}"),
+                ArpOperation::Unknown(_) => f.write_str("ARP ?"),
+            },
+            L3::Ipv4 { src, dst, l4 } if full => {
+                write!(f, "IPv4 {src}>{dst}/")?;
+                l4.fmt_line(f, full)
+            }
+            L3::Ipv4 { src, dst, l4 } => {
+                write!(f, "{src} > {dst} ")?;
+                l4.fmt_line(f, full)
+            }
+            L3::Other(t) => write!(f, "ethertype {t:#06x}"),
+        }
+    }
+}
+
+impl L4 {
+    fn fmt_line(&self, f: &mut fmt::Formatter<'_>, full: bool) -> fmt::Result {
+        let to = if full { ">" } else { " > " };
+        match *self {
+            L4::IcmpEchoRequest { ident, seq } | L4::IcmpEchoReply { ident, seq } => {
+                let kind = match self {
+                    L4::IcmpEchoRequest { .. } => "request",
+                    _ => "reply",
+                };
+                if full {
+                    write!(f, "ICMP echo {kind} id {ident} seq {seq}")
+                } else {
+                    write!(f, "ICMP echo {kind} seq {seq}")
+                }
+            }
+            L4::Icmp { msg_type } => write!(f, "ICMP type {msg_type}"),
+            L4::Udp { src, dst, len } => write!(f, "UDP {src}{to}{dst} len {len}"),
+            L4::Tcp {
+                src,
+                dst,
+                flags,
+                payload,
+            } => write!(f, "TCP {src}{to}{dst} [{flags}] len {payload}"),
+            L4::Other(p) if full => write!(f, "proto {p}"),
+            L4::Other(p) => write!(f, "IP proto {p}"),
+        }
     }
 }
 
@@ -539,4 +676,157 @@ fn parse_inner(bytes: &[u8]) -> Option<Inner> {
         len: bytes.len(),
         l3,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+    use alloc::string::ToString;
+
+    use vtep_core::wire::EthernetAddress;
+
+    use super::*;
+
+    #[test]
+    fn decisions_in_the_playgrounds_words() {
+        let vni = Vni::new(100).unwrap();
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+        let dest = Destination::Remote(Ipv4Address::new(10, 1, 0, 3).into());
+        let cases = [
+            (Decision::Received, "received by the host"),
+            (Decision::Routed { link: LinkId(3) }, "routed"),
+            (
+                Decision::Switched {
+                    ports: 3,
+                    flooded: true,
+                },
+                "flooded to 3 ports",
+            ),
+            (
+                Decision::Switched {
+                    ports: 1,
+                    flooded: false,
+                },
+                "switched",
+            ),
+            (
+                Decision::Encapsulated { vni, copies: 1 },
+                "encapsulated in VNI 100, 1 copy",
+            ),
+            (
+                Decision::Encapsulated { vni, copies: 2 },
+                "encapsulated in VNI 100, 2 copies",
+            ),
+            (Decision::Decapsulated { vni }, "decapsulated from VNI 100"),
+            (
+                Decision::DeliveredLocally { vni, ports: 1 },
+                "delivered to 1 local port",
+            ),
+            (
+                Decision::DeliveredLocally { vni, ports: 2 },
+                "delivered to 2 local ports",
+            ),
+            (
+                Decision::Learned {
+                    vni,
+                    mac,
+                    dest,
+                    moved: false,
+                },
+                "learned 02-00-00-00-00-01",
+            ),
+            (
+                Decision::Learned {
+                    vni,
+                    mac,
+                    dest,
+                    moved: true,
+                },
+                "moved 02-00-00-00-00-01",
+            ),
+            (
+                Decision::Flooded {
+                    vni,
+                    local_ports: 1,
+                    remote_copies: 3,
+                },
+                "BUM: flooded to 1 local ports + 3 VTEPs (head-end replication)",
+            ),
+            (
+                Decision::ArpSuppressed {
+                    vni,
+                    ip: Ipv4Address::new(10, 0, 0, 2),
+                    mac,
+                },
+                "ARP for 10.0.0.2 answered by the VTEP (suppressed)",
+            ),
+            (
+                Decision::Dropped(DropCause::Vtep(DropReason::TooBig)),
+                "DROPPED: vtep:too_big",
+            ),
+            (Decision::Dropped(DropCause::LinkMtu), "DROPPED: link_mtu"),
+        ];
+        for (decision, expect) in cases {
+            assert_eq!(decision.to_string(), expect, "{decision:?}");
+        }
+    }
+
+    #[test]
+    fn events_become_decisions_or_nothing() {
+        let vni = Vni::new(100).unwrap();
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+        let (here, there) = (
+            Destination::Local(vtep_core::fdb::PortId(1)),
+            Destination::Remote(Ipv4Address::new(10, 1, 0, 3).into()),
+        );
+        let moved = Event::Moved {
+            vni,
+            mac,
+            from: here,
+            to: there,
+            seq: 2,
+        };
+        assert_eq!(
+            Decision::from_event(&moved),
+            Some(Decision::Learned {
+                vni,
+                mac,
+                dest: there,
+                moved: true,
+            })
+        );
+        let dropped = Event::Dropped {
+            vni: Some(vni),
+            reason: DropReason::RateLimited,
+        };
+        assert_eq!(
+            Decision::from_event(&dropped),
+            Some(Decision::Dropped(DropCause::Vtep(DropReason::RateLimited)))
+        );
+        let aged = Event::AgedOut {
+            vni,
+            mac,
+            dest: there,
+        };
+        assert_eq!(Decision::from_event(&aged), None);
+    }
+
+    #[test]
+    fn a_frame_in_one_line_short_and_full() {
+        let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+        let garp = crate::sim::gratuitous_arp(mac, Ipv4Address::new(10, 0, 0, 1));
+        let layers = Layers::parse(&garp);
+        assert_eq!(
+            format!("{layers}"),
+            "ARP gratuitous 10.0.0.1 is-at 02-00-00-00-00-01"
+        );
+        assert_eq!(
+            format!("{layers:#}"),
+            "Eth 02-00-00-00-00-01>ff-ff-ff-ff-ff-ff/ARP who-has 10.0.0.1 from 10.0.0.1 \
+             02-00-00-00-00-01"
+        );
+        let nothing = Layers::parse(&[]);
+        assert_eq!(nothing.to_string(), "unreadable frame");
+        assert_eq!(format!("{nothing:#}"), "");
+    }
 }

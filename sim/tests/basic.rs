@@ -35,12 +35,12 @@ fn ping_across_two_vteps() {
     sim.run_for(Duration::from_millis(200));
     for h in sim.trace().iter().take(30) {
         eprintln!(
-            "{:>6}-{:>6} {}->{} {} {:?}",
+            "{:>6}-{:>6} {}->{} {:#} {:?}",
             h.start.total_micros(),
             h.end.total_micros(),
             h.from.0,
             h.to.0,
-            h.layers().describe(),
+            h.layers(),
             h.decisions
         );
     }
@@ -53,12 +53,12 @@ fn ping_across_two_vteps() {
     assert_eq!(arp.len(), 1);
     for h in sim.trace().iter().take(12) {
         eprintln!(
-            "{:>6}-{:>6} {}->{} {} {:?}",
+            "{:>6}-{:>6} {}->{} {:#} {:?}",
             h.start.total_micros(),
             h.end.total_micros(),
             h.from.0,
             h.to.0,
-            h.layers().describe(),
+            h.layers(),
             h.decisions
         );
     }
@@ -236,7 +236,7 @@ fn control_plane_migration_bumps_the_mobility_sequence() {
 #[test]
 fn flat_l2_baseline_switches_without_tunnels() {
     let config = SimConfig {
-        fabric: Fabric::FlatL2,
+        fabric: FabricKind::FlatL2,
         ..SimConfig::default()
     };
     let (mut sim, _hv, hosts) = small(config, 3);

@@ -5,17 +5,18 @@ use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
 use vtep_sim::scale::{Variant, model, simulate};
-use vtep_sim::scenario::{self, ScenarioRun};
+use vtep_sim::scenario;
+use vtep_sim::script::Run;
 use vtep_sim::trace::{L3, L4, Tunnel};
 use vtep_sim::*;
 
 const SEED: u64 = 2026;
 
-fn run(s: scenario::Scenario) -> ScenarioRun {
+fn run(s: scenario::Scenario) -> Run {
     s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
 }
 
-fn underlay_links(r: &ScenarioRun) -> Vec<LinkId> {
+fn underlay_links(r: &Run) -> Vec<LinkId> {
     r.sim
         .links()
         .iter()
@@ -25,13 +26,14 @@ fn underlay_links(r: &ScenarioRun) -> Vec<LinkId> {
 }
 
 #[test]
-fn all_scenarios_have_text_and_steps() {
+fn all_scenarios_have_text_and_actions() {
     let all = scenario::all();
     assert_eq!(all.len(), 10);
     for (i, s) in all.iter().enumerate() {
         assert_eq!(s.id, format!("S{}", i + 1));
         assert!(!s.title.is_empty() && !s.narrative.is_empty() && !s.outcome.is_empty());
-        assert!(s.steps.len() >= 3);
+        assert!(s.script.actions.len() >= 3);
+        assert_eq!(s.script.scenario.as_deref(), Some(s.id));
     }
 }
 
@@ -204,14 +206,51 @@ fn s6_tenants_with_identical_addresses_never_see_each_other() {
         if let (Some(to), Some(from)) = (vni_of(h.to), vni_of(h.origin))
             && h.decisions.contains(&Decision::Received)
         {
-            assert_eq!(to, from, "hop {:?}: {}", h.id, h.layers().describe());
+            assert_eq!(to, from, "hop {:?}: {:#}", h.id, h.layers());
             delivered += 1;
         }
     }
     assert!(delivered >= 20);
-    assert_eq!(id_space::VLAN_IDS_USABLE, 4094);
-    assert_eq!(id_space::VNI_IDS, 16_777_216);
-    assert_eq!(id_space::QINQ_IDS, id_space::VNI_IDS);
+}
+
+/// `1234567` -> `"1,234,567"`, as the narratives write numbers (`4094` stays `"4094"`).
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    if digits.len() <= 4 {
+        return digits;
+    }
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn s6_id_space_figures_are_the_ones_the_simulator_enforces() {
+    // The narrative quotes the ID spaces of the core's arithmetic...
+    let narrative = scenario::s6().narrative;
+    for figure in [id_space::VLAN_IDS_USABLE, id_space::VNI_IDS] {
+        assert!(
+            narrative.contains(&thousands(figure)),
+            "{figure}: {narrative}"
+        );
+    }
+    // ...and the simulator takes exactly that many networks: VNIs 0..VNI_IDS.
+    let mut sim = Sim::new(SimConfig::default());
+    let site = sim.add_site("dc1").unwrap();
+    let hv = sim.add_hypervisor(site, "hv1").unwrap();
+    let ip = vtep_core::wire::Ipv4Address::new(10, 0, 0, 1);
+    let last = id_space::VNI_IDS - 1;
+    sim.add_host(hv, sim::HostSpec::new("last", last, ip))
+        .unwrap();
+    assert_eq!(
+        sim.add_host(hv, sim::HostSpec::new("beyond", id_space::VNI_IDS, ip)),
+        Err(SimError::VniOutOfRange(u64::from(id_space::VNI_IDS)))
+    );
 }
 
 #[test]
@@ -359,7 +398,7 @@ fn s10_across_sites_and_back_after_a_failure() {
 }
 
 /// Every observable of a trace: times, ends, link, bytes, lineage, decisions.
-fn fingerprint(r: &ScenarioRun) -> Vec<String> {
+fn fingerprint(r: &Run) -> Vec<String> {
     r.sim
         .trace()
         .iter()

@@ -248,11 +248,7 @@ impl App {
             Ok(()) => {
                 self.message = Some((
                     false,
-                    format!(
-                        "at {}: {}",
-                        fmt_time(lab::us(self.lab.now())),
-                        lab::describe(&action)
-                    ),
+                    format!("at {}: {}", fmt_time(lab::us(self.lab.now())), action),
                 ));
                 self.outcome = None;
                 self.update_hash();
@@ -273,7 +269,7 @@ impl Component for App {
         let (script, message) = match script_from_hash(&dom::hash()) {
             Ok(s) => (s, None),
             Err(e) => (
-                Script::from_scenario(&scenario::s1()),
+                scenario::s1().script,
                 Some((true, format!("could not load the link: {e}"))),
             ),
         };

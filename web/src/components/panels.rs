@@ -3,12 +3,14 @@
 
 use std::rc::Rc;
 
+use vtep_core::vtep::Encapsulation;
+use vtep_sim::LearningMode;
 use vtep_sim::scenario::{self, Scenario};
 use yew::prelude::*;
 
 use crate::model::lab::{Lab, kind};
 use crate::model::outcome::Outcome;
-use crate::model::script::{Action, Encap, Mode};
+use crate::model::script::Action;
 use crate::model::tables::{Row, Table};
 use crate::model::view::EventRow;
 
@@ -137,10 +139,10 @@ pub enum FormAction {
         vni: u32,
     },
     AddTenant,
-    Learning(Mode),
+    Learning(LearningMode),
     Encap {
         vni: u32,
-        encap: Encap,
+        encap: Encapsulation,
     },
     UnderlayMtu(u16),
     RateLimit {
@@ -394,9 +396,9 @@ pub fn actions(p: &ActionsProps) -> Html {
         act(Box::new(move || FormAction::Encap {
             vni: pick(&n, &ns, 0).parse().unwrap_or(100),
             encap: match e.as_str() {
-                "vxlan" => Encap::Vxlan,
-                "nvgre" => Encap::Nvgre,
-                _ => Encap::Geneve,
+                "vxlan" => Encapsulation::Vxlan,
+                "nvgre" => Encapsulation::Nvgre,
+                _ => Encapsulation::Geneve,
             },
         }))
     };
@@ -477,8 +479,8 @@ pub fn actions(p: &ActionsProps) -> Html {
             </div>
             <div class="row">
                 <span class="lbl"><abbr class="tip" title="How VTEPs find remote MACs: flood and learn (BUM frames are replicated head-end to every VTEP of the VNI, and MACs are learned from traffic), or a control plane (EVPN-like routes, ARP suppression)">{ "Learning" }</abbr></span>
-                <button onclick={act(Box::new(|| FormAction::Learning(Mode::FloodAndLearn)))}>{ "flood & learn" }</button>
-                <button id="act-cp" onclick={act(Box::new(|| FormAction::Learning(Mode::ControlPlane)))}>{ "control plane" }</button>
+                <button onclick={act(Box::new(|| FormAction::Learning(LearningMode::FloodAndLearn)))}>{ "flood & learn" }</button>
+                <button id="act-cp" onclick={act(Box::new(|| FormAction::Learning(LearningMode::ControlPlane)))}>{ "control plane" }</button>
             </div>
         </details>
     }

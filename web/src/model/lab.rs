@@ -1,18 +1,15 @@
 //! The lab: a simulator driven by a [`Script`] and a view clock. The simulator never runs ahead
 //! of the view, so the tables show the state at the time on screen; the trace of frames up to
 //! that time is what the topology animates and the event list shows. Going back in time
-//! replays the script on a fresh simulator (it is deterministic).
+//! replays the script on a fresh simulator (it is deterministic). Actions are applied by
+//! vtep-sim's [`Run`]; the lab only decides when.
 
 use std::collections::BTreeMap;
 
-use vtep_core::rate::RateLimit;
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
 use vtep_core::{Duration, Instant};
-use vtep_sim::sim::HostSpec;
+use vtep_sim::script::{Action, Run, Script, at};
 use vtep_sim::trace::{L3, L4, Layers, Tunnel};
-use vtep_sim::{AppId, Hop, LinkId, NodeId, NodeKind, Sim, SimConfig, SimError};
-
-use super::script::{Action, Script};
+use vtep_sim::{AppId, Hop, NodeId, NodeKind, Sim};
 
 /// Kinds of frame, for the event list's filters (bit flags).
 pub mod kind {
@@ -69,101 +66,38 @@ pub struct HopRow {
 impl HopRow {
     pub fn new(layers: &Layers) -> HopRow {
         let mut kinds = 0;
-        let mut vni = None;
-        let mut summary = String::new();
         let mut proto = "other";
-        if let Some(o) = &layers.outer {
-            match o.tunnel {
-                Tunnel::Encap {
-                    encapsulation,
-                    vni: v,
-                } => {
-                    kinds |= kind::ENCAP;
-                    vni = Some(v.get());
-                    summary.push_str(&format!("{} {} [", encapsulation.name(), v.get()));
-                }
-                Tunnel::ControlPlane(msg) => {
-                    kinds |= kind::CONTROL;
-                    proto = "ctrl";
-                    summary.push_str(&format!("EVPN {msg}"));
-                }
+        match layers.outer.map(|o| o.tunnel) {
+            Some(Tunnel::Encap { .. }) => kinds |= kind::ENCAP,
+            Some(Tunnel::ControlPlane(_)) => {
+                kinds |= kind::CONTROL;
+                proto = "ctrl";
             }
+            None => {}
         }
         if let Some(i) = &layers.inner {
             if i.dst_mac.is_broadcast() || i.dst_mac.is_multicast() {
                 kinds |= kind::BUM;
             }
-            match i.l3 {
-                L3::Arp {
-                    op,
-                    sender,
-                    target_ip,
-                } => {
-                    kinds |= kind::ARP;
-                    proto = "arp";
-                    let garp = sender.1 == target_ip;
-                    summary.push_str(&match op {
-                        vtep_core::wire::ArpOperation::Request if garp => {
-                            format!("ARP gratuitous {} is-at {}", sender.1, sender.0)
-                        }
-                        vtep_core::wire::ArpOperation::Request => {
-                            format!("ARP who-has {target_ip} tell {}", sender.1)
-                        }
-                        vtep_core::wire::ArpOperation::Reply => {
-                            format!("ARP {} is-at {}", sender.1, sender.0)
-                        }
-                        vtep_core::wire::ArpOperation::Unknown(_) => "ARP ?".to_string(),
-                    });
-                }
-                L3::Ipv4 { src, dst, l4 } => {
-                    let l4s = match l4 {
-                        L4::IcmpEchoRequest { seq, .. } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP echo request seq {seq}")
-                        }
-                        L4::IcmpEchoReply { seq, .. } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP echo reply seq {seq}")
-                        }
-                        L4::Icmp { msg_type } => {
-                            kinds |= kind::ICMP;
-                            proto = "icmp";
-                            format!("ICMP type {msg_type}")
-                        }
-                        L4::Udp { src, dst, len } => {
-                            kinds |= kind::UDP;
-                            proto = "udp";
-                            format!("UDP {src} > {dst} len {len}")
-                        }
-                        L4::Tcp {
-                            src,
-                            dst,
-                            flags,
-                            payload,
-                        } => {
-                            kinds |= kind::TCP;
-                            proto = "tcp";
-                            format!("TCP {src} > {dst} [{flags}] len {payload}")
-                        }
-                        L4::Other(p) => format!("IP proto {p}"),
-                    };
-                    summary.push_str(&format!("{src} > {dst} {l4s}"));
-                }
-                L3::Other(t) => summary.push_str(&format!("ethertype {t:#06x}")),
-            }
-        }
-        if kinds & kind::ENCAP != 0 {
-            summary.push(']');
-        }
-        if summary.is_empty() {
-            summary.push_str("unreadable frame");
+            let (k, p) = match i.l3 {
+                L3::Arp { .. } => (kind::ARP, "arp"),
+                L3::Ipv4 { l4, .. } => match l4 {
+                    L4::IcmpEchoRequest { .. } | L4::IcmpEchoReply { .. } | L4::Icmp { .. } => {
+                        (kind::ICMP, "icmp")
+                    }
+                    L4::Udp { .. } => (kind::UDP, "udp"),
+                    L4::Tcp { .. } => (kind::TCP, "tcp"),
+                    L4::Other(_) => (0, proto),
+                },
+                L3::Other(_) => (0, proto),
+            };
+            kinds |= k;
+            proto = p;
         }
         HopRow {
             kinds,
-            summary,
-            vni,
+            summary: layers.to_string(),
+            vni: layers.vni().map(|v| v.get()),
             proto,
         }
     }
@@ -192,8 +126,8 @@ pub struct ActionError {
 #[derive(Debug)]
 pub struct Lab {
     script: Script,
-    sim: Sim,
-    apps: BTreeMap<String, AppId>,
+    /// The simulator and the apps by name.
+    run: Run,
     /// Index of the first script action not applied yet.
     next_action: usize,
     /// The view time.
@@ -208,41 +142,16 @@ pub struct Lab {
     replays: u64,
 }
 
-fn ip(o: [u8; 4]) -> Ipv4Address {
-    Ipv4Address::new(o[0], o[1], o[2], o[3])
-}
-
-fn at(us: u64) -> Instant {
-    Instant::from_micros(i64::try_from(us).unwrap_or(i64::MAX))
-}
-
 /// Microseconds of an instant (never negative here).
 pub fn us(t: Instant) -> u64 {
     u64::try_from(t.total_micros()).unwrap_or(0)
 }
 
-fn new_sim(script: &Script) -> Sim {
-    Sim::new(SimConfig {
-        seed: script.seed,
-        fabric: script.fabric.into(),
-        ..SimConfig::default()
-    })
-}
-
-/// An ARP request from `mac`/`sender` for `target`.
-fn arp_request(mac: EthernetAddress, sender: Ipv4Address, target: Ipv4Address) -> Vec<u8> {
-    let mut frame = vtep_sim::sim::gratuitous_arp(mac, sender);
-    // Same layout as a gratuitous ARP; only the target protocol address differs (bytes 38..42).
-    frame[38..42].copy_from_slice(&target.octets());
-    frame
-}
-
 impl Lab {
     pub fn new(script: Script) -> Lab {
         let mut lab = Lab {
-            sim: new_sim(&script),
+            run: Run::new(&script),
             script,
-            apps: BTreeMap::new(),
             next_action: 0,
             t: Instant::ZERO,
             rows: Vec::new(),
@@ -256,7 +165,7 @@ impl Lab {
     }
 
     pub fn sim(&self) -> &Sim {
-        &self.sim
+        &self.run.sim
     }
 
     pub fn script(&self) -> &Script {
@@ -284,16 +193,16 @@ impl Lab {
     }
 
     pub fn app(&self, name: &str) -> Option<AppId> {
-        self.apps.get(name).copied()
+        self.run.app(name).ok()
     }
 
     pub fn apps(&self) -> &BTreeMap<String, AppId> {
-        &self.apps
+        &self.run.apps
     }
 
     /// Where the guided part ends, if the script has an end.
     pub fn end(&self) -> Option<Instant> {
-        self.script.end_us.map(at)
+        self.script.end()
     }
 
     /// Whether the view reached the end of the script.
@@ -309,21 +218,21 @@ impl Lab {
             if when > t {
                 break;
             }
-            if when > self.sim.now() {
-                self.sim.run_until(when);
+            if when > self.run.sim.now() {
+                self.run.sim.run_until(when);
             }
             let (action, at_us) = (timed.action.clone(), timed.at_us);
-            if let Err(e) = self.apply(&action) {
+            if let Err(e) = self.run.apply(&action) {
                 self.errors.push(ActionError {
                     at_us,
-                    message: format!("{}: {e}", describe(&action)),
+                    message: format!("{action}: {e}"),
                 });
             }
             self.next_action += 1;
             self.topology_rev += 1;
         }
-        if t > self.sim.now() || self.sim.next_event_at().is_some_and(|n| n <= t) {
-            self.sim.run_until(t);
+        if t > self.run.sim.now() || self.run.sim.next_event_at().is_some_and(|n| n <= t) {
+            self.run.sim.run_until(t);
         }
         if t > self.t {
             self.t = t;
@@ -341,8 +250,7 @@ impl Lab {
 
     /// A fresh simulator at time zero with the script's actions at time zero applied.
     pub fn replay(&mut self) {
-        self.sim = new_sim(&self.script);
-        self.apps.clear();
+        self.run = Run::new(&self.script);
         self.next_action = 0;
         self.t = Instant::ZERO;
         self.rows.clear();
@@ -354,7 +262,7 @@ impl Lab {
     }
 
     fn index_new_hops(&mut self) {
-        let trace = self.sim.trace();
+        let trace = self.run.sim.trace();
         for hop in &trace[self.rows.len()..] {
             self.rows.push(HopRow::new(&hop.layers()));
         }
@@ -365,12 +273,13 @@ impl Lab {
         let now = us(self.t);
         // Apply it directly (the simulator is at the view time), then record it after every
         // action already applied, so a replay does the same in the same order.
-        if self.sim.now() < self.t {
-            self.sim.run_until(self.t);
+        if self.run.sim.now() < self.t {
+            self.run.sim.run_until(self.t);
         }
         let result = self
+            .run
             .apply(&action)
-            .map_err(|e| format!("{}: {e}", describe(&action)));
+            .map_err(|e| format!("{action}: {e}"));
         if result.is_ok() {
             let i = self.script.insert(now, action);
             debug_assert!(i >= self.next_action);
@@ -381,133 +290,11 @@ impl Lab {
         result
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), SimError> {
-        let sim = &mut self.sim;
-        match action {
-            Action::Site { name } => {
-                sim.add_site(name)?;
-            }
-            Action::ConnectSites { a, b, latency_us } => {
-                let (sa, sb) = (site_id(sim, a)?, site_id(sim, b)?);
-                let spec = vtep_sim::LinkSpec {
-                    latency: Duration::from_micros(*latency_us),
-                    ..vtep_sim::LinkSpec::wan()
-                };
-                sim.connect_sites(sa, sb, spec)?;
-            }
-            Action::Hypervisor { site, name } => {
-                let s = site_id(sim, site)?;
-                sim.add_hypervisor(s, name)?;
-            }
-            Action::Host {
-                name,
-                hypervisor,
-                vni,
-                ip: addr,
-                mac,
-            } => {
-                let hv = sim.node_id(hypervisor)?;
-                let mut spec = HostSpec::new(name, *vni, ip(*addr));
-                spec.prefix_len = 24;
-                if let Some(m) = mac {
-                    spec = spec.with_mac(EthernetAddress(*m));
-                }
-                sim.add_host(hv, spec)?;
-            }
-            Action::LearningMode { mode } => sim.set_learning_mode((*mode).into())?,
-            Action::Encapsulation { vni, encapsulation } => {
-                sim.set_encapsulation(*vni, (*encapsulation).into())?;
-            }
-            Action::RateLimit { vni, bits_per_sec } => {
-                sim.set_rate_limit(*vni, bits_per_sec.map(RateLimit::from_bits_per_sec))?;
-            }
-            Action::UnderlayMtu { mtu } => sim.set_underlay_mtu(*mtu)?,
-            Action::HostMtu { host, mtu } => {
-                let h = sim.node_id(host)?;
-                sim.set_host_mtu(h, *mtu)?;
-            }
-            Action::Ping {
-                app,
-                from,
-                to,
-                count,
-                interval_ms,
-                size,
-            } => {
-                let h = sim.node_id(from)?;
-                let id = sim.start_ping(
-                    h,
-                    ip(*to),
-                    *count,
-                    Duration::from_millis(*interval_ms),
-                    *size,
-                )?;
-                self.apps.insert(app.clone(), id);
-            }
-            Action::Arping { from, to } => {
-                let h = sim.node_id(from)?;
-                let (mac, sender, _) = sim.host_addr(h)?;
-                sim.inject_from_host(h, arp_request(mac, sender, ip(*to)))?;
-            }
-            Action::UdpFlow {
-                app,
-                from,
-                to,
-                count,
-                interval_us,
-                size,
-            } => {
-                let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let id = sim.start_udp_flow(
-                    c,
-                    s,
-                    9000,
-                    *count,
-                    Duration::from_micros(*interval_us),
-                    *size,
-                    false,
-                )?;
-                self.apps.insert(app.clone(), id);
-            }
-            Action::Tcp {
-                app,
-                from,
-                to,
-                bytes,
-            } => {
-                let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let id = sim.start_tcp_transfer(c, s, 5001, *bytes)?;
-                self.apps.insert(app.clone(), id);
-            }
-            Action::Migrate { host, to } => {
-                let (h, hv) = (sim.node_id(host)?, sim.node_id(to)?);
-                sim.migrate_host(h, hv)?;
-            }
-            Action::FailHypervisor { name } => {
-                let hv = sim.node_id(name)?;
-                sim.fail_hypervisor(hv)?;
-            }
-            Action::RestoreHypervisor { name } => {
-                let hv = sim.node_id(name)?;
-                sim.restore_hypervisor(hv)?;
-            }
-            Action::FailLink { a, b } => {
-                let l = link_between(sim, a, b)?;
-                sim.fail_link(l)?;
-            }
-            Action::RestoreLink { a, b } => {
-                let l = link_between(sim, a, b)?;
-                sim.restore_link(l)?;
-            }
-        }
-        Ok(())
-    }
-
     /// The frames to draw at the view time: hops in flight, and drops that happened within
     /// `linger` before it.
     pub fn flights(&mut self, linger: Duration) -> Vec<Flight> {
         let t = self.t;
-        let trace = self.sim.trace();
+        let trace = self.run.sim.trace();
         while self.lo < trace.len() && trace[self.lo].end + linger < t {
             self.lo += 1;
         }
@@ -542,7 +329,7 @@ impl Lab {
     /// Whether any hop is on a link at the view time.
     pub fn busy(&self) -> bool {
         let t = self.t;
-        self.sim.trace()[self.lo.min(self.sim.trace().len())..]
+        self.run.sim.trace()[self.lo.min(self.run.sim.trace().len())..]
             .iter()
             .any(|h| h.start <= t && t < h.end)
     }
@@ -558,7 +345,7 @@ impl Lab {
                     best = Some(x);
                 }
             };
-            for hop in &self.sim.trace()[self.lo.min(self.sim.trace().len())..] {
+            for hop in &self.run.sim.trace()[self.lo.min(self.run.sim.trace().len())..] {
                 consider(hop.start);
                 consider(hop.end);
             }
@@ -566,17 +353,17 @@ impl Lab {
                 consider(at(a.at_us));
             }
             if let Some(b) = best
-                && (b <= self.sim.now() || self.sim.next_event_at().is_none_or(|n| n >= b))
+                && (b <= self.run.sim.now() || self.run.sim.next_event_at().is_none_or(|n| n >= b))
             {
                 return Some(b.min(limit));
             }
             // Nothing known yet: let the simulator process its next event (without moving the
             // view) and look again.
-            let next = self.sim.next_event_at()?;
+            let next = self.run.sim.next_event_at()?;
             if next > limit {
                 return best.map(|b| b.min(limit)).or(Some(limit));
             }
-            self.sim.run_until(next);
+            self.run.sim.run_until(next);
             self.index_new_hops();
         }
         None
@@ -596,7 +383,7 @@ impl Lab {
     pub fn step_back(&mut self) {
         let t = self.t;
         let mut prev = Instant::ZERO;
-        for hop in self.sim.trace() {
+        for hop in self.run.sim.trace() {
             for x in [hop.start, hop.end] {
                 if x < t && x > prev {
                     prev = x;
@@ -633,12 +420,13 @@ impl Lab {
 
     /// Node id by name, if present.
     pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.sim.node_id(name).ok()
+        self.run.sim.node_id(name).ok()
     }
 
     /// The name of a node (or `#id` when it is gone).
     pub fn name(&self, id: NodeId) -> String {
-        self.sim
+        self.run
+            .sim
             .node_info(id)
             .map(|n| n.name)
             .unwrap_or_else(|_| format!("#{}", id.0))
@@ -646,76 +434,17 @@ impl Lab {
 
     /// The hop with this index.
     pub fn hop(&self, id: u32) -> Option<&Hop> {
-        self.sim.trace().get(id as usize)
+        self.run.sim.trace().get(id as usize)
     }
 
     /// Node kinds by id, for quick lookups.
     pub fn kind(&self, id: NodeId) -> Option<NodeKind> {
-        self.sim.node_info(id).ok().map(|n| n.kind)
+        self.run.sim.node_info(id).ok().map(|n| n.kind)
     }
 
     /// The pcap of every frame up to the view time.
     pub fn pcap(&self) -> Vec<u8> {
-        vtep_sim::capture::pcap(&self.sim, &vtep_sim::capture::Capture::All)
-    }
-}
-
-fn site_id(sim: &Sim, name: &str) -> Result<vtep_sim::SiteId, SimError> {
-    // Sites are numbered in creation order and keep their names.
-    (0..1024u32)
-        .map(vtep_sim::SiteId)
-        .find(|s| sim.site_name(*s).is_ok_and(|n| n == name))
-        .ok_or_else(|| SimError::UnknownName(name.to_string()))
-}
-
-fn link_between(sim: &Sim, a: &str, b: &str) -> Result<LinkId, SimError> {
-    let (a, b) = (sim.node_id(a)?, sim.node_id(b)?);
-    sim.links()
-        .iter()
-        .find(|l| l.ends == [a, b] || l.ends == [b, a])
-        .map(|l| l.id)
-        .ok_or_else(|| SimError::BadArgument("no link between these nodes".to_string()))
-}
-
-/// A short description of an action, for the log and errors.
-pub fn describe(action: &Action) -> String {
-    let ip4 = |o: &[u8; 4]| format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]);
-    match action {
-        Action::Site { name } => format!("add site {name}"),
-        Action::ConnectSites { a, b, .. } => format!("connect {a} and {b}"),
-        Action::Hypervisor { site, name } => format!("add hypervisor {name} in {site}"),
-        Action::Host {
-            name,
-            hypervisor,
-            vni,
-            ip,
-            ..
-        } => format!("add host {name} ({}, VNI {vni}) on {hypervisor}", ip4(ip)),
-        Action::LearningMode { mode } => format!("learning mode {mode:?}"),
-        Action::Encapsulation { vni, encapsulation } => {
-            format!("VNI {vni} uses {encapsulation:?}")
-        }
-        Action::RateLimit { vni, bits_per_sec } => match bits_per_sec {
-            Some(b) => format!("limit VNI {vni} to {b} bit/s"),
-            None => format!("no rate limit on VNI {vni}"),
-        },
-        Action::UnderlayMtu { mtu } => format!("underlay MTU {mtu}"),
-        Action::HostMtu { host, mtu } => format!("MTU of {host}: {mtu}"),
-        Action::Ping {
-            from, to, count, ..
-        } => format!("{from}: ping {} x{count}", ip4(to)),
-        Action::Arping { from, to } => format!("{from}: arping {}", ip4(to)),
-        Action::UdpFlow {
-            from, to, count, ..
-        } => format!("{from}: {count} UDP datagrams to {to}"),
-        Action::Tcp {
-            from, to, bytes, ..
-        } => format!("{from}: TCP {bytes} bytes to {to}"),
-        Action::Migrate { host, to } => format!("migrate {host} to {to}"),
-        Action::FailHypervisor { name } => format!("fail {name}"),
-        Action::RestoreHypervisor { name } => format!("restore {name}"),
-        Action::FailLink { a, b } => format!("fail link {a} - {b}"),
-        Action::RestoreLink { a, b } => format!("restore link {a} - {b}"),
+        vtep_sim::capture::pcap(&self.run.sim, &vtep_sim::capture::Capture::All)
     }
 }
 
@@ -727,10 +456,10 @@ mod tests {
     fn scripts_replay_like_the_scenarios() {
         for scenario in vtep_sim::scenario::all() {
             let started = std::time::Instant::now();
-            let mut lab = Lab::new(Script::from_scenario(&scenario));
+            let mut lab = Lab::new(scenario.script.clone());
             let end = lab.end().unwrap();
             lab.advance_to(end);
-            let reference = scenario.run(super::super::script::SEED).unwrap();
+            let reference = scenario.run(vtep_sim::script::SEED).unwrap();
             eprintln!(
                 "{}: {} hops, {:?}",
                 scenario.id,
@@ -753,7 +482,7 @@ mod tests {
 
     #[test]
     fn step_back_replays_to_the_previous_event() {
-        let mut lab = Lab::new(Script::from_scenario(&vtep_sim::scenario::s1()));
+        let mut lab = Lab::new(vtep_sim::scenario::s1().script);
         for _ in 0..5 {
             lab.step_forward();
         }

@@ -1,18 +1,23 @@
 //! What the playground shows, as plain data: no Yew, no browser. Components only render this.
 //!
-//! [`script`] is what runs (serialisable), [`lab`] runs it on the simulator under a view clock,
-//! [`dissect`] reads a frame into layers and fields with byte ranges, [`layout`] places the
-//! topology, [`outcome`] reads each guided scenario's result from the simulator, [`tables`]
-//! snapshots the VTEPs' and hosts' tables, [`view`] works out the rest of what the page shows
-//! (event rows, the selected frame and its journey, frames on the links, labels).
+//! [`script`] is what runs (vtep-sim's script language, serialisable), [`lab`] runs it on the
+//! simulator under a view clock, [`dissect`] reads a frame into layers and fields with byte
+//! ranges, [`layout`] places the topology, [`outcome`] reads each guided scenario's result from
+//! the simulator, [`tables`] snapshots the VTEPs' and hosts' tables, [`view`] works out the rest
+//! of what the page shows (event rows, the selected frame and its journey, frames on the links,
+//! labels).
 
 pub mod dissect;
 pub mod lab;
 pub mod layout;
 pub mod outcome;
-pub mod script;
 pub mod tables;
 pub mod view;
+
+/// What runs: a scenario or the sandbox plus the user's actions, exported as JSON and carried
+/// in the URL. The language is vtep-sim's, so the playground runs exactly what the simulator's
+/// scenarios are.
+pub use vtep_sim::script;
 
 /// `n` with thousands separators: `500000` -> `"500,000"`.
 pub fn fmt_n(n: u64) -> String {

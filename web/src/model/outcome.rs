@@ -586,12 +586,11 @@ fn s10(c: &mut Ctx<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::script::Script;
 
     #[test]
     fn every_scenario_outcome_holds() {
         for sc in vtep_sim::scenario::all() {
-            let mut lab = Lab::new(Script::from_scenario(&sc));
+            let mut lab = Lab::new(sc.script.clone());
             lab.advance_to(lab.end().unwrap());
             let o = outcome(&lab).unwrap();
             eprintln!("{}: {} {:?}", sc.id, o.headline, o.facts);

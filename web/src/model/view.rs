@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use vtep_core::Duration;
+use vtep_sim::NodeId;
 use vtep_sim::scenario::{self, Scenario};
-use vtep_sim::{Decision, NodeId};
 
 use super::dissect::{Dissection, dissect};
 use super::lab::{self, Lab, kind};
@@ -76,11 +76,11 @@ pub fn script_named(hash: &str) -> Result<Script, String> {
     let h = hash.trim();
     let id = h.strip_prefix("scenario=").unwrap_or(h);
     match id {
-        "" => Ok(Script::from_scenario(&scenario::s1())),
+        "" => Ok(scenario::s1().script),
         "sandbox" => Ok(Script::sandbox()),
         "load" => Ok(Script::load_test()),
         _ => find_scenario(id)
-            .map(|s| Script::from_scenario(&s))
+            .map(|s| s.script)
             .ok_or_else(|| format!("unknown scenario {id:?}")),
     }
 }
@@ -93,7 +93,7 @@ pub fn short_hash(s: &Script) -> Option<String> {
         .as_deref()
         .and_then(|id| match id {
             "load" => Some(Script::load_test()),
-            id => find_scenario(id).map(|sc| Script::from_scenario(&sc)),
+            id => find_scenario(id).map(|sc| sc.script),
         })
         .is_some_and(|p| p == *s);
     if pristine {
@@ -222,48 +222,6 @@ struct EventsKey {
     cap: usize,
 }
 
-// ------------------------------------------------------------------ decisions
-
-/// What a node did with a frame, in words.
-pub fn decision_text(d: &Decision) -> String {
-    use vtep_sim::Decision as D;
-    match d {
-        D::Received => "received by the host".into(),
-        D::Routed { .. } => "routed".into(),
-        D::Switched { ports, flooded } => {
-            if *flooded {
-                format!("flooded to {ports} ports")
-            } else {
-                "switched".into()
-            }
-        }
-        D::Encapsulated { vni, copies } => format!(
-            "encapsulated in VNI {vni}, {copies} cop{}",
-            if *copies == 1 { "y" } else { "ies" }
-        ),
-        D::Decapsulated { vni } => format!("decapsulated from VNI {vni}"),
-        D::DeliveredLocally { ports, .. } => format!(
-            "delivered to {ports} local port{}",
-            if *ports == 1 { "" } else { "s" }
-        ),
-        D::Learned { mac, moved, .. } => {
-            format!("{} {mac}", if *moved { "moved" } else { "learned" })
-        }
-        D::Flooded {
-            local_ports,
-            remote_copies,
-            ..
-        } => format!(
-            "BUM: flooded to {local_ports} local ports + {remote_copies} VTEPs (head-end replication)"
-        ),
-        D::ArpSuppressed { ip, .. } => {
-            format!("ARP for {ip} answered by the VTEP (suppressed)")
-        }
-        D::ControlPlane(msg) => format!("control plane: {msg}"),
-        D::Dropped(cause) => format!("DROPPED: {cause}"),
-    }
-}
-
 // ------------------------------------------------------------------ event list
 
 /// One row of the event list.
@@ -362,7 +320,7 @@ impl EventRows {
                         outcome: if arrived {
                             h.decisions
                                 .iter()
-                                .map(decision_text)
+                                .map(ToString::to_string)
                                 .collect::<Vec<_>>()
                                 .join("; ")
                         } else {
@@ -426,7 +384,7 @@ impl FrameDetail {
             decisions: hop
                 .decisions
                 .iter()
-                .map(|d| format!("at {}: {}", lab.name(hop.to), decision_text(d)))
+                .map(|d| format!("at {}: {}", lab.name(hop.to), d))
                 .collect(),
             path: journey(lab, id),
         })
@@ -564,10 +522,7 @@ pub fn glyphs(lab: &mut Lab, layout: &Layout, speed: u32, selected: Option<u32>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vtep_core::wire::{EthernetAddress, Ipv4Address};
-    use vtep_core::{Instant, Vni};
-    use vtep_sim::cp::RouteMsg;
-    use vtep_sim::trace::DropCause;
+    use vtep_core::Instant;
 
     /// A lab on a short-fragment script, run to its end.
     fn at_end(name: &str) -> Lab {
@@ -602,11 +557,8 @@ mod tests {
 
     #[test]
     fn short_fragments_name_scripts_and_come_back() {
-        assert_eq!(script_named(""), Ok(Script::from_scenario(&scenario::s1())));
-        assert_eq!(
-            script_named(" scenario=s4 "),
-            Ok(Script::from_scenario(&scenario::s4()))
-        );
+        assert_eq!(script_named(""), Ok(scenario::s1().script));
+        assert_eq!(script_named(" scenario=s4 "), Ok(scenario::s4().script));
         assert_eq!(
             script_named("S99"),
             Err("unknown scenario \"S99\"".to_string())
@@ -624,87 +576,6 @@ mod tests {
         let mut s = script_named("S4").unwrap();
         s.actions.pop();
         assert_eq!(short_hash(&s), None);
-    }
-
-    #[test]
-    fn decisions_in_words() {
-        use vtep_sim::Decision as D;
-        let vni = Vni::new(100).unwrap();
-        let mac = EthernetAddress([2, 0, 0, 0, 0, 1]);
-        let dest = vtep_core::fdb::Destination::Remote(Ipv4Address::new(10, 0, 0, 3).into());
-        let cases = [
-            (D::Received, "received by the host"),
-            (
-                D::Switched {
-                    ports: 3,
-                    flooded: true,
-                },
-                "flooded to 3 ports",
-            ),
-            (
-                D::Switched {
-                    ports: 1,
-                    flooded: false,
-                },
-                "switched",
-            ),
-            (
-                D::Encapsulated { vni, copies: 1 },
-                "encapsulated in VNI 100, 1 copy",
-            ),
-            (
-                D::Encapsulated { vni, copies: 3 },
-                "encapsulated in VNI 100, 3 copies",
-            ),
-            (D::Decapsulated { vni }, "decapsulated from VNI 100"),
-            (
-                D::DeliveredLocally { vni, ports: 1 },
-                "delivered to 1 local port",
-            ),
-            (
-                D::DeliveredLocally { vni, ports: 2 },
-                "delivered to 2 local ports",
-            ),
-            (
-                D::Learned {
-                    vni,
-                    mac,
-                    dest,
-                    moved: false,
-                },
-                "learned 02-00-00-00-00-01",
-            ),
-            (
-                D::Learned {
-                    vni,
-                    mac,
-                    dest,
-                    moved: true,
-                },
-                "moved 02-00-00-00-00-01",
-            ),
-            (
-                D::Flooded {
-                    vni,
-                    local_ports: 1,
-                    remote_copies: 2,
-                },
-                "BUM: flooded to 1 local ports + 2 VTEPs (head-end replication)",
-            ),
-            (
-                D::ArpSuppressed {
-                    vni,
-                    ip: Ipv4Address::new(192, 168, 10, 2),
-                    mac,
-                },
-                "ARP for 192.168.10.2 answered by the VTEP (suppressed)",
-            ),
-            (D::Dropped(DropCause::LinkDown), "DROPPED: link_down"),
-        ];
-        for (d, words) in cases {
-            assert_eq!(decision_text(&d), words, "{d:?}");
-        }
-        assert!(decision_text(&D::ControlPlane(RouteMsg::Empty)).starts_with("control plane: "));
     }
 
     #[test]

@@ -1,0 +1,149 @@
+//! The hosts' applications: ping, a UDP flow (with an optional echo), a TCP bulk transfer.
+//! Each app is parts on one or two hosts and a report that stays readable after it stops.
+
+use alloc::string::ToString;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use vtep_core::Duration;
+use vtep_core::wire::Ipv4Address;
+
+use super::Sim;
+use super::model::AppInfo;
+use crate::error::SimError;
+use crate::host::{AppReport, PartSpec};
+use crate::id::{AppId, NodeId};
+
+impl Sim {
+    pub(super) fn new_app(&mut self, hosts: Vec<NodeId>, target_bytes: u64) -> AppId {
+        let id = AppId(self.next_app);
+        self.next_app += 1;
+        let report = AppReport {
+            started: Some(self.now),
+            target_bytes,
+            ..AppReport::default()
+        };
+        self.reports.insert(id, report);
+        self.apps.insert(id, AppInfo { hosts });
+        id
+    }
+
+    pub(super) fn start_part(&mut self, host: NodeId, id: AppId, spec: PartSpec) {
+        let now = self.now;
+        if let Some(h) = self.host_node_mut(host) {
+            let part = h.host.start(spec, now);
+            h.host.apps.push((id, part));
+        }
+        self.schedule_host_wake(host, now);
+    }
+
+    /// `ping -c count -i interval -s size target` from `host`.
+    pub fn start_ping(
+        &mut self,
+        host: NodeId,
+        target: Ipv4Address,
+        count: u32,
+        interval: Duration,
+        size: usize,
+    ) -> Result<AppId, SimError> {
+        self.check_host(host)?;
+        if size > 65000 || interval == Duration::ZERO {
+            return Err(SimError::BadArgument(
+                "ping size above 65000 or zero interval".to_string(),
+            ));
+        }
+        let id = self.new_app(vec![host], 0);
+        let ident = 0x1000u16.wrapping_add(id.0 as u16);
+        self.start_part(
+            host,
+            id,
+            PartSpec::Ping {
+                target,
+                count,
+                interval,
+                size,
+                ident,
+            },
+        );
+        Ok(id)
+    }
+
+    /// A UDP flow: `count` datagrams of `size` bytes every `interval` from `client` to a
+    /// server on `server`:`port`, which echoes them back if `echo`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_udp_flow(
+        &mut self,
+        client: NodeId,
+        server: NodeId,
+        port: u16,
+        count: u32,
+        interval: Duration,
+        size: usize,
+        echo: bool,
+    ) -> Result<AppId, SimError> {
+        self.check_host(client)?;
+        let target = self.check_host(server)?.host.ip;
+        if size > 65000 || interval == Duration::ZERO {
+            return Err(SimError::BadArgument(
+                "UDP size above 65000 or zero interval".to_string(),
+            ));
+        }
+        let id = self.new_app(vec![client, server], 0);
+        self.start_part(server, id, PartSpec::UdpServer { port, echo });
+        self.start_part(
+            client,
+            id,
+            PartSpec::UdpClient {
+                target,
+                port,
+                count,
+                interval,
+                size,
+            },
+        );
+        Ok(id)
+    }
+
+    /// A TCP bulk transfer of `bytes` from `client` to a sink on `server`:`port`.
+    pub fn start_tcp_transfer(
+        &mut self,
+        client: NodeId,
+        server: NodeId,
+        port: u16,
+        bytes: u64,
+    ) -> Result<AppId, SimError> {
+        self.check_host(client)?;
+        let target = self.check_host(server)?.host.ip;
+        if bytes == 0 || port == 0 {
+            return Err(SimError::BadArgument(
+                "a transfer needs bytes > 0 and a port".to_string(),
+            ));
+        }
+        let id = self.new_app(vec![client, server], bytes);
+        self.start_part(server, id, PartSpec::TcpSink { port });
+        self.start_part(
+            client,
+            id,
+            PartSpec::TcpSource {
+                target,
+                port,
+                bytes,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Stops an app (its report stays readable).
+    pub fn stop_app(&mut self, app: AppId) -> Result<(), SimError> {
+        let info = self.apps.remove(&app).ok_or(SimError::UnknownApp(app))?;
+        for h in info.hosts {
+            if let Some(hn) = self.host_node_mut(h) {
+                hn.host.stop(app);
+            }
+        }
+        if let Some(r) = self.reports.get_mut(&app) {
+            r.stopped = true;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,603 @@
+//! The data path: a frame put on a link becomes a hop in the trace and, unless the link drops
+//! it, arrives later at the other end, where the node decides what to do with it. Hosts run
+//! their smoltcp stacks, routers forward, switches and flat-L2 bridges learn and flood,
+//! hypervisors hand frames to their VTEP and carry out its outputs, and the control-plane
+//! agents (each hypervisor's and the route server's) exchange routes over the underlay.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use vtep_core::fdb::Destination;
+use vtep_core::vtep::{Input, Output};
+use vtep_core::wire::outer;
+use vtep_core::wire::{
+    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress, Ipv4Address, Ipv4Packet,
+};
+use vtep_core::{Duration, Instant, Vni};
+
+use super::model::{HEADROOM, NodeKind, ROUTE_SERVER_IP, State, micros_to_ns, node_mac};
+use super::{Ev, Sim};
+use crate::cp::{self, RouteMsg, control_message, udp_frame};
+use crate::id::{HopId, LinkId, NodeId};
+use crate::trace::{Decision, DropCause, Hop};
+
+impl Sim {
+    pub(super) fn schedule_host_wake(&mut self, host: NodeId, at: Instant) {
+        let Some(h) = self.host_node_mut(host) else {
+            return;
+        };
+        if h.wake_at.is_some_and(|w| w <= at) {
+            return;
+        }
+        h.wake_at = Some(at);
+        self.schedule(at, Ev::HostWake(host));
+    }
+
+    pub(super) fn schedule_hv_wake(&mut self, hv: NodeId, at: Instant) {
+        let Some(h) = self.hv_mut(hv) else { return };
+        if h.wake_at.is_some_and(|w| w <= at) {
+            return;
+        }
+        h.wake_at = Some(at);
+        self.schedule(at, Ev::HvWake(hv));
+    }
+
+    /// Puts a frame on a link; returns its hop.
+    pub(super) fn transmit(
+        &mut self,
+        from: NodeId,
+        link: LinkId,
+        bytes: Arc<[u8]>,
+        parent: Option<HopId>,
+        origin: NodeId,
+    ) -> HopId {
+        let id = HopId(self.trace.len() as u32);
+        let now = self.now;
+        let keep = self.config.keep_bytes;
+        let Some(l) = self.links.get_mut(link.0 as usize).and_then(Option::as_mut) else {
+            self.trace.push(Hop {
+                id,
+                start: now,
+                end: now,
+                from,
+                to: from,
+                link,
+                bytes,
+                parent,
+                origin,
+                decisions: vec![Decision::Dropped(DropCause::LinkDown)],
+            });
+            return id;
+        };
+        let dir = usize::from(l.ends[0] != from);
+        let to = l.ends[1 - dir];
+        let start_ns = micros_to_ns(now).max(l.busy_until_ns[dir]);
+        let bits = (bytes.len() as u64 + 20) * 8; // + preamble and inter-frame gap
+        let ser_ns =
+            (u128::from(bits) * 1_000_000_000).div_ceil(u128::from(l.spec.bandwidth_bps.max(1)));
+        let sent_ns = start_ns.saturating_add(u64::try_from(ser_ns).unwrap_or(u64::MAX));
+        let start = Instant::from_micros((start_ns / 1000) as i64);
+        let end = Instant::from_micros(sent_ns.div_ceil(1000) as i64) + l.spec.latency;
+        let mut drop = None;
+        if !l.up {
+            drop = Some(DropCause::LinkDown);
+        } else if bytes.len().saturating_sub(14) > usize::from(l.spec.mtu) {
+            drop = Some(DropCause::LinkMtu);
+        } else {
+            l.busy_until_ns[dir] = sent_ns;
+        }
+        let loss = l.spec.loss;
+        if drop.is_none() && self.rng.chance(loss) {
+            drop = Some(DropCause::LinkLoss);
+        }
+        let stored: Arc<[u8]> = if keep || drop.is_none() {
+            bytes
+        } else {
+            Arc::from(&[][..])
+        };
+        self.trace.push(Hop {
+            id,
+            start,
+            end,
+            from,
+            to,
+            link,
+            bytes: stored,
+            parent,
+            origin,
+            decisions: drop.map(Decision::Dropped).into_iter().collect(),
+        });
+        if drop.is_none() {
+            self.schedule(end, Ev::Arrive { hop: id });
+        }
+        id
+    }
+
+    pub(super) fn decide(&mut self, hop: HopId, d: Decision) {
+        if let Some(h) = self.trace.get_mut(hop.0 as usize) {
+            h.decisions.push(d);
+        }
+    }
+
+    pub(super) fn arrive(&mut self, hop: HopId) {
+        self.arrive_inner(hop);
+        if !self.config.keep_bytes
+            && let Some(h) = self.trace.get_mut(hop.0 as usize)
+        {
+            h.bytes = Arc::from(&[][..]);
+        }
+    }
+
+    pub(super) fn arrive_inner(&mut self, hop: HopId) {
+        let Some(h) = self.trace.get(hop.0 as usize) else {
+            return;
+        };
+        let (to, link, origin) = (h.to, h.link, h.origin);
+        let bytes = h.bytes.clone();
+        if !self.link(link).is_some_and(|l| l.up) {
+            return self.decide(hop, Decision::Dropped(DropCause::LinkDown));
+        }
+        let Some(node) = self.node(to) else {
+            return self.decide(hop, Decision::Dropped(DropCause::NodeDown));
+        };
+        if !node.up {
+            return self.decide(hop, Decision::Dropped(DropCause::NodeDown));
+        }
+        match node.kind() {
+            NodeKind::Host => self.host_rx(to, hop, &bytes),
+            NodeKind::Router => self.router_rx(to, hop, link, &bytes, origin),
+            NodeKind::Switch => self.switch_rx(to, hop, link, &bytes, origin),
+            NodeKind::Hypervisor => self.hv_rx(to, hop, link, &bytes, origin),
+            NodeKind::RouteServer => self.rs_rx(to, hop, &bytes),
+        }
+    }
+
+    pub(super) fn host_rx(&mut self, id: NodeId, hop: HopId, bytes: &Arc<[u8]>) {
+        let now = self.now;
+        let Some(h) = self.host_node_mut(id) else {
+            return;
+        };
+        if h.paused || h.hv.is_none() {
+            return self.decide(hop, Decision::Dropped(DropCause::HostDetached));
+        }
+        let Ok(eth) = EthernetFrame::new_checked(bytes) else {
+            return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+        };
+        let dst = eth.dst_addr();
+        if dst != h.host.mac && !dst.is_broadcast() && !dst.is_multicast() {
+            return self.decide(hop, Decision::Dropped(DropCause::NotForMe));
+        }
+        if eth.ethertype() == EthernetProtocol::Arp
+            && let Ok(p) = ArpPacket::new_checked(eth.payload())
+            && let Ok(ArpRepr::EthernetIpv4 {
+                source_hardware_addr,
+                source_protocol_addr,
+                target_protocol_addr,
+                ..
+            }) = ArpRepr::parse(&p)
+        {
+            h.host.observe_arp(
+                now,
+                (source_hardware_addr, source_protocol_addr),
+                target_protocol_addr,
+            );
+        }
+        h.host.nic.rx.push_back(bytes.clone());
+        self.decide(hop, Decision::Received);
+        self.poll_host(id, Some(hop));
+    }
+
+    pub(super) fn poll_host(&mut self, id: NodeId, cause: Option<HopId>) {
+        let now = self.now;
+        let up = self.node(id).is_some_and(|n| n.up);
+        let Some(State::Host(h)) = self
+            .nodes
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_mut)
+            .map(|n| &mut n.state)
+        else {
+            return;
+        };
+        if h.paused || !up {
+            return;
+        }
+        let next = h.host.poll(now, &mut self.reports);
+        let frames = core::mem::take(&mut h.host.nic.tx);
+        let link = h.link;
+        for f in frames {
+            match link {
+                Some(l) => {
+                    self.transmit(id, l, Arc::from(f), cause, id);
+                }
+                None => break,
+            }
+        }
+        if let Some(t) = next {
+            let t = if t <= now {
+                now + Duration::from_micros(1)
+            } else {
+                t
+            };
+            self.schedule_host_wake(id, t);
+        }
+    }
+
+    pub(super) fn router_rx(
+        &mut self,
+        id: NodeId,
+        hop: HopId,
+        _link: LinkId,
+        bytes: &[u8],
+        origin: NodeId,
+    ) {
+        if self.routes_dirty {
+            self.recompute_routes();
+        }
+        let Ok(eth) = EthernetFrame::new_checked(bytes) else {
+            return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+        };
+        let src_mac = eth.src_addr();
+        let ip = match Ipv4Packet::new_checked(eth.payload()) {
+            Ok(ip) if eth.ethertype() == EthernetProtocol::Ipv4 => ip,
+            _ => return self.decide(hop, Decision::Dropped(DropCause::Malformed)),
+        };
+        let (dst, ttl) = (ip.dst_addr(), ip.hop_limit());
+        let my_mac = node_mac(id);
+        let Some(State::Router(r)) = self.node_mut(id).map(|n| &mut n.state) else {
+            return;
+        };
+        r.macs_seen.insert(src_mac);
+        if dst == r.ip {
+            return self.decide(hop, Decision::Received);
+        }
+        let Some(out) = r.routes.get(&dst).copied() else {
+            return self.decide(hop, Decision::Dropped(DropCause::NoRoute));
+        };
+        if ttl <= 1 {
+            return self.decide(hop, Decision::Dropped(DropCause::TtlExpired));
+        }
+        let Some(next) = self.peer(out, id) else {
+            return self.decide(hop, Decision::Dropped(DropCause::NoRoute));
+        };
+        let mut copy = bytes.to_vec();
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut copy[..]);
+            eth.set_src_addr(my_mac);
+            eth.set_dst_addr(node_mac(next));
+            let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+            ip.set_hop_limit(ttl - 1);
+            ip.fill_checksum();
+        }
+        self.decide(hop, Decision::Routed { link: out });
+        self.transmit(id, out, Arc::from(copy), Some(hop), origin);
+    }
+
+    /// Learning switch: the flat-L2 core switches and hypervisor bridges.
+    pub(super) fn switch_rx(
+        &mut self,
+        id: NodeId,
+        hop: HopId,
+        link: LinkId,
+        bytes: &Arc<[u8]>,
+        origin: NodeId,
+    ) {
+        let Ok(eth) = EthernetFrame::new_checked(bytes) else {
+            return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+        };
+        let (src, dst) = (eth.src_addr(), eth.dst_addr());
+        let links = self.node(id).map(|n| n.links.clone()).unwrap_or_default();
+        let table = match self.node_mut(id).map(|n| &mut n.state) {
+            Some(State::Switch(t)) => t,
+            Some(State::Hypervisor(h)) => &mut h.l2,
+            _ => return,
+        };
+        if src.is_unicast() {
+            table.insert(src, link);
+        }
+        let known = if dst.is_unicast() {
+            table.get(&dst).copied()
+        } else {
+            None
+        };
+        match known {
+            Some(out) if out == link => self.decide(hop, Decision::Dropped(DropCause::SamePort)),
+            Some(out) => {
+                self.decide(
+                    hop,
+                    Decision::Switched {
+                        ports: 1,
+                        flooded: false,
+                    },
+                );
+                self.transmit(id, out, bytes.clone(), Some(hop), origin);
+            }
+            None => {
+                let outs: Vec<LinkId> = links.into_iter().filter(|l| *l != link).collect();
+                self.decide(
+                    hop,
+                    Decision::Switched {
+                        ports: outs.len(),
+                        flooded: true,
+                    },
+                );
+                for out in outs {
+                    self.transmit(id, out, bytes.clone(), Some(hop), origin);
+                }
+            }
+        }
+    }
+
+    pub(super) fn hv_rx(
+        &mut self,
+        id: NodeId,
+        hop: HopId,
+        link: LinkId,
+        bytes: &Arc<[u8]>,
+        origin: NodeId,
+    ) {
+        let Some(h) = self.hv(id) else { return };
+        if h.vtep.is_none() {
+            return self.switch_rx(id, hop, link, bytes, origin);
+        }
+        let now = self.now;
+        if h.uplink == Some(link) {
+            // From the underlay: a control-plane message or a tunnel packet.
+            let Ok(eth) = EthernetFrame::new_checked(bytes) else {
+                return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+            };
+            if eth.ethertype() != EthernetProtocol::Ipv4 {
+                return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+            }
+            let ip_bytes = eth.payload();
+            if let Some(msg) = control_message(ip_bytes) {
+                return self.hv_control(id, hop, msg);
+            }
+            let Ok((outer, payload)) = outer::parse(ip_bytes) else {
+                return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+            };
+            let mut buf = core::mem::take(&mut self.scratch);
+            buf.clear();
+            buf.extend_from_slice(ip_bytes);
+            if let Some(vtep) = self.hv_mut(id).and_then(|h| h.vtep.as_mut()) {
+                vtep.handle_input(
+                    now,
+                    Input::Underlay {
+                        from: outer.src,
+                        transport: outer.transport,
+                        buf: &mut buf,
+                        payload,
+                    },
+                );
+            }
+            self.drain_vtep(id, &mut buf, Some(hop), origin, true);
+            self.scratch = buf;
+        } else {
+            let Some(port) = h.port_of_link.get(&link).copied() else {
+                return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+            };
+            let mut buf = core::mem::take(&mut self.scratch);
+            buf.clear();
+            buf.resize(HEADROOM, 0);
+            buf.extend_from_slice(bytes);
+            let frame = HEADROOM..buf.len();
+            if let Some(vtep) = self.hv_mut(id).and_then(|h| h.vtep.as_mut()) {
+                vtep.handle_input(
+                    now,
+                    Input::Local {
+                        port,
+                        buf: &mut buf,
+                        frame,
+                    },
+                );
+            }
+            self.drain_vtep(id, &mut buf, Some(hop), origin, false);
+            self.scratch = buf;
+        }
+    }
+
+    /// Carries out a VTEP's outputs for the input in `buf`.
+    pub(super) fn drain_vtep(
+        &mut self,
+        id: NodeId,
+        buf: &mut [u8],
+        hop: Option<HopId>,
+        origin: NodeId,
+        from_underlay: bool,
+    ) {
+        let Some(h) = self.hv(id) else { return };
+        let uplink = h.uplink;
+        let next_mac = uplink.and_then(|l| self.peer(l, id)).map(node_mac);
+        let my_mac = node_mac(id);
+        let mut sends: Vec<(LinkId, Arc<[u8]>)> = Vec::new();
+        let mut decisions: Vec<Decision> = Vec::new();
+        let mut encap: BTreeMap<Vni, usize> = BTreeMap::new();
+        let mut delivered: BTreeMap<Vni, usize> = BTreeMap::new();
+        let mut decap = None;
+        let timeout;
+        {
+            let Some(h) = self.hv_mut(id) else { return };
+            let Some(vtep) = h.vtep.as_mut() else { return };
+            loop {
+                match vtep.poll_output() {
+                    Output::Transmit(t) => {
+                        *encap.entry(t.vni).or_default() += 1;
+                        let (Some(up), Some(nm)) = (uplink, next_mac) else {
+                            decisions.push(Decision::Dropped(DropCause::NoRoute));
+                            continue;
+                        };
+                        let Ok(whole) = t.outer.emit(buf, t.payload.clone()) else {
+                            decisions.push(Decision::Dropped(DropCause::Malformed));
+                            continue;
+                        };
+                        let Ok(start) = outer::emit_ethernet(
+                            buf,
+                            whole.start,
+                            my_mac,
+                            nm,
+                            EthernetProtocol::Ipv4,
+                        ) else {
+                            decisions.push(Decision::Dropped(DropCause::Malformed));
+                            continue;
+                        };
+                        sends.push((up, Arc::from(&buf[start..whole.end])));
+                    }
+                    Output::Deliver(d) => {
+                        if from_underlay {
+                            decap = Some(d.vni);
+                        }
+                        *delivered.entry(d.vni).or_default() += 1;
+                        if let Some((_, l)) = h.ports.get(&d.port) {
+                            sends.push((*l, Arc::from(&buf[d.frame])));
+                        }
+                    }
+                    Output::Event(e) => decisions.extend(Decision::from_event(&e)),
+                    Output::Timeout(t) => {
+                        timeout = t;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(hop) = hop {
+            if let Some(vni) = decap {
+                self.decide(hop, Decision::Decapsulated { vni });
+            }
+            for d in decisions {
+                self.decide(hop, d);
+            }
+            for (vni, copies) in encap {
+                self.decide(hop, Decision::Encapsulated { vni, copies });
+            }
+            for (vni, ports) in delivered {
+                self.decide(hop, Decision::DeliveredLocally { vni, ports });
+            }
+        }
+        for (l, bytes) in sends {
+            self.transmit(id, l, bytes, hop, origin);
+        }
+        self.schedule_hv_wake(id, timeout);
+    }
+
+    /// A VTEP agent applies a route from the route server.
+    pub(super) fn hv_control(&mut self, id: NodeId, hop: HopId, msg: RouteMsg) {
+        self.decide(hop, Decision::ControlPlane(msg));
+        let now = self.now;
+        let Some(h) = self.hv_mut(id) else { return };
+        let my_ip = h.ip;
+        let Some(vtep) = h.vtep.as_mut() else { return };
+        match msg {
+            RouteMsg::MacIp {
+                withdraw: false,
+                vni,
+                mac,
+                ip,
+                vtep: at,
+                seq,
+            } if at != my_ip => {
+                // A MAC that is attached here is ours whatever an older route says.
+                let local = vtep
+                    .fdb()
+                    .lookup(vni, &mac)
+                    .is_some_and(|e| matches!(e.dest, Destination::Local(_)));
+                if !local {
+                    let _ = vtep.install_route(
+                        now,
+                        vni,
+                        mac,
+                        ip,
+                        Destination::Remote(IpAddress::Ipv4(at)),
+                        seq,
+                    );
+                }
+            }
+            RouteMsg::MacIp {
+                withdraw: true,
+                vni,
+                mac,
+                ip,
+                ..
+            } => {
+                vtep.withdraw_route(vni, &mac, ip);
+            }
+            RouteMsg::Imet {
+                withdraw,
+                vni,
+                vtep: at,
+            } if at != my_ip => {
+                if withdraw {
+                    vtep.remove_flood_peer(vni, &IpAddress::Ipv4(at));
+                } else {
+                    let _ = vtep.add_flood_peer(vni, IpAddress::Ipv4(at));
+                }
+            }
+            _ => {}
+        }
+        self.drain_vtep(id, &mut [], Some(hop), id, false);
+    }
+
+    /// A hypervisor's agent sends a message to the route server.
+    pub(super) fn cp_send(&mut self, hv: NodeId, msg: RouteMsg) {
+        let Some(h) = self.hv(hv) else { return };
+        let (ip, uplink) = (h.ip, h.uplink);
+        let Some(up) = uplink else { return };
+        let Some(next) = self.peer(up, hv) else {
+            return;
+        };
+        let bytes = udp_frame(
+            node_mac(hv),
+            node_mac(next),
+            ip,
+            ROUTE_SERVER_IP,
+            cp::PORT,
+            &msg.encode(),
+        );
+        self.transmit(hv, up, Arc::from(bytes), None, hv);
+    }
+
+    pub(super) fn rs_rx(&mut self, id: NodeId, hop: HopId, bytes: &[u8]) {
+        let Some((src, msg)) = EthernetFrame::new_checked(bytes).ok().and_then(|eth| {
+            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+            Some((ip.src_addr(), control_message(eth.payload())?))
+        }) else {
+            return self.decide(hop, Decision::Dropped(DropCause::Malformed));
+        };
+        self.decide(hop, Decision::ControlPlane(msg));
+        let _ = id;
+        self.route_server_input(src, msg, Some(hop));
+    }
+
+    pub(super) fn route_server_input(
+        &mut self,
+        from: Ipv4Address,
+        msg: RouteMsg,
+        hop: Option<HopId>,
+    ) {
+        let Some(rs_id) = self.route_server else {
+            return;
+        };
+        let Some(State::RouteServer(rs)) = self.node_mut(rs_id).map(|n| &mut n.state) else {
+            return;
+        };
+        let rs_ip = rs.ip;
+        let out = rs.rs.handle(from, msg);
+        let Some(up) = self.node(rs_id).and_then(|n| n.links.first().copied()) else {
+            return;
+        };
+        let Some(next) = self.peer(up, rs_id) else {
+            return;
+        };
+        for (to, m) in out {
+            let bytes = udp_frame(
+                node_mac(rs_id),
+                node_mac(next),
+                rs_ip,
+                to,
+                cp::PORT,
+                &m.encode(),
+            );
+            self.transmit(rs_id, up, Arc::from(bytes), hop, rs_id);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Read-only views of the simulator: nodes, links, sites, tables, routes, apps and the trace.
+
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use vtep_core::Vni;
+use vtep_core::fdb::{FdbEntry, Mac};
+use vtep_core::neigh::NeighEntry;
+use vtep_core::vtep::Vtep;
+use vtep_core::wire::Ipv4Address;
+
+use super::Sim;
+use super::model::{LinkInfo, NodeInfo, NodeKind, State, VniSettings, vni_of};
+use crate::error::SimError;
+use crate::host::AppReport;
+use crate::id::{AppId, HopId, LinkId, NodeId, SiteId};
+use crate::trace::Hop;
+impl Sim {
+    /// Looks a node up by name.
+    pub fn node_id(&self, name: &str) -> Result<NodeId, SimError> {
+        self.names
+            .get(name)
+            .copied()
+            .ok_or_else(|| SimError::UnknownName(name.to_string()))
+    }
+
+    pub fn node_info(&self, id: NodeId) -> Result<NodeInfo, SimError> {
+        let n = self.node(id).ok_or(SimError::UnknownNode(id))?;
+        Ok(NodeInfo {
+            id,
+            name: n.name.clone(),
+            kind: n.kind(),
+            site: n.site,
+            up: n.up,
+            mac: n.mac,
+            underlay_ip: n.underlay_ip(),
+        })
+    }
+
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        (0..self.nodes.len() as u32)
+            .filter_map(|i| self.node_info(NodeId(i)).ok())
+            .collect()
+    }
+
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.links
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let l = l.as_ref()?;
+                Some(LinkInfo {
+                    id: LinkId(i as u32),
+                    ends: l.ends,
+                    spec: l.spec,
+                    up: l.up,
+                    underlay: l.underlay,
+                })
+            })
+            .collect()
+    }
+
+    /// Links attached to a node.
+    pub fn node_links(&self, id: NodeId) -> Result<Vec<LinkId>, SimError> {
+        Ok(self
+            .node(id)
+            .ok_or(SimError::UnknownNode(id))?
+            .links
+            .clone())
+    }
+
+    /// The hypervisor a host currently runs on (`None` while migrating).
+    pub fn host_hypervisor(&self, host: NodeId) -> Result<Option<NodeId>, SimError> {
+        Ok(self.check_host(host)?.hv)
+    }
+
+    /// The hosts of a hypervisor.
+    pub fn hosts_of(&self, hv: NodeId) -> Result<Vec<NodeId>, SimError> {
+        Ok(self.check_hv(hv)?.ports.values().map(|(h, _)| *h).collect())
+    }
+
+    pub fn host_addr(&self, host: NodeId) -> Result<(Mac, Ipv4Address, Vni), SimError> {
+        let h = &self.check_host(host)?.host;
+        Ok((h.mac, h.ip, h.vni))
+    }
+
+    pub fn hypervisor_ip(&self, hv: NodeId) -> Result<Ipv4Address, SimError> {
+        Ok(self.check_hv(hv)?.ip)
+    }
+
+    pub fn site_core(&self, site: SiteId) -> Result<NodeId, SimError> {
+        Ok(self.check_site(site)?.core)
+    }
+
+    pub fn route_server(&self) -> Option<NodeId> {
+        self.route_server
+    }
+
+    /// The whole trace so far.
+    pub fn trace(&self) -> &[Hop] {
+        &self.trace
+    }
+
+    pub fn hop(&self, id: HopId) -> Option<&Hop> {
+        self.trace.get(id.0 as usize)
+    }
+
+    /// A hypervisor's VTEP (for counters and anything else read-only).
+    pub fn vtep(&self, hv: NodeId) -> Result<&Vtep, SimError> {
+        self.check_hv(hv)?
+            .vtep
+            .as_ref()
+            .ok_or(SimError::FlatL2("a VTEP"))
+    }
+
+    /// FDB snapshot of a hypervisor's VTEP, sorted.
+    pub fn fdb(&self, hv: NodeId) -> Result<Vec<(Vni, Mac, FdbEntry)>, SimError> {
+        Ok(self.vtep(hv)?.fdb().sorted())
+    }
+
+    /// Neighbour (ARP suppression) table snapshot of a hypervisor's VTEP.
+    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, Ipv4Address, NeighEntry)>, SimError> {
+        Ok(self.vtep(hv)?.neighbours().sorted())
+    }
+
+    /// A host's ARP cache (IP, MAC) now.
+    pub fn arp_cache(&self, host: NodeId) -> Result<Vec<(Ipv4Address, Mac)>, SimError> {
+        Ok(self.check_host(host)?.host.arp_entries(self.now))
+    }
+
+    /// The MAC table of an underlay device: a switch's (flat L2) or a router's neighbours
+    /// (overlay), or a flat-L2 hypervisor bridge's.
+    pub fn mac_table(&self, node: NodeId) -> Result<Vec<Mac>, SimError> {
+        match &self.node(node).ok_or(SimError::UnknownNode(node))?.state {
+            State::Switch(t) => Ok(t.keys().copied().collect()),
+            State::Router(r) => Ok(r.macs_seen.iter().copied().collect()),
+            State::Hypervisor(h) => Ok(h.l2.keys().copied().collect()),
+            _ => Err(SimError::BadArgument(format!(
+                "node {} has no MAC table",
+                node.0
+            ))),
+        }
+    }
+
+    /// The route server's type-2 routes: (VNI, MAC, IP, VTEP, sequence).
+    pub fn routes(&self) -> Vec<(Vni, Mac, Option<Ipv4Address>, Ipv4Address, u32)> {
+        let Some(rs) = self
+            .route_server
+            .and_then(|id| match &self.node(id)?.state {
+                State::RouteServer(r) => Some(r),
+                _ => None,
+            })
+        else {
+            return Vec::new();
+        };
+        rs.rs
+            .macs
+            .iter()
+            .map(|((v, m), r)| (*v, *m, r.ip, r.vtep, r.seq))
+            .collect()
+    }
+
+    pub fn app_report(&self, app: AppId) -> Result<&AppReport, SimError> {
+        self.reports.get(&app).ok_or(SimError::UnknownApp(app))
+    }
+
+    pub fn vni_settings(&self, vni: u32) -> Result<VniSettings, SimError> {
+        let vni = vni_of(vni)?;
+        Ok(self.vnis.get(&vni).copied().unwrap_or_default())
+    }
+
+    pub fn site_name(&self, site: SiteId) -> Result<&str, SimError> {
+        Ok(&self.check_site(site)?.name)
+    }
+
+    /// Looks a site up by name.
+    pub fn site_id(&self, name: &str) -> Result<SiteId, SimError> {
+        self.sites
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|s| s.name == name))
+            .map(|i| SiteId(i as u32))
+            .ok_or_else(|| SimError::UnknownName(name.to_string()))
+    }
+
+    /// All hypervisors.
+    pub fn hypervisors(&self) -> Vec<NodeId> {
+        self.ids_of(NodeKind::Hypervisor)
+    }
+
+    /// All hosts.
+    pub fn hosts(&self) -> Vec<NodeId> {
+        self.ids_of(NodeKind::Host)
+    }
+}
