@@ -31,11 +31,11 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vtep_core::fdb::{Destination, Fdb, FdbConfig, Mac, PortId};
+use vtep_core::fdb::{Fdb, FdbConfig};
 use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, Mac, PortId, Vni};
 
 struct Counting;
 

@@ -28,36 +28,10 @@ use hashbrown::{HashMap, HashTable};
 use crate::wire::{EthernetAddress, IpAddress};
 use crate::{Duration, Instant, Vni, elapsed};
 
-/// A MAC address, as smoltcp spells it.
-pub type Mac = EthernetAddress;
-
-/// A local port of a VTEP: a TAP device, a bridge port, a simulated VM's virtual NIC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct PortId(pub u16);
-
-impl fmt::Display for PortId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "port{}", self.0)
-    }
-}
-
-/// Where frames for a MAC go.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Destination {
-    /// Out of a local port, without encapsulation.
-    Local(PortId),
-    /// Encapsulated, to the VTEP at this underlay address.
-    Remote(IpAddress),
-}
-
-impl fmt::Display for Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Destination::Local(port) => write!(f, "{port}"),
-            Destination::Remote(ip) => write!(f, "dst {ip}"),
-        }
-    }
-}
+// Transitional: `Mac`, `PortId` and `Destination` live in `crate::addr` (re-exported at the crate
+// root). The other crates still import them from here; they move to the root re-exports in a
+// follow-up sweep, and then this re-export goes.
+pub use crate::addr::{Destination, Mac, PortId};
 
 /// Who put an entry in the table. The origin decides what may overwrite it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -26,9 +26,8 @@ use core::ops::Range;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-use crate::fdb::{
-    Destination, Fdb, FdbConfig, IgnoreReason, LearnHint, LearnOutcome, Mac, Origin, PortId,
-};
+use crate::addr::{Destination, Mac, PortId};
+use crate::fdb::{Fdb, FdbConfig, IgnoreReason, LearnHint, LearnOutcome, Origin};
 use crate::neigh::{NeighOutcome, NeighbourTable};
 use crate::rate::{RateLimit, TokenBucket};
 use crate::wire::outer::{OuterRepr, Transport, UdpChecksum};
@@ -473,7 +472,9 @@ impl NetworkCounters {
 
     /// The counters as `(name, value)` pairs, in the order of [`NetworkCounters::FIELDS`].
     pub fn fields(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        Self::FIELDS.iter().map(move |(name, get)| (*name, get(self)))
+        Self::FIELDS
+            .iter()
+            .map(move |(name, get)| (*name, get(self)))
     }
 }
 

@@ -3,11 +3,10 @@
 //! move or a removal, and a unicast encapsulation is counted when it is polled, as a fan-out
 //! copy is.
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{Event, Input, NetworkConfig, Output, Transmit, Vtep, VtepConfig};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, flow};
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, PortId, Vni};
 
 fn ip(n: u8) -> IpAddress {
     IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, n))

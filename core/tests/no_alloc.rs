@@ -5,11 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use vtep_core::fdb::PortId;
 use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
-use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Duration, Instant, PortId, Vni};
 
 struct Counting;
 
