@@ -4,6 +4,8 @@
 use core::fmt;
 use core::ops::Range;
 
+use smoltcp::wire::{IPV4_HEADER_LEN, IPV6_HEADER_LEN, UDP_HEADER_LEN};
+
 use super::config::is_ipv6;
 use super::networks::Network;
 use super::{DropReason, VtepConfig};
@@ -50,8 +52,16 @@ impl Encapsulation {
     /// Bytes added in front of the inner frame inside the underlay IP packet: outer IP header,
     /// UDP header (not for NVGRE) and tunnel header. This is what the underlay MTU must absorb.
     pub fn ip_overhead(self, ipv6_underlay: bool) -> usize {
-        let ip = if ipv6_underlay { 40 } else { 20 };
-        let udp = if self == Encapsulation::Nvgre { 0 } else { 8 };
+        let ip = if ipv6_underlay {
+            IPV6_HEADER_LEN
+        } else {
+            IPV4_HEADER_LEN
+        };
+        let udp = if self == Encapsulation::Nvgre {
+            0
+        } else {
+            UDP_HEADER_LEN
+        };
         ip + udp + self.header_len()
     }
 
