@@ -163,6 +163,8 @@ impl NetworkCounters {
     /// Every counter with its stable snake_case name, in display order: the one list the
     /// daemon's `stats`, its client and the playground's tables read (drops are listed by
     /// `DropReason::ALL`; `drops_total` sums them).
+    // Spelled out rather than behind an alias: callers (daemon, client, playground) read it.
+    #[allow(clippy::type_complexity)]
     pub const FIELDS: &'static [(&'static str, fn(&NetworkCounters) -> u64)] = &[
         ("local_rx_frames", |c| c.local_rx_frames),
         ("local_rx_bytes", |c| c.local_rx_bytes),
