@@ -11,7 +11,8 @@ use core::fmt;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-use crate::fdb::{Mac, Origin, is_learnable};
+use crate::addr::Mac;
+use crate::fdb::{Origin, is_learnable};
 use crate::wire::Ipv4Address;
 use crate::{Duration, Instant, Vni, elapsed};
 

@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::fdb::PortId;
+use crate::addr::PortId;
 use crate::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use crate::wire::outer::{self, MAX_HEADROOM};
 use crate::wire::{
