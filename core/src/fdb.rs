@@ -31,15 +31,11 @@ use foldhash::fast::FixedState;
 
 use self::flood::FloodLists;
 use self::record::{Clock, Dests, Key, Record, Records, duration_ms};
+use crate::addr::{Destination, Mac, PortId};
 use crate::wire::IpAddress;
 use crate::{Duration, Instant, Vni, elapsed};
 
 pub use self::record::MAX_COUNTED_MOVES;
-
-// Transitional: `Mac`, `PortId` and `Destination` live in `crate::addr` (re-exported at the crate
-// root). The other crates still import them from here; they move to the root re-exports in a
-// follow-up sweep, and then this re-export goes.
-pub use crate::addr::{Destination, Mac, PortId};
 
 /// Who put an entry in the table. The origin decides what may overwrite it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

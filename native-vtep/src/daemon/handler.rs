@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use vtep_core::fdb::{Destination, Mac, Origin};
+use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, NetworkCounters, Vtep};
+use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
 
 use super::Taps;

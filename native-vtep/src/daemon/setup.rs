@@ -8,9 +8,9 @@ use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
+use vtep_core::{Destination, PortId};
 
 use super::io::Io;
 use super::taps::{Tap, Taps};
