@@ -626,8 +626,11 @@ impl Fdb {
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use crate::wire::{EthernetAddress, Ipv4Address};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const VNI: Vni = Vni::from_u24_truncating(42);
 

@@ -16,6 +16,10 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+// The unit tests also run in headless Chromium (`wasm-pack test core`).
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 pub mod addr;
 pub mod fdb;
 pub mod neigh;
