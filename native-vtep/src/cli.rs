@@ -79,7 +79,7 @@ pub enum Command {
     /// Show or change the forwarding database of a running daemon.
     #[command(subcommand)]
     Fdb(FdbCommand),
-    /// Show or change the neighbour table (ARP suppression) of a running daemon.
+    /// Show or change the neighbour table (ARP and ND suppression) of a running daemon.
     #[command(subcommand)]
     Neigh(NeighCommand),
     /// Show the counters of a running daemon, drops by reason included.
@@ -152,7 +152,8 @@ pub enum NeighCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a static entry for ARP suppression: IP is at MAC (`ip neigh add IP lladdr MAC`).
+    /// Add a static entry for ARP (IPv4) or ND (IPv6) suppression: IP is at MAC (`ip neigh
+    /// add IP lladdr MAC`).
     Add {
         #[command(flatten)]
         target: Target,
@@ -162,6 +163,10 @@ pub enum NeighCommand {
         mac: Vec<String>,
         #[arg(long)]
         vni: Option<u32>,
+        /// The IPv6 neighbour is a router: answers for it carry the Router flag (`ip -6 neigh
+        /// add ... router`).
+        #[arg(long)]
+        router: bool,
     },
     /// Delete an entry.
     Del {

@@ -28,14 +28,15 @@
 //! rate = "100M"                 # bits per second, or an integer
 //! bridge = "br0"
 //! fdb = [{ mac = "02:00:00:00:00:02", dst = "10.0.0.2" }]
-//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" }]
+//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" },
+//!          { ip = "fd42::2", mac = "02:00:00:00:00:02" }]   # IPv4 and IPv6 (with proxy)
 //! ```
 //!
 //! Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -134,7 +135,7 @@ pub struct NetworkSettings {
     pub rate_bits: Option<u64>,
     pub bridge: Option<String>,
     pub fdb: Vec<(Mac, IpAddr)>,
-    pub neigh: Vec<(Ipv4Addr, Mac)>,
+    pub neigh: Vec<(IpAddr, Mac)>,
     /// Where it was defined: "the command line" or "FILE:LINE".
     pub origin: String,
 }
@@ -259,7 +260,7 @@ struct FdbFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeighFile {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     mac: MacText,
 }
 
@@ -524,9 +525,9 @@ fn settle(
                 let (ip, mac) = spec
                     .split_once('=')
                     .ok_or_else(|| Error(format!("--neigh {spec:?}: write IP=MAC")))?;
-                let ip: Ipv4Addr = ip.parse().map_err(|_| {
-                    Error(format!("--neigh {spec:?}: {ip:?} is not an IPv4 address"))
-                })?;
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| Error(format!("--neigh {spec:?}: {ip:?} is not an IP address")))?;
                 let mac = parse_mac(mac).map_err(|e| Error(format!("--neigh: {e}")))?;
                 neigh.push((ip, mac));
             }

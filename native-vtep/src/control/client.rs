@@ -129,11 +129,12 @@ pub fn render_neigh(rows: &[NeighRow]) -> String {
     rows.iter()
         .map(|r| {
             format!(
-                "{} dev {} lladdr {} vni {} {} used {}s\n",
+                "{} dev {} lladdr {} vni {}{} {} used {}s\n",
                 r.ip,
                 r.dev,
                 r.mac,
                 r.vni,
+                if r.router { " router" } else { "" },
                 if r.state == "learned" {
                     "REACHABLE"
                 } else {
@@ -171,6 +172,7 @@ pub fn render_stats(s: &StatsReport) -> String {
             flooded_frames,
             flood_copies,
             arp_suppressed,
+            nd_suppressed,
             learned,
             moved,
             aged_out,
@@ -205,7 +207,7 @@ pub fn render_stats(s: &StatsReport) -> String {
         ));
         out.push_str(&format!(
             "    flooded {flooded_frames} frames ({flood_copies} copies), arp suppressed \
-             {arp_suppressed}\n"
+             {arp_suppressed}, nd suppressed {nd_suppressed}\n"
         ));
         out.push_str(&format!(
             "    fdb learned {learned} moved {moved} aged {aged_out} full {fdb_full} frozen \
@@ -307,6 +309,7 @@ mod tests {
             flooded_frames: 9,
             flood_copies: 10,
             arp_suppressed: 11,
+            nd_suppressed: 17,
             learned: 12,
             moved: 13,
             aged_out: 14,
@@ -342,7 +345,7 @@ mod tests {
              vni 42 dev vtep42 VXLAN learning peers [10.0.0.2]\n\
              \x20   tap rx 1 frames 2 bytes, tap tx 3 frames 4 bytes\n\
              \x20   encap 5 datagrams 6 bytes, decap 7 datagrams 8 bytes\n\
-             \x20   flooded 9 frames (10 copies), arp suppressed 11\n\
+             \x20   flooded 9 frames (10 copies), arp suppressed 11, nd suppressed 17\n\
              \x20   fdb learned 12 moved 13 aged 14 full 15 frozen 16\n\
              \x20   drops not_a_peer 3\n\
              \n\

@@ -2,7 +2,7 @@
 //! server (the daemon) and the client (`native-vtep fdb|neigh|stats`).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,9 @@ pub enum Request {
         vni: Option<u32>,
         ip: IpAddr,
         mac: String,
+        /// An IPv6 router: proxied Neighbour Advertisements for it carry the Router flag.
+        #[serde(default)]
+        router: bool,
     },
     NeighDel {
         vni: Option<u32>,
@@ -95,15 +98,19 @@ pub struct FdbRow {
     pub frozen: bool,
 }
 
-/// One row of `neigh show`.
+/// One row of `neigh show`: an IPv4 (ARP) or IPv6 (ND) neighbour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeighRow {
     pub vni: u32,
     pub dev: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: String,
     pub state: String,
     pub age_secs: u64,
+    /// An IPv6 router (learned from a Neighbour Advertisement's R flag, or set by `neigh add
+    /// ... --router`).
+    #[serde(default)]
+    pub router: bool,
 }
 
 /// The counters of one network, as `stats` reports them.

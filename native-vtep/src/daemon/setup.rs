@@ -134,7 +134,7 @@ fn add_network(
             .map_err(at)?;
     }
     for (ip, mac) in &n.neigh {
-        vtep.add_static_neighbour(now, n.vni, *ip, *mac)
+        vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
             .map_err(at)?;
     }
     Ok(port)
