@@ -727,6 +727,13 @@ fn malformed_nd_frames() -> Vec<(Malformed, Vec<u8>)> {
         ),
         // The IPv6 payload length says 8 bytes more than the frame holds.
         (Malformed::Truncated, edited(&good_ns, &|f| f[19] += 8)),
+        // From a group address, which no packet may come from.
+        (
+            Malformed::MulticastSource,
+            edited(&good_ns, &|f| {
+                f[22..38].copy_from_slice(&Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets());
+            }),
+        ),
         (
             Malformed::MulticastTarget,
             edited(&good_ns, &|f| {

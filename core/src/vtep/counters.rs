@@ -75,8 +75,9 @@ drop_reasons! {
     FdbFull = "fdb_full",
     /// With the proxy on, an IPv6 Neighbour Solicitation or Advertisement that RFC 4861
     /// section 7.1 says to discard: hop limit not 255, ICMPv6 code not 0, a bad checksum,
-    /// truncated, an option of length 0 or past the end, a multicast target, a malformed
-    /// duplicate address detection probe, or a solicited advertisement to a multicast address.
+    /// truncated, an option of length 0 or past the end, a multicast target (or a multicast
+    /// source, which RFC 4291 forbids any packet), a malformed duplicate address detection
+    /// probe, or a solicited advertisement to a multicast address.
     MalformedNd = "malformed_nd",
 }
 

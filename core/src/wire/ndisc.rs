@@ -48,6 +48,9 @@ pub enum Malformed {
     Checksum,
     /// An option of length 0, or one that runs past the end of the message.
     Options,
+    /// The IPv6 source is multicast, which is never a source (RFC 4291 section 2.7): an answer
+    /// would go to a group, solicited.
+    MulticastSource,
     /// The target address is multicast.
     MulticastTarget,
     /// A duplicate address detection probe (unspecified source) that is not sent to a
@@ -65,6 +68,7 @@ impl fmt::Display for Malformed {
             Malformed::Code(c) => write!(f, "ICMPv6 code {c}, not 0"),
             Malformed::Checksum => f.write_str("bad ICMPv6 checksum"),
             Malformed::Options => f.write_str("an option of length 0 or past the end"),
+            Malformed::MulticastSource => f.write_str("multicast source address"),
             Malformed::MulticastTarget => f.write_str("multicast target address"),
             Malformed::BadProbe => f.write_str("malformed duplicate address detection probe"),
             Malformed::SolicitedToMulticast => {
@@ -139,6 +143,9 @@ pub fn parse(frame: &[u8]) -> Result<Option<Message>, Malformed> {
     let (src, dst) = (ip.src_addr(), ip.dst_addr());
     if !packet.verify_checksum(&src, &dst) {
         return Err(Malformed::Checksum);
+    }
+    if src.is_multicast() {
+        return Err(Malformed::MulticastSource);
     }
     let eth = EthernetFrame::new_unchecked(frame);
     let (eth_src, eth_dst, traffic_class) = (eth.src_addr(), eth.dst_addr(), ip.traffic_class());
@@ -550,6 +557,10 @@ mod tests {
                     f[19] = 20;
                 }),
                 Malformed::Truncated,
+            ),
+            (
+                edited(ns, |f| f[22..38].copy_from_slice(&ALL_NODES.octets())),
+                Malformed::MulticastSource,
             ),
             (
                 edited(ns, |f| f[62..78].copy_from_slice(&ALL_NODES.octets())),
