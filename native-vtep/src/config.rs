@@ -21,7 +21,7 @@
 //! [[network]]
 //! tap = "vtep42"
 //! vni = 42
-//! encap = "vxlan"               # or "geneve"
+//! encap = "vxlan"               # or "geneve", "nvgre"
 //! remote = ["10.0.0.2", "10.0.0.3"]
 //! learning = true
 //! proxy = false
@@ -414,6 +414,12 @@ fn settle(
         match cli_encap {
             EncapArg::Vxlan => vxlan_port = port,
             EncapArg::Geneve => geneve_port = port,
+            EncapArg::Nvgre => {
+                return Err(Error(format!(
+                    "--dstport {port} with --encap nvgre: NVGRE is GRE (IP protocol 47) and has \
+                     no UDP port; leave out --dstport"
+                )));
+            }
         }
     }
     // The engine does not refuse a tunnel port 0 (the rest of the underlay it checks itself,

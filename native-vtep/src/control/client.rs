@@ -220,9 +220,15 @@ pub fn render_stats(s: &StatsReport) -> String {
         render_drops(&s.global_drops)
     ));
     let d = &s.daemon;
+    // GRE's count shows once NVGRE has received something, so other output stays as it was.
+    let gre = if d.gre_rx_packets > 0 {
+        format!(", gre rx {}", d.gre_rx_packets)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "device: tap rx {} (errors {}), tap write errors {}, udp rx {} (errors {}), udp send \
-         errors {}, events lost {}, control requests {}\n",
+        "device: tap rx {} (errors {}), tap write errors {}, udp rx {}{gre} (errors {}), udp \
+         send errors {}, events lost {}, control requests {}\n",
         d.tap_rx_frames,
         d.tap_read_errors,
         d.tap_write_errors,

@@ -134,6 +134,10 @@ pub struct DaemonStats {
     pub tap_read_errors: u64,
     pub tap_write_errors: u64,
     pub udp_rx_datagrams: u64,
+    /// GRE packets read from the raw socket of NVGRE.
+    #[serde(default)]
+    pub gre_rx_packets: u64,
+    /// Failed reads of the underlay sockets (UDP, and GRE's raw socket).
     pub udp_recv_errors: u64,
     pub udp_send_errors: u64,
     pub control_requests: u64,
