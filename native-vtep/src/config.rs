@@ -855,6 +855,46 @@ mod tests {
         assert_eq!(s.user, None);
     }
 
+    /// NVGRE networks and IPv6 neighbours, from the file and from flags.
+    #[test]
+    fn nvgre_and_ipv6_neighbours() {
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\n\n\
+                    [[network]]\ntap = \"n7\"\nvni = 7\nencap = \"nvgre\"\nproxy = true\n\
+                    neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" },\n\
+                    { ip = \"fd07::2\", mac = \"02:00:00:00:00:02\" }]\n";
+        let flags = [
+            "--tap",
+            "n8",
+            "--vni",
+            "8",
+            "--encap",
+            "nvgre",
+            "--neigh",
+            "fd08::2=02:00:00:00:00:03",
+        ];
+        let s = with_file(text, &flags).unwrap();
+        assert_eq!(s.networks[0].encap, Encapsulation::Nvgre);
+        assert_eq!(s.networks[1].encap, Encapsulation::Nvgre);
+        let ips: Vec<String> = s.networks[0]
+            .neigh
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect();
+        assert_eq!(ips, ["192.168.7.2", "fd07::2"]);
+        assert_eq!(s.networks[1].neigh[0].0.to_string(), "fd08::2");
+        // The engine takes them as the daemon gives them.
+        let now = vtep_core::Instant::ZERO;
+        let mut vtep = vtep_core::Vtep::new(s.vtep_config(), now).unwrap();
+        for n in &s.networks {
+            vtep.add_network(n.network_config(), now).unwrap();
+            for (ip, mac) in &n.neigh {
+                vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
+                    .unwrap();
+            }
+        }
+        assert_eq!(vtep.neighbours().len(), 3);
+    }
+
     #[test]
     fn user_comes_from_flag_over_file() {
         let text = "[underlay]\nlocal = \"10.0.0.1\"\n[daemon]\nuser = \"daemon\"\n\n\

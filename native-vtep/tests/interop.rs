@@ -644,6 +644,74 @@ fn control_fdb_and_neigh_add_del() {
         .try_ctl(&c1, &["fdb", "add", "02:00:00:00:00:78", "fd00::1"])
         .unwrap_err();
     assert!(err.contains("different IP families"), "{err}");
+    // IPv6 neighbours (ND suppression), a router among them, listed after the IPv4 ones.
+    f.lab.ctl(
+        &c1,
+        &[
+            "neigh",
+            "add",
+            "192.168.42.77",
+            "lladdr",
+            "02:00:00:00:00:77",
+        ],
+    );
+    f.lab.ctl(
+        &c1,
+        &["neigh", "add", "fd42::77", "lladdr", "02:00:00:00:00:77"],
+    );
+    f.lab.ctl(
+        &c1,
+        &["neigh", "add", "fe80::1", "02:00:00:00:00:fe", "--router"],
+    );
+    let shown = f.lab.ctl(&c1, &["neigh", "show"]);
+    let rows: Vec<&str> = shown.lines().collect();
+    assert_eq!(rows.len(), 3, "{shown}");
+    assert!(
+        rows[0].starts_with("192.168.42.77 dev vt42 lladdr 02:00:00:00:00:77 vni 42 PERMANENT"),
+        "{shown}"
+    );
+    assert!(
+        rows[1].starts_with("fd42::77 dev vt42 lladdr 02:00:00:00:00:77 vni 42 PERMANENT"),
+        "{shown}"
+    );
+    assert!(
+        rows[2].starts_with("fe80::1 dev vt42 lladdr 02:00:00:00:00:fe vni 42 router PERMANENT"),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&f.lab.ctl(&c1, &["neigh", "show", "--json"])).unwrap();
+    assert_eq!(
+        (json[2]["ip"].as_str(), json[2]["router"].as_bool()),
+        (Some("fe80::1"), Some(true))
+    );
+    f.lab.ctl(&c1, &["neigh", "del", "fd42::77"]);
+    let err = f
+        .lab
+        .try_ctl(&c1, &["neigh", "del", "fd42::77"])
+        .unwrap_err();
+    assert!(
+        err.contains("no neighbour entry for fd42::77 in VNI 42"),
+        "{err}"
+    );
+    let err = f
+        .lab
+        .try_ctl(
+            &c1,
+            &[
+                "neigh",
+                "add",
+                "192.168.42.78",
+                "02:00:00:00:00:78",
+                "--router",
+            ],
+        )
+        .unwrap_err();
+    assert!(err.contains("only IPv6 neighbours can be routers"), "{err}");
+    let err = f
+        .lab
+        .try_ctl(&c1, &["neigh", "add", "ff02::1", "02:00:00:00:00:78"])
+        .unwrap_err();
+    assert!(err.contains("ff02::1 cannot be a neighbour"), "{err}");
     let err = f.lab.try_ctl(&c1, &["fdb", "show", "--vni", "7"]);
     assert!(err.is_ok(), "an unknown VNI shows nothing");
     let err = f
