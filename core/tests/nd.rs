@@ -202,10 +202,15 @@ fn an_unsolicited_advertisement_moves_the_mac_and_the_address() {
         f.vteps[0].fdb().lookup(VNI, &mac(2)).unwrap().dest,
         Destination::Remote(underlay(3))
     );
-    assert!(events(&mut f, 0).iter().any(|e| matches!(
-        e,
-        Event::Moved { mac: m, to: Destination::Remote(to), .. } if *m == mac(2) && *to == underlay(3)
-    )));
+    let moved = |e: &Event| match e {
+        Event::Moved {
+            mac: m,
+            to: Destination::Remote(to),
+            ..
+        } => *m == mac(2) && *to == underlay(3),
+        _ => false,
+    };
+    assert!(events(&mut f, 0).iter().any(moved));
     // Its replacement takes the address with another MAC: the address moves too, and the
     // proxy answers with the new MAC.
     f.send(2, P0, &na_frame(&unsolicited_na(mac(4), host_ip6(2))));

@@ -1,6 +1,6 @@
 //! Underlay ingress: a tunnel datagram from a peer, checked, decapsulated, its inner source
-//! (and, with the proxy on, what its ARP or ND says) learned, and the inner frame delivered to one local port or flooded to all of them (never
-//! back into the underlay: split horizon).
+//! (and, with the proxy on, what its ARP or ND says) learned, and the inner frame delivered to
+//! one local port or flooded to all of them (never back into the underlay: split horizon).
 
 use core::ops::Range;
 

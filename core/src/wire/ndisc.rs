@@ -629,7 +629,10 @@ mod tests {
             /// Any bytes: no panic, and whatever parses as an advertisement or solicitation
             /// emits back to a frame that parses the same.
             #[test]
-            fn arbitrary_frames_never_panic(mut frame in proptest::collection::vec(any::<u8>(), 0..160), nd: bool) {
+            fn arbitrary_frames_never_panic(
+                mut frame in proptest::collection::vec(any::<u8>(), 0..160),
+                nd: bool,
+            ) {
                 if nd && frame.len() > 55 {
                     frame[12..14].copy_from_slice(&[0x86, 0xdd]);
                     frame[14] = 0x60;
