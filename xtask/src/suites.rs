@@ -180,6 +180,27 @@ pub const SUITES: &[Suite] = &[
         .env(TEST_ENV)],
     },
     Suite {
+        name: "evpn",
+        about: "native-vtep in BGP EVPN fabrics against real peers in network namespaces: FRR \
+                as route reflector with an FRR-driven kernel vxlan VTEP (routes both ways, \
+                ping and TCP with learning off, ARP answered locally, a host moving, the \
+                reflector restarting, SIGTERM withdrawing), GoBGP injecting and reading back \
+                routes, tshark decoding the sessions (root; FRR and GoBGP from setup)",
+        steps: &[Step::new(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "native-vtep",
+                "--test",
+                "evpn",
+                "--",
+                "--test-threads=1",
+            ],
+        )
+        .env(TEST_ENV)],
+    },
+    Suite {
         name: "fuzz",
         about: "every cargo-fuzz target for a short bounded run (nightly, libFuzzer), seeded \
                 from real captures",
