@@ -29,11 +29,11 @@ use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vtep_core::fdb::{Destination, Fdb, FdbConfig, Mac, PortId};
+use vtep_core::fdb::{Fdb, FdbConfig};
 use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, Mac, PortId, Vni};
 
 const VNI: Vni = Vni::from_u24_truncating(42);
 const SIZES: [usize; 2] = [64, 1500];

@@ -12,52 +12,30 @@
 //!
 //! The table never reads a clock: every call that needs the time takes `now`.
 //!
-//! Storage is compact (see `Record`): 24 bytes per entry in a `hashbrown::HashTable`, with the
+//! Storage is compact (see `record`): 24 bytes per entry in a `hashbrown::HashTable`, with the
 //! destination interned (a 2-byte index into the few ports and remote VTEPs in use) and times
 //! kept as milliseconds since the table's epoch. So [`Fdb::lookup`] and [`Fdb::iter`] return
 //! [`FdbEntry`] values built from the record, not references; `last_seen` is rounded up to the
 //! millisecond.
+//!
+//! This file holds the rules (what learning, a route or an operator may change); `record`
+//! holds the storage and `flood` the flood lists.
+
+mod flood;
+mod record;
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::{HashMap, HashTable};
 
-use crate::wire::{EthernetAddress, IpAddress};
+use self::flood::FloodLists;
+use self::record::{Clock, Dests, Key, Record, Records, duration_ms};
+use crate::addr::{Destination, Mac, PortId};
+use crate::wire::IpAddress;
 use crate::{Duration, Instant, Vni, elapsed};
 
-/// A MAC address, as smoltcp spells it.
-pub type Mac = EthernetAddress;
-
-/// A local port of a VTEP: a TAP device, a bridge port, a simulated VM's virtual NIC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct PortId(pub u16);
-
-impl fmt::Display for PortId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "port{}", self.0)
-    }
-}
-
-/// Where frames for a MAC go.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Destination {
-    /// Out of a local port, without encapsulation.
-    Local(PortId),
-    /// Encapsulated, to the VTEP at this underlay address.
-    Remote(IpAddress),
-}
-
-impl fmt::Display for Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Destination::Local(port) => write!(f, "{port}"),
-            Destination::Remote(ip) => write!(f, "dst {ip}"),
-        }
-    }
-}
+pub use self::record::MAX_COUNTED_MOVES;
 
 /// Who put an entry in the table. The origin decides what may overwrite it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -184,199 +162,6 @@ impl fmt::Display for FdbError {
 
 impl core::error::Error for FdbError {}
 
-/// Compact storage: one 24-byte record per entry, kept directly in a `hashbrown::HashTable`
-/// (24-byte bucket + 1 control byte; at hashbrown's 44-87% load, 29-57 bytes per entry
-/// whatever the size, against 64-136 before). A lookup touches one control group and one
-/// record. The destination is an index into a small interned table of destinations (a few
-/// local ports and remote VTEPs), and times are milliseconds since the table's epoch.
-#[derive(Clone, Copy, Debug)]
-struct Record {
-    mac: [u8; 6],
-    /// Little-endian (see `vni_key`).
-    vni: [u8; 3],
-    /// Bits 0-1: origin; bit 2: frozen; bits 3-7: moves in the current duplicate window.
-    flags: u8,
-    /// Index into [`Dests`].
-    dest: u16,
-    seq: u32,
-    /// Milliseconds since [`Clock::epoch_us`].
-    last_seen: u32,
-    /// Start of the duplicate-detection window, in the same unit.
-    window_start: u32,
-}
-
-const _: () = assert!(size_of::<Record>() == 24);
-
-const FLAG_FROZEN: u8 = 0b100;
-const MOVES_SHIFT: u32 = 3;
-/// The most moves a record can count: [`FdbConfig::dup_max_moves`] above this acts as this.
-pub const MAX_COUNTED_MOVES: u32 = 31;
-
-impl Record {
-    fn new(vni: Vni, mac: Mac, dest: u16, origin: Origin, seq: u32, now: u32) -> Record {
-        Record {
-            mac: mac.0,
-            vni: vni_key(vni),
-            flags: origin_bits(origin),
-            dest,
-            seq,
-            last_seen: now,
-            window_start: now,
-        }
-    }
-
-    #[inline]
-    fn is(&self, vni: &[u8; 3], mac: &[u8; 6]) -> bool {
-        self.mac == *mac && self.vni == *vni
-    }
-
-    fn vni(&self) -> Vni {
-        let [a, b, c] = self.vni;
-        Vni::from_u24_truncating(u32::from_le_bytes([a, b, c, 0]))
-    }
-
-    fn origin(&self) -> Origin {
-        match self.flags & 0b11 {
-            0 => Origin::Learned,
-            1 => Origin::Static,
-            _ => Origin::ControlPlane,
-        }
-    }
-
-    fn frozen(&self) -> bool {
-        self.flags & FLAG_FROZEN != 0
-    }
-
-    fn moves(&self) -> u32 {
-        u32::from(self.flags >> MOVES_SHIFT)
-    }
-
-    fn set_moves(&mut self, moves: u32) {
-        let moves = moves.min(MAX_COUNTED_MOVES) as u8;
-        self.flags = (self.flags & 0b111) | (moves << MOVES_SHIFT);
-    }
-}
-
-fn origin_bits(origin: Origin) -> u8 {
-    match origin {
-        Origin::Learned => 0,
-        Origin::Static => 1,
-        Origin::ControlPlane => 2,
-    }
-}
-
-/// The destinations records point to, interned: a VTEP has a few local ports and talks to a
-/// few remote VTEPs, so a 2-byte index replaces a 20-byte `Destination` in every record.
-/// Reference-counted; a freed index is reused.
-#[derive(Clone)]
-struct Dests {
-    list: Vec<Destination>,
-    refs: Vec<u32>,
-    ids: HashMap<Destination, u16, FixedState>,
-    free: Vec<u16>,
-}
-
-impl Dests {
-    fn new(hasher: FixedState) -> Dests {
-        Dests {
-            list: Vec::new(),
-            refs: Vec::new(),
-            ids: HashMap::with_hasher(hasher),
-            free: Vec::new(),
-        }
-    }
-
-    #[inline]
-    fn get(&self, id: u16) -> Destination {
-        self.list[usize::from(id)]
-    }
-
-    /// One more reference to `dest`; `None` when 65,536 distinct destinations are in use.
-    fn acquire(&mut self, dest: Destination) -> Option<u16> {
-        if let Some(&id) = self.ids.get(&dest) {
-            self.refs[usize::from(id)] += 1;
-            return Some(id);
-        }
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.list[usize::from(id)] = dest;
-                self.refs[usize::from(id)] = 1;
-                id
-            }
-            None => {
-                let id = u16::try_from(self.list.len()).ok()?;
-                self.list.push(dest);
-                self.refs.push(1);
-                id
-            }
-        };
-        self.ids.insert(dest, id);
-        Some(id)
-    }
-
-    fn release(&mut self, id: u16) {
-        let refs = &mut self.refs[usize::from(id)];
-        *refs -= 1;
-        if *refs == 0 {
-            self.ids.remove(&self.list[usize::from(id)]);
-            self.free.push(id);
-        }
-    }
-}
-
-/// Millisecond timestamps relative to an epoch, in a `u32`. The epoch is set by the first
-/// timestamp, 2^31 ms (24.8 days) before it, so times up to 24.8 days either side fit; a time
-/// outside moves the epoch (rebasing every record, a pass as cheap as one ageing sweep): with a
-/// clock that only moves forward, once every 24.8 days. Times older than 24.8 days before the
-/// new epoch's centre are clamped to it. Timestamps round up to the millisecond, so an entry
-/// never ages out early (at most 1 ms late).
-#[derive(Clone, Copy, Debug)]
-struct Clock {
-    epoch_us: i64,
-    set: bool,
-}
-
-const US_PER_MS: i64 = 1000;
-const HALF_RANGE_MS: i64 = 1 << 31;
-
-impl Clock {
-    /// The timestamp of `now`, or `None` if it does not fit (then rebase).
-    #[inline]
-    fn stamp(&self, now: Instant) -> Option<u32> {
-        let d = now.total_micros().checked_sub(self.epoch_us)?;
-        if !self.set || d < 0 {
-            return None;
-        }
-        u32::try_from((d + US_PER_MS - 1) / US_PER_MS).ok()
-    }
-
-    fn instant(&self, stamp: u32) -> Instant {
-        Instant::from_micros(self.epoch_us + i64::from(stamp) * US_PER_MS)
-    }
-}
-
-/// The forwarding database of one VTEP, all VNIs together.
-#[derive(Clone)]
-pub struct Fdb {
-    config: FdbConfig,
-    hasher: FixedState,
-    entries: HashTable<Record>,
-    dests: Dests,
-    clock: Clock,
-    flood: HashMap<Vni, Vec<IpAddress>, FixedState>,
-}
-
-impl fmt::Debug for Fdb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fdb")
-            .field("config", &self.config)
-            .field("entries", &self.entries.len())
-            .field("destinations", &self.dests.ids.len())
-            .field("flood_vnis", &self.flood.len())
-            .finish()
-    }
-}
-
 /// Entries reserved when a table is made (see [`Fdb::new`]).
 pub const INITIAL_CAPACITY: usize = 1024;
 
@@ -411,6 +196,27 @@ enum Update {
     },
 }
 
+/// The forwarding database of one VTEP, all VNIs together.
+#[derive(Clone)]
+pub struct Fdb {
+    config: FdbConfig,
+    records: Records,
+    dests: Dests,
+    clock: Clock,
+    flood: FloodLists,
+}
+
+impl fmt::Debug for Fdb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fdb")
+            .field("config", &self.config)
+            .field("entries", &self.records.len())
+            .field("destinations", &self.dests.ids.len())
+            .field("flood_vnis", &self.flood.len())
+            .finish()
+    }
+}
+
 impl Fdb {
     /// An empty table. `hash_seed` keys the hash (keep it secret where traffic is hostile; fix it
     /// where runs must replay).
@@ -424,14 +230,10 @@ impl Fdb {
         let reserve = config.max_entries.min(INITIAL_CAPACITY);
         Fdb {
             config,
-            entries: HashTable::with_capacity(reserve),
+            records: Records::with_capacity(reserve, hasher.clone()),
             dests: Dests::new(hasher.clone()),
-            clock: Clock {
-                epoch_us: 0,
-                set: false,
-            },
-            flood: HashMap::with_hasher(hasher.clone()),
-            hasher,
+            clock: Clock::unset(),
+            flood: FloodLists::new(hasher),
         }
     }
 
@@ -445,30 +247,20 @@ impl Fdb {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.len() == 0
+        self.records.len() == 0
     }
 
     pub fn is_full(&self) -> bool {
-        self.entries.len() >= self.config.max_entries
+        self.records.len() >= self.config.max_entries
     }
 
     #[inline]
-    fn hash(&self, vni: &[u8; 3], mac: &[u8; 6]) -> u64 {
-        hash_key(&self.hasher, vni, mac)
-    }
-
     fn entry_of(&self, record: &Record) -> FdbEntry {
-        FdbEntry {
-            dest: self.dests.get(record.dest),
-            origin: record.origin(),
-            last_seen: self.clock.instant(record.last_seen),
-            mobility_seq: record.seq,
-            frozen: record.frozen(),
-        }
+        record.entry(&self.dests, &self.clock)
     }
 
     /// The timestamp of `now`, moving the epoch first if `now` is outside its range.
@@ -476,54 +268,28 @@ impl Fdb {
         if let Some(stamp) = self.clock.stamp(now) {
             return stamp;
         }
-        self.rebase(now);
+        self.clock.rebase(now, &mut self.records);
         self.clock.stamp(now).unwrap_or(u32::MAX)
-    }
-
-    /// Centres the epoch on `now` (see [`Clock`]): every record's times shift by whole
-    /// milliseconds, so they read back unchanged unless clamped.
-    #[cold]
-    fn rebase(&mut self, now: Instant) {
-        let us = now.total_micros();
-        let target = us.saturating_sub(HALF_RANGE_MS * US_PER_MS);
-        if !self.clock.set {
-            self.clock = Clock {
-                epoch_us: target,
-                set: true,
-            };
-            return;
-        }
-        // A whole number of milliseconds, so the epoch keeps its sub-millisecond phase.
-        let shift_ms = target.saturating_sub(self.clock.epoch_us) / US_PER_MS;
-        self.clock.epoch_us += shift_ms * US_PER_MS;
-        let shift = |t: u32| -> u32 {
-            let moved = i64::from(t) - shift_ms;
-            moved.clamp(0, i64::from(u32::MAX)) as u32
-        };
-        for record in self.entries.iter_mut() {
-            record.last_seen = shift(record.last_seen);
-            record.window_start = shift(record.window_start);
-        }
     }
 
     /// The entry for `mac` in `vni`, without refreshing it.
     #[inline]
     pub fn lookup(&self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
-        let vni = vni_key(vni);
-        let hash = self.hash(&vni, &mac.0);
-        self.entries
-            .find(hash, |r| r.is(&vni, &mac.0))
-            .map(|r| self.entry_of(r))
+        self.find(vni, mac).map(|r| self.entry_of(r))
     }
 
     /// Just the destination of `mac` in `vni`: what the data path needs.
     #[inline(always)]
     pub fn destination(&self, vni: Vni, mac: &Mac) -> Option<Destination> {
-        let vni = vni_key(vni);
-        let hash = self.hash(&vni, &mac.0);
-        self.entries
-            .find(hash, |r| r.is(&vni, &mac.0))
-            .map(|r| self.dests.get(r.dest))
+        self.find(vni, mac).map(|r| self.dests.get(r.dest))
+    }
+
+    /// The record of `mac` in `vni`. (Callers that change or insert records use
+    /// `Records::key` and its `find_*` directly: they keep the key for the insertion, and
+    /// borrow the records apart from the destinations.)
+    #[inline(always)]
+    fn find(&self, vni: Vni, mac: &Mac) -> Option<&Record> {
+        self.records.find(self.records.key(vni, mac))
     }
 
     /// Data-plane learning: a frame from `mac` arrived from `dest` at `now`.
@@ -543,11 +309,9 @@ impl Fdb {
         port: PortId,
         hint: &mut LearnHint,
     ) -> LearnOutcome {
-        let key = vni_key(vni);
         // Only learnable MACs have records, so a record with this key needs no more checks than
         // the refresh below makes.
-        if let Some(record) = self.entries.get_bucket_mut(hint.0)
-            && record.is(&key, &mac.0)
+        if let Some(record) = self.records.at_bucket(hint.0, vni, &mac)
             && matches!(self.dests.get(record.dest), Destination::Local(p) if p == port)
             && let Some(stamp) = self.clock.stamp(now)
         {
@@ -588,11 +352,10 @@ impl Fdb {
             return LearnOutcome::Ignored(IgnoreReason::NotUnicast);
         }
         let stamp = self.stamp(now);
-        let key = vni_key(vni);
-        let hash = self.hash(&key, &mac.0);
+        let key = self.records.key(vni, &mac);
         // The common case, a refresh: one probe, no other work.
-        let Ok(mut found) = self.entries.find_entry(hash, |r| r.is(&key, &mac.0)) else {
-            return self.insert_new(hash, vni, mac, dest, Origin::Learned, 0, stamp);
+        let Ok(mut found) = self.records.find_entry(key) else {
+            return self.insert_new(key, vni, mac, dest, Origin::Learned, 0, stamp);
         };
         if let Some(hint) = hint {
             hint.0 = found.bucket_index();
@@ -604,21 +367,14 @@ impl Fdb {
             }
             return LearnOutcome::Refreshed;
         }
-        self.learn_changed(hash, key, mac, dest, stamp)
+        self.learn_changed(key, dest, stamp)
     }
 
     /// Learning from another destination than the entry's: a move, or ignored.
     #[cold]
-    fn learn_changed(
-        &mut self,
-        hash: u64,
-        key: [u8; 3],
-        mac: Mac,
-        dest: Destination,
-        stamp: u32,
-    ) -> LearnOutcome {
+    fn learn_changed(&mut self, key: Key, dest: Destination, stamp: u32) -> LearnOutcome {
         let config = self.config;
-        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
+        let Some(record) = self.records.find_mut(key) else {
             // Not reached: `learn` found the record just before.
             return LearnOutcome::Full;
         };
@@ -656,15 +412,13 @@ impl Fdb {
                 if config.dup_max_moves > 0 && moves >= limit {
                     // RFC 7432 15.1: stop following a MAC that flaps; an operator (or ageing)
                     // clears it.
-                    record.flags |= FLAG_FROZEN;
+                    record.freeze();
                     record.last_seen = stamp;
                     return LearnOutcome::Frozen { moves };
                 }
-                let Some(id) = self.dests.acquire(dest) else {
+                if !record.repoint(&mut self.dests, dest) {
                     return LearnOutcome::Full;
-                };
-                self.dests.release(record.dest);
-                record.dest = id;
+                }
                 record.last_seen = stamp;
                 record.seq = record.seq.wrapping_add(1);
                 return LearnOutcome::Moved {
@@ -681,11 +435,10 @@ impl Fdb {
                 seq,
                 outcome,
             } => {
-                let Some(id) = self.dests.acquire(dest) else {
+                if !record.repoint(&mut self.dests, dest) {
                     return LearnOutcome::Full;
-                };
-                self.dests.release(record.dest);
-                *record = Record::new(record.vni(), mac, id, origin, seq, stamp);
+                }
+                record.renew(origin, seq, stamp);
                 outcome
             }
         }
@@ -695,7 +448,7 @@ impl Fdb {
     #[allow(clippy::too_many_arguments)]
     fn insert_new(
         &mut self,
-        hash: u64,
+        key: Key,
         vni: Vni,
         mac: Mac,
         dest: Destination,
@@ -709,11 +462,8 @@ impl Fdb {
         let Some(id) = self.dests.acquire(dest) else {
             return LearnOutcome::Full;
         };
-        let hasher = &self.hasher;
-        self.entries
-            .insert_unique(hash, Record::new(vni, mac, id, origin, seq, stamp), |r| {
-                hash_key(hasher, &r.vni, &r.mac)
-            });
+        self.records
+            .insert_new(key, Record::new(vni, mac, id, origin, seq, stamp));
         LearnOutcome::Learned
     }
 
@@ -732,10 +482,9 @@ impl Fdb {
             return Err(FdbError::NotUnicast(mac));
         }
         let stamp = self.stamp(now);
-        let key = vni_key(vni);
-        let hash = self.hash(&key, &mac.0);
-        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
-            return match self.insert_new(hash, vni, mac, dest, Origin::ControlPlane, seq, stamp) {
+        let key = self.records.key(vni, &mac);
+        let Some(record) = self.records.find_mut(key) else {
+            return match self.insert_new(key, vni, mac, dest, Origin::ControlPlane, seq, stamp) {
                 LearnOutcome::Full => Err(self.full_error()),
                 outcome => Ok(outcome),
             };
@@ -748,11 +497,10 @@ impl Fdb {
             _ => {}
         }
         let from = self.dests.get(record.dest);
-        let Some(id) = self.dests.acquire(dest) else {
+        if !record.repoint(&mut self.dests, dest) {
             return Err(self.full_error());
-        };
-        self.dests.release(record.dest);
-        *record = Record::new(vni, mac, id, Origin::ControlPlane, seq, stamp);
+        }
+        record.renew(Origin::ControlPlane, seq, stamp);
         Ok(if from == dest {
             LearnOutcome::Refreshed
         } else {
@@ -778,31 +526,24 @@ impl Fdb {
             return Err(FdbError::NotUnicast(mac));
         }
         let stamp = self.stamp(now);
-        let key = vni_key(vni);
-        let hash = self.hash(&key, &mac.0);
-        let Some(record) = self.entries.find_mut(hash, |r| r.is(&key, &mac.0)) else {
-            return match self.insert_new(hash, vni, mac, dest, Origin::Static, 0, stamp) {
+        let key = self.records.key(vni, &mac);
+        let Some(record) = self.records.find_mut(key) else {
+            return match self.insert_new(key, vni, mac, dest, Origin::Static, 0, stamp) {
                 LearnOutcome::Full => Err(self.full_error()),
                 _ => Ok(()),
             };
         };
-        let Some(id) = self.dests.acquire(dest) else {
+        if !record.repoint(&mut self.dests, dest) {
             return Err(self.full_error());
-        };
-        self.dests.release(record.dest);
-        *record = Record::new(vni, mac, id, Origin::Static, 0, stamp);
+        }
+        record.renew(Origin::Static, 0, stamp);
         Ok(())
     }
 
     /// Removes one entry, whatever its origin.
     pub fn remove(&mut self, vni: Vni, mac: &Mac) -> Option<FdbEntry> {
-        let key = vni_key(vni);
-        let hash = self.hash(&key, &mac.0);
-        let (record, _) = self
-            .entries
-            .find_entry(hash, |r| r.is(&key, &mac.0))
-            .ok()?
-            .remove();
+        let key = self.records.key(vni, mac);
+        let (record, _) = self.records.find_entry(key).ok()?.remove();
         let entry = self.entry_of(&record);
         self.dests.release(record.dest);
         Some(entry)
@@ -815,20 +556,14 @@ impl Fdb {
         mut removed: impl FnMut(Vni, Mac, FdbEntry),
     ) {
         let Fdb {
-            entries,
+            records,
             dests,
             clock,
             ..
         } = self;
-        entries.retain(|record| {
-            let (vni, mac) = (record.vni(), EthernetAddress(record.mac));
-            let entry = FdbEntry {
-                dest: dests.get(record.dest),
-                origin: record.origin(),
-                last_seen: clock.instant(record.last_seen),
-                mobility_seq: record.seq,
-                frozen: record.frozen(),
-            };
+        records.retain(|record| {
+            let (vni, mac) = (record.vni(), record.mac());
+            let entry = record.entry(dests, clock);
             let keep = keep(vni, &mac, &entry);
             if !keep {
                 dests.release(record.dest);
@@ -849,9 +584,9 @@ impl Fdb {
 
     /// Every entry, in no particular order (the same order for the same seed and history).
     pub fn iter(&self) -> impl Iterator<Item = (Vni, Mac, FdbEntry)> + '_ {
-        self.entries
+        self.records
             .iter()
-            .map(|r| (r.vni(), EthernetAddress(r.mac), self.entry_of(r)))
+            .map(|r| (r.vni(), r.mac(), self.entry_of(r)))
     }
 
     /// Every entry sorted by VNI then MAC: for display and for deterministic snapshots.
@@ -864,70 +599,38 @@ impl Fdb {
     /// Adds `remote` to the head-end replication list of `vni`, like
     /// `bridge fdb append 00:00:00:00:00:00 dev vxlan0 dst REMOTE`. Returns false if it was there.
     pub fn append_flood(&mut self, vni: Vni, remote: IpAddress) -> bool {
-        let list = self.flood.entry(vni).or_default();
-        if list.contains(&remote) {
-            return false;
-        }
-        list.push(remote);
-        true
+        self.flood.append(vni, remote)
     }
 
     /// Removes `remote` from the flood list of `vni`. Returns false if it was not there.
     pub fn remove_flood(&mut self, vni: Vni, remote: &IpAddress) -> bool {
-        let Some(list) = self.flood.get_mut(&vni) else {
-            return false;
-        };
-        let before = list.len();
-        list.retain(|r| r != remote);
-        before != list.len()
+        self.flood.remove(vni, remote)
     }
 
     /// The VTEPs that receive a copy of every BUM frame of `vni`, in the order they were added.
     pub fn flood_list(&self, vni: Vni) -> &[IpAddress] {
-        self.flood.get(&vni).map_or(&[], Vec::as_slice)
+        self.flood.get(vni)
     }
 
     /// Every VNI that has a flood list, with the list.
     pub fn flood_lists(&self) -> impl Iterator<Item = (Vni, &[IpAddress])> + '_ {
-        self.flood.iter().map(|(vni, list)| (*vni, list.as_slice()))
+        self.flood.iter()
     }
 
     /// Forgets everything about `vni`: entries and flood list.
     pub fn remove_vni(&mut self, vni: Vni) {
         self.retain(|v, _, _| v != vni, |_, _, _| {});
-        self.flood.remove(&vni);
+        self.flood.remove_vni(vni);
     }
-}
-
-/// A VNI as records keep it: little-endian, so that building and comparing keys needs no byte
-/// swap.
-#[inline(always)]
-fn vni_key(vni: Vni) -> [u8; 3] {
-    let [a, b, c, _] = vni.get().to_le_bytes();
-    [a, b, c]
-}
-
-/// The key's hash: MAC and VNI packed into two words, one seeded foldhash.
-#[inline]
-fn hash_key(hasher: &FixedState, vni: &[u8; 3], mac: &[u8; 6]) -> u64 {
-    let mac_lo = u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]);
-    let mac_hi = u16::from_le_bytes([mac[4], mac[5]]);
-    let vni_lo = u16::from_le_bytes([vni[1], vni[2]]);
-    // All 72 bits go in (an injective packing: no collisions an attacker could build without
-    // the seed).
-    let word = u64::from(mac_lo) | u64::from(mac_hi) << 32 | u64::from(vni_lo) << 48;
-    hasher.hash_one((word, vni[0]))
-}
-
-/// A duration in whole milliseconds, saturating at `u32::MAX`.
-fn duration_ms(d: Duration) -> u32 {
-    u32::try_from(d.total_millis()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
-    use crate::wire::Ipv4Address;
+    use crate::wire::{EthernetAddress, Ipv4Address};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const VNI: Vni = Vni::from_u24_truncating(42);
 

@@ -6,8 +6,8 @@
 //! end strips the envelope, learns where the sender lives, and delivers the inner frame.
 //!
 //! The crate is `no_std` + `alloc` and sans-IO: it owns no sockets, reads no clock and allocates
-//! nothing per packet. The caller feeds it inputs and time ([`vtep::Vtep::handle_input`]) and
-//! carries out what it asks for ([`vtep::Vtep::poll_output`]). A browser tick, a discrete-event
+//! nothing per packet. The caller feeds it inputs and time ([`Vtep::handle_input`]) and
+//! carries out what it asks for ([`Vtep::poll_output`]). A browser tick, a discrete-event
 //! simulator and an epoll loop drive the same engine.
 #![no_std]
 #![deny(unsafe_code)]
@@ -16,6 +16,11 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+// The unit tests also run in headless Chromium (`wasm-pack test core`).
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+pub mod addr;
 pub mod fdb;
 pub mod neigh;
 pub mod pcap;
@@ -25,8 +30,14 @@ pub mod vni;
 pub mod vtep;
 pub mod wire;
 
+// What every driver names: the engine, its inputs and outputs, and the overlay's addresses.
+pub use addr::{Destination, Mac, PortId};
 pub use smoltcp::time::{Duration, Instant};
 pub use vni::Vni;
+pub use vtep::{
+    ConfigError, Deliver, DropReason, Encapsulation, Event, InnerVlanPolicy, Input, NetworkConfig,
+    NetworkCounters, Output, Transmit, Vtep, VtepConfig,
+};
 
 /// The version of this crate, shown by the playground and `native-vtep --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

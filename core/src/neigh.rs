@@ -11,7 +11,8 @@ use core::fmt;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-use crate::fdb::{Mac, Origin, is_learnable};
+use crate::addr::Mac;
+use crate::fdb::{Origin, is_learnable};
 use crate::wire::Ipv4Address;
 use crate::{Duration, Instant, Vni, elapsed};
 
@@ -211,8 +212,11 @@ impl NeighbourTable {
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use crate::wire::EthernetAddress;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const VNI: Vni = Vni::from_u24_truncating(5001);
     const IP: Ipv4Address = Ipv4Address::new(192, 168, 1, 10);

@@ -249,9 +249,12 @@ impl core::iter::FusedIterator for PcapReader<'_> {}
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The first record of tests/fixtures/vxlan-ipv4.pcap as tcpdump wrote it (global header +
     /// record header + 92 bytes), see tests/fixtures/capture.sh.

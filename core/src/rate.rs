@@ -76,7 +76,10 @@ impl TokenBucket {
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn passes_the_burst_then_the_rate() {

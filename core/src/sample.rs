@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::fdb::PortId;
+use crate::addr::PortId;
 use crate::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use crate::wire::outer::{self, MAX_HEADROOM};
 use crate::wire::{
@@ -84,8 +84,11 @@ fn ipv4(last: u8) -> IpAddress {
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use crate::wire::vxlan;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn sample_is_a_whole_vxlan_frame() {

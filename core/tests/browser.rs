@@ -2,11 +2,10 @@
 //! engine the playground uses, exercised where the playground runs it.
 #![cfg(target_arch = "wasm32")]
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{EthernetAddress, EthernetFrame, IpAddress, Ipv4Address, vxlan};
-use vtep_core::{Instant, Vni, sample};
+use vtep_core::{Destination, Instant, PortId, Vni, sample};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);

@@ -10,11 +10,11 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::*;
-use vtep_core::fdb::{Destination, Origin, PortId};
+use vtep_core::fdb::Origin;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{DropReason, Encapsulation, Event, NetworkConfig};
 use vtep_core::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame};
-use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Destination, Duration, Instant, PortId, Vni};
 
 #[test]
 fn two_vteps_flood_then_learn_and_unicast_both_ways() {

@@ -10,11 +10,10 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{Event, Input, NetworkConfig, Output, Transmit, Vtep, VtepConfig};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, flow};
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, PortId, Vni};
 
 fn ip(n: u8) -> IpAddress {
     IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, n))

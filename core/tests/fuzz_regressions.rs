@@ -8,11 +8,10 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{DropReason, Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::Transport;
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, vxlan};
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, PortId, Vni};
 
 const LOCAL: IpAddress = IpAddress::Ipv4(Ipv4Address::new(10, 200, 0, 2));
 const HOST: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);

@@ -13,7 +13,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::*;
-use vtep_core::fdb::{Destination, Origin, PortId};
+use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, Encapsulation, InnerVlanPolicy, NetworkConfig, VtepConfig};
 use vtep_core::wire::outer::{self, OuterRepr, Transport, UdpChecksum};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
@@ -21,7 +21,7 @@ use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, IpAddress, Ipv4Address,
     Ipv6Address,
 };
-use vtep_core::{Instant, Vni};
+use vtep_core::{Destination, Instant, PortId, Vni};
 
 const VXLAN: Transport = Transport::Udp {
     src_port: 50000,

@@ -21,12 +21,11 @@
 
 use std::ops::Range;
 
-use vtep_core::fdb::{Destination, Mac, PortId};
 use vtep_core::vtep::{Encapsulation, Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, geneve, nvgre, vxlan};
-use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Destination, Duration, Instant, Mac, PortId, Vni};
 
 const VNIS: [u32; 4] = [100, 200, 300, 400];
 /// Served by nobody: datagrams with it must be dropped.

@@ -7,7 +7,8 @@
 //! really ran (its counter moved), so a test that stopped reaching it would fail.
 #![cfg(not(target_arch = "wasm32"))] // watches the global allocator of a native test process
 
-use vtep_core::fdb::{FdbConfig, PortId};
+use vtep_core::PortId;
+use vtep_core::fdb::FdbConfig;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{
     DropReason, Encapsulation, Input, NetworkConfig, NetworkCounters, Output, Vtep, VtepConfig,

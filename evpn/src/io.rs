@@ -3,10 +3,10 @@
 
 use core::fmt;
 
-use vtep_core::fdb::{Destination, Mac};
 use vtep_core::vtep::{self, Vtep};
 use vtep_core::wire::bgp::{self, Action};
 use vtep_core::wire::{IpAddress, Ipv4Address};
+use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
 
 use crate::PeerId;

@@ -4,7 +4,6 @@
 use alloc::vec::Vec;
 
 use vtep_core::Vni;
-use vtep_core::fdb::{Destination, Mac};
 use vtep_core::vtep;
 use vtep_core::wire::bgp::evpn::IpKey;
 use vtep_core::wire::bgp::{
@@ -12,6 +11,7 @@ use vtep_core::wire::bgp::{
     UpdatePacket, UpdateRepr,
 };
 use vtep_core::wire::{EthernetAddress, Ipv4Address};
+use vtep_core::{Destination, Mac};
 
 use crate::PeerId;
 use crate::error::SessionError;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
+use vtep_core::Destination;
 use vtep_core::Duration;
-use vtep_core::fdb::Destination;
 use vtep_core::wire::IpAddress;
 use vtep_core::wire::bgp::{ErrorCode, EvpnRoute, MpReach};
 use vtep_evpn::{PeerConfig, PeerId, SessionError, SpeakerConfig, State};

@@ -8,7 +8,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use vtep_core::fdb::{Destination, PortId};
+use vtep_core::{Destination, PortId};
 use vtep_core::vtep::Event;
 use vtep_core::wire::bgp::{self, Message, MessageType, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};

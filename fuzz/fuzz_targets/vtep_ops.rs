@@ -13,7 +13,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use overlay_lab_fuzz::{captured_inner_frames, captured_ip_packets};
-use vtep_core::fdb::{Destination, FdbConfig, Mac, Origin, PortId};
+use vtep_core::fdb::{FdbConfig, Origin};
+use vtep_core::{Destination, Mac, PortId};
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{
     Encapsulation, Event, InnerVlanPolicy, Input, NetworkConfig, Output, Vtep, VtepConfig,

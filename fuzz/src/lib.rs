@@ -109,7 +109,7 @@ pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
 /// The engine part of `Daemon::new`: every accepted setting reaches vtep-core, which may
 /// refuse it with an error but must not panic.
 fn build_engine(s: &native_vtep::config::Settings) {
-    use vtep_core::fdb::Destination;
+    use vtep_core::Destination;
     use vtep_core::vtep::Vtep;
     use vtep_core::{Duration, Instant};
 

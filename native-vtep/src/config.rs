@@ -43,7 +43,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use vtep_core::fdb::Mac;
+use vtep_core::Mac;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{ConfigError, Encapsulation, NetworkConfig, Vtep, VtepConfig};
 use vtep_core::wire::flow::{DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT};

@@ -3,14 +3,15 @@
 //! `geneve_native_to_kernel`).
 //!
 //! Run as root: `cargo test -p native-vtep --test interop -- --test-threads=1`. Without root
-//! (or without ip/python3/tcpdump/tshark) each test is skipped with a message, unless
-//! `OVERLAY_LAB_REQUIRE_TOOLS` is set, which makes that a failure.
+//! (or without ip/python3/bridge/ethtool/tcpdump/tshark/iperf3) each test is skipped with a
+//! message, unless `OVERLAY_LAB_REQUIRE_TOOLS` is set, which makes that a failure.
 //!
 //! Topology (`common/fabric.rs`): an underlay namespace `ul` holds a bridge `ulbr`; each host
 //! namespace `hN` has a veth `ul` with 10.0.0.N/24 plugged into it. A VTEP on host N serves VNI
 //! 42; its TAP (or the kernel device) has 192.168.42.N/24, so the host's own IP stack is the
-//! "VM" behind it (the migration test adds a real VM namespace behind a Linux bridge). Every namespace is named
-//! `olvt<pid>-<test>-...` and removed when the test ends, pass or fail.
+//! "VM" behind it (the migration test adds a real VM namespace behind a Linux bridge). Every
+//! namespace is named `olvt<pid>-<test>-...` and removed when the test ends, pass or fail, or
+//! when the run is interrupted (`common/mod.rs`).
 
 mod common;
 

@@ -16,8 +16,8 @@ use core::fmt;
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IpProtocol, Ipv4Repr, UdpRepr};
+use vtep_core::Mac;
 use vtep_core::Vni;
-use vtep_core::fdb::Mac;
 use vtep_core::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, Ipv4Address,
     Ipv4Packet, UdpPacket,

@@ -3,8 +3,8 @@
 use alloc::string::String;
 use core::fmt;
 
+use vtep_core::Mac;
 use vtep_core::Vni;
-use vtep_core::fdb::Mac;
 use vtep_core::vtep::ConfigError;
 use vtep_core::wire::Ipv4Address;
 

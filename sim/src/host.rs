@@ -12,7 +12,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, IpEndpoint};
-use vtep_core::fdb::Mac;
+use vtep_core::Mac;
 use vtep_core::wire::Ipv4Address;
 use vtep_core::{Duration, Instant, Vni};
 

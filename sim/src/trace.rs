@@ -8,12 +8,12 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use vtep_core::fdb::{Destination, Mac};
 use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
     Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
 };
+use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
 
 use crate::cp::{self, RouteMsg};
@@ -776,7 +776,7 @@ mod tests {
         let vni = Vni::new(100).unwrap();
         let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
         let (here, there) = (
-            Destination::Local(vtep_core::fdb::PortId(1)),
+            Destination::Local(vtep_core::PortId(1)),
             Destination::Remote(Ipv4Address::new(10, 1, 0, 3).into()),
         );
         let moved = Event::Moved {

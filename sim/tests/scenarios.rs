@@ -1,6 +1,7 @@
 //! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted.
 
-use vtep_core::fdb::{Destination, Origin};
+use vtep_core::Destination;
+use vtep_core::fdb::Origin;
 use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;

@@ -118,6 +118,9 @@ pub const SUITES: &[Suite] = &[
                     "errors",
                     "--test",
                     "fuzz_regressions",
+                    // Without `--minutes` the soak checks only its own parsers and bounds.
+                    "--test",
+                    "soak",
                     "--no-fail-fast",
                 ],
             )
@@ -246,7 +249,9 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "wasm-pack-core",
-        about: "vtep-core's tests as wasm, in headless Chromium",
+        about: "vtep-core's unit tests and its deterministic integration tests (engine, hostile \
+                catalogue, fast path, fixtures, fuzz regressions, browser) as wasm32 in headless \
+                Chromium; the property, tshark, allocation and isolation tests are native only",
         steps: &[Step::new(
             "wasm-pack",
             &[

@@ -113,7 +113,10 @@ pub fn push_tag(buf: &mut [u8], start: usize, tpid: u16, tag: Tag) -> Result<usi
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // data-driven case tables read best inline
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The start of an 802.1Q-tagged ARP request: VID 100, PCP 5, DEI 0. Assembled by hand (the
     /// kernel the fixtures were captured on has no 802.1Q devices); tshark 4.0 decodes it as

@@ -249,6 +249,9 @@ pub fn source_port(hash: u32, min: u16, max: u16) -> u16 {
 
 #[cfg(test)]
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
     use crate::pcap::PcapReader;

@@ -422,8 +422,11 @@ impl<'a> Repr<'a> {
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // data-driven case tables read best inline
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use alloc::vec::Vec;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Frame 1 of tests/fixtures/geneve-options.pcap, UDP payload only: Scapy's Geneve
     /// (tests/fixtures/reencap.py) around the ARP request the Linux kernel sent in

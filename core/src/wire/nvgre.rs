@@ -281,7 +281,10 @@ impl Repr {
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // data-driven case tables read best inline
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Frame 1 of tests/fixtures/nvgre-ipv4.pcap, IP payload only: Scapy's GRE
     /// (tests/fixtures/reencap.py, K bit, key 0x00002a01) around the ARP request the Linux kernel

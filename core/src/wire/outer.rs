@@ -422,10 +422,13 @@ pub fn emit_ethernet(
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // data-driven case tables read best inline
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
     use crate::pcap::PcapReader;
     use crate::wire::{Ipv4Address, Ipv6Address, vxlan};
     use alloc::vec::Vec;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The header built in registers equals smoltcp's, field by field and checksum included,
     /// over lengths, TTLs and addresses that make the checksum carry.

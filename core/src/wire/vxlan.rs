@@ -200,7 +200,10 @@ impl Repr {
 #[cfg(test)]
 #[allow(clippy::type_complexity)] // data-driven case tables read best inline
 mod tests {
+    // Under `wasm-pack test core` these run in the browser, where the playground runs the core.
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The first frame of tests/fixtures/vxlan-ipv4.pcap, UDP payload only: the Linux kernel's
     /// `vxlan` device (`ip link add vx0 type vxlan id 42 dstport 4789 ...`, see

@@ -10,14 +10,13 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use std::collections::VecDeque;
 
-use vtep_core::fdb::PortId;
 use vtep_core::vtep::{DropReason, Event, Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, IpAddress, Ipv4Address,
 };
-use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Duration, Instant, PortId, Vni};
 
 pub const VNI: Vni = Vni::from_u24_truncating(5001);
 

@@ -2,10 +2,10 @@
 //! connected in memory, virtual time advanced to the next deadline, every message logged.
 #![allow(dead_code)]
 
-use vtep_core::fdb::{Destination, Mac, PortId};
 use vtep_core::vtep::{self, NetworkConfig, Vtep, VtepConfig};
 use vtep_core::wire::bgp::{Message, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{IpAddress, Ipv4Address};
+use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Instant, Vni};
 use vtep_evpn::{Event, Input, Output, PeerId, Speaker, SpeakerConfig};
 

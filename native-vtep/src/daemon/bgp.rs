@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration as WallDuration;
 
-use vtep_core::fdb::Destination;
+use vtep_core::Destination;
 use vtep_core::vtep::{Event as VtepEvent, Output as VtepOutput};
 use vtep_core::{Duration, Instant};
 use vtep_evpn::{

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use vtep_core::fdb::{Destination, Mac, Origin};
+use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, NetworkCounters, Vtep};
 use vtep_core::wire::bgp::RouteKey;
 use vtep_core::wire::bgp::evpn::IpKey;
+use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
 use vtep_evpn::{RouteSource, RouteView, Speaker};
 

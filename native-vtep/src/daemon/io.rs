@@ -6,9 +6,9 @@ use std::io::{IoSlice, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::ops::Range;
 
-use vtep_core::fdb::{Mac, PortId};
 use vtep_core::vtep::{Event, Transmit};
 use vtep_core::wire::outer::Transport;
+use vtep_core::{Mac, PortId};
 
 use super::{BATCH, Taps};
 use crate::config::ColonMac;

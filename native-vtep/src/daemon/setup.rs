@@ -9,9 +9,9 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use vtep_core::fdb::{Destination, PortId};
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
+use vtep_core::{Destination, PortId};
 
 use super::bgp::Bgp;
 use super::io::Io;

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::ops::{Index, IndexMut};
 
 use vtep_core::Vni;
-use vtep_core::fdb::{Destination, PortId};
+use vtep_core::{Destination, PortId};
 
 use crate::sys;
 

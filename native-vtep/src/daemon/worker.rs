@@ -12,8 +12,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use vtep_core::Destination;
 use vtep_core::Instant;
-use vtep_core::fdb::Destination;
 use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 

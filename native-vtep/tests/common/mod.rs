@@ -161,10 +161,6 @@ fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALS.fetch_add(1, Ordering::SeqCst);
-}
-
 /// Whether a signal came, or the parent process went away: the program should stop.
 pub fn stopped() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0 || ORPHANED.load(Ordering::SeqCst)
@@ -184,14 +180,18 @@ pub fn stop_grace(grace: Duration) {
 fn watch_signals() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            // SAFETY: `handler` is an `extern "C" fn(c_int)` that only increments an atomic,
-            // which is async-signal-safe; signal(2) has no other precondition.
-            unsafe {
-                libc::signal(sig, handler);
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .expect("catch SIGINT, SIGTERM and SIGHUP");
+        let count = move || {
+            for _ in signals.forever() {
+                SIGNALS.fetch_add(1, Ordering::SeqCst);
             }
-        }
+        };
+        std::thread::Builder::new()
+            .name("lab-signal-count".into())
+            .spawn(count)
+            .expect("start the signal counter");
         let parent = std::os::unix::process::parent_id();
         let watcher = move || {
             let why = loop {

@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use vtep_core::fdb::Destination;
+use vtep_core::Destination;
 use vtep_core::vtep::{Input, Output};
 use vtep_core::wire::outer;
 use vtep_core::wire::{

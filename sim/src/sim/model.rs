@@ -8,12 +8,12 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use vtep_core::fdb::{Mac, PortId};
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{Encapsulation, Vtep};
 use vtep_core::wire::outer::MAX_HEADROOM;
 use vtep_core::wire::{EthernetAddress, Ipv4Address};
 use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Mac, PortId};
 
 use super::Sim;
 use crate::cp::RouteServer;

@@ -9,12 +9,12 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use vtep_core::fdb::{Destination, Mac, PortId};
 use vtep_core::vtep::{Vtep, VtepConfig};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, IpAddress, Ipv4Address,
 };
+use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Vni};
 
 use super::model::{

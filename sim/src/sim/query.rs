@@ -4,8 +4,9 @@ use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
+use vtep_core::Mac;
 use vtep_core::Vni;
-use vtep_core::fdb::{FdbEntry, Mac};
+use vtep_core::fdb::FdbEntry;
 use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
 use vtep_core::wire::Ipv4Address;

@@ -5,8 +5,8 @@ use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
+use vtep_core::PortId;
 use vtep_core::Vni;
-use vtep_core::fdb::PortId;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{Encapsulation, NetworkConfig, VtepConfig};
 use vtep_core::wire::IpAddress;

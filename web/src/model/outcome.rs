@@ -4,8 +4,9 @@
 //! VTEPs' counters and tables.
 
 use super::fmt_n;
+use vtep_core::Destination;
 use vtep_core::Vni;
-use vtep_core::fdb::{Destination, Origin};
+use vtep_core::fdb::Origin;
 use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;

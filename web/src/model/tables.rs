@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use vtep_core::fdb::{Destination, Origin};
+use vtep_core::Destination;
+use vtep_core::fdb::Origin;
 use vtep_core::vtep::NetworkCounters;
 use vtep_sim::{NodeId, NodeKind, Sim};
 
@@ -236,7 +237,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
     }
 }
 
-fn mac_table(name: &str, macs: Vec<vtep_core::fdb::Mac>) -> Table {
+fn mac_table(name: &str, macs: Vec<vtep_core::Mac>) -> Table {
     Table {
         id: "mac",
         title: format!("{name} MAC table ({} entries)", macs.len()),

@@ -1,6 +1,11 @@
 //! Tests of the BGP codec: fixtures deconstructed, constructed into 0xa5-filled buffers, parsed
 //! and emitted; error cases with their RFC 7606 actions; property round trips.
+
 #![allow(clippy::type_complexity)] // data-driven case tables read best inline
+
+// Under `wasm-pack test core` these run in the browser, where the playground runs the core.
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use std::string::ToString;
 use std::vec;

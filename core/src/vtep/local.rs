@@ -1,0 +1,226 @@
+//! Local ingress: a frame from a local port, learned, then sent to one remote VTEP (the short
+//! way, `ReadyTransmit`), to one local port, or flooded; or, with ARP suppression, answered in
+//! place.
+
+use core::ops::Range;
+
+use super::encap::encap_in_place;
+use super::fanout::Pending;
+use super::io::check_range;
+use super::{DropReason, Event, InnerVlanPolicy, PortBinding, ReadyTransmit, Remote, Vtep};
+use crate::addr::{Destination, Mac, PortId};
+use crate::fdb::{IgnoreReason, LearnOutcome};
+use crate::neigh::NeighOutcome;
+use crate::wire::{
+    self, ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetFrame, EthernetProtocol,
+    IpAddress, dot1q,
+};
+use crate::{Instant, Vni};
+
+impl Vtep {
+    pub(super) fn on_local(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        buf: &mut [u8],
+        mut frame: Range<usize>,
+    ) {
+        let Some(PortBinding {
+            vni,
+            slot,
+            source: mut hint,
+        }) = self.port_binding(port)
+        else {
+            return self.drop_frame(None, DropReason::UnknownPort);
+        };
+        if !check_range(buf, &frame) {
+            return self.drop_frame(Some(vni), DropReason::BadBuffer);
+        }
+        let Some(network) = self.networks.slots.get_mut(slot) else {
+            return self.drop_frame(None, DropReason::UnknownPort);
+        };
+        network.counters.local_rx_frames += 1;
+        network.counters.local_rx_bytes += frame.len() as u64;
+        let (inner_vlan, arp_proxy) = (network.config.inner_vlan, network.config.arp_proxy);
+        let Some(header) = buf[frame.clone()].first_chunk::<ETHERNET_HEADER_LEN>() else {
+            return self.drop_frame(Some(vni), DropReason::TruncatedFrame);
+        };
+        if dot1q::is_tagged(header) {
+            match inner_vlan {
+                InnerVlanPolicy::Drop => {
+                    return self.drop_frame(Some(vni), DropReason::InnerVlanTag);
+                }
+                InnerVlanPolicy::Strip => match dot1q::strip_tag(&mut buf[frame.clone()]) {
+                    Ok(offset) => frame.start += offset,
+                    Err(_) => return self.drop_frame(Some(vni), DropReason::TruncatedFrame),
+                },
+                InnerVlanPolicy::Keep => {}
+            }
+        }
+        let Some(header) = buf[frame.clone()].first_chunk::<ETHERNET_HEADER_LEN>() else {
+            return self.drop_frame(Some(vni), DropReason::TruncatedFrame);
+        };
+        let (dst, src) = (mac_at(header, 0), mac_at(header, 6));
+        let ethertype = EthernetProtocol::from(u16::from_be_bytes([header[12], header[13]]));
+        let outcome = self.fdb.learn_at_port(now, vni, src, port, &mut hint);
+        // Learning is what refuses a group or all-zeros source, so a known one skips the check.
+        if matches!(outcome, LearnOutcome::Ignored(IgnoreReason::NotUnicast)) {
+            return self.drop_frame(Some(vni), DropReason::InvalidSourceMac);
+        }
+        if let Some(Some(binding)) = self.ports.get_mut(usize::from(port.0))
+            && binding.source != hint
+        {
+            binding.source = hint;
+        }
+        if !self.learned(vni, src, Destination::Local(port), outcome) {
+            return self.drop_frame(Some(vni), DropReason::FdbFull);
+        }
+
+        if ethertype == EthernetProtocol::Arp
+            && arp_proxy
+            && self.answer_local_arp(now, vni, slot, port, buf, &frame)
+        {
+            return;
+        }
+
+        if dst.is_unicast() {
+            match self.fdb.destination(vni, &dst) {
+                Some(Destination::Local(p)) if p == port => {
+                    return self.drop_frame(Some(vni), DropReason::SamePort);
+                }
+                Some(Destination::Local(p)) => {
+                    self.pending = Some(Pending::to_port(vni, slot, frame, p));
+                    return;
+                }
+                Some(Destination::Remote(ip)) => {
+                    return self.encapsulate_to(now, vni, slot, buf, frame, ip);
+                }
+                None => {}
+            }
+        }
+        self.flood(now, vni, slot, port, buf, frame);
+    }
+
+    /// A frame to a MAC known behind the VTEP at `remote`, the common case: encapsulates it
+    /// and readies the one transmit.
+    #[inline(always)]
+    fn encapsulate_to(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        slot: usize,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        remote: IpAddress,
+    ) {
+        let Some(network) = self.networks.slots.get_mut(slot) else {
+            return;
+        };
+        let encapsulation = network.config.encapsulation;
+        match encap_in_place(&self.config, network, now, vni, buf, &frame) {
+            Ok((payload, source_port)) => {
+                self.ready = Some(ReadyTransmit {
+                    slot,
+                    vni,
+                    encapsulation,
+                    remote: Remote::new(remote),
+                    source_port,
+                    payload,
+                });
+            }
+            Err(reason) => self.drop_frame(Some(vni), reason),
+        }
+    }
+
+    /// With ARP suppression on: snoops ARP into the neighbour table and answers requests for
+    /// known IPs in place. Returns true if the frame was consumed.
+    fn answer_local_arp(
+        &mut self,
+        now: Instant,
+        vni: Vni,
+        slot: usize,
+        port: PortId,
+        buf: &mut [u8],
+        frame: &Range<usize>,
+    ) -> bool {
+        let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end]) else {
+            return false;
+        };
+        self.snoop_arp(now, vni, &arp);
+        let ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: asker_mac,
+            source_protocol_addr: asker_ip,
+            target_protocol_addr: wanted_ip,
+            ..
+        } = arp
+        else {
+            return false;
+        };
+        if asker_ip == wanted_ip {
+            return false; // a gratuitous ARP announces; nobody should answer it
+        }
+        let Some(answer) = self.neighbours.lookup(vni, &wanted_ip).map(|e| e.mac) else {
+            return false; // unknown: flood the request as usual
+        };
+        if answer == asker_mac {
+            return false;
+        }
+        let reply = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: answer,
+            source_protocol_addr: wanted_ip,
+            target_hardware_addr: asker_mac,
+            target_protocol_addr: asker_ip,
+        };
+        let bytes = &mut buf[frame.clone()];
+        let mut eth = EthernetFrame::new_unchecked(&mut *bytes);
+        eth.set_dst_addr(asker_mac);
+        eth.set_src_addr(answer);
+        reply.emit(&mut ArpPacket::new_unchecked(
+            &mut bytes[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + reply.buffer_len()],
+        ));
+        let counters = self.networks.slots.get_mut(slot).map(|n| &mut n.counters);
+        self.sink.record(
+            counters,
+            Event::ArpSuppressed {
+                vni,
+                ip: wanted_ip,
+                mac: answer,
+            },
+        );
+        self.pending = Some(Pending::to_port(vni, slot, frame.clone(), port));
+        true
+    }
+
+    /// Learns the sender of an ARP packet into the neighbour table.
+    pub(super) fn snoop_arp(&mut self, now: Instant, vni: Vni, arp: &ArpRepr) {
+        let ArpRepr::EthernetIpv4 {
+            source_hardware_addr: mac,
+            source_protocol_addr: ip,
+            ..
+        } = *arp
+        else {
+            return;
+        };
+        if matches!(
+            self.neighbours.learn(now, vni, ip, mac),
+            NeighOutcome::Learned | NeighOutcome::Changed { .. }
+        ) {
+            self.sink.push(Event::NeighbourLearned { vni, ip, mac });
+        }
+    }
+}
+
+pub(super) fn parse_arp(bytes: &[u8]) -> Option<ArpRepr> {
+    let packet = ArpPacket::new_checked(bytes).ok()?;
+    ArpRepr::parse(&packet).ok()
+}
+
+/// The MAC address at `header[at..at + 6]`.
+#[inline(always)]
+fn mac_at(header: &[u8; ETHERNET_HEADER_LEN], at: usize) -> Mac {
+    let mut mac = [0; 6];
+    mac.copy_from_slice(&header[at..at + 6]);
+    wire::EthernetAddress(mac)
+}
