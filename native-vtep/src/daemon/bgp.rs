@@ -305,11 +305,13 @@ impl Bgp {
         let mut engine = lock(shared);
         let now = self.clock.now();
         let mut back = Vec::new();
+        let mut refused = None;
+        let mut refusals = 0u64;
         for action in actions {
             tracing::debug!("EVPN: {}", Shown(action));
             if let Err(e) = action.apply(&mut engine.vtep, now) {
-                self.refused += 1;
-                tracing::warn!("EVPN: {} refused by the engine: {e}", Shown(action));
+                refusals += 1;
+                refused.get_or_insert_with(|| format!("{}: {e}", Shown(action)));
             }
             // Drain the engine's events now: its queue is short, and the speaker needs the
             // ones about local MACs.
@@ -345,11 +347,20 @@ impl Bgp {
                 }
             }
         }
+        if let Some(first) = refused {
+            // Once per batch: a peer flooding routes into a full table is one event.
+            self.refused += refusals;
+            tracing::warn!(
+                "EVPN: the engine refused {refusals} route(s) (first: {first}); raise \
+                 --max-address if the fabric is that large"
+            );
+        }
         back
     }
 
     fn connect(&mut self, peer: PeerId, address: Ipv4Addr) {
         let to = SocketAddr::new(IpAddr::V4(address), BGP_PORT);
+        tracing::debug!("BGP: connecting to {to}");
         self.conns.remove(&peer);
         match sys::tcp_connect(IpAddr::V4(self.local), to) {
             Ok(stream) => {

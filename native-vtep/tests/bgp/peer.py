@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A scripted BGP peer for native-vtep's tests (tests/common/bgp.rs drives it).
 
-    peer.py LISTEN_ADDR ROUTER_ID ASN HOLD_TIME CONTROL_SOCKET
+    peer.py LISTEN_ADDR ROUTER_ID ASN HOLD_TIME CONTROL_SOCKET [refuse=CODE,SUBCODE]
 
 It listens on LISTEN_ADDR:179 in its network namespace, answers each connection with an OPEN
 (L2VPN/EVPN, route refresh, 4-octet AS) and KEEPALIVEs, keeps every message it receives, and
@@ -14,7 +14,9 @@ connection:
     {"cmd": "silent", "on": B}     stop (or resume) sending KEEPALIVEs, reading on
     {"cmd": "close"}               close the current session's connection
 
-A new connection replaces the current one, so the daemon may reconnect after a reset.
+A new connection replaces the current one, so the daemon may reconnect after a reset. With
+`refuse=CODE,SUBCODE` it answers every OPEN with that NOTIFICATION and closes, as a peer that
+refuses the session does.
 """
 
 import json
@@ -27,6 +29,9 @@ import time
 
 listen, router_id, asn, hold, control = sys.argv[1:6]
 asn, hold = int(asn), int(hold)
+refuse = None
+if len(sys.argv) > 6 and sys.argv[6].startswith("refuse="):
+    refuse = bytes(int(x) for x in sys.argv[6][len("refuse="):].split(","))
 lock = threading.Lock()
 state = {"conn": None, "established": False, "sessions": 0, "closed": 0, "silent": False}
 messages = []
@@ -56,7 +61,8 @@ def send(conn, data):
 
 
 def serve(conn):
-    send(conn, open_message())
+    if refuse is None:
+        send(conn, open_message())
     buf = b""
     while True:
         try:
@@ -75,7 +81,10 @@ def serve(conn):
             with lock:
                 messages.append([kind, msg.hex()])
                 current = state["conn"] is conn
-            if kind == 1 and current:
+            if kind == 1 and refuse is not None:
+                send(conn, message(3, refuse))
+                conn.shutdown(socket.SHUT_RDWR)
+            elif kind == 1 and current:
                 send(conn, message(4))
             elif kind == 4 and current:
                 with lock:

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use vtep_core::wire::bgp::attr::{AsPath, MpReach, MpUnreach, NextHop, Origin};
 use vtep_core::wire::bgp::{
-    EthernetSegment, EvpnRoute, ExtCommunity, MacIpRoute, RouteDistinguisher, RouteTarget, Seq,
-    TunnelType, UpdateRepr,
+    EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute, PmsiTunnel,
+    RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
 };
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 
@@ -48,9 +48,10 @@ pub fn leaf_conf(router_id: &str, rr: &str) -> String {
     )
 }
 
-/// Removes `/etc/frr/olvt<pid>-*` and `/run/frr/olvt<pid>-*` of runs that no longer exist.
+/// Removes `/etc/frr/olvt<pid>-*`, `/run/frr/olvt<pid>-*` and native-vtep's per-namespace
+/// socket folders `/run/native-vtep/netns/olvt<pid>-*` of runs that no longer exist.
 pub fn remove_stale_frr_dirs() {
-    for base in [FRR_ETC, FRR_RUN] {
+    for base in [FRR_ETC, FRR_RUN, "/run/native-vtep/netns"] {
         let Ok(dir) = std::fs::read_dir(base) else {
             continue;
         };
@@ -296,8 +297,22 @@ pub struct ScriptedPeer {
 
 impl ScriptedPeer {
     /// Starts the peer as lab process `name` on `address` (which must be the namespace's),
-    /// with BGP identifier `address` and hold time `hold`.
+    /// with BGP identifier `address`, the lab's AS and hold time `hold`.
     pub fn start(lab: &mut Lab, ns: &str, name: &str, address: &str, hold: u16) -> ScriptedPeer {
+        Self::start_with(lab, ns, name, address, ASN, hold, None)
+    }
+
+    /// [`ScriptedPeer::start`] in AS `asn`; with `refuse` = (code, subcode) it answers every
+    /// OPEN with that NOTIFICATION.
+    pub fn start_with(
+        lab: &mut Lab,
+        ns: &str,
+        name: &str,
+        address: &str,
+        asn: u32,
+        hold: u16,
+        refuse: Option<(u8, u8)>,
+    ) -> ScriptedPeer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bgp/peer.py");
         let control = lab.dir.join(format!("{name}.ctl"));
         lab.spawn(
@@ -308,9 +323,10 @@ impl ScriptedPeer {
                 script.display().to_string(),
                 address.to_string(),
                 address.to_string(),
-                ASN.to_string(),
+                asn.to_string(),
                 hold.to_string(),
                 control.display().to_string(),
+                refuse.map_or(String::new(), |(c, s)| format!("refuse={c},{s}")),
             ],
         );
         assert!(
@@ -400,12 +416,31 @@ pub fn mac_route(vtep: Ipv4Address, mac: [u8; 6], ip: Option<Ipv4Address>) -> Ev
     })
 }
 
+/// An UPDATE announcing the type-3 route of `vtep` for VNI 42 with ingress replication (PMSI
+/// tunnel type 6, label 42): `vtep` wants VNI 42's flooded traffic.
+pub fn imet_update(vtep: Ipv4Address) -> Vec<u8> {
+    let route = EvpnRoute::InclusiveMulticast(InclusiveMulticastRoute {
+        rd: RouteDistinguisher::from_ip(vtep, 1),
+        ethernet_tag: 0,
+        originator: IpAddress::Ipv4(vtep),
+    });
+    let id = vtep.octets();
+    update(vtep, &[route], |u| {
+        u.pmsi_tunnel = Some(PmsiTunnel {
+            flags: 0,
+            tunnel_type: 6,
+            label: 42,
+            identifier: &id,
+        });
+    })
+}
+
 /// An UPDATE announcing `routes` behind `vtep` (iBGP attributes, RT 65000:42, VXLAN), changed
 /// by `edit` before it is encoded.
-pub fn update(
+pub fn update<'a>(
     vtep: Ipv4Address,
-    routes: &[EvpnRoute<'_>],
-    edit: impl FnOnce(&mut UpdateRepr<'_>),
+    routes: &'a [EvpnRoute<'a>],
+    edit: impl FnOnce(&mut UpdateRepr<'a>),
 ) -> Vec<u8> {
     let mut repr = UpdateRepr {
         mp_reach: Some(MpReach::Evpn {
