@@ -769,3 +769,130 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
         theirs.len()
     );
 }
+
+/// Removes folders when dropped (the per-namespace control socket folders a test made).
+struct RemoveDirs(Vec<PathBuf>);
+
+impl Drop for RemoveDirs {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Two native-vtep leaves with the same TAP name in two namespaces, through an FRR route
+/// reflector (the README's lab): each daemon gets its own default control socket, and the
+/// commands run inside a namespace find that namespace's daemon without `--control`.
+#[test]
+fn two_native_leaves_through_frr_each_found_in_its_namespace() {
+    let Some(mut f) = fabric("two", 2, &["ping", "vtysh"]) else {
+        return;
+    };
+    let rr_ns = f.lab.netns("rr");
+    let ul = f.ul.clone();
+    f.lab
+        .veth(&rr_ns, "ul", Some("10.0.0.254/24"), &ul, "prr", None);
+    must(&format!("ip -n {ul} link set prr master ulbr"));
+    let rr = Frr::start(
+        &mut f.lab,
+        &rr_ns,
+        "rr",
+        &bgp::reflector_conf("10.0.0.254", "10.0.0.0/24"),
+    );
+    let dirs = RemoveDirs(
+        f.hosts
+            .iter()
+            .map(|h| Path::new("/run/native-vtep/netns").join(h))
+            .collect(),
+    );
+    let ctl = |f: &Fabric, i: usize, args: &str| {
+        f.lab
+            .ns_run(&f.hosts[i], &format!("{} {args}", common::BIN))
+    };
+    for i in 0..2 {
+        let local = format!("10.0.0.{}", i + 1);
+        let args = [
+            "--tap",
+            "vt42",
+            "--vni",
+            "42",
+            "--local",
+            &local,
+            "--evpn-asn",
+            "65000",
+            "--evpn-peer",
+            "10.0.0.254",
+            "--evpn-hold-time",
+            "9",
+            "-v",
+        ];
+        let ns = f.hosts[i].clone();
+        f.lab
+            .spawn(&ns, &format!("leaf{}", i + 1), common::BIN, &args);
+        assert!(
+            wait_for(15, || ctl(&f, i, "stats").is_ok()),
+            "leaf {} does not answer in its namespace:\n{}",
+            i + 1,
+            f.lab.all_logs()
+        );
+        let ip = format!("192.168.42.{}", i + 1);
+        f.lab.ns_must(&ns, &format!("ip addr add {ip}/24 dev vt42"));
+        assert!(
+            dirs.0[i].join("vt42.sock").exists(),
+            "{}",
+            dirs.0[i].display()
+        );
+    }
+    for (i, ns) in f.hosts.iter().enumerate() {
+        let log = f.lab.log(&format!("leaf{}", i + 1));
+        assert!(
+            log.contains(&format!(
+                "control socket /run/native-vtep/netns/{ns}/vt42.sock"
+            )),
+            "{log}"
+        );
+    }
+    // Each leaf announces its host; the other installs it from a route.
+    let script = f.lab.script("garp.py", GARP);
+    for i in 0..2 {
+        f.lab.ns_must(
+            &f.hosts[i],
+            &format!("python3 {script} vt42 192.168.42.{}", i + 1),
+        );
+    }
+    let macs = [f.mac(0, "vt42"), f.mac(1, "vt42")];
+    for i in 0..2 {
+        let other = 1 - i;
+        let want = format!(
+            "{} dev vt42 dst 10.0.0.{} vni 42 self extern_learn peer 10.0.0.254",
+            macs[other],
+            other + 1
+        );
+        assert!(
+            wait_for(15, || ctl(&f, i, "fdb show")
+                .is_ok_and(|t| t.contains(&want))),
+            "leaf {}: {:?}\n{}",
+            i + 1,
+            ctl(&f, i, "fdb show"),
+            rr.vtysh("show bgp l2vpn evpn route")
+        );
+        let summary = ctl(&f, i, "bgp summary").unwrap();
+        assert!(
+            summary.contains("10.0.0.254      4      65000"),
+            "{summary}"
+        );
+        assert!(!summary.contains("never"), "{summary}");
+    }
+    f.ping_ok(0, "192.168.42.2", 3);
+    f.ping_ok(1, "192.168.42.1", 3);
+    let routes = ctl(&f, 0, "bgp routes --vni 42").unwrap();
+    assert!(
+        routes.contains(&format!("*>i[2]:[0]:[48]:[{}]", macs[1]))
+            && routes.contains("*> [3]:[0]:[32]:[10.0.0.1]"),
+        "{routes}"
+    );
+    println!(
+        "two: two native-vtep leaves (both TAP vt42) through FRR: each found in its namespace without --control, routes both ways, ping both ways"
+    );
+}

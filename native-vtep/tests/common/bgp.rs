@@ -172,6 +172,15 @@ impl Frr {
         run("vtysh", &["-N", &self.name, "-c", command])
     }
 
+    /// Runs several vtysh lines in one session (`configure terminal`, then its commands).
+    pub fn vtysh_lines(&self, lines: &[&str]) -> String {
+        let mut args = vec!["-N", self.name.as_str()];
+        for line in lines {
+            args.extend(["-c", line]);
+        }
+        run("vtysh", &args).unwrap_or_else(|e| panic!("vtysh -N {} {lines:?}: {e}", self.name))
+    }
+
     pub fn vtysh(&self, command: &str) -> String {
         self.try_vtysh(command)
             .unwrap_or_else(|e| panic!("vtysh -N {} -c {command:?}: {e}", self.name))
