@@ -229,7 +229,16 @@ impl Daemon {
         worker.io.taps.close(user.as_deref());
         let path = control.path().to_path_buf();
         match control.close() {
-            Ok(()) => tracing::info!("removed control socket {}", path.display()),
+            Ok(()) => {
+                tracing::info!("removed control socket {}", path.display());
+                // A namespace's own socket folder goes with its last daemon (only if empty).
+                let netns = std::path::Path::new(control::DEFAULT_CONTROL_DIR).join("netns");
+                if let Some(dir) = path.parent()
+                    && dir.parent() == Some(netns.as_path())
+                {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
             Err(e) => tracing::warn!(
                 "left control socket {} in place ({e}){}; the next start replaces it",
                 path.display(),
