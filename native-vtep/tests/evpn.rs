@@ -304,6 +304,29 @@ fn frr_reflector_kernel_leaf_and_native_vtep() {
         ms(converged.unwrap()),
         ms(converged.unwrap() + neigh.unwrap())
     );
+    // FRR's messages (its capabilities, End-of-RIB markers, reflected routes) are all clean
+    // by our codec: nothing malformed, ignored or looped. FRR's reflector does send our own
+    // routes back (ORIGINATOR_ID ours): dropped, and counted apart from loops.
+    let summary = l.native_json(&["bgp", "summary"]);
+    let peer = &summary["peers"][0];
+    assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
+    assert_eq!(
+        (
+            &peer["counters"]["routes_ignored"],
+            &peer["counters"]["routes_looped"]
+        ),
+        (&serde_json::json!(0), &serde_json::json!(0)),
+        "{peer}"
+    );
+    let own = peer["counters"]["routes_own_reflected"].as_u64().unwrap();
+    let fdb = l.native_fdb();
+    assert!(
+        !fdb.contains("dst 10.0.0.1 "),
+        "an entry points at this VTEP itself: {fdb}"
+    );
+    println!(
+        "frr: FRR's reflector sent {own} of native-vtep's own routes back; dropped (RFC 4456)"
+    );
     // Learning is off everywhere.
     let stats = l.f.lab.stats(&l.native);
     assert_eq!(common::network(&stats, 42)["learning"], false);
@@ -555,7 +578,11 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
         &f.hosts[0],
         "ip link add br42 type bridge && ip link set br42 up",
     );
-    let native = f.native(0, &evpn_args("10.0.0.253"));
+    // Two workers: a MAC learned by the second one reaches the speaker through the engine's
+    // event queue and its wake-up pipe.
+    let mut args = evpn_args("10.0.0.253");
+    args.extend(["--queues", "2"]);
+    let native = f.native(0, &args);
     f.lab
         .ns_must(&f.hosts[0], "ip addr add 192.168.42.1/24 dev br42");
     let up = timed(20, || {
@@ -699,6 +726,13 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     println!(
         "gob: native-vtep's type-3 (PMSI ingress replication, label 42), type-2 MAC and MAC/IP routes read back from GoBGP with RD 10.0.0.1:1, RT 65000:42, VXLAN, label 42; the moved MAC with mobility sequence 1"
     );
+
+    // GoBGP's messages are all clean by our codec.
+    let summary: serde_json::Value =
+        serde_json::from_str(&f.lab.ctl(&native, &["bgp", "summary", "--json"])).unwrap();
+    let peer = &summary["peers"][0];
+    assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
+    assert_eq!(peer["counters"]["routes_ignored"], 0, "{peer}");
 
     // A withdrawal in GoBGP removes the entry and the neighbour.
     gobgp.cli(

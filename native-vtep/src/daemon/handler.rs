@@ -250,6 +250,7 @@ fn summary(bgp: &Bgp, now: Instant, events_lost: u64) -> BgpSummary {
                 ("routes_withdrawn", c.routes_withdrawn),
                 ("routes_ignored", c.routes_ignored),
                 ("routes_looped", c.routes_looped),
+                ("routes_own_reflected", c.routes_own_reflected),
                 ("established", c.established),
                 ("dropped", c.dropped),
             ] {
