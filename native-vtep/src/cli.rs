@@ -104,10 +104,12 @@ pub enum Command {
 /// Which running daemon a control command talks to.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Control socket of the daemon [default: the only socket in /run/native-vtep/].
+    /// Control socket of the daemon [default: the only socket of this network namespace, in
+    /// /run/native-vtep/ (initial namespace) or /run/native-vtep/netns/<name>/].
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
-    /// The daemon whose first TAP is NAME (its socket is /run/native-vtep/NAME.sock).
+    /// The daemon of this network namespace whose first TAP is NAME (its socket is NAME.sock in
+    /// the namespace's folder).
     #[arg(long, value_name = "NAME", conflicts_with = "control")]
     pub tap: Option<String>,
 }
@@ -357,7 +359,9 @@ pub struct RunArgs {
     /// TOML file with [underlay] settings and any number of [[network]]s.
     #[arg(long, short = 'c', value_name = "FILE", help_heading = "Daemon")]
     pub config: Option<PathBuf>,
-    /// Control socket [default: /run/native-vtep/<first tap>.sock].
+    /// Control socket [default: /run/native-vtep/<first tap>.sock in the initial network
+    /// namespace, /run/native-vtep/netns/<namespace>/<first tap>.sock in one made by `ip netns`:
+    /// daemons in two namespaces never collide, and commands run there find their own].
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
     pub control: Option<PathBuf>,
     /// Once the TAPs, sockets and control socket are open, switch to this unprivileged user
