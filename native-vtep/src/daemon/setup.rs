@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
@@ -13,9 +14,10 @@ use vtep_core::wire::outer::{self, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::{Destination, PortId};
 
+use super::bgp::Bgp;
 use super::io::Io;
 use super::taps::{Tap, Taps};
-use super::worker::{Engine, GreSocket, RxSocket, Worker};
+use super::worker::{Engine, EvpnQueue, GreSocket, RxSocket, Worker, lock};
 use super::{Daemon, Fatal, MonotonicClock};
 use crate::config::{Datapath, NetworkSettings, Settings};
 use crate::control;
@@ -41,6 +43,7 @@ impl Daemon {
 
         let mut config = settings.vtep_config();
         config.hash_seed = random_seed();
+        let seed = config.hash_seed;
         let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
         let datapath = choose_datapath(&settings)?;
         let queues = settings.queues;
@@ -72,6 +75,15 @@ impl Daemon {
         log_datapath(datapath, udp_tx.len(), queues);
 
         let shared = Engine::shared(vtep, now, queues);
+        let (wake_tx, wake_rx) =
+            UnixStream::pair().map_err(|e| format!("socketpair for EVPN: {e}"))?;
+        let bgp = Bgp::new(&settings, clock, seed.rotate_left(17), wake_rx)?;
+        if bgp.is_some() {
+            wake_tx
+                .set_nonblocking(true)
+                .map_err(|e| format!("wake-up pipe: {e}"))?;
+            lock(&shared).evpn = Some(EvpnQueue::new(wake_tx));
+        }
         let mut workers = Vec::new();
         for (id, ((taps, rx), sender)) in taps.into_iter().zip(rx).zip(senders).enumerate() {
             // The sending pool is shared (dup'd fds): the sockets only send, and concurrent
@@ -105,6 +117,7 @@ impl Daemon {
             signals,
             local: settings.local,
             user: user.map(|(name, _)| name),
+            bgp,
         })
     }
 }
