@@ -126,6 +126,42 @@ async function inspectorFields(page) {
 }
 
 
+/**
+ * B4: while playing at the default speed, a drop's cross stays on the map for at least a
+ * second. Steps S3 to its first drop, steps back once, plays, and samples every animation
+ * frame for `ms`: returns how long (real ms) a cross was on screen, and the frames sampled.
+ */
+async function dropVisibleWhilePlaying(page, ms = 5000) {
+  await page.click('button.scenario[data-scenario="S3"]');
+  const drops = page.locator('svg.topology-frames .frames > g.drop');
+  for (let i = 0; i < 600 && (await drops.count()) === 0; i++) await page.keyboard.press('ArrowRight');
+  check((await drops.count()) > 0, 'S3: stepping never showed a drop');
+  await page.keyboard.press('ArrowLeft');
+  await page.click('.ctl.play');
+  const seen = await page.evaluate(
+    (ms) =>
+      new Promise((done) => {
+        const start = performance.now();
+        let first = null;
+        let last = null;
+        let frames = 0;
+        const tick = (t) => {
+          frames += 1;
+          if (document.querySelector('svg.topology-frames .frames > g.drop')) {
+            if (first === null) first = t;
+            last = t;
+          }
+          if (t - start < ms) requestAnimationFrame(tick);
+          else done({ visible: first === null ? 0 : last - first, frames });
+        };
+        requestAnimationFrame(tick);
+      }),
+    ms,
+  );
+  if ((await page.locator('.app').getAttribute('data-playing')) === 'true') await page.click('.ctl.play');
+  return seen;
+}
+
 // What each scenario's outcome box must say (data-fact key -> regular expression), on top of
 // data-ok="true". The page computes these from the simulator; the numbers are the article's.
 const EXPECT = {
@@ -150,6 +186,10 @@ async function main() {
     (await stat(executablePath).catch(() => null))?.isFile(),
     `${executablePath} not found: install Debian's chromium (cargo xtask setup)`,
   );
+  // B12: dist/ must be the release build. A dev build (`trunk serve` used to write one here)
+  // keeps trunk's live-reload script, which logs a failed WebSocket every 5 s.
+  const html = await readFile(join(dist, 'index.html'), 'utf8');
+  check(!/__TRUNK_ADDRESS__|__trunk_address__/i.test(html), `${dist}/index.html is a trunk serve (dev) build: rebuild with trunk build --release`);
   await mkdir(out, { recursive: true });
 
   const server = await serve(dist);
@@ -220,6 +260,11 @@ async function main() {
     check(same(await lit(), ['00', '00', '64']), `the VNI lights ${JSON.stringify(await lit())}`);
     await page.locator('.inspector tr.field', { hasText: 'Destination port' }).first().click();
     check(same(await lit(), ['12', 'b5']), `the outer UDP destination port (4789) lights ${JSON.stringify(await lit())}`);
+
+    // Drops are drawn while playing, and stay long enough to see (B4).
+    const dropSeen = await dropVisibleWhilePlaying(page);
+    check(dropSeen.visible >= 1000, `S3 at the default speed: a drop's cross was on screen for ${dropSeen.visible.toFixed(0)} ms of ${dropSeen.frames} animation frames (want >= 1000 ms)`);
+    console.log(`e2e: a drop's cross stays ${dropSeen.visible.toFixed(0)} ms while playing`);
 
     for (const [id, expect] of Object.entries(EXPECT)) {
       await page.click(`button.scenario[data-scenario="${id}"]`);
