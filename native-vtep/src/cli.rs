@@ -15,7 +15,8 @@ A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux, built on the sans-IO 
 Each virtual network (VNI) gets a TAP device: Ethernet frames that enter the TAP are sent,
 encapsulated in UDP, to the VTEP behind which the destination MAC lives (or to every --remote
 when it is unknown: head-end replication). Datagrams from the underlay are decapsulated and
-delivered to the TAP. It interoperates with the Linux kernel's `vxlan` (and `geneve`) devices.
+delivered to the TAP. It interoperates with the Linux kernel's `vxlan` devices (Geneve: with
+itself, and with the kernel's `geneve` where the kernel has that driver).
 
 The simplest case is one line:
 

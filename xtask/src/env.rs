@@ -204,29 +204,9 @@ pub fn since(start: Instant) -> String {
     fmt_duration(start.elapsed())
 }
 
-/// The value of the first `"key": "value"` pair in a JSON text (enough for package.json files).
-pub fn json_string(text: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\"");
-    let after = &text[text.find(&needle)? + needle.len()..];
-    let after = after.trim_start().strip_prefix(':')?.trim_start();
-    let after = after.strip_prefix('"')?;
-    Some(after[..after.find('"')?].to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_string_finds_values() {
-        let text = r#"{ "name": "x", "dependencies": { "playwright-core": "1.65.1" } }"#;
-        assert_eq!(json_string(text, "name").as_deref(), Some("x"));
-        assert_eq!(
-            json_string(text, "playwright-core").as_deref(),
-            Some("1.65.1")
-        );
-        assert_eq!(json_string(text, "missing"), None);
-    }
 
     #[test]
     fn durations() {

@@ -6,7 +6,7 @@
 use std::fs;
 use std::time::Instant;
 
-use crate::env::{self, Ctx, json_string};
+use crate::env::{self, Ctx};
 
 /// Which part of the project to set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,14 +176,8 @@ impl Need {
             Need::Node => "node + npm".into(),
             Need::Apt(pkgs) => format!("apt packages ({})", pkgs.join(" ")),
             Need::CargoTool { krate, version, .. } => format!("{krate} {version}"),
-            Need::WasmOpt => format!(
-                "wasm-opt (npm binaryen {})",
-                tools_binaryen_version().unwrap_or_default()
-            ),
-            Need::E2eModules => format!(
-                "e2e/node_modules (playwright-core {})",
-                e2e_playwright_version().unwrap_or_default()
-            ),
+            Need::WasmOpt => format!("wasm-opt (npm binaryen {})", BINARYEN),
+            Need::E2eModules => format!("e2e/node_modules (playwright-core {})", PLAYWRIGHT_CORE),
             Need::Crates => "crates of Cargo.lock (cargo fetch)".into(),
         }
     }
@@ -246,8 +240,7 @@ impl Need {
                 }
             }
             Need::WasmOpt => {
-                let want = tools_binaryen_version()?;
-                let major = want.split('.').next().unwrap_or_default();
+                let major = BINARYEN.split('.').next().unwrap_or_default();
                 let wasm_opt = ctx.tools_dir().join("node_modules/.bin/wasm-opt");
                 match ctx.output(wasm_opt.to_str()?, &["--version"]) {
                     // `wasm-opt version 132 (version_132)`
@@ -257,15 +250,14 @@ impl Need {
                 }
             }
             Need::E2eModules => {
-                let want = e2e_playwright_version()?;
-                let have = fs::read_to_string(
-                    ctx.root
-                        .join("e2e/node_modules/playwright-core/package.json"),
-                )
-                .ok()
-                .and_then(|t| json_string(&t, "version"));
+                // Node reads the installed package's manifest (no JSON parsing here).
+                let manifest = ctx
+                    .root
+                    .join("e2e/node_modules/playwright-core/package.json");
+                let script = format!("require({:?}).version", manifest.to_str()?);
+                let have = ctx.output("node", &["-p", &script]);
                 match have {
-                    Some(have) if have == want => None,
+                    Some(have) if have == PLAYWRIGHT_CORE => None,
                     Some(have) => Some(format!("found playwright-core {have}")),
                     None => Some("not installed".into()),
                 }
@@ -433,14 +425,7 @@ fn check_trunk_pins(ctx: &Ctx) -> Result<(), String> {
     let trunk =
         fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let want_bindgen = wasm_bindgen_version(ctx)?;
-    let want_opt = format!(
-        "version_{}",
-        tools_binaryen_version()
-            .unwrap_or_default()
-            .split('.')
-            .next()
-            .unwrap_or_default()
-    );
+    let want_opt = format!("version_{}", BINARYEN.split('.').next().unwrap_or_default());
     for (key, want, source) in [
         (
             "wasm_bindgen",
@@ -485,13 +470,10 @@ fn lock_version(lock: &str, name: &str) -> Option<String> {
     None
 }
 
-fn tools_binaryen_version() -> Option<String> {
-    json_string(include_str!("../tools/package.json"), "binaryen")
-}
-
-fn e2e_playwright_version() -> Option<String> {
-    json_string(include_str!("../../e2e/package.json"), "playwright-core")
-}
+/// The npm packages' pinned versions, also written in their package.json files (a test keeps
+/// the two in step).
+const BINARYEN: &str = "132.0.0";
+const PLAYWRIGHT_CORE: &str = "1.65.1";
 
 #[cfg(test)]
 mod tests {
@@ -523,8 +505,16 @@ mod tests {
     }
 
     #[test]
-    fn pinned_npm_versions_are_readable() {
-        assert!(tools_binaryen_version().is_some());
-        assert!(e2e_playwright_version().is_some());
+    fn pinned_npm_versions_match_the_package_files() {
+        let tools = include_str!("../tools/package.json");
+        assert!(
+            tools.contains(&format!("\"binaryen\": \"{BINARYEN}\"")),
+            "{tools}"
+        );
+        let e2e = include_str!("../../e2e/package.json");
+        assert!(
+            e2e.contains(&format!("\"playwright-core\": \"{PLAYWRIGHT_CORE}\"")),
+            "{e2e}"
+        );
     }
 }

@@ -118,6 +118,9 @@ pub const SUITES: &[Suite] = &[
                     "errors",
                     "--test",
                     "fuzz_regressions",
+                    // Without `--minutes` the soak checks only its own parsers and bounds.
+                    "--test",
+                    "soak",
                     "--no-fail-fast",
                 ],
             )
