@@ -500,3 +500,31 @@ fn two_pings_from_one_host_both_get_replies() {
         assert_eq!((r.sent, r.replies), (5, 5), "{app}: {r:?}");
     }
 }
+
+/// Errors name nodes as the user named them; their `Display` alone says kind and number.
+#[test]
+fn errors_call_nodes_by_their_names() {
+    let mut run = sandbox();
+    let (red1, hv1) = (run.node("red-1").unwrap(), run.node("hv1").unwrap());
+    let e = run.sim.migrate_host(red1, hv1).unwrap_err();
+    assert_eq!(
+        run.sim.describe(&e),
+        "red-1 already runs on hv1: pick another hypervisor to migrate to"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "host {} already runs on hypervisor {}: pick another hypervisor to migrate to",
+            red1.0, hv1.0
+        )
+    );
+    let hv4 = run.node("hv4").unwrap();
+    run.sim.fail_hypervisor(hv4).unwrap();
+    let e = run.sim.migrate_host(red1, hv4).unwrap_err();
+    assert_eq!(run.sim.describe(&e), "hv4 is failed: restore it first");
+    let e = run.sim.remove_hypervisor(hv1).unwrap_err();
+    assert_eq!(
+        run.sim.describe(&e),
+        "hv1 still has hosts: migrate or remove them first"
+    );
+}
