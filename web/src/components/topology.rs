@@ -30,6 +30,7 @@ pub fn topology(p: &TopologyProps) -> Html {
     // flight, which the page composites as a layer of its own (index.html), so moving frames
     // repaint only themselves.
     html! {
+        <>
         <div class="topo">
             <svg class="topology" viewBox={view_box.clone()}
                  preserveAspectRatio="xMidYMid meet" role="img"
@@ -40,6 +41,50 @@ pub fn topology(p: &TopologyProps) -> Html {
                 <Frames glyphs={p.glyphs.clone()} selected={p.selected} on_frame={p.on_frame.clone()} />
             </svg>
         </div>
+        <Legend vnis={p.layout.vnis.clone()} />
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LegendProps {
+    vnis: Vec<u32>,
+}
+
+/// What the map's shapes and colours mean.
+#[function_component(Legend)]
+fn legend(p: &LegendProps) -> Html {
+    let item = |svg: Html, label: &str, tip: &str| {
+        html! {
+            <li title={tip.to_string()}>
+                <svg viewBox="-18 -12 36 24" width="30" height="20" aria-hidden="true">{ svg }</svg>
+                <span>{ label.to_string() }</span>
+            </li>
+        }
+    };
+    html! {
+        <ul class="legend-bar" aria-label="legend">
+            { item(html! { <g class="frame plain"><rect class="inner p-icmp" x="-8" y="-6.5" width="16" height="13" rx="2"/></g> },
+                "frame", "A host's Ethernet frame on an access link, coloured by protocol (see below)") }
+            { item(html! { <g class="frame encap"><rect class="envelope vni-0" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-icmp" x="-7" y="-5.5" width="14" height="11" rx="2"/></g> },
+                "encapsulated", "The same frame inside the tunnel headers (VXLAN, Geneve or NVGRE) on the underlay: the envelope has its VNI's colour") }
+            { item(html! { <g class="frame encap bum"><rect class="envelope vni-0" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-arp" x="-7" y="-5.5" width="14" height="11" rx="2"/></g> },
+                "BUM (dashed)", "Broadcast, unknown-unicast or multicast: flooded, one copy per VTEP of the VNI (head-end replication)") }
+            { item(html! { <g class="frame ctrl"><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/></g> },
+                "control plane", "A route server message (EVPN-like): where a MAC lives, which VTEPs serve a VNI") }
+            { item(html! { <g class="drop"><circle r="9"/><path d="M-5 -5 L5 5 M5 -5 L-5 5"/></g> },
+                "drop", "A frame went no further here: hover it, or select it, to see why") }
+            { for [("arp", "ARP"), ("icmp", "ICMP"), ("tcp", "TCP"), ("udp", "UDP")].iter().map(|(c, n)| html! {
+                <li class="swatch-item" title={format!("{n} frames")}><span class={format!("sw p-{c}")} />{ *n }</li>
+            }) }
+            { for p.vnis.iter().enumerate().map(|(i, v)| html! {
+                <li class="swatch-item" title={format!("hosts and envelopes of VNI {v}")}>
+                    <svg viewBox="-7 -7 14 14" width="12" height="12" aria-hidden="true"><circle class={format!("host-dot vni-{}", i % 8)} r="6" /></svg>
+                    { format!("VNI {v}") }
+                </li>
+            }) }
+            <li class="swatch-item" title="Click a node to show its tables below; the outlined one is shown">{ "thick outline: tables shown" }</li>
+        </ul>
     }
 }
 
@@ -229,26 +274,18 @@ fn static_part(p: &StaticProps) -> Html {
     html! {
         <g class="static">
             { for l.sites.iter().map(|s| html! {
-                <g class="site" key={s.name.clone()}>
+                <g class="site" key={format!("site {}", s.name)}>
                     <rect x={f(s.x)} y={f(s.y)} width={f(s.w)} height={f(s.h)} rx="14" />
                     <text class="site-name" x={f(s.x + 14.0)} y={f(s.y + 22.0)}>{ format!("site {}", s.name) }</text>
                 </g>
             }) }
             { for l.links.iter().map(|k| html! {
-                <line key={k.id.to_string()} class={classes!("link", k.class, (!k.up).then_some("down"))}
+                <line key={format!("link {}", k.id)} class={classes!("link", k.class, (!k.up).then_some("down"))}
                       x1={f(k.a.0)} y1={f(k.a.1)} x2={f(k.b.0)} y2={f(k.b.1)}>
                     <title>{ match k.class { "wan" => "WAN link between sites (underlay)", "underlay" => "underlay link: routed IP between the VTEP and the site router", _ => "access link: the host's virtual NIC on its hypervisor" } }</title>
                 </line>
             }) }
             { for l.nodes.iter().map(|n| node(n, p.selected_node == Some(n.id), &p.on_node)) }
-            <g class="legend" transform={format!("translate({:.0} {:.0})", 16.0, l.height - 8.0)}>
-                { for l.vnis.iter().enumerate().map(|(i, v)| html! {
-                    <g key={v.to_string()} transform={format!("translate({} 0)", i * 86)}>
-                        <circle class={format!("host-dot vni-{}", i % 8)} cx="6" cy="-5" r="6" />
-                        <text x="16" y="0">{ format!("VNI {v}") }</text>
-                    </g>
-                }) }
-            </g>
         </g>
     }
 }
@@ -268,10 +305,17 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
         selected.then_some("selected")
     );
     let t = format!("translate({:.1} {:.1})", n.x, n.y);
-    let down = (!n.up).then(|| html! { <path class="x" d="M-14 -14 L14 14 M14 -14 L-14 14" /> });
+    // A failed node's cross: beside a hypervisor's name, over a host's or router's dot.
+    let cross = if n.kind == "hv" {
+        "M36 -16 L48 -4 M48 -16 L36 -4"
+    } else {
+        "M-14 -14 L14 14 M14 -14 L-14 14"
+    };
+    let down =
+        (!n.up).then(|| html! { <path class="x" d={cross}><title>{ "failed" }</title></path> });
     match n.kind {
         "hv" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("hypervisor {} - its VTEP (VXLAN tunnel endpoint) wraps its hosts' frames for the underlay; underlay IP {}", n.name, n.underlay_ip.clone().unwrap_or_default()) }</title>
                 <rect x="-50" y="-22" width="100" height="44" rx="8" />
                 <text class="label" y="-4">{ &n.name }</text>
@@ -280,7 +324,7 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
             </g>
         },
         "host" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("host {} - {} on VNI {}{}", n.name, n.ip.clone().unwrap_or_default(), n.vni.unwrap_or(0), if n.detached { " (migrating: paused)" } else { "" }) }</title>
                 <circle class={format!("host-dot vni-{}", n.color % 8)} r="14" />
                 <text class="label" y="30">{ &n.name }</text>
@@ -288,14 +332,14 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
             </g>
         },
         "rs" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ "route server: the control plane (EVPN-like) that tells every VTEP where each MAC/IP lives" }</title>
                 <rect x="-44" y="-16" width="88" height="32" rx="16" />
                 <text class="label" y="5">{ "route server" }</text>
             </g>
         },
         _ => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("{} {} - underlay {}", if n.kind == "switch" { "core switch" } else { "router" }, n.name, n.underlay_ip.clone().unwrap_or_default()) }</title>
                 <circle r="20" />
                 <path class="arrows" d="M-9 -4 L9 -4 M5 -8 L9 -4 L5 0 M9 4 L-9 4 M-5 0 L-9 4 L-5 8" />
