@@ -162,6 +162,97 @@ async function dropVisibleWhilePlaying(page, ms = 5000) {
   return seen;
 }
 
+/** The page's virtual time, microseconds. */
+const timeOf = async (page) => Number(await page.locator('.app').getAttribute('data-t'));
+
+/**
+ * Issue #12 as a teacher uses it: the timeline (a chapter and an event row move the clock,
+ * with the frame selected), next interesting event, result lines in the sandbox, a shared
+ * moment's URL, and the layouts at 1366x768, 1024x768 and phone width.
+ */
+async function teacher(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}#S4`);
+  await page.locator('svg.topology .node').first().waitFor();
+  await page.click('.ctl.end');
+  await page.locator('.outcome').waitFor();
+  // Chapters: the migration is one; clicking it moves the clock there.
+  const migrate = page.locator('.timeline .chapter', { hasText: 'migrate vm-b to hv1' });
+  check((await migrate.count()) === 1, 'S4: no chapter for the migration');
+  await migrate.click();
+  check((await timeOf(page)) === 1_000_000, `S4: the migration chapter went to t = ${await timeOf(page)}`);
+  const garp = page.locator('.timeline .chapter', { hasText: 'gratuitous ARP' });
+  check((await garp.count()) === 1, 'S4: no chapter for the gratuitous ARP');
+  // The whole run: show all, scroll to the top, click the first row: the clock goes back to it.
+  await page.click('.events button.show-all');
+  await page.locator('.event-list').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  const first = page.locator('.event[data-hop="0"]');
+  await first.waitFor();
+  await first.click();
+  check((await timeOf(page)) < 10, `S4: clicking frame #0 left the clock at ${await timeOf(page)}`);
+  check((await page.locator('.inspector h2').textContent()).startsWith('Frame #0'), 'S4: frame #0 is not in the inspector');
+  check((await page.locator('.event.sel').getAttribute('data-hop')) === '0', 'S4: frame #0 is not selected in the list');
+  // A shared moment: select a frame mid-run, the URL carries t and frame; opening it elsewhere
+  // shows the same moment.
+  await garp.click();
+  await page.keyboard.press('n');
+  const t = await timeOf(page);
+  const frame = (await page.locator('.inspector h2').textContent()).match(/Frame #(\d+)/)[1];
+  const link = page.url();
+  check(link.includes(`&t=${t}`) && link.includes(`&frame=${frame}`), `the URL ${link} does not carry t = ${t} and frame ${frame}`);
+  const other = await context.newPage();
+  await other.goto(link);
+  await other.locator('svg.topology .node').first().waitFor();
+  check((await timeOf(other)) === t, `the shared link opened at t = ${await timeOf(other)}, not ${t}`);
+  check((await other.locator('.inspector h2').textContent()).startsWith(`Frame #${frame}`), 'the shared link lost its frame');
+  console.log(`e2e: timeline ok: chapters, frame #0 reachable and clicked, a shared moment (t = ${t} us, frame ${frame}) reopens`);
+  await other.close();
+  await page.screenshot({ path: join(out, 'S4-1366x768.png') });
+  // 1366x768: the outcome box and the actions are reachable in the side panel, the map stays.
+  const stage = await page.locator('.stage').boundingBox();
+  for (const sel of ['.outcome', '.actions #act-traffic']) {
+    await page.locator(sel).scrollIntoViewIfNeeded();
+    const box = await page.locator(sel).boundingBox();
+    check(box && box.y >= 0 && box.y + box.height <= 768, `1366x768: ${sel} cannot be brought into view`);
+  }
+  const after = await page.locator('.stage').boundingBox();
+  check(after.y === stage.y && after.width > 600, `1366x768: the map moved or shrank (${JSON.stringify(stage)} -> ${JSON.stringify(after)})`);
+
+  // The sandbox: a ping to the other tenant, then one to red-3 from the same host: both end
+  // with a result line, and red-3 answers.
+  await page.click('button.scenario[data-scenario="sandbox"]');
+  await page.locator('#act-from').selectOption('red-1');
+  await page.locator('#act-to').selectOption('blue-2');
+  await page.click('#act-traffic');
+  await page.locator('#act-to').selectOption('red-3');
+  await page.click('#act-traffic');
+  for (let i = 0; i < 5; i++) await page.click('.ctl.end');
+  const lines = await page.locator('.results .result').allTextContents();
+  const isolated = lines.find((l) => l.includes('red-1 → blue-2: 0/5') && l.includes('tenants are isolated'));
+  const answered = lines.find((l) => /red-1 → red-3: 5\/5, rtt /.test(l));
+  check(isolated && answered, `sandbox result lines: ${JSON.stringify(lines)}`);
+  console.log(`e2e: result lines ok: ${JSON.stringify(lines)}`);
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await page.locator('.event').last().click();
+  await page.waitForTimeout(100);
+  const narrow = await page.locator('.stage').boundingBox();
+  check(narrow.width >= 1024 * 0.55, `1024 wide: the map is ${narrow.width} px wide`);
+  await page.screenshot({ path: join(out, 'sandbox-1024x768.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(100);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  const mapTop = (await page.locator('.stage').boundingBox()).y;
+  const sideTop = (await page.locator('.side').boundingBox()).y;
+  check(overflow <= 390 && mapTop < sideTop, `phone width: ${overflow} px wide, map at ${mapTop}, panels at ${sideTop}`);
+  await page.screenshot({ path: join(out, 'sandbox-390.png'), fullPage: true });
+  check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+  console.log('e2e: layouts ok: 1366x768 (outcome and actions reachable), 1024 (map keeps the width), 390 (map on top, no overflow)');
+  await context.close();
+}
+
 // What each scenario's outcome box must say (data-fact key -> regular expression), on top of
 // data-ok="true". The page computes these from the simulator; the numbers are the article's.
 const EXPECT = {
@@ -246,7 +337,7 @@ async function main() {
     const wantFields = {
       'Outer IPv4': { Protocol: '17 (UDP)' },
       'Outer UDP': { 'Destination port': '4789 (VXLAN)' },
-      VXLAN: { Flags: '0x08 (I: VNI valid)', VNI: '100' },
+      VXLAN: { Flags: '0x08 (I: VNI valid)', VNI: '100 (0x000064)' },
       'Inner Ethernet': { Type: '0x0806 (ARP)' },
       ARP: { Operation: '2 (reply)', 'Sender IP': '192.168.10.2', 'Target IP': '192.168.10.1' },
     };
@@ -346,6 +437,8 @@ async function main() {
     const arp = await page.locator('table.live.arp').textContent();
     check(arp.includes('10.0.0.4'), `red-1's ARP cache does not hold red-3 (10.0.0.4): ${arp}`);
     await page.screenshot({ path: join(out, 'sandbox.png') });
+
+    await teacher(browser, url);
 
     // Scale view and dark theme.
     await page.click('.tab-scale');

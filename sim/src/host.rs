@@ -255,6 +255,7 @@ impl Host {
                     given_up: Vec::new(),
                     queued: 0,
                     last_send: None,
+                    all_out: None,
                 })
             }
             PartSpec::UdpServer { port, echo } => {
@@ -405,7 +406,10 @@ pub struct PingPart {
     given_up: Vec<u16>,
     /// Requests in the socket, not sent yet (waiting for the target's address).
     queued: usize,
+    /// When the app handed its last request to the socket, and when the socket had sent
+    /// every request it was handed (later when they waited for ARP).
     last_send: Option<Instant>,
+    all_out: Option<Instant>,
 }
 
 impl PingPart {
@@ -415,7 +419,7 @@ impl PingPart {
         if u32::from(self.next_seq) < self.count || self.queued > 0 {
             return None;
         }
-        let last = self.last_send?;
+        let last = self.all_out?;
         Some(if self.sent_at.is_empty() {
             last
         } else {
@@ -555,6 +559,7 @@ impl Part {
                         }
                     }
                     p.queued = 0;
+                    p.all_out = Some(now);
                 }
                 while u32::from(p.next_seq) < p.count && p.next_send <= now {
                     let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
@@ -661,6 +666,9 @@ impl Part {
                     }
                 }
                 p.queued = s.send_queue();
+                if p.queued == 0 && p.all_out < p.last_send {
+                    p.all_out = Some(now);
+                }
                 report.unanswered = p.sent_at.keys().copied().collect();
                 report.unanswered.extend(&p.given_up);
                 report.unanswered.sort_unstable();

@@ -428,7 +428,10 @@ fn a_destination_that_never_resolves_is_given_up_and_the_host_talks_on() {
         "red-3 is asked for once red-1 gave up on the other"
     );
     let done = red.finished.expect("the second ping ends");
-    assert!(done <= Instant::from_millis(3600), "{done:?}");
+    assert!(
+        (Instant::from_millis(3500)..=Instant::from_millis(3600)).contains(&done),
+        "done at its last reply, not before: {done:?}"
+    );
 }
 
 /// A ping whose requests are all answered is done at its last reply; one with losses

@@ -74,11 +74,14 @@ struct Cbs {
     all: Callback<bool>,
     next: Callback<()>,
     control: Callback<Control>,
+    close: Callback<()>,
 }
 
 /// How long a drop's cross stays on the map while playing, and how long the note on skipped
 /// idle time stays, in real milliseconds.
 const DROP_MS: f64 = 1500.0;
+/// Rows of the event list built while playing and following the newest.
+const PLAYING_ROWS: usize = 30;
 const SKIP_MS: f64 = 1500.0;
 
 /// The playground.
@@ -119,6 +122,9 @@ pub struct App {
     results_key: Option<(u64, u64, usize)>,
     chapters: Rc<Vec<Chapter>>,
     chapters_key: Option<(usize, u64, u64)>,
+    /// The view time the event list and timeline were last refreshed at (they follow ten
+    /// times a second while playing, not every animation frame).
+    events_us: u64,
     message: Option<(bool, String)>,
     /// Drop crosses on the map: hop, and since when (real ms) while playing.
     drops: Vec<(u32, f64)>,
@@ -249,8 +255,23 @@ impl App {
     }
 
     fn refresh_events(&mut self) {
+        self.events_us = lab::us(self.lab.now());
+        // Playing and following the newest, only the rows near the bottom can be seen: fewer
+        // rows to build ten times a second.
+        let window = Window {
+            len: if self.playing && self.window.follow {
+                PLAYING_ROWS
+            } else {
+                self.window.len
+            },
+            ..self.window
+        };
         self.events
-            .refresh(&self.lab, self.filters, self.selected, self.window);
+            .refresh(&self.lab, self.filters, self.selected, window);
+        // The chapters scan the whole trace: while playing, once a second.
+        if self.playing && !self.frames.is_multiple_of(60) {
+            return;
+        }
         let key = (
             self.lab.sim().trace().len(),
             self.lab.replays(),
@@ -282,13 +303,11 @@ impl App {
         self.detail = FrameDetail::new(&self.lab, id).map(Rc::new);
     }
 
+    /// The outcome box, once the run reached its end; it stays while the user goes back over
+    /// the run, until the script changes or the clock is reset.
     fn refresh_outcome(&mut self) {
-        if self.lab.at_end() {
-            if self.outcome.is_none() {
-                self.outcome = outcome(&self.lab).map(Rc::new);
-            }
-        } else {
-            self.outcome = None;
+        if self.lab.at_end() && self.outcome.is_none() {
+            self.outcome = outcome(&self.lab).map(Rc::new);
         }
     }
 
@@ -455,6 +474,7 @@ impl Component for App {
             all: link.callback(Msg::ShowAll),
             next: link.callback(|()| Msg::Control(Control::Next)),
             control: link.callback(Msg::Control),
+            close: link.callback(|()| Msg::SelectFrame(None)),
         };
         let mut app = App {
             cbs,
@@ -490,6 +510,7 @@ impl Component for App {
             results_key: None,
             chapters: Rc::new(Vec::new()),
             chapters_key: None,
+            events_us: 0,
             message,
             drops: Vec::new(),
             pause_on_drop: false,
@@ -519,6 +540,7 @@ impl Component for App {
                     if self.lab.at_end() {
                         self.lab.seek(Instant::ZERO);
                         self.tracker.reset();
+                        self.outcome = None;
                     }
                     self.playing = true;
                     self.pacer.reset();
@@ -553,6 +575,7 @@ impl Component for App {
             }
             Msg::Control(Control::Reset) => {
                 self.stop();
+                self.outcome = None;
                 self.lab.seek(Instant::ZERO);
                 self.tracker.reset();
                 self.drops.clear();
@@ -766,12 +789,12 @@ impl Component for App {
                                 on_frame={self.cbs.frame.clone()} on_node={self.cbs.node.clone()} />
                         </section>
                         <aside class={classes!("right", self.detail.is_none().then_some("idle"))}>
-                            <Inspector frame={self.detail.clone()} on_select={self.cbs.goto.clone()} />
+                            <Inspector frame={self.detail.clone()} on_select={self.cbs.goto.clone()} on_close={self.cbs.close.clone()} />
                         </aside>
                         <section class="bottom">
                             <EventList rows={self.events.rows.clone()} start={self.events.start} listed={self.events.listed} total={self.events.total}
                                 all={self.window.all} follow={self.window.follow} filters={self.filters} nodes={self.nodes.clone()} vnis={self.vnis.clone()}
-                                selected={self.selected} chapters={self.chapters.clone()} now_us={now_us} end_us={end_us}
+                                selected={self.selected} chapters={self.chapters.clone()} now_us={self.events_us} end_us={end_us}
                                 on_filter={self.cbs.filter.clone()} on_goto={self.cbs.goto.clone()} on_seek={self.cbs.seek.clone()}
                                 on_scroll={self.cbs.scroll.clone()} on_all={self.cbs.all.clone()} on_next={self.cbs.next.clone()} />
                             <Tables tables={self.tables.clone()} node={self.table_node().map(|n| self.lab.name(n)).unwrap_or_default()}

@@ -126,7 +126,7 @@ pub fn event_list(p: &EventListProps) -> Html {
                     }) }
                 </select>
                 <button class="next" title="Next interesting event (n): an encapsulation or decapsulation, a drop, a MAC move, a flood, an ARP answered by a VTEP, a gratuitous ARP, a control-plane message"
-                    onclick={p.on_next.reform(|_: MouseEvent| ())}>{ "next ⏭" }</button>
+                    onclick={p.on_next.reform(|_: MouseEvent| ())}>{ "next »" }</button>
                 <span class="count">{ count_label(p.listed, p.total) }</span>
                 if p.listed < p.total || all {
                     <button class="show-all" title={if all { "List only the newest 150 frames" } else { "List every frame of the run (the list draws only the rows in view)" }}

@@ -13,7 +13,10 @@ use crate::model::frame::{FrameDetail, PathStep};
 #[derive(Properties, PartialEq)]
 pub struct InspectorProps {
     pub frame: Option<Rc<FrameDetail>>,
+    /// Go to a hop of the journey.
     pub on_select: Callback<u32>,
+    /// Clear the selection (Esc).
+    pub on_close: Callback<()>,
 }
 
 #[function_component(Inspector)]
@@ -28,7 +31,7 @@ pub fn inspector(p: &InspectorProps) -> Html {
     };
     html! {
         <section class="inspector">
-            <h2>{ format!("Frame #{}", fr.hop) }</h2>
+            <h2>{ format!("Frame #{}", fr.hop) }<button class="close" title="Close (Esc)" aria-label="close the inspector" onclick={p.on_close.reform(|_: MouseEvent| ())}>{ "×" }</button></h2>
             <FrameView key={fr.hop} frame={fr.clone()} on_select={p.on_select.clone()} />
         </section>
     }

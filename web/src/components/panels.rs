@@ -29,8 +29,8 @@ pub fn scenarios(p: &ScenariosProps) -> Html {
         });
         html! {
             <li key={id.clone()}>
-                <button class={classes!("scenario", on.then_some("on"))} data-scenario={id.clone()} onclick={load} aria-current={on.then_some("true")}>
-                    <span class="sid">{ &id }</span>{ title }
+                <button class={classes!("scenario", on.then_some("on"))} data-scenario={id.clone()} onclick={load} aria-current={on.then_some("true")} title={format!("{id}: {title}")}>
+                    <span class="sid">{ if id == "sandbox" { "✎" } else { id.as_str() } }</span>{ title }
                 </button>
             </li>
         }

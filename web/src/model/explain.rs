@@ -21,8 +21,10 @@ pub fn vtep_reason(r: DropReason) -> &'static str {
              the frame was dropped instead of sent."
         }
         DropReason::NoDestination => {
-            "Nowhere to send it: the VNI has no other local port here and no remote VTEP in its \
-             flood list (head-end replication list)."
+            "Nowhere to send it: its destination MAC is unknown here, and there is no one to \
+             flood it to (no other local port of the VNI here; for a frame from a host, no \
+             remote VTEP in the VNI's flood list either; a frame from the underlay is never sent \
+             back into it)."
         }
         DropReason::SplitHorizon => {
             "Split horizon: a frame from the underlay is never sent back into the underlay, \

@@ -50,13 +50,52 @@ fn user_actions(lab: &Lab) -> Vec<&Timed> {
         .collect()
 }
 
-/// A duration as a person reads it: `92 µs`, `4.1 ms`.
+/// A duration as a person reads it: `92 µs`, `4.1 ms`, `2.97 s`.
 pub fn fmt_dur(d: Duration) -> String {
     let us = d.total_micros();
     if us < 1000 {
         format!("{us} µs")
-    } else {
+    } else if us < 1_000_000 {
         format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
+/// Why a ping's first request took `first` (a second or more) to be answered: it waited for
+/// ARP. When its host was busy asking for another address meanwhile, says which: smoltcp asks
+/// for one address a second per interface, oldest first.
+fn arp_wait(
+    lab: &Lab,
+    src: NodeId,
+    target: Ipv4Address,
+    start: Instant,
+    first: Duration,
+) -> String {
+    let mut others: Vec<Ipv4Address> = Vec::new();
+    for h in lab.sim().trace() {
+        if h.origin != src || h.from != src || h.start < start || h.start > start + first {
+            continue;
+        }
+        if let Some(L3::Arp {
+            op: vtep_core::wire::ArpOperation::Request,
+            target_ip,
+            ..
+        }) = h.layers().inner.map(|i| i.l3)
+            && target_ip != target
+            && !others.contains(&target_ip)
+        {
+            others.push(target_ip);
+        }
+    }
+    let name = lab.name(src);
+    match others.first() {
+        Some(o) => format!(
+            " (the first requests waited {} for ARP: {name}'s stack asks for one address a \
+             second, and was still asking for {o})",
+            fmt_dur(first)
+        ),
+        None => format!(" (the first requests waited {} for ARP)", fmt_dur(first)),
     }
 }
 
@@ -181,7 +220,13 @@ pub fn results(lab: &Lab) -> Vec<ResultLine> {
                 if r.replies == r.sent {
                     let total: u64 = r.rtts.iter().map(|x| x.1.total_micros()).sum();
                     let avg = Duration::from_micros(total / r.rtts.len().max(1) as u64);
-                    out.push(line(app, format!("{head}, rtt {}", fmt_dur(avg)), "ok"));
+                    let first = r.rtts.iter().find(|x| x.0 == 0).map(|x| x.1);
+                    let note = match first {
+                        Some(f) if f >= Duration::from_secs(1) => arp_wait(lab, src, ip, start, f),
+                        _ => String::new(),
+                    };
+                    let text = format!("{head}, rtt {}{note}", fmt_dur(avg));
+                    out.push(line(app, text, "ok"));
                     continue;
                 }
                 let why = if r.unreachable > 0 {
@@ -324,6 +369,32 @@ mod tests {
             "{done:?}"
         );
         assert_eq!(done[1].state, "ok");
+    }
+
+    /// red-1 pings red-3 while it is still asking for the other tenant's address: the ping
+    /// waits for ARP, and its line says why its round trips took seconds.
+    #[test]
+    fn a_ping_that_waited_for_arp_says_so() {
+        let mut lab = Lab::new(Script::sandbox());
+        lab.act(ping("lost", "red-1", [10, 0, 0, 105])).unwrap();
+        lab.advance_to(Instant::from_millis(500));
+        lab.act(ping("late", "red-1", [10, 0, 0, 4])).unwrap();
+        lab.advance_to(Instant::from_secs(5));
+        let late = &results(&lab)[1];
+        assert_eq!(late.state, "ok");
+        assert!(
+            late.text.starts_with("ping red-1 → red-3: 5/5, rtt 2.9"),
+            "{}",
+            late.text
+        );
+        assert!(
+            late.text.ends_with(
+                "for ARP: red-1's stack asks for one address a second, and was still asking for \
+                 10.0.0.105)"
+            ),
+            "{}",
+            late.text
+        );
     }
 
     #[test]

@@ -177,6 +177,11 @@ impl TablesKey {
 
 // ------------------------------------------------------------------ frames on the links
 
+/// Where on its link a frame is drawn at the start and end of its hop (a fraction of the link
+/// from each end), so it sits beside the node it leaves or reaches, not on its name.
+pub const EDGE: f64 = 0.14;
+const DROP_EDGE: f64 = 0.24;
+
 /// Frames drawn on the topology at once, at most (see [`glyphs`]).
 pub const MAX_GLYPHS: usize = 300;
 
@@ -227,7 +232,13 @@ pub fn glyphs(lab: &mut Lab, layout: &Layout, selected: Option<u32>, drops: &[u3
             let a = layout.pos(f.from)?;
             let b = layout.pos(f.to)?;
             let row = lab.rows().get(f.hop as usize)?;
-            let p = f.progress;
+            // From one node's edge to the other's: a frame never hides a node's name; a drop's
+            // cross a little further off.
+            let p = if f.dropped {
+                1.0 - DROP_EDGE
+            } else {
+                EDGE + (1.0 - 2.0 * EDGE) * f.progress
+            };
             Some(Glyph {
                 hop: f.hop,
                 x: a.0 + (b.0 - a.0) * p,
