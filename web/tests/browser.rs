@@ -51,6 +51,7 @@ async fn inspector_decodes_a_known_frame() {
         InspectorProps {
             frame: Some(Rc::new(frame)),
             on_select: Callback::noop(),
+            on_close: Callback::noop(),
         },
     )
     .render();
