@@ -32,6 +32,24 @@ struct Page {
     handle: Option<yew::AppHandle<App>>,
 }
 
+/// The page's stylesheet (index.html's `<style>`), so the app is laid out as in the page: the
+/// event list scrolls, rows have their height.
+fn add_stylesheet(document: &web_sys::Document) {
+    if document.get_element_by_id("page-style").is_some() {
+        return;
+    }
+    let html = include_str!("../../index.html");
+    let css = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(css, _)| css)
+        .unwrap();
+    let style = document.create_element("style").unwrap();
+    style.set_id("page-style");
+    style.set_text_content(Some(css));
+    document.head().unwrap().append_child(&style).unwrap();
+}
+
 impl Page {
     async fn open(fragment: &str) -> Page {
         let url = format!("#{fragment}");
@@ -41,6 +59,7 @@ impl Page {
             .replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
             .unwrap();
         let document = window().document().unwrap();
+        add_stylesheet(&document);
         let root = document.create_element("div").unwrap();
         document.body().unwrap().append_child(&root).unwrap();
         let handle = yew::Renderer::<App>::with_root(root.clone()).render();

@@ -49,13 +49,17 @@ pub struct EventListProps {
 #[function_component(EventList)]
 pub fn event_list(p: &EventListProps) -> Html {
     let list = use_node_ref();
+    // Where the list last scrolled itself to: the scroll event that causes comes later (maybe
+    // after more rows arrived) and must not read as the user scrolling up.
+    let scrolled_to = use_mut_ref(|| None::<i32>);
     {
         // Following, keep the newest event in view.
-        let list = list.clone();
+        let (list, scrolled_to) = (list.clone(), scrolled_to.clone());
         let newest = (p.rows.last().map(|r| r.hop), p.listed, p.follow);
         use_effect_with(newest, move |(_, _, follow)| {
             if *follow && let Some(el) = list.cast::<web_sys::Element>() {
                 el.set_scroll_top(el.scroll_height());
+                *scrolled_to.borrow_mut() = Some(el.scroll_top());
             }
         });
     }
@@ -63,7 +67,11 @@ pub fn event_list(p: &EventListProps) -> Html {
         let cb = p.on_scroll.clone();
         Callback::from(move |e: Event| {
             let el: web_sys::Element = e.target_unchecked_into();
-            let top = f64::from(el.scroll_top());
+            let at = el.scroll_top();
+            if scrolled_to.borrow_mut().take() == Some(at) {
+                return;
+            }
+            let top = f64::from(at);
             let first = (top / ROW_PX) as usize;
             let bottom =
                 top + f64::from(el.client_height()) >= f64::from(el.scroll_height()) - ROW_PX;
@@ -133,7 +141,7 @@ pub fn event_list(p: &EventListProps) -> Html {
                         onclick={p.on_all.reform(move |_: MouseEvent| !all)}>{ if all { "newest only" } else { "show all" } }</button>
                 }
             </div>
-            <div class="event-list" ref={list} {onscroll}>
+            <div class="event-list" ref={list} {onscroll} data-follow={p.follow.to_string()}>
                 if p.rows.is_empty() {
                     <p class="hint">{ "No frames yet. Press play (space) or step (→)." }</p>
                 }
