@@ -72,6 +72,18 @@ fn arp_wait(
     start: Instant,
     first: Duration,
 ) -> String {
+    // The arpings the user sent from this host are not its stack's requests.
+    let arpings: Vec<Ipv4Address> = lab
+        .script()
+        .actions
+        .iter()
+        .filter_map(|t| match &t.action {
+            Action::Arping { from, to } if lab.node(from) == Some(src) => {
+                Some(Ipv4Address::from(*to))
+            }
+            _ => None,
+        })
+        .collect();
     let mut others: Vec<Ipv4Address> = Vec::new();
     for h in lab.sim().trace() {
         if h.origin != src || h.from != src || h.start < start || h.start > start + first {
@@ -83,6 +95,7 @@ fn arp_wait(
             ..
         }) = h.layers().inner.map(|i| i.l3)
             && target_ip != target
+            && !arpings.contains(&target_ip)
             && !others.contains(&target_ip)
         {
             others.push(target_ip);
@@ -92,7 +105,7 @@ fn arp_wait(
     match others.first() {
         Some(o) => format!(
             " (the first requests waited {} for ARP: {name}'s stack asks for one address a \
-             second, and was still asking for {o})",
+             second, and was asking for {o} first)",
             fmt_dur(first)
         ),
         None => format!(" (the first requests waited {} for ARP)", fmt_dur(first)),
@@ -297,7 +310,9 @@ pub fn results(lab: &Lab) -> Vec<ResultLine> {
                         out.push(line(&app, format!("{head}: answered by {by}"), "ok"));
                     }
                     None if now >= start + Duration::from_secs(1) => {
-                        out.push(line(&app, format!("{head}: no answer"), "bad"));
+                        let why = unreachable_why(lab, src, ip);
+                        let why = why.replace(": its 3 ARP requests went unanswered", "");
+                        out.push(line(&app, format!("{head}: no answer, {why}"), "bad"));
                     }
                     None => out.push(line(&app, format!("{head}: waiting"), "running")),
                 }
@@ -389,8 +404,8 @@ mod tests {
         );
         assert!(
             late.text.ends_with(
-                "for ARP: red-1's stack asks for one address a second, and was still asking for \
-                 10.0.0.105)"
+                "for ARP: red-1's stack asks for one address a second, and was asking for \
+                 10.0.0.105 first)"
             ),
             "{}",
             late.text
