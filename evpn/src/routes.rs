@@ -489,11 +489,21 @@ impl Speaker {
         let Some(MpReach::Evpn { next_hop, routes }) = repr.mp_reach else {
             return true;
         };
+        // Our own routes reflected back (RFC 4456 section 8) are dropped like loops, but
+        // counted apart: a reflector may send them in normal operation (FRR does).
+        let own = repr.originator_id == Some(self.config.router_id);
         let looped = self.looped(&repr);
-        if looped && let Some(p) = self.peer_mut(peer) {
-            p.counters.routes_looped += routes.iter().count() as u64;
+        if (own || looped)
+            && let Some(p) = self.peer_mut(peer)
+        {
+            let n = routes.iter().count() as u64;
+            if own {
+                p.counters.routes_own_reflected += n;
+            } else {
+                p.counters.routes_looped += n;
+            }
         }
-        if verdict.treat_as_withdraw() || looped {
+        if verdict.treat_as_withdraw() || looped || own {
             for route in routes.iter() {
                 self.withdraw_route(peer, &route);
             }
@@ -602,11 +612,9 @@ impl Speaker {
         }
     }
 
-    /// Our own routes coming back, or routes that crossed our AS or cluster (RFC 4271 section
-    /// 9.1.2, RFC 4456 section 8).
+    /// Routes that crossed our AS or our cluster (RFC 4271 section 9.1.2, RFC 4456 section 8).
     fn looped(&self, repr: &UpdateRepr<'_>) -> bool {
         repr.as_path.is_some_and(|p| p.contains(self.config.asn))
-            || repr.originator_id == Some(self.config.router_id)
             || self.config.route_reflector.is_some_and(|cluster| {
                 repr.cluster_list
                     .is_some_and(|list| list.iter().any(|id| id == cluster))

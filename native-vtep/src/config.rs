@@ -31,7 +31,10 @@
 //! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" }]
 //! ```
 //!
-//! Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
+//! The `[evpn]` section (BGP EVPN) and a network's `evpn` and `route_target` keys are in
+//! [`evpn`]. Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
+
+pub mod evpn;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -51,6 +54,8 @@ use vtep_core::{Duration, Instant, Vni};
 use crate::cli::{self, DatapathArg, EncapArg, ReservedBitsArg, RunArgs};
 use crate::control::default_control_path;
 use crate::sys;
+use evpn::{EvpnSettings, NetworkAsk};
+use vtep_core::wire::bgp::RouteTarget;
 
 /// A configuration error, already worded for the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +126,8 @@ pub struct Settings {
     pub datapath: Option<Datapath>,
     /// Worker threads, each with one queue of every TAP and its own sockets (1..=16).
     pub queues: usize,
+    /// The BGP EVPN control plane, if configured.
+    pub evpn: Option<EvpnSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +142,10 @@ pub struct NetworkSettings {
     pub bridge: Option<String>,
     pub fdb: Vec<(Mac, IpAddr)>,
     pub neigh: Vec<(Ipv4Addr, Mac)>,
+    /// Under the EVPN control plane: remote MACs and flood peers come from routes.
+    pub evpn: bool,
+    /// Its route target under EVPN; `None`: automatic (`AS:VNI`).
+    pub route_target: Option<RouteTarget>,
     /// Where it was defined: "the command line" or "FILE:LINE".
     pub origin: String,
 }
@@ -194,6 +205,8 @@ struct FileConfig {
     daemon: DaemonFile,
     #[serde(default)]
     network: Vec<toml::Spanned<NetworkFile>>,
+    #[serde(default)]
+    evpn: Option<toml::Spanned<evpn::EvpnFile>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +253,10 @@ struct NetworkFile {
     fdb: Vec<FdbFile>,
     #[serde(default)]
     neigh: Vec<NeighFile>,
+    #[serde(default)]
+    evpn: Option<bool>,
+    #[serde(default)]
+    route_target: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -450,6 +467,7 @@ fn settle(
         None
     };
 
+    let evpn = evpn::settle(args, file.evpn.as_ref(), &loc, local)?;
     let mut networks = Vec::new();
     for spanned in &file.network {
         let span = spanned.span();
@@ -481,17 +499,30 @@ fn settle(
             }
             fdb.push((entry.mac.0, dst));
         }
+        let encap = n.encap.unwrap_or(EncapArg::Vxlan).into();
+        let rt = n.route_target.as_ref();
+        let ask = NetworkAsk {
+            encap,
+            evpn: n.evpn,
+            learning: n.learning,
+            proxy: n.proxy,
+            route_target: rt.map(|r| r.get_ref().as_str()),
+        };
+        let at = rt.map_or(origin.clone(), |r| loc.at(r.span()));
+        let mode = evpn::network_mode(evpn.is_some(), vni.get(), &ask, &at)?;
         networks.push(NetworkSettings {
             tap: n.tap.clone(),
             vni,
-            encap: n.encap.unwrap_or(EncapArg::Vxlan).into(),
+            encap,
             remotes,
-            learning: n.learning.unwrap_or(true),
-            proxy: n.proxy.unwrap_or(false),
+            learning: mode.learning,
+            proxy: mode.proxy,
             rate_bits,
             bridge: n.bridge.clone(),
             fdb,
             neigh: n.neigh.iter().map(|e| (e.ip, e.mac.0)).collect(),
+            evpn: mode.evpn,
+            route_target: mode.route_target,
             origin,
         });
     }
@@ -530,17 +561,27 @@ fn settle(
                 let mac = parse_mac(mac).map_err(|e| Error(format!("--neigh: {e}")))?;
                 neigh.push((ip, mac));
             }
+            let ask = NetworkAsk {
+                encap: cli_encap.into(),
+                evpn: None,
+                learning: args.learning(),
+                proxy: args.proxy.then_some(true),
+                route_target: args.evpn_route_target.as_deref(),
+            };
+            let mode = evpn::network_mode(evpn.is_some(), vni.get(), &ask, "the command line")?;
             networks.push(NetworkSettings {
                 tap: tap.clone(),
                 vni,
                 encap: cli_encap.into(),
                 remotes: args.remote.clone(),
-                learning: args.learning().unwrap_or(true),
-                proxy: args.proxy,
+                learning: mode.learning,
+                proxy: mode.proxy,
                 rate_bits: args.rate,
                 bridge: args.bridge.clone(),
                 fdb,
                 neigh,
+                evpn: mode.evpn,
+                route_target: mode.route_target,
                 origin: "the command line".into(),
             });
         }
@@ -562,11 +603,12 @@ fn settle(
                 || args.rate.is_some()
                 || args.bridge.is_some()
                 || !args.static_fdb.is_empty()
-                || !args.static_neigh.is_empty();
+                || !args.static_neigh.is_empty()
+                || args.evpn_route_target.is_some();
             if network_flag {
                 return Err(Error(
-                    "--remote, --encap, --[no]learning, --proxy, --rate, --bridge, --fdb and \
-                     --neigh describe the network of --tap/--vni: give --tap NAME --vni N too"
+                    "--remote, --encap, --[no]learning, --proxy, --rate, --bridge, --fdb, \
+                     --neigh and --evpn-route-target describe the network of --tap/--vni: give --tap NAME --vni N too"
                         .into(),
                 ));
             }
@@ -602,6 +644,14 @@ fn settle(
                 n.origin, n.tap
             )));
         }
+    }
+
+    if evpn.is_some() && !networks.iter().any(|n| n.evpn) {
+        return Err(Error(
+            "EVPN is configured but no network is under it: EVPN carries VXLAN networks; add \
+             one, or drop the EVPN settings"
+                .into(),
+        ));
     }
 
     let control = args
@@ -673,6 +723,7 @@ fn settle(
         tun_device: args.tun_device.clone(),
         datapath,
         queues,
+        evpn,
     };
     // The engine's own checks, in its words (local address, VXLAN and Geneve on one port, the
     // source port range, the underlay MTU): what it would refuse at startup is refused here.

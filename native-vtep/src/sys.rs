@@ -486,33 +486,43 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
 /// that several such sockets (of the same user) share the port and the kernel spreads the
 /// flows arriving there over them by hash of their addresses and ports.
 pub fn bind_udp_reuseport(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain socket(2) call; on success we own the returned fd.
-    let fd = cvt(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it; the OwnedFd closes
-    // it on every error path below.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = new_socket(addr, libc::SOCK_DGRAM)?;
     let one: libc::c_int = 1;
     setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
-    cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const storage).cast::<libc::sockaddr>(),
-            len,
-        )
-    })?;
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const storage).cast(), len) })?;
     Ok(std::net::UdpSocket::from(fd))
+}
+
+/// A TCP connection from `local` (any port) to `remote`, begun without waiting: poll it for
+/// writability, then its `take_error` says whether it was made (the BGP sessions).
+pub fn tcp_connect(local: IpAddr, remote: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let fd = new_socket(remote, libc::SOCK_STREAM)?;
+    let (from, from_len) = sockaddr(SocketAddr::new(local, 0));
+    // SAFETY: `from` holds a valid sockaddr of `from_len` bytes for the socket's family.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const from).cast(), from_len) })?;
+    let (to, to_len) = sockaddr(remote);
+    // SAFETY: `to` holds a valid sockaddr of `to_len` bytes for the socket's family.
+    let ret = unsafe { libc::connect(fd.as_raw_fd(), (&raw const to).cast(), to_len) };
+    match cvt(ret) {
+        Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => Err(e),
+        _ => Ok(std::net::TcpStream::from(fd)),
+    }
+}
+
+/// A non-blocking, close-on-exec socket of `kind` for `addr`'s family.
+fn new_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket(2) call; on success we own the returned fd.
+    let fd = cvt(unsafe { libc::socket(family, kind | flags, 0) })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it; the OwnedFd closes
+    // it on every error path of the callers.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sets `SO_RCVBUF` / `SO_SNDBUF` of a socket (the kernel caps them at `net.core.*mem_max`).
@@ -773,18 +783,4 @@ pub fn signal_name(signo: i32) -> &'static str {
     }
 }
 
-/// `errno` values the callers match on, re-exported so they need no libc import.
-pub mod errno {
-    pub const EPERM: i32 = libc::EPERM;
-    pub const EACCES: i32 = libc::EACCES;
-    pub const ENOENT: i32 = libc::ENOENT;
-    pub const ENODEV: i32 = libc::ENODEV;
-    pub const ENXIO: i32 = libc::ENXIO;
-    pub const EBUSY: i32 = libc::EBUSY;
-    pub const EBADFD: i32 = libc::EBADFD;
-    pub const EINVAL: i32 = libc::EINVAL;
-    pub const EADDRINUSE: i32 = libc::EADDRINUSE;
-    pub const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
-    pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
-    pub const ECONNREFUSED: i32 = libc::ECONNREFUSED;
-}
+pub mod errno;

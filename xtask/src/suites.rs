@@ -148,26 +148,80 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "hostile",
         about: "the hostile-input catalogue and two tenants with the same IPs and MACs, end to \
-                end against running native-vteps (scapy-crafted packets, network namespaces)",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "test",
-                "-p",
-                "native-vtep",
-                "--test",
-                "hostile",
-                "--",
-                "--test-threads=1",
-            ],
-        )
-        .env(TEST_ENV)],
+                end against running native-vteps (scapy-crafted packets, network namespaces); \
+                the malformed BGP catalogue and a route flood from a scripted peer, another \
+                session unaffected",
+        steps: &[
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "-p",
+                    "native-vtep",
+                    "--test",
+                    "hostile",
+                    "--",
+                    "--test-threads=1",
+                ],
+            )
+            .env(TEST_ENV),
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "-p",
+                    "native-vtep",
+                    "--test",
+                    "evpn_hostile",
+                    "--",
+                    "--test-threads=1",
+                ],
+            )
+            .env(TEST_ENV),
+        ],
     },
     Suite {
         name: "faults",
         about: "native-vtep under faults: a peer killed and restarted, the underlay link down \
                 and up, the TAP deleted, SIGTERM under load, static config across restarts, \
-                `--user` dropping every privilege",
+                `--user` dropping every privilege; a BGP peer gone silent (hold time), \
+                unreachable, refusing or in another AS",
+        steps: &[
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "-p",
+                    "native-vtep",
+                    "--test",
+                    "faults",
+                    "--",
+                    "--test-threads=1",
+                ],
+            )
+            .env(TEST_ENV),
+            Step::new(
+                "cargo",
+                &[
+                    "test",
+                    "-p",
+                    "native-vtep",
+                    "--test",
+                    "evpn_faults",
+                    "--",
+                    "--test-threads=1",
+                ],
+            )
+            .env(TEST_ENV),
+        ],
+    },
+    Suite {
+        name: "evpn",
+        about: "native-vtep in BGP EVPN fabrics against real peers in network namespaces: FRR \
+                as route reflector with an FRR-driven kernel vxlan VTEP (routes both ways, \
+                ping and TCP with learning off, ARP answered locally, a host moving, the \
+                reflector restarting, SIGTERM withdrawing), GoBGP injecting and reading back \
+                routes, tshark decoding the sessions (root; FRR and GoBGP from setup)",
         steps: &[Step::new(
             "cargo",
             &[
@@ -175,7 +229,7 @@ pub const SUITES: &[Suite] = &[
                 "-p",
                 "native-vtep",
                 "--test",
-                "faults",
+                "evpn",
                 "--",
                 "--test-threads=1",
             ],

@@ -10,13 +10,13 @@ use std::time::Duration;
 use vtep_core::vtep::NetworkCounters;
 
 use super::protocol::{
-    DEFAULT_CONTROL_DIR, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport,
+    FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport, default_control_dir,
     default_control_path,
 };
 use crate::sys::errno;
 
 /// Finds the control socket: `--control`, else `--tap`'s default, else the only socket in
-/// [`DEFAULT_CONTROL_DIR`].
+/// this network namespace's [`default_control_dir`].
 pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, String> {
     if let Some(path) = control {
         return Ok(path.to_path_buf());
@@ -24,14 +24,16 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
     if let Some(tap) = tap {
         return Ok(default_control_path(tap));
     }
-    let mut found: Vec<PathBuf> = match std::fs::read_dir(DEFAULT_CONTROL_DIR) {
+    let dir = default_control_dir();
+    let shown = dir.display();
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(dir) => dir
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "sock"))
             .collect(),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Err(format!(
-                "permission denied on {DEFAULT_CONTROL_DIR}/: the control sockets are \
+                "permission denied on {shown}/: the control sockets are \
                  root-only; run this as root"
             ));
         }
@@ -45,7 +47,7 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!(
-            "no running native-vtep found (no socket in {DEFAULT_CONTROL_DIR}/): start the daemon, \
+            "no running native-vtep found (no socket in {shown}/): start the daemon, \
              or pass --control PATH"
         )),
         _ => Err(format!(
@@ -111,6 +113,9 @@ pub fn render_fdb(rows: &[FdbRow]) -> String {
             "control" => " extern_learn",
             _ => "",
         });
+        if let Some(peer) = r.peer {
+            out.push_str(&format!(" peer {peer}"));
+        }
         if let Some(age) = r.age_secs {
             out.push_str(&format!(" used {age}s"));
         }
@@ -272,6 +277,7 @@ mod tests {
                 age_secs: None,
                 seq: 0,
                 frozen: false,
+                peer: None,
             },
             FdbRow {
                 vni: 42,
@@ -283,12 +289,27 @@ mod tests {
                 age_secs: Some(3),
                 seq: 1,
                 frozen: false,
+                peer: None,
+            },
+            FdbRow {
+                vni: 42,
+                dev: "vtep42".into(),
+                mac: "02:00:00:00:00:03".into(),
+                dst: Some("10.0.0.3".parse().unwrap()),
+                state: "control".into(),
+                local: false,
+                age_secs: None,
+                seq: 2,
+                frozen: false,
+                peer: Some("10.0.0.254".parse().unwrap()),
             },
         ];
         assert_eq!(
             render_fdb(&rows),
             "00:00:00:00:00:00 dev vtep42 dst 10.0.0.2 vni 42 self permanent\n\
-             02:00:00:00:00:02 dev vtep42 dst 10.0.0.2 vni 42 self used 3s seq 1\n"
+             02:00:00:00:00:02 dev vtep42 dst 10.0.0.2 vni 42 self used 3s seq 1\n\
+             02:00:00:00:00:03 dev vtep42 dst 10.0.0.3 vni 42 self extern_learn peer 10.0.0.254 \
+             seq 2\n"
         );
     }
 

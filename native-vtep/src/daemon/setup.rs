@@ -6,15 +6,17 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::{Destination, PortId};
 
+use super::bgp::Bgp;
 use super::io::Io;
 use super::taps::{Tap, Taps};
-use super::worker::{Engine, RxSocket, Worker};
+use super::worker::{Engine, EvpnQueue, RxSocket, Worker, lock};
 use super::{Daemon, Fatal, MonotonicClock};
 use crate::config::{Datapath, NetworkSettings, Settings};
 use crate::control;
@@ -40,6 +42,7 @@ impl Daemon {
 
         let mut config = settings.vtep_config();
         config.hash_seed = random_seed();
+        let seed = config.hash_seed;
         let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
         let datapath = choose_datapath(&settings)?;
         let queues = settings.queues;
@@ -70,6 +73,15 @@ impl Daemon {
         log_datapath(datapath, udp_tx.len(), queues);
 
         let shared = Engine::shared(vtep, now, queues);
+        let (wake_tx, wake_rx) =
+            UnixStream::pair().map_err(|e| format!("socketpair for EVPN: {e}"))?;
+        let bgp = Bgp::new(&settings, clock, seed.rotate_left(17), wake_rx)?;
+        if bgp.is_some() {
+            wake_tx
+                .set_nonblocking(true)
+                .map_err(|e| format!("wake-up pipe: {e}"))?;
+            lock(&shared).evpn = Some(EvpnQueue::new(wake_tx));
+        }
         let mut workers = Vec::new();
         for (id, ((taps, rx), sender)) in taps.into_iter().zip(rx).zip(senders).enumerate() {
             // The sending pool is shared (dup'd fds): the sockets only send, and concurrent
@@ -93,6 +105,7 @@ impl Daemon {
             signals,
             local: settings.local,
             user: user.map(|(name, _)| name),
+            bgp,
         })
     }
 }

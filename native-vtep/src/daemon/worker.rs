@@ -4,15 +4,17 @@
 //! GRO runs split again), locks the shared engine once per read, and gives it each input
 //! through [`feed`], which also carries out the outputs.
 
-use std::io::{self, Read};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use vtep_core::Destination;
 use vtep_core::Instant;
-use vtep_core::vtep::{Encapsulation, Input, Output, Vtep};
+use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 
 use super::io::{Io, log_event};
@@ -37,11 +39,65 @@ pub(super) struct Engine {
     pub(super) worker_stats: Vec<DaemonStats>,
     /// A worker thread that cannot go on leaves its reason here for the main thread.
     pub(super) fatal: Option<Fatal>,
+    /// With EVPN: the engine's events that make or change routes, for the speaker (which
+    /// runs on the main thread).
+    pub(super) evpn: Option<EvpnQueue>,
+}
+
+/// Most engine events waiting for the speaker; more are counted as lost.
+const EVPN_QUEUE: usize = 65_536;
+
+/// Engine events on their way to the EVPN speaker.
+#[derive(Debug)]
+pub(super) struct EvpnQueue {
+    pub(super) events: VecDeque<Event>,
+    pub(super) lost: u64,
+    /// Written when the queue stops being empty, to wake the main thread's poll.
+    wake: UnixStream,
+}
+
+impl EvpnQueue {
+    pub(super) fn new(wake: UnixStream) -> EvpnQueue {
+        EvpnQueue {
+            events: VecDeque::new(),
+            lost: 0,
+            wake,
+        }
+    }
+
+    /// Keeps `event` if it makes, changes or removes a local route.
+    pub(super) fn offer(&mut self, event: &Event) {
+        let wanted = match event {
+            Event::Learned { dest, .. } | Event::AgedOut { dest, .. } => {
+                matches!(dest, Destination::Local(_))
+            }
+            Event::Moved { .. } | Event::NeighbourLearned { .. } => true,
+            Event::DuplicateFrozen { .. } => true,
+            _ => false,
+        };
+        if !wanted {
+            return;
+        }
+        if self.events.len() >= EVPN_QUEUE {
+            self.lost += 1;
+            return;
+        }
+        if self.events.is_empty() {
+            // Non-blocking: a full pipe already holds a wake-up.
+            let _ = (&self.wake).write(&[1]);
+        }
+        self.events.push_back(*event);
+    }
 }
 
 pub(super) type Shared = Arc<Mutex<Engine>>;
 
 impl Engine {
+    /// The engine's next timeout, after a caller other than [`feed`] polled it.
+    pub(super) fn set_next_timeout(&mut self, at: Instant) {
+        self.next_timeout = at;
+    }
+
     /// The engine of `workers` workers, shared; its first timeout is due at once.
     pub(super) fn shared(vtep: Vtep, now: Instant, workers: usize) -> Shared {
         Arc::new(Mutex::new(Engine {
@@ -49,6 +105,7 @@ impl Engine {
             next_timeout: now,
             worker_stats: vec![DaemonStats::default(); workers],
             fatal: None,
+            evpn: None,
         }))
     }
 }
@@ -77,7 +134,12 @@ fn feed(
         match engine.vtep.poll_output() {
             Output::Transmit(t) => io.transmit(buf, slot, &t),
             Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
-            Output::Event(event) => log_event(&io.taps, &event),
+            Output::Event(event) => {
+                if let Some(queue) = &mut engine.evpn {
+                    queue.offer(&event);
+                }
+                log_event(&io.taps, &event);
+            }
             Output::Timeout(at) => {
                 engine.next_timeout = at;
                 return;
