@@ -4,7 +4,7 @@
 
 use wasm_bindgen::JsCast;
 
-use crate::model::fragment::Shared;
+use crate::model::fragment::{Moment, Shared};
 use crate::model::script::Script;
 
 fn window() -> Option<web_sys::Window> {
@@ -67,6 +67,15 @@ pub fn script_from_json(text: &str) -> Result<Shared, String> {
         return Err(format!("unknown format {:?}", shared.script.format));
     }
     Ok(shared)
+}
+
+/// The script a fragment's script part names: `S4`, `scenario=S4`, `sandbox`, `load`,
+/// `script=<json>` (and a moment saved in that JSON).
+pub fn script_from_spec(spec: &str) -> Result<(Script, Moment), String> {
+    match spec.trim().strip_prefix("script=") {
+        Some(json) => script_from_json(json).map(|s| (s.script.clone(), s.moment())),
+        None => crate::model::view::script_named(spec).map(|s| (s, Moment::default())),
+    }
 }
 
 /// The URL fragment without `#`, as in the address bar (percent-encoded): see

@@ -137,15 +137,6 @@ pub struct App {
     timing: bool,
 }
 
-/// The script a fragment's script part names: `S4`, `scenario=S4`, `sandbox`, `load`,
-/// `script=<json>` (and a moment saved in that JSON).
-fn script_from_spec(spec: &str) -> Result<(Script, Moment), String> {
-    match spec.trim().strip_prefix("script=") {
-        Some(json) => dom::script_from_json(json).map(|s| (s.script.clone(), s.moment())),
-        None => view::script_named(spec).map(|s| (s, Moment::default())),
-    }
-}
-
 impl App {
     fn stop(&mut self) {
         self.playing = false;
@@ -321,14 +312,17 @@ impl App {
     /// new time, and stay until the next move.
     fn settle_drops(&mut self) {
         let t = self.lab.now();
-        let before = if t > Instant::ZERO {
-            t - Duration::from_micros(1)
-        } else {
-            t
-        };
+        self.show_drops_since(
+            t.max(Instant::ZERO + Duration::from_micros(1)) - Duration::from_micros(1),
+        );
+    }
+
+    /// The crosses of the drops since `before`, until the next move.
+    fn show_drops_since(&mut self, before: Instant) {
+        let now = self.lab.now();
         self.drops = self
             .lab
-            .drops_in(before, t)
+            .drops_in(before, now)
             .into_iter()
             .map(|h| (h, 0.0))
             .collect();
@@ -429,7 +423,7 @@ impl Component for App {
         let dark = dom::prefers_dark();
         dom::set_theme(dark);
         let (spec, url_moment) = fragment::split(&dom::raw_hash());
-        let (script, moment, message) = match script_from_spec(&spec) {
+        let (script, moment, message) = match dom::script_from_spec(&spec) {
             Ok((s, m)) => {
                 let m = Moment {
                     t_us: url_moment.t_us.or(m.t_us),
@@ -555,13 +549,7 @@ impl Component for App {
                 if !self.lab.at_end() {
                     let before = self.lab.now();
                     self.lab.step_forward();
-                    let now = self.lab.now();
-                    self.drops = self
-                        .lab
-                        .drops_in(before, now)
-                        .into_iter()
-                        .map(|h| (h, 0.0))
-                        .collect();
+                    self.show_drops_since(before);
                 }
                 self.refresh_all();
                 self.update_hash(false);
@@ -653,7 +641,7 @@ impl Component for App {
             },
             Msg::PopState => {
                 let (spec, m) = fragment::split(&dom::raw_hash());
-                match script_from_spec(&spec) {
+                match dom::script_from_spec(&spec) {
                     Ok((s, _)) if s == *self.lab.script() => {
                         self.stop();
                         if let Some(t) = m.t_us.or(Some(0)) {
