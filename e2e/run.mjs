@@ -356,6 +356,33 @@ async function main() {
     const dropSeen = await dropVisibleWhilePlaying(page);
     check(dropSeen.visible >= 1000, `S3 at the default speed: a drop's cross was on screen for ${dropSeen.visible.toFixed(0)} ms of ${dropSeen.frames} animation frames (want >= 1000 ms)`);
     console.log(`e2e: a drop's cross stays ${dropSeen.visible.toFixed(0)} ms while playing`);
+    // The drop's row says why, with the arithmetic; pause on drop stops there, the drop
+    // selected and explained in the inspector.
+    await page.click('button[data-filter=drops]');
+    const dropRow = await page.locator('.event.dropped').first().getAttribute('title');
+    check(dropRow.includes('1500 + 50 = 1550 > underlay MTU 1500'), `S3: the drop row's tooltip does not explain it: ${dropRow}`);
+    await page.click('button[data-filter=drops]');
+    await page.keyboard.press('Home');
+    await page.check('input[aria-label="pause on drop"]');
+    await page.locator('input[aria-label=speed]').fill('70');
+    await page.click('.ctl.play');
+    await page.locator('.app[data-playing="false"]').waitFor({ timeout: 30_000 });
+    const why = await page.locator('.inspector .why').textContent().catch(() => '');
+    check(why.includes('1500 + 50 = 1550'), `pause on drop: the inspector does not show the drop: ${why}`);
+    await page.uncheck('input[aria-label="pause on drop"]');
+    console.log('e2e: pause on drop stops at the drop, explained: ' + why.slice(0, 80) + '...');
+    // Idle time skipped while playing is said (S1, at a faster pace).
+    await page.click('button.scenario[data-scenario="S1"]');
+    await page.locator('input[aria-label=speed]').fill('60');
+    await page.click('.ctl.play');
+    await page.locator('.clock .skip').waitFor({ timeout: 20_000 }).catch(() => {
+      throw new Failure('S1: playing never said it skipped idle time');
+    });
+    const skipped = Number(await page.locator('.clock .skip').getAttribute('data-skipped-us'));
+    check(skipped > 0, `S1: skipped ${skipped} us`);
+    await page.click('.ctl.play');
+    await page.locator('input[aria-label=speed]').fill('30');
+    console.log(`e2e: idle time skipped and said (${skipped} us)`);
 
     for (const [id, expect] of Object.entries(EXPECT)) {
       await page.click(`button.scenario[data-scenario="${id}"]`);

@@ -214,6 +214,16 @@ async fn b1_an_unanswered_ping_does_not_silence_the_host() {
         "no echo reply from red-3 reached red-1 after the unanswered ping: {:?}",
         &rows[rows.len().saturating_sub(5)..]
     );
+    // Both pings ended, each with its own result line (apps named apart).
+    let apps: Vec<String> = page
+        .all(".results .result")
+        .iter()
+        .filter_map(|e| e.get_attribute("data-app"))
+        .collect();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    assert_ne!(apps[0], apps[1]);
+    let lines = page.texts(".results .result").join(" | ");
+    assert!(lines.contains("tenants are isolated") && lines.contains("5/5"), "{lines}");
 }
 
 /// B2: Go with untouched selects pings the host the form shows, and Move migrates to the
