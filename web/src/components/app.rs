@@ -361,6 +361,8 @@ impl App {
         self.stop();
         self.lab.seek(t);
         self.selected = Some(id);
+        // The list shows the newest rows again, the frame among them.
+        self.window.follow = true;
         self.settle_drops();
         self.refresh_all();
         self.update_hash(false);

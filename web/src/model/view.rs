@@ -177,10 +177,10 @@ impl TablesKey {
 
 // ------------------------------------------------------------------ frames on the links
 
-/// Where on its link a frame is drawn at the start and end of its hop (a fraction of the link
-/// from each end), so it sits beside the node it leaves or reaches, not on its name.
-pub const EDGE: f64 = 0.14;
-const DROP_EDGE: f64 = 0.24;
+/// How far from a node's centre a frame is drawn at the start and end of its hop (viewBox
+/// units, at most 40% of the link), so it sits beside the node it leaves or reaches, not on
+/// its name.
+pub const EDGE: f64 = 36.0;
 
 /// Frames drawn on the topology at once, at most (see [`glyphs`]).
 pub const MAX_GLYPHS: usize = 300;
@@ -232,12 +232,14 @@ pub fn glyphs(lab: &mut Lab, layout: &Layout, selected: Option<u32>, drops: &[u3
             let a = layout.pos(f.from)?;
             let b = layout.pos(f.to)?;
             let row = lab.rows().get(f.hop as usize)?;
-            // From one node's edge to the other's: a frame never hides a node's name; a drop's
-            // cross a little further off.
+            // From one node's edge to the other's: a frame never hides a node's name, a drop's
+            // cross sits just before the node.
+            let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt().max(1.0);
+            let edge = (EDGE / len).min(0.4);
             let p = if f.dropped {
-                1.0 - DROP_EDGE
+                1.0 - edge
             } else {
-                EDGE + (1.0 - 2.0 * EDGE) * f.progress
+                edge + (1.0 - 2.0 * edge) * f.progress
             };
             Some(Glyph {
                 hop: f.hop,
