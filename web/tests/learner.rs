@@ -223,7 +223,10 @@ async fn b1_an_unanswered_ping_does_not_silence_the_host() {
     assert_eq!(apps.len(), 2, "{apps:?}");
     assert_ne!(apps[0], apps[1]);
     let lines = page.texts(".results .result").join(" | ");
-    assert!(lines.contains("tenants are isolated") && lines.contains("5/5"), "{lines}");
+    assert!(
+        lines.contains("tenants are isolated") && lines.contains("5/5"),
+        "{lines}"
+    );
 }
 
 /// B2: Go with untouched selects pings the host the form shows, and Move migrates to the

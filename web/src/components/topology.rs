@@ -133,17 +133,25 @@ struct Mark {
     /// Position in tenths of a viewBox unit (what the `transform` says).
     at: (i64, i64),
     class: String,
+    /// The shapes' markup (after the `<title>`), and the title's text.
+    shape: String,
     title: String,
     /// The [`Drawn::sync`] call that last saw it.
     seen: u64,
 }
 
-/// The frames layer's elements, by hop (and whether drawn as a drop mark).
+/// The frames layer's elements, by hop (and whether drawn as a drop mark). Elements of frames
+/// gone are hidden and kept for the next ones: at a fast pace dozens of frames come and go
+/// every animation frame, and making elements is what costs.
 #[derive(Default)]
 struct Drawn {
     marks: HashMap<(u32, bool), Mark>,
+    free: Vec<Mark>,
     sync: u64,
 }
+
+/// Hidden elements kept for reuse, at most.
+const POOL: usize = 400;
 
 const SVG: Option<&str> = Some("http://www.w3.org/2000/svg");
 
@@ -156,26 +164,31 @@ impl Drawn {
         for g in glyphs {
             let at = ((g.x * 10.0).round() as i64, (g.y * 10.0).round() as i64);
             let class = class(g, selected == Some(g.hop));
-            let title = if g.dropped {
-                format!("dropped: {}", g.title)
-            } else {
-                g.title.clone()
-            };
             let mark = match self.marks.entry((g.hop, g.dropped)) {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => {
-                    let Ok(el) = doc.create_element_ns(SVG, "g") else {
+                    let reused = self.free.pop().map(|mut m| {
+                        let _ = m.el.remove_attribute("display");
+                        m.at = (i64::MIN, i64::MIN);
+                        m.title.clear();
+                        m
+                    });
+                    let Some(m) = reused.or_else(|| {
+                        let el = doc.create_element_ns(SVG, "g").ok()?;
+                        let _ = layer.append_child(&el);
+                        Some(Mark {
+                            el,
+                            at: (i64::MIN, i64::MIN),
+                            class: String::new(),
+                            shape: String::new(),
+                            title: String::new(),
+                            seen: 0,
+                        })
+                    }) else {
                         continue;
                     };
-                    let _ = el.set_attribute("data-hop", &g.hop.to_string());
-                    let _ = layer.append_child(&el);
-                    v.insert(Mark {
-                        el,
-                        at: (i64::MIN, i64::MIN),
-                        class: String::new(),
-                        title: String::new(),
-                        seen: 0,
-                    })
+                    let _ = m.el.set_attribute("data-hop", &g.hop.to_string());
+                    v.insert(m)
                 }
             };
             mark.seen = self.sync;
@@ -192,19 +205,45 @@ impl Drawn {
                 );
                 let _ = mark.el.set_attribute("transform", &t);
             }
-            if mark.title != title {
-                // New (or its look changed): draw its shapes.
-                mark.el.set_inner_html(&shape(g, &title));
+            let shape = shape(g);
+            if mark.shape != shape {
+                mark.el.set_inner_html(&format!("<title></title>{shape}"));
+                mark.shape = shape;
+                mark.title.clear();
+            }
+            let title = if g.dropped {
+                format!("dropped: {}", g.title)
+            } else {
+                g.title.clone()
+            };
+            if mark.title != title
+                && let Some(t) = mark.el.first_element_child()
+            {
+                t.set_text_content(Some(&title));
                 mark.title = title;
             }
         }
         let sync = self.sync;
-        self.marks.retain(|_, m| {
-            if m.seen != sync {
-                m.el.remove();
+        let gone: Vec<(u32, bool)> = self
+            .marks
+            .iter()
+            .filter(|(_, m)| m.seen != sync)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            if let Some(m) = self.marks.remove(&k) {
+                if self.free.len() < POOL {
+                    let mut m = m;
+                    let _ = m.el.set_attribute("display", "none");
+                    let _ = m.el.set_attribute("class", "pooled");
+                    m.class = "pooled".to_string();
+                    let _ = m.el.remove_attribute("data-hop");
+                    self.free.push(m);
+                } else {
+                    m.el.remove();
+                }
             }
-            m.seen == sync
-        });
+        }
     }
 }
 
@@ -222,43 +261,26 @@ fn class(g: &Glyph, selected: bool) -> String {
         format!("frame plain{sel}{bum}")
     }
 }
-/// The inside of a frame's `<g>`: its tooltip and shapes around (0, 0) (markup for
-/// `innerHTML`; the group's `transform` places it).
-fn shape(g: &Glyph, title: &str) -> String {
-    let title = escape(title);
+/// The shapes of a frame's `<g>` around (0, 0) (markup for `innerHTML`, after its `<title>`;
+/// the group's `transform` places it).
+fn shape(g: &Glyph) -> String {
     if g.dropped {
-        return format!(
-            r#"<title>{title}</title><circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#
-        );
+        return r#"<circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#.to_string();
     }
     if g.control {
-        return format!(r#"<title>{title}</title><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#);
+        return r#"<path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#.to_string();
     }
     match g.envelope {
         Some(v) => format!(
-            r#"<title>{title}</title><rect class="envelope vni-{}" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-{}" x="-7" y="-5.5" width="14" height="11" rx="2"/>"#,
+            r#"<rect class="envelope vni-{}" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-{}" x="-7" y="-5.5" width="14" height="11" rx="2"/>"#,
             v % 8,
             g.proto
         ),
         None => format!(
-            r#"<title>{title}</title><rect class="inner p-{}" x="-8" y="-6.5" width="16" height="13" rx="2"/>"#,
+            r#"<rect class="inner p-{}" x="-8" y="-6.5" width="16" height="13" rx="2"/>"#,
             g.proto
         ),
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[derive(Properties, PartialEq)]
