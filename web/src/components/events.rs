@@ -175,8 +175,8 @@ pub fn event_item(p: &EventItemProps) -> Html {
             <span class="et">{ &r.time }</span>
             <span class="er">{ &r.route }</span>
             <span class="es">
-                if r.encap { <span class="badge encap">{ "encap" }</span> }
-                if r.bum { <span class="badge bum">{ "BUM" }</span> }
+                if r.encap { <span class="badge encap" title="On the underlay, inside the tunnel headers">{ "encap" }</span> }
+                if r.bum { <span class="badge bum" title="Broadcast, unknown-unicast or multicast: flooded to every VTEP of the VNI (head-end replication)">{ "BUM" }</span> }
                 { &r.summary }
             </span>
             <span class="eo">{ &r.outcome }</span>

@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use crate::model::outcome::Outcome;
 use crate::model::results::ResultLine;
-use crate::model::tables::{Row, Table};
+use crate::model::tables::{Row, Table, header_tip};
 
 // ------------------------------------------------------------------ scenarios and narration
 
@@ -164,7 +164,7 @@ pub fn tables_view(p: &TablesProps) -> Html {
             if let Some(t) = p.tables.get(i) {
                 <div class="table-wrap">
                     <table class={format!("live {}", t.id)} aria-label={t.title.clone()}>
-                        <thead><tr>{ for t.headers.iter().map(|h| html! { <th>{ *h }</th> }) }</tr></thead>
+                        <thead><tr>{ for t.headers.iter().map(|h| html! { <th title={header_tip(h)}>{ *h }</th> }) }</tr></thead>
                         <tbody>
                             { for t.rows.iter().map(|r| html! {
                                 <LiveRow key={format!("{}#{}", r.key, r.changed)} row={r.clone()} />
@@ -203,10 +203,18 @@ fn table_label(id: &str) -> Html {
         "neigh" => {
             html! { <abbr class="tip" title="IP-to-MAC bindings the VTEP uses to answer ARP requests itself (ARP suppression)">{ "neighbours" }</abbr> }
         }
-        "counters" => html! { "counters" },
-        "arp" => html! { "ARP cache" },
-        "mac" => html! { "MAC table" },
-        "routes" => html! { "routes" },
+        "counters" => {
+            html! { <abbr class="tip" title="Per-VNI counters of this VTEP: what it encapsulated, decapsulated, flooded, answered and dropped">{ "counters" }</abbr> }
+        }
+        "arp" => {
+            html! { <abbr class="tip" title="The host's own ARP cache: the IP -> MAC bindings its stack learned (entries live 60 s)">{ "ARP cache" }</abbr> }
+        }
+        "mac" => {
+            html! { <abbr class="tip" title="The MACs this underlay device has seen: with an overlay, only the VTEPs', not the hosts'">{ "MAC table" }</abbr> }
+        }
+        "routes" => {
+            html! { <abbr class="tip" title="The route server's type-2 routes: where each MAC/IP lives, with its mobility sequence number">{ "routes" }</abbr> }
+        }
         other => html! { { other.to_string() } },
     }
 }
