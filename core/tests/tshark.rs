@@ -421,3 +421,85 @@ fn engine_sample_decodes_as_vxlan_arp() {
         ],
     );
 }
+
+/// ND suppression: the engine (proxy on) answers a Neighbour Solicitation for a static IPv6
+/// neighbour, and Wireshark reads the answer as a Neighbour Advertisement with the flags,
+/// target and link-layer option the kernel's proxy sends, and a good ICMPv6 checksum.
+#[test]
+fn nd_answer_decodes_as_a_neighbour_advertisement() {
+    use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
+    use vtep_core::wire::ndisc::Solicitation;
+    if !tshark_present() {
+        return;
+    }
+    let asker = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 1);
+    let target = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 2);
+    let vni = Vni::new(VNI).unwrap();
+    let now = Instant::ZERO;
+    let mut vtep = Vtep::new(VtepConfig::new(v4([10, 0, 0, 1])), now).unwrap();
+    let mut network = NetworkConfig::new(vni);
+    network.arp_proxy = true;
+    vtep.add_network(network, now).unwrap();
+    let port = vtep.add_port(vni).unwrap();
+    vtep.add_static_neighbour(now, vni, IpAddress::Ipv6(target), MAC_B)
+        .unwrap();
+    let ns = Solicitation {
+        eth_src: MAC_A,
+        eth_dst: EthernetAddress([0x33, 0x33, 0xff, 0, 0, 2]),
+        src: asker,
+        dst: Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2),
+        traffic_class: 0,
+        target,
+        source_lladdr: Some(MAC_A),
+    };
+    let mut solicitation = vec![0u8; ns.buffer_len()];
+    ns.emit(&mut solicitation);
+    let mut buf = vec![0u8; 64];
+    buf.extend_from_slice(&solicitation);
+    let frame = 64..buf.len();
+    vtep.handle_input(
+        now,
+        Input::Local {
+            port,
+            buf: &mut buf,
+            frame,
+        },
+    );
+    let mut answer = None;
+    loop {
+        match vtep.poll_output() {
+            Output::Deliver(d) => answer = Some(buf[d.frame].to_vec()),
+            Output::Transmit(t) => panic!("sent into the underlay: {t:?}"),
+            Output::Event(_) => {}
+            Output::Timeout(_) => break,
+        }
+    }
+    let answer = answer.expect("answered");
+    check(
+        "nd-answer",
+        &[solicitation, answer],
+        &[
+            (
+                "frame.protocols",
+                ["eth:ethertype:ipv6:icmpv6", "eth:ethertype:ipv6:icmpv6"],
+            ),
+            ("eth.src", ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]),
+            ("eth.dst", ["33:33:ff:00:00:02", "02:00:00:00:00:0a"]),
+            ("ipv6.src", ["fd42::1", "fd42::2"]),
+            ("ipv6.dst", ["ff02::1:ff00:2", "fd42::1"]),
+            ("ipv6.hlim", ["255", "255"]),
+            ("icmpv6.type", ["135", "136"]),
+            ("icmpv6.checksum.status", [GOOD, GOOD]),
+            ("icmpv6.nd.ns.target_address", ["fd42::2", ""]),
+            ("icmpv6.nd.na.target_address", ["", "fd42::2"]),
+            ("icmpv6.nd.na.flag.r", ["", "0"]),
+            ("icmpv6.nd.na.flag.s", ["", "1"]),
+            ("icmpv6.nd.na.flag.o", ["", "1"]),
+            ("icmpv6.opt.type", ["1", "2"]),
+            (
+                "icmpv6.opt.linkaddr",
+                ["02:00:00:00:00:0a", "02:00:00:00:00:0b"],
+            ),
+        ],
+    );
+}

@@ -21,14 +21,15 @@
 //! [[network]]
 //! tap = "vtep42"
 //! vni = 42
-//! encap = "vxlan"               # or "geneve"
+//! encap = "vxlan"               # or "geneve", "nvgre"
 //! remote = ["10.0.0.2", "10.0.0.3"]
 //! learning = true
 //! proxy = false
 //! rate = "100M"                 # bits per second, or an integer
 //! bridge = "br0"
 //! fdb = [{ mac = "02:00:00:00:00:02", dst = "10.0.0.2" }]
-//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" }]
+//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" },
+//!          { ip = "fd42::2", mac = "02:00:00:00:00:02" }]   # IPv4 and IPv6 (with proxy)
 //! ```
 //!
 //! The `[evpn]` section (BGP EVPN) and a network's `evpn` and `route_target` keys are in
@@ -38,7 +39,7 @@ pub mod evpn;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -141,7 +142,7 @@ pub struct NetworkSettings {
     pub rate_bits: Option<u64>,
     pub bridge: Option<String>,
     pub fdb: Vec<(Mac, IpAddr)>,
-    pub neigh: Vec<(Ipv4Addr, Mac)>,
+    pub neigh: Vec<(IpAddr, Mac)>,
     /// Under the EVPN control plane: remote MACs and flood peers come from routes.
     pub evpn: bool,
     /// Its route target under EVPN; `None`: automatic (`AS:VNI`).
@@ -276,7 +277,7 @@ struct FdbFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeighFile {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     mac: MacText,
 }
 
@@ -430,6 +431,12 @@ fn settle(
         match cli_encap {
             EncapArg::Vxlan => vxlan_port = port,
             EncapArg::Geneve => geneve_port = port,
+            EncapArg::Nvgre => {
+                return Err(Error(format!(
+                    "--dstport {port} with --encap nvgre: NVGRE is GRE (IP protocol 47) and has \
+                     no UDP port; leave out --dstport"
+                )));
+            }
         }
     }
     // The engine does not refuse a tunnel port 0 (the rest of the underlay it checks itself,
@@ -555,9 +562,9 @@ fn settle(
                 let (ip, mac) = spec
                     .split_once('=')
                     .ok_or_else(|| Error(format!("--neigh {spec:?}: write IP=MAC")))?;
-                let ip: Ipv4Addr = ip.parse().map_err(|_| {
-                    Error(format!("--neigh {spec:?}: {ip:?} is not an IPv4 address"))
-                })?;
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| Error(format!("--neigh {spec:?}: {ip:?} is not an IP address")))?;
                 let mac = parse_mac(mac).map_err(|e| Error(format!("--neigh: {e}")))?;
                 neigh.push((ip, mac));
             }
@@ -897,6 +904,46 @@ mod tests {
         assert_eq!(s.networks[0].neigh.len(), 1);
         assert_eq!(s.control, PathBuf::from("/run/native-vtep/g7.sock"));
         assert_eq!(s.user, None);
+    }
+
+    /// NVGRE networks and IPv6 neighbours, from the file and from flags.
+    #[test]
+    fn nvgre_and_ipv6_neighbours() {
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\n\n\
+                    [[network]]\ntap = \"n7\"\nvni = 7\nencap = \"nvgre\"\nproxy = true\n\
+                    neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" },\n\
+                    { ip = \"fd07::2\", mac = \"02:00:00:00:00:02\" }]\n";
+        let flags = [
+            "--tap",
+            "n8",
+            "--vni",
+            "8",
+            "--encap",
+            "nvgre",
+            "--neigh",
+            "fd08::2=02:00:00:00:00:03",
+        ];
+        let s = with_file(text, &flags).unwrap();
+        assert_eq!(s.networks[0].encap, Encapsulation::Nvgre);
+        assert_eq!(s.networks[1].encap, Encapsulation::Nvgre);
+        let ips: Vec<String> = s.networks[0]
+            .neigh
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect();
+        assert_eq!(ips, ["192.168.7.2", "fd07::2"]);
+        assert_eq!(s.networks[1].neigh[0].0.to_string(), "fd08::2");
+        // The engine takes them as the daemon gives them.
+        let now = vtep_core::Instant::ZERO;
+        let mut vtep = vtep_core::Vtep::new(s.vtep_config(), now).unwrap();
+        for n in &s.networks {
+            vtep.add_network(n.network_config(), now).unwrap();
+            for (ip, mac) in &n.neigh {
+                vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
+                    .unwrap();
+            }
+        }
+        assert_eq!(vtep.neighbours().len(), 3);
     }
 
     #[test]

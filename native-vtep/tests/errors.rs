@@ -55,8 +55,8 @@ fn bad_config_names_file_line_and_column() {
     std::fs::create_dir_all(&dir).unwrap();
     let cases = [
         (
-            "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"vtep42\"\nvni = 42\nencap = \"nvgre\"\n",
-            ":7:9: unknown variant `nvgre`, expected `vxlan` or `geneve`",
+            "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"vtep42\"\nvni = 42\nencap = \"gre\"\n",
+            ":7:9: unknown variant `gre`, expected one of `vxlan`, `geneve`, `nvgre`",
         ),
         (
             "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"vtep42\"\nvni = 99999999\n",
@@ -112,6 +112,63 @@ fn not_root_says_how_to_get_the_capability() {
             "setcap cap_net_admin,cap_net_raw+ep",
         ],
     );
+}
+
+/// NVGRE receives on a raw socket: without CAP_NET_RAW (as root in a restricted unit, here
+/// with the capability taken out of the bounding set) the error says which capability and how
+/// to grant it. `--dstport` with NVGRE, which has no UDP port, is refused by name.
+#[test]
+fn nvgre_without_cap_net_raw_names_the_capability() {
+    if !can_run("nvgre_no_raw", &["setpriv"]) {
+        return;
+    }
+    let mut lab = Lab::new("noraw");
+    let ns = lab.netns("h");
+    let control = lab.dir.join("noraw.sock");
+    let control = control.to_str().unwrap();
+    let args = [
+        "--tap",
+        "t0",
+        "--vni",
+        "42",
+        "--local",
+        "127.0.0.1",
+        "--encap",
+        "nvgre",
+        "--control",
+        control,
+    ];
+    let err = fails(
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "setpriv",
+            "--inh-caps=-net_raw",
+            "--bounding-set=-net_raw",
+            BIN,
+        ],
+        &args,
+        &[],
+    );
+    check(
+        &err,
+        &[
+            "cannot open a raw socket for GRE (IP protocol 47) to receive NVGRE",
+            "needs CAP_NET_RAW",
+            "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW",
+        ],
+    );
+    let err = fails(&[BIN], &[&args[..], &["--dstport", "4789"]].concat(), &[]);
+    check(
+        &err,
+        &[
+            "--dstport 4789 with --encap nvgre",
+            "no UDP port; leave out --dstport",
+        ],
+    );
+    drop(lab);
 }
 
 #[test]

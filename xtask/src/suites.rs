@@ -283,8 +283,9 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "wasm-pack-core",
         about: "vtep-core's unit tests and its deterministic integration tests (engine, hostile \
-                catalogue, fast path, fixtures, fuzz regressions, browser) as wasm32 in headless \
-                Chromium; the property, tshark, allocation and isolation tests are native only",
+                catalogue, ND suppression, fast path, fixtures, fuzz regressions, browser) as \
+                wasm32 in headless Chromium; the property, tshark, allocation and isolation tests \
+                are native only",
         steps: &[Step::new(
             "wasm-pack",
             &[

@@ -319,7 +319,7 @@ impl Sim {
                     {
                         vtep.fdb_mut().remove(vni, &mac);
                     }
-                    vtep.add_static_neighbour(now, vni, ip, mac)?;
+                    vtep.add_static_neighbour(now, vni, IpAddress::Ipv4(ip), mac)?;
                 }
                 Some(port)
             }
@@ -368,7 +368,7 @@ impl Sim {
                 h.ports.remove(&port);
                 if let Some(vtep) = h.vtep.as_mut() {
                     let _ = vtep.remove_port(port);
-                    vtep.neighbours_mut().remove(vni, &ip);
+                    vtep.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
                 }
             }
             h.l2.retain(|_, l| *l != link);

@@ -9,7 +9,7 @@ use vtep_core::Vni;
 use vtep_core::fdb::FdbEntry;
 use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
-use vtep_core::wire::Ipv4Address;
+use vtep_core::wire::{IpAddress, Ipv4Address};
 
 use super::Sim;
 use super::model::{LinkInfo, NodeInfo, NodeKind, State, VniSettings, vni_of};
@@ -129,8 +129,8 @@ impl Sim {
         Ok(self.vtep(hv)?.fdb().sorted())
     }
 
-    /// Neighbour (ARP suppression) table snapshot of a hypervisor's VTEP.
-    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, Ipv4Address, NeighEntry)>, SimError> {
+    /// Neighbour (ARP and ND suppression) table snapshot of a hypervisor's VTEP.
+    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, IpAddress, NeighEntry)>, SimError> {
         Ok(self.vtep(hv)?.neighbours().sorted())
     }
 
