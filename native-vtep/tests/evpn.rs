@@ -492,10 +492,13 @@ fn frr_mobility_reflector_restart_and_withdrawal() {
     });
     assert!(
         back.is_some(),
-        "not recovered after the reflector's restart: native {} / {}\nkernel {}\n{}",
+        "not recovered after the reflector's restart: native {} / {}\nkernel {}\nreflector \
+         {}\nleaf's session {}\n{}",
         l.native_state(),
         l.native_fdb(),
         l.kernel_fdb(),
+        l.rr.vtysh("show bgp l2vpn evpn summary"),
+        l.leaf.vtysh("show bgp neighbors 10.0.0.254"),
         l.f.lab.all_logs()
     );
     let recovered = restarted.elapsed();
