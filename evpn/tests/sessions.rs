@@ -92,6 +92,73 @@ fn a_move_raises_the_sequence_and_the_other_side_follows() {
     assert_eq!(net.fdb(1, mac(1)), Some((remote(1), 2)));
 }
 
+/// TCP hands bytes over in reads of any size: messages split at every offset (inside the
+/// 19-byte header too) or arriving a byte at a time are reassembled, the route lands and the
+/// session stays up.
+#[test]
+fn messages_split_anywhere_are_reassembled() {
+    let (mut net, _, _) = pair();
+    net.frame_from(0, mac(1));
+    let update = net
+        .updates(0, 1)
+        .into_iter()
+        .find(|u| {
+            matches!(parse_update(u).mp_reach, Some(MpReach::Evpn { routes, .. })
+                if routes.iter().any(|r| matches!(r, EvpnRoute::MacIp(_))))
+        })
+        .expect("a type-2 UPDATE from A to B");
+    let keepalive = [&[0xff; 16][..], &[0, 19, 4]].concat();
+    let stream = [update, keepalive].concat();
+    let single: Vec<Vec<usize>> = (1..stream.len()).map(|cut| vec![cut]).collect();
+    let bytewise: Vec<usize> = (1..stream.len()).collect();
+    for cuts in single.into_iter().chain([bytewise]) {
+        let (mut net, _, pb) = pair();
+        let now = net.now;
+        let mut at = 0;
+        for cut in cuts.iter().copied().chain([stream.len()]) {
+            net.nodes[1]
+                .speaker
+                .handle_input(now, vtep_evpn::Input::Data(pb, &stream[at..cut]));
+            at = cut;
+        }
+        net.run_for(Duration::from_millis(10));
+        let status = net.nodes[1].speaker.peer_status(pb).unwrap();
+        let shown = if cuts.len() == 1 {
+            format!("split at {}", cuts[0])
+        } else {
+            "a byte at a time".into()
+        };
+        assert_eq!(
+            (status.state, status.last_error),
+            (State::Established, None),
+            "{shown}"
+        );
+        assert_eq!(net.fdb(1, mac(1)), Some((remote(1), 0)), "{shown}");
+    }
+    // A header of garbage is refused as soon as its 19th byte is in, however it came.
+    let (mut net, _, pb) = pair();
+    let now = net.now;
+    for part in [&[0u8; 10][..], &[0u8; 9][..]] {
+        net.nodes[1]
+            .speaker
+            .handle_input(now, vtep_evpn::Input::Data(pb, part));
+    }
+    let status = net.nodes[1].speaker.peer_status(pb).unwrap();
+    assert_eq!(status.state, State::Active);
+    assert!(
+        matches!(
+            status.last_error,
+            Some(SessionError::Malformed {
+                code: ErrorCode::MessageHeader,
+                subcode: 1,
+                ..
+            })
+        ),
+        "{:?}",
+        status.last_error
+    );
+}
+
 #[test]
 fn hold_expiry_withdraws_the_routes() {
     let (mut net, pa, pb) = pair();
