@@ -31,6 +31,8 @@ pub struct Node {
     pub address: Ipv4Address,
     pub port: Option<PortId>,
     pub events: Vec<Event>,
+    /// Accepts connections; false: they are refused (its BGP daemon is not running).
+    pub listening: bool,
 }
 
 /// A TCP connection between two nodes' peers.
@@ -82,6 +84,7 @@ impl Net {
             address: config.vtep,
             port: Some(port),
             events: Vec::new(),
+            listening: true,
         });
         self.nodes.len() - 1
     }
@@ -93,6 +96,7 @@ impl Net {
             address: config.router_id,
             port: None,
             events: Vec::new(),
+            listening: true,
         });
         self.nodes.len() - 1
     }
@@ -141,7 +145,10 @@ impl Net {
         let now = self.now;
         match out {
             Output::Connect { peer, address } => {
-                let target = self.nodes.iter().position(|x| x.address == address);
+                let target = self
+                    .nodes
+                    .iter()
+                    .position(|x| x.address == address && x.listening);
                 let from = self.nodes[n].address;
                 let accepted = target.and_then(|t| Some((t, self.nodes[t].speaker.accept(from)?)));
                 match accepted {
