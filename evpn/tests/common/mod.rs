@@ -74,7 +74,12 @@ impl Net {
     pub fn add_vtep(&mut self, config: SpeakerConfig) -> usize {
         let now = self.now;
         let mut engine = Vtep::new(VtepConfig::new(IpAddress::Ipv4(config.vtep)), now).unwrap();
-        engine.add_network(NetworkConfig::new(vni()), now).unwrap();
+        // ARP and ND suppression on, as native-vtep runs EVPN networks.
+        let network = NetworkConfig {
+            arp_proxy: true,
+            ..NetworkConfig::new(vni())
+        };
+        engine.add_network(network, now).unwrap();
         let port = engine.add_port(vni()).unwrap();
         let mut speaker = Speaker::new(config, now);
         speaker.add_vni(vni(), Default::default()).unwrap();
@@ -253,6 +258,43 @@ impl Net {
         );
         self.engine_events(n);
         self.settle();
+    }
+
+    /// `frame` arrives at node `n`'s local port: returns the frames the engine delivered to its
+    /// local ports (a proxied answer, say) and how many it sent into the underlay. Its events
+    /// go to the speaker, whose outputs are carried out.
+    pub fn local_frame(&mut self, n: usize, frame: &[u8]) -> (Vec<Vec<u8>>, usize) {
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        let (Some(engine), Some(port)) = (node.vtep.as_mut(), node.port) else {
+            panic!("node {n} has no engine");
+        };
+        let headroom = vtep_core::wire::outer::MAX_HEADROOM;
+        let mut buf = vec![0u8; headroom + frame.len() + 64];
+        buf[headroom..headroom + frame.len()].copy_from_slice(frame);
+        let range = headroom..headroom + frame.len();
+        engine.handle_input(
+            now,
+            vtep::Input::Local {
+                port,
+                buf: &mut buf,
+                frame: range,
+            },
+        );
+        let (mut delivered, mut sent, mut events) = (Vec::new(), 0, Vec::new());
+        loop {
+            match engine.poll_output() {
+                vtep::Output::Deliver(d) => delivered.push(buf[d.frame].to_vec()),
+                vtep::Output::Transmit(_) => sent += 1,
+                vtep::Output::Event(e) => events.push(e),
+                vtep::Output::Timeout(_) => break,
+            }
+        }
+        for e in events {
+            self.nodes[n].speaker.handle_input(now, Input::Vtep(e));
+        }
+        self.settle();
+        (delivered, sent)
     }
 
     /// Runs for `duration` of virtual time, jumping from deadline to deadline.

@@ -489,9 +489,18 @@ impl std::fmt::Display for Shown<'_> {
                 seq,
                 ..
             } => write!(f, "vni {vni}: {} dst {vtep} seq {seq}", ColonMac(mac)),
-            FdbAction::InstallIp { vni, mac, ip, .. } => {
-                write!(f, "vni {vni}: neighbour {ip} lladdr {}", ColonMac(mac))
-            }
+            FdbAction::InstallIp {
+                vni,
+                mac,
+                ip,
+                router,
+                ..
+            } => write!(
+                f,
+                "vni {vni}: neighbour {ip} lladdr {}{}",
+                ColonMac(mac),
+                if router { " router" } else { "" }
+            ),
             FdbAction::WithdrawMac { vni, mac } => {
                 write!(f, "vni {vni}: {} withdrawn", ColonMac(mac))
             }

@@ -12,6 +12,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::attr::{AsPath, MpReach, MpUnreach, NextHop, Origin, PmsiTunnel, pmsi_type};
+use super::evpn::IpKey;
 use super::open::{Capability, FamilySet, OpenPacket};
 use super::*;
 use crate::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv6Address};
@@ -470,6 +471,57 @@ fn evpn_routes() {
     );
 }
 
+/// A type-2 route with an IPv6 address (IP length 128) byte by byte, as FRR sends one for a
+/// host's neighbour entry: RD 10.0.0.2:2, MAC, fd42::12, VNI 42.
+#[test]
+fn a_type2_route_with_an_ipv6_address() {
+    let mut bytes = vec![2, 49];
+    bytes.extend_from_slice(&[0, 1, 10, 0, 0, 2, 0, 2]);
+    bytes.extend_from_slice(&[0; 10]);
+    bytes.extend_from_slice(&[0, 0, 0, 0, 48, 2, 0, 0, 0, 0x0a, 0x02, 128]);
+    bytes.extend_from_slice(&[0xfd, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12]);
+    bytes.extend_from_slice(&[0, 0, 42]);
+    evpn::check_nlri(&bytes, 0).unwrap();
+    let mut wire = &bytes[..];
+    let route = EvpnRoute::read(&mut wire).unwrap();
+    let EvpnRoute::MacIp(r) = route else {
+        panic!("{route:?}")
+    };
+    let ip = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 0x12);
+    assert_eq!(
+        (r.rd.to_string(), r.mac, r.ip, r.label1, r.label2),
+        (
+            "10.0.0.2:2".into(),
+            EthernetAddress([2, 0, 0, 0, 0x0a, 0x02]),
+            Some(IpAddress::Ipv6(ip)),
+            42,
+            None
+        )
+    );
+    assert_eq!(
+        route.key(),
+        Some(RouteKey::MacIp {
+            rd: r.rd,
+            ethernet_tag: 0,
+            mac: [2, 0, 0, 0, 0x0a, 0x02],
+            ip: Some(IpKey::V6(ip.octets())),
+        })
+    );
+    let mut out = vec![0; route.buffer_len()];
+    route.emit(&mut out);
+    assert_eq!(out, bytes);
+    // Length 128 with the octets of an IPv4 address, or 16 octets said to be 32 bits: the
+    // route's own lengths disagree, so the NLRI is malformed.
+    let mut short = [&bytes[..31], &[1, 2, 3, 4], &bytes[47..]].concat();
+    short[1] = (short.len() - 2) as u8;
+    let mut said32 = bytes.clone();
+    said32[31] = 32;
+    for bad in [short, said32] {
+        let err = evpn::check_nlri(&bad, 0).unwrap_err();
+        assert_eq!(err.reason, Malformed::BadEvpnNlri, "{bad:02x?}");
+    }
+}
+
 #[test]
 fn evpn_route_errors() {
     let mut good = vec![0u8; type2_route().buffer_len()];
@@ -528,7 +580,32 @@ fn ext_communities() {
             [0x06, 0x03, 2, 0, 0, 0, 0, 9],
             ExtCommunity::RouterMac(EthernetAddress([2, 0, 0, 0, 0, 9])),
         ),
-        // Not canonical: kept as bytes.
+        // RFC 9047's ARP/ND community: FRR sends R alone for a router's IPv6 address.
+        (
+            [0x06, 0x08, 0x01, 0, 0, 0, 0, 0],
+            ExtCommunity::ArpNd {
+                router: true,
+                override_: false,
+                immutable: false,
+            },
+        ),
+        (
+            [0x06, 0x08, 0x06, 0, 0, 0, 0, 0],
+            ExtCommunity::ArpNd {
+                router: false,
+                override_: true,
+                immutable: true,
+            },
+        ),
+        // Not canonical: kept as bytes (an unknown flag, a reserved octet set).
+        (
+            [0x06, 0x08, 0x09, 0, 0, 0, 0, 0],
+            ExtCommunity::Other([0x06, 0x08, 0x09, 0, 0, 0, 0, 0]),
+        ),
+        (
+            [0x06, 0x08, 0x01, 0, 0, 0, 0, 1],
+            ExtCommunity::Other([0x06, 0x08, 0x01, 0, 0, 0, 0, 1]),
+        ),
         (
             [0x03, 0x0c, 0, 0, 0, 1, 0, 8],
             ExtCommunity::Other([0x03, 0x0c, 0, 0, 0, 1, 0, 8]),
