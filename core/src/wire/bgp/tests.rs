@@ -44,6 +44,23 @@ pub(crate) static UPDATE_TYPE3: [u8; 100] = [
     0x0a, 0x00, 0x00, 0x01,
 ];
 
+/// An UPDATE FRR 8.4.4's kernel leaf sent its reflector in the evpn suite (`tcpdump` on the
+/// underlay of `frr_ipv6_hosts_both_ways_nd_answered_locally`): the type-2 route of an IPv6
+/// router host, RD 10.0.0.2:2, MAC 02:00:00:00:0b:02, IP length 128, fd42::12, label (VNI)
+/// 42; attributes ORIGIN, an empty AS_PATH with the extended length bit, LOCAL_PREF 100,
+/// and three extended communities: VXLAN, RT 65000:42 and the ARP/ND one with only R set.
+pub(crate) static UPDATE_FRR_IPV6_ROUTER: [u8; 129] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x00, 0x81, 0x02, 0x00, 0x00, 0x00, 0x6a, 0x90, 0x0e, 0x00, 0x3c, 0x00, 0x19, 0x46, 0x04, 0x0a,
+    0x00, 0x00, 0x02, 0x00, 0x02, 0x31, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x02, 0x00, 0x00,
+    0x00, 0x0b, 0x02, 0x80, 0xfd, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x2a, 0x40, 0x01, 0x01, 0x00, 0x50, 0x02, 0x00, 0x00, 0x40,
+    0x05, 0x04, 0x00, 0x00, 0x00, 0x64, 0xc0, 0x10, 0x18, 0x03, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x08, 0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x00, 0x2a, 0x06, 0x08, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00,
+];
+
 /// An OPEN laid out as FRR 8.4's `bgp_open_capability()` writes one (each capability in its own
 /// optional parameter): AS 65000, hold 9, ID 10.0.0.254; MP L2VPN/EVPN, route refresh, enhanced
 /// route refresh, 4-octet AS 65000, extended message, FQDN "rr" (unknown here: skipped),
@@ -520,6 +537,56 @@ fn a_type2_route_with_an_ipv6_address() {
         let err = evpn::check_nlri(&bad, 0).unwrap_err();
         assert_eq!(err.reason, Malformed::BadEvpnNlri, "{bad:02x?}");
     }
+}
+
+/// FRR's own bytes for an IPv6 router's MAC/IP route: parsed clean, the 128-bit address and
+/// the ARP/ND community's R flag read, and emitted again byte for byte.
+#[test]
+fn frr_ipv6_router_route_parses() {
+    let packet = UpdatePacket::new_checked(&UPDATE_FRR_IPV6_ROUTER[..]).unwrap();
+    let (repr, verdict) = UpdateRepr::parse(&packet, true).unwrap();
+    assert_eq!(verdict.reasons().count(), 0);
+    let Some(MpReach::Evpn { next_hop, routes }) = repr.mp_reach else {
+        panic!("{repr:?}")
+    };
+    assert_eq!(next_hop, NextHop::V4(v4([10, 0, 0, 2])));
+    let routes: Vec<EvpnRoute<'_>> = routes.iter().collect();
+    let [EvpnRoute::MacIp(r)] = routes[..] else {
+        panic!("{routes:?}")
+    };
+    assert_eq!(
+        (r.rd.to_string(), r.mac, r.ip, r.vni().get()),
+        (
+            "10.0.0.2:2".into(),
+            EthernetAddress([2, 0, 0, 0, 0x0b, 0x02]),
+            Some(IpAddress::Ipv6(Ipv6Address::new(
+                0xfd42, 0, 0, 0, 0, 0, 0, 0x12
+            ))),
+            42
+        )
+    );
+    let ecs: Vec<ExtCommunity> = repr.ext_communities.unwrap().iter().collect();
+    assert_eq!(
+        ecs,
+        [
+            ENCAP,
+            ExtCommunity::RouteTarget(RouteTarget::As2 {
+                asn: 65000,
+                value: 42
+            }),
+            ExtCommunity::ArpNd {
+                router: true,
+                override_: false,
+                immutable: false
+            }
+        ]
+    );
+    let mut out = vec![0; repr.buffer_len()];
+    repr.emit(&mut out);
+    let reparsed = UpdateRepr::parse(&UpdatePacket::new_checked(&out[..]).unwrap(), true)
+        .unwrap()
+        .0;
+    assert_eq!(reparsed, repr);
 }
 
 #[test]
