@@ -278,7 +278,13 @@ impl Speaker {
                     continue;
                 };
                 let ip = IpAddress::from(key);
-                if nh == *vtep && n < MAX_IPS && !ips.iter().flatten().any(|i| i.ip == ip) {
+                // A multicast, unspecified or loopback address names no neighbour: the
+                // route's MAC is installed, not that.
+                if nh == *vtep
+                    && n < MAX_IPS
+                    && vtep_core::neigh::is_usable(&ip)
+                    && !ips.iter().flatten().any(|i| i.ip == ip)
+                {
                     let router = matches!(ip, IpAddress::Ipv6(_))
                         && self.rib.attrs.get(record.attrs).router_flag();
                     ips[n] = Some(NeighIp { ip, router });
