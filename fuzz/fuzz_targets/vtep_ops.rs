@@ -444,17 +444,8 @@ fn build_frame(frame: &Frame) -> Vec<u8> {
                     source_lladdr: lladdr,
                 })
             };
-            out.resize(ndisc::ADVERT_FRAME_LEN, 0);
-            match message {
-                Message::Solicitation(ns) => {
-                    ns.emit(&mut out);
-                    out.truncate(ns.buffer_len());
-                }
-                Message::Advertisement(na) => {
-                    na.emit(&mut out);
-                    out.truncate(na.buffer_len());
-                }
-            }
+            out.resize(message.buffer_len(), 0);
+            message.emit(&mut out);
             if let Some(hop_limit) = hop_limit {
                 out[21] = *hop_limit;
             }
