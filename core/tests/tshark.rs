@@ -8,6 +8,7 @@
 mod common;
 
 use common::tshark;
+use vtep_core::Vni;
 use vtep_core::wire::{
     ArpOperation, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
     Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address,
@@ -16,7 +17,6 @@ use vtep_core::wire::{
     outer::{self, OuterRepr, Transport, UdpChecksum},
     vxlan,
 };
-use vtep_core::{Instant, Vni};
 
 const VNI: u32 = 5001;
 const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
@@ -353,44 +353,25 @@ fn engine_sample_decodes_as_vxlan_arp() {
 /// target and link-layer option the kernel's proxy sends, and a good ICMPv6 checksum.
 #[test]
 fn nd_answer_decodes_as_a_neighbour_advertisement() {
-    use vtep_core::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
+    use common::{Fabric, P0, host_ip6};
+    use vtep_core::vtep::NetworkConfig;
     if !tshark::present() {
         return;
     }
-    let asker = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 1);
-    let target = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 2);
-    let vni = Vni::new(VNI).unwrap();
-    let now = Instant::ZERO;
-    let mut vtep = Vtep::new(VtepConfig::new(v4([10, 0, 0, 1])), now).unwrap();
-    let mut network = NetworkConfig::new(vni);
-    network.arp_proxy = true;
-    vtep.add_network(network, now).unwrap();
-    let port = vtep.add_port(vni).unwrap();
-    vtep.add_static_neighbour(now, vni, IpAddress::Ipv6(target), MAC_B)
+    // VTEP 10.0.0.1, VNI 5001, proxy on, knowing fd42::2 at MAC_B.
+    let mut f = Fabric::new(1, |n| NetworkConfig {
+        arp_proxy: true,
+        ..n
+    });
+    let now = f.now;
+    f.vteps[0]
+        .add_static_neighbour(now, common::VNI, IpAddress::Ipv6(host_ip6(2)), MAC_B)
         .unwrap();
-    // To fd42::2's solicited-node group, with MAC_A as the source link-layer address.
-    let solicitation = common::ns_frame(&common::ns(MAC_A, asker, target));
-    let mut buf = vec![0u8; 64];
-    buf.extend_from_slice(&solicitation);
-    let frame = 64..buf.len();
-    vtep.handle_input(
-        now,
-        Input::Local {
-            port,
-            buf: &mut buf,
-            frame,
-        },
-    );
-    let mut answer = None;
-    loop {
-        match vtep.poll_output() {
-            Output::Deliver(d) => answer = Some(buf[d.frame].to_vec()),
-            Output::Transmit(t) => panic!("sent into the underlay: {t:?}"),
-            Output::Event(_) => {}
-            Output::Timeout(_) => break,
-        }
-    }
-    let answer = answer.expect("answered");
+    // From fd42::1 to fd42::2's solicited-node group, MAC_A as the source link-layer address.
+    let solicitation = common::ns_frame(&common::ns(MAC_A, host_ip6(1), host_ip6(2)));
+    f.send(0, P0, &solicitation);
+    assert!(f.take_wire().is_empty(), "sent into the underlay");
+    let answer = f.take_delivered().pop().expect("answered").frame;
     check(
         "nd-answer",
         &[solicitation, answer],
