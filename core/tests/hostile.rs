@@ -15,6 +15,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::*;
+use smoltcp::wire::Icmpv6Packet;
 use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, Encapsulation, InnerVlanPolicy, NetworkConfig, VtepConfig};
 use vtep_core::wire::ndisc::{self, Malformed};
@@ -22,7 +23,7 @@ use vtep_core::wire::outer::{self, OuterRepr, Transport, UdpChecksum};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, IpAddress, Ipv4Address,
-    Ipv6Address,
+    Ipv6Address, Ipv6Packet,
 };
 use vtep_core::{Destination, Instant, PortId, Vni};
 
@@ -47,6 +48,23 @@ fn victim(
     f.take_delivered();
     f.take_wire();
     (f, good, transport)
+}
+
+/// [`victim`] with ARP and ND suppression on, and `ip` a static neighbour of VTEP 0 at host 2's
+/// MAC; returns the fabric and the transport of the good datagram.
+fn proxy_victim(ip: IpAddress) -> (Fabric, Transport) {
+    let (mut f, _, transport) = victim(
+        |n| NetworkConfig {
+            arp_proxy: true,
+            ..n
+        },
+        |c| c,
+    );
+    let now = f.now;
+    f.vteps[0]
+        .add_static_neighbour(now, VNI, ip, mac(2))
+        .unwrap();
+    (f, transport)
 }
 
 /// Legitimate traffic still flows both ways, unicast (no flooding: the FDB is intact).
@@ -552,17 +570,7 @@ fn datagrams_from_outside_the_peer_list() {
 
 #[test]
 fn gratuitous_arp_against_a_static_neighbour() {
-    let (mut f, _, transport) = victim(
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-        |c| c,
-    );
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, host_ip(2).into(), mac(2))
-        .unwrap();
+    let (mut f, transport) = proxy_victim(host_ip(2).into());
     let evil = mac(66);
     let garp = |op| arp(op, (evil, host_ip(2)), host_ip(2));
     let mut keep = Fabric::new(2, |n| n);
@@ -687,21 +695,10 @@ fn malformed_nd_frames() -> Vec<(Malformed, Vec<u8>)> {
     let edited = |frame: &[u8], edit: &dyn Fn(&mut Vec<u8>)| {
         let mut f = frame.to_vec();
         edit(&mut f);
-        let sum_len = (usize::from(u16::from_be_bytes([f[18], f[19]])) + 54).min(f.len());
-        f[56..58].fill(0);
-        let mut words: Vec<u8> = f[22..54].to_vec();
-        words.extend_from_slice(&((sum_len - 54) as u32).to_be_bytes());
-        words.extend_from_slice(&[0, 0, 0, 58]);
-        words.extend_from_slice(&f[54..sum_len]);
-        words.resize(words.len().div_ceil(2) * 2, 0);
-        let mut sum: u32 = words
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum();
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        f[56..58].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let ip = Ipv6Packet::new_unchecked(&f[14..]);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let end = (54 + usize::from(ip.payload_len())).min(f.len());
+        Icmpv6Packet::new_unchecked(&mut f[54..end]).fill_checksum(&src, &dst);
         f
     };
     vec![
@@ -755,17 +752,7 @@ fn malformed_nd_frames() -> Vec<(Malformed, Vec<u8>)> {
 
 #[test]
 fn malformed_neighbour_discovery() {
-    let (mut f, _, transport) = victim(
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-        |c| c,
-    );
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, host_ip6(2).into(), mac(2))
-        .unwrap();
+    let (mut f, transport) = proxy_victim(host_ip6(2).into());
     let frames = malformed_nd_frames();
     let mut keep = Fabric::new(2, |n| n);
     let neighbours = f.vteps[0].neighbours().len();
@@ -819,18 +806,8 @@ fn malformed_neighbour_discovery() {
 
 #[test]
 fn unsolicited_advertisement_against_a_static_neighbour() {
-    let (mut f, _, transport) = victim(
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-        |c| c,
-    );
-    let now = f.now;
     let target = IpAddress::Ipv6(host_ip6(2));
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, target, mac(2))
-        .unwrap();
+    let (mut f, transport) = proxy_victim(target);
     let evil = mac(66);
     let claim = na_frame(&unsolicited_na(evil, host_ip6(2)));
     let mut keep = Fabric::new(2, |n| n);

@@ -26,6 +26,17 @@ fn proxy(n: NetworkConfig) -> NetworkConfig {
     }
 }
 
+/// Two VTEPs, their network configured by `network`, VTEP 0 holding host 2's IPv6 address as
+/// a static neighbour at `at`.
+fn knowing_host_2(network: impl Fn(NetworkConfig) -> NetworkConfig, at: EthernetAddress) -> Fabric {
+    let mut f = Fabric::new(2, network);
+    let now = f.now;
+    f.vteps[0]
+        .add_static_neighbour(now, VNI, v6(2), at)
+        .unwrap();
+    f
+}
+
 fn v6(n: u8) -> IpAddress {
     IpAddress::Ipv6(host_ip6(n))
 }
@@ -50,11 +61,7 @@ fn events(f: &mut Fabric, v: usize) -> Vec<Event> {
 
 #[test]
 fn a_solicitation_for_a_known_target_is_answered_in_place() {
-    let mut f = Fabric::new(2, proxy);
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, v6(2), mac(2))
-        .unwrap();
+    let mut f = knowing_host_2(proxy, mac(2));
     let ask = ns(mac(1), host_ip6(1), host_ip6(2));
     f.send(0, P0, &ns_frame(&ask));
     assert!(
@@ -97,11 +104,7 @@ fn a_solicitation_for_a_known_target_is_answered_in_place() {
 
 #[test]
 fn a_solicitation_without_options_is_answered_to_its_ethernet_source() {
-    let mut f = Fabric::new(2, proxy);
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, v6(2), mac(2))
-        .unwrap();
+    let mut f = knowing_host_2(proxy, mac(2));
     // A reachability check: unicast to the target, no source link-layer address, 78 bytes,
     // so the 86-byte answer takes headroom in front of it.
     let check = Solicitation {
@@ -159,11 +162,7 @@ fn unknown_targets_flood_and_the_answer_teaches_the_table() {
 
 #[test]
 fn duplicate_address_detection_probes_reach_the_owner() {
-    let mut f = Fabric::new(2, proxy);
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, v6(2), mac(2))
-        .unwrap();
+    let mut f = knowing_host_2(proxy, mac(2));
     // Host 1 tries host 2's address: its probe is not answered by the proxy, which would
     // answer to the unspecified address, but flooded to the owner.
     let probe = ns_frame(&dad_probe(mac(1), host_ip6(2)));
@@ -313,11 +312,7 @@ fn control_plane_routes_carry_ipv6_neighbours() {
 
 #[test]
 fn with_the_proxy_off_nd_travels_untouched() {
-    let mut f = Fabric::new(2, |n| n);
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, v6(2), mac(2))
-        .unwrap();
+    let mut f = knowing_host_2(|n| n, mac(2));
     let ask = ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2)));
     let mut bad_hop_limit = ask.clone();
     bad_hop_limit[21] = 64;
@@ -334,11 +329,7 @@ fn with_the_proxy_off_nd_travels_untouched() {
 
 #[test]
 fn an_asker_is_not_answered_with_its_own_mac() {
-    let mut f = Fabric::new(2, proxy);
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, v6(2), mac(1))
-        .unwrap();
+    let mut f = knowing_host_2(proxy, mac(1));
     f.send(0, P0, &ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2))));
     assert_eq!(f.take_wire().len(), 1, "flooded, as ARP is in that case");
     assert_eq!(f.vteps[0].counters(VNI).unwrap().nd_suppressed, 0);
@@ -361,9 +352,7 @@ mod prop {
             tail in proptest::collection::vec(any::<u8>(), 0..12),
             router: bool,
         ) {
-            let mut f = Fabric::new(2, proxy);
-            let now = f.now;
-            f.vteps[0].add_static_neighbour(now, VNI, v6(2), mac(2)).unwrap();
+            let mut f = knowing_host_2(proxy, mac(2));
             f.vteps[0].neighbours_mut().set_router(VNI, &v6(2), router);
             let mut frame = ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2)));
             for (at, value) in &edits {

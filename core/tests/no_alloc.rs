@@ -244,8 +244,9 @@ fn an_ipv6_underlay_does_not_allocate() {
     assert_eq!(p.counters(1).decap_frames, 2 * (ROUNDS as u64 + 1));
 }
 
-#[test]
-fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
+/// A pair over IPv4 with ARP and ND suppression on, where VTEP 0 has `known` as a static
+/// neighbour at host 2's MAC.
+fn proxy_pair(known: IpAddress) -> Pair {
     let mut p = Pair::new(
         ipv4,
         |v| v,
@@ -254,13 +255,19 @@ fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
             ..n
         },
     );
+    p.vteps[0]
+        .add_static_neighbour(p.now, VNI, known, host(2))
+        .unwrap();
+    p
+}
+
+#[test]
+fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
     let (asker, known) = (
         Ipv4Address::new(192, 168, 0, 1),
         Ipv4Address::new(192, 168, 0, 2),
     );
-    p.vteps[0]
-        .add_static_neighbour(p.now, VNI, known.into(), host(2))
-        .unwrap();
+    let mut p = proxy_pair(known.into());
     let request = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Request,
         source_hardware_addr: host(1),
@@ -285,21 +292,11 @@ fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
 
 #[test]
 fn a_neighbour_solicitation_answered_by_the_proxy_does_not_allocate() {
-    let mut p = Pair::new(
-        ipv4,
-        |v| v,
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-    );
     let (asker, known) = (
         Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 1),
         Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 2),
     );
-    p.vteps[0]
-        .add_static_neighbour(p.now, VNI, known.into(), host(2))
-        .unwrap();
+    let mut p = proxy_pair(known.into());
     let o = known.octets();
     let ns = Solicitation {
         eth_src: host(1),

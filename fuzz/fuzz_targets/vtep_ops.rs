@@ -444,17 +444,8 @@ fn build_frame(frame: &Frame) -> Vec<u8> {
                     source_lladdr: lladdr,
                 })
             };
-            out.resize(ndisc::ADVERT_FRAME_LEN, 0);
-            match message {
-                Message::Solicitation(ns) => {
-                    ns.emit(&mut out);
-                    out.truncate(ns.buffer_len());
-                }
-                Message::Advertisement(na) => {
-                    na.emit(&mut out);
-                    out.truncate(na.buffer_len());
-                }
-            }
+            out.resize(message.buffer_len(), 0);
+            message.emit(&mut out);
             if let Some(hop_limit) = hop_limit {
                 out[21] = *hop_limit;
             }
@@ -589,6 +580,45 @@ impl Checker {
         let input = input_of(&mut ctx.buf);
         self.vtep.handle_input(self.now, input);
         self.drained = false;
+    }
+
+    /// At `now`, hands the engine `buf[payload]` as a datagram from `from` over `transport`,
+    /// with what its outputs are checked against (the tunnel header read by hand, whether the
+    /// sender is refused), and polls up to `limit` outputs.
+    fn underlay(
+        &mut self,
+        now: Instant,
+        from: IpAddress,
+        transport: Transport,
+        buf: Vec<u8>,
+        payload: std::ops::Range<usize>,
+        limit: Option<u8>,
+    ) {
+        let refused_peer = self
+            .vtep
+            .config()
+            .accept_peers
+            .as_ref()
+            .is_some_and(|list| !list.contains(&from))
+            || from == local_address(self.ipv6);
+        let header = read_header(&self.vtep, transport, &buf, payload.clone());
+        let ctx = Context {
+            buf,
+            kind: Kind::Underlay {
+                header,
+                payload_end: payload.end,
+                refused_peer,
+            },
+            mtu: self.vtep.config().underlay_mtu,
+        };
+        self.now = now;
+        self.input(ctx, |buf| Input::Underlay {
+            from,
+            transport,
+            buf,
+            payload,
+        });
+        self.poll(limit);
     }
 
     /// Polls up to `limit` outputs (all when `None`), checking each.
@@ -1049,31 +1079,7 @@ fn run(scenario: Scenario) {
                 buf.extend_from_slice(&build_tunnel(&tunnel, vni(v)));
                 buf.extend_from_slice(&build_frame(&frame));
                 let payload = start..buf.len();
-                let refused_peer = c
-                    .vtep
-                    .config()
-                    .accept_peers
-                    .as_ref()
-                    .is_some_and(|list| !list.contains(&from))
-                    || from == local_address(ipv6);
-                let header = read_header(&c.vtep, transport, &buf, payload.clone());
-                let ctx = Context {
-                    buf,
-                    kind: Kind::Underlay {
-                        header,
-                        payload_end: payload.end,
-                        refused_peer,
-                    },
-                    mtu: c.vtep.config().underlay_mtu,
-                };
-                c.now = now;
-                c.input(ctx, |buf| Input::Underlay {
-                    from,
-                    transport,
-                    buf,
-                    payload,
-                });
-                c.poll(stop_after);
+                c.underlay(now, from, transport, buf, payload, stop_after);
                 after_input = true;
             }
             Op::UnderlayIp {
@@ -1099,31 +1105,7 @@ fn run(scenario: Scenario) {
                     packet.truncate(usize::from(cut));
                 }
                 if let Ok((repr, range)) = outer::parse(&packet) {
-                    let refused_peer = c
-                        .vtep
-                        .config()
-                        .accept_peers
-                        .as_ref()
-                        .is_some_and(|list| !list.contains(&repr.src))
-                        || repr.src == local_address(ipv6);
-                    let header = read_header(&c.vtep, repr.transport, &packet, range.clone());
-                    let ctx = Context {
-                        buf: packet,
-                        kind: Kind::Underlay {
-                            header,
-                            payload_end: range.end,
-                            refused_peer,
-                        },
-                        mtu: c.vtep.config().underlay_mtu,
-                    };
-                    c.now = now;
-                    c.input(ctx, |buf| Input::Underlay {
-                        from: repr.src,
-                        transport: repr.transport,
-                        buf,
-                        payload: range,
-                    });
-                    c.poll(None);
+                    c.underlay(now, repr.src, repr.transport, packet, range, None);
                     after_input = true;
                 }
             }

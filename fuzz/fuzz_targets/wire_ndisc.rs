@@ -9,17 +9,8 @@ use vtep_core::wire::EthernetAddress;
 use vtep_core::wire::ndisc::{self, ADVERT_FRAME_LEN, Message, NeighborFlags};
 
 fn emitted(message: &Message) -> Vec<u8> {
-    let mut out = vec![0u8; ADVERT_FRAME_LEN];
-    match message {
-        Message::Solicitation(ns) => {
-            ns.emit(&mut out);
-            out.truncate(ns.buffer_len());
-        }
-        Message::Advertisement(na) => {
-            na.emit(&mut out);
-            out.truncate(na.buffer_len());
-        }
-    }
+    let mut out = vec![0u8; message.buffer_len()];
+    message.emit(&mut out);
     out
 }
 

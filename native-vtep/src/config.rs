@@ -743,13 +743,13 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn args(extra: &[&str]) -> RunArgs {
-        let mut argv = vec!["native-vtep"];
-        argv.extend_from_slice(extra);
+    /// The run arguments of `native-vtep LINE` (words split at white space).
+    pub(super) fn args(line: &str) -> RunArgs {
+        let argv = std::iter::once("native-vtep").chain(line.split_whitespace());
         crate::cli::Cli::try_parse_from(argv).unwrap().run
     }
 
-    fn with_file(text: &str, extra: &[&str]) -> Result<Settings, Error> {
+    fn with_file(text: &str, extra: &str) -> Result<Settings, Error> {
         let dir = std::env::temp_dir().join(format!("native-vtep-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // Tests run in parallel threads of one process: every call gets a file of its own.
@@ -766,9 +766,9 @@ mod tests {
 
     #[test]
     fn one_line_defaults() {
-        let s = load(&args(&[
-            "--tap", "vtep42", "--vni", "42", "--local", "10.0.0.1", "--remote", "10.0.0.2",
-        ]))
+        let s = load(&args(
+            "--tap vtep42 --vni 42 --local 10.0.0.1 --remote 10.0.0.2",
+        ))
         .unwrap();
         assert_eq!(
             (s.vxlan_port, s.geneve_port, s.srcport),
@@ -782,102 +782,68 @@ mod tests {
 
     #[test]
     fn errors_say_what_and_where() {
-        let cases: &[(&str, &[&str], &str)] = &[
+        let cases: &[(&str, &str, &str)] = &[
+            ("", "--tap t --vni 1", "no local underlay address"),
             (
                 "",
-                &["--tap", "t", "--vni", "1"],
-                "no local underlay address",
-            ),
-            (
-                "",
-                &[
-                    "--tap", "t", "--vni", "1", "--local", "10.0.0.1", "--remote", "fd00::2",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --remote fd00::2",
                 "--remote fd00::2: remote fd00::2 and local 10.0.0.1 are of different IP families",
             ),
             (
                 "",
-                &["--tap", "t", "--vni", "16777216", "--local", "10.0.0.1"],
+                "--tap t --vni 16777216 --local 10.0.0.1",
                 "out of range",
             ),
-            ("", &["--local", "10.0.0.1"], "no network to serve"),
+            ("", "--local 10.0.0.1", "no network to serve"),
             // The engine's checks, in its words, before anything is created.
             (
                 "",
-                &["--tap", "t", "--vni", "1", "--local", "0.0.0.0"],
+                "--tap t --vni 1 --local 0.0.0.0",
                 "0.0.0.0 cannot be a VTEP's local address",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--dstport",
-                    "6081",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --dstport 6081",
                 "VXLAN and Geneve both use UDP port 6081",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--srcport",
-                    "20",
-                    "10",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --srcport 20 10",
                 "source port range 20-10 is invalid",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--underlay-mtu",
-                    "95",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --underlay-mtu 95",
                 "underlay MTU 95 is too small: encapsulation needs at least 96 bytes",
             ),
             (
                 "",
-                &["--local", "10.0.0.1", "--remote", "10.0.0.2"],
+                "--local 10.0.0.1 --remote 10.0.0.2",
                 "give --tap NAME --vni N",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"a\"\nvni = 1\nremote = [\"fd00::1\"]\n",
-                &[],
+                "",
                 "FILE:7:11: remote fd00::1 and local 10.0.0.1",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.300\"\n",
-                &[],
+                "",
                 "FILE:2:9: invalid IP address syntax",
             ),
             (
                 "[underlay]\nlcoal = \"10.0.0.1\"\n",
-                &[],
+                "",
                 "FILE:2:1: unknown field `lcoal`",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\nfdb = [{ mac = \"zz\", dst = \"10.0.0.2\" }]\n",
-                &[],
+                "",
                 "FILE:6:16: \"zz\" is not a MAC address",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\n[[network]]\ntap = \"b\"\nvni = 1\n",
-                &[],
+                "",
                 "FILE:6:1: VNI 1 is configured twice",
             ),
         ];
@@ -896,7 +862,7 @@ mod tests {
         let text = "[underlay]\nlocal = \"10.0.0.1\"\nsrcport = [1000, 2000]\n\n\
                     [[network]]\ntap = \"g7\"\nvni = 7\nencap = \"geneve\"\nrate = \"10M\"\n\
                     neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" }]\n";
-        let s = with_file(text, &["--tap", "v8", "--vni", "8", "--dstport", "8472"]).unwrap();
+        let s = with_file(text, "--tap v8 --vni 8 --dstport 8472").unwrap();
         assert_eq!(s.networks.len(), 2);
         assert_eq!((s.vxlan_port, s.srcport), (8472, (1000, 2000)));
         assert_eq!(s.networks[0].encap, Encapsulation::Geneve);
@@ -913,17 +879,8 @@ mod tests {
                     [[network]]\ntap = \"n7\"\nvni = 7\nencap = \"nvgre\"\nproxy = true\n\
                     neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" },\n\
                     { ip = \"fd07::2\", mac = \"02:00:00:00:00:02\" }]\n";
-        let flags = [
-            "--tap",
-            "n8",
-            "--vni",
-            "8",
-            "--encap",
-            "nvgre",
-            "--neigh",
-            "fd08::2=02:00:00:00:00:03",
-        ];
-        let s = with_file(text, &flags).unwrap();
+        let flags = "--tap n8 --vni 8 --encap nvgre --neigh fd08::2=02:00:00:00:00:03";
+        let s = with_file(text, flags).unwrap();
         assert_eq!(s.networks[0].encap, Encapsulation::Nvgre);
         assert_eq!(s.networks[1].encap, Encapsulation::Nvgre);
         let ips: Vec<String> = s.networks[0]
@@ -950,30 +907,27 @@ mod tests {
     fn user_comes_from_flag_over_file() {
         let text = "[underlay]\nlocal = \"10.0.0.1\"\n[daemon]\nuser = \"daemon\"\n\n\
                     [[network]]\ntap = \"t\"\nvni = 1\n";
-        assert_eq!(
-            with_file(text, &[]).unwrap().user.as_deref(),
-            Some("daemon")
-        );
-        let s = with_file(text, &["--user", "nobody"]).unwrap();
+        assert_eq!(with_file(text, "").unwrap().user.as_deref(), Some("daemon"));
+        let s = with_file(text, "--user nobody").unwrap();
         assert_eq!(s.user.as_deref(), Some("nobody"));
-        let err = with_file(&text.replace("\"daemon\"", "\"\""), &[]).unwrap_err();
+        let err = with_file(&text.replace("\"daemon\"", "\"\""), "").unwrap_err();
         assert!(err.0.contains("FILE:4:8: user: give the name"), "{err}");
     }
 
     #[test]
     fn reserved_bits_policy_from_flag_over_file() {
-        let line = ["--tap", "t", "--vni", "1", "--local", "10.0.0.1"];
+        let line = "--tap t --vni 1 --local 10.0.0.1";
         assert_eq!(
-            load(&args(&line)).unwrap().reserved_bits,
+            load(&args(line)).unwrap().reserved_bits,
             ReservedBitsPolicy::Rfc
         );
         let text = "[underlay]\nlocal = \"10.0.0.1\"\nreserved_bits = \"strict\"\n\n\
                     [[network]]\ntap = \"t\"\nvni = 1\n";
-        let s = with_file(text, &[]).unwrap();
+        let s = with_file(text, "").unwrap();
         assert_eq!(s.reserved_bits, ReservedBitsPolicy::Strict);
-        let s = with_file(text, &["--reserved-bits", "rfc"]).unwrap();
+        let s = with_file(text, "--reserved-bits rfc").unwrap();
         assert_eq!(s.reserved_bits, ReservedBitsPolicy::Rfc);
-        let err = with_file(&text.replace("strict", "lax"), &[]).unwrap_err();
+        let err = with_file(&text.replace("strict", "lax"), "").unwrap_err();
         assert!(err.0.contains("FILE:3:17: unknown variant `lax`"), "{err}");
     }
 

@@ -124,6 +124,13 @@ fn bench(test: &str, hosts: usize, victim: &[&str], peer: &[&str]) -> Option<Ben
     Some(b)
 }
 
+/// [`bench`] of two hosts whose victim has the proxy on and `ip` as a static neighbour at the
+/// peer's MAC.
+fn proxy_bench(test: &str, ip: &str) -> Option<Bench> {
+    let static_neigh = format!("{ip}={PEER_MAC}");
+    bench(test, 2, &["--proxy", "--neigh", &static_neigh], &[])
+}
+
 /// native-vtep `name` on host `i` (0 or 1) for VNI 42, flooding to the other of the two only,
 /// with a fixed TAP MAC so a restarted daemon is the same host to its peer.
 fn start(f: &mut Fabric, i: usize, name: &str, extra: &[&str]) -> PathBuf {
@@ -256,6 +263,18 @@ impl Bench {
         assert!(self.f.lab.exited("vtep2").is_none(), "the peer died");
         self.f.ping_ok(0, "192.168.42.2", 3);
         self.f.ping_ok(1, "192.168.42.1", 3);
+    }
+
+    /// The victim's `neigh show` still lists `ip` at the peer's MAC, permanent (as
+    /// [`proxy_bench`] made it); returns the listing.
+    #[track_caller]
+    fn static_neighbour_stands(&self, ip: &str) -> String {
+        let shown = self.f.lab.ctl(&self.victim, &["neigh", "show"]);
+        assert!(
+            shown.contains(&format!("{ip} dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT")),
+            "{shown}"
+        );
+        shown
     }
 
     /// Stops a capture; the frames in it that carry the hostile marker.
@@ -635,9 +654,7 @@ fn datagrams_from_outside_the_peer_list() {
 
 #[test]
 fn gratuitous_arp_against_a_static_neighbour() {
-    let static_neigh = format!("192.168.42.2={PEER_MAC}");
-    let victim = ["--proxy", "--neigh", static_neigh.as_str()];
-    let Some(mut b) = bench("garp", 2, &victim, &[]) else {
+    let Some(mut b) = proxy_bench("garp", "192.168.42.2") else {
         return;
     };
     let evil = "02:00:00:00:66:66";
@@ -649,13 +666,7 @@ fn gratuitous_arp_against_a_static_neighbour() {
     std::thread::sleep(Duration::from_millis(500));
     // Announcements are forwarded like any broadcast: no drop is expected.
     let s = b.expect_drops(&before, &[]);
-    let shown = b.f.lab.ctl(&b.victim, &["neigh", "show"]);
-    assert!(
-        shown.contains(&format!(
-            "192.168.42.2 dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT"
-        )),
-        "{shown}"
-    );
+    let shown = b.static_neighbour_stands("192.168.42.2");
     assert!(!shown.contains(evil), "{shown}");
     // Host 1 asks afresh: the VTEP answers with the static entry.
     let h1 = b.f.hosts[0].clone();
@@ -694,9 +705,7 @@ fn answers_from(pcap: &Path, mac: &str, target: &str) -> Vec<Vec<u8>> {
 /// forwarded, nothing learned from any.
 #[test]
 fn malformed_neighbour_discovery() {
-    let static_neigh = format!("fd42::2={PEER_MAC}");
-    let victim = ["--proxy", "--neigh", static_neigh.as_str()];
-    let Some(mut b) = bench("nd", 2, &victim, &[]) else {
+    let Some(mut b) = proxy_bench("nd", "fd42::2") else {
         return;
     };
     // From the TAP: nothing reaches the far side, and no answer comes back.
@@ -726,14 +735,8 @@ fn malformed_neighbour_discovery() {
     // entry stands.
     let fdb = b.f.lab.ctl(&b.victim, &["fdb", "show"]);
     assert!(!fdb.contains("02:00:00:00:66:01"), "{fdb}");
-    let shown = b.f.lab.ctl(&b.victim, &["neigh", "show"]);
+    let shown = b.static_neighbour_stands("fd42::2");
     assert!(!shown.contains("fd42::66"), "{shown}");
-    assert!(
-        shown.contains(&format!(
-            "fd42::2 dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT"
-        )),
-        "{shown}"
-    );
     let text = b.f.lab.ctl(&b.victim, &["stats"]);
     assert!(text.contains("malformed_nd 18"), "{text}");
     b.survived();
@@ -745,9 +748,7 @@ fn malformed_neighbour_discovery() {
 /// still answered with the static MAC.
 #[test]
 fn unsolicited_advertisement_against_a_static_neighbour() {
-    let static_neigh = format!("fd42::2={PEER_MAC}");
-    let victim = ["--proxy", "--neigh", static_neigh.as_str()];
-    let Some(mut b) = bench("una", 2, &victim, &[]) else {
+    let Some(mut b) = proxy_bench("una", "fd42::2") else {
         return;
     };
     let evil = "02:00:00:00:66:66";
@@ -757,13 +758,7 @@ fn unsolicited_advertisement_against_a_static_neighbour() {
     assert_eq!(b.via_tap("una", &claim), 4);
     std::thread::sleep(Duration::from_millis(500));
     let s = b.expect_drops(&before, &[]);
-    let shown = b.f.lab.ctl(&b.victim, &["neigh", "show"]);
-    assert!(
-        shown.contains(&format!(
-            "fd42::2 dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT"
-        )),
-        "{shown}"
-    );
+    let shown = b.static_neighbour_stands("fd42::2");
     assert!(!shown.contains(evil), "{shown}");
     // A solicitation for it from the TAP side: answered at home, with the static MAC.
     let near = b.capture(0, "vt42", "near");

@@ -261,28 +261,14 @@ impl Solicitation {
         }
     }
 
-    fn ndisc(&self) -> NdiscRepr<'static> {
-        NdiscRepr::NeighborSolicit {
-            target_addr: self.target,
-            lladdr: self.source_lladdr.map(RawHardwareAddress::from),
-        }
-    }
-
     /// The length of the frame [`Solicitation::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        ICMP_AT + self.ndisc().buffer_len()
+        Message::Solicitation(*self).buffer_len()
     }
 
     /// Writes the frame into `out[..self.buffer_len()]`, checksum included.
     pub fn emit(&self, out: &mut [u8]) {
-        let header = (
-            self.eth_src,
-            self.eth_dst,
-            self.src,
-            self.dst,
-            self.traffic_class,
-        );
-        emit_frame(header, &self.ndisc(), out);
+        Message::Solicitation(*self).emit(out);
     }
 }
 
@@ -293,66 +279,68 @@ impl Advertisement {
         !self.flags.contains(NeighborFlags::SOLICITED)
     }
 
-    fn ndisc(&self) -> NdiscRepr<'static> {
-        NdiscRepr::NeighborAdvert {
-            flags: self.flags,
-            target_addr: self.target,
-            lladdr: self.target_lladdr.map(RawHardwareAddress::from),
-        }
-    }
-
     /// The length of the frame [`Advertisement::emit`] writes ([`ADVERT_FRAME_LEN`] with a
     /// target link-layer address).
     pub fn buffer_len(&self) -> usize {
-        ICMP_AT + self.ndisc().buffer_len()
+        Message::Advertisement(*self).buffer_len()
     }
 
     /// Writes the frame into `out[..self.buffer_len()]`, checksum included.
     pub fn emit(&self, out: &mut [u8]) {
-        let header = (
-            self.eth_src,
-            self.eth_dst,
-            self.src,
-            self.dst,
-            self.traffic_class,
-        );
-        emit_frame(header, &self.ndisc(), out);
+        Message::Advertisement(*self).emit(out);
     }
 }
 
-/// Ethernet source and destination, IPv6 source and destination, traffic class.
-type Header = (
-    EthernetAddress,
-    EthernetAddress,
-    Ipv6Address,
-    Ipv6Address,
-    u8,
-);
+impl Message {
+    /// The ICMPv6 message, options included.
+    fn ndisc(&self) -> NdiscRepr<'static> {
+        match self {
+            Message::Solicitation(ns) => NdiscRepr::NeighborSolicit {
+                target_addr: ns.target,
+                lladdr: ns.source_lladdr.map(RawHardwareAddress::from),
+            },
+            Message::Advertisement(na) => NdiscRepr::NeighborAdvert {
+                flags: na.flags,
+                target_addr: na.target,
+                lladdr: na.target_lladdr.map(RawHardwareAddress::from),
+            },
+        }
+    }
 
-/// Writes an Ethernet frame carrying `message` in IPv6 (hop limit 255, flow label 0) into
-/// the front of `out`, and fills in the ICMPv6 checksum.
-fn emit_frame(header: Header, message: &NdiscRepr<'_>, out: &mut [u8]) {
-    let (eth_src, eth_dst, src, dst, traffic_class) = header;
-    let out = &mut out[..ICMP_AT + message.buffer_len()];
-    EthernetRepr {
-        src_addr: eth_src,
-        dst_addr: eth_dst,
-        ethertype: EthernetProtocol::Ipv6,
+    /// The length of the frame [`Message::emit`] writes.
+    pub fn buffer_len(&self) -> usize {
+        ICMP_AT + self.ndisc().buffer_len()
     }
-    .emit(&mut EthernetFrame::new_unchecked(&mut *out));
-    let mut ip = Ipv6Packet::new_unchecked(&mut out[ETHERNET_HEADER_LEN..ICMP_AT]);
-    Ipv6Repr {
-        src_addr: src,
-        dst_addr: dst,
-        next_header: IpProtocol::Icmpv6,
-        payload_len: message.buffer_len(),
-        hop_limit: HOP_LIMIT,
+
+    /// Writes the Ethernet frame carrying the message in IPv6 (hop limit 255, flow label 0)
+    /// into `out[..self.buffer_len()]`, and fills in the ICMPv6 checksum.
+    pub fn emit(&self, out: &mut [u8]) {
+        let (eth_src, eth_dst, src, dst, traffic_class) = match self {
+            Message::Solicitation(m) => (m.eth_src, m.eth_dst, m.src, m.dst, m.traffic_class),
+            Message::Advertisement(m) => (m.eth_src, m.eth_dst, m.src, m.dst, m.traffic_class),
+        };
+        let message = self.ndisc();
+        let out = &mut out[..ICMP_AT + message.buffer_len()];
+        EthernetRepr {
+            src_addr: eth_src,
+            dst_addr: eth_dst,
+            ethertype: EthernetProtocol::Ipv6,
+        }
+        .emit(&mut EthernetFrame::new_unchecked(&mut *out));
+        let mut ip = Ipv6Packet::new_unchecked(&mut out[ETHERNET_HEADER_LEN..ICMP_AT]);
+        Ipv6Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Icmpv6,
+            payload_len: message.buffer_len(),
+            hop_limit: HOP_LIMIT,
+        }
+        .emit(&mut ip);
+        ip.set_traffic_class(traffic_class);
+        let mut icmp = Icmpv6Packet::new_unchecked(&mut out[ICMP_AT..]);
+        message.emit(&mut icmp);
+        icmp.fill_checksum(&src, &dst);
     }
-    .emit(&mut ip);
-    ip.set_traffic_class(traffic_class);
-    let mut icmp = Icmpv6Packet::new_unchecked(&mut out[ICMP_AT..]);
-    message.emit(&mut icmp);
-    icmp.fill_checksum(&src, &dst);
 }
 
 #[cfg(test)]
@@ -385,18 +373,8 @@ mod tests {
     }
 
     fn bytes(message: Message) -> Vec<u8> {
-        let mut out = vec![0u8; 128];
-        let len = match message {
-            Message::Solicitation(s) => {
-                s.emit(&mut out);
-                s.buffer_len()
-            }
-            Message::Advertisement(a) => {
-                a.emit(&mut out);
-                a.buffer_len()
-            }
-        };
-        out.truncate(len);
+        let mut out = vec![0u8; message.buffer_len()];
+        message.emit(&mut out);
         out
     }
 

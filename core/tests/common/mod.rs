@@ -8,6 +8,9 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+#[cfg(not(target_arch = "wasm32"))] // runs the tshark program: native only
+pub mod tshark;
+
 use std::collections::VecDeque;
 
 use vtep_core::vtep::{DropReason, Event, Input, NetworkConfig, Output, Vtep, VtepConfig};
