@@ -38,6 +38,9 @@ pub struct NeighEntry {
 pub enum NeighOutcome {
     Learned,
     Refreshed,
+    /// Refreshed by a Neighbour Advertisement whose Router flag differs from the entry's (a
+    /// host became a router, or stopped being one): the entry follows it.
+    RouterChanged,
     /// The IP now answers from another MAC (a VM was replaced, or a GARP or unsolicited
     /// Neighbour Advertisement announced a move).
     Changed {
@@ -179,8 +182,13 @@ impl NeighbourTable {
             Some(entry) if entry.origin != Origin::Learned => NeighOutcome::Ignored,
             Some(entry) if entry.mac == mac => {
                 entry.last_seen = now;
-                entry.router = router.unwrap_or(entry.router);
-                NeighOutcome::Refreshed
+                let was = entry.router;
+                entry.router = router.unwrap_or(was);
+                if entry.router == was {
+                    NeighOutcome::Refreshed
+                } else {
+                    NeighOutcome::RouterChanged
+                }
             }
             Some(_) if !override_ => NeighOutcome::Ignored,
             Some(entry) => {

@@ -92,7 +92,8 @@ fn a_solicitation_for_a_known_target_is_answered_in_place() {
     assert!(told.contains(&Event::NeighbourLearned {
         vni: VNI,
         ip: v6(1),
-        mac: mac(1)
+        mac: mac(1),
+        router: false
     }));
     // A router's answer says so.
     assert!(f.vteps[0].neighbours_mut().set_router(VNI, &v6(2), true));
@@ -216,13 +217,50 @@ fn an_unsolicited_advertisement_moves_the_mac_and_the_address() {
     assert!(events(&mut f, 0).contains(&Event::NeighbourLearned {
         vni: VNI,
         ip: v6(2),
-        mac: mac(4)
+        mac: mac(4),
+        router: false
     }));
     f.take_delivered();
     f.take_wire();
     f.send(0, P0, &ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2))));
     assert!(f.take_wire().is_empty());
     assert_eq!(advert(&f.take_delivered()[0].frame).eth_src, mac(4));
+}
+
+/// A host that starts routing says so in its advertisements (R set): the entry follows and
+/// the change is an event, which is what an EVPN speaker advertises (RFC 9161); the same
+/// flag again is no news.
+#[test]
+fn a_change_of_the_router_flag_is_an_event() {
+    let mut f = Fabric::new(2, proxy);
+    let announce = |router: bool| {
+        let mut na = unsolicited_na(mac(1), host_ip6(1));
+        if router {
+            na.flags |= NeighborFlags::ROUTER;
+        }
+        na_frame(&na)
+    };
+    let learned = |router: bool| Event::NeighbourLearned {
+        vni: VNI,
+        ip: v6(1),
+        mac: mac(1),
+        router,
+    };
+    f.send(0, P0, &announce(false));
+    assert!(events(&mut f, 0).contains(&learned(false)));
+    f.send(0, P0, &announce(true));
+    assert!(events(&mut f, 0).contains(&learned(true)));
+    assert!(f.vteps[0].neighbours().lookup(VNI, &v6(1)).unwrap().router);
+    f.send(0, P0, &announce(true));
+    let again = events(&mut f, 0);
+    assert!(
+        !again
+            .iter()
+            .any(|e| matches!(e, Event::NeighbourLearned { .. })),
+        "{again:?}"
+    );
+    f.send(0, P0, &announce(false));
+    assert!(events(&mut f, 0).contains(&learned(false)));
 }
 
 #[test]

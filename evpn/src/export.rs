@@ -33,6 +33,8 @@ pub(crate) enum Resolved {
     LocalMac {
         vni: Vni,
         seq: u32,
+        /// An IPv6 router's address: the route carries the ARP/ND community with R set.
+        router: bool,
     },
     LocalImet {
         vni: Vni,
@@ -84,8 +86,8 @@ impl Speaker {
                 continue;
             }
             keys.push(self.mac_key(*vni, *mac, None));
-            for ip in &local.ips {
-                keys.push(self.mac_key(*vni, *mac, Some(*ip)));
+            for n in &local.ips {
+                keys.push(self.mac_key(*vni, *mac, Some(n.ip)));
             }
         }
         if self.config.route_reflector.is_some() {
@@ -103,20 +105,27 @@ impl Speaker {
         if let (Some(vni), true) = (self.rd_to_vni.get(&rd), own) {
             let vni = *vni;
             return match *key {
-                RouteKey::MacIp { mac, ip, .. } => match self.local_mac(vni, mac) {
-                    Some(local)
-                        if ip.is_none()
-                            || ip.is_some_and(|k| {
-                                local.ips.iter().any(|i| IpKey::V4(i.octets()) == k)
-                            }) =>
-                    {
-                        Resolved::LocalMac {
+                RouteKey::MacIp { mac, ip, .. } => {
+                    let Some(local) = self.local_mac(vni, mac) else {
+                        return Resolved::Withdraw;
+                    };
+                    let seq = local.seq;
+                    match ip {
+                        None => Resolved::LocalMac {
                             vni,
-                            seq: local.seq,
-                        }
+                            seq,
+                            router: false,
+                        },
+                        Some(k) => match local.ips.iter().find(|n| IpKey::from(n.ip) == k) {
+                            Some(n) => Resolved::LocalMac {
+                                vni,
+                                seq,
+                                router: n.router,
+                            },
+                            None => Resolved::Withdraw,
+                        },
                     }
-                    _ => Resolved::Withdraw,
-                },
+                }
                 RouteKey::InclusiveMulticast { originator, .. }
                     if originator == IpKey::V4(self.config.vtep.octets()) =>
                 {
@@ -263,12 +272,12 @@ impl Speaker {
             .and_then(|p| p.negotiated)
             .is_none_or(|n| n.four_octet_as);
         let vtep = NextHop::V4(self.config.vtep);
-        let local = |vni: Vni, extra: Option<ExtCommunity>| {
+        let local = |vni: Vni, extra: &[Option<ExtCommunity>]| {
             let rt = self.vnis.get(&vni).map(|v| v.rt);
             let mut ecs: Vec<ExtCommunity> =
                 rt.map(ExtCommunity::RouteTarget).into_iter().collect();
             ecs.push(ExtCommunity::Encapsulation(TunnelType::Vxlan));
-            ecs.extend(extra);
+            ecs.extend(extra.iter().flatten());
             ecs
         };
         match class {
@@ -278,11 +287,20 @@ impl Speaker {
                 }),
                 ..UpdateRepr::default()
             }),
-            Resolved::LocalMac { vni, seq } => {
+            Resolved::LocalMac { vni, seq, router } => {
                 // FRR leaves MAC mobility out at sequence 0; so does this speaker.
                 let mobility =
                     (seq > 0).then_some(ExtCommunity::MacMobility { sticky: false, seq });
-                let ecs = local(vni, mobility);
+                // RFC 9047's ARP/ND community only for a router, as FRR 8.4 sends it (its
+                // absence means R clear, O set); O set with R, since the router's own
+                // advertisements override and a receiver that honours O must not answer
+                // without it.
+                let nd = router.then_some(ExtCommunity::ArpNd {
+                    router: true,
+                    override_: true,
+                    immutable: false,
+                });
+                let ecs = local(vni, &[mobility, nd]);
                 f(&UpdateRepr {
                     mp_reach: Some(MpReach::Evpn {
                         next_hop: vtep,
@@ -296,7 +314,7 @@ impl Speaker {
                 });
             }
             Resolved::LocalImet { vni } => {
-                let ecs = local(vni, None);
+                let ecs = local(vni, &[]);
                 let endpoint = self.config.vtep.octets();
                 f(&UpdateRepr {
                     mp_reach: Some(MpReach::Evpn {

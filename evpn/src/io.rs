@@ -40,11 +40,14 @@ pub enum FdbAction {
         seq: u32,
         peer: PeerId,
     },
-    /// `ip` belongs to `mac` (ARP suppression), behind `vtep`.
+    /// `ip` belongs to `mac` (ARP suppression for IPv4, ND suppression for IPv6), behind
+    /// `vtep`; `router`: an IPv6 router (the route's ARP/ND extended community), which the
+    /// engine's proxied Neighbour Advertisements then say.
     InstallIp {
         vni: Vni,
         mac: Mac,
-        ip: Ipv4Address,
+        ip: IpAddress,
+        router: bool,
         vtep: Ipv4Address,
         seq: u32,
     },
@@ -56,7 +59,7 @@ pub enum FdbAction {
     /// No route for `ip` any more (the MAC may stay).
     WithdrawIp {
         vni: Vni,
-        ip: Ipv4Address,
+        ip: IpAddress,
     },
     /// `vtep` wants the BUM traffic of `vni` (a type-3 route with ingress replication).
     AddFloodPeer {
@@ -94,23 +97,21 @@ impl FdbAction {
                 vni,
                 mac,
                 ip,
+                router,
                 vtep,
                 seq,
             } => {
-                engine.install_route(
-                    now,
-                    vni,
-                    mac,
-                    Some(IpAddress::Ipv4(ip)),
-                    remote(vtep),
-                    seq,
-                )?;
+                engine.install_route(now, vni, mac, Some(ip), remote(vtep), seq)?;
+                // Installed as no router; IPv4 has none (set_router refuses it).
+                if router {
+                    engine.neighbours_mut().set_router(vni, &ip, true);
+                }
             }
             FdbAction::WithdrawMac { vni, mac } => {
                 engine.withdraw_route(vni, &mac, None);
             }
             FdbAction::WithdrawIp { vni, ip } => {
-                engine.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
+                engine.neighbours_mut().remove(vni, &ip);
             }
             FdbAction::AddFloodPeer { vni, vtep } => {
                 engine.add_flood_peer(vni, IpAddress::Ipv4(vtep))?;

@@ -51,6 +51,17 @@ impl PathAttributes {
             .unwrap_or((false, 0))
     }
 
+    /// The R flag of RFC 9047's ARP/ND extended community: the route's IPv6 address belongs
+    /// to a router (FRR sends the community only then).
+    pub fn router_flag(&self) -> bool {
+        self.ext_communities.iter().any(|b| {
+            matches!(
+                ExtCommunity::parse(*b),
+                ExtCommunity::ArpNd { router: true, .. }
+            )
+        })
+    }
+
     /// Ingress replication to an IPv4 endpoint.
     pub fn ingress_replication(&self) -> bool {
         matches!(&self.pmsi, Some((_, 6, _, id)) if id.len() == 4)

@@ -24,7 +24,16 @@ pub struct LocalMac {
     pub seq: u32,
     /// Duplicate detection froze it: not advertised (RFC 7432 section 15.1).
     pub frozen: bool,
-    pub ips: Vec<Ipv4Address>,
+    /// Its IPv4 and IPv6 addresses (link-local ones too), each a MAC/IP route.
+    pub ips: Vec<NeighIp>,
+}
+
+/// An IP address of a MAC and its Router flag (IPv6 only: RFC 9047's ARP/ND extended
+/// community carries it, RFC 9161's proxy answers with it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NeighIp {
+    pub ip: IpAddress,
+    pub router: bool,
 }
 
 /// ESI and labels of a type-2 route, stored with its attributes.
@@ -33,8 +42,9 @@ type RouteData = ([u8; 10], u32, Option<u32>);
 /// A flood-list entry: a remote VTEP of a VNI.
 pub type FloodKey = (Vni, Ipv4Address);
 
-/// IPs of a MAC kept per best path without allocating; more are not installed.
-const MAX_IPS: usize = 4;
+/// IPs of a MAC kept per best path without allocating; more are not installed. A dual-stack
+/// host has an IPv4 address, a link-local and one or two global IPv6 addresses.
+const MAX_IPS: usize = 8;
 
 /// The path that decides where a MAC's frames go.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -45,7 +55,7 @@ pub(crate) enum Best {
         vtep: Ipv4Address,
         seq: u32,
         peer: PeerId,
-        ips: [Option<Ipv4Address>; MAX_IPS],
+        ips: [Option<NeighIp>; MAX_IPS],
     },
 }
 
@@ -66,12 +76,12 @@ impl Speaker {
         }
     }
 
-    pub(crate) fn mac_key(&self, vni: Vni, mac: [u8; 6], ip: Option<Ipv4Address>) -> RouteKey {
+    pub(crate) fn mac_key(&self, vni: Vni, mac: [u8; 6], ip: Option<IpAddress>) -> RouteKey {
         RouteKey::MacIp {
             rd: self.vnis.get(&vni).map(|v| v.rd).unwrap_or_default(),
             ethernet_tag: 0,
             mac,
-            ip: ip.map(|i| IpKey::V4(i.octets())),
+            ip: ip.map(IpKey::from),
         }
     }
 
@@ -112,12 +122,15 @@ impl Speaker {
                 mac,
                 dest: Destination::Local(_),
             } => self.withdraw_local(vni, mac),
-            // Type-2 routes carry IPv4 addresses here; IPv6 neighbours are not advertised yet.
+            // Every unicast address, IPv6 link-local ones included: a VNI is one link, where a
+            // link-local address is unique (duplicate address detection spans it) and what
+            // hosts resolve for their routers; FRR advertises them too.
             E::NeighbourLearned {
                 vni,
-                ip: IpAddress::Ipv4(ip),
+                ip,
                 mac,
-            } => self.add_local_ip(vni, mac, ip),
+                router,
+            } => self.add_local_ip(vni, mac, NeighIp { ip, router }),
             E::DuplicateFrozen { vni, mac, .. } => self.freeze_local(vni, mac),
             _ => {}
         }
@@ -149,8 +162,8 @@ impl Speaker {
         let ips = entry.ips.clone();
         self.fdb_diff(vni, mac, before);
         self.local_changed(self.mac_key(vni, mac.0, None));
-        for ip in ips {
-            self.local_changed(self.mac_key(vni, mac.0, Some(ip)));
+        for n in ips {
+            self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
         }
     }
 
@@ -161,23 +174,32 @@ impl Speaker {
             return;
         };
         self.local_changed(self.mac_key(vni, mac.0, None));
-        for ip in local.ips {
-            self.local_changed(self.mac_key(vni, mac.0, Some(ip)));
+        for n in local.ips {
+            self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
         }
         self.fdb_diff(vni, mac, before);
     }
 
-    fn add_local_ip(&mut self, vni: Vni, mac: Mac, ip: Ipv4Address) {
+    /// An address of a local MAC, or its Router flag changed: (re-)advertised.
+    fn add_local_ip(&mut self, vni: Vni, mac: Mac, new: NeighIp) {
         let Some(local) = self.local.get_mut(&(vni, mac.0)) else {
             return;
         };
-        if local.ips.contains(&ip) || local.ips.len() >= MAX_IPS {
-            return;
+        // ARP has no routers (the engine never says so, but a route must not either).
+        let new = NeighIp {
+            router: new.router && matches!(new.ip, IpAddress::Ipv6(_)),
+            ..new
+        };
+        let full = local.ips.len() >= MAX_IPS;
+        match local.ips.iter_mut().find(|n| n.ip == new.ip) {
+            Some(n) if *n == new => return,
+            Some(n) => *n = new,
+            None if full => return,
+            None => local.ips.push(new),
         }
-        local.ips.push(ip);
         let frozen = local.frozen;
         if !frozen {
-            self.local_changed(self.mac_key(vni, mac.0, Some(ip)));
+            self.local_changed(self.mac_key(vni, mac.0, Some(new.ip)));
         }
     }
 
@@ -193,8 +215,8 @@ impl Speaker {
         local.frozen = true;
         let ips = local.ips.clone();
         self.local_changed(self.mac_key(vni, mac.0, None));
-        for ip in ips {
-            self.local_changed(self.mac_key(vni, mac.0, Some(ip)));
+        for n in ips {
+            self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
         }
         self.fdb_diff(vni, mac, before);
     }
@@ -255,11 +277,17 @@ impl Speaker {
                 let RouteKey::MacIp { ip: Some(key), .. } = record.key else {
                     continue;
                 };
-                if let Some(ip) = v4(key).filter(|_| nh == *vtep)
+                let ip = IpAddress::from(key);
+                // A multicast, unspecified or loopback address names no neighbour: the
+                // route's MAC is installed, not that.
+                if nh == *vtep
                     && n < MAX_IPS
-                    && !ips.contains(&Some(ip))
+                    && vtep_core::neigh::is_usable(&ip)
+                    && !ips.iter().flatten().any(|i| i.ip == ip)
                 {
-                    ips[n] = Some(ip);
+                    let router = matches!(ip, IpAddress::Ipv6(_))
+                        && self.rib.attrs.get(record.attrs).router_flag();
+                    ips[n] = Some(NeighIp { ip, router });
                     n += 1;
                 }
             }
@@ -296,27 +324,29 @@ impl Speaker {
                         peer,
                     });
                 }
-                for ip in ips.into_iter().flatten() {
-                    if !same_mac || !old_ips.contains(&Some(ip)) {
+                for n in ips.into_iter().flatten() {
+                    // A new address, or a known one whose Router flag changed.
+                    if !same_mac || !old_ips.contains(&Some(n)) {
                         push(FdbAction::InstallIp {
                             vni,
                             mac,
-                            ip,
+                            ip: n.ip,
+                            router: n.router,
                             vtep,
                             seq,
                         });
                     }
                 }
-                for ip in old_ips.into_iter().flatten() {
-                    if !ips.contains(&Some(ip)) {
-                        push(FdbAction::WithdrawIp { vni, ip });
+                for old in old_ips.into_iter().flatten() {
+                    if !ips.iter().flatten().any(|n| n.ip == old.ip) {
+                        push(FdbAction::WithdrawIp { vni, ip: old.ip });
                     }
                 }
             }
             Best::Local | Best::None => {
                 if matches!(before, Best::Remote { .. }) {
-                    for ip in old_ips.into_iter().flatten() {
-                        push(FdbAction::WithdrawIp { vni, ip });
+                    for old in old_ips.into_iter().flatten() {
+                        push(FdbAction::WithdrawIp { vni, ip: old.ip });
                     }
                     push(FdbAction::WithdrawMac { vni, mac });
                 }

@@ -548,11 +548,16 @@ impl Speaker {
                 let take = need.saturating_sub(peer.rx.len()).min(bytes.len());
                 peer.rx.extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
-                if peer.rx.len() < need || bgp::frame_len(&peer.rx) == Ok(None) {
-                    if bytes.is_empty() {
-                        return;
+                // Whole only when the header, now read, says so: a header that was still
+                // arriving (`need` was 19) tells the body's length only now.
+                match bgp::frame_len(&peer.rx) {
+                    Ok(Some(len)) if len == peer.rx.len() => {}
+                    Ok(_) if bytes.is_empty() => return,
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let message = core::mem::take(&mut peer.rx);
+                        return self.malformed(id, e, &message);
                     }
-                    continue;
                 }
                 let message = core::mem::take(&mut peer.rx);
                 if !self.on_message(id, &message) {

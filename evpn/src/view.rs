@@ -54,6 +54,8 @@ pub struct RouteView {
     pub next_hop: Ipv4Address,
     pub seq: u32,
     pub sticky: bool,
+    /// The ARP/ND community's R flag: the route's IPv6 address is a router's.
+    pub router: bool,
     pub route_targets: Vec<RouteTarget>,
     pub source: RouteSource,
     /// This path decides the FDB entry (type 2) or is in the flood list (type 3).
@@ -123,6 +125,7 @@ impl Speaker {
                     next_hop: attrs.next_hop,
                     seq,
                     sticky,
+                    router: attrs.router_flag(),
                     route_targets: attrs
                         .ext_communities
                         .iter()
@@ -143,32 +146,40 @@ impl Speaker {
     /// The routes this speaker originates (advertised to every peer), sorted by key.
     pub fn local_routes(&self) -> Vec<RouteView> {
         let mut routes = Vec::new();
-        let view = |key, vni: Vni, seq, best| RouteView {
+        let view = |key, vni: Vni, seq, best, router| RouteView {
             key,
             vni,
             imported: true,
             next_hop: self.config.vtep,
             seq,
             sticky: false,
+            router,
             route_targets: self.vnis.get(&vni).map(|v| v.rt).into_iter().collect(),
             source: RouteSource::Local,
             best,
         };
         for vni in self.vnis.keys() {
-            routes.push(view(self.imet_key(*vni), *vni, 0, true));
+            routes.push(view(self.imet_key(*vni), *vni, 0, true, false));
         }
         for ((vni, mac), local) in &self.local {
             if local.frozen {
                 continue;
             }
             let best = self.best(*vni, *mac) == Best::Local;
-            routes.push(view(self.mac_key(*vni, *mac, None), *vni, local.seq, best));
-            for ip in &local.ips {
+            routes.push(view(
+                self.mac_key(*vni, *mac, None),
+                *vni,
+                local.seq,
+                best,
+                false,
+            ));
+            for n in &local.ips {
                 routes.push(view(
-                    self.mac_key(*vni, *mac, Some(*ip)),
+                    self.mac_key(*vni, *mac, Some(n.ip)),
                     *vni,
                     local.seq,
                     best,
+                    n.router,
                 ));
             }
         }

@@ -269,3 +269,43 @@ fn a_length_under_19_resets_after_the_header() {
     ));
     let _ = bgp::HEADER_LEN;
 }
+
+/// A MAC/IP route whose IPv6 address names no neighbour (all-nodes multicast, unspecified,
+/// loopback): the MAC is installed, the address is not; a unicast one beside it is; the
+/// session stays up.
+#[test]
+fn an_ipv6_address_that_names_no_neighbour_installs_only_the_mac() {
+    use vtep_core::wire::Ipv6Address;
+    let (mut s, p) = established();
+    let with_ip = |ip: Ipv6Address| {
+        let EvpnRoute::MacIp(r) = route() else {
+            unreachable!()
+        };
+        EvpnRoute::MacIp(MacIpRoute {
+            ip: Some(IpAddress::Ipv6(ip)),
+            ..r
+        })
+    };
+    let routes = [
+        with_ip(Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1)),
+        with_ip(Ipv6Address::UNSPECIFIED),
+        with_ip(Ipv6Address::LOCALHOST),
+        with_ip(Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 9)),
+    ];
+    let out = send(&mut s, p, &update(&routes, |_| {}));
+    assert!(installed(&out));
+    let ips: Vec<IpAddress> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Fdb(vtep_evpn::FdbAction::InstallIp { ip, .. }) => Some(*ip),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ips,
+        [IpAddress::Ipv6(Ipv6Address::new(
+            0xfd42, 0, 0, 0, 0, 0, 0, 9
+        ))]
+    );
+    assert_eq!(s.peer_status(p).unwrap().state, State::Established);
+}

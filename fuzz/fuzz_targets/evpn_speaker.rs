@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use vtep_core::{Destination, PortId};
 use vtep_core::vtep::Event;
 use vtep_core::wire::bgp::{self, Message, MessageType, UpdatePacket, UpdateRepr};
-use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
+use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv6Address};
 use vtep_core::{Duration, Instant, Vni};
 use vtep_evpn::{Input, Output, PeerConfig, PeerId, Speaker, SpeakerConfig, State};
 
@@ -132,9 +132,12 @@ enum Op {
         to_local: bool,
     },
     AgedOut(u8),
+    /// An IPv4 neighbour, or with `v6` an IPv6 one (a router with `router`).
     Neighbour {
         mac: u8,
         ip: u8,
+        v6: bool,
+        router: bool,
     },
     Frozen(u8),
     Advance(u16),
@@ -363,12 +366,22 @@ fuzz_target!(|scenario: Scenario| {
                     dest: Destination::Local(PortId(0)),
                 }),
             ),
-            Op::Neighbour { mac: m, ip } => h.speaker.handle_input(
+            Op::Neighbour {
+                mac: m,
+                ip,
+                v6,
+                router,
+            } => h.speaker.handle_input(
                 h.now,
                 Input::Vtep(Event::NeighbourLearned {
                     vni: vni(),
-                    ip: IpAddress::Ipv4(Ipv4Address::new(192, 168, 42, ip)),
+                    ip: if v6 {
+                        IpAddress::Ipv6(Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, ip.into()))
+                    } else {
+                        IpAddress::Ipv4(Ipv4Address::new(192, 168, 42, ip))
+                    },
                     mac: mac(m),
+                    router: v6 && router,
                 }),
             ),
             Op::Frozen(m) => h.speaker.handle_input(

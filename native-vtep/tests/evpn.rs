@@ -8,8 +8,8 @@
 //! Topology: the underlay bridge of `common/fabric.rs` (10.0.0.0/24) with `h1` (native-vtep,
 //! 10.0.0.1), `h2` (kernel `vxlan` + FRR, 10.0.0.2) and `rr` (FRR route reflector,
 //! 10.0.0.254), or `gb` (GoBGP, 10.0.0.253). Hosts are namespaces of their own behind a
-//! leaf's bridge `br42`, VNI 42, 192.168.42.0/24; learning is off everywhere: every remote
-//! MAC comes from a route. Each test prints what it measured (convergence, pings lost,
+//! leaf's bridge `br42`, VNI 42, 192.168.42.0/24 and fd42::/64 (link-local fe80::/64);
+//! learning is off everywhere: every remote MAC comes from a route. Each test prints what it measured (convergence, pings lost,
 //! withdrawal and recovery times).
 
 mod common;
@@ -34,6 +34,31 @@ ipb = bytes(int(x) for x in ip.split("."))
 arp = b"\x00\x01\x08\x00\x06\x04\x00\x01" + src + ipb + b"\x00" * 6 + ipb
 for _ in range(3):
     s.send(b"\xff" * 6 + src + b"\x08\x06" + arp.ljust(46, b"\0"))
+"#;
+
+/// `una.py IFACE IP [router]`: three unsolicited Neighbour Advertisements for IP from IFACE
+/// to all nodes (Override set, Router set with `router`): IPv6's gratuitous ARP, what a host
+/// sends once its address is up (`ndisc_notify`) or after it moved.
+const UNA: &str = r#"
+import socket, struct, sys
+iface, ip = sys.argv[1], sys.argv[2]
+router = len(sys.argv) > 3 and sys.argv[3] == "router"
+mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+src = socket.inet_pton(socket.AF_INET6, ip)
+dst = socket.inet_pton(socket.AF_INET6, "ff02::1")
+flags = (0x80 if router else 0) | 0x20
+icmp = bytearray(struct.pack("!BBHI", 136, 0, 0, flags << 24) + src + b"\x02\x01" + mac)
+pseudo = src + dst + struct.pack("!I", len(icmp)) + b"\x00\x00\x00\x3a" + bytes(icmp)
+total = sum(struct.unpack("!%dH" % (len(pseudo) // 2), pseudo))
+while total > 0xffff:
+    total = (total & 0xffff) + (total >> 16)
+icmp[2:4] = struct.pack("!H", ~total & 0xffff)
+ip6 = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 255) + src + dst
+frame = b"\x33\x33\x00\x00\x00\x01" + mac + b"\x86\xdd" + ip6 + bytes(icmp)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for _ in range(3):
+    s.send(frame)
 "#;
 
 const NA_MAC: &str = "02:00:00:00:0a:01";
@@ -102,6 +127,38 @@ fn host(f: &mut Fabric, name: &str, leaf: usize, mac: &str, ip: &str) -> usize {
     f.hosts.len() - 1
 }
 
+/// An IPv6 host namespace `name` behind `leaf` with `mac`, the global address `ip`/64 and the
+/// link-local `ll`/64 (both without duplicate address detection, and no other IPv6 noise:
+/// no automatic link-local address, no router solicitations); returns its index in `f.hosts`.
+fn host6(f: &mut Fabric, name: &str, leaf: usize, mac: &str, ip: &str, ll: &str) -> usize {
+    let ns = f.lab.netns(name);
+    f.lab.ns_must(
+        &ns,
+        "sysctl -qw net.ipv6.conf.default.addr_gen_mode=1 \
+         net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_ra=0 \
+         net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0",
+    );
+    plug(f, &ns, "eth0", leaf, name);
+    f.lab.ns_must(
+        &ns,
+        &format!(
+            "ip link set eth0 address {mac} && ip -6 addr add {ip}/64 dev eth0 nodad && \
+             ip -6 addr add {ll}/64 dev eth0 nodad"
+        ),
+    );
+    f.hosts.push(ns);
+    f.hosts.len() - 1
+}
+
+/// Host `i` announces its IPv6 address `ip` (unsolicited Neighbour Advertisements from
+/// `eth`, with the Router flag if `router`).
+fn announce6(f: &Fabric, i: usize, eth: &str, ip: &str, router: bool) {
+    let script = f.lab.script("una.py", UNA);
+    let flag = if router { " router" } else { "" };
+    f.lab
+        .ns_must(&f.hosts[i], &format!("python3 {script} {eth} {ip}{flag}"));
+}
+
 /// Host `i` announces itself (gratuitous ARP from `eth`).
 fn garp(f: &Fabric, i: usize, eth: &str, ip: &str) {
     let script = f.lab.script("garp.py", GARP);
@@ -109,13 +166,20 @@ fn garp(f: &Fabric, i: usize, eth: &str, ip: &str) {
         .ns_must(&f.hosts[i], &format!("python3 {script} {eth} {ip}"));
 }
 
-/// Starts tcpdump on the underlay bridge with `filter`; returns the pcap path.
-fn capture(f: &mut Fabric, name: &str, filter: &str) -> PathBuf {
+/// Starts tcpdump on the underlay bridge with `filter`, keeping `snaplen` bytes of each packet
+/// (0: all) in a 32 MiB buffer; returns the pcap path.
+fn capture(f: &mut Fabric, name: &str, snaplen: u32, filter: &str) -> PathBuf {
     let pcap = f.lab.dir.join(format!("{name}.pcap"));
     let ul = f.ul.clone();
     let mut args: Vec<String> = ["-i", "ulbr", "-n", "-U", "--immediate-mode", "-Z", "root"]
         .map(String::from)
         .to_vec();
+    args.extend([
+        "-B".into(),
+        "32768".into(),
+        "-s".into(),
+        snaplen.to_string(),
+    ]);
     args.extend(["-w".into(), pcap.display().to_string()]);
     args.extend(filter.split_whitespace().map(String::from));
     f.lab.spawn(&ul, name, "tcpdump", &args);
@@ -127,9 +191,15 @@ fn capture(f: &mut Fabric, name: &str, filter: &str) -> PathBuf {
     pcap
 }
 
-fn stop_capture(f: &mut Fabric, name: &str) {
+/// Stops a capture; returns how many packets the kernel dropped (a capture that dropped
+/// some cannot show that something never crossed).
+fn stop_capture(f: &mut Fabric, name: &str) -> u64 {
     std::thread::sleep(Duration::from_millis(300));
-    f.lab.stop(name);
+    let log = f.lab.stop(name);
+    log.lines()
+        .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no drop count from tcpdump: {log}"))
 }
 
 /// `tshark -r PCAP -Y FILTER -T fields -e ...`: one row of fields per packet.
@@ -355,12 +425,13 @@ fn frr_reflector_kernel_leaf_and_native_vtep() {
     // Traffic both ways, ARP answered locally on both sides: none inside the tunnel.
     l.f.lab.ns_must(&l.f.hosts[na], "ip neigh flush dev eth0");
     l.f.lab.ns_must(&l.f.hosts[ka], "ip neigh flush dev eth0");
-    let pcap = capture(&mut l.f, "tunnel", "udp port 4789");
+    let pcap = capture(&mut l.f, "tunnel", 160, "udp port 4789");
     l.f.ping_ok(na, KA_IP, 3);
     l.f.ping_ok(ka, NA_IP, 3);
     l.f.tcp_1mb(ka, KA_IP, na, 1);
     l.f.tcp_1mb(na, NA_IP, ka, 2);
-    stop_capture(&mut l.f, "tunnel");
+    let dropped = stop_capture(&mut l.f, "tunnel");
+    assert_eq!(dropped, 0, "the capture missed packets");
     let arp = tshark(&pcap, "vxlan && arp", &["frame.number"]);
     let icmp = tshark(&pcap, "vxlan && icmp", &["frame.number"]);
     let tcp = tshark(&pcap, "vxlan && tcp", &["frame.number"]);
@@ -378,6 +449,241 @@ fn frr_reflector_kernel_leaf_and_native_vtep() {
          answered {suppressed} ARP requests itself",
         icmp.len(),
         tcp.len()
+    );
+}
+
+const NA6_MAC: &str = "02:00:00:00:0b:01";
+const NA6_IP: &str = "fd42::11";
+const NA6_LL: &str = "fe80::b11";
+const KA6_MAC: &str = "02:00:00:00:0b:02";
+const KA6_IP: &str = "fd42::12";
+const KA6_LL: &str = "fe80::b12";
+
+/// IPv6 hosts on both sides of FRR's reflector: the kernel's (a router) and native-vtep's.
+/// Before any data traffic each side's neighbour table holds the other's global and
+/// link-local addresses from MAC/IP routes (IP length 128), the kernel host's with the Router
+/// flag from FRR's ARP/ND community; then ping6 and TCP over IPv6 both ways with no Neighbour
+/// Solicitation for a known address in the tunnel: the kernel's `neigh_suppress` answers for
+/// native-vtep's host, native-vtep's proxy for the kernel's. Last, native-vtep's host becomes
+/// a router and FRR's side follows.
+#[test]
+fn frr_ipv6_hosts_both_ways_nd_answered_locally() {
+    let Some(mut l) = FrrLab::new("frr6") else {
+        return;
+    };
+    // The kernel leaf learns its hosts' IPv6 addresses as it learns their IPv4 ones: from
+    // their announcements, into its bridge's neighbour table (RFC 9131's untracked
+    // advertisements, which Linux accepts on a forwarding interface), where zebra reads them.
+    // No multicast snooping on either leaf: a solicitation kept out of the tunnel is kept out
+    // by neighbour suppression, not by a multicast table.
+    let (h1, h2) = (l.f.hosts[0].clone(), l.f.hosts[1].clone());
+    l.f.lab.ns_must(
+        &h2,
+        "sysctl -qw net.ipv6.conf.br42.addr_gen_mode=1 net.ipv6.conf.br42.disable_ipv6=0 \
+         net.ipv6.conf.br42.forwarding=1 net.ipv6.conf.br42.accept_untracked_na=1 && \
+         ip -6 addr add fd42::fc/64 dev br42 nodad && \
+         ip link set br42 type bridge mcast_snooping 0",
+    );
+    l.f.lab
+        .ns_must(&h1, "ip link set br42 type bridge mcast_snooping 0");
+    let na = host6(&mut l.f, "na6", 0, NA6_MAC, NA6_IP, NA6_LL);
+    let ka = host6(&mut l.f, "ka6", 1, KA6_MAC, KA6_IP, KA6_LL);
+    l.f.lab
+        .ns_must(&l.f.hosts[ka], "sysctl -qw net.ipv6.conf.all.forwarding=1");
+    for ip in [NA6_IP, NA6_LL] {
+        announce6(&l.f, na, "eth0", ip, false);
+    }
+    for ip in [KA6_IP, KA6_LL] {
+        announce6(&l.f, ka, "eth0", ip, true);
+    }
+
+    // Before any data traffic: both neighbour tables hold the other side's addresses, from
+    // routes.
+    let native_has = |l: &FrrLab, ip: &str| {
+        l.native_json(&["neigh", "show"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| {
+                n["ip"] == ip
+                    && n["mac"] == KA6_MAC
+                    && n["state"] == "control"
+                    && n["router"] == true
+            })
+    };
+    let kernel_neigh = |l: &FrrLab| l.f.lab.ns_must(&h2, "ip -6 neigh show dev br42");
+    let converged = timed(20, || {
+        let k = kernel_neigh(&l);
+        native_has(&l, KA6_IP)
+            && native_has(&l, KA6_LL)
+            && [NA6_IP, NA6_LL]
+                .iter()
+                .all(|ip| k.contains(&format!("{ip} lladdr {NA6_MAC} extern_learn")))
+    });
+    assert!(
+        converged.is_some(),
+        "IPv6 routes not installed:\nnative {}\nkernel {}\nreflector {}\n{}",
+        l.f.lab.ctl(&l.native, &["neigh", "show"]),
+        kernel_neigh(&l),
+        l.rr.vtysh("show bgp l2vpn evpn route"),
+        l.f.lab.all_logs()
+    );
+    let kernel = kernel_neigh(&l);
+    assert!(
+        !kernel.contains(&format!("{NA6_IP} lladdr {NA6_MAC} router")),
+        "native-vtep's host is no router (yet): {kernel}"
+    );
+    // On the reflector: native-vtep's routes with 128-bit IPs; the kernel host's with FRR's
+    // ARP/ND community.
+    let from_native = l.rr.routes_from("10.0.0.1");
+    for ip in [NA6_IP, NA6_LL] {
+        assert!(
+            from_native
+                .iter()
+                .any(|p| p["mac"] == NA6_MAC && p["ip"] == ip && p["valid"] == true),
+            "{ip}: {from_native:?}"
+        );
+    }
+    let from_kernel = l.rr.routes_from("10.0.0.2");
+    let nd = from_kernel
+        .iter()
+        .find(|p| p["ip"] == KA6_IP)
+        .map(|p| p["extendedCommunity"]["string"].to_string());
+    assert!(
+        nd.as_deref().is_some_and(|s| s.contains("ND:Router Flag")),
+        "{from_kernel:?}"
+    );
+    let routes = l.native_json(&["bgp", "routes"]);
+    let row = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ip"] == KA6_IP && r["source"] == "10.0.0.254")
+        .unwrap_or_else(|| panic!("{routes}"))
+        .clone();
+    assert_eq!(
+        (&row["prefix"], &row["router"], &row["best"]),
+        (
+            &serde_json::json!(format!("[2]:[0]:[48]:[{KA6_MAC}]:[128]:[{KA6_IP}]")),
+            &serde_json::json!(true),
+            &serde_json::json!(true)
+        ),
+        "{row}"
+    );
+    let summary = l.native_json(&["bgp", "summary"]);
+    let peer = &summary["peers"][0];
+    assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
+    assert_eq!(peer["counters"]["routes_ignored"], 0, "{peer}");
+    println!(
+        "frr6: IPv6 hosts announced; both neighbour tables held the other side's global and \
+         link-local addresses from MAC/IP routes (IP length 128) {} after the announcements, \
+         the kernel host with FRR's ND:Router Flag",
+        ms(converged.unwrap())
+    );
+
+    // Traffic both ways; Neighbour Discovery for the known addresses answered at home.
+    for i in [na, ka] {
+        l.f.lab.ns_must(&l.f.hosts[i], "ip -6 neigh flush dev eth0");
+    }
+    let suppressed = common::counter(&l.f.lab.stats(&l.native), 42, "nd_suppressed");
+    let pcap = capture(&mut l.f, "tunnel6", 160, "udp port 4789");
+    l.f.ping_ok(na, KA6_IP, 3);
+    l.f.ping_ok(ka, NA6_IP, 3);
+    l.f.ping_ok(na, &format!("{KA6_LL}%eth0"), 3);
+    l.f.ping_ok(ka, &format!("{NA6_LL}%eth0"), 3);
+    l.f.tcp_1mb(ka, KA6_IP, na, 61);
+    l.f.tcp_1mb(na, NA6_IP, ka, 62);
+    let dropped = stop_capture(&mut l.f, "tunnel6");
+    assert_eq!(dropped, 0, "the capture missed packets");
+    let known = [NA6_IP, NA6_LL, KA6_IP, KA6_LL];
+    let ns = tshark(
+        &pcap,
+        "vxlan && icmpv6.type == 135",
+        &["icmpv6.nd.ns.target_address", "ipv6.src"],
+    );
+    let na_rows = tshark(
+        &pcap,
+        "vxlan && icmpv6.type == 136",
+        &["icmpv6.nd.na.target_address", "ipv6.src"],
+    );
+    let echo = tshark(&pcap, "vxlan && icmpv6.type == 128", &["frame.number"]);
+    let tcp = tshark(&pcap, "vxlan && tcp", &["frame.number"]);
+    assert!(
+        !ns.iter().any(|r| known.contains(&r[0].as_str()))
+            && !na_rows.iter().any(|r| known.contains(&r[0].as_str())),
+        "Neighbour Discovery for a known address in the tunnel: solicitations {ns:?}, \
+         advertisements {na_rows:?}"
+    );
+    assert!(
+        echo.len() >= 12 && tcp.len() >= 200,
+        "in the tunnel: {} echo requests, {} TCP",
+        echo.len(),
+        tcp.len()
+    );
+    // Answered at home: native-vtep counted its answers; the kernel host resolved native-vtep's
+    // host though nothing of it crossed the tunnel, so the kernel's bridge answered. Each host
+    // sees the other's Router flag as the routes carry it.
+    let answered = common::counter(&l.f.lab.stats(&l.native), 42, "nd_suppressed") - suppressed;
+    assert!(
+        answered >= 2,
+        "native-vtep answered {answered} solicitations"
+    );
+    let at_na = l.f.lab.ns_must(&l.f.hosts[na], "ip -6 neigh show dev eth0");
+    assert!(
+        at_na.contains(&format!("{KA6_IP} lladdr {KA6_MAC} router")),
+        "{at_na}"
+    );
+    let at_ka = l.f.lab.ns_must(&l.f.hosts[ka], "ip -6 neigh show dev eth0");
+    assert!(
+        at_ka.contains(&format!("{NA6_IP} lladdr {NA6_MAC}"))
+            && !at_ka.contains(&format!("{NA6_IP} lladdr {NA6_MAC} router")),
+        "{at_ka}"
+    );
+    println!(
+        "frr6: ping6 (global and link-local) and 1 MB TCP over IPv6 both ways; in the tunnel \
+         {} echo requests, {} TCP, no Neighbour Discovery for the 4 known addresses ({} \
+         solicitations of others); native-vtep answered {answered} solicitations, the \
+         kernel's neigh_suppress the rest; the kernel host is a router to native-vtep's host",
+        echo.len(),
+        tcp.len(),
+        ns.len()
+    );
+
+    // native-vtep's host starts routing: its next announcement carries R; the route follows
+    // with the ARP/ND community, and the kernel's answers say router.
+    l.f.lab
+        .ns_must(&l.f.hosts[na], "sysctl -qw net.ipv6.conf.all.forwarding=1");
+    announce6(&l.f, na, "eth0", NA6_IP, true);
+    let flagged = timed(10, || {
+        kernel_neigh(&l).contains(&format!("{NA6_IP} lladdr {NA6_MAC} router extern_learn"))
+    });
+    assert!(
+        flagged.is_some(),
+        "kernel: {}\nreflector: {:?}",
+        kernel_neigh(&l),
+        l.rr.routes_from("10.0.0.1")
+    );
+    let nd =
+        l.rr.routes_from("10.0.0.1")
+            .iter()
+            .find(|p| p["ip"] == NA6_IP)
+            .map(|p| p["extendedCommunity"]["string"].to_string());
+    assert!(
+        nd.as_deref().is_some_and(|s| s.contains("ND:Router Flag")),
+        "{nd:?}"
+    );
+    l.f.lab
+        .ns_must(&l.f.hosts[ka], "ip -6 neigh flush dev eth0");
+    l.f.ping_ok(ka, NA6_IP, 2);
+    let at_ka = l.f.lab.ns_must(&l.f.hosts[ka], "ip -6 neigh show dev eth0");
+    assert!(
+        at_ka.contains(&format!("{NA6_IP} lladdr {NA6_MAC} router")),
+        "{at_ka}"
+    );
+    println!(
+        "frr6: native-vtep's host became a router: FRR's route carried ND:Router Flag and the \
+         kernel's answers the R flag {} after its announcement",
+        ms(flagged.unwrap())
     );
 }
 
@@ -492,10 +798,13 @@ fn frr_mobility_reflector_restart_and_withdrawal() {
     });
     assert!(
         back.is_some(),
-        "not recovered after the reflector's restart: native {} / {}\nkernel {}\n{}",
+        "not recovered after the reflector's restart: native {} / {}\nkernel {}\nreflector \
+         {}\nleaf's session {}\n{}",
         l.native_state(),
         l.native_fdb(),
         l.kernel_fdb(),
+        l.rr.vtysh("show bgp l2vpn evpn summary"),
+        l.leaf.vtysh("show bgp neighbors 10.0.0.254"),
         l.f.lab.all_logs()
     );
     let recovered = restarted.elapsed();
@@ -572,7 +881,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     f.lab
         .veth(&gb_ns, "ul", Some("10.0.0.253/24"), &ul, "pgb", None);
     must(&format!("ip -n {ul} link set pgb master ulbr"));
-    let pcap = capture(&mut f, "bgp", "tcp port 179");
+    let pcap = capture(&mut f, "bgp", 0, "tcp port 179");
     let gobgp = GoBgp::start(&mut f.lab, &gb_ns, "gobgpd", GOBGP);
     f.lab.ns_must(
         &f.hosts[0],
@@ -615,12 +924,21 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
              encap vxlan nexthop 10.0.0.9"
         ),
     );
+    // An IPv6 host: IP length 128, into the IPv6 neighbour table.
+    gobgp.cli(
+        &f.lab,
+        &format!(
+            "{rib} macadv 02:00:00:00:42:06 fd42::6 etag 0 label 42 rd 10.0.0.9:1 rt 65000:42 \
+             encap vxlan nexthop 10.0.0.9"
+        ),
+    );
     let installed = timed(10, || {
         let fdb = f.lab.ctl(&native, &["fdb", "show"]);
         fdb.contains(
             "02:00:00:00:42:09 dev vt42 dst 10.0.0.9 vni 42 self extern_learn peer 10.0.0.253",
         ) && fdb.contains("00:00:00:00:00:00 dev vt42 dst 10.0.0.9 vni 42 self permanent")
             && fdb.contains("02:00:00:00:42:77 dev vt42 dst 10.0.0.9")
+            && fdb.contains("02:00:00:00:42:06 dev vt42 dst 10.0.0.9")
     });
     assert!(
         installed.is_some(),
@@ -629,11 +947,17 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     );
     let neigh = f.lab.ctl(&native, &["neigh", "show"]);
     assert!(
-        neigh.contains("192.168.42.9 dev vt42 lladdr 02:00:00:00:42:09"),
+        neigh.contains("192.168.42.9 dev vt42 lladdr 02:00:00:00:42:09 vni 42 extern_learn")
+            && neigh.contains("fd42::6 dev vt42 lladdr 02:00:00:00:42:06 vni 42 extern_learn"),
         "{neigh}"
     );
+    let routes = f.lab.ctl(&native, &["bgp", "routes"]);
+    assert!(
+        routes.contains("*>i[2]:[0]:[48]:[02:00:00:00:42:06]:[128]:[fd42::6]"),
+        "{routes}"
+    );
     println!(
-        "gob: routes injected into GoBGP installed by native-vtep after {}",
+        "gob: routes injected into GoBGP (MAC, MAC/IPv4, MAC/IPv6, type 3) installed by native-vtep after {}",
         ms(installed.unwrap())
     );
 
@@ -644,15 +968,27 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
         &f.hosts[0],
         &format!("python3 {script} br42 192.168.42.1 && python3 {script} br42 192.168.42.77 02:00:00:00:42:77"),
     );
+    // And an IPv6 address of the bridge's, announced as a host announces one.
+    f.lab.ns_must(
+        &f.hosts[0],
+        "sysctl -qw net.ipv6.conf.br42.addr_gen_mode=1 net.ipv6.conf.br42.disable_ipv6=0 && \
+         ip -6 addr add fd42::1/64 dev br42 nodad",
+    );
+    let una = f.lab.script("una.py", UNA);
+    f.lab
+        .ns_must(&f.hosts[0], &format!("python3 {una} br42 fd42::1"));
     let br_mac = f.mac(0, "br42");
     let adj_in = || gobgp.json(&f.lab, "neighbor 10.0.0.1 adj-in -a evpn");
     let complete = |v: &serde_json::Value| {
         let text = v.to_string();
-        text.contains(&br_mac) && text.contains("02:00:00:00:42:77") && text.contains("\"type\":3")
+        text.contains(&br_mac)
+            && text.contains("02:00:00:00:42:77")
+            && text.contains("\"type\":3")
+            && text.contains("fd42::1")
     };
     assert!(wait_for(10, || complete(&adj_in())), "{}", adj_in());
     let advertised = adj_in();
-    let mut seen = (false, false, false, false);
+    let mut seen = (false, false, false, false, false);
     for (_, paths) in advertised.as_object().unwrap() {
         for path in paths.as_array().unwrap() {
             let nlri = &path["nlri"];
@@ -709,6 +1045,8 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
                         assert!(mm.is_none_or(|m| m["sequence"] == 0), "{path}");
                         if v["ip"] == "192.168.42.1" {
                             seen.3 = true;
+                        } else if v["ip"] == "fd42::1" {
+                            seen.4 = true;
                         } else {
                             seen.2 = true;
                         }
@@ -720,11 +1058,11 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     }
     assert_eq!(
         seen,
-        (true, true, true, true),
-        "type 3, moved MAC, MAC, MAC/IP: {advertised}"
+        (true, true, true, true, true),
+        "type 3, moved MAC, MAC, MAC/IPv4, MAC/IPv6: {advertised}"
     );
     println!(
-        "gob: native-vtep's type-3 (PMSI ingress replication, label 42), type-2 MAC and MAC/IP routes read back from GoBGP with RD 10.0.0.1:1, RT 65000:42, VXLAN, label 42; the moved MAC with mobility sequence 1"
+        "gob: native-vtep's type-3 (PMSI ingress replication, label 42), type-2 MAC and MAC/IP (IPv4 and IPv6) routes read back from GoBGP with RD 10.0.0.1:1, RT 65000:42, VXLAN, label 42; the moved MAC with mobility sequence 1"
     );
 
     // GoBGP's messages are all clean by our codec.
@@ -753,9 +1091,22 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
         .lab
         .ctl(&native, &["neigh", "show"])
         .contains("192.168.42.9 ")));
+    gobgp.cli(
+        &f.lab,
+        "global rib -a evpn del macadv 02:00:00:00:42:06 fd42::6 etag 0 label 42 rd 10.0.0.9:1",
+    );
+    assert!(
+        wait_for(5, || !f
+            .lab
+            .ctl(&native, &["neigh", "show"])
+            .contains("fd42::6 ")),
+        "{}",
+        f.lab.ctl(&native, &["neigh", "show"])
+    );
 
     // tshark reads the sessions: route types, MACs, IPs, VNIs, route targets, sequences.
-    stop_capture(&mut f, "bgp");
+    let dropped = stop_capture(&mut f, "bgp");
+    assert_eq!(dropped, 0, "the capture missed BGP messages");
     let fields = [
         "ip.src",
         "bgp.evpn.nlri.rt",
@@ -767,6 +1118,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
         "bgp.ext_com.value_an4",
         "bgp.ext_com_evpn.mmac.seq",
         "bgp.update.path_attribute.pmsi.tunnel.type",
+        "bgp.evpn.nlri.ipv6.addr",
     ];
     let rows = tshark(&pcap, "bgp.evpn.nlri.rt", &fields);
     let ours: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "10.0.0.1").collect();
@@ -785,6 +1137,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
             && has(&ours, 7, "42")
             && has(&ours, 8, "1")
             && has(&ours, 9, "6")
+            && has(&ours, 10, "fd42::1")
             && label_ok(&ours),
         "native-vtep's UPDATEs as tshark reads them: {ours:?}"
     );
@@ -793,12 +1146,14 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
             && has(&theirs, 2, "02:00:00:00:42:09")
             && has(&theirs, 3, "192.168.42.9")
             && has(&theirs, 9, "6")
+            && has(&theirs, 10, "fd42::6")
             && label_ok(&theirs),
         "GoBGP's UPDATEs as tshark reads them: {theirs:?}"
     );
     println!(
         "gob: tshark decoded {} EVPN UPDATEs from native-vtep and {} from GoBGP (route types, \
-         MACs, IPs, VNI 42, RT 65000:42, mobility sequence 1, PMSI ingress replication)",
+         MACs, IPv4 and IPv6 addresses, VNI 42, RT 65000:42, mobility sequence 1, PMSI \
+         ingress replication)",
         ours.len(),
         theirs.len()
     );

@@ -218,9 +218,10 @@ pub const SUITES: &[Suite] = &[
         name: "evpn",
         about: "native-vtep in BGP EVPN fabrics against real peers in network namespaces: FRR \
                 as route reflector with an FRR-driven kernel vxlan VTEP (routes both ways, \
-                ping and TCP with learning off, ARP answered locally, a host moving, the \
-                reflector restarting, SIGTERM withdrawing), GoBGP injecting and reading back \
-                routes, tshark decoding the sessions (root; FRR and GoBGP from setup)",
+                ping and TCP with learning off, ARP answered locally, IPv6 hosts with ND \
+                answered locally and the Router flag both ways, a host moving, the reflector \
+                restarting, SIGTERM withdrawing), GoBGP injecting and reading back routes \
+                (IPv6 ones too), tshark decoding the sessions (root; FRR and GoBGP from setup)",
         steps: &[Step::namespace_test("evpn")],
     },
     Suite {

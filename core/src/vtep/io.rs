@@ -34,9 +34,15 @@ pub enum Event {
     },
     /// A new MAC was not learned because the FDB is full.
     FdbFull { vni: Vni, mac: Mac },
-    /// An IP address was learned at a MAC, or moved to another (snooped from ARP or IPv6
-    /// Neighbour Discovery).
-    NeighbourLearned { vni: Vni, ip: IpAddress, mac: Mac },
+    /// An IP address was learned at a MAC, or moved to another, or (IPv6) its Router flag
+    /// changed (snooped from ARP or IPv6 Neighbour Discovery). `router`: the entry's flag, what
+    /// an EVPN speaker advertises in the ND extended community (RFC 9161).
+    NeighbourLearned {
+        vni: Vni,
+        ip: IpAddress,
+        mac: Mac,
+        router: bool,
+    },
     /// A BUM or unknown-unicast frame went to `local_ports` local ports and `remote_copies`
     /// remote VTEPs.
     Flooded {

@@ -220,7 +220,13 @@ impl Vtep {
             self.neighbours.learn(now, vni, ip, mac),
             NeighOutcome::Learned | NeighOutcome::Changed { .. }
         ) {
-            self.sink.push(Event::NeighbourLearned { vni, ip, mac });
+            let router = false; // ARP has no routers
+            self.sink.push(Event::NeighbourLearned {
+                vni,
+                ip,
+                mac,
+                router,
+            });
         }
     }
 }

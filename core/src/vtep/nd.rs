@@ -105,9 +105,15 @@ impl Vtep {
         };
         if matches!(
             outcome,
-            NeighOutcome::Learned | NeighOutcome::Changed { .. }
+            NeighOutcome::Learned | NeighOutcome::Changed { .. } | NeighOutcome::RouterChanged
         ) {
-            self.sink.push(Event::NeighbourLearned { vni, ip, mac });
+            let router = self.neighbours.lookup(vni, &ip).is_some_and(|e| e.router);
+            self.sink.push(Event::NeighbourLearned {
+                vni,
+                ip,
+                mac,
+                router,
+            });
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Node {
     pub address: Ipv4Address,
     pub port: Option<PortId>,
     pub events: Vec<Event>,
+    /// Accepts connections; false: they are refused (its BGP daemon is not running).
+    pub listening: bool,
 }
 
 /// A TCP connection between two nodes' peers.
@@ -72,7 +74,12 @@ impl Net {
     pub fn add_vtep(&mut self, config: SpeakerConfig) -> usize {
         let now = self.now;
         let mut engine = Vtep::new(VtepConfig::new(IpAddress::Ipv4(config.vtep)), now).unwrap();
-        engine.add_network(NetworkConfig::new(vni()), now).unwrap();
+        // ARP and ND suppression on, as native-vtep runs EVPN networks.
+        let network = NetworkConfig {
+            arp_proxy: true,
+            ..NetworkConfig::new(vni())
+        };
+        engine.add_network(network, now).unwrap();
         let port = engine.add_port(vni()).unwrap();
         let mut speaker = Speaker::new(config, now);
         speaker.add_vni(vni(), Default::default()).unwrap();
@@ -82,6 +89,7 @@ impl Net {
             address: config.vtep,
             port: Some(port),
             events: Vec::new(),
+            listening: true,
         });
         self.nodes.len() - 1
     }
@@ -93,6 +101,7 @@ impl Net {
             address: config.router_id,
             port: None,
             events: Vec::new(),
+            listening: true,
         });
         self.nodes.len() - 1
     }
@@ -141,7 +150,10 @@ impl Net {
         let now = self.now;
         match out {
             Output::Connect { peer, address } => {
-                let target = self.nodes.iter().position(|x| x.address == address);
+                let target = self
+                    .nodes
+                    .iter()
+                    .position(|x| x.address == address && x.listening);
                 let from = self.nodes[n].address;
                 let accepted = target.and_then(|t| Some((t, self.nodes[t].speaker.accept(from)?)));
                 match accepted {
@@ -246,6 +258,43 @@ impl Net {
         );
         self.engine_events(n);
         self.settle();
+    }
+
+    /// `frame` arrives at node `n`'s local port: returns the frames the engine delivered to its
+    /// local ports (a proxied answer, say) and how many it sent into the underlay. Its events
+    /// go to the speaker, whose outputs are carried out.
+    pub fn local_frame(&mut self, n: usize, frame: &[u8]) -> (Vec<Vec<u8>>, usize) {
+        let now = self.now;
+        let node = &mut self.nodes[n];
+        let (Some(engine), Some(port)) = (node.vtep.as_mut(), node.port) else {
+            panic!("node {n} has no engine");
+        };
+        let headroom = vtep_core::wire::outer::MAX_HEADROOM;
+        let mut buf = vec![0u8; headroom + frame.len() + 64];
+        buf[headroom..headroom + frame.len()].copy_from_slice(frame);
+        let range = headroom..headroom + frame.len();
+        engine.handle_input(
+            now,
+            vtep::Input::Local {
+                port,
+                buf: &mut buf,
+                frame: range,
+            },
+        );
+        let (mut delivered, mut sent, mut events) = (Vec::new(), 0, Vec::new());
+        loop {
+            match engine.poll_output() {
+                vtep::Output::Deliver(d) => delivered.push(buf[d.frame].to_vec()),
+                vtep::Output::Transmit(_) => sent += 1,
+                vtep::Output::Event(e) => events.push(e),
+                vtep::Output::Timeout(_) => break,
+            }
+        }
+        for e in events {
+            self.nodes[n].speaker.handle_input(now, Input::Vtep(e));
+        }
+        self.settle();
+        (delivered, sent)
     }
 
     /// Runs for `duration` of virtual time, jumping from deadline to deadline.

@@ -139,6 +139,9 @@ pub fn render_bgp_routes(rows: &[BgpRouteRow], router_id: Option<&str>) -> Strin
                 if r.sticky { ", sticky MAC" } else { "" }
             ));
         }
+        if r.router {
+            tags.push("ND:Router Flag".into());
+        }
         let imported = if r.imported {
             format!("VNI {}", r.vni)
         } else {
@@ -251,6 +254,7 @@ mod tests {
             next_hop: "10.0.0.2".parse().unwrap(),
             seq: 1,
             sticky: false,
+            router: false,
             route_targets: vec!["65000:42".into()],
             source: source.into(),
             best,
@@ -272,5 +276,22 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("Displayed 1 prefixes (2 paths)\n"), "{text}");
+        // An IPv6 router's MAC/IP route, as FRR shows it.
+        let v6 = BgpRouteRow {
+            prefix: "[2]:[0]:[48]:[02:00:00:00:42:02]:[128]:[fd42::2]".into(),
+            ip: Some("fd42::2".parse().unwrap()),
+            seq: 0,
+            router: true,
+            ..row("10.0.0.254", true)
+        };
+        let text = render_bgp_routes(&[v6], None);
+        assert!(
+            text.contains("*>i[2]:[0]:[48]:[02:00:00:00:42:02]:[128]:[fd42::2]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RT:65000:42 ET:8 ND:Router Flag (VNI 42, from 10.0.0.254)"),
+            "{text}"
+        );
     }
 }

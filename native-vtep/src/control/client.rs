@@ -140,10 +140,12 @@ pub fn render_neigh(rows: &[NeighRow]) -> String {
                 r.mac,
                 r.vni,
                 if r.router { " router" } else { "" },
-                if r.state == "learned" {
-                    "REACHABLE"
-                } else {
-                    "PERMANENT"
+                // As iproute2 shows the kernel's: a route's entry (FRR's, native-vtep's) is
+                // extern_learn, an operator's PERMANENT, a snooped one REACHABLE.
+                match r.state.as_str() {
+                    "learned" => "REACHABLE",
+                    "control" => "extern_learn",
+                    _ => "PERMANENT",
                 },
                 r.age_secs
             )

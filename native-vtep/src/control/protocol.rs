@@ -214,6 +214,9 @@ pub struct BgpRouteRow {
     /// MAC mobility sequence number.
     pub seq: u32,
     pub sticky: bool,
+    /// An IPv6 router's address: RFC 9047's ARP/ND extended community with R set.
+    #[serde(default)]
+    pub router: bool,
     pub route_targets: Vec<String>,
     /// `local`, or the address of the peer it came from.
     pub source: String,

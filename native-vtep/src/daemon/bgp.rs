@@ -307,10 +307,18 @@ impl Bgp {
         let mut back = Vec::new();
         let mut refused = None;
         let mut refusals = 0u64;
+        let mut full = false;
         for action in actions {
             tracing::debug!("EVPN: {}", Shown(action));
             if let Err(e) = action.apply(&mut engine.vtep, now) {
                 refusals += 1;
+                full |= matches!(
+                    e,
+                    vtep_core::vtep::ConfigError::Fdb(vtep_core::fdb::FdbError::Full { .. })
+                        | vtep_core::vtep::ConfigError::Neigh(
+                            vtep_core::neigh::NeighError::Full { .. }
+                        )
+                );
                 refused.get_or_insert_with(|| format!("{}: {e}", Shown(action)));
             }
             // Drain the engine's events now: its queue is short, and the speaker needs the
@@ -350,10 +358,12 @@ impl Bgp {
         if let Some(first) = refused {
             // Once per batch: a peer flooding routes into a full table is one event.
             self.refused += refusals;
-            tracing::warn!(
-                "EVPN: the engine refused {refusals} route(s) (first: {first}); raise \
-                 --max-address if the fabric is that large"
-            );
+            let hint = if full {
+                "; raise --max-address if the fabric is that large"
+            } else {
+                ""
+            };
+            tracing::warn!("EVPN: the engine refused {refusals} route(s) (first: {first}){hint}");
         }
         back
     }
@@ -489,9 +499,18 @@ impl std::fmt::Display for Shown<'_> {
                 seq,
                 ..
             } => write!(f, "vni {vni}: {} dst {vtep} seq {seq}", ColonMac(mac)),
-            FdbAction::InstallIp { vni, mac, ip, .. } => {
-                write!(f, "vni {vni}: neighbour {ip} lladdr {}", ColonMac(mac))
-            }
+            FdbAction::InstallIp {
+                vni,
+                mac,
+                ip,
+                router,
+                ..
+            } => write!(
+                f,
+                "vni {vni}: neighbour {ip} lladdr {}{}",
+                ColonMac(mac),
+                if router { " router" } else { "" }
+            ),
             FdbAction::WithdrawMac { vni, mac } => {
                 write!(f, "vni {vni}: {} withdrawn", ColonMac(mac))
             }

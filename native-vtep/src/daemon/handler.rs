@@ -360,6 +360,7 @@ fn route_row(speaker: &Speaker, r: RouteView) -> BgpRouteRow {
         next_hop: r.next_hop,
         seq: r.seq,
         sticky: r.sticky,
+        router: r.router,
         route_targets: r.route_targets.iter().map(|t| t.to_string()).collect(),
         source: match r.source {
             RouteSource::Local => "local".into(),

@@ -308,8 +308,18 @@ pub(super) fn log_event(taps: &Taps, event: &Event) {
         Event::FdbFull { vni, mac } => {
             tracing::debug!(vni = vni.get(), "FDB full: {} not learned", m(mac));
         }
-        Event::NeighbourLearned { vni, ip, mac } => {
-            tracing::info!(vni = vni.get(), "neighbour {ip} is at {}", m(mac));
+        Event::NeighbourLearned {
+            vni,
+            ip,
+            mac,
+            router,
+        } => {
+            tracing::info!(
+                vni = vni.get(),
+                "neighbour {ip} is at {}{}",
+                m(mac),
+                if *router { " (a router)" } else { "" }
+            );
         }
         Event::Flooded {
             vni,

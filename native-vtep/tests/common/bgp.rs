@@ -39,10 +39,18 @@ pub fn reflector_conf(router_id: &str, listen: &str) -> String {
 }
 
 /// An FRR leaf driving the kernel's VXLAN devices (`advertise-all-vni`), client of `rr`.
+///
+/// `timers connect 1`: FRR's traditional defaults wait 120 s (ConnectRetry) after a refused
+/// connection, and a reflector that passively listens (`bgp listen range`) never connects
+/// back; when a restarted reflector's bgpd was not yet listening at the leaf's first attempt
+/// (a loaded machine), the leaf sat in Active past any test's patience. Retrying every second,
+/// as native-vtep's `--evpn-connect-retry 1` does, it reconnects as soon as the reflector
+/// listens.
 pub fn leaf_conf(router_id: &str, rr: &str) -> String {
     format!(
         "router bgp {ASN}\n bgp router-id {router_id}\n no bgp default ipv4-unicast\n \
          neighbor {rr} remote-as internal\n neighbor {rr} timers 3 9\n \
+         neighbor {rr} timers connect 1\n \
          address-family l2vpn evpn\n  neighbor {rr} activate\n  advertise-all-vni\n \
          exit-address-family\n"
     )

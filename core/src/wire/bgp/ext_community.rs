@@ -6,6 +6,7 @@
 //! encapsulation         0x03/0x0c reserved (4) | tunnel type (2)              (RFC 9012 4.1)
 //! MAC mobility          0x06/0x00 flags (1, bit 0 sticky) | reserved (1) | seq (4) (RFC 7432 7.7)
 //! router's MAC          0x06/0x03 MAC (6)                                     (RFC 9135 8.1)
+//! ARP/ND                0x06/0x08 flags (1: 0x01 R, 0x02 O, 0x04 I) | reserved (5) (RFC 9047)
 //! ```
 //!
 //! A community is typed only in its canonical form (reserved octets zero), so re-emitting a
@@ -109,12 +110,28 @@ pub enum ExtCommunity {
         seq: u32,
     },
     RouterMac(EthernetAddress),
+    /// RFC 9047's ARP/ND extended community on a MAC/IP route, which RFC 9161's proxy ND
+    /// reads: the IPv6 address belongs to a router (`router`, the R flag its Neighbour
+    /// Advertisements carry), its advertisements override (`override_`, O), the binding must
+    /// not move (`immutable`, I; FRR uses that bit as its multihoming proxy flag).
+    ArpNd {
+        router: bool,
+        override_: bool,
+        immutable: bool,
+    },
     /// Anything else, kept as the eight octets.
     Other([u8; 8]),
 }
 
 /// MAC mobility flag: static (sticky) MAC.
 pub const MAC_MOBILITY_STICKY: u8 = 0x01;
+
+/// ARP/ND flags (RFC 9047 section 3): the low bits of the community's third octet.
+pub mod arp_nd {
+    pub const ROUTER: u8 = 0x01;
+    pub const OVERRIDE: u8 = 0x02;
+    pub const IMMUTABLE: u8 = 0x04;
+}
 
 impl ExtCommunity {
     pub const LEN: usize = 8;
@@ -142,6 +159,11 @@ impl ExtCommunity {
                     seq: be32(&b, 4),
                 }
             }
+            (0x06, 0x08) if b[2] & !0x07 == 0 && b[3..] == [0; 5] => ExtCommunity::ArpNd {
+                router: b[2] & arp_nd::ROUTER != 0,
+                override_: b[2] & arp_nd::OVERRIDE != 0,
+                immutable: b[2] & arp_nd::IMMUTABLE != 0,
+            },
             (0x06, 0x03) => {
                 ExtCommunity::RouterMac(EthernetAddress([b[2], b[3], b[4], b[5], b[6], b[7]]))
             }
@@ -179,6 +201,21 @@ impl ExtCommunity {
             ExtCommunity::RouterMac(mac) => {
                 b[..2].copy_from_slice(&[0x06, 0x03]);
                 b[2..].copy_from_slice(&mac.0);
+            }
+            ExtCommunity::ArpNd {
+                router,
+                override_,
+                immutable,
+            } => {
+                b[..2].copy_from_slice(&[0x06, 0x08]);
+                b[2] = [
+                    (router, arp_nd::ROUTER),
+                    (override_, arp_nd::OVERRIDE),
+                    (immutable, arp_nd::IMMUTABLE),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .fold(0, |flags, (_, bit)| flags | bit);
             }
             ExtCommunity::Other(raw) => b = raw,
         }

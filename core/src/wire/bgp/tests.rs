@@ -12,6 +12,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::attr::{AsPath, MpReach, MpUnreach, NextHop, Origin, PmsiTunnel, pmsi_type};
+use super::evpn::IpKey;
 use super::open::{Capability, FamilySet, OpenPacket};
 use super::*;
 use crate::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv6Address};
@@ -41,6 +42,23 @@ pub(crate) static UPDATE_TYPE3: [u8; 100] = [
     0x04, 0x00, 0x00, 0x00, 0x64, 0xc0, 0x10, 0x10, 0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x00, 0x64,
     0x03, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0xc0, 0x16, 0x09, 0x00, 0x06, 0x00, 0x00, 0x64,
     0x0a, 0x00, 0x00, 0x01,
+];
+
+/// An UPDATE FRR 8.4.4's kernel leaf sent its reflector in the evpn suite (`tcpdump` on the
+/// underlay of `frr_ipv6_hosts_both_ways_nd_answered_locally`): the type-2 route of an IPv6
+/// router host, RD 10.0.0.2:2, MAC 02:00:00:00:0b:02, IP length 128, fd42::12, label (VNI)
+/// 42; attributes ORIGIN, an empty AS_PATH with the extended length bit, LOCAL_PREF 100,
+/// and three extended communities: VXLAN, RT 65000:42 and the ARP/ND one with only R set.
+pub(crate) static UPDATE_FRR_IPV6_ROUTER: [u8; 129] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x00, 0x81, 0x02, 0x00, 0x00, 0x00, 0x6a, 0x90, 0x0e, 0x00, 0x3c, 0x00, 0x19, 0x46, 0x04, 0x0a,
+    0x00, 0x00, 0x02, 0x00, 0x02, 0x31, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x02, 0x00, 0x00,
+    0x00, 0x0b, 0x02, 0x80, 0xfd, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x2a, 0x40, 0x01, 0x01, 0x00, 0x50, 0x02, 0x00, 0x00, 0x40,
+    0x05, 0x04, 0x00, 0x00, 0x00, 0x64, 0xc0, 0x10, 0x18, 0x03, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x08, 0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x00, 0x2a, 0x06, 0x08, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00,
 ];
 
 /// An OPEN laid out as FRR 8.4's `bgp_open_capability()` writes one (each capability in its own
@@ -470,6 +488,107 @@ fn evpn_routes() {
     );
 }
 
+/// A type-2 route with an IPv6 address (IP length 128) byte by byte, as FRR sends one for a
+/// host's neighbour entry: RD 10.0.0.2:2, MAC, fd42::12, VNI 42.
+#[test]
+fn a_type2_route_with_an_ipv6_address() {
+    let mut bytes = vec![2, 49];
+    bytes.extend_from_slice(&[0, 1, 10, 0, 0, 2, 0, 2]);
+    bytes.extend_from_slice(&[0; 10]);
+    bytes.extend_from_slice(&[0, 0, 0, 0, 48, 2, 0, 0, 0, 0x0a, 0x02, 128]);
+    bytes.extend_from_slice(&[0xfd, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12]);
+    bytes.extend_from_slice(&[0, 0, 42]);
+    evpn::check_nlri(&bytes, 0).unwrap();
+    let mut wire = &bytes[..];
+    let route = EvpnRoute::read(&mut wire).unwrap();
+    let EvpnRoute::MacIp(r) = route else {
+        panic!("{route:?}")
+    };
+    let ip = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 0x12);
+    assert_eq!(
+        (r.rd.to_string(), r.mac, r.ip, r.label1, r.label2),
+        (
+            "10.0.0.2:2".into(),
+            EthernetAddress([2, 0, 0, 0, 0x0a, 0x02]),
+            Some(IpAddress::Ipv6(ip)),
+            42,
+            None
+        )
+    );
+    assert_eq!(
+        route.key(),
+        Some(RouteKey::MacIp {
+            rd: r.rd,
+            ethernet_tag: 0,
+            mac: [2, 0, 0, 0, 0x0a, 0x02],
+            ip: Some(IpKey::V6(ip.octets())),
+        })
+    );
+    let mut out = vec![0; route.buffer_len()];
+    route.emit(&mut out);
+    assert_eq!(out, bytes);
+    // Length 128 with the octets of an IPv4 address, or 16 octets said to be 32 bits: the
+    // route's own lengths disagree, so the NLRI is malformed.
+    let mut short = [&bytes[..31], &[1, 2, 3, 4], &bytes[47..]].concat();
+    short[1] = (short.len() - 2) as u8;
+    let mut said32 = bytes.clone();
+    said32[31] = 32;
+    for bad in [short, said32] {
+        let err = evpn::check_nlri(&bad, 0).unwrap_err();
+        assert_eq!(err.reason, Malformed::BadEvpnNlri, "{bad:02x?}");
+    }
+}
+
+/// FRR's own bytes for an IPv6 router's MAC/IP route: parsed clean, the 128-bit address and
+/// the ARP/ND community's R flag read, and emitted again byte for byte.
+#[test]
+fn frr_ipv6_router_route_parses() {
+    let packet = UpdatePacket::new_checked(&UPDATE_FRR_IPV6_ROUTER[..]).unwrap();
+    let (repr, verdict) = UpdateRepr::parse(&packet, true).unwrap();
+    assert_eq!(verdict.reasons().count(), 0);
+    let Some(MpReach::Evpn { next_hop, routes }) = repr.mp_reach else {
+        panic!("{repr:?}")
+    };
+    assert_eq!(next_hop, NextHop::V4(v4([10, 0, 0, 2])));
+    let routes: Vec<EvpnRoute<'_>> = routes.iter().collect();
+    let [EvpnRoute::MacIp(r)] = routes[..] else {
+        panic!("{routes:?}")
+    };
+    assert_eq!(
+        (r.rd.to_string(), r.mac, r.ip, r.vni().get()),
+        (
+            "10.0.0.2:2".into(),
+            EthernetAddress([2, 0, 0, 0, 0x0b, 0x02]),
+            Some(IpAddress::Ipv6(Ipv6Address::new(
+                0xfd42, 0, 0, 0, 0, 0, 0, 0x12
+            ))),
+            42
+        )
+    );
+    let ecs: Vec<ExtCommunity> = repr.ext_communities.unwrap().iter().collect();
+    assert_eq!(
+        ecs,
+        [
+            ENCAP,
+            ExtCommunity::RouteTarget(RouteTarget::As2 {
+                asn: 65000,
+                value: 42
+            }),
+            ExtCommunity::ArpNd {
+                router: true,
+                override_: false,
+                immutable: false
+            }
+        ]
+    );
+    let mut out = vec![0; repr.buffer_len()];
+    repr.emit(&mut out);
+    let reparsed = UpdateRepr::parse(&UpdatePacket::new_checked(&out[..]).unwrap(), true)
+        .unwrap()
+        .0;
+    assert_eq!(reparsed, repr);
+}
+
 #[test]
 fn evpn_route_errors() {
     let mut good = vec![0u8; type2_route().buffer_len()];
@@ -528,7 +647,32 @@ fn ext_communities() {
             [0x06, 0x03, 2, 0, 0, 0, 0, 9],
             ExtCommunity::RouterMac(EthernetAddress([2, 0, 0, 0, 0, 9])),
         ),
-        // Not canonical: kept as bytes.
+        // RFC 9047's ARP/ND community: FRR sends R alone for a router's IPv6 address.
+        (
+            [0x06, 0x08, 0x01, 0, 0, 0, 0, 0],
+            ExtCommunity::ArpNd {
+                router: true,
+                override_: false,
+                immutable: false,
+            },
+        ),
+        (
+            [0x06, 0x08, 0x06, 0, 0, 0, 0, 0],
+            ExtCommunity::ArpNd {
+                router: false,
+                override_: true,
+                immutable: true,
+            },
+        ),
+        // Not canonical: kept as bytes (an unknown flag, a reserved octet set).
+        (
+            [0x06, 0x08, 0x09, 0, 0, 0, 0, 0],
+            ExtCommunity::Other([0x06, 0x08, 0x09, 0, 0, 0, 0, 0]),
+        ),
+        (
+            [0x06, 0x08, 0x01, 0, 0, 0, 0, 1],
+            ExtCommunity::Other([0x06, 0x08, 0x01, 0, 0, 0, 0, 1]),
+        ),
         (
             [0x03, 0x0c, 0, 0, 0, 1, 0, 8],
             ExtCommunity::Other([0x03, 0x0c, 0, 0, 0, 1, 0, 8]),
