@@ -76,11 +76,16 @@ impl Vtep {
             return self.drop_frame(Some(vni), DropReason::FdbFull);
         }
 
-        if ethertype == EthernetProtocol::Arp
-            && arp_proxy
-            && self.answer_local_arp(now, vni, slot, port, buf, &frame)
-        {
-            return;
+        if ethertype == EthernetProtocol::Arp && arp_proxy {
+            match self.answer_local_arp(now, vni, slot, port, buf, &frame) {
+                Suppression::Answered => return,
+                // Like Linux's `neigh_suppress` ports: an announcement goes to the local
+                // ports only; remote VTEPs hear of the address from the control plane.
+                Suppression::Announcement => {
+                    return self.flood(now, vni, slot, port, buf, frame, false);
+                }
+                Suppression::Flood => {}
+            }
         }
 
         if dst.is_unicast() {
@@ -98,7 +103,7 @@ impl Vtep {
                 None => {}
             }
         }
-        self.flood(now, vni, slot, port, buf, frame);
+        self.flood(now, vni, slot, port, buf, frame, true);
     }
 
     /// A frame to a MAC known behind the VTEP at `remote`, the common case: encapsulates it
@@ -133,7 +138,7 @@ impl Vtep {
     }
 
     /// With ARP suppression on: snoops ARP into the neighbour table and answers requests for
-    /// known IPs in place. Returns true if the frame was consumed.
+    /// known IPs in place.
     fn answer_local_arp(
         &mut self,
         now: Instant,
@@ -142,9 +147,9 @@ impl Vtep {
         port: PortId,
         buf: &mut [u8],
         frame: &Range<usize>,
-    ) -> bool {
+    ) -> Suppression {
         let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end]) else {
-            return false;
+            return Suppression::Flood;
         };
         self.snoop_arp(now, vni, &arp);
         let ArpRepr::EthernetIpv4 {
@@ -155,16 +160,16 @@ impl Vtep {
             ..
         } = arp
         else {
-            return false;
+            return Suppression::Flood;
         };
         if asker_ip == wanted_ip {
-            return false; // a gratuitous ARP announces; nobody should answer it
+            return Suppression::Announcement; // a gratuitous ARP: nobody should answer it
         }
         let Some(answer) = self.neighbours.lookup(vni, &wanted_ip).map(|e| e.mac) else {
-            return false; // unknown: flood the request as usual
+            return Suppression::Flood; // unknown: flood the request as usual
         };
         if answer == asker_mac {
-            return false;
+            return Suppression::Flood;
         }
         let reply = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Reply,
@@ -190,7 +195,7 @@ impl Vtep {
             },
         );
         self.pending = Some(Pending::to_port(vni, slot, frame.clone(), port));
-        true
+        Suppression::Answered
     }
 
     /// Learns the sender of an ARP packet into the neighbour table.
@@ -210,6 +215,16 @@ impl Vtep {
             self.sink.push(Event::NeighbourLearned { vni, ip, mac });
         }
     }
+}
+
+/// What ARP suppression did with an ARP frame from a local port.
+enum Suppression {
+    /// A request answered in place from the neighbour table.
+    Answered,
+    /// A gratuitous ARP: to the local ports only.
+    Announcement,
+    /// Anything else: on as usual (a request for an unknown address is flooded).
+    Flood,
 }
 
 pub(super) fn parse_arp(bytes: &[u8]) -> Option<ArpRepr> {
