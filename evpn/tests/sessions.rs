@@ -93,6 +93,39 @@ fn a_move_raises_the_sequence_and_the_other_side_follows() {
 }
 
 #[test]
+fn a_route_with_a_higher_sequence_makes_the_old_vtep_withdraw_even_without_its_port() {
+    // The VM's port on A is gone (its FDB entry with it) before B's route arrives, as when a
+    // hypervisor unplugs a migrated VM: A still withdraws its route (RFC 7432 section 15).
+    let (mut net, _, _) = pair();
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    let port = net.nodes[0].port.unwrap();
+    net.nodes[0]
+        .vtep
+        .as_mut()
+        .unwrap()
+        .remove_port(port)
+        .unwrap();
+    assert_eq!(net.nodes[0].speaker.local_seq(vni(), mac(1).0), Some(0));
+    net.frame_from(1, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[1].speaker.local_seq(vni(), mac(1).0), Some(1));
+    assert_eq!(
+        net.nodes[0].speaker.local_seq(vni(), mac(1).0),
+        None,
+        "A withdrew its route"
+    );
+    assert!(
+        net.nodes[1]
+            .speaker
+            .received_routes(PeerId(0))
+            .iter()
+            .all(|r| { !matches!(r.key, vtep_core::wire::bgp::RouteKey::MacIp { .. }) })
+    );
+    assert_eq!(net.fdb(0, mac(1)), Some((remote(2), 1)));
+}
+
+#[test]
 fn hold_expiry_withdraws_the_routes() {
     let (mut net, pa, pb) = pair();
     net.frame_from(0, mac(1));
