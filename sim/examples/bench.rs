@@ -50,7 +50,7 @@ fn ping_storm(mode: LearningMode, vnis: u32) {
         ..SimConfig::default()
     });
     let site = sim.add_site("dc").unwrap();
-    if mode == LearningMode::ControlPlane {
+    if mode == LearningMode::BgpEvpn {
         sim.set_learning_mode(mode).unwrap();
     }
     let mut hosts = Vec::new();
@@ -105,7 +105,7 @@ fn ping_storm(mode: LearningMode, vnis: u32) {
 fn main() {
     tcp_hops();
     ping_storm(LearningMode::FloodAndLearn, 100);
-    ping_storm(LearningMode::ControlPlane, 100);
+    ping_storm(LearningMode::BgpEvpn, 100);
     let start = Wall::now();
     for v in Variant::ALL {
         let f = model(5000, 100, v).unwrap();

@@ -148,7 +148,7 @@ pub fn simulate(
     let mut sim = Sim::new(config);
     let site = sim.add_site("dc")?;
     if variant == Variant::ControlPlane {
-        sim.set_learning_mode(LearningMode::ControlPlane)?;
+        sim.set_learning_mode(LearningMode::BgpEvpn)?;
     }
     let mut hvs = Vec::new();
     let mut hosts: Vec<NodeId> = Vec::new();

@@ -264,7 +264,7 @@ fn containers(control_plane: bool) -> Story {
     story.then(site("dc1"));
     if control_plane {
         story.then(Action::LearningMode {
-            mode: LearningMode::ControlPlane,
+            mode: LearningMode::BgpEvpn,
         });
     }
     let hvs = ["hv1", "hv2", "hv3", "hv4"];

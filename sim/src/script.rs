@@ -361,7 +361,7 @@ impl fmt::Display for Action {
                 "add host {name} ({}, VNI {vni}) on {hypervisor}",
                 ip4(ip)
             ),
-            Action::LearningMode { mode } => write!(f, "learning mode {mode:?}"),
+            Action::LearningMode { mode } => write!(f, "learning mode: {}", mode.name()),
             Action::Encapsulation { vni, encapsulation } => {
                 write!(f, "VNI {vni} uses {encapsulation:?}")
             }
@@ -438,9 +438,9 @@ mod tests {
             ),
             (
                 Action::LearningMode {
-                    mode: LearningMode::ControlPlane,
+                    mode: LearningMode::BgpEvpn,
                 },
-                "learning mode ControlPlane",
+                "learning mode: BGP EVPN",
             ),
             (
                 Action::Encapsulation {

@@ -480,7 +480,7 @@ pub fn actions(p: &ActionsProps) -> Html {
             <div class="row">
                 <span class="lbl"><abbr class="tip" title="How VTEPs find remote MACs: flood and learn (BUM frames are replicated head-end to every VTEP of the VNI, and MACs are learned from traffic), or a control plane (EVPN-like routes, ARP suppression)">{ "Learning" }</abbr></span>
                 <button onclick={act(Box::new(|| FormAction::Learning(LearningMode::FloodAndLearn)))}>{ "flood & learn" }</button>
-                <button id="act-cp" onclick={act(Box::new(|| FormAction::Learning(LearningMode::ControlPlane)))}>{ "control plane" }</button>
+                <button id="act-cp" onclick={act(Box::new(|| FormAction::Learning(LearningMode::BgpEvpn)))}>{ "BGP EVPN" }</button>
             </div>
         </details>
     }

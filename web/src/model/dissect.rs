@@ -16,7 +16,6 @@ use vtep_core::wire::{
     ArpOperation, ArpPacket, ETHERTYPE_TRANSPARENT_ETHERNET, EthernetFrame, EthernetProtocol,
     Fields, Icmpv4Packet, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
 };
-use vtep_sim::cp::{self, RouteMsg};
 
 /// One field of a layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -513,18 +512,6 @@ impl<'a> Builder<'a> {
         self.inner(at + p.header_len()..r.end, "Inner Ethernet");
     }
 
-    /// A control-plane message, the UDP payload in `r`.
-    fn route(&mut self, r: Range<usize>) {
-        let Some(body) = self.bytes(&r) else {
-            return;
-        };
-        let msg = RouteMsg::decode(body)
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "unreadable".to_string());
-        self.layer("EVPN route", msg.clone(), r.clone());
-        self.field("Message", msg, r);
-    }
-
     /// Outer headers of a tunnelled or control-plane frame, then what they carry; false (and
     /// nothing added) when the frame is neither.
     fn outer(&mut self) -> bool {
@@ -541,14 +528,14 @@ impl<'a> Builder<'a> {
         let body = ETHERNET_LEN + body.start..ETHERNET_LEN + body.end;
         let port = match repr.transport {
             Transport::Udp { dst_port, .. } => {
-                if ![VXLAN_PORT, GENEVE_PORT, cp::PORT].contains(&dst_port) {
+                if ![VXLAN_PORT, GENEVE_PORT].contains(&dst_port) {
                     return false;
                 }
                 Some(dst_port)
             }
             Transport::Gre => None,
         };
-        let prefix = if port == Some(cp::PORT) { "" } else { "Outer " };
+        let prefix = "Outer ";
         let all = 0..b.len();
         let Some((_, ip)) = self.ethernet(all, &format!("{prefix}Ethernet")) else {
             return false;
@@ -558,10 +545,10 @@ impl<'a> Builder<'a> {
         };
         match port {
             Some(port) => {
-                let note = match port {
-                    VXLAN_PORT => " (VXLAN)",
-                    GENEVE_PORT => " (Geneve)",
-                    _ => " (control plane)",
+                let note = if port == VXLAN_PORT {
+                    " (VXLAN)"
+                } else {
+                    " (Geneve)"
                 };
                 if self
                     .udp(ip_payload, &format!("{prefix}UDP"), note)
@@ -569,10 +556,10 @@ impl<'a> Builder<'a> {
                 {
                     return true;
                 }
-                match port {
-                    VXLAN_PORT => self.vxlan(body),
-                    GENEVE_PORT => self.geneve(body),
-                    _ => self.route(body),
+                if port == VXLAN_PORT {
+                    self.vxlan(body);
+                } else {
+                    self.geneve(body);
                 }
             }
             None => self.nvgre(body),

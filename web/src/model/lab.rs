@@ -69,7 +69,7 @@ impl HopRow {
         let mut proto = "other";
         match layers.outer.map(|o| o.tunnel) {
             Some(Tunnel::Encap { .. }) => kinds |= kind::ENCAP,
-            Some(Tunnel::ControlPlane(_)) => {
+            Some(Tunnel::Bgp(_)) => {
                 kinds |= kind::CONTROL;
                 proto = "ctrl";
             }

@@ -481,7 +481,7 @@ fn s8(c: &mut Ctx<'_>) -> String {
         if l.is_arp_request() {
             arp_req += 1;
         }
-        if matches!(l.outer.map(|o| o.tunnel), Some(Tunnel::ControlPlane(_))) {
+        if matches!(l.outer.map(|o| o.tunnel), Some(Tunnel::Bgp(_))) {
             cp += 1;
         }
     }

@@ -212,28 +212,51 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
         NodeKind::Router | NodeKind::Switch => {
             vec![mac_table(&name, sim.mac_table(node).unwrap_or_default())]
         }
-        NodeKind::RouteServer => vec![Table {
-            id: "routes",
-            title: format!("{name} MAC/IP routes (type 2)"),
-            headers: vec!["VNI", "MAC", "IP", "VTEP", "seq"],
-            rows: sim
-                .routes()
-                .iter()
-                .map(|(vni, mac, ip, vtep, seq)| Row {
-                    key: format!("{vni}/{mac}"),
-                    cells: vec![
-                        vni.get().to_string(),
-                        mac.to_string(),
-                        ip.map(|i| i.to_string()).unwrap_or_default(),
-                        vtep_name(&vtep.to_string()),
-                        seq.to_string(),
-                    ],
-                    volatile: vec![],
-                    changed: 0,
-                })
-                .collect(),
-            empty: "No routes yet.",
-        }],
+        NodeKind::Reflector => {
+            let table = sim.evpn_table(node).ok();
+            vec![Table {
+                id: "routes",
+                title: format!("{name} EVPN routes received"),
+                headers: vec!["peer", "route", "next hop", "seq"],
+                rows: table
+                    .iter()
+                    .flat_map(|t| t.peers.iter())
+                    .flat_map(|(peer, routes)| routes.iter().map(move |r| (peer.address, r)))
+                    .map(|(peer, r)| Row {
+                        key: format!("{peer}/{:?}", r.key),
+                        cells: vec![
+                            vtep_name(&peer.to_string()),
+                            route_words(&r.key),
+                            vtep_name(&r.next_hop.to_string()),
+                            r.seq.to_string(),
+                        ],
+                        volatile: vec![],
+                        changed: 0,
+                    })
+                    .collect(),
+                empty: "No routes yet.",
+            }]
+        }
+    }
+}
+
+/// A route key in a line: `type 2 02-48-..-01 10.0.0.1`, `type 3 10.1.0.2`.
+fn route_words(key: &vtep_core::wire::bgp::RouteKey) -> String {
+    use vtep_core::wire::bgp::RouteKey;
+    use vtep_core::wire::bgp::evpn::IpKey;
+    let ip = |k: &IpKey| match k {
+        IpKey::V4(b) => vtep_core::wire::Ipv4Address::from(*b).to_string(),
+        IpKey::V6(b) => vtep_core::wire::Ipv6Address::from(*b).to_string(),
+    };
+    match key {
+        RouteKey::MacIp { mac, ip: addr, .. } => {
+            let mac = vtep_core::wire::EthernetAddress(*mac);
+            match addr {
+                Some(a) => format!("type 2 {mac} {}", ip(a)),
+                None => format!("type 2 {mac}"),
+            }
+        }
+        RouteKey::InclusiveMulticast { originator, .. } => format!("type 3 {}", ip(originator)),
     }
 }
 
