@@ -303,7 +303,8 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "wasm-pack-web",
         about: "the playground in headless Chromium: the inspector decodes a known frame, tables \
-                update after a ping, controls change state",
+                update after a ping, controls change state, the whole app driven as a learner \
+                (one test per bug of the UX review)",
         steps: &[Step::new(
             "wasm-pack",
             &[

@@ -82,6 +82,13 @@ impl LearningMode {
     }
 }
 
+impl core::fmt::Display for LearningMode {
+    /// In the playground's words: `flood and learn`, `static`, `BGP EVPN`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Physical properties of a link.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub struct LinkSpec {

@@ -195,10 +195,7 @@ impl Sim {
     pub fn remove_hypervisor(&mut self, hv: NodeId) -> Result<(), SimError> {
         let h = self.check_hv(hv)?;
         if !h.ports.is_empty() {
-            return Err(SimError::BadArgument(format!(
-                "hypervisor {} still has hosts: migrate or remove them first",
-                hv.0
-            )));
+            return Err(SimError::HasHosts(hv));
         }
         let ip = h.ip;
         let vnis: Vec<Vni> = h
@@ -403,10 +400,7 @@ impl Sim {
             });
         }
         if paused {
-            return Err(SimError::BadArgument(format!(
-                "host {} is already migrating",
-                host.0
-            )));
+            return Err(SimError::Migrating(host));
         }
         if !self.node(to).is_some_and(|n| n.up) {
             return Err(SimError::HypervisorDown(to));
@@ -530,7 +524,7 @@ impl Sim {
         let link = self
             .check_host(host)?
             .link
-            .ok_or_else(|| SimError::BadArgument(format!("host {} is detached", host.0)))?;
+            .ok_or(SimError::Detached(host))?;
         Ok(self.transmit(host, link, Arc::from(frame), None, host))
     }
 }

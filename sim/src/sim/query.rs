@@ -40,6 +40,15 @@ impl Sim {
             .ok_or_else(|| SimError::UnknownName(name.to_string()))
     }
 
+    /// `e`'s message with every node called by its name ("red-1 already runs on hv1"), or by
+    /// kind and number when it has none.
+    pub fn describe(&self, e: &SimError) -> alloc::string::String {
+        e.describe(&|id, kind| match self.node(id) {
+            Some(n) => n.name.clone(),
+            None => format!("{kind} {}", id.0),
+        })
+    }
+
     pub fn node_info(&self, id: NodeId) -> Result<NodeInfo, SimError> {
         let n = self.node(id).ok_or(SimError::UnknownNode(id))?;
         Ok(NodeInfo {
