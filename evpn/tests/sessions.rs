@@ -399,3 +399,33 @@ fn an_unanswered_connection_attempt_is_unreachable() {
     assert_eq!(status.state, State::Idle);
     assert!(at.unwrap() > give_up, "the next attempt waits");
 }
+
+#[test]
+fn a_reflector_forgets_a_client_whose_session_expired_and_takes_it_back() {
+    let mut net = Net::new();
+    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
+    timers(&mut crr);
+    let rr = net.add_reflector(crr);
+    let mut c = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut c);
+    let leaf = net.add_vtep(c);
+    net.nodes[leaf]
+        .speaker
+        .add_peer(PeerConfig::active(ip(254), ASN))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.nodes[rr].speaker.peers().len(), 1);
+    // The link goes silent: both hold timers expire; the reflector writes its NOTIFICATION
+    // (to nobody) and forgets the dynamic peer, so the leaf's reconnection is taken.
+    let cut_at = net.now;
+    net.cut(rr, leaf);
+    net.run_for(Duration::from_secs(20));
+    let peers = net.nodes[rr].speaker.peers();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].state, State::Established);
+    assert!(peers[0].established_at.is_some_and(|t| t > cut_at));
+    assert_eq!(
+        peers[0].counters.established, 1,
+        "a new peer, not the old one"
+    );
+}

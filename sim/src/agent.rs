@@ -180,7 +180,9 @@ impl Agent {
             conns: BTreeMap::new(),
             closing: Vec::new(),
             listeners: Vec::new(),
-            next_port: FIRST_PORT,
+            // Ephemeral ports start at a random place, as an OS's do: a restarted speaker
+            // does not reuse the 4-tuple of a connection its peer may still hold.
+            next_port: FIRST_PORT + (seed % 16_384) as u16,
             deadline: Some(now),
             partial: BTreeMap::new(),
             carried: BTreeMap::new(),

@@ -106,6 +106,13 @@ pub enum Decision {
         ip: Ipv4Address,
         mac: Mac,
     },
+    /// Duplicate-MAC detection froze a MAC that moved `moves` times in the window (RFC 7432
+    /// section 15.1): the VTEP stops following it, and under BGP EVPN stops advertising it.
+    DuplicateFrozen {
+        vni: Vni,
+        mac: Mac,
+        moves: u32,
+    },
     /// A BGP speaker (a hypervisor's or a reflector's) took the segment, and what followed.
     Bgp(BgpNote),
     Dropped(DropCause),
@@ -152,8 +159,8 @@ impl fmt::Display for BgpNote {
 
 impl Decision {
     /// What a VTEP's event says about the frame that caused it. `None` for the events that
-    /// are bookkeeping rather than a decision about the frame (a frozen duplicate, an aged-out
-    /// entry, a full FDB, a learned neighbour).
+    /// are bookkeeping rather than a decision about the frame (an aged-out entry, a full FDB,
+    /// a learned neighbour).
     pub fn from_event(event: &Event) -> Option<Decision> {
         Some(match *event {
             Event::Learned { vni, mac, dest } => Decision::Learned {
@@ -179,10 +186,12 @@ impl Decision {
             },
             Event::ArpSuppressed { vni, ip, mac } => Decision::ArpSuppressed { vni, ip, mac },
             Event::Dropped { reason, .. } => Decision::Dropped(DropCause::Vtep(reason)),
-            Event::DuplicateFrozen { .. }
-            | Event::AgedOut { .. }
-            | Event::FdbFull { .. }
-            | Event::NeighbourLearned { .. } => return None,
+            Event::DuplicateFrozen { vni, mac, moves } => {
+                Decision::DuplicateFrozen { vni, mac, moves }
+            }
+            Event::AgedOut { .. } | Event::FdbFull { .. } | Event::NeighbourLearned { .. } => {
+                return None;
+            }
         })
     }
 }
@@ -226,6 +235,10 @@ impl fmt::Display for Decision {
             Decision::ArpSuppressed { ip, .. } => {
                 write!(f, "ARP for {ip} answered by the VTEP (suppressed)")
             }
+            Decision::DuplicateFrozen { mac, moves, .. } => write!(
+                f,
+                "duplicate MAC {mac}: frozen after {moves} moves (RFC 7432 15.1)"
+            ),
             Decision::Bgp(note) => note.fmt(f),
             Decision::Dropped(cause) => write!(f, "DROPPED: {cause}"),
         }

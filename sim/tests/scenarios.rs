@@ -1,4 +1,5 @@
-//! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted.
+//! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted. (The
+//! BGP EVPN scenarios E1..E4 are in `tests/evpn.rs`.)
 
 use vtep_core::Destination;
 use vtep_core::fdb::Origin;
@@ -31,9 +32,14 @@ fn underlay_links(r: &Run) -> Vec<LinkId> {
 #[test]
 fn all_scenarios_have_text_and_actions() {
     let all = scenario::all();
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 14);
     for (i, s) in all.iter().enumerate() {
-        assert_eq!(s.id, format!("S{}", i + 1));
+        let id = if i < 10 {
+            format!("S{}", i + 1)
+        } else {
+            format!("E{}", i - 9)
+        };
+        assert_eq!(s.id, id);
         assert!(!s.title.is_empty() && !s.narrative.is_empty() && !s.outcome.is_empty());
         assert!(s.script.actions.len() >= 3);
         assert_eq!(s.script.scenario.as_deref(), Some(s.id));

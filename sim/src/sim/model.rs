@@ -292,6 +292,9 @@ pub struct HostSpec {
     pub prefix_len: u8,
     /// `None`: one is made up from a counter.
     pub mac: Option<Mac>,
+    /// Let the MAC be one another host of the VNI uses already (a cloned VM nobody gave a
+    /// new MAC: the duplicate-MAC scenario). Refused otherwise.
+    pub duplicate_mac: bool,
 }
 
 impl HostSpec {
@@ -302,6 +305,7 @@ impl HostSpec {
             ip,
             prefix_len: 16,
             mac: None,
+            duplicate_mac: false,
         }
     }
 

@@ -251,7 +251,7 @@ impl Sim {
             if let State::Host(h) = &h.state
                 && h.host.vni == vni
             {
-                if h.host.mac == mac {
+                if h.host.mac == mac && !spec.duplicate_mac {
                     return Err(SimError::DuplicateMac { vni, mac });
                 }
                 if h.host.ip == spec.ip {
@@ -319,7 +319,13 @@ impl Sim {
             h.link = Some(link);
         }
         if self.mode == LearningMode::Static {
-            self.provision_static(host)?;
+            // This host everywhere, and (if the VTEP just joined the VNI) every other host
+            // of the VNI here.
+            for other in self.hosts() {
+                if self.host_addr(other).is_ok_and(|(_, _, v)| v == vni) {
+                    self.provision_static(other)?;
+                }
+            }
         }
         Ok(())
     }
