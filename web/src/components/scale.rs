@@ -22,7 +22,7 @@ fn class(v: Variant) -> &'static str {
     match v {
         Variant::FlatL2 => "flat",
         Variant::FloodAndLearn => "flood",
-        Variant::ControlPlane => "cp",
+        Variant::Evpn => "cp",
     }
 }
 

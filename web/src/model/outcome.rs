@@ -364,7 +364,7 @@ fn s5(c: &mut Ctx<'_>) -> String {
         let key = match v {
             Variant::FlatL2 => "flat",
             Variant::FloodAndLearn => "flood",
-            Variant::ControlPlane => "cp",
+            Variant::Evpn => "cp",
         };
         if let Some(m) = measured {
             c.fact(
