@@ -564,7 +564,11 @@ impl Speaker {
                 let take = need.saturating_sub(peer.rx.len()).min(bytes.len());
                 peer.rx.extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
-                if peer.rx.len() < need || bgp::frame_len(&peer.rx) == Ok(None) {
+                // Whole only when the length the header now shows is all there: a read that
+                // completed just the header has the body still to come.
+                let whole =
+                    matches!(bgp::frame_len(&peer.rx), Ok(Some(len)) if peer.rx.len() >= len);
+                if !whole {
                     if bytes.is_empty() {
                         return;
                     }

@@ -429,3 +429,32 @@ fn a_reflector_forgets_a_client_whose_session_expired_and_takes_it_back() {
         "a new peer, not the old one"
     );
 }
+
+#[test]
+fn messages_read_a_few_bytes_at_a_time_reassemble() {
+    // A TCP stack may hand over any split, a header's first bytes in one read and the rest in
+    // the next (the simulator's smoltcp did, under a full window): every read size works.
+    for size in [1, 5, 18, 19, 20, 40] {
+        let mut net = Net::new();
+        net.read_size = Some(size);
+        let mut ca = SpeakerConfig::new(ASN, ip(1));
+        timers(&mut ca);
+        let mut cb = SpeakerConfig::new(ASN, ip(2));
+        timers(&mut cb);
+        let a = net.add_vtep(ca);
+        let b = net.add_vtep(cb);
+        let pa = net.nodes[a]
+            .speaker
+            .add_peer(PeerConfig::active(ip(2), ASN))
+            .unwrap();
+        net.nodes[b]
+            .speaker
+            .add_peer(PeerConfig::passive(ip(1), ASN))
+            .unwrap();
+        net.run_for(Duration::from_secs(2));
+        assert_eq!(net.state(a, pa), State::Established, "reads of {size}");
+        net.frame_from(a, mac(1));
+        net.run_for(Duration::from_secs(1));
+        assert_eq!(net.fdb(b, mac(1)), Some((remote(1), 0)), "reads of {size}");
+    }
+}
