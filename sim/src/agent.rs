@@ -6,8 +6,8 @@
 //!
 //! [`Agent::service`] does one round of work at one instant: the stack takes the packets that
 //! arrived, sockets report connections, bytes and closes to the speaker, and the speaker's
-//! outputs become connects, writes (one BGP message per segment: Nagle off, the interface
-//! polled after each message), closes, FDB actions and events for the simulator, which applies
+//! outputs become connects, writes (whole messages, as many as the socket takes; Nagle off,
+//! so they leave at once), closes, FDB actions and events for the simulator, which applies
 //! the actions to the hypervisor's `Vtep` and hands its events back ([`Agent::vtep_event`]).
 //! The agent also remembers which received segment completed each UPDATE, so the playground
 //! can link a route to the hop that carried it.
@@ -263,7 +263,7 @@ impl Agent {
             let mut progress = self.accept(now);
             progress |= self.read(now, hop);
             progress |= self.outputs(now, out);
-            progress |= self.write(now);
+            progress |= self.write();
             if !progress && self.device.rx.is_empty() {
                 break;
             }
@@ -422,7 +422,7 @@ impl Agent {
                 Output::Close(peer) => {
                     progress = true;
                     if let Some(conn) = self.conns.remove(&peer) {
-                        self.flush(now, peer, conn.handle);
+                        self.flush(peer, conn.handle);
                         let s = self.sockets.get_mut::<tcp::Socket<'_>>(conn.handle);
                         if s.state() == tcp::State::SynSent {
                             s.abort();
@@ -452,40 +452,42 @@ impl Agent {
     }
 
     /// Writes what the speaker has for every connected peer.
-    fn write(&mut self, now: Instant) -> bool {
+    fn write(&mut self) -> bool {
         let peers: Vec<(PeerId, Conn)> = self.conns.iter().map(|(p, c)| (*p, *c)).collect();
         let mut progress = false;
         for (peer, conn) in peers {
             if conn.reported {
-                progress |= self.flush(now, peer, conn.handle);
+                progress |= self.flush(peer, conn.handle);
             }
         }
         progress
     }
 
-    /// Writes whole messages while the socket has room, each sent on its own.
-    fn flush(&mut self, now: Instant, peer: PeerId, handle: SocketHandle) -> bool {
-        let mut progress = false;
-        loop {
-            let pending = self.speaker.transmit_buffer(peer);
-            let len = match bgp::frame_len(pending) {
-                Ok(Some(len)) => len.min(pending.len()),
-                _ => pending.len(),
-            };
-            if len == 0 {
-                return progress;
-            }
-            let s = self.sockets.get_mut::<tcp::Socket<'_>>(handle);
-            if !s.may_send() || s.send_capacity() - s.send_queue() < len {
-                return progress;
-            }
-            let Ok(n) = s.send_slice(&pending[..len]) else {
-                return progress;
-            };
-            self.speaker.transmitted(peer, n);
-            progress = true;
-            let _ = self.iface.poll(now, &mut self.device, &mut self.sockets);
+    /// Writes the whole messages the socket has room for; TCP sends them as it can (several
+    /// to a segment when they wait together, as a kernel's stack does).
+    fn flush(&mut self, peer: PeerId, handle: SocketHandle) -> bool {
+        let pending = self.speaker.transmit_buffer(peer);
+        let s = self.sockets.get_mut::<tcp::Socket<'_>>(handle);
+        if pending.is_empty() || !s.may_send() {
+            return false;
         }
+        let room = s.send_capacity() - s.send_queue();
+        // As many whole messages as fit.
+        let mut len = 0;
+        while let Ok(Some(n)) = bgp::frame_len(&pending[len..]) {
+            if len + n > room || len + n > pending.len() {
+                break;
+            }
+            len += n;
+        }
+        if len == 0 {
+            return false;
+        }
+        let Ok(n) = s.send_slice(&pending[..len]) else {
+            return false;
+        };
+        self.speaker.transmitted(peer, n);
+        n > 0
     }
 
     /// Removes the sockets whose closing finished.

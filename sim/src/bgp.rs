@@ -3,10 +3,10 @@
 //! the EVPN routes their UPDATEs announce and withdraw), and the speakers' settings the
 //! simulator uses ([`ASN`], the timers).
 //!
-//! The speakers are `vtep_evpn::Speaker`s over smoltcp TCP sockets (see `sim/agent.rs`); each
-//! writes one message at a time with Nagle off, so a segment usually starts at a message's
-//! marker. A message longer than a segment continues in the next ones: their [`Segment`] has
-//! payload but no message of its own.
+//! The speakers are `vtep_evpn::Speaker`s over smoltcp TCP sockets (see `sim/agent.rs`); they
+//! write whole messages with Nagle off, so a segment starts at a message's marker unless the
+//! one before it was full: a message cut at a segment's end continues in the next one, whose
+//! [`Segment`] then starts with the rest of it (`messages` counts only those that start).
 
 use core::fmt;
 
@@ -82,6 +82,8 @@ pub struct Segment {
     pub payload: u16,
     /// BGP messages that start in this segment.
     pub messages: u8,
+    /// It starts with the rest of a message begun in an earlier segment.
+    pub continues: bool,
     /// Their kinds, one bit each ([`Segment::has`]).
     kinds: u8,
     /// The kind of the first one.
@@ -117,13 +119,17 @@ impl Segment {
             },
             payload: u16::try_from(payload.len()).unwrap_or(u16::MAX),
             messages: 0,
+            continues: false,
             kinds: 0,
             first: None,
             announced: 0,
             withdrawn: 0,
         };
-        let mut rest = payload;
-        // Messages start at a marker; a segment that continues a longer message has none.
+        // A segment that continues a message cut at the end of the one before starts with its
+        // rest; the next message starts at the next marker.
+        let first = marker_at(payload);
+        seg.continues = first > 0;
+        let mut rest = &payload[first..];
         while rest.len() >= bgp::HEADER_LEN && rest[..16].iter().all(|b| *b == 0xff) {
             let Ok(len) = bgp::check_header(rest) else {
                 break;
@@ -158,6 +164,20 @@ impl Segment {
     }
 }
 
+/// Where the first BGP marker (16 bytes of 0xff with a plausible length) starts in a TCP
+/// payload: 0 for a segment that starts with a message, the payload's length if none does.
+pub fn marker_at(payload: &[u8]) -> usize {
+    (0..payload.len())
+        .find(|&i| {
+            let rest = &payload[i..];
+            rest.len() >= bgp::HEADER_LEN
+                && rest[..16].iter().all(|b| *b == 0xff)
+                && bgp::check_header(rest).is_ok()
+                || rest.len() < bgp::HEADER_LEN && rest.iter().all(|b| *b == 0xff)
+        })
+        .unwrap_or(payload.len())
+}
+
 /// EVPN routes (announced, withdrawn) in one whole UPDATE.
 fn update_routes(message: &[u8]) -> (u16, u16) {
     let Ok(packet) = UpdatePacket::new_checked(message) else {
@@ -188,6 +208,9 @@ impl fmt::Display for Segment {
         }
         if self.messages == 0 {
             return write!(f, "(rest of a message, {} bytes)", self.payload);
+        }
+        if self.continues {
+            f.write_str("(rest of a message) + ")?;
         }
         let mut first = true;
         for k in self.kinds() {

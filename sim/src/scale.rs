@@ -339,14 +339,23 @@ pub fn simulate_with(
     sim.run_for(Duration::from_millis(50));
     let start = sim.trace().len();
     let uplinks = uplinks(&sim, &hvs);
-    // The control traffic so far, per server uplink (both directions).
+    // The control traffic so far: each server's BGP messages, as its speaker counted them
+    // sent and received, and their bytes, the TCP payload on its uplink (both directions).
     let mut bgp = alloc::vec![(0u64, 0u64); hvs.len()];
+    for (i, hv) in hvs.iter().enumerate() {
+        if let Ok(speaker) = sim.speaker(*hv) {
+            bgp[i].0 = speaker
+                .peers()
+                .iter()
+                .map(|p| p.counters.messages_sent() + p.counters.messages_received())
+                .sum();
+        }
+    }
     for hop in &sim.trace()[..start] {
         if let (Some(i), Some(seg)) = (
             uplinks.iter().position(|l| *l == Some(hop.link)),
             hop.layers().bgp(),
         ) {
-            bgp[i].0 += u64::from(seg.messages);
             bgp[i].1 += u64::from(seg.payload);
         }
     }
@@ -440,7 +449,8 @@ fn keepalives_per_minute(sim: &mut Sim, servers: &[NodeId]) -> u64 {
             hop.layers().bgp(),
         ) && seg.has(crate::bgp::MessageKind::Keepalive)
         {
-            counts[i] += u64::from(seg.messages);
+            // A KEEPALIVE is 19 bytes: count them by the bytes, whatever shares a segment.
+            counts[i] += u64::from(seg.payload) / crate::scale::bgp_bytes::KEEPALIVE;
         }
     }
     spread(&counts).1

@@ -500,11 +500,26 @@ impl Script {
     /// The load test of the bench: 2 sites x 8 hypervisors x 4 hosts (64 hosts, 4 tenants),
     /// every host pinging a host of its tenant on another hypervisor every 20 ms; no end.
     pub fn load_test() -> Script {
+        Script::load(false)
+    }
+
+    /// [`Script::load_test`] under BGP EVPN: a route reflector in dc1 and a speaker on every
+    /// hypervisor; the pings start once the routes are in (50 ms).
+    pub fn load_test_evpn() -> Script {
+        Script::load(true)
+    }
+
+    fn load(evpn: bool) -> Script {
         let mut story = Story::default();
         story
             .then(site("dc1"))
             .then(site("dc2"))
             .then(connect("dc1", "dc2", 500));
+        if evpn {
+            story.then(Action::LearningMode {
+                mode: LearningMode::BgpEvpn,
+            });
+        }
         for i in 0..16 {
             let site = if i < 8 { "dc1" } else { "dc2" };
             story.then(hypervisor(site, &format!("hv{}", i + 1)));
@@ -520,6 +535,9 @@ impl Script {
                 ip,
             ));
         }
+        if evpn {
+            story.wait_ms(50);
+        }
         for i in 0..64u32 {
             let (hv, tenant) = (i / 4, i % 4);
             let peer = [10, tenant as u8, 0, ((hv + 5) % 16) as u8 + 1];
@@ -527,7 +545,7 @@ impl Script {
             story.then(ping(&app, &from, peer, 100_000, 20, 56));
         }
         Script {
-            scenario: Some(s("load")),
+            scenario: Some(s(if evpn { "load-evpn" } else { "load" })),
             actions: story.actions,
             ..Script::new(FabricKind::Overlay)
         }

@@ -131,7 +131,8 @@ fn tshark_fields(bytes: &[u8], name: &str, filter: &str, fields: &[&str]) -> Vec
 /// community follows MP_REACH_NLRI (RFC 7606 order, ours and FRR's), or as the VNI when it
 /// comes first (the design notes' section 6): either reads as VNI 100.
 fn is_vni_100(mpls: &str, vni: &str) -> bool {
-    mpls.split(',').all(|l| l == "6") || vni.split(',').all(|v| v == "100")
+    let all = |s: &str, v: &str| s.split(',').filter(|x| !x.is_empty()).all(|x| x == v);
+    all(mpls, "6") && all(vni, "100")
 }
 
 #[test]
@@ -180,25 +181,37 @@ fn bgp_evpn_in_the_capture_decodes_in_tshark() {
             "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv4",
         ],
     );
+    // A frame may carry several UPDATEs: each column lists its values in order.
+    let values = |l: &Vec<String>, i: usize| -> Vec<String> {
+        l[i].split(',')
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let mut macs = std::collections::BTreeSet::new();
-    let mut type3 = 0;
+    let (mut type2, mut type3, mut pmsi) = (0, 0, 0);
     for l in &rows {
         assert!(
-            l[4].split(',').any(|v| v == "100"),
+            values(l, 4).iter().all(|v| v == "100"),
             "route target *:100: {l:?}"
         );
-        match l[0].split(',').next() {
-            Some("2") => {
-                assert!(is_vni_100(&l[2], &l[3]), "{l:?}");
-                macs.extend(l[1].split(',').map(str::to_string));
+        for rt in values(l, 0) {
+            match rt.as_str() {
+                "2" => type2 += 1,
+                "3" => type3 += 1,
+                other => panic!("route type {other}"),
             }
-            Some("3") => {
-                assert_eq!(l[5], "6", "ingress replication: {l:?}");
-                type3 += 1;
-            }
-            other => panic!("route type {other:?}"),
+        }
+        assert!(is_vni_100(&l[2], &l[3]), "{l:?}");
+        macs.extend(values(l, 1));
+        for t in values(l, 5) {
+            assert_eq!(t, "6", "ingress replication: {l:?}");
+            pmsi += 1;
         }
     }
+    assert_eq!(type2, 16 + 16 * 3, "2 a container, in and reflected to 3");
+    assert_eq!(type3, 4 + 4 * 3, "4 in, each reflected to the 3 others");
+    assert_eq!(pmsi, type3, "every type-3 route has its PMSI tunnel");
     let hosts: std::collections::BTreeSet<String> = r
         .sim
         .hosts()
@@ -209,7 +222,6 @@ fn bgp_evpn_in_the_capture_decodes_in_tshark() {
         })
         .collect();
     assert_eq!(macs, hosts, "every container's MAC travelled");
-    assert_eq!(type3, 4 + 4 * 3, "4 in, each reflected to the 3 others");
 }
 
 #[test]
@@ -245,20 +257,19 @@ fn a_migration_shows_its_mac_mobility_sequence_in_tshark() {
         .unwrap()
         .to_string();
     // First announced by hv2 at sequence 0 (no MAC Mobility community), then by hv1 with
-    // sequence 1, not sticky; then hv2's withdrawal.
+    // sequence 1, not sticky; then hv2's withdrawal. (A frame may hold several UPDATEs.)
+    let has = |l: &Vec<String>, i: usize, v: &str| l[i].split(',').any(|x| x == v);
     assert!(
-        rows.iter().any(|l| l[3] == hv2 && l[1].is_empty()),
+        rows.iter().any(|l| has(l, 3, &hv2) && l[1].is_empty()),
         "{rows:?}"
     );
     let moved = rows
         .iter()
-        .position(|l| l[3] == hv1 && l[1] == "1")
+        .position(|l| has(l, 3, &hv1) && has(l, 1, "1"))
         .unwrap();
-    assert_eq!(rows[moved][2], "0", "not sticky");
+    assert!(has(&rows[moved], 2, "0"), "not sticky");
     assert!(
-        rows[moved..]
-            .iter()
-            .any(|l| l[0] == hv2 && l[3].is_empty() && l[4] == "70"),
+        rows[moved..].iter().any(|l| l[0] == hv2 && has(l, 4, "70")),
         "hv2 withdraws (MP_UNREACH_NLRI, SAFI 70) after the move: {rows:?}"
     );
 }
