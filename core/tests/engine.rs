@@ -13,7 +13,7 @@ use common::*;
 use vtep_core::fdb::Origin;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{DropReason, Encapsulation, Event, NetworkConfig};
-use vtep_core::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame};
+use vtep_core::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame, IpAddress};
 use vtep_core::{Destination, Duration, Instant, PortId, Vni};
 
 #[test]
@@ -139,7 +139,7 @@ fn arp_suppression_answers_locally_and_sends_nothing() {
         ..n
     });
     f.vteps[0]
-        .add_static_neighbour(f.now, VNI, host_ip(2), mac(2))
+        .add_static_neighbour(f.now, VNI, host_ip(2).into(), mac(2))
         .unwrap();
     f.send(
         0,
@@ -194,7 +194,7 @@ fn under_arp_suppression_an_announcement_stays_local() {
     assert_eq!(
         f.vteps[0]
             .neighbours()
-            .lookup(VNI, &host_ip(1))
+            .lookup(VNI, &IpAddress::Ipv4(host_ip(1)))
             .unwrap()
             .mac,
         mac(1),

@@ -152,6 +152,13 @@ fn check(file: &str, expect: &[&str]) {
     assert_eq!(got, expect, "{file}");
 }
 
+/// [`check`] of a capture of the exchange [`ping`] describes.
+fn check_ping(file: &str, underlay: &str, ports: [&str; 2]) {
+    let expect = ping(underlay, ports);
+    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
+    check(file, &expect);
+}
+
 const A: &str = "02-00-00-00-00-01";
 const B: &str = "02-00-00-00-00-02";
 
@@ -187,32 +194,29 @@ fn ping(underlay: &str, ports: [&str; 2]) -> Vec<String> {
 fn vxlan_ipv4_kernel_capture() {
     // The kernel picks the UDP source port from the inner flow hash: one for the ARP
     // exchange, another for the ICMP one, both in its default range.
-    let expect = ping(
+    check_ping(
+        "vxlan-ipv4.pcap",
         "10.200.0.1 > 10.200.0.2 ttl 64",
         [" udp 44517 > 4789 vxlan 42", " udp 57775 > 4789 vxlan 42"],
     );
-    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
-    check("vxlan-ipv4.pcap", &expect);
 }
 
 #[test]
 fn vxlan_ipv6_kernel_capture() {
-    let expect = ping(
+    check_ping(
+        "vxlan-ipv6.pcap",
         "fd00:200::1 > fd00:200::2 ttl 64",
         [" udp 44517 > 4789 vxlan 42", " udp 57775 > 4789 vxlan 42"],
     );
-    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
-    check("vxlan-ipv6.pcap", &expect);
 }
 
 #[test]
 fn geneve_ipv4() {
-    let expect = ping(
+    check_ping(
+        "geneve-ipv4.pcap",
         "10.200.0.1 > 10.200.0.2 ttl 64",
         [" udp 44517 > 6081 geneve 42", " udp 57775 > 6081 geneve 42"],
     );
-    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
-    check("geneve-ipv4.pcap", &expect);
 }
 
 #[test]
@@ -232,9 +236,11 @@ fn geneve_options() {
 
 #[test]
 fn nvgre_ipv4() {
-    let expect = ping("10.200.0.1 > 10.200.0.2 ttl 64", [" nvgre 42 flow 1"; 2]);
-    let expect: Vec<&str> = expect.iter().map(String::as_str).collect();
-    check("nvgre-ipv4.pcap", &expect);
+    check_ping(
+        "nvgre-ipv4.pcap",
+        "10.200.0.1 > 10.200.0.2 ttl 64",
+        [" nvgre 42 flow 1"; 2],
+    );
 }
 
 /// The kernel's VXLAN frames, re-emitted by this crate around the same inner frame, must

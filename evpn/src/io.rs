@@ -97,13 +97,21 @@ impl FdbAction {
                 vtep,
                 seq,
             } => {
-                engine.install_route(now, vni, mac, Some(ip), remote(vtep), seq)?;
+                engine.install_route(
+                    now,
+                    vni,
+                    mac,
+                    Some(IpAddress::Ipv4(ip)),
+                    remote(vtep),
+                    seq,
+                )?;
             }
             FdbAction::WithdrawMac { vni, mac } => {
                 engine.withdraw_route(vni, &mac, None);
             }
             FdbAction::WithdrawIp { vni, ip } => {
                 // Only the route's entry: a host at a local port may have the address now.
+                let ip = IpAddress::Ipv4(ip);
                 if engine
                     .neighbours()
                     .lookup(vni, &ip)

@@ -10,7 +10,7 @@ use vtep_core::wire::bgp::{
     EvpnRoute, ExtCommunity, Malformed, MpReach, MpUnreach, NextHop, Origin, RouteKey,
     UpdatePacket, UpdateRepr,
 };
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
+use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Destination, Mac};
 
 use crate::PeerId;
@@ -112,7 +112,12 @@ impl Speaker {
                 mac,
                 dest: Destination::Local(_),
             } => self.withdraw_local(vni, mac),
-            E::NeighbourLearned { vni, ip, mac } => self.add_local_ip(vni, mac, ip),
+            // Type-2 routes carry IPv4 addresses here; IPv6 neighbours are not advertised yet.
+            E::NeighbourLearned {
+                vni,
+                ip: IpAddress::Ipv4(ip),
+                mac,
+            } => self.add_local_ip(vni, mac, ip),
             E::DuplicateFrozen { vni, mac, .. } => self.freeze_local(vni, mac),
             _ => {}
         }

@@ -159,7 +159,7 @@ fn build_engine(s: &native_vtep::config::Settings) {
             let _ = vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()));
         }
         for (ip, mac) in &n.neigh {
-            let _ = vtep.add_static_neighbour(now, n.vni, *ip, *mac);
+            let _ = vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac);
         }
     }
     // One sweep past the ageing time, as the poll loop would do eventually.

@@ -7,16 +7,18 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use vtep_core::vtep::Encapsulation;
 
-const ABOUT: &str = "A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux";
+const ABOUT: &str = "A userspace VXLAN/Geneve/NVGRE tunnel endpoint (VTEP) for Linux";
 
 const LONG_ABOUT: &str = "\
-A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux, built on the sans-IO vtep-core engine.
+A userspace VXLAN/Geneve/NVGRE tunnel endpoint (VTEP) for Linux, built on the sans-IO vtep-core
+engine.
 
 Each virtual network (VNI) gets a TAP device: Ethernet frames that enter the TAP are sent,
-encapsulated in UDP, to the VTEP behind which the destination MAC lives (or to every --remote
-when it is unknown: head-end replication). Datagrams from the underlay are decapsulated and
-delivered to the TAP. It interoperates with the Linux kernel's `vxlan` devices (Geneve: with
-itself, and with the kernel's `geneve` where the kernel has that driver).
+encapsulated in UDP (or GRE, for NVGRE), to the VTEP behind which the destination MAC lives (or
+to every --remote when it is unknown: head-end replication). Datagrams from the underlay are
+decapsulated and delivered to the TAP. It interoperates with the Linux kernel's `vxlan` devices
+(Geneve: with itself, and with the kernel's `geneve` where the kernel has that driver; NVGRE:
+with itself).
 
 The simplest case is one line:
 
@@ -85,7 +87,7 @@ pub enum Command {
     /// Show or change the forwarding database of a running daemon.
     #[command(subcommand)]
     Fdb(FdbCommand),
-    /// Show or change the neighbour table (ARP suppression) of a running daemon.
+    /// Show or change the neighbour table (ARP and ND suppression) of a running daemon.
     #[command(subcommand)]
     Neigh(NeighCommand),
     /// Show the BGP EVPN sessions and routes of a running daemon (like FRR's vtysh).
@@ -186,7 +188,8 @@ pub enum NeighCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a static entry for ARP suppression: IP is at MAC (`ip neigh add IP lladdr MAC`).
+    /// Add a static entry for ARP (IPv4) or ND (IPv6) suppression: IP is at MAC (`ip neigh
+    /// add IP lladdr MAC`).
     Add {
         #[command(flatten)]
         target: Target,
@@ -196,6 +199,10 @@ pub enum NeighCommand {
         mac: Vec<String>,
         #[arg(long)]
         vni: Option<u32>,
+        /// The IPv6 neighbour is a router: answers for it carry the Router flag (`ip -6 neigh
+        /// add ... router`).
+        #[arg(long)]
+        router: bool,
     },
     /// Delete an entry.
     Del {
@@ -214,6 +221,8 @@ pub enum EncapArg {
     Vxlan,
     /// RFC 8926 Geneve (UDP 6081).
     Geneve,
+    /// RFC 7637 NVGRE: GRE (IP protocol 47) with the key holding VNI and flow id; no UDP port.
+    Nvgre,
 }
 
 impl From<EncapArg> for Encapsulation {
@@ -221,6 +230,7 @@ impl From<EncapArg> for Encapsulation {
         match arg {
             EncapArg::Vxlan => Self::Vxlan,
             EncapArg::Geneve => Self::Geneve,
+            EncapArg::Nvgre => Self::Nvgre,
         }
     }
 }
@@ -282,7 +292,8 @@ pub struct RunArgs {
     /// Do not learn: use static FDB entries (like the kernel's `nolearning`).
     #[arg(long, overrides_with = "learning", help_heading = "Network")]
     pub nolearning: bool,
-    /// ARP suppression: answer ARP requests for known IPs locally instead of flooding them.
+    /// ARP and ND suppression: answer ARP requests and IPv6 Neighbour Solicitations for known
+    /// IPs locally instead of flooding them.
     #[arg(long, help_heading = "Network")]
     pub proxy: bool,
     /// Rate limit into the underlay, bits per second (suffixes k, M, G: 100M).
@@ -294,14 +305,15 @@ pub struct RunArgs {
     /// Static FDB entry MAC=IP (MAC lives behind the VTEP at IP); repeatable.
     #[arg(long = "fdb", value_name = "MAC=IP", action = ArgAction::Append, help_heading = "Network")]
     pub static_fdb: Vec<String>,
-    /// Static neighbour IP=MAC for ARP suppression; repeatable.
+    /// Static neighbour IP=MAC (IPv4 or IPv6) for ARP or ND suppression; repeatable.
     #[arg(long = "neigh", value_name = "IP=MAC", action = ArgAction::Append, help_heading = "Network")]
     pub static_neigh: Vec<String>,
 
     /// This host's underlay address: source of all tunnel traffic.
     #[arg(long, value_name = "IP", help_heading = "Underlay")]
     pub local: Option<IpAddr>,
-    /// UDP destination port of the encapsulation [default: 4789 for VXLAN, 6081 for Geneve].
+    /// UDP destination port of the encapsulation [default: 4789 for VXLAN, 6081 for Geneve;
+    /// NVGRE has none].
     #[arg(long, value_name = "PORT", help_heading = "Underlay")]
     pub dstport: Option<u16>,
     /// Range of flow-hashed UDP source ports [default: 49152 65535].

@@ -168,7 +168,7 @@ impl Daemon {
             if sys::is_ready(&fds[0])
                 && let Some(signo) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
             {
-                tracing::info!("{}: shutting down", sys::signal_name(signo));
+                tracing::info!("{}: shutting down", signal_name(signo));
                 return Ok(());
             }
             self.worker.service(&fds[1..bgp_at]);
@@ -251,11 +251,22 @@ impl Daemon {
     }
 }
 
+/// Human name of a signal number the daemon handles.
+fn signal_name(signo: i32) -> &'static str {
+    match signo {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
 fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
     total.tap_rx_frames += more.tap_rx_frames;
     total.tap_read_errors += more.tap_read_errors;
     total.tap_write_errors += more.tap_write_errors;
     total.udp_rx_datagrams += more.udp_rx_datagrams;
+    total.gre_rx_packets += more.gre_rx_packets;
     total.udp_recv_errors += more.udp_recv_errors;
     total.udp_send_errors += more.udp_send_errors;
     total.control_requests += more.control_requests;

@@ -114,9 +114,18 @@ fn neigh(cmd: NeighCommand) -> Result<(), String> {
             ip,
             mac,
             vni,
+            router,
         } => {
             let mac = cli::keyword_value(&mac, "lladdr")?.to_string();
-            call(&target, &Request::NeighAdd { vni, ip, mac })?;
+            call(
+                &target,
+                &Request::NeighAdd {
+                    vni,
+                    ip,
+                    mac,
+                    router,
+                },
+            )?;
         }
         NeighCommand::Del { target, ip, vni } => {
             call(&target, &Request::NeighDel { vni, ip })?;

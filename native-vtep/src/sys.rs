@@ -1,5 +1,6 @@
-//! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets,
-//! `poll`, `signalfd`, and the switch to an unprivileged user (`--user`). Each function is a
+//! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets (the
+//! sender, and the GRE receiver of NVGRE), `poll`, `signalfd`, and the switch to an
+//! unprivileged user (`--user`). Each function is a
 //! thin, safe wrapper; the rest of the crate is `#![deny(unsafe_code)]`.
 //!
 //! Errors are returned as `io::Error` with the raw OS error kept, so callers can turn
@@ -190,19 +191,19 @@ pub struct RawIpSender {
     ipv6: bool,
 }
 
+/// A non-blocking, close-on-exec raw socket of `protocol` in the family of IPv6 or IPv4.
+fn raw_socket(ipv6: bool, protocol: libc::c_int) -> io::Result<OwnedFd> {
+    let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    let flags = libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket(2) call; on success we own the returned fd.
+    let fd = cvt(unsafe { libc::socket(family, flags, protocol) })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl RawIpSender {
     pub fn new(ipv6: bool) -> io::Result<RawIpSender> {
-        let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
-        // SAFETY: plain socket(2) call; on success we own the returned fd.
-        let fd = cvt(unsafe {
-            libc::socket(
-                family,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            )
-        })?;
-        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = raw_socket(ipv6, libc::IPPROTO_RAW)?;
         Ok(RawIpSender { fd, ipv6 })
     }
 
@@ -276,6 +277,27 @@ impl RawIpSender {
             Ok(sent as usize)
         }
     }
+}
+
+/// IP protocol 47, GRE, which carries NVGRE.
+pub const IPPROTO_GRE: u8 = libc::IPPROTO_GRE as u8;
+
+/// A non-blocking raw socket that receives every packet of IP `protocol` addressed to `local`
+/// (bound to it), read with [`recv_many`]. Over IPv4 a packet comes whole, IP header first;
+/// over IPv6 without its IP header (the source is in the address). Every raw socket of a
+/// protocol gets its own copy of each packet, so a process should open one.
+pub fn raw_receiver(local: IpAddr, protocol: u8) -> io::Result<OwnedFd> {
+    let fd = raw_socket(local.is_ipv6(), libc::c_int::from(protocol))?;
+    bind(&fd, SocketAddr::new(local, 0))?;
+    Ok(fd)
+}
+
+/// bind(2) of `fd` to `addr`.
+fn bind(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const storage).cast(), len) })?;
+    Ok(())
 }
 
 /// Receives up to `bufs.len()` datagrams with one `recvmmsg(2)`: datagram `i` lands in
@@ -489,9 +511,7 @@ pub fn bind_udp_reuseport(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let fd = new_socket(addr, libc::SOCK_DGRAM)?;
     let one: libc::c_int = 1;
     setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
-    let (storage, len) = sockaddr(addr);
-    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const storage).cast(), len) })?;
+    bind(&fd, addr)?;
     Ok(std::net::UdpSocket::from(fd))
 }
 
@@ -499,9 +519,7 @@ pub fn bind_udp_reuseport(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 /// writability, then its `take_error` says whether it was made (the BGP sessions).
 pub fn tcp_connect(local: IpAddr, remote: SocketAddr) -> io::Result<std::net::TcpStream> {
     let fd = new_socket(remote, libc::SOCK_STREAM)?;
-    let (from, from_len) = sockaddr(SocketAddr::new(local, 0));
-    // SAFETY: `from` holds a valid sockaddr of `from_len` bytes for the socket's family.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const from).cast(), from_len) })?;
+    bind(&fd, SocketAddr::new(local, 0))?;
     let (to, to_len) = sockaddr(remote);
     // SAFETY: `to` holds a valid sockaddr of `to_len` bytes for the socket's family.
     let ret = unsafe { libc::connect(fd.as_raw_fd(), (&raw const to).cast(), to_len) };
@@ -771,16 +789,6 @@ pub fn umask(mask: u32) -> u32 {
 pub fn euid() -> u32 {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
-}
-
-/// Human name of a signal number we handle.
-pub fn signal_name(signo: i32) -> &'static str {
-    match signo {
-        libc::SIGINT => "SIGINT",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGHUP => "SIGHUP",
-        _ => "signal",
-    }
 }
 
 pub mod errno;

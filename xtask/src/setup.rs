@@ -99,31 +99,29 @@ fn needs(ctx: &Ctx, scope: Scope) -> Result<Vec<Need>, String> {
         cold: "~4 min",
     });
     if all {
-        list.push(Need::CargoTool {
-            krate: "wasm-pack",
-            bin: "wasm-pack",
-            version: WASM_PACK_VERSION.into(),
-            locked: true,
-            cold: "~2 min",
-        });
+        list.push(Need::locked_tool("wasm-pack", WASM_PACK_VERSION, "~2 min"));
+        list.push(Need::locked_tool(
+            "cargo-fuzz",
+            CARGO_FUZZ_VERSION,
+            "~2 min",
+        ));
     }
-    if all {
-        list.push(Need::CargoTool {
-            krate: "cargo-fuzz",
-            bin: "cargo-fuzz",
-            version: CARGO_FUZZ_VERSION.into(),
-            locked: true,
-            cold: "~2 min",
-        });
-    }
-    list.push(Need::CargoTool {
-        krate: "trunk",
-        bin: "trunk",
-        version: TRUNK_VERSION.into(),
-        locked: true,
-        cold: "~9 min",
-    });
+    list.push(Need::locked_tool("trunk", TRUNK_VERSION, "~9 min"));
     Ok(list)
+}
+
+impl Need {
+    /// A [`Need::CargoTool`] whose crate and binary share `name`, installed `--locked`; `cold`
+    /// is how long a build from nothing takes.
+    fn locked_tool(name: &'static str, version: &str, cold: &'static str) -> Need {
+        Need::CargoTool {
+            krate: name,
+            bin: name,
+            version: version.into(),
+            locked: true,
+            cold,
+        }
+    }
 }
 
 /// Sets up `scope`, printing one line per requirement.

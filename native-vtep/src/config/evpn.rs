@@ -302,23 +302,23 @@ pub(super) fn network_mode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::args;
     use crate::config::{Settings, load_str};
-    use clap::Parser;
 
-    fn load(file: &str, flags: &[&str]) -> Result<Settings, String> {
-        let mut argv = vec!["native-vtep"];
-        argv.extend_from_slice(flags);
-        let args = crate::cli::Cli::try_parse_from(argv).unwrap().run;
-        load_str(&args, "FILE".as_ref(), file).map_err(|e| e.0)
+    /// `file` as the config file `FILE` under the flags `line`.
+    fn load(file: &str, line: &str) -> Result<Settings, String> {
+        load_str(&args(line), "FILE".as_ref(), file).map_err(|e| e.0)
     }
 
-    const LINE: &[&str] = &["--tap", "vt42", "--vni", "42", "--local", "10.0.0.1"];
+    const LINE: &str = "--tap vt42 --vni 42 --local 10.0.0.1";
 
     #[test]
     fn flags_and_file_give_the_speaker_its_settings() {
-        let mut flags = LINE.to_vec();
-        flags.extend(["--evpn-asn", "65000", "--evpn-peer", "10.0.0.254"]);
-        let s = load("", &flags).unwrap();
+        let s = load(
+            "",
+            &format!("{LINE} --evpn-asn 65000 --evpn-peer 10.0.0.254"),
+        )
+        .unwrap();
         let evpn = s.evpn.unwrap();
         assert_eq!(
             (
@@ -338,7 +338,7 @@ mod tests {
                     hold_time = 9\n[[network]]\ntap = \"a\"\nvni = 42\n\
                     route_target = \"65000:100\"\n[[network]]\ntap = \"b\"\nvni = 7\n\
                     encap = \"geneve\"\n";
-        let s = load(file, &["--evpn-hold-time", "30"]).unwrap();
+        let s = load(file, "--evpn-hold-time 30").unwrap();
         let evpn = s.evpn.unwrap();
         assert_eq!(
             (evpn.router_id, evpn.hold_time),
@@ -358,60 +358,40 @@ mod tests {
 
     #[test]
     fn evpn_errors_say_what_and_where() {
-        let with = |extra: &[&'static str]| {
-            let mut flags = LINE.to_vec();
-            flags.extend_from_slice(extra);
-            load("", &flags).map(|_| ()).unwrap_err()
+        let with = |extra: &str| {
+            load("", &format!("{LINE} {extra}"))
+                .map(|_| ())
+                .unwrap_err()
         };
-        let cases: &[(&[&str], &str)] = &[
+        let cases: &[(&str, &str)] = &[
             (
-                &["--evpn-peer", "10.0.0.254"],
+                "--evpn-peer 10.0.0.254",
                 "EVPN needs the AS: give --evpn-asn N",
             ),
+            ("--evpn-asn 65000", "EVPN needs a peer: give --evpn-peer IP"),
             (
-                &["--evpn-asn", "65000"],
-                "EVPN needs a peer: give --evpn-peer IP",
-            ),
-            (
-                &["--evpn-asn", "65000", "--evpn-peer", "10.0.0.1"],
+                "--evpn-asn 65000 --evpn-peer 10.0.0.1",
                 "EVPN peer 10.0.0.1 is this VTEP's own address",
             ),
             (
-                &["--evpn-asn", "0", "--evpn-peer", "10.0.0.2"],
+                "--evpn-asn 0 --evpn-peer 10.0.0.2",
                 "--evpn-asn: AS 0 cannot be used",
             ),
             (
-                &[
-                    "--evpn-asn",
-                    "1",
-                    "--evpn-peer",
-                    "10.0.0.2",
-                    "--evpn-hold-time",
-                    "2",
-                ],
+                "--evpn-asn 1 --evpn-peer 10.0.0.2 --evpn-hold-time 2",
                 "hold time 2 is not allowed",
             ),
             (
-                &["--evpn-asn", "1", "--evpn-peer", "fd00::2"],
+                "--evpn-asn 1 --evpn-peer fd00::2",
                 "--evpn-peer fd00::2: give a unicast IPv4 address",
             ),
+            ("--evpn-route-target 1:1", "--evpn-route-target needs EVPN"),
             (
-                &["--evpn-route-target", "1:1"],
-                "--evpn-route-target needs EVPN",
-            ),
-            (
-                &["--evpn-asn", "1", "--evpn-peer", "10.0.0.2", "--learning"],
+                "--evpn-asn 1 --evpn-peer 10.0.0.2 --learning",
                 "the command line: VNI 42 is under EVPN",
             ),
             (
-                &[
-                    "--evpn-asn",
-                    "1",
-                    "--evpn-peer",
-                    "10.0.0.2",
-                    "--encap",
-                    "geneve",
-                ],
+                "--evpn-asn 1 --evpn-peer 10.0.0.2 --encap geneve",
                 "EVPN is configured but no network is under it",
             ),
         ];
@@ -421,29 +401,18 @@ mod tests {
         }
         let v6 = load(
             "",
-            &[
-                "--tap",
-                "t",
-                "--vni",
-                "1",
-                "--local",
-                "fd00::1",
-                "--evpn-asn",
-                "1",
-                "--evpn-peer",
-                "10.0.0.2",
-            ],
+            "--tap t --vni 1 --local fd00::1 --evpn-asn 1 --evpn-peer 10.0.0.2",
         );
         assert!(v6.unwrap_err().contains("EVPN needs an IPv4 underlay"));
         let file = "[underlay]\nlocal = \"10.0.0.1\"\n[evpn]\nasn = 65000\npeers = [\"10.0.0.2\"]\n\
                     hold_time = 1\n[[network]]\ntap = \"a\"\nvni = 42\n";
-        let e = load(file, &[]).unwrap_err();
+        let e = load(file, "").unwrap_err();
         assert!(
             e.starts_with("FILE:6:13: hold time 1 is not allowed"),
             "{e}"
         );
         let file = file.replace("hold_time = 1", "hold = 9");
-        let e = load(&file, &[]).unwrap_err();
+        let e = load(&file, "").unwrap_err();
         assert!(e.starts_with("FILE:6:1: unknown field `hold`"), "{e}");
     }
 

@@ -134,11 +134,12 @@ pub fn render_neigh(rows: &[NeighRow]) -> String {
     rows.iter()
         .map(|r| {
             format!(
-                "{} dev {} lladdr {} vni {} {} used {}s\n",
+                "{} dev {} lladdr {} vni {}{} {} used {}s\n",
                 r.ip,
                 r.dev,
                 r.mac,
                 r.vni,
+                if r.router { " router" } else { "" },
                 if r.state == "learned" {
                     "REACHABLE"
                 } else {
@@ -176,6 +177,7 @@ pub fn render_stats(s: &StatsReport) -> String {
             flooded_frames,
             flood_copies,
             arp_suppressed,
+            nd_suppressed,
             learned,
             moved,
             aged_out,
@@ -210,7 +212,7 @@ pub fn render_stats(s: &StatsReport) -> String {
         ));
         out.push_str(&format!(
             "    flooded {flooded_frames} frames ({flood_copies} copies), arp suppressed \
-             {arp_suppressed}\n"
+             {arp_suppressed}, nd suppressed {nd_suppressed}\n"
         ));
         out.push_str(&format!(
             "    fdb learned {learned} moved {moved} aged {aged_out} full {fdb_full} frozen \
@@ -223,9 +225,15 @@ pub fn render_stats(s: &StatsReport) -> String {
         render_drops(&s.global_drops)
     ));
     let d = &s.daemon;
+    // GRE's count shows once NVGRE has received something, so other output stays as it was.
+    let gre = if d.gre_rx_packets > 0 {
+        format!(", gre rx {}", d.gre_rx_packets)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "device: tap rx {} (errors {}), tap write errors {}, udp rx {} (errors {}), udp send \
-         errors {}, events lost {}, control requests {}\n",
+        "device: tap rx {} (errors {}), tap write errors {}, udp rx {}{gre} (errors {}), udp \
+         send errors {}, events lost {}, control requests {}\n",
         d.tap_rx_frames,
         d.tap_read_errors,
         d.tap_write_errors,
@@ -328,6 +336,7 @@ mod tests {
             flooded_frames: 9,
             flood_copies: 10,
             arp_suppressed: 11,
+            nd_suppressed: 17,
             learned: 12,
             moved: 13,
             aged_out: 14,
@@ -363,7 +372,7 @@ mod tests {
              vni 42 dev vtep42 VXLAN learning peers [10.0.0.2]\n\
              \x20   tap rx 1 frames 2 bytes, tap tx 3 frames 4 bytes\n\
              \x20   encap 5 datagrams 6 bytes, decap 7 datagrams 8 bytes\n\
-             \x20   flooded 9 frames (10 copies), arp suppressed 11\n\
+             \x20   flooded 9 frames (10 copies), arp suppressed 11, nd suppressed 17\n\
              \x20   fdb learned 12 moved 13 aged 14 full 15 frozen 16\n\
              \x20   drops not_a_peer 3\n\
              \n\

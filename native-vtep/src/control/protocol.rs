@@ -74,6 +74,9 @@ pub enum Request {
         vni: Option<u32>,
         ip: IpAddr,
         mac: String,
+        /// An IPv6 router: proxied Neighbour Advertisements for it carry the Router flag.
+        #[serde(default)]
+        router: bool,
     },
     NeighDel {
         vni: Option<u32>,
@@ -217,14 +220,19 @@ pub struct BgpRouteRow {
     /// Decides the FDB entry (type 2) or is in the flood list (type 3).
     pub best: bool,
 }
+/// One row of `neigh show`: an IPv4 (ARP) or IPv6 (ND) neighbour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeighRow {
     pub vni: u32,
     pub dev: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: String,
     pub state: String,
     pub age_secs: u64,
+    /// An IPv6 router (learned from a Neighbour Advertisement's R flag, or set by `neigh add
+    /// ... --router`).
+    #[serde(default)]
+    pub router: bool,
 }
 
 /// The counters of one network, as `stats` reports them.
@@ -248,6 +256,10 @@ pub struct DaemonStats {
     pub tap_read_errors: u64,
     pub tap_write_errors: u64,
     pub udp_rx_datagrams: u64,
+    /// GRE packets read from the raw socket of NVGRE.
+    #[serde(default)]
+    pub gre_rx_packets: u64,
+    /// Failed reads of the underlay sockets (UDP, and GRE's raw socket).
     pub udp_recv_errors: u64,
     pub udp_send_errors: u64,
     pub control_requests: u64,

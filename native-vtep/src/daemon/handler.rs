@@ -169,32 +169,42 @@ pub(super) fn handle_request(vtep: &mut Vtep, cx: &Context<'_>, request: Request
                     .map(|(vni, ip, e)| NeighRow {
                         vni: vni.get(),
                         dev: taps.name_of(vni),
-                        ip,
+                        ip: ip.into(),
                         mac: ColonMac(e.mac).to_string(),
                         state: e.origin.as_str().into(),
                         age_secs: age(e.last_seen),
+                        router: e.router,
                     })
                     .collect();
                 Response::ok(rows)
             }
-            Request::NeighAdd { vni, ip, mac } => {
+            Request::NeighAdd {
+                vni,
+                ip,
+                mac,
+                router,
+            } => {
                 let vni = pick_vni(vtep, vni)?;
-                let IpAddr::V4(ip) = ip else {
+                if router && ip.is_ipv4() {
                     return Err(format!(
-                        "{ip} is IPv6: ARP suppression covers IPv4 neighbours only"
+                        "{ip} is IPv4: only IPv6 neighbours can be routers; leave out --router"
                     ));
-                };
+                }
                 let mac = parse_mac(&mac)?;
-                vtep.add_static_neighbour(now, vni, ip, mac)
+                vtep.add_static_neighbour(now, vni, ip.into(), mac)
                     .map_err(|e| e.to_string())?;
+                vtep.neighbours_mut().set_router(vni, &ip.into(), router);
+                tracing::info!(
+                    vni = vni.get(),
+                    "static neighbour {ip} lladdr {}{} added by operator",
+                    ColonMac(mac),
+                    if router { " router" } else { "" }
+                );
                 Response::ok(serde_json::json!({ "added": true }))
             }
             Request::NeighDel { vni, ip } => {
                 let vni = pick_vni(vtep, vni)?;
-                let IpAddr::V4(ip) = ip else {
-                    return Err(format!("{ip} is IPv6: the neighbour table holds IPv4 only"));
-                };
-                if vtep.neighbours_mut().remove(vni, &ip).is_none() {
+                if vtep.neighbours_mut().remove(vni, &ip.into()).is_none() {
                     return Err(format!("no neighbour entry for {ip} in VNI {vni}"));
                 }
                 Response::ok(serde_json::json!({ "deleted": true }))

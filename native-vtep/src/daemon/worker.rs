@@ -1,21 +1,21 @@
 //! A worker: one queue of every TAP, its own listening sockets and buffers, and the reads that
 //! hand the engine its inputs. Each read path does its own system calls (one `read` or
 //! `recvfrom` per frame, `recvmmsg` into arena slots, TAP super-frames cut into segments, UDP
-//! GRO runs split again), locks the shared engine once per read, and gives it each input
-//! through [`feed`], which also carries out the outputs.
+//! GRO runs split again, GRE packets from NVGRE's raw socket), locks the shared engine once per
+//! read, and gives it each input through [`feed`], which also carries out the outputs.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use vtep_core::Destination;
 use vtep_core::Instant;
 use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
-use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
+use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
 
 use super::io::{Io, log_event};
 use super::{BATCH, Fatal, MonotonicClock};
@@ -156,6 +156,14 @@ pub(super) struct RxSocket {
     pub(super) encap: Encapsulation,
 }
 
+/// NVGRE's raw socket for IP protocol 47: over IPv4 it reads whole IP packets, over IPv6 GRE
+/// onward (the source in the address).
+#[derive(Debug)]
+pub(super) struct GreSocket {
+    pub(super) fd: OwnedFd,
+    pub(super) ipv6: bool,
+}
+
 /// One worker's share of the data plane: one queue of every TAP, its own underlay sockets and
 /// buffers. Worker 0 runs on the main thread, the others (`--queues`) on their own.
 #[derive(Debug)]
@@ -164,6 +172,8 @@ pub(super) struct Worker {
     pub(super) shared: Shared,
     pub(super) io: Io,
     rx: Vec<RxSocket>,
+    /// NVGRE's socket (worker 0 only: each raw socket gets its own copy of every packet).
+    gre: Option<GreSocket>,
     pub(super) clock: MonotonicClock,
     buf: Vec<u8>,
     /// Batch: one slot per input of a wake-up, so their packets can leave together.
@@ -182,6 +192,7 @@ impl Worker {
         shared: Shared,
         io: Io,
         rx: Vec<RxSocket>,
+        gre: Option<GreSocket>,
         clock: MonotonicClock,
         underlay_mtu: u16,
     ) -> Worker {
@@ -192,6 +203,7 @@ impl Worker {
             shared,
             io,
             rx,
+            gre,
             clock,
             buf: vec![0; MAX_HEADROOM + BUF_LEN],
             arena: if datapath == Datapath::Batch {
@@ -213,6 +225,9 @@ impl Worker {
         for rx in &self.rx {
             fds.push(sys::poll_in(rx.socket.as_raw_fd()));
         }
+        if let Some(gre) = &self.gre {
+            fds.push(sys::poll_in(gre.fd.as_raw_fd()));
+        }
         for tap in self.io.taps.iter() {
             fds.push(sys::poll_in(tap.file.as_raw_fd()));
         }
@@ -233,10 +248,17 @@ impl Worker {
     /// Reads whatever is ready among `fds` (laid out by [`Worker::push_fds`]), then gives the
     /// engine its timeout if due (whichever worker comes first).
     pub(super) fn service(&mut self, fds: &[sys::PollFd]) {
-        let (rx, taps) = fds.split_at(self.rx.len());
+        let (rx, rest) = fds.split_at(self.rx.len());
         for (i, fd) in rx.iter().enumerate() {
             if sys::is_ready(fd) {
                 self.read_underlay(i);
+            }
+        }
+        let (gre, taps) = rest.split_at(usize::from(self.gre.is_some()));
+        if gre.first().is_some_and(sys::is_ready) {
+            self.read_gre();
+            if self.io.datapath == Datapath::Offload {
+                self.io.flush_coalescer();
             }
         }
         for (i, fd) in taps.iter().enumerate() {
@@ -295,6 +317,11 @@ impl Worker {
     fn recv_error(&mut self, port: u16, e: &io::Error) {
         self.io.stats.udp_recv_errors += 1;
         tracing::debug!("receive on port {port}: {e}");
+    }
+
+    fn gre_error(&mut self, e: &io::Error) {
+        self.io.stats.udp_recv_errors += 1;
+        tracing::debug!("receive from the GRE socket: {e}");
     }
 
     /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
@@ -409,6 +436,61 @@ impl Worker {
                     break;
                 }
             }
+        }
+    }
+
+    /// NVGRE: up to [`BATCH`] GRE packets from the raw socket by one `recvmmsg` each into `buf`
+    /// (a packet's outer IPv4 header, if it has one, read by `outer::parse`), each fed to the
+    /// engine as the datagram of its source.
+    fn read_gre(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..BATCH {
+            let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0)))];
+            let (received, ipv6) = match &self.gre {
+                Some(gre) => (
+                    sys::recv_many(&gre.fd, &mut [&mut self.buf[MAX_HEADROOM..]], &mut got),
+                    gre.ipv6,
+                ),
+                None => return,
+            };
+            let (len, from) = match received {
+                Ok(0) => return,
+                Ok(_) => got[0],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.gre_error(&e),
+            };
+            if len > BUF_LEN {
+                self.gre_error(&io::Error::other("GRE packet truncated"));
+                continue;
+            }
+            self.io.stats.gre_rx_packets += 1;
+            let packet = MAX_HEADROOM..MAX_HEADROOM + len;
+            let (from, payload) = if ipv6 {
+                (from.ip().into(), packet)
+            } else {
+                // The kernel checked the IPv4 header; a packet that does not parse here (or
+                // says UDP: never delivered to this socket) is counted as a receive error.
+                match outer::parse(&self.buf[packet.clone()]) {
+                    Ok((repr, inner)) if repr.transport == Transport::Gre => (
+                        repr.src,
+                        packet.start + inner.start..packet.start + inner.end,
+                    ),
+                    _ => {
+                        self.gre_error(&io::Error::other("not a GRE packet"));
+                        continue;
+                    }
+                }
+            };
+            let mut engine = lock(&shared);
+            let now = self.clock.now();
+            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
+                Input::Underlay {
+                    from,
+                    transport: Transport::Gre,
+                    buf,
+                    payload,
+                }
+            });
         }
     }
 

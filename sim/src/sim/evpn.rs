@@ -89,7 +89,7 @@ impl Sim {
                     vtep.remove_flood_peer(*vni, &ip);
                 }
             }
-            let neighbours: Vec<(Vni, Ipv4Address)> =
+            let neighbours: Vec<(Vni, IpAddress)> =
                 vtep.neighbours().iter().map(|(v, ip, _)| (v, ip)).collect();
             for (vni, ip) in neighbours {
                 vtep.neighbours_mut().remove(vni, &ip);
@@ -182,7 +182,7 @@ impl Sim {
             } else {
                 v.add_static_fdb(now, vni, mac, Destination::Remote(at))?;
             }
-            v.add_static_neighbour(now, vni, ip, mac)?;
+            v.add_static_neighbour(now, vni, IpAddress::Ipv4(ip), mac)?;
         }
         Ok(())
     }
@@ -199,7 +199,7 @@ impl Sim {
                     && matches!(e.dest, Destination::Remote(_))
             }) {
                 v.fdb_mut().remove(vni, &mac);
-                v.neighbours_mut().remove(vni, &ip);
+                v.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
             }
         }
     }

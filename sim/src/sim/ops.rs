@@ -347,7 +347,7 @@ impl Sim {
                 h.ports.remove(&port);
                 if let Some(vtep) = h.vtep.as_mut() {
                     let _ = vtep.remove_port(port);
-                    vtep.neighbours_mut().remove(vni, &ip);
+                    vtep.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
                 }
                 gone = Some(port);
             }

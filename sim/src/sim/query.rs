@@ -10,7 +10,7 @@ use vtep_core::Vni;
 use vtep_core::fdb::FdbEntry;
 use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
-use vtep_core::wire::Ipv4Address;
+use vtep_core::wire::{IpAddress, Ipv4Address};
 
 use vtep_core::wire::bgp::RouteKey;
 use vtep_evpn::{PeerStatus, RouteView, Speaker};
@@ -139,8 +139,8 @@ impl Sim {
         Ok(self.vtep(hv)?.fdb().sorted())
     }
 
-    /// Neighbour (ARP suppression) table snapshot of a hypervisor's VTEP.
-    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, Ipv4Address, NeighEntry)>, SimError> {
+    /// Neighbour (ARP and ND suppression) table snapshot of a hypervisor's VTEP.
+    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, IpAddress, NeighEntry)>, SimError> {
         Ok(self.vtep(hv)?.neighbours().sorted())
     }
 

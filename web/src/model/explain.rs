@@ -49,6 +49,11 @@ pub fn vtep_reason(r: DropReason) -> &'static str {
             "The inner frame carries an 802.1Q VLAN tag, which VXLAN forbids (RFC 7348, 6.1)."
         }
         DropReason::FdbFull => "The forwarding database is full and set to drop new MACs.",
+        DropReason::MalformedNd => {
+            "An IPv6 Neighbour Solicitation or Advertisement that RFC 4861 says to discard (a hop \
+             limit other than 255, a bad checksum, a broken option...): the VTEP's proxy drops it \
+             rather than answer or learn from it."
+        }
         DropReason::UnknownUdpPort => {
             "A UDP datagram to a port that is neither VXLAN's (4789) nor Geneve's (6081)."
         }
