@@ -527,7 +527,7 @@ fn note_updates(
         let take = need.saturating_sub(partial.len()).min(bytes.len());
         partial.extend_from_slice(&bytes[..take]);
         bytes = &bytes[take..];
-        if partial.len() < need || bgp::frame_len(partial) == Ok(None) {
+        if !matches!(bgp::frame_len(partial), Ok(Some(len)) if partial.len() >= len) {
             continue;
         }
         if let Ok(packet) = UpdatePacket::new_checked(&partial[..])

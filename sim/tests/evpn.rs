@@ -165,6 +165,25 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
     let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
     assert_eq!((ping.sent, ping.replies), (3, 2), "{ping:?}");
     assert_eq!(ping.unanswered, [0], "the first while vm-a resolves vm-b");
+    // Every route hv2 received is linked to the segment that carried its UPDATE to hv2.
+    let table = r.sim.evpn_table(hv2).unwrap();
+    for (peer, routes) in &table.peers {
+        for route in routes {
+            let hop = r.sim.route_carried_by(hv2, peer.address, &route.key);
+            let hop = r
+                .sim
+                .hop(hop.unwrap_or_else(|| panic!("{route:?}")))
+                .unwrap();
+            assert_eq!(hop.to, hv2);
+            if let RouteKey::MacIp { mac, .. } = route.key {
+                assert!(
+                    !announces(hop, mac).is_empty(),
+                    "{route:?} in hop {:?}",
+                    hop.id
+                );
+            }
+        }
+    }
 }
 
 /// Pings lost from the first one sent at or after `from_us`.

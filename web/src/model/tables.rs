@@ -11,13 +11,24 @@ use vtep_sim::{NodeId, NodeKind, Sim};
 
 /// One row: a stable key, the cells compared for changes, and cells that change all the time
 /// (ages), shown but not compared.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Row {
     pub key: String,
     pub cells: Vec<String>,
     pub volatile: Vec<String>,
     /// Set by [`Tracker`]: the update in which the row last changed (0: never since shown).
     pub changed: u64,
+    /// Cells that lead somewhere: (cell index, where).
+    pub links: Vec<(usize, Link)>,
+}
+
+/// Where a table cell leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// The row with this key, in another table of the same node.
+    Row(String),
+    /// A frame of the trace (the inspector shows it).
+    Hop(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +142,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
     match info.kind {
         NodeKind::Hypervisor => {
             let mut out = Vec::new();
+            let routed = super::bgp::fdb_links(sim, node);
             if let Ok(fdb) = sim.fdb(node) {
                 out.push(Table {
                     id: "fdb",
@@ -156,6 +168,12 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                             ],
                             volatile: vec![age(now, e.last_seen)],
                             changed: 0,
+                            links: routed
+                                .iter()
+                                .find(|(fdb, _)| *fdb == format!("{vni}/{mac}"))
+                                .map(|(_, route)| (3, Link::Row(route.clone())))
+                                .into_iter()
+                                .collect(),
                         })
                         .collect(),
                     empty: "No entries yet: the VTEP learns a MAC when a frame from it arrives \
@@ -179,6 +197,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                             ],
                             volatile: vec![age(now, e.last_seen)],
                             changed: 0,
+                            links: vec![],
                         })
                         .collect(),
                     empty: "Empty: with flood and learn, ARP requests are flooded, not answered \
@@ -202,6 +221,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                                 cells,
                                 volatile: vec![],
                                 changed: 0,
+                                links: vec![],
                             });
                         }
                     }
@@ -219,6 +239,8 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                     rows,
                     empty: "No virtual network on this hypervisor.",
                 });
+                // Under BGP EVPN, beside the FDB: the sessions and the EVPN table.
+                out.extend(super::bgp::speaker_tables(sim, node, &name));
             } else if let Ok(macs) = sim.mac_table(node) {
                 out.push(mac_table(&name, macs));
             }
@@ -237,6 +259,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                     cells: vec![ip.to_string(), mac.to_string()],
                     volatile: vec![],
                     changed: 0,
+                    links: vec![],
                 })
                 .collect(),
             empty: "Empty: the host has not resolved anyone yet.",
@@ -244,51 +267,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
         NodeKind::Router | NodeKind::Switch => {
             vec![mac_table(&name, sim.mac_table(node).unwrap_or_default())]
         }
-        NodeKind::Reflector => {
-            let table = sim.evpn_table(node).ok();
-            vec![Table {
-                id: "routes",
-                title: format!("{name} EVPN routes received"),
-                headers: vec!["peer", "route", "next hop", "seq"],
-                rows: table
-                    .iter()
-                    .flat_map(|t| t.peers.iter())
-                    .flat_map(|(peer, routes)| routes.iter().map(move |r| (peer.address, r)))
-                    .map(|(peer, r)| Row {
-                        key: format!("{peer}/{:?}", r.key),
-                        cells: vec![
-                            vtep_name(&peer.to_string()),
-                            route_words(&r.key),
-                            vtep_name(&r.next_hop.to_string()),
-                            r.seq.to_string(),
-                        ],
-                        volatile: vec![],
-                        changed: 0,
-                    })
-                    .collect(),
-                empty: "No routes yet.",
-            }]
-        }
-    }
-}
-
-/// A route key in a line: `type 2 02-48-..-01 10.0.0.1`, `type 3 10.1.0.2`.
-fn route_words(key: &vtep_core::wire::bgp::RouteKey) -> String {
-    use vtep_core::wire::bgp::RouteKey;
-    use vtep_core::wire::bgp::evpn::IpKey;
-    let ip = |k: &IpKey| match k {
-        IpKey::V4(b) => vtep_core::wire::Ipv4Address::from(*b).to_string(),
-        IpKey::V6(b) => vtep_core::wire::Ipv6Address::from(*b).to_string(),
-    };
-    match key {
-        RouteKey::MacIp { mac, ip: addr, .. } => {
-            let mac = vtep_core::wire::EthernetAddress(*mac);
-            match addr {
-                Some(a) => format!("type 2 {mac} {}", ip(a)),
-                None => format!("type 2 {mac}"),
-            }
-        }
-        RouteKey::InclusiveMulticast { originator, .. } => format!("type 3 {}", ip(originator)),
+        NodeKind::Reflector => super::bgp::speaker_tables(sim, node, &name),
     }
 }
 
@@ -304,6 +283,7 @@ fn mac_table(name: &str, macs: Vec<vtep_core::Mac>) -> Table {
                 cells: vec![m.to_string()],
                 volatile: vec![],
                 changed: 0,
+                links: vec![],
             })
             .collect(),
         empty: "Empty.",
