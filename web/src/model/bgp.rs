@@ -57,7 +57,9 @@ pub fn badges(sim: &Sim, layout: &Layout) -> Vec<Badge> {
             .iter()
             .filter(|p| p.state == State::Established)
             .count();
-        let text = if reflector {
+        let text = if !n.up {
+            "failed: BGP silent".to_string()
+        } else if reflector {
             format!("{up} client{} up", if up == 1 { "" } else { "s" })
         } else {
             match peers.as_slice() {
@@ -66,7 +68,9 @@ pub fn badges(sim: &Sim, layout: &Layout) -> Vec<Badge> {
                 _ => format!("BGP {up}/{} up", peers.len()),
             }
         };
-        let class = if up > 0 && (up == peers.len() || reflector) {
+        let class = if !n.up {
+            "down"
+        } else if up > 0 && (up == peers.len() || reflector) {
             "up"
         } else if peers.iter().any(|p| {
             matches!(
