@@ -556,6 +556,14 @@ async function main() {
     await page.click('.tab-scale');
     const flat = await page.locator('.scale-table tr.flat td.num').first().textContent();
     check(flat === '500,000', `scale view: flat L2 MAC entries at 5000 x 100 is ${flat}`);
+    // Control traffic per server: ARP under flood and learn, BGP under EVPN (1, then 2 reflectors).
+    const control = async () => (await page.locator('table.control tr.cp td.num').allTextContents());
+    const one = await control();
+    const floodArp = await page.locator('table.control tr.flood td.num').first().textContent();
+    await page.locator('select[aria-label="route reflectors"]').selectOption('2');
+    const two = await control();
+    check(one[0] === '0' && one[2] === '15,004' && two[2] === '30,008' && floodArp === '999,802', `scale view: control traffic ${JSON.stringify({ one, two, floodArp })}`);
+    console.log(`e2e: scale view ok: per server, ${floodArp} ARP frames on the uplink under flood and learn; ${one[2]} BGP messages (${one[3]} bytes) with one reflector, ${two[2]} with two`);
     await page.screenshot({ path: join(out, 'scale.png') });
     const theme = () =>
       page.evaluate(() => ({
