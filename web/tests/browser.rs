@@ -297,7 +297,14 @@ async fn inspector_dissects_a_bgp_update_to_the_mobility_sequence() {
     .render();
     yew::scheduler::flush().await;
     let layers = texts(&root, ".layer-name");
-    for want in ["Ethernet", "IPv4", "TCP", "BGP", "Path attribute", "EVPN route"] {
+    for want in [
+        "Ethernet",
+        "IPv4",
+        "TCP",
+        "BGP",
+        "Path attribute",
+        "EVPN route",
+    ] {
         assert!(layers.iter().any(|l| l == want), "{want} in {layers:?}");
     }
     // The sequence lights its four bytes, 00 00 00 01, and says what it is for.
@@ -308,8 +315,14 @@ async fn inspector_dissects_a_bgp_update_to_the_mobility_sequence() {
     assert!(help.contains("MAC mobility"), "{help}");
     // Label 1 reads as the VNI, and the route target as AS:VNI.
     let values = texts(&root, "tr.field .fvalue");
-    assert!(values.iter().any(|v| v.starts_with("100 (0x000064)")), "{values:?}");
-    assert!(values.iter().any(|v| v.starts_with("65000:100")), "{values:?}");
+    assert!(
+        values.iter().any(|v| v.starts_with("100 (0x000064)")),
+        "{values:?}"
+    );
+    assert!(
+        values.iter().any(|v| v.starts_with("65000:100")),
+        "{values:?}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -343,7 +356,11 @@ async fn the_evpn_table_links_an_fdb_row_to_its_route_and_the_route_to_its_updat
     let rows = root.query_selector_all("table.fdb tbody tr").unwrap();
     let row = (0..rows.length())
         .map(|i| rows.item(i).unwrap().unchecked_into::<Element>())
-        .find(|r| r.text_content().unwrap_or_default().contains(&mac.to_string()))
+        .find(|r| {
+            r.text_content()
+                .unwrap_or_default()
+                .contains(&mac.to_string())
+        })
         .expect("vm-a in hv2's FDB");
     row.query_selector("button.cell-link")
         .unwrap()
