@@ -2,11 +2,13 @@
 //
 // Serves the release build in ../dist (made by `trunk build --release`; `cargo xtask test`
 // builds it first) on 127.0.0.1 with a tiny static server, opens it in Debian's Chromium via
-// playwright-core, and does what a visitor does: loads every guided scenario S1..S10 from the
-// side panel, steps and plays it, runs it to the end, and checks the outcome box the page
-// computed from the simulator (data-ok="true" plus the scenario's key numbers). It also checks
-// the controls, the inspector, the tables, the scale view, the URL, JSON export, and downloads
-// the pcap and reads it back with `tshark`. No console or page errors are allowed. Screenshots:
+// playwright-core, and does what a visitor does: loads every guided scenario S1..S10 and the
+// BGP EVPN ones E1..E4 from the side panel, steps and plays it, runs it to the end, and checks
+// the outcome box the page computed from the simulator (data-ok="true" plus the scenario's key
+// numbers). It also checks the controls, the inspector (a BGP UPDATE dissected too), the
+// tables (the EVPN table and its links), the learning modes and session badges in the sandbox,
+// the scale view, the URL, JSON export, and downloads pcaps and reads them back with `tshark`
+// (VXLAN, and BGP EVPN routes with their MAC mobility sequence). No console or page errors are allowed. Screenshots:
 // target/e2e/<scenario>.png (plus home.png, scale.png, dark.png).
 //
 // Usage: node e2e/run.mjs [--dist DIR] [--out DIR]
@@ -253,6 +255,78 @@ async function teacher(browser, url) {
   await context.close();
 }
 
+/**
+ * The control plane on the page: E2's pcap read by tshark (type-2 routes with vm-b's MAC in
+ * VNI 100, the MAC mobility sequence 1 from hv1, hv2's withdrawal), an UPDATE dissected in the
+ * inspector, the EVPN table with an FDB row linked to its route and the route to its UPDATE;
+ * then the sandbox switched to static and to BGP EVPN, its VTEPs' badges reaching Established.
+ */
+async function bgp(page) {
+  await page.click('button.scenario[data-scenario="E2"]');
+  await page.click('.ctl.end');
+  await outcomeOf(page, 'E2');
+  const pcap = await downloadPcap(page, 'E2.pcap');
+  const kinds = new Set(tsharkFields(pcap, 'bgp', ['bgp.type']).flatMap(([t]) => t.split(',')));
+  check(['1', '2', '4'].every((k) => kinds.has(k)), `E2.pcap: BGP message types ${[...kinds]} (want OPEN 1, UPDATE 2, KEEPALIVE 4)`);
+  const routes = tsharkFields(pcap, 'bgp.evpn.nlri.rt == 2 && bgp.update.path_attribute.mp_reach_nlri.afi == 25', ['bgp.evpn.nlri.mac_addr', 'bgp.evpn.nlri.mpls_ls1', 'bgp.evpn.nlri.vni', 'bgp.ext_com_evpn.mmac.seq']);
+  const macs = new Set(routes.flatMap(([m]) => m.split(',')));
+  check(macs.size === 3, `E2.pcap: type-2 routes for ${[...macs]} (want vm-a, vm-b, vm-c)`);
+  // The label carries the VNI in its 24 bits: tshark reads it as MPLS label 6 (100 >> 4) and,
+  // where it recognises the encapsulation, as VNI 100 (design/EVPN.md section 6).
+  const all = (field, want) => field.split(',').filter(Boolean).every((x) => x === want);
+  check(routes.every(([, ls1, vni]) => all(ls1, '6') && all(vni, '100')), `E2.pcap: labels ${JSON.stringify(routes.filter(([, l, v]) => !(all(l, '6') && all(v, '100'))))}`);
+  const seqs = new Set(routes.flatMap(([, , , seq]) => seq.split(',').filter(Boolean)));
+  check(seqs.has('1'), `E2.pcap: MAC mobility sequences ${[...seqs]} (want 1 for the move)`);
+  const withdrawn = tsharkFields(pcap, 'bgp.update.path_attribute.mp_unreach_nlri.safi == 70', ['bgp.evpn.nlri.mac_addr']);
+  check(withdrawn.length > 0, 'E2.pcap: no EVPN withdrawal (MP_UNREACH_NLRI, SAFI 70)');
+  console.log(`e2e: BGP pcap ok: tshark reads ${routes.length} frames of type-2 routes for ${macs.size} MACs in VNI 100, MAC mobility sequence ${[...seqs].join('/')}, ${withdrawn.length} withdrawal frames`);
+
+  // The inspector dissects an UPDATE: the EVPN route, its label as the VNI, the sequence.
+  await page.click('button[data-filter=UPDATE]');
+  check((await page.locator('.event').count()) > 0, 'E2: the UPDATE filter shows nothing');
+  const carried = page.locator('.event', { hasText: 'UPDATE' });
+  check((await carried.count()) === (await page.locator('.event').count()), 'E2: the UPDATE filter lets other events through');
+  await carried.first().click();
+  const layers = await page.locator('.inspector .layer-name').allTextContents();
+  check(layers.some((l) => l.startsWith('BGP')), `an UPDATE's layers: ${JSON.stringify(layers)}`);
+  const names = await page.locator('.inspector tr.field .fname').allTextContents();
+  for (const want of ['Marker', 'Route type', 'MAC', 'Route distinguisher', 'Label (VNI)']) {
+    check(names.some((n) => n.trim().startsWith(want)), `the inspector's BGP fields lack ${want}: ${JSON.stringify(names.slice(0, 40))}`);
+  }
+  await page.click('button[data-filter=UPDATE]');
+  // Clicking the UPDATE took the clock back to it: to the end again for the tables.
+  await page.click('.ctl.end');
+  // The EVPN table beside hv3's FDB, an FDB row's link to its route, the route's to its UPDATE.
+  await page.locator('.tables select').selectOption({ label: 'hv3' });
+  await page.locator('.tables button[data-table="evpn"]').click();
+  const evpn = await page.locator('table.live.evpn').textContent();
+  check(/type 2/.test(evpn) && /type 3/.test(evpn), `hv3's EVPN table: ${evpn.slice(0, 200)}`);
+  await page.locator('.tables button[data-table="fdb"]').click();
+  await page.locator('table.live.fdb button.cell-link').first().click();
+  check((await page.locator('table.live.evpn tr.lit').count()) === 1, 'an FDB row\'s link did not light its route');
+  await page.locator('table.live.evpn tr.lit button.cell-link').first().click();
+  const title = (await page.locator('.inspector h2').textContent()).match(/Frame #\d+/)?.[0];
+  check(/UPDATE/.test(await page.locator('.inspector').textContent()), `the route's link opened ${title}, not an UPDATE`);
+  await page.screenshot({ path: join(out, 'E2-route.png') });
+  console.log(`e2e: EVPN table ok: hv3's FDB row -> its route -> the UPDATE that carried it (${title})`);
+
+  // The sandbox: static, then BGP EVPN; a route reflector appears and every session comes up.
+  await page.click('button.scenario[data-scenario="sandbox"]');
+  await page.click('#act-static');
+  check((await page.locator('.actions button.on', { hasText: 'static' }).count()) === 1, 'static is not shown as the learning mode');
+  await page.click('#act-cp');
+  check((await page.locator('.actions button.on', { hasText: 'BGP EVPN' }).count()) === 1, 'BGP EVPN is not shown as the learning mode');
+  await page.locator('svg.topology .node.rs').waitFor();
+  const badges = page.locator('svg.topology .bgp-badge');
+  const states = async () => Promise.all((await badges.all()).map((b) => b.getAttribute('data-state')));
+  const up = (all) => all.length >= 5 && all.every((s) => s && s.split(',').every((x) => x === 'Established'));
+  for (let i = 0; i < 10 && !up(await states()); i++) await page.click('.ctl.end');
+  const after = await states();
+  check(up(after), `sandbox badges after switching to BGP EVPN: ${JSON.stringify(after)}`);
+  await page.screenshot({ path: join(out, 'sandbox-bgp.png') });
+  console.log(`e2e: sandbox learning modes ok: static, then BGP EVPN; rr1 added, the ${after.length} VTEPs' badges Established`);
+}
+
 // What each scenario's outcome box must say (data-fact key -> regular expression), on top of
 // data-ok="true". The page computes these from the simulator; the numbers are the article's.
 const EXPECT = {
@@ -263,10 +337,17 @@ const EXPECT = {
   S5: { router_macs: /^4$/, model: /^yes$/, k8s: /500,000 flat vs 5,000 VXLAN/ },
   S6: { leaks: /^0 of \d+$/, ids: /4,094 usable vs 16,777,216/ },
   S7: { blue: /^1000\/1000$/, red: /^1\d\d\/1000$/ },
-  S8: { arp_underlay: /^0$/ },
+  S8: { arp_underlay: /^0$/, cp: /^\d+ \(\d+\)$/ },
   S9: { overheads: /Geneve 50, NVGRE 42, VXLAN 50/ },
   S10: { where: /^hv2$/, fdb: /^hv2$/ },
+  // BGP EVPN: one UPDATE in, reflected to the two other VTEPs, nothing flooded to learn.
+  E1: { updates: /^1, 2$/, underlay: /^0 \/ 0$/, installed: /^\d+ us$/, flood: /^hv1 2, hv2 2, hv3 2$/ },
+  E2: { seq: /^1$/, withdrew: /^yes$/, fdb: /^hv1$/, lost: /^[0-6]$/ },
+  E3: { frozen: /^hv\d$/, moves: /^5$/ },
+  E4: { expired: /^7\.0 s$/, back: /^\d+\.\d s$/, two: /^0$/ },
 };
+// Facts that must agree with each other: E2's loss under EVPN is S4's under flood and learn.
+const SAME = { E2: [['lost', 'lost_fl']] };
 
 async function main() {
   check(
@@ -398,6 +479,9 @@ async function main() {
       for (const [key, re] of Object.entries(expect)) {
         check(re.test(facts[key] ?? ''), `${id}: ${key} is ${JSON.stringify(facts[key])}, expected ${re}`);
       }
+      for (const [a, b] of SAME[id] ?? []) {
+        check(facts[a] === facts[b], `${id}: ${a} (${facts[a]}) differs from ${b} (${facts[b]})`);
+      }
       // Select a frame so the screenshot shows the inspector too.
       await page.locator('.event').last().click();
       await page.screenshot({ path: join(out, `${id}.png`) });
@@ -465,12 +549,21 @@ async function main() {
     check(arp.includes('10.0.0.4'), `red-1's ARP cache does not hold red-3 (10.0.0.4): ${arp}`);
     await page.screenshot({ path: join(out, 'sandbox.png') });
 
+    await bgp(page);
     await teacher(browser, url);
 
     // Scale view and dark theme.
     await page.click('.tab-scale');
     const flat = await page.locator('.scale-table tr.flat td.num').first().textContent();
     check(flat === '500,000', `scale view: flat L2 MAC entries at 5000 x 100 is ${flat}`);
+    // Control traffic per server: ARP under flood and learn, BGP under EVPN (1, then 2 reflectors).
+    const control = async () => (await page.locator('table.control tr.cp td.num').allTextContents());
+    const one = await control();
+    const floodArp = await page.locator('table.control tr.flood td.num').first().textContent();
+    await page.locator('select[aria-label="route reflectors"]').selectOption('2');
+    const two = await control();
+    check(one[0] === '0' && one[2] === '15,004' && two[2] === '30,008' && floodArp === '999,802', `scale view: control traffic ${JSON.stringify({ one, two, floodArp })}`);
+    console.log(`e2e: scale view ok: per server, ${floodArp} ARP frames on the uplink under flood and learn; ${one[2]} BGP messages (${one[3]} bytes) with one reflector, ${two[2]} with two`);
     await page.screenshot({ path: join(out, 'scale.png') });
     const theme = () =>
       page.evaluate(() => ({
@@ -494,7 +587,7 @@ async function main() {
     check((await theme()).theme === 'dark', 'the dark theme is not kept across a reload');
 
     check(problems.length === 0, `the page reported errors:\n  ${problems.join('\n  ')}`);
-    console.log(`e2e: ok: 10 scenarios, controls, inspector, tables, pcap, JSON, URL, sandbox actions, scale view, dark theme; screenshots in ${out}`);
+    console.log(`e2e: ok: 14 scenarios, controls, inspector, tables, pcap, BGP EVPN (tshark, inspector, EVPN table, learning modes, badges), JSON, URL, sandbox actions, scale view, dark theme; screenshots in ${out}`);
   } finally {
     await browser.close();
     server.close();

@@ -184,18 +184,6 @@ impl Default for LearnHint {
     }
 }
 
-/// What [`Fdb::learn`] or [`Fdb::install`] does to an existing record.
-enum Update {
-    Keep(LearnOutcome),
-    /// Point the record at `dest`, with these fields.
-    Replace {
-        dest: Destination,
-        origin: Origin,
-        seq: u32,
-        outcome: LearnOutcome,
-    },
-}
-
 /// The forwarding database of one VTEP, all VNIs together.
 #[derive(Clone)]
 pub struct Fdb {
@@ -379,41 +367,33 @@ impl Fdb {
             return LearnOutcome::Full;
         };
         let current = self.dests.get(record.dest);
-        let update = match record.origin() {
-            Origin::Static => Update::Keep(LearnOutcome::Ignored(IgnoreReason::Static)),
+        let (window, limit) = (duration_ms(config.dup_window), config.dup_max_moves);
+        match record.origin() {
+            Origin::Static => LearnOutcome::Ignored(IgnoreReason::Static),
+            _ if record.frozen() => LearnOutcome::Ignored(IgnoreReason::Frozen),
             // A host that now sends from a local port moved here, whatever a route says: the
-            // new VTEP takes it over with a higher sequence (RFC 7432 section 15).
+            // new VTEP takes it over with a higher sequence (RFC 7432 section 15). The move
+            // counts towards duplicate detection like a learned one.
             Origin::ControlPlane
                 if matches!(dest, Destination::Local(_))
                     && matches!(current, Destination::Remote(_)) =>
             {
-                let seq = record.seq.wrapping_add(1);
-                Update::Replace {
-                    dest,
-                    origin: Origin::Learned,
-                    seq,
-                    outcome: LearnOutcome::Moved { from: current, seq },
+                if let Some(moves) = record.count_move(stamp, window, limit) {
+                    return LearnOutcome::Frozen { moves };
                 }
+                if !record.repoint(&mut self.dests, dest) {
+                    return LearnOutcome::Full;
+                }
+                let seq = record.seq.wrapping_add(1);
+                record.reassign(Origin::Learned, seq, stamp);
+                LearnOutcome::Moved { from: current, seq }
             }
-            Origin::ControlPlane => Update::Keep(LearnOutcome::Ignored(IgnoreReason::ControlPlane)),
-            Origin::Learned if record.frozen() => {
-                Update::Keep(LearnOutcome::Ignored(IgnoreReason::Frozen))
-            }
+            Origin::ControlPlane => LearnOutcome::Ignored(IgnoreReason::ControlPlane),
             Origin::Learned => {
                 // A learned entry saw its MAC elsewhere: follow it, unless that makes too many
-                // moves in the window.
-                if stamp.saturating_sub(record.window_start) >= duration_ms(config.dup_window) {
-                    record.window_start = stamp;
-                    record.set_moves(0);
-                }
-                let moves = record.moves() + 1;
-                record.set_moves(moves);
-                let limit = config.dup_max_moves.min(MAX_COUNTED_MOVES);
-                if config.dup_max_moves > 0 && moves >= limit {
-                    // RFC 7432 15.1: stop following a MAC that flaps; an operator (or ageing)
-                    // clears it.
-                    record.freeze();
-                    record.last_seen = stamp;
+                // moves in the window (RFC 7432 15.1: stop following a MAC that flaps; an
+                // operator, or ageing, clears it).
+                if let Some(moves) = record.count_move(stamp, window, limit) {
                     return LearnOutcome::Frozen { moves };
                 }
                 if !record.repoint(&mut self.dests, dest) {
@@ -421,25 +401,10 @@ impl Fdb {
                 }
                 record.last_seen = stamp;
                 record.seq = record.seq.wrapping_add(1);
-                return LearnOutcome::Moved {
+                LearnOutcome::Moved {
                     from: current,
                     seq: record.seq,
-                };
-            }
-        };
-        match update {
-            Update::Keep(outcome) => outcome,
-            Update::Replace {
-                dest,
-                origin,
-                seq,
-                outcome,
-            } => {
-                if !record.repoint(&mut self.dests, dest) {
-                    return LearnOutcome::Full;
                 }
-                record.renew(origin, seq, stamp);
-                outcome
             }
         }
     }
@@ -491,16 +456,29 @@ impl Fdb {
         };
         match record.origin() {
             Origin::Static => return Ok(LearnOutcome::Ignored(IgnoreReason::Static)),
+            // Duplicate detection froze it: routes for it are ignored too (RFC 7432 15.1).
+            _ if record.frozen() => return Ok(LearnOutcome::Ignored(IgnoreReason::Frozen)),
             Origin::ControlPlane if seq < record.seq => {
                 return Ok(LearnOutcome::Ignored(IgnoreReason::StaleSequence));
             }
             _ => {}
         }
         let from = self.dests.get(record.dest);
+        // A route taking a MAC away from a local port is a move, counted like a learned one.
+        if matches!(from, Destination::Local(_))
+            && matches!(dest, Destination::Remote(_))
+            && let Some(moves) = record.count_move(
+                stamp,
+                duration_ms(self.config.dup_window),
+                self.config.dup_max_moves,
+            )
+        {
+            return Ok(LearnOutcome::Frozen { moves });
+        }
         if !record.repoint(&mut self.dests, dest) {
             return Err(self.full_error());
         }
-        record.renew(Origin::ControlPlane, seq, stamp);
+        record.reassign(Origin::ControlPlane, seq, stamp);
         Ok(if from == dest {
             LearnOutcome::Refreshed
         } else {

@@ -179,7 +179,23 @@ impl NeighbourTable {
         }
         let full = self.entries.len() >= self.max_entries;
         match self.entries.get_mut(&(vni, ip)) {
-            Some(entry) if entry.origin != Origin::Learned => NeighOutcome::Ignored,
+            Some(entry) if entry.origin == Origin::Static => NeighOutcome::Ignored,
+            // A host that answers from a local port takes its address over from a route (it
+            // moved here), as its MAC takes over the route's FDB entry (RFC 7432 section 15).
+            Some(entry) if entry.origin == Origin::ControlPlane => {
+                let from = entry.mac;
+                *entry = NeighEntry {
+                    mac,
+                    origin: Origin::Learned,
+                    last_seen: now,
+                    router: router.unwrap_or(entry.router),
+                };
+                if from == mac {
+                    NeighOutcome::Learned
+                } else {
+                    NeighOutcome::Changed { from }
+                }
+            }
             Some(entry) if entry.mac == mac => {
                 entry.last_seen = now;
                 let was = entry.router;
@@ -382,6 +398,23 @@ mod tests {
         // A link-local address is a neighbour (hosts resolve their router's).
         let link_local = IpAddress::Ipv6(Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
         assert_eq!(t.learn(now, VNI, link_local, mac(1)), NeighOutcome::Learned);
+    }
+
+    #[test]
+    fn a_local_host_takes_its_address_over_from_a_route() {
+        let mut t = table();
+        let now = Instant::ZERO;
+        t.insert(now, VNI, IP, mac(1), Origin::ControlPlane)
+            .unwrap();
+        assert_eq!(t.learn(now, VNI, IP, mac(1)), NeighOutcome::Learned);
+        assert_eq!(t.lookup(VNI, &IP).unwrap().origin, Origin::Learned);
+        t.insert(now, VNI, IP, mac(1), Origin::ControlPlane)
+            .unwrap();
+        assert_eq!(
+            t.learn(now, VNI, IP, mac(2)),
+            NeighOutcome::Changed { from: mac(1) }
+        );
+        assert_eq!(t.lookup(VNI, &IP).unwrap().mac, mac(2));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use common::*;
 use vtep_core::fdb::Origin;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{DropReason, Encapsulation, Event, NetworkConfig};
-use vtep_core::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame};
+use vtep_core::wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame, IpAddress};
 use vtep_core::{Destination, Duration, Instant, PortId, Vni};
 
 #[test]
@@ -171,6 +171,91 @@ fn arp_suppression_answers_locally_and_sends_nothing() {
         &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(7)),
     );
     assert_eq!(f.take_wire().len(), 1);
+}
+
+#[test]
+fn under_arp_suppression_an_announcement_stays_local() {
+    // Linux's `neigh_suppress` ports: a gratuitous ARP from a local port reaches the other
+    // local ports, not the flood list (the control plane carries the address).
+    let mut f = Fabric::new(2, |n| NetworkConfig {
+        arp_proxy: true,
+        ..n
+    });
+    let other_port = f.vteps[0].add_port(VNI).unwrap();
+    f.send(
+        0,
+        P0,
+        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(1)),
+    );
+    assert!(f.take_wire().is_empty(), "not over the tunnels");
+    let delivered = f.take_delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].port, other_port);
+    assert_eq!(
+        f.vteps[0]
+            .neighbours()
+            .lookup(VNI, &IpAddress::Ipv4(host_ip(1)))
+            .unwrap()
+            .mac,
+        mac(1),
+        "snooped"
+    );
+    // Without suppression it is flooded like any broadcast.
+    let mut g = Fabric::new(2, |n| n);
+    g.send(
+        0,
+        P0,
+        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(1)),
+    );
+    assert_eq!(g.take_wire().len(), 1);
+}
+
+#[test]
+fn a_mac_flapping_between_a_port_and_routes_is_frozen() {
+    // RFC 7432 15.1 under a control plane: the same MAC at a local port and behind another
+    // VTEP's routes, each route and each frame a move; the fifth in the window freezes it.
+    let mut f = Fabric::new(2, |n| NetworkConfig {
+        learning: false,
+        ..n
+    });
+    let mut seq = 0;
+    let mut outcomes = Vec::new();
+    for i in 0..6u64 {
+        f.advance(Duration::from_secs(1));
+        let now = f.now;
+        if i % 2 == 0 {
+            seq += 1;
+            outcomes.push(format!(
+                "{:?}",
+                f.vteps[0]
+                    .install_route(
+                        now,
+                        VNI,
+                        mac(9),
+                        None,
+                        Destination::Remote(underlay(2)),
+                        seq
+                    )
+                    .unwrap()
+            ));
+        } else {
+            f.send(0, P0, &frame(mac(9), mac(1), 46));
+            let entry = f.vteps[0].fdb().lookup(VNI, &mac(9)).unwrap();
+            outcomes.push(format!("{:?} seq {}", entry.dest, entry.mobility_seq));
+            seq = entry.mobility_seq;
+        }
+    }
+    let entry = f.vteps[0].fdb().lookup(VNI, &mac(9)).unwrap();
+    assert!(entry.frozen, "{outcomes:?}");
+    // A frozen entry ignores routes and frames alike.
+    let dest = entry.dest;
+    let now = f.now;
+    f.vteps[0]
+        .install_route(now, VNI, mac(9), None, Destination::Remote(underlay(2)), 99)
+        .unwrap();
+    f.send(0, P0, &frame(mac(9), mac(1), 46));
+    assert_eq!(f.vteps[0].fdb().lookup(VNI, &mac(9)).unwrap().dest, dest);
+    assert!(f.vteps[0].counters(VNI).unwrap().duplicates_frozen >= 1);
 }
 
 #[test]

@@ -581,7 +581,8 @@ fn gratuitous_arp_against_a_static_neighbour() {
         let (d, _) = keep.datagram_from_1(&garp(op));
         f.underlay_input(0, underlay(2), transport, &d);
     }
-    // A gratuitous ARP announces: it is forwarded like any broadcast, not dropped.
+    // A gratuitous ARP announces: it is forwarded, not dropped (from a local port under ARP
+    // suppression, to the other local ports only, as Linux's `neigh_suppress` does: none here).
     assert_drops(&f.vteps[0], &before, &[]);
     let entry = *f.vteps[0]
         .neighbours()

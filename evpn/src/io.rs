@@ -111,7 +111,14 @@ impl FdbAction {
                 engine.withdraw_route(vni, &mac, None);
             }
             FdbAction::WithdrawIp { vni, ip } => {
-                engine.neighbours_mut().remove(vni, &ip);
+                // Only the route's entry: a host at a local port may have the address now.
+                if engine
+                    .neighbours()
+                    .lookup(vni, &ip)
+                    .is_some_and(|e| e.origin == vtep_core::fdb::Origin::ControlPlane)
+                {
+                    engine.neighbours_mut().remove(vni, &ip);
+                }
             }
             FdbAction::AddFloodPeer { vni, vtep } => {
                 engine.add_flood_peer(vni, IpAddress::Ipv4(vtep))?;

@@ -295,11 +295,23 @@ impl Speaker {
         best
     }
 
-    /// The FDB actions that take the engine from `before` to the current best path.
+    /// The FDB actions that take the engine from `before` to the current best path. A remote
+    /// path that beats our own route for a local MAC (a higher sequence number: the host moved
+    /// there) makes us withdraw ours (RFC 7432 section 15), whether or not the engine still
+    /// has the MAC at a port.
     pub(crate) fn fdb_diff(&mut self, vni: Vni, mac: Mac, before: Best) {
         let after = self.best(vni, mac.0);
         if after == before {
             return;
+        }
+        if before == Best::Local
+            && matches!(after, Best::Remote { .. })
+            && let Some(local) = self.local.remove(&(vni, mac.0))
+        {
+            self.local_changed(self.mac_key(vni, mac.0, None));
+            for ip in local.ips {
+                self.local_changed(self.mac_key(vni, mac.0, Some(ip.ip)));
+            }
         }
         let old_ips = match before {
             Best::Remote { ips, .. } => ips,

@@ -282,13 +282,29 @@ impl Speaker {
             let n = n.min(p.tx.len());
             p.tx.drain(..n);
         }
+        self.forget_if_gone(peer);
     }
 
     /// Takes every byte waiting for a peer (for drivers that always write all).
     pub fn take_transmit(&mut self, peer: PeerId) -> Vec<u8> {
-        self.peer_mut(peer)
+        let bytes = self
+            .peer_mut(peer)
             .map(|p| core::mem::take(&mut p.tx))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.forget_if_gone(peer);
+        bytes
+    }
+
+    /// A dynamic peer whose session ended is kept only until its last bytes (a NOTIFICATION)
+    /// are written; then its slot goes, so the same address may connect again.
+    fn forget_if_gone(&mut self, peer: PeerId) {
+        if let Some(slot) = self.peers.get_mut(usize::from(peer.0))
+            && slot
+                .as_ref()
+                .is_some_and(|p| p.dynamic && p.stopped && !p.connected && p.tx.is_empty())
+        {
+            *slot = None;
+        }
     }
 
     /// Gives the speaker one input at time `now`; then poll outputs until `Timeout`.

@@ -536,3 +536,95 @@ fn leaves_come_back_after_a_slow_reflector_restart() {
         assert_eq!(status.counters.established, 2);
     }
 }
+
+#[test]
+fn a_route_with_a_higher_sequence_makes_the_old_vtep_withdraw_even_without_its_port() {
+    // The VM's port on A is gone (its FDB entry with it) before B's route arrives, as when a
+    // hypervisor unplugs a migrated VM: A still withdraws its route (RFC 7432 section 15).
+    let (mut net, _, _) = pair();
+    net.frame_from(0, mac(1));
+    net.run_for(Duration::from_secs(1));
+    let port = net.nodes[0].port.unwrap();
+    net.nodes[0]
+        .vtep
+        .as_mut()
+        .unwrap()
+        .remove_port(port)
+        .unwrap();
+    assert_eq!(net.nodes[0].speaker.local_seq(vni(), mac(1).0), Some(0));
+    net.frame_from(1, mac(1));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[1].speaker.local_seq(vni(), mac(1).0), Some(1));
+    assert_eq!(
+        net.nodes[0].speaker.local_seq(vni(), mac(1).0),
+        None,
+        "A withdrew its route"
+    );
+    assert!(
+        net.nodes[1]
+            .speaker
+            .received_routes(PeerId(0))
+            .iter()
+            .all(|r| { !matches!(r.key, vtep_core::wire::bgp::RouteKey::MacIp { .. }) })
+    );
+    assert_eq!(net.fdb(0, mac(1)), Some((remote(2), 1)));
+}
+
+#[test]
+fn a_reflector_forgets_a_client_whose_session_expired_and_takes_it_back() {
+    let mut net = Net::new();
+    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
+    timers(&mut crr);
+    let rr = net.add_reflector(crr);
+    let mut c = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut c);
+    let leaf = net.add_vtep(c);
+    net.nodes[leaf]
+        .speaker
+        .add_peer(PeerConfig::active(ip(254), ASN))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.nodes[rr].speaker.peers().len(), 1);
+    // The link goes silent: both hold timers expire; the reflector writes its NOTIFICATION
+    // (to nobody) and forgets the dynamic peer, so the leaf's reconnection is taken.
+    let cut_at = net.now;
+    net.cut(rr, leaf);
+    net.run_for(Duration::from_secs(20));
+    let peers = net.nodes[rr].speaker.peers();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].state, State::Established);
+    assert!(peers[0].established_at.is_some_and(|t| t > cut_at));
+    assert_eq!(
+        peers[0].counters.established, 1,
+        "a new peer, not the old one"
+    );
+}
+
+#[test]
+fn messages_read_a_few_bytes_at_a_time_reassemble() {
+    // A TCP stack may hand over any split, a header's first bytes in one read and the rest in
+    // the next (the simulator's smoltcp did, under a full window): every read size works.
+    for size in [1, 5, 18, 19, 20, 40] {
+        let mut net = Net::new();
+        net.read_size = Some(size);
+        let mut ca = SpeakerConfig::new(ASN, ip(1));
+        timers(&mut ca);
+        let mut cb = SpeakerConfig::new(ASN, ip(2));
+        timers(&mut cb);
+        let a = net.add_vtep(ca);
+        let b = net.add_vtep(cb);
+        let pa = net.nodes[a]
+            .speaker
+            .add_peer(PeerConfig::active(ip(2), ASN))
+            .unwrap();
+        net.nodes[b]
+            .speaker
+            .add_peer(PeerConfig::passive(ip(1), ASN))
+            .unwrap();
+        net.run_for(Duration::from_secs(2));
+        assert_eq!(net.state(a, pa), State::Established, "reads of {size}");
+        net.frame_from(a, mac(1));
+        net.run_for(Duration::from_secs(1));
+        assert_eq!(net.fdb(b, mac(1)), Some((remote(1), 0)), "reads of {size}");
+    }
+}

@@ -4,7 +4,10 @@
 //! 1. Frame-hops per second: a TCP bulk transfer between two VMs across the underlay.
 //! 2. 200 hypervisors x 20 hosts (4,000 hosts), every host pinging one random peer of its
 //!    network, with flood-and-learn (100 tenants of 40 hosts) and with the control plane.
-//! 3. The counting model at 5000 x 100.
+//! 3. The playground's load test (16 hypervisors x 64 hosts pinging every 20 ms) with flood
+//!    and learn and under BGP EVPN (a route reflector, a speaker per hypervisor), as the
+//!    playground runs it (bytes kept).
+//! 4. The counting model at 5000 x 100.
 
 use std::time::Instant as Wall;
 
@@ -50,7 +53,7 @@ fn ping_storm(mode: LearningMode, vnis: u32) {
         ..SimConfig::default()
     });
     let site = sim.add_site("dc").unwrap();
-    if mode == LearningMode::ControlPlane {
+    if mode == LearningMode::BgpEvpn {
         sim.set_learning_mode(mode).unwrap();
     }
     let mut hosts = Vec::new();
@@ -102,10 +105,39 @@ fn ping_storm(mode: LearningMode, vnis: u32) {
     );
 }
 
+fn load_test(script: vtep_sim::script::Script) {
+    let build = Wall::now();
+    let mut run = script.run().unwrap();
+    let sim = &mut run.sim;
+    sim.run_for(Duration::from_millis(100));
+    let built = build.elapsed().as_secs_f64();
+    let before = sim.trace().len();
+    let start = Wall::now();
+    sim.run_for(Duration::from_secs(5));
+    let wall = start.elapsed().as_secs_f64();
+    let hops = sim.trace()[before..].len();
+    let bgp = sim.trace()[before..]
+        .iter()
+        .filter(|h| h.layers().bgp().is_some())
+        .count();
+    let answered: u64 = run
+        .apps
+        .values()
+        .map(|a| run.sim.app_report(*a).unwrap().replies)
+        .sum();
+    println!(
+        "load test {}: built in {built:.2} s; 5 s of virtual time in {wall:.2} s: {hops} frame-hops ({:.0}/s, {bgp} of them BGP segments), {answered} echo replies",
+        script.scenario.as_deref().unwrap_or("?"),
+        hops as f64 / wall,
+    );
+}
+
 fn main() {
     tcp_hops();
+    load_test(vtep_sim::script::Script::load_test());
+    load_test(vtep_sim::script::Script::load_test_evpn());
     ping_storm(LearningMode::FloodAndLearn, 100);
-    ping_storm(LearningMode::ControlPlane, 100);
+    ping_storm(LearningMode::BgpEvpn, 100);
     let start = Wall::now();
     for v in Variant::ALL {
         let f = model(5000, 100, v).unwrap();

@@ -16,7 +16,7 @@ pub enum Capture {
     Link(LinkId),
     /// Several links.
     Links(Vec<LinkId>),
-    /// Every underlay link (hypervisor uplinks, router-to-router links, the route server's).
+    /// Every underlay link (hypervisor uplinks, router-to-router links, the route reflectors').
     Underlay,
     /// Every link.
     All,

@@ -1,7 +1,7 @@
 //! The ids the simulator hands out: plain indices, copied freely, meaningful only to the
 //! [`Sim`](crate::Sim) that made them.
 
-/// A node: router, hypervisor, host, switch or route server.
+/// A node: router, hypervisor, host, switch or route reflector.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct NodeId(pub u32);
 

@@ -1,8 +1,9 @@
-//! The built-in scripts. The claims S1..S10 of the source article as guided scenarios: a
-//! title, a short narrative for the reader, the [`Script`] (data the playground shows, replays
-//! and exports) and the outcome it demonstrates; [`Scenario::run`] runs the script on a fresh
-//! [`Sim`](crate::Sim) and the tests assert the outcomes. Also the playground's sandbox and
-//! its load test ([`Script::sandbox`], [`Script::load_test`]).
+//! The built-in scripts. The claims S1..S10 of the source article as guided scenarios, then
+//! the BGP EVPN scenarios E1..E4 (in `scenario/evpn.rs`): a title, a short narrative for the
+//! reader, the [`Script`] (data the playground shows, replays and exports) and the outcome it
+//! demonstrates; [`Scenario::run`] runs the script on a fresh [`Sim`](crate::Sim) and the tests
+//! assert the outcomes. Also the playground's sandbox and its load test ([`Script::sandbox`],
+//! [`Script::load_test`]).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -13,6 +14,10 @@ use vtep_core::vtep::Encapsulation;
 
 use crate::script::{Action, Run, Script, Timed};
 use crate::{FabricKind, LearningMode, SimError};
+
+mod evpn;
+
+pub use evpn::{CLONED_MAC, e1, e2, e3, e4, e4_two_reflectors};
 
 /// A claim of the article, as something to run.
 #[derive(Clone, PartialEq, Debug)]
@@ -264,7 +269,7 @@ fn containers(control_plane: bool) -> Story {
     story.then(site("dc1"));
     if control_plane {
         story.then(Action::LearningMode {
-            mode: LearningMode::ControlPlane,
+            mode: LearningMode::BgpEvpn,
         });
     }
     let hvs = ["hv1", "hv2", "hv3", "hv4"];
@@ -370,12 +375,18 @@ pub fn s8() -> Scenario {
     Scenario {
         id: "S8",
         title: "A control plane cuts MAC learning and ARP flooding",
-        narrative: "The same 8 containers, but the VTEPs learn nothing from traffic: a route \
-                    server (EVPN-like) tells them every MAC/IP (type-2 routes) and every VTEP \
-                    of the VNI (type-3), and each VTEP answers ARP requests itself.",
+        narrative: "The same 8 containers, but the VTEPs learn nothing from the underlay: each \
+                    hypervisor runs a BGP EVPN speaker with an iBGP session over TCP (port 179) \
+                    to the route reflector rr1. A container announces itself when it comes up; \
+                    its VTEP learns its MAC and IP and advertises them as type-2 routes, which \
+                    rr1 reflects to every other VTEP, and type-3 routes build the flood lists. \
+                    The sessions take a TCP handshake and an OPEN and KEEPALIVE each way (well \
+                    under a millisecond here) before the first UPDATE; then each VTEP answers \
+                    ARP requests itself.",
         script: containers(true).script("S8"),
         outcome: "Not one ARP request crosses the underlay; remote FDB entries are control-plane \
-                  entries; the route server's messages are in the trace.",
+                  entries installed from BGP routes; the sessions' OPEN, KEEPALIVE and UPDATE \
+                  messages are in the trace and the pcap export.",
     }
 }
 
@@ -443,9 +454,11 @@ pub fn s10() -> Scenario {
     }
 }
 
-/// S1..S10 in order.
+/// S1..S10, then E1..E4, in order.
 pub fn all() -> Vec<Scenario> {
-    vec![s1(), s2(), s3(), s4(), s5(), s6(), s7(), s8(), s9(), s10()]
+    let mut all = vec![s1(), s2(), s3(), s4(), s5(), s6(), s7(), s8(), s9(), s10()];
+    all.extend(evpn::all());
+    all
 }
 
 impl Script {
@@ -487,11 +500,26 @@ impl Script {
     /// The load test of the bench: 2 sites x 8 hypervisors x 4 hosts (64 hosts, 4 tenants),
     /// every host pinging a host of its tenant on another hypervisor every 20 ms; no end.
     pub fn load_test() -> Script {
+        Script::load(false)
+    }
+
+    /// [`Script::load_test`] under BGP EVPN: a route reflector in dc1 and a speaker on every
+    /// hypervisor; the pings start once the routes are in (50 ms).
+    pub fn load_test_evpn() -> Script {
+        Script::load(true)
+    }
+
+    fn load(evpn: bool) -> Script {
         let mut story = Story::default();
         story
             .then(site("dc1"))
             .then(site("dc2"))
             .then(connect("dc1", "dc2", 500));
+        if evpn {
+            story.then(Action::LearningMode {
+                mode: LearningMode::BgpEvpn,
+            });
+        }
         for i in 0..16 {
             let site = if i < 8 { "dc1" } else { "dc2" };
             story.then(hypervisor(site, &format!("hv{}", i + 1)));
@@ -507,6 +535,9 @@ impl Script {
                 ip,
             ));
         }
+        if evpn {
+            story.wait_ms(50);
+        }
         for i in 0..64u32 {
             let (hv, tenant) = (i / 4, i % 4);
             let peer = [10, tenant as u8, 0, ((hv + 5) % 16) as u8 + 1];
@@ -514,7 +545,7 @@ impl Script {
             story.then(ping(&app, &from, peer, 100_000, 20, 56));
         }
         Script {
-            scenario: Some(s("load")),
+            scenario: Some(s(if evpn { "load-evpn" } else { "load" })),
             actions: story.actions,
             ..Script::new(FabricKind::Overlay)
         }

@@ -118,6 +118,25 @@ pub enum Action {
         a: String,
         b: String,
     },
+    /// A BGP route reflector in `site` (BGP EVPN): every hypervisor's speaker peers with it.
+    Reflector {
+        site: String,
+        name: String,
+    },
+    FailReflector {
+        name: String,
+    },
+    RestoreReflector {
+        name: String,
+    },
+    /// A copy of host `of` on `hypervisor`, with the same MAC and VNI and the address `ip`: a
+    /// cloned VM nobody gave a new MAC.
+    CloneHost {
+        name: String,
+        of: String,
+        hypervisor: String,
+        ip: [u8; 4],
+    },
 }
 
 /// An action and the virtual time it happens at.
@@ -328,6 +347,24 @@ impl Run {
             Action::RestoreHypervisor { name } => sim.restore_hypervisor(sim.node_id(name)?)?,
             Action::FailLink { a, b } => sim.fail_link(link_between(sim, a, b)?)?,
             Action::RestoreLink { a, b } => sim.restore_link(link_between(sim, a, b)?)?,
+            Action::Reflector { site, name } => {
+                sim.add_reflector(sim.site_id(site)?, name)?;
+            }
+            Action::FailReflector { name } => sim.fail_reflector(sim.node_id(name)?)?,
+            Action::RestoreReflector { name } => sim.restore_reflector(sim.node_id(name)?)?,
+            Action::CloneHost {
+                name,
+                of,
+                hypervisor,
+                ip: addr,
+            } => {
+                let original = sim.node_id(of)?;
+                let (mac, _, vni) = sim.host_addr(original)?;
+                let mut spec = HostSpec::new(name, vni.get(), ip(*addr)).with_mac(mac);
+                spec.prefix_len = 24;
+                spec.duplicate_mac = true;
+                sim.add_host(sim.node_id(hypervisor)?, spec)?;
+            }
         }
         Ok(())
     }
@@ -386,6 +423,19 @@ impl fmt::Display for Action {
             Action::RestoreHypervisor { name } => write!(f, "restore {name}"),
             Action::FailLink { a, b } => write!(f, "fail link {a} - {b}"),
             Action::RestoreLink { a, b } => write!(f, "restore link {a} - {b}"),
+            Action::Reflector { site, name } => write!(f, "add route reflector {name} in {site}"),
+            Action::FailReflector { name } => write!(f, "fail route reflector {name}"),
+            Action::RestoreReflector { name } => write!(f, "restore route reflector {name}"),
+            Action::CloneHost {
+                name,
+                of,
+                hypervisor,
+                ip,
+            } => write!(
+                f,
+                "clone {of} as {name} ({}, same MAC) on {hypervisor}",
+                ip4(ip)
+            ),
         }
     }
 }
@@ -438,9 +488,9 @@ mod tests {
             ),
             (
                 Action::LearningMode {
-                    mode: LearningMode::ControlPlane,
+                    mode: LearningMode::BgpEvpn,
                 },
-                "learning mode: control plane",
+                "learning mode: BGP EVPN",
             ),
             (
                 Action::Encapsulation {

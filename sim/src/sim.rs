@@ -9,7 +9,8 @@
 //! the specs and infos, and node access), `query` (read-only views), `ops` (sites,
 //! hypervisors, hosts, migration, failures), `settings` (learning mode, per-VNI settings,
 //! MTUs), `apps` (ping, UDP, TCP), `datapath` (frames on links and what each node does with
-//! them, the control-plane agents) and `routing` (the underlay's shortest paths).
+//! them), `evpn` (the learning modes' tables, BGP EVPN's speakers and route reflectors) and
+//! `routing` (the underlay's shortest paths).
 
 use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::string::String;
@@ -26,27 +27,37 @@ use crate::trace::Hop;
 
 mod apps;
 mod datapath;
+mod evpn;
 mod model;
 mod ops;
 mod query;
 mod routing;
 mod settings;
 
+pub use evpn::BgpLogEntry;
 pub use model::{
     FabricKind, HostSpec, LearningMode, LinkInfo, LinkSpec, NodeInfo, NodeKind, SimConfig,
     VniSettings,
 };
 pub use ops::{arp_request, gratuitous_arp};
+pub use query::EvpnTable;
 
 use model::{AppInfo, Link, Node, Site};
 
 /// What the queue holds: a frame reaching the end of its link, or a node to wake.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Ev {
-    Arrive { hop: HopId },
+    Arrive {
+        hop: HopId,
+    },
     HostWake(NodeId),
     HvWake(NodeId),
-    Resume { host: NodeId, hv: NodeId },
+    Resume {
+        host: NodeId,
+        hv: NodeId,
+    },
+    /// A BGP agent's timers (the speaker's, its TCP stack's).
+    BgpWake(NodeId),
 }
 
 #[derive(Debug)]
@@ -93,7 +104,10 @@ pub struct Sim {
     vnis: BTreeMap<Vni, VniSettings>,
     underlay_mtu: u16,
     routes_dirty: bool,
-    route_server: Option<NodeId>,
+    /// The BGP route reflectors, in the order they were added.
+    reflectors: Vec<NodeId>,
+    /// Sessions that came up or went down, and UPDATE errors, across the fabric.
+    bgp_log: Vec<BgpLogEntry>,
     next_mac: u32,
     events_processed: u64,
     /// Reused buffer for frames handed to a VTEP (no allocation per hop).
@@ -120,7 +134,8 @@ impl Sim {
             vnis: BTreeMap::new(),
             underlay_mtu: 1500,
             routes_dirty: true,
-            route_server: None,
+            reflectors: Vec::new(),
+            bgp_log: Vec::new(),
             next_mac: 0,
             events_processed: 0,
             scratch: Vec::new(),
@@ -216,6 +231,20 @@ impl Sim {
                 self.drain_vtep(id, &mut [], None, id, false);
             }
             Ev::Resume { host, hv } => self.resume_host(host, hv),
+            Ev::BgpWake(id) => {
+                let now = self.now;
+                let up = self.node(id).is_some_and(|n| n.up);
+                let Some(agent) = self.agent_mut(id) else {
+                    return;
+                };
+                if agent.wake_at != Some(now) {
+                    return;
+                }
+                agent.wake_at = None;
+                if up {
+                    self.bgp_service(id, None);
+                }
+            }
         }
     }
 }

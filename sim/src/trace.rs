@@ -1,8 +1,9 @@
 //! The trace: one [`Hop`] per frame per link, with its times, its bytes and what the receiving
 //! node decided ([`Decision`], worded by its `Display`; [`Decision::from_event`] turns the
-//! VTEP's events into decisions). [`Layers`] reads the bytes back into a layer summary (outer
-//! Ethernet / IP / UDP / VXLAN | Geneve | NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP |
-//! TCP), and its `Display` is the one place a frame is summarised in a line.
+//! VTEP's events into decisions, [`BgpNote`] what a BGP speaker made of a segment). [`Layers`]
+//! reads the bytes back into a layer summary (outer Ethernet / IP / UDP / VXLAN | Geneve |
+//! NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP, or a BGP session's TCP segment),
+//! and its `Display` is the one place a frame is summarised in a line.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -16,7 +17,9 @@ use vtep_core::wire::{
 use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
 
-use crate::cp::{self, RouteMsg};
+use vtep_evpn::FdbAction;
+
+use crate::bgp::Segment;
 use crate::id::{HopId, LinkId, NodeId};
 
 /// One frame crossing one link.
@@ -35,8 +38,8 @@ pub struct Hop {
     pub bytes: Arc<[u8]>,
     /// The hop whose arrival caused this one (a VTEP's encapsulation, a router's forward).
     pub parent: Option<HopId>,
-    /// The node that first sent the frame this hop carries (a host, a hypervisor, the route
-    /// server); kept through encapsulation and forwarding.
+    /// The node that first sent the frame this hop carries (a host, a hypervisor, a route
+    /// reflector); kept through encapsulation and forwarding.
     pub origin: NodeId,
     /// What happened at `to` (empty while in flight).
     pub decisions: Vec<Decision>,
@@ -103,15 +106,61 @@ pub enum Decision {
         ip: Ipv4Address,
         mac: Mac,
     },
-    /// The route server or a VTEP processed a control-plane message.
-    ControlPlane(RouteMsg),
+    /// Duplicate-MAC detection froze a MAC that moved `moves` times in the window (RFC 7432
+    /// section 15.1): the VTEP stops following it, and under BGP EVPN stops advertising it.
+    DuplicateFrozen {
+        vni: Vni,
+        mac: Mac,
+        moves: u32,
+    },
+    /// A BGP speaker (a hypervisor's or a reflector's) took the segment, and what followed.
+    Bgp(BgpNote),
     Dropped(DropCause),
+}
+
+/// What a BGP speaker made of a TCP segment it received.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BgpNote {
+    /// Its TCP took the segment.
+    Segment,
+    /// The session with `peer` reached Established.
+    SessionUp { peer: Ipv4Address },
+    /// The session with `peer` ended (a NOTIFICATION, a closed connection).
+    SessionDown { peer: Ipv4Address },
+    /// The best path changed: the speaker told its VTEP this.
+    Fdb(FdbAction),
+}
+
+impl fmt::Display for BgpNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BgpNote::Segment => f.write_str("taken by the BGP speaker"),
+            BgpNote::SessionUp { peer } => write!(f, "BGP session with {peer} Established"),
+            BgpNote::SessionDown { peer } => write!(f, "BGP session with {peer} down"),
+            BgpNote::Fdb(a) => match *a {
+                FdbAction::InstallMac { mac, vtep, seq, .. } => {
+                    write!(f, "route installed: {mac} behind {vtep} (seq {seq})")
+                }
+                FdbAction::InstallIp { ip, mac, .. } => {
+                    write!(f, "route installed: {ip} is {mac} (ARP suppression)")
+                }
+                FdbAction::WithdrawMac { mac, .. } => write!(f, "route withdrawn: {mac}"),
+                FdbAction::WithdrawIp { ip, .. } => write!(f, "route withdrawn: {ip}"),
+                FdbAction::AddFloodPeer { vni, vtep } => {
+                    write!(f, "flood list of VNI {vni}: + {vtep}")
+                }
+                FdbAction::RemoveFloodPeer { vni, vtep } => {
+                    write!(f, "flood list of VNI {vni}: - {vtep}")
+                }
+            },
+        }
+    }
 }
 
 impl Decision {
     /// What a VTEP's event says about the frame that caused it. `None` for the events that
-    /// are bookkeeping rather than a decision about the frame (a frozen duplicate, an aged-out
-    /// entry, a full FDB, a learned neighbour).
+    /// are bookkeeping rather than a decision about the frame (an aged-out entry, a full FDB,
+    /// a learned neighbour).
     pub fn from_event(event: &Event) -> Option<Decision> {
         Some(match *event {
             Event::Learned { vni, mac, dest } => Decision::Learned {
@@ -137,10 +186,12 @@ impl Decision {
             },
             Event::ArpSuppressed { vni, ip, mac } => Decision::ArpSuppressed { vni, ip, mac },
             Event::Dropped { reason, .. } => Decision::Dropped(DropCause::Vtep(reason)),
-            Event::DuplicateFrozen { .. }
-            | Event::AgedOut { .. }
-            | Event::FdbFull { .. }
-            | Event::NeighbourLearned { .. } => return None,
+            Event::DuplicateFrozen { vni, mac, moves } => {
+                Decision::DuplicateFrozen { vni, mac, moves }
+            }
+            Event::AgedOut { .. } | Event::FdbFull { .. } | Event::NeighbourLearned { .. } => {
+                return None;
+            }
             // The simulated hosts speak IPv4 only: no VTEP of theirs answers IPv6 ND.
             Event::NdSuppressed { .. } => return None,
         })
@@ -186,7 +237,11 @@ impl fmt::Display for Decision {
             Decision::ArpSuppressed { ip, .. } => {
                 write!(f, "ARP for {ip} answered by the VTEP (suppressed)")
             }
-            Decision::ControlPlane(msg) => write!(f, "control plane: {msg}"),
+            Decision::DuplicateFrozen { mac, moves, .. } => write!(
+                f,
+                "duplicate MAC {mac}: frozen after {moves} moves (RFC 7432 15.1)"
+            ),
+            Decision::Bgp(note) => note.fmt(f),
             Decision::Dropped(cause) => write!(f, "DROPPED: {cause}"),
         }
     }
@@ -237,14 +292,14 @@ impl fmt::Display for DropCause {
     }
 }
 
-/// The tunnel (or control-plane) layer of an underlay frame.
+/// The tunnel layer of an underlay frame, or the BGP segment it carries.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Tunnel {
     Encap {
         encapsulation: Encapsulation,
         vni: Vni,
     },
-    ControlPlane(RouteMsg),
+    Bgp(Segment),
 }
 
 /// Outer headers of an underlay frame.
@@ -342,10 +397,10 @@ impl fmt::Display for TcpFlags {
 /// A frame read layer by layer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Layers {
-    /// Present for tunnelled and control-plane frames on the underlay.
+    /// Present for tunnelled frames and BGP segments on the underlay.
     pub outer: Option<Outer>,
-    /// The Ethernet frame the hosts exchanged (absent for control-plane messages and
-    /// unreadable frames).
+    /// The Ethernet frame the hosts exchanged (absent for BGP segments and unreadable
+    /// frames).
     pub inner: Option<Inner>,
     /// Bytes added in front of the inner frame (outer headers): 50 for VXLAN over IPv4.
     pub overhead: usize,
@@ -366,7 +421,7 @@ impl Layers {
         {
             let inner = match outer.tunnel {
                 Tunnel::Encap { .. } => parse_inner(&bytes[inner_start..]),
-                Tunnel::ControlPlane(_) => None,
+                Tunnel::Bgp(_) => None,
             };
             return Layers {
                 outer: Some(outer),
@@ -406,7 +461,15 @@ impl Layers {
     pub fn vni(&self) -> Option<Vni> {
         match self.outer?.tunnel {
             Tunnel::Encap { vni, .. } => Some(vni),
-            Tunnel::ControlPlane(_) => None,
+            Tunnel::Bgp(_) => None,
+        }
+    }
+
+    /// The BGP segment, for frames of a BGP session.
+    pub fn bgp(&self) -> Option<Segment> {
+        match self.outer?.tunnel {
+            Tunnel::Bgp(segment) => Some(segment),
+            Tunnel::Encap { .. } => None,
         }
     }
 }
@@ -451,8 +514,15 @@ impl Outer {
         match (self.tunnel, full) {
             (Tunnel::Encap { encapsulation, vni }, true) => write!(f, "/{encapsulation} {vni} | "),
             (Tunnel::Encap { encapsulation, vni }, false) => write!(f, "{encapsulation} {vni} ["),
-            (Tunnel::ControlPlane(msg), true) => write!(f, "/EVPN {msg}"),
-            (Tunnel::ControlPlane(msg), false) => write!(f, "EVPN {msg}"),
+            (Tunnel::Bgp(seg), true) => {
+                write!(
+                    f,
+                    "/TCP {}>{} [{}] len {}/",
+                    seg.src_port, seg.dst_port, seg.flags, seg.payload
+                )?;
+                fmt::Display::fmt(&seg, f)
+            }
+            (Tunnel::Bgp(seg), false) => fmt::Display::fmt(&seg, f),
         }
     }
 }
@@ -545,9 +615,23 @@ fn parse_outer(eth: &EthernetFrame<&[u8]>) -> Option<(Outer, usize)> {
         dst_ip,
         ttl,
         udp: None,
-        tunnel: Tunnel::ControlPlane(RouteMsg::Empty),
+        tunnel: Tunnel::Encap {
+            encapsulation: Encapsulation::Vxlan,
+            vni: Vni::from_u24_truncating(0),
+        },
     };
     match ip.next_header() {
+        IpProtocol::Tcp => {
+            let segment = Segment::parse(eth.payload())?;
+            Some((
+                Outer {
+                    tunnel: Tunnel::Bgp(segment),
+                    ..base
+                },
+                // No inner frame: nothing is overhead.
+                0,
+            ))
+        }
         IpProtocol::Udp => {
             let udp = UdpPacket::new_checked(ip.payload()).ok()?;
             let ports = (udp.src_port(), udp.dst_port());
@@ -576,7 +660,6 @@ fn parse_outer(eth: &EthernetFrame<&[u8]>) -> Option<(Outer, usize)> {
                         body_start + repr.buffer_len(),
                     )
                 }
-                cp::PORT => (Tunnel::ControlPlane(RouteMsg::decode(body)?), body_start),
                 _ => return None,
             };
             Some((

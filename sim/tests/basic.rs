@@ -196,10 +196,10 @@ fn bad_operations_are_typed_errors() {
 }
 
 #[test]
-fn control_plane_migration_bumps_the_mobility_sequence() {
+fn bgp_evpn_migration_bumps_the_mobility_sequence() {
     let mut sim = Sim::new(SimConfig::default());
     let site = sim.add_site("dc1").unwrap();
-    sim.set_learning_mode(LearningMode::ControlPlane).unwrap();
+    sim.set_learning_mode(LearningMode::BgpEvpn).unwrap();
     let hv: Vec<NodeId> = (0..3)
         .map(|i| sim.add_hypervisor(site, &format!("hv{i}")).unwrap())
         .collect();
@@ -215,13 +215,14 @@ fn control_plane_migration_bumps_the_mobility_sequence() {
     let r = sim.app_report(ping).unwrap();
     assert!(r.lost() <= 6, "lost {} {:?}", r.lost(), r.unanswered);
     let (mac, _, vni) = sim.host_addr(b).unwrap();
-    let routes = sim.routes();
-    let route = routes
-        .iter()
-        .find(|(v, m, ..)| *v == vni && *m == mac)
-        .unwrap();
-    assert_eq!(route.3, sim.hypervisor_ip(hv[2]).unwrap());
-    assert_eq!(route.4, 1, "MAC mobility sequence bumped");
+    // The new VTEP advertises the MAC with sequence 1; the old one withdrew its route.
+    let new = sim.speaker(hv[2]).unwrap();
+    assert_eq!(new.local_seq(vni, mac.0), Some(1));
+    assert_eq!(sim.speaker(hv[1]).unwrap().local_seq(vni, mac.0), None);
+    assert_eq!(
+        sim.speaker(hv[0]).unwrap().best_remote(vni, mac.0),
+        Some((sim.hypervisor_ip(hv[2]).unwrap(), 1))
+    );
     let entry = sim
         .fdb(hv[0])
         .unwrap()
@@ -251,7 +252,7 @@ fn flat_l2_baseline_switches_without_tunnels() {
     assert_eq!(sim.app_report(tcp).unwrap().received, 100_000);
     assert!(sim.trace().iter().all(|h| h.layers().outer.is_none()));
     assert!(matches!(
-        sim.set_learning_mode(LearningMode::ControlPlane),
+        sim.set_learning_mode(LearningMode::BgpEvpn),
         Err(SimError::FlatL2(_))
     ));
 }

@@ -1,10 +1,13 @@
-//! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted.
+//! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted. (The
+//! BGP EVPN scenarios E1..E4 are in `tests/evpn.rs`.)
 
 use vtep_core::Destination;
 use vtep_core::fdb::Origin;
 use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
+use vtep_core::wire::bgp::RouteKey;
+use vtep_sim::bgp::MessageKind;
 use vtep_sim::scale::{Variant, model, simulate};
 use vtep_sim::scenario;
 use vtep_sim::script::Run;
@@ -29,9 +32,14 @@ fn underlay_links(r: &Run) -> Vec<LinkId> {
 #[test]
 fn all_scenarios_have_text_and_actions() {
     let all = scenario::all();
-    assert_eq!(all.len(), 10);
+    assert_eq!(all.len(), 14);
     for (i, s) in all.iter().enumerate() {
-        assert_eq!(s.id, format!("S{}", i + 1));
+        let id = if i < 10 {
+            format!("S{}", i + 1)
+        } else {
+            format!("E{}", i - 9)
+        };
+        assert_eq!(s.id, id);
         assert!(!s.title.is_empty() && !s.narrative.is_empty() && !s.outcome.is_empty());
         assert!(s.script.actions.len() >= 3);
         assert_eq!(s.script.scenario.as_deref(), Some(s.id));
@@ -291,22 +299,38 @@ fn s8_control_plane_sends_no_arp_across_the_underlay() {
         .filter(|h| underlay.contains(&h.link))
         .collect();
     assert_eq!(
+        on_underlay.iter().filter(|h| h.layers().is_arp()).count(),
+        0,
+        "no ARP frame of any kind crosses the underlay"
+    );
+    // The control plane is BGP on TCP port 179: every hypervisor's OPEN, its UPDATEs (a
+    // type-3 route, and type-2 routes for its 2 containers' MACs and MAC/IPs), and the
+    // reflector's copies of them to the 3 others.
+    let segments: Vec<vtep_sim::bgp::Segment> = on_underlay
+        .iter()
+        .filter_map(|h| h.layers().bgp())
+        .collect();
+    let from_rr = |k: MessageKind| {
         on_underlay
             .iter()
-            .filter(|h| h.layers().is_arp_request())
-            .count(),
-        0
+            .filter(|h| h.from == r.node("rr1").unwrap())
+            .filter_map(|h| h.layers().bgp())
+            .filter(|s| s.has(k))
+            .count()
+    };
+    assert!(
+        segments
+            .iter()
+            .all(|s| s.src_port == 179 || s.dst_port == 179)
     );
-    let cp = on_underlay
+    assert_eq!(from_rr(MessageKind::Open), 4, "one OPEN per client");
+    let reflected: u16 = on_underlay
         .iter()
-        .filter(|h| {
-            matches!(
-                h.layers().outer.map(|o| o.tunnel),
-                Some(Tunnel::ControlPlane(_))
-            )
-        })
-        .count();
-    assert!(cp >= 8 + 4, "route messages in the trace: {cp}");
+        .filter(|h| h.from == r.node("rr1").unwrap())
+        .filter_map(|h| h.layers().bgp())
+        .map(|s| s.announced)
+        .sum();
+    assert_eq!(reflected, 4 * 3 * 5, "each VTEP's 5 routes to the 3 others");
     let suppressed: u64 = r
         .sim
         .hypervisors()
@@ -338,7 +362,30 @@ fn s8_control_plane_sends_no_arp_across_the_underlay() {
             .iter()
             .all(|(_, _, e)| e.origin == Origin::ControlPlane)
     );
-    assert_eq!(r.sim.routes().len(), 8);
+    // Read from the speakers' tables: the reflector holds every VTEP's routes (2 type-2 per
+    // container, one type-3 per VTEP), hv1 installed the 6 remote MACs from its session.
+    let rr = r.sim.evpn_table(r.node("rr1").unwrap()).unwrap();
+    assert_eq!(rr.peers.len(), 4);
+    let (mut type2, mut type3) = (0, 0);
+    for (peer, routes) in &rr.peers {
+        assert_eq!(peer.state, vtep_evpn::State::Established);
+        for route in routes {
+            match route.key {
+                RouteKey::MacIp { .. } => type2 += 1,
+                RouteKey::InclusiveMulticast { .. } => type3 += 1,
+            }
+        }
+    }
+    assert_eq!((type2, type3), (16, 4));
+    let speaker = r.sim.speaker(hv1).unwrap();
+    let vni = Vni::new(100).unwrap();
+    for (_, mac, e) in &remote {
+        let Destination::Remote(IpAddress::Ipv4(vtep)) = e.dest else {
+            panic!("{e:?}")
+        };
+        assert_eq!(speaker.best_remote(vni, mac.0), Some((vtep, 0)));
+    }
+    assert_eq!(speaker.flood_list(vni).len(), 3);
 }
 
 #[test]

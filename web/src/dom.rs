@@ -4,7 +4,7 @@
 
 use wasm_bindgen::JsCast;
 
-use crate::model::fragment::{Moment, Shared};
+use crate::model::fragment::{self, Moment, Shared};
 use crate::model::script::Script;
 
 fn window() -> Option<web_sys::Window> {
@@ -204,5 +204,25 @@ impl Phases {
             set(&format!("{name}_worst_ms"), self.max[i]);
         }
         let _ = js_sys::Reflect::set(&w, &"__phases".into(), &o);
+    }
+}
+
+/// The script and moment the page's URL fragment names (S1 and a message when it names none
+/// that loads).
+pub fn script_from_url() -> (Script, Moment, Option<String>) {
+    let (spec, url_moment) = fragment::split(&raw_hash());
+    match script_from_spec(&spec) {
+        Ok((s, m)) => {
+            let m = Moment {
+                t_us: url_moment.t_us.or(m.t_us),
+                frame: url_moment.frame.or(m.frame),
+            };
+            (s, m, None)
+        }
+        Err(e) => (
+            vtep_sim::scenario::s1().script,
+            Moment::default(),
+            Some(format!("could not load the link: {e}")),
+        ),
     }
 }

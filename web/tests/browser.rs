@@ -3,6 +3,7 @@
 //! Run with `wasm-pack test --headless --chrome web` (or `cargo xtask test --only wasm-pack-web`).
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use vtep_web::App;
@@ -119,6 +120,7 @@ async fn tables_update_after_a_simulated_ping() {
                 node: "hv1".into(),
                 nodes: vec![],
                 on_node: Callback::noop(),
+                on_goto: Callback::noop(),
             },
         )
         .render();
@@ -243,4 +245,138 @@ fn events(root: &Element) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The first field row of the inspector named `name` whose value contains `value`.
+fn field_row(root: &Element, name: &str, value: &str) -> HtmlElement {
+    let rows = root.query_selector_all("tr.field").unwrap();
+    let text = |r: &HtmlElement, sel: &str| {
+        r.query_selector(sel)
+            .ok()
+            .flatten()
+            .and_then(|n| n.text_content())
+            .unwrap_or_default()
+    };
+    (0..rows.length())
+        .map(|i| rows.item(i).unwrap().unchecked_into::<HtmlElement>())
+        .find(|r| text(r, ".fname").trim() == name && text(r, ".fvalue").contains(value))
+        .unwrap_or_else(|| panic!("no field {name}"))
+}
+
+#[wasm_bindgen_test]
+async fn inspector_dissects_a_bgp_update_to_the_mobility_sequence() {
+    // E2: after the migration hv1 advertises vm-b with MAC mobility sequence 1, and rr1
+    // reflects it.
+    let script = vtep_sim::scenario::e2().script;
+    let mut lab = Lab::new(script);
+    lab.advance_to(lab.end().unwrap());
+    let rr1 = lab.node("rr1").unwrap();
+    let hop = lab
+        .sim()
+        .trace()
+        .iter()
+        .find(|h| {
+            h.from == rr1
+                && vtep_web::model::dissect::dissect(&h.bytes)
+                    .layers
+                    .iter()
+                    .any(|l| l.fields.iter().any(|f| f.name == "Sticky"))
+        })
+        .expect("a reflected UPDATE with MAC mobility")
+        .clone();
+    let frame = FrameDetail::from_bytes(hop.id.0, "update", hop.bytes.clone());
+    let root = root();
+    yew::Renderer::<Inspector>::with_root_and_props(
+        root.clone(),
+        InspectorProps {
+            frame: Some(Rc::new(frame)),
+            on_select: Callback::noop(),
+            on_close: Callback::noop(),
+        },
+    )
+    .render();
+    yew::scheduler::flush().await;
+    let layers = texts(&root, ".layer-name");
+    for want in [
+        "Ethernet",
+        "IPv4",
+        "TCP",
+        "BGP",
+        "Path attribute",
+        "EVPN route",
+    ] {
+        assert!(layers.iter().any(|l| l == want), "{want} in {layers:?}");
+    }
+    // The sequence lights its four bytes, 00 00 00 01, and says what it is for.
+    field_row(&root, "Sequence", "moves so far").click();
+    yew::scheduler::flush().await;
+    assert_eq!(texts(&root, ".b.lit"), [" 00", " 00", " 00", " 01"]);
+    let help = texts(&root, ".field-help").concat();
+    assert!(help.contains("MAC mobility"), "{help}");
+    // Label 1 reads as the VNI, and the route target as AS:VNI.
+    let values = texts(&root, "tr.field .fvalue");
+    assert!(
+        values.iter().any(|v| v.starts_with("100 (0x000064)")),
+        "{values:?}"
+    );
+    assert!(
+        values.iter().any(|v| v.starts_with("65000:100")),
+        "{values:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_evpn_table_links_an_fdb_row_to_its_route_and_the_route_to_its_update() {
+    let mut lab = Lab::new(vtep_sim::scenario::e1().script);
+    lab.advance_to(lab.end().unwrap());
+    let hv2 = lab.node("hv2").unwrap();
+    let vm_a = lab.node("vm-a").unwrap();
+    let (mac, _, _) = lab.sim().host_addr(vm_a).unwrap();
+    let t = tables(lab.sim(), hv2);
+    let ids: Vec<&str> = t.iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["fdb", "neigh", "counters", "bgp", "evpn"]);
+    let went = Rc::new(Cell::new(None::<u32>));
+    let root = root();
+    yew::Renderer::<Tables>::with_root_and_props(
+        root.clone(),
+        TablesProps {
+            tables: Rc::new(t),
+            node: "hv2".into(),
+            nodes: vec![],
+            on_node: Callback::noop(),
+            on_goto: {
+                let went = went.clone();
+                Callback::from(move |h| went.set(Some(h)))
+            },
+        },
+    )
+    .render();
+    yew::scheduler::flush().await;
+    // vm-a's FDB row came from a route: its origin is a link to it.
+    let rows = root.query_selector_all("table.fdb tbody tr").unwrap();
+    let row = (0..rows.length())
+        .map(|i| rows.item(i).unwrap().unchecked_into::<Element>())
+        .find(|r| {
+            r.text_content()
+                .unwrap_or_default()
+                .contains(&mac.to_string())
+        })
+        .expect("vm-a in hv2's FDB");
+    row.query_selector("button.cell-link")
+        .unwrap()
+        .expect("a link to the route")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    yew::scheduler::flush().await;
+    let lit = texts(&root, "table.evpn tr.lit");
+    assert_eq!(lit.len(), 1, "{lit:?}");
+    assert!(lit[0].contains(&format!("type 2 MAC {mac}")), "{lit:?}");
+    assert!(lit[0].contains('✓'), "the best route: {lit:?}");
+    // ...and the route to the frame that carried its UPDATE to hv2.
+    click(&root, "table.evpn tr.lit button.cell-link");
+    let hop = went.get().expect("a frame to go to");
+    let h = lab.sim().hop(vtep_sim::HopId(hop)).unwrap();
+    assert_eq!(h.to, hv2);
+    let segment = h.layers().bgp().expect("a BGP segment");
+    assert!(segment.announced > 0, "{segment:?}");
 }

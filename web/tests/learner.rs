@@ -321,8 +321,8 @@ async fn b7_current_state_is_shown() {
     drop(page);
     let page = Page::open("S8").await;
     assert!(
-        pressed(&page).contains(&"control plane".to_string()),
-        "S8 runs the control plane: {:?}",
+        pressed(&page).contains(&"BGP EVPN".to_string()),
+        "S8 runs BGP EVPN: {:?}",
         pressed(&page)
     );
     drop(page);
@@ -355,10 +355,10 @@ async fn b8_messages_use_the_names_shown() {
         text.contains("hv4") && !text.contains("hypervisor 5"),
         "{text}"
     );
-    page.button("control plane").await;
+    page.button("BGP EVPN").await;
     let (text, _) = page.message();
     assert!(
-        text.contains("control plane") && !text.contains("ControlPlane"),
+        text.contains("BGP EVPN") && !text.contains("BgpEvpn"),
         "{text}"
     );
     page.pick("act-encap", "nvgre").await;

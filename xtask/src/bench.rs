@@ -22,7 +22,8 @@ pub const BENCHES: &[Bench] = &[
     },
     Bench {
         name: "sim",
-        about: "simulator: frame-hops per second, 200 x 20 hosts pinging, the S5 counting model",
+        about: "simulator: frame-hops per second, 200 x 20 hosts pinging, 16 x 64 under flood and \
+                learn and under BGP EVPN, the S5 counting model with its BGP figures",
         steps: &[(
             "cargo",
             &["run", "--release", "-p", "vtep-sim", "--example", "bench"],
@@ -50,8 +51,9 @@ pub const BENCHES: &[Bench] = &[
     },
     Bench {
         name: "web",
-        about: "playground: frame rate with 16 hypervisors x 64 hosts pinging, time to \
-                interactive, gzipped wasm + JS",
+        about: "playground: frame rate with 16 hypervisors x 64 hosts pinging, under flood and \
+                learn and under BGP EVPN with a route reflector; time to interactive, gzipped \
+                wasm + JS",
         steps: &[
             (
                 "trunk",

@@ -122,6 +122,33 @@ impl Record {
         true
     }
 
+    /// Takes a new origin and sequence number, seen at `stamp`, keeping the moves counted in
+    /// the duplicate-detection window: a MAC that flaps between a local port and a route
+    /// counts every move, whichever side made it (RFC 7432 section 15.1).
+    pub(super) fn reassign(&mut self, origin: Origin, seq: u32, stamp: u32) {
+        self.flags = (self.flags & !0b11) | origin_bits(origin);
+        self.seq = seq;
+        self.last_seen = stamp;
+    }
+
+    /// Counts one move in the duplicate-detection window that starts at `window_start` and
+    /// lasts `window_ms`; freezes the record when the count reaches `limit` (0: never) and
+    /// returns the count then.
+    pub(super) fn count_move(&mut self, stamp: u32, window_ms: u32, limit: u32) -> Option<u32> {
+        if stamp.saturating_sub(self.window_start) >= window_ms {
+            self.window_start = stamp;
+            self.set_moves(0);
+        }
+        let moves = self.moves() + 1;
+        self.set_moves(moves);
+        if limit > 0 && moves >= limit.min(MAX_COUNTED_MOVES) {
+            self.freeze();
+            self.last_seen = stamp;
+            return Some(moves);
+        }
+        None
+    }
+
     /// Starts the record over with this origin and sequence number, seen at `stamp`: not
     /// frozen, no moves counted. The key and destination stay.
     pub(super) fn renew(&mut self, origin: Origin, seq: u32, stamp: u32) {

@@ -90,7 +90,9 @@ fn is_flood_target(ip: &IpAddress, local: &IpAddress) -> bool {
 
 impl Vtep {
     /// Floods a frame from local `port`: encapsulates it once (if any flood peer gets a copy),
-    /// counts, and arms the cursor for every other local port and every flood peer.
+    /// counts, and arms the cursor for every other local port and, if `to_remotes`, every
+    /// flood peer.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn flood(
         &mut self,
         now: Instant,
@@ -99,14 +101,18 @@ impl Vtep {
         port: PortId,
         buf: &mut [u8],
         frame: Range<usize>,
+        to_remotes: bool,
     ) {
         let local_addr = self.config.local;
-        let mut remote_copies = self
-            .fdb
-            .flood_list(vni)
-            .iter()
-            .filter(|ip| is_flood_target(ip, &local_addr))
-            .count();
+        let mut remote_copies = if to_remotes {
+            self.fdb
+                .flood_list(vni)
+                .iter()
+                .filter(|ip| is_flood_target(ip, &local_addr))
+                .count()
+        } else {
+            0
+        };
         let Some(network) = self.networks.slots.get_mut(slot) else {
             return;
         };
@@ -142,7 +148,8 @@ impl Vtep {
             },
         );
         if local_ports == 0 && remote_copies == 0 {
-            if remote_drop.is_none() {
+            // An announcement kept to the local ports went where it had to, even to none.
+            if remote_drop.is_none() && to_remotes {
                 self.drop_frame(Some(vni), DropReason::NoDestination);
             }
             return;

@@ -82,11 +82,16 @@ impl Vtep {
             return self.drop_frame(Some(vni), DropReason::FdbFull);
         }
 
-        if ethertype == EthernetProtocol::Arp
-            && arp_proxy
-            && self.answer_local_arp(now, vni, slot, port, buf, &frame)
-        {
-            return;
+        if ethertype == EthernetProtocol::Arp && arp_proxy {
+            match self.answer_local_arp(now, vni, slot, port, buf, &frame) {
+                Suppression::Answered => return,
+                // Like Linux's `neigh_suppress` ports: an announcement goes to the local
+                // ports only; remote VTEPs hear of the address from the control plane.
+                Suppression::Announcement => {
+                    return self.flood(now, vni, slot, port, buf, frame, false);
+                }
+                Suppression::Flood => {}
+            }
         }
         if let Some(message) = &nd
             && self.answer_local_nd(now, vni, slot, port, buf, &frame, message)
@@ -109,7 +114,7 @@ impl Vtep {
                 None => {}
             }
         }
-        self.flood(now, vni, slot, port, buf, frame);
+        self.flood(now, vni, slot, port, buf, frame, true);
     }
 
     /// A frame to a MAC known behind the VTEP at `remote`, the common case: encapsulates it
@@ -144,7 +149,7 @@ impl Vtep {
     }
 
     /// With ARP suppression on: snoops ARP into the neighbour table and answers requests for
-    /// known IPs in place. Returns true if the frame was consumed.
+    /// known IPs in place.
     fn answer_local_arp(
         &mut self,
         now: Instant,
@@ -153,9 +158,9 @@ impl Vtep {
         port: PortId,
         buf: &mut [u8],
         frame: &Range<usize>,
-    ) -> bool {
+    ) -> Suppression {
         let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end]) else {
-            return false;
+            return Suppression::Flood;
         };
         self.snoop_arp(now, vni, &arp);
         let ArpRepr::EthernetIpv4 {
@@ -166,17 +171,17 @@ impl Vtep {
             ..
         } = arp
         else {
-            return false;
+            return Suppression::Flood;
         };
         if asker_ip == wanted_ip {
-            return false; // a gratuitous ARP announces; nobody should answer it
+            return Suppression::Announcement; // a gratuitous ARP: nobody should answer it
         }
         let wanted = IpAddress::Ipv4(wanted_ip);
         let Some(answer) = self.neighbours.lookup(vni, &wanted).map(|e| e.mac) else {
-            return false; // unknown: flood the request as usual
+            return Suppression::Flood; // unknown: flood the request as usual
         };
         if answer == asker_mac {
-            return false;
+            return Suppression::Flood;
         }
         let reply = ArpRepr::EthernetIpv4 {
             operation: ArpOperation::Reply,
@@ -202,7 +207,7 @@ impl Vtep {
             },
         );
         self.pending = Some(Pending::to_port(vni, slot, frame.clone(), port));
-        true
+        Suppression::Answered
     }
 
     /// Learns the sender of an ARP packet into the neighbour table.
@@ -229,6 +234,16 @@ impl Vtep {
             });
         }
     }
+}
+
+/// What ARP suppression did with an ARP frame from a local port.
+enum Suppression {
+    /// A request answered in place from the neighbour table.
+    Answered,
+    /// A gratuitous ARP: to the local ports only.
+    Announcement,
+    /// Anything else: on as usual (a request for an unknown address is flooded).
+    Flood,
 }
 
 pub(super) fn parse_arp(bytes: &[u8]) -> Option<ArpRepr> {

@@ -52,6 +52,8 @@ pub struct Net {
     pub links: Vec<Link>,
     pub now: Instant,
     pub log: Vec<Logged>,
+    /// Deliver the bytes in reads of this many (none: two reads, split in the middle).
+    pub read_size: Option<usize>,
 }
 
 pub fn timers(config: &mut SpeakerConfig) {
@@ -67,6 +69,7 @@ impl Net {
             links: Vec::new(),
             now: Instant::from_secs(1000),
             log: Vec::new(),
+            read_size: None,
         }
     }
 
@@ -208,6 +211,12 @@ impl Net {
             }
             self.log.push((n, t, rest[..len].to_vec()));
             rest = &rest[len..];
+        }
+        if let Some(size) = self.read_size {
+            for chunk in bytes.chunks(size.max(1)) {
+                self.input(t, Input::Data(their, chunk));
+            }
+            return;
         }
         // Delivered in two reads, to exercise reassembly.
         let split = bytes.len() / 2 + 1;

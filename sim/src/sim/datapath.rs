@@ -1,25 +1,21 @@
 //! The data path: a frame put on a link becomes a hop in the trace and, unless the link drops
 //! it, arrives later at the other end, where the node decides what to do with it. Hosts run
 //! their smoltcp stacks, routers forward, switches and flat-L2 bridges learn and flood,
-//! hypervisors hand frames to their VTEP and carry out its outputs, and the control-plane
-//! agents (each hypervisor's and the route server's) exchange routes over the underlay.
+//! hypervisors hand frames to their VTEP (or, for a BGP segment, to their speaker's TCP stack)
+//! and carry out its outputs, and route reflectors hand every frame to their speaker.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use vtep_core::Destination;
-use vtep_core::vtep::{Input, Output};
+use vtep_core::vtep::{Event, Input, Output};
 use vtep_core::wire::outer;
-use vtep_core::wire::{
-    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress, Ipv4Address, Ipv4Packet,
-};
+use vtep_core::wire::{ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Ipv4Packet};
 use vtep_core::{Duration, Instant, Vni};
 
-use super::model::{HEADROOM, NodeKind, ROUTE_SERVER_IP, State, micros_to_ns, node_mac};
+use super::model::{HEADROOM, NodeKind, State, micros_to_ns, node_mac};
 use super::{Ev, Sim};
-use crate::cp::{self, RouteMsg, control_message, udp_frame};
 use crate::id::{HopId, LinkId, NodeId};
 use crate::trace::{Decision, DropCause, Hop};
 
@@ -150,7 +146,7 @@ impl Sim {
             NodeKind::Router => self.router_rx(to, hop, link, &bytes, origin),
             NodeKind::Switch => self.switch_rx(to, hop, link, &bytes, origin),
             NodeKind::Hypervisor => self.hv_rx(to, hop, link, &bytes, origin),
-            NodeKind::RouteServer => self.rs_rx(to, hop, &bytes),
+            NodeKind::Reflector => self.reflector_rx(to, hop, &bytes),
         }
     }
 
@@ -343,7 +339,7 @@ impl Sim {
         }
         let now = self.now;
         if h.uplink == Some(link) {
-            // From the underlay: a control-plane message or a tunnel packet.
+            // From the underlay: a segment of a BGP session or a tunnel packet.
             let Ok(eth) = EthernetFrame::new_checked(bytes) else {
                 return self.decide(hop, Decision::Dropped(DropCause::Malformed));
             };
@@ -351,8 +347,8 @@ impl Sim {
                 return self.decide(hop, Decision::Dropped(DropCause::Malformed));
             }
             let ip_bytes = eth.payload();
-            if let Some(msg) = control_message(ip_bytes) {
-                return self.hv_control(id, hop, msg);
+            if self.is_for_agent(id, ip_bytes) {
+                return self.bgp_rx(id, hop, ip_bytes);
             }
             let Ok((outer, payload)) = outer::parse(ip_bytes) else {
                 return self.decide(hop, Decision::Dropped(DropCause::Malformed));
@@ -415,9 +411,11 @@ impl Sim {
         let mut encap: BTreeMap<Vni, usize> = BTreeMap::new();
         let mut delivered: BTreeMap<Vni, usize> = BTreeMap::new();
         let mut decap = None;
+        let mut learning: Vec<Event> = Vec::new();
         let timeout;
         {
             let Some(h) = self.hv_mut(id) else { return };
+            let speaker = h.bgp.is_some();
             let Some(vtep) = h.vtep.as_mut() else { return };
             loop {
                 match vtep.poll_output() {
@@ -452,7 +450,22 @@ impl Sim {
                             sends.push((*l, Arc::from(&buf[d.frame])));
                         }
                     }
-                    Output::Event(e) => decisions.extend(Decision::from_event(&e)),
+                    Output::Event(e) => {
+                        decisions.extend(Decision::from_event(&e));
+                        // What the speaker turns into routes.
+                        if speaker
+                            && matches!(
+                                e,
+                                Event::Learned { .. }
+                                    | Event::Moved { .. }
+                                    | Event::AgedOut { .. }
+                                    | Event::NeighbourLearned { .. }
+                                    | Event::DuplicateFrozen { .. }
+                            )
+                        {
+                            learning.push(e);
+                        }
+                    }
                     Output::Timeout(t) => {
                         timeout = t;
                         break;
@@ -478,126 +491,8 @@ impl Sim {
             self.transmit(id, l, bytes, hop, origin);
         }
         self.schedule_hv_wake(id, timeout);
-    }
-
-    /// A VTEP agent applies a route from the route server.
-    pub(super) fn hv_control(&mut self, id: NodeId, hop: HopId, msg: RouteMsg) {
-        self.decide(hop, Decision::ControlPlane(msg));
-        let now = self.now;
-        let Some(h) = self.hv_mut(id) else { return };
-        let my_ip = h.ip;
-        let Some(vtep) = h.vtep.as_mut() else { return };
-        match msg {
-            RouteMsg::MacIp {
-                withdraw: false,
-                vni,
-                mac,
-                ip,
-                vtep: at,
-                seq,
-            } if at != my_ip => {
-                // A MAC that is attached here is ours whatever an older route says.
-                let local = vtep
-                    .fdb()
-                    .lookup(vni, &mac)
-                    .is_some_and(|e| matches!(e.dest, Destination::Local(_)));
-                if !local {
-                    let _ = vtep.install_route(
-                        now,
-                        vni,
-                        mac,
-                        ip.map(IpAddress::Ipv4),
-                        Destination::Remote(IpAddress::Ipv4(at)),
-                        seq,
-                    );
-                }
-            }
-            RouteMsg::MacIp {
-                withdraw: true,
-                vni,
-                mac,
-                ip,
-                ..
-            } => {
-                vtep.withdraw_route(vni, &mac, ip.map(IpAddress::Ipv4));
-            }
-            RouteMsg::Imet {
-                withdraw,
-                vni,
-                vtep: at,
-            } if at != my_ip => {
-                if withdraw {
-                    vtep.remove_flood_peer(vni, &IpAddress::Ipv4(at));
-                } else {
-                    let _ = vtep.add_flood_peer(vni, IpAddress::Ipv4(at));
-                }
-            }
-            _ => {}
-        }
-        self.drain_vtep(id, &mut [], Some(hop), id, false);
-    }
-
-    /// A hypervisor's agent sends a message to the route server.
-    pub(super) fn cp_send(&mut self, hv: NodeId, msg: RouteMsg) {
-        let Some(h) = self.hv(hv) else { return };
-        let (ip, uplink) = (h.ip, h.uplink);
-        let Some(up) = uplink else { return };
-        let Some(next) = self.peer(up, hv) else {
-            return;
-        };
-        let bytes = udp_frame(
-            node_mac(hv),
-            node_mac(next),
-            ip,
-            ROUTE_SERVER_IP,
-            cp::PORT,
-            &msg.encode(),
-        );
-        self.transmit(hv, up, Arc::from(bytes), None, hv);
-    }
-
-    pub(super) fn rs_rx(&mut self, id: NodeId, hop: HopId, bytes: &[u8]) {
-        let Some((src, msg)) = EthernetFrame::new_checked(bytes).ok().and_then(|eth| {
-            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-            Some((ip.src_addr(), control_message(eth.payload())?))
-        }) else {
-            return self.decide(hop, Decision::Dropped(DropCause::Malformed));
-        };
-        self.decide(hop, Decision::ControlPlane(msg));
-        let _ = id;
-        self.route_server_input(src, msg, Some(hop));
-    }
-
-    pub(super) fn route_server_input(
-        &mut self,
-        from: Ipv4Address,
-        msg: RouteMsg,
-        hop: Option<HopId>,
-    ) {
-        let Some(rs_id) = self.route_server else {
-            return;
-        };
-        let Some(State::RouteServer(rs)) = self.node_mut(rs_id).map(|n| &mut n.state) else {
-            return;
-        };
-        let rs_ip = rs.ip;
-        let out = rs.rs.handle(from, msg);
-        let Some(up) = self.node(rs_id).and_then(|n| n.links.first().copied()) else {
-            return;
-        };
-        let Some(next) = self.peer(up, rs_id) else {
-            return;
-        };
-        for (to, m) in out {
-            let bytes = udp_frame(
-                node_mac(rs_id),
-                node_mac(next),
-                rs_ip,
-                to,
-                cp::PORT,
-                &m.encode(),
-            );
-            self.transmit(rs_id, up, Arc::from(bytes), hop, rs_id);
+        if !learning.is_empty() {
+            self.bgp_vtep_events(id, &learning, hop);
         }
     }
 }

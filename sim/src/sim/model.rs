@@ -1,7 +1,7 @@
 //! The model: what the simulator is made of. The public specs and infos (fabric, learning
 //! mode, link and host specs, node and link summaries), the nodes' private state (routers,
-//! hypervisors with their VTEP or bridge, hosts, switches, the route server), links and sites,
-//! and `Sim`'s access to them by id.
+//! hypervisors with their VTEP or bridge and BGP agent, hosts, switches, route reflectors),
+//! links and sites, and `Sim`'s access to them by id.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -16,7 +16,7 @@ use vtep_core::{Duration, Instant, Vni};
 use vtep_core::{Mac, PortId};
 
 use super::Sim;
-use crate::cp::RouteServer;
+use crate::agent::Agent;
 use crate::error::SimError;
 use crate::host::Host;
 use crate::id::{LinkId, NodeId, SiteId};
@@ -47,18 +47,45 @@ pub enum LearningMode {
     /// Static head-end replication lists, data-plane learning, ARP flooded.
     #[default]
     FloodAndLearn,
-    /// The route server distributes MAC/IP and flood-list routes; learning off; ARP answered
-    /// by the VTEP (suppression).
-    ControlPlane,
+    /// The operator's static entries: whoever places a VM writes its MAC and IP into every
+    /// VTEP of its VNI (`bridge fdb add ... static`, `ip neigh add`), at once and without a
+    /// message on the wire; learning off, ARP answered by the VTEP.
+    Static,
+    /// BGP EVPN: every hypervisor runs a `vtep-evpn` speaker with iBGP sessions over TCP to
+    /// the route reflectors; type-2 routes carry MACs and IPs, type-3 routes build the flood
+    /// lists; learning from the underlay off, ARP answered by the VTEP. (Scripts saved before
+    /// it existed named its forerunner, a private route server, `control_plane`.)
+    #[cfg_attr(feature = "serde", serde(alias = "control_plane"))]
+    BgpEvpn,
+}
+
+impl LearningMode {
+    pub const ALL: [LearningMode; 3] = [
+        LearningMode::FloodAndLearn,
+        LearningMode::Static,
+        LearningMode::BgpEvpn,
+    ];
+
+    /// The words the playground uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            LearningMode::FloodAndLearn => "flood and learn",
+            LearningMode::Static => "static",
+            LearningMode::BgpEvpn => "BGP EVPN",
+        }
+    }
+
+    /// Remote MACs come from configuration or routes, not from the traffic; ARP is answered
+    /// by the VTEP.
+    pub fn suppresses_arp(self) -> bool {
+        self != LearningMode::FloodAndLearn
+    }
 }
 
 impl core::fmt::Display for LearningMode {
-    /// In the playground's words: `flood and learn`, `control plane`.
+    /// In the playground's words: `flood and learn`, `static`, `BGP EVPN`.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            LearningMode::FloodAndLearn => "flood and learn",
-            LearningMode::ControlPlane => "control plane",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -139,7 +166,8 @@ pub enum NodeKind {
     Hypervisor,
     Host,
     Switch,
-    RouteServer,
+    /// A BGP route reflector (RFC 4456) of the EVPN control plane.
+    Reflector,
 }
 
 #[derive(Debug)]
@@ -162,6 +190,8 @@ pub(super) struct Hypervisor {
     /// Flat L2: the bridge's MAC table.
     pub(super) l2: BTreeMap<Mac, LinkId>,
     pub(super) wake_at: Option<Instant>,
+    /// The BGP EVPN speaker beside the VTEP (BGP EVPN mode only).
+    pub(super) bgp: Option<Box<Agent>>,
 }
 
 #[derive(Debug)]
@@ -175,9 +205,9 @@ pub(super) struct HostNode {
 }
 
 #[derive(Debug)]
-pub(super) struct RsNode {
+pub(super) struct ReflectorNode {
     pub(super) ip: Ipv4Address,
-    pub(super) rs: RouteServer,
+    pub(super) agent: Box<Agent>,
 }
 
 #[derive(Debug)]
@@ -186,7 +216,7 @@ pub(super) enum State {
     Hypervisor(Box<Hypervisor>),
     Host(Box<HostNode>),
     Switch(BTreeMap<Mac, LinkId>),
-    RouteServer(RsNode),
+    Reflector(Box<ReflectorNode>),
 }
 
 #[derive(Debug)]
@@ -206,7 +236,7 @@ impl Node {
             State::Hypervisor(_) => NodeKind::Hypervisor,
             State::Host(_) => NodeKind::Host,
             State::Switch(_) => NodeKind::Switch,
-            State::RouteServer(_) => NodeKind::RouteServer,
+            State::Reflector(_) => NodeKind::Reflector,
         }
     }
 
@@ -214,7 +244,7 @@ impl Node {
         match &self.state {
             State::Router(r) => Some(r.ip),
             State::Hypervisor(h) => Some(h.ip),
-            State::RouteServer(r) => Some(r.ip),
+            State::Reflector(r) => Some(r.ip),
             _ => None,
         }
     }
@@ -262,6 +292,9 @@ pub struct HostSpec {
     pub prefix_len: u8,
     /// `None`: one is made up from a counter.
     pub mac: Option<Mac>,
+    /// Let the MAC be one another host of the VNI uses already (a cloned VM nobody gave a
+    /// new MAC: the duplicate-MAC scenario). Refused otherwise.
+    pub duplicate_mac: bool,
 }
 
 impl HostSpec {
@@ -272,6 +305,7 @@ impl HostSpec {
             ip,
             prefix_len: 16,
             mac: None,
+            duplicate_mac: false,
         }
     }
 
@@ -304,7 +338,9 @@ pub struct LinkInfo {
 }
 
 pub(super) const HEADROOM: usize = MAX_HEADROOM;
-pub(super) const ROUTE_SERVER_IP: Ipv4Address = Ipv4Address::new(10, 0, 0, 100);
+/// The first route reflector's address; the next ones follow (the sites' addresses are
+/// 10.<site>.x.y from 10.1).
+pub(super) const FIRST_REFLECTOR_IP: [u8; 4] = [10, 0, 0, 100];
 
 pub(super) fn node_mac(id: NodeId) -> Mac {
     let b = id.0.to_be_bytes();
@@ -354,6 +390,23 @@ impl Sim {
     pub(super) fn hv_mut(&mut self, id: NodeId) -> Option<&mut Hypervisor> {
         match &mut self.node_mut(id)?.state {
             State::Hypervisor(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The BGP agent of a hypervisor (BGP EVPN mode) or route reflector.
+    pub(super) fn agent(&self, id: NodeId) -> Option<&Agent> {
+        match &self.node(id)?.state {
+            State::Hypervisor(h) => h.bgp.as_deref(),
+            State::Reflector(r) => Some(&r.agent),
+            _ => None,
+        }
+    }
+
+    pub(super) fn agent_mut(&mut self, id: NodeId) -> Option<&mut Agent> {
+        match &mut self.node_mut(id)?.state {
+            State::Hypervisor(h) => h.bgp.as_deref_mut(),
+            State::Reflector(r) => Some(&mut r.agent),
             _ => None,
         }
     }

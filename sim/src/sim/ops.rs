@@ -22,7 +22,6 @@ use super::model::{
     State, vni_of,
 };
 use super::{Ev, Sim};
-use crate::cp::RouteMsg;
 use crate::error::SimError;
 use crate::host::Host;
 use crate::id::{AppId, HopId, LinkId, NodeId, SiteId};
@@ -90,11 +89,12 @@ impl Sim {
             return Err(SimError::SiteNotEmpty(site));
         }
         if self
-            .route_server
-            .is_some_and(|rs| self.node(rs).is_some_and(|n| n.site == site))
+            .reflectors
+            .iter()
+            .any(|rr| self.node(*rr).is_some_and(|n| n.site == site))
         {
             return Err(SimError::BadArgument(
-                "the route server is attached to this site".to_string(),
+                "a route reflector is attached to this site".to_string(),
             ));
         }
         for l in self.node(core).map(|n| n.links.clone()).unwrap_or_default() {
@@ -170,6 +170,7 @@ impl Sim {
                 port_of_link: BTreeMap::new(),
                 l2: BTreeMap::new(),
                 wake_at: None,
+                bgp: None,
             })),
         )?;
         if let Some(Some(s)) = self.sites.get_mut(site.0 as usize) {
@@ -183,6 +184,9 @@ impl Sim {
         }
         if self.config.fabric == FabricKind::Overlay {
             self.schedule_hv_wake(id, self.now + Duration::from_secs(1));
+        }
+        if self.mode == LearningMode::BgpEvpn {
+            self.start_agent(id);
         }
         Ok(id)
     }
@@ -199,7 +203,9 @@ impl Sim {
             .as_ref()
             .map(|v| v.networks().iter().map(|n| n.vni).collect())
             .unwrap_or_default();
-        // The others stop flooding to it; the route server drops its flood-list routes.
+        // The others stop flooding to it (static flood lists). Under BGP EVPN its speaker
+        // stops its sessions; the frames on its link are lost with the link, so the reflectors
+        // notice at their hold timers and withdraw its type-3 routes then.
         for other in self.hypervisors() {
             if let Some(v) = self.hv_mut(other).and_then(|h| h.vtep.as_mut()) {
                 for vni in &vnis {
@@ -207,19 +213,7 @@ impl Sim {
                 }
             }
         }
-        if self.mode == LearningMode::ControlPlane {
-            for vni in vnis {
-                self.route_server_input(
-                    ip,
-                    RouteMsg::Imet {
-                        withdraw: true,
-                        vni,
-                        vtep: ip,
-                    },
-                    None,
-                );
-            }
-        }
+        self.stop_agent(hv);
         for l in self.node(hv).map(|n| n.links.clone()).unwrap_or_default() {
             self.remove_link(l);
         }
@@ -257,7 +251,7 @@ impl Sim {
             if let State::Host(h) = &h.state
                 && h.host.vni == vni
             {
-                if h.host.mac == mac {
+                if h.host.mac == mac && !spec.duplicate_mac {
                     return Err(SimError::DuplicateMac { vni, mac });
                 }
                 if h.host.ip == spec.ip {
@@ -297,79 +291,65 @@ impl Sim {
             return Err(e);
         }
         self.schedule_host_wake(id, self.now);
+        if self.mode == LearningMode::BgpEvpn {
+            // Under EVPN a VM announces itself when it comes up, so its VTEP learns it and
+            // advertises its route before anyone asks for it (RFC 5227's ARP announcement).
+            self.announce(id);
+        }
         Ok(id)
     }
 
     /// Connects a host to a hypervisor: a virtual NIC link and a VTEP port.
     pub(super) fn attach(&mut self, host: NodeId, hv: NodeId) -> Result<(), SimError> {
-        let (mac, ip, vni) = self.host_addr(host)?;
+        let (_, _, vni) = self.host_addr(host)?;
         self.ensure_network(hv, vni)?;
-        let now = self.now;
-        let cp = self.mode == LearningMode::ControlPlane;
         let port = match self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) {
-            Some(vtep) => {
-                let port = vtep.add_port(vni)?;
-                if cp {
-                    // A route for this MAC pointing elsewhere (before a move) would make the
-                    // VTEP ignore the local learn: drop it (see the report on vtep-core).
-                    if vtep
-                        .fdb()
-                        .lookup(vni, &mac)
-                        .is_some_and(|e| matches!(e.dest, Destination::Remote(_)))
-                    {
-                        vtep.fdb_mut().remove(vni, &mac);
-                    }
-                    vtep.add_static_neighbour(now, vni, IpAddress::Ipv4(ip), mac)?;
-                }
-                Some(port)
-            }
+            Some(vtep) => Some(vtep.add_port(vni)?),
             None => None,
         };
         let link = self.add_link(host, hv, LinkSpec::access(), false);
-        let hv_ip = {
+        {
             let h = self.hv_mut(hv).ok_or(SimError::UnknownHypervisor(hv))?;
             let port = port.unwrap_or(PortId(link.0 as u16));
             h.ports.insert(port, (host, link));
             h.port_of_link.insert(link, port);
-            h.ip
-        };
+        }
         if let Some(h) = self.host_node_mut(host) {
             h.hv = Some(hv);
             h.link = Some(link);
         }
-        if self.mode == LearningMode::ControlPlane && self.config.fabric == FabricKind::Overlay {
-            self.cp_send(
-                hv,
-                RouteMsg::MacIp {
-                    withdraw: false,
-                    vni,
-                    mac,
-                    ip: Some(ip),
-                    vtep: hv_ip,
-                    seq: 0,
-                },
-            );
+        if self.mode == LearningMode::Static {
+            // This host everywhere, and (if the VTEP just joined the VNI) every other host
+            // of the VNI here.
+            for other in self.hosts() {
+                if self.host_addr(other).is_ok_and(|(_, _, v)| v == vni) {
+                    self.provision_static(other)?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Disconnects a host from its hypervisor (port and link removed).
-    pub(super) fn detach(&mut self, host: NodeId, withdraw: bool) {
+    /// Disconnects a host from its hypervisor (port and link removed). `removed`: the host is
+    /// going away (not migrating): under BGP EVPN its VTEP withdraws its routes at once (a
+    /// migrating host's old VTEP withdraws when the new VTEP's route with the higher sequence
+    /// number arrives, RFC 7432 section 15); in static mode its entries go.
+    pub(super) fn detach(&mut self, host: NodeId, removed: bool) {
         let Some((Some(hv), Some(link))) = self.host_node(host).map(|h| (h.hv, h.link)) else {
             return;
         };
         let Ok((mac, ip, vni)) = self.host_addr(host) else {
             return;
         };
-        let mut hv_ip = None;
+        let mut gone = None;
         if let Some(h) = self.hv_mut(hv) {
-            hv_ip = Some(h.ip);
             if let Some(port) = h.port_of_link.remove(&link) {
                 h.ports.remove(&port);
                 if let Some(vtep) = h.vtep.as_mut() {
                     let _ = vtep.remove_port(port);
                     vtep.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
                 }
+                gone = Some(port);
             }
             h.l2.retain(|_, l| *l != link);
         }
@@ -378,21 +358,20 @@ impl Sim {
             h.hv = None;
             h.link = None;
         }
-        if withdraw
-            && self.mode == LearningMode::ControlPlane
-            && let Some(vtep_ip) = hv_ip
-        {
-            self.cp_send(
-                hv,
-                RouteMsg::MacIp {
-                    withdraw: true,
+        if !removed {
+            return;
+        }
+        match (self.mode, gone) {
+            (LearningMode::BgpEvpn, Some(port)) => {
+                let aged = vtep_core::vtep::Event::AgedOut {
                     vni,
                     mac,
-                    ip: Some(ip),
-                    vtep: vtep_ip,
-                    seq: 0,
-                },
-            );
+                    dest: Destination::Local(port),
+                };
+                self.bgp_vtep_events(hv, &[aged], None);
+            }
+            (LearningMode::Static, _) => self.unprovision_static(mac, ip, vni),
+            _ => {}
         }
     }
 
@@ -432,7 +411,17 @@ impl Sim {
         if !self.node(to).is_some_and(|n| n.up) {
             return Err(SimError::HypervisorDown(to));
         }
-        self.detach(host, false);
+        if self.mode == LearningMode::BgpEvpn {
+            // As libvirt does, the destination's port is ready (its VTEP joins the VNI, its
+            // speaker fetches the VNI's routes) while the source keeps its port until the VM
+            // resumes at the destination: the new VTEP then learns the MAC over an existing
+            // route and advertises it with the next sequence number, and the old VTEP
+            // withdraws when that route reaches it (RFC 7432 section 15).
+            let (_, _, vni) = self.host_addr(host)?;
+            self.ensure_network(to, vni)?;
+        } else {
+            self.detach(host, false);
+        }
         if let Some(h) = self.host_node_mut(host) {
             h.paused = true;
         }
@@ -445,6 +434,8 @@ impl Sim {
     }
 
     pub(super) fn resume_host(&mut self, host: NodeId, hv: NodeId) {
+        // Under BGP EVPN the source kept its port until now.
+        self.detach(host, false);
         let hv_ok = self.node(hv).is_some_and(|n| n.up) && self.hv(hv).is_some();
         if !hv_ok || self.attach(host, hv).is_err() {
             // The destination failed meanwhile: the host stays paused, detached.
@@ -490,6 +481,10 @@ impl Sim {
                 self.schedule_host_wake(h, self.now);
             }
             self.schedule_hv_wake(hv, self.now);
+            if self.mode == LearningMode::BgpEvpn {
+                // It booted: its speaker starts afresh (its old sessions died with it).
+                self.start_agent(hv);
+            }
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Read-only views of the simulator: nodes, links, sites, tables, routes, apps and the trace.
+//! Read-only views of the simulator: nodes, links, sites, tables, BGP speakers and their
+//! routes, apps and the trace.
 
 use alloc::format;
 use alloc::string::ToString;
@@ -11,12 +12,25 @@ use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
 use vtep_core::wire::{IpAddress, Ipv4Address};
 
+use vtep_core::wire::bgp::RouteKey;
+use vtep_evpn::{PeerStatus, RouteView, Speaker};
+
 use super::Sim;
 use super::model::{LinkInfo, NodeInfo, NodeKind, State, VniSettings, vni_of};
 use crate::error::SimError;
 use crate::host::AppReport;
 use crate::id::{AppId, HopId, LinkId, NodeId, SiteId};
 use crate::trace::Hop;
+
+/// A node's EVPN table ([`Sim::evpn_table`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvpnTable {
+    /// The routes it originates (a hypervisor's), with the best-path flag.
+    pub local: Vec<RouteView>,
+    /// Each peer's session, and the routes received from it.
+    pub peers: Vec<(PeerStatus, Vec<RouteView>)>,
+}
+
 impl Sim {
     /// Looks a node up by name.
     pub fn node_id(&self, name: &str) -> Result<NodeId, SimError> {
@@ -103,10 +117,6 @@ impl Sim {
         Ok(self.check_site(site)?.core)
     }
 
-    pub fn route_server(&self) -> Option<NodeId> {
-        self.route_server
-    }
-
     /// The whole trace so far.
     pub fn trace(&self) -> &[Hop] {
         &self.trace
@@ -153,22 +163,40 @@ impl Sim {
         }
     }
 
-    /// The route server's type-2 routes: (VNI, MAC, IP, VTEP, sequence).
-    pub fn routes(&self) -> Vec<(Vni, Mac, Option<Ipv4Address>, Ipv4Address, u32)> {
-        let Some(rs) = self
-            .route_server
-            .and_then(|id| match &self.node(id)?.state {
-                State::RouteServer(r) => Some(r),
-                _ => None,
-            })
-        else {
-            return Vec::new();
-        };
-        rs.rs
-            .macs
-            .iter()
-            .map(|((v, m), r)| (*v, *m, r.ip, r.vtep, r.seq))
-            .collect()
+    /// A node's BGP speaker (a hypervisor's under BGP EVPN, a route reflector's), for its
+    /// views: `peers`, `received_routes`, `local_routes`, `flood_list`, `best_remote`.
+    pub fn speaker(&self, node: NodeId) -> Result<&Speaker, SimError> {
+        self.node(node).ok_or(SimError::UnknownNode(node))?;
+        self.agent(node)
+            .map(|a| &a.speaker)
+            .ok_or_else(|| SimError::BadArgument(format!("node {} runs no BGP speaker", node.0)))
+    }
+
+    /// A node's EVPN table: what it originates, and per peer the session and the routes
+    /// received, with the best-path flags.
+    pub fn evpn_table(&self, node: NodeId) -> Result<EvpnTable, SimError> {
+        let speaker = self.speaker(node)?;
+        Ok(EvpnTable {
+            local: speaker.local_routes(),
+            peers: speaker
+                .peers()
+                .into_iter()
+                .map(|p| {
+                    let routes = speaker.received_routes(p.id);
+                    (p, routes)
+                })
+                .collect(),
+        })
+    }
+
+    /// The hop that completed the last UPDATE from `peer` to `node` announcing `key`.
+    pub fn route_carried_by(
+        &self,
+        node: NodeId,
+        peer: Ipv4Address,
+        key: &RouteKey,
+    ) -> Option<HopId> {
+        self.agent(node)?.carried_by(peer, key)
     }
 
     pub fn app_report(&self, app: AppId) -> Result<&AppReport, SimError> {

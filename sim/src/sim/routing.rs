@@ -31,7 +31,7 @@ impl Sim {
                 if let (Some(ip), Some(f)) = (node.underlay_ip(), first) {
                     table.entry(ip).or_insert(f);
                 }
-                // Only routers forward; hypervisors and the route server are leaves.
+                // Only routers forward; hypervisors and route reflectors are leaves.
                 if n != r && node.kind() != NodeKind::Router {
                     continue;
                 }

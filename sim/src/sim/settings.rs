@@ -1,165 +1,59 @@
-//! Settings that apply across the fabric: the learning mode, each VNI's encapsulation and
-//! rate limit (and the VTEP networks that carry them), the underlay MTU and hosts' MTUs.
+//! Settings that apply across the fabric: each VNI's encapsulation and rate limit (and the
+//! VTEP networks that carry them, as the learning mode wants them), the underlay MTU and
+//! hosts' MTUs. (The learning mode itself is switched in `evpn`.)
 
 use alloc::format;
 use alloc::string::ToString;
-use alloc::vec::Vec;
 
-use vtep_core::PortId;
 use vtep_core::Vni;
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{Encapsulation, NetworkConfig, VtepConfig};
-use vtep_core::wire::IpAddress;
 
 use super::Sim;
-use super::model::{
-    FabricKind, LearningMode, LinkSpec, ROUTE_SERVER_IP, RsNode, State, VniSettings, vni_of,
-};
-use crate::cp::{RouteMsg, RouteServer};
+use super::model::{FabricKind, LearningMode, VniSettings, vni_of};
 use crate::error::SimError;
-use crate::id::{NodeId, SiteId};
+use crate::id::NodeId;
 
 impl Sim {
     pub(super) fn network_config(&self, vni: Vni) -> NetworkConfig {
         let s = self.vnis.get(&vni).copied().unwrap_or_default();
-        let cp = self.mode == LearningMode::ControlPlane;
+        let suppress = self.mode.suppresses_arp();
         NetworkConfig {
             encapsulation: s.encapsulation,
             rate_limit: s.rate_limit,
-            learning: !cp,
-            arp_proxy: cp,
+            learning: !suppress,
+            arp_proxy: suppress,
             ..NetworkConfig::new(vni)
         }
     }
 
-    /// Makes sure `hv`'s VTEP serves `vni`; wires up flood lists or tells the route server.
+    /// Makes sure `hv`'s VTEP serves `vni`: static flood lists (flood and learn, static), or
+    /// the VNI in its speaker (BGP EVPN: its type-3 route builds the others' flood lists).
     pub(super) fn ensure_network(&mut self, hv: NodeId, vni: Vni) -> Result<(), SimError> {
         let config = self.network_config(vni);
         let now = self.now;
-        let (ip, added) = {
+        let added = {
             let h = self.hv_mut(hv).ok_or(SimError::UnknownHypervisor(hv))?;
-            let ip = h.ip;
             let Some(vtep) = h.vtep.as_mut() else {
                 return Ok(());
             };
             if vtep.network(vni).is_some() {
-                (ip, false)
+                false
             } else {
                 vtep.add_network(config, now)?;
-                (ip, true)
+                true
             }
         };
         if !added {
             return Ok(());
         }
         match self.mode {
-            LearningMode::FloodAndLearn => {
-                for other in self.hypervisors() {
-                    if other == hv {
-                        continue;
-                    }
-                    let Some(oh) = self.hv_mut(other) else {
-                        continue;
-                    };
-                    let oip = oh.ip;
-                    let Some(ov) = oh.vtep.as_mut() else { continue };
-                    if ov.network(vni).is_some() {
-                        ov.add_flood_peer(vni, IpAddress::Ipv4(ip))?;
-                        if let Some(v) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) {
-                            v.add_flood_peer(vni, IpAddress::Ipv4(oip))?;
-                        }
-                    }
+            LearningMode::FloodAndLearn | LearningMode::Static => self.static_flood_lists(hv)?,
+            LearningMode::BgpEvpn => {
+                if let Some(agent) = self.agent_mut(hv) {
+                    agent.add_vni(vni);
                 }
-            }
-            LearningMode::ControlPlane => {
-                self.cp_send(
-                    hv,
-                    RouteMsg::Imet {
-                        withdraw: false,
-                        vni,
-                        vtep: ip,
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Switches the learning mode of every VTEP. To the control plane: a route server is
-    /// attached to the first site and every hypervisor advertises its VNIs and hosts.
-    pub fn set_learning_mode(&mut self, mode: LearningMode) -> Result<(), SimError> {
-        if self.config.fabric == FabricKind::FlatL2 {
-            return Err(SimError::FlatL2("a learning mode"));
-        }
-        if mode == LearningMode::ControlPlane && self.route_server.is_none() {
-            let site = self
-                .sites
-                .iter()
-                .position(Option::is_some)
-                .ok_or_else(|| SimError::BadArgument("add a site first".to_string()))?;
-            let site = SiteId(site as u32);
-            let core = self.check_site(site)?.core;
-            let rs = self.add_node(
-                "route-server",
-                site,
-                State::RouteServer(RsNode {
-                    ip: ROUTE_SERVER_IP,
-                    rs: RouteServer::default(),
-                }),
-            )?;
-            self.add_link(rs, core, LinkSpec::underlay(), true);
-            self.route_server = Some(rs);
-        }
-        let old = self.mode;
-        self.mode = mode;
-        if old == mode {
-            return Ok(());
-        }
-        let now = self.now;
-        for hv in self.hypervisors() {
-            let vnis: Vec<Vni> = self
-                .vtep(hv)
-                .map(|v| v.networks().iter().map(|n| n.vni).collect())
-                .unwrap_or_default();
-            for vni in &vnis {
-                let config = self.network_config(*vni);
-                if let Some(v) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) {
-                    v.update_network(config, now)?;
-                }
-            }
-            if mode == LearningMode::ControlPlane {
-                let ip = self.hypervisor_ip(hv)?;
-                for vni in vnis {
-                    self.cp_send(
-                        hv,
-                        RouteMsg::Imet {
-                            withdraw: false,
-                            vni,
-                            vtep: ip,
-                        },
-                    );
-                }
-                let hosts: Vec<(NodeId, PortId)> = self
-                    .hv(hv)
-                    .map(|h| h.ports.iter().map(|(p, (n, _))| (*n, *p)).collect())
-                    .unwrap_or_default();
-                for (host, _) in hosts {
-                    let (mac, hip, vni) = self.host_addr(host)?;
-                    if let Some(v) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) {
-                        v.add_static_neighbour(now, vni, IpAddress::Ipv4(hip), mac)?;
-                    }
-                    self.cp_send(
-                        hv,
-                        RouteMsg::MacIp {
-                            withdraw: false,
-                            vni,
-                            mac,
-                            ip: Some(hip),
-                            vtep: ip,
-                            seq: 0,
-                        },
-                    );
-                }
+                self.schedule_bgp_wake(hv, now);
             }
         }
         Ok(())

@@ -1,9 +1,9 @@
-//! The actions panel: traffic between hosts, migration, failures, adding hosts, tenants,
-//! hypervisors and sites, the learning mode, each VNI's encapsulation, the underlay MTU and
-//! rate limits. Each form shows exactly what its button sends ([`Choices`] gives the values
-//! shown before the user picks), what is current is shown as current (the learning mode, the
-//! chosen VNI's encapsulation), and a number box that does not hold a valid number is refused
-//! inline with the reason.
+//! The actions panel: traffic between hosts, migration, failures (of route reflectors too),
+//! adding hosts, tenants, hypervisors, sites and route reflectors, the learning mode, each
+//! VNI's encapsulation, the underlay MTU and rate limits. Each form shows exactly what its
+//! button sends ([`Choices`] gives the values shown before the user picks), what is current is
+//! shown as current (the learning mode, the chosen VNI's encapsulation), and a number box that
+//! does not hold a valid number is refused inline with the reason.
 
 use std::rc::Rc;
 
@@ -77,6 +77,7 @@ pub fn actions(p: &ActionsProps) -> Html {
     let mhost = use_state(String::new);
     let mto = use_state(String::new);
     let hv = use_state(String::new);
+    let rr = use_state(String::new);
     let site = use_state(String::new);
     let vni = use_state(String::new);
     // The encapsulation picked, and for which VNI (another VNI shows its own).
@@ -94,6 +95,7 @@ pub fn actions(p: &ActionsProps) -> Html {
     let mhost_v = chosen(&mhost, &hosts, &c.default_from());
     let mto_v = chosen(&mto, &c.hypervisors, &c.default_migrate_to(&mhost_v));
     let hv_v = chosen(&hv, &c.hypervisors, c.hypervisors.first().map_or("", |s| s));
+    let rr_v = chosen(&rr, &c.reflectors, c.reflectors.first().map_or("", |s| s));
     let site_v = chosen(&site, &c.sites, c.sites.first().map_or("", |s| s));
     let vni_v = chosen(&vni, &vnis, vnis.first().map_or("", |s| s));
     let vni_n: u32 = vni_v.parse().unwrap_or(100);
@@ -124,6 +126,15 @@ pub fn actions(p: &ActionsProps) -> Html {
             FormAction::Hypervisor { name, fail }
         })
     };
+    let rr_op = |fail: bool| {
+        emit(FormAction::Reflector {
+            name: rr_v.clone(),
+            fail,
+        })
+    };
+    let add_rr = emit(FormAction::AddReflector {
+        site: site_v.clone(),
+    });
     let add_host = emit(FormAction::AddHost {
         hypervisor: hv_v.clone(),
         vni: vni_n,
@@ -205,6 +216,15 @@ pub fn actions(p: &ActionsProps) -> Html {
                 <button title="Cut the hypervisor's underlay uplink" onclick={hv_op(true, true)}>{ "Cut link" }</button>
                 <button title="Fix a cut uplink" onclick={hv_op(false, true)}>{ "Fix link" }</button>
             </div>
+            if !c.reflectors.is_empty() {
+                <div class="row">
+                    <span class="lbl"><abbr class="tip" title="A BGP route reflector: every VTEP's speaker has an iBGP session with it, and it passes each VTEP's EVPN routes to the others">{ "Reflector" }</abbr></span>
+                    { select("act-rr", "route reflector", &c.reflectors, &rr_v, &rr) }
+                    <button id="act-rr-fail" title="Fail the route reflector: its sessions go silent, and end when the VTEPs' hold timers expire" onclick={rr_op(true)}>{ "Fail" }</button>
+                    <button id="act-rr-restore" title="Restore it: it boots with empty tables, and the VTEPs reconnect" onclick={rr_op(false)}>{ "Restore" }</button>
+                    <button id="act-add-rr" title="Another route reflector, in the site picked below: every VTEP peers with it too" onclick={add_rr}>{ "add one" }</button>
+                </div>
+            }
             <div class="row">
                 <span class="lbl">{ "Add" }</span>
                 <button id="act-add-host" title="A host on the hypervisor above, in the VNI below" onclick={add_host}>{ "host" }</button>
@@ -237,9 +257,10 @@ pub fn actions(p: &ActionsProps) -> Html {
             </div>
             { reason(&mtu_err) }
             <div class="row">
-                <span class="lbl"><abbr class="tip" title="How VTEPs find remote MACs: flood and learn (BUM frames are replicated head-end to every VTEP of the VNI, and MACs are learned from traffic), or a control plane (EVPN-like routes, ARP suppression)">{ "Learning" }</abbr></span>
+                <span class="lbl"><abbr class="tip" title="How VTEPs find remote MACs: flood and learn (BUM frames are replicated head-end to every VTEP of the VNI, and MACs are learned from traffic); static (the operator writes every host's MAC and IP into every VTEP of its VNI, no message on the wire); or BGP EVPN (each VTEP's speaker advertises its hosts as routes through a route reflector; ARP answered by the VTEP)">{ "Learning" }</abbr></span>
                 { mode(LearningMode::FloodAndLearn, "act-fl", "flood & learn") }
-                { mode(LearningMode::ControlPlane, "act-cp", "control plane") }
+                { mode(LearningMode::Static, "act-static", "static") }
+                { mode(LearningMode::BgpEvpn, "act-cp", "BGP EVPN") }
             </div>
         </details>
     }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use gloo_events::EventListener;
 use gloo_render::AnimationFrame;
 use vtep_core::{Duration, Instant};
-use vtep_sim::scenario::{self, Scenario};
+use vtep_sim::scenario::Scenario;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -22,6 +22,7 @@ use super::panels::{self, Scenarios, Tables};
 use super::scale;
 use super::topology::Topology;
 use crate::dom;
+use crate::model::bgp::{Badge, badges};
 use crate::model::events::{EventRows, Filters, Window};
 use crate::model::forms::{Choices, FormAction};
 use crate::model::fragment::{self, Moment, Shared};
@@ -104,6 +105,7 @@ pub struct App {
     dark: bool,
     tracker: Tracker,
     tables: Rc<Vec<Table>>,
+    badges: Rc<Vec<Badge>>,
     tables_key: Option<TablesKey>,
     layout: Rc<Layout>,
     layout_key: Option<LayoutKey>,
@@ -243,6 +245,7 @@ impl App {
         let mut t = tables(self.lab.sim(), node);
         self.tracker.stamp(node, &mut t);
         self.tables = Rc::new(t);
+        self.badges = Rc::new(badges(self.lab.sim(), &self.layout));
     }
 
     fn refresh_events(&mut self) {
@@ -424,21 +427,8 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         let dark = dom::prefers_dark();
         dom::set_theme(dark);
-        let (spec, url_moment) = fragment::split(&dom::raw_hash());
-        let (script, moment, message) = match dom::script_from_spec(&spec) {
-            Ok((s, m)) => {
-                let m = Moment {
-                    t_us: url_moment.t_us.or(m.t_us),
-                    frame: url_moment.frame.or(m.frame),
-                };
-                (s, m, None)
-            }
-            Err(e) => (
-                scenario::s1().script,
-                Moment::default(),
-                Some((true, format!("could not load the link: {e}"))),
-            ),
-        };
+        let (script, moment, message) = dom::script_from_url();
+        let message = message.map(|m| (true, m));
         let window = web_sys::window();
         let keys = window.as_ref().map(|w| {
             let link = ctx.link().clone();
@@ -490,6 +480,7 @@ impl Component for App {
             dark,
             tracker: Tracker::default(),
             tables: Rc::new(Vec::new()),
+            badges: Rc::new(Vec::new()),
             tables_key: None,
             layout: Rc::new(Layout::default()),
             layout_key: None,
@@ -775,7 +766,7 @@ impl Component for App {
                             <Actions choices={self.choices.clone()} on_act={self.cbs.act.clone()} />
                         </aside>
                         <section class="stage">
-                            <Topology layout={self.layout.clone()} glyphs={self.glyphs.clone()} selected={self.selected} selected_node={self.table_node().map(|n| n.0)}
+                            <Topology layout={self.layout.clone()} glyphs={self.glyphs.clone()} badges={self.badges.clone()} selected={self.selected} selected_node={self.table_node().map(|n| n.0)}
                                 on_frame={self.cbs.frame.clone()} on_node={self.cbs.node.clone()} />
                         </section>
                         <aside class={classes!("right", self.detail.is_none().then_some("idle"))}>
@@ -788,7 +779,7 @@ impl Component for App {
                                 on_filter={self.cbs.filter.clone()} on_goto={self.cbs.goto.clone()} on_seek={self.cbs.seek.clone()}
                                 on_scroll={self.cbs.scroll.clone()} on_all={self.cbs.all.clone()} on_next={self.cbs.next.clone()} />
                             <Tables tables={self.tables.clone()} node={self.table_node().map(|n| self.lab.name(n)).unwrap_or_default()}
-                                nodes={self.names.table_nodes.clone()} on_node={self.cbs.node.clone()} />
+                                nodes={self.names.table_nodes.clone()} on_node={self.cbs.node.clone()} on_goto={self.cbs.goto.clone()} />
                         </section>
                     </main>
                 }

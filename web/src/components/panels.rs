@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use crate::model::outcome::Outcome;
 use crate::model::results::ResultLine;
-use crate::model::tables::{Row, Table, header_tip};
+use crate::model::tables::{Link, Row, Table, header_tip};
 
 // ------------------------------------------------------------------ scenarios and narration
 
@@ -58,6 +58,10 @@ fn short(id: &str) -> &'static str {
         "S8" => "Control plane, ARP suppression",
         "S9" => "VXLAN, Geneve, NVGRE",
         "S10" => "Multi-DC and failure",
+        "E1" => "BGP EVPN: a MAC route travels",
+        "E2" => "BGP EVPN: migration, sequence up",
+        "E3" => "BGP EVPN: a duplicate MAC frozen",
+        "E4" => "BGP EVPN: the reflector fails",
         _ => "",
     }
 }
@@ -97,8 +101,8 @@ pub fn narration(p: &NarrationProps) -> Html {
             <section class="narration">
                 <h3>{ "Sandbox" }</h3>
                 <p>{ "Two sites, four hypervisors, two tenants (red, VNI 100; blue, VNI 200). Use the \
-                      actions below: ping between hosts, migrate one, fail a hypervisor, switch to the \
-                      control plane. Each action ends with a result line; everything you do is recorded \
+                      actions below: ping between hosts, migrate one, fail a hypervisor, switch the learning \
+                      mode (flood and learn, static entries, or BGP EVPN with a route reflector). Each action ends with a result line; everything you do is recorded \
                       in the URL and the JSON export." }</p>
                 { results(&p.results) }
             </section>
@@ -137,11 +141,15 @@ pub struct TablesProps {
     pub node: String,
     pub nodes: Vec<(u32, String)>,
     pub on_node: Callback<u32>,
+    /// A cell that links to a frame: go to it.
+    pub on_goto: Callback<u32>,
 }
 
 #[function_component(Tables)]
 pub fn tables_view(p: &TablesProps) -> Html {
     let tab = use_state(|| 0usize);
+    // The row a link led to: lit, and scrolled into view.
+    let lit = use_state(|| None::<String>);
     let i = (*tab).min(p.tables.len().saturating_sub(1));
     let on_node = p.on_node.reform(|e: Event| {
         e.target_unchecked_into::<web_sys::HtmlSelectElement>()
@@ -149,6 +157,26 @@ pub fn tables_view(p: &TablesProps) -> Html {
             .parse()
             .unwrap_or(0)
     });
+    let on_link = {
+        let (tab, lit, tables, goto) = (
+            tab.clone(),
+            lit.clone(),
+            p.tables.clone(),
+            p.on_goto.clone(),
+        );
+        Callback::from(move |link: Link| match link {
+            Link::Hop(h) => goto.emit(h),
+            Link::Row(key) => {
+                if let Some(k) = tables
+                    .iter()
+                    .position(|t| t.rows.iter().any(|r| r.key == key))
+                {
+                    tab.set(k);
+                }
+                lit.set(Some(key));
+            }
+        })
+    };
     html! {
         <section class="tables">
             <div class="table-tabs">
@@ -167,7 +195,8 @@ pub fn tables_view(p: &TablesProps) -> Html {
                         <thead><tr>{ for t.headers.iter().map(|h| html! { <th title={header_tip(h)}>{ *h }</th> }) }</tr></thead>
                         <tbody>
                             { for t.rows.iter().map(|r| html! {
-                                <LiveRow key={format!("{}#{}", r.key, r.changed)} row={r.clone()} />
+                                <LiveRow key={format!("{}#{}", r.key, r.changed)} row={r.clone()}
+                                    lit={lit.as_deref() == Some(r.key.as_str())} on_link={on_link.clone()} />
                             }) }
                         </tbody>
                     </table>
@@ -181,16 +210,38 @@ pub fn tables_view(p: &TablesProps) -> Html {
 #[derive(Properties, PartialEq)]
 struct LiveRowProps {
     row: Row,
+    lit: bool,
+    on_link: Callback<Link>,
 }
 
 /// One table row: re-rendered only when its cells change (a changed row gets a new key, so
-/// it is drawn afresh and flashes).
+/// it is drawn afresh and flashes). A linked cell is a button to where it leads.
 #[function_component(LiveRow)]
 fn live_row(p: &LiveRowProps) -> Html {
     let r = &p.row;
+    let tr = use_node_ref();
+    {
+        let (tr, lit) = (tr.clone(), p.lit);
+        use_effect_with(lit, move |lit| {
+            if *lit && let Some(el) = tr.cast::<web_sys::Element>() {
+                el.scroll_into_view_with_bool(false);
+            }
+        });
+    }
+    let cell = |k: usize, c: &String| match r.links.iter().find(|(i, _)| *i == k) {
+        Some((_, link)) => {
+            let (link, on_link) = (link.clone(), p.on_link.clone());
+            let tip = match &link {
+                Link::Hop(h) => format!("show frame #{h}, the UPDATE that carried this route"),
+                Link::Row(_) => "show the route this entry came from".to_string(),
+            };
+            html! { <td><button class="cell-link" title={tip} onclick={Callback::from(move |_: MouseEvent| on_link.emit(link.clone()))}>{ c }</button></td> }
+        }
+        None => html! { <td>{ c }</td> },
+    };
     html! {
-        <tr class={classes!((r.changed > 0).then_some("flash"))}>
-            { for r.cells.iter().chain(r.volatile.iter()).map(|c| html! { <td>{ c }</td> }) }
+        <tr ref={tr} class={classes!((r.changed > 0).then_some("flash"), p.lit.then_some("lit"))} data-key={r.key.clone()}>
+            { for r.cells.iter().chain(r.volatile.iter()).enumerate().map(|(k, c)| cell(k, c)) }
         </tr>
     }
 }
@@ -212,8 +263,11 @@ fn table_label(id: &str) -> Html {
         "mac" => {
             html! { <abbr class="tip" title="The MACs this underlay device has seen: with an overlay, only the VTEPs', not the hosts'">{ "MAC table" }</abbr> }
         }
-        "routes" => {
-            html! { <abbr class="tip" title="The route server's type-2 routes: where each MAC/IP lives, with its mobility sequence number">{ "routes" }</abbr> }
+        "bgp" => {
+            html! { <abbr class="tip" title="This speaker's BGP sessions: state (Idle ... Established), since when, messages each way, routes received">{ "BGP" }</abbr> }
+        }
+        "evpn" => {
+            html! { <abbr class="tip" title="The EVPN table: the routes this speaker originates and those each peer sent, the best marked; a route links to the UPDATE that carried it">{ "EVPN" }</abbr> }
         }
         other => html! { { other.to_string() } },
     }

@@ -1,10 +1,12 @@
 //! The scale view (claim S5, and S6's arithmetic): N servers x M containers, the MAC entries
 //! the underlay must hold and the ARP frames each container receives, for flat L2, flood and
-//! learn VXLAN, and VXLAN with a control plane; the article's 5000-node case marked.
+//! learn VXLAN, and VXLAN with BGP EVPN; the control traffic each server pays for it (ARP
+//! frames and bytes on its uplink, or BGP messages and bytes with 1 to 4 route reflectors);
+//! the article's 5000-node case marked.
 
 use crate::model::fmt_n;
 use vtep_core::vni::id_space;
-use vtep_sim::scale::{Figures, Variant, model};
+use vtep_sim::scale::{Figures, Variant, model, model_with};
 use yew::prelude::*;
 
 const K8S_NODES: u64 = 5000;
@@ -22,7 +24,7 @@ fn class(v: Variant) -> &'static str {
     match v {
         Variant::FlatL2 => "flat",
         Variant::FloodAndLearn => "flood",
-        Variant::ControlPlane => "cp",
+        Variant::Evpn => "cp",
     }
 }
 
@@ -59,9 +61,21 @@ pub fn scale_view() -> Html {
             m.set(100);
         })
     };
+    let reflectors = use_state(|| 1u64);
+    let on_rr = {
+        let reflectors = reflectors.clone();
+        Callback::from(move |e: Event| {
+            let v: u64 = e
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value()
+                .parse()
+                .unwrap_or(1);
+            reflectors.set(v.clamp(1, 4));
+        })
+    };
     let rows: Vec<(Variant, Option<Figures>)> = Variant::ALL
         .iter()
-        .map(|v| (*v, model(*n, *m, *v)))
+        .map(|v| (*v, model_with(*n, *m, *v, *reflectors)))
         .collect();
     html! {
         <section class="scale">
@@ -87,6 +101,33 @@ pub fn scale_view() -> Html {
                     }) }
                 </tbody>
             </table>
+            <h3 class="control-h">{ "What each server pays to learn: its control traffic" }
+                <label>{ " route reflectors: " }
+                    <select aria-label="route reflectors" onchange={on_rr}>
+                        { for (1..=4u64).map(|r| html! { <option value={r.to_string()} selected={r == *reflectors}>{ r }</option> }) }
+                    </select>
+                </label>
+            </h3>
+            <table class="scale-table control">
+                <thead><tr>
+                    <th>{ "design" }</th>
+                    <th>{ "ARP frames per server uplink" }</th>
+                    <th>{ "ARP bytes per server uplink" }</th>
+                    <th><abbr class="tip" title="To converge: per session an OPEN and a KEEPALIVE each way, the VTEP's type-3 route and its containers' type-2 routes (MAC and MAC/IP) out, every other VTEP's reflected in; counted by the same speakers the simulator runs">{ "BGP messages per VTEP" }</abbr></th>
+                    <th>{ "BGP bytes per VTEP" }</th>
+                    <th>{ "KEEPALIVEs a minute, once quiet" }</th>
+                </tr></thead>
+                <tbody>
+                    { for rows.iter().map(|(v, f)| html! {
+                        <tr class={class(*v)}>
+                            <td><span class={format!("swatch {}", class(*v))}></span>{ v.name() }</td>
+                            { for f.iter().flat_map(|f| [f.arp_frames_per_uplink, f.arp_bytes_per_uplink, f.bgp_messages_per_vtep, f.bgp_bytes_per_vtep, f.keepalives_per_minute_per_vtep]).map(|x| html! { <td class="num">{ fmt_n(x) }</td> }) }
+                            if f.is_none() { <td colspan="5">{ "needs at least 2 nodes and 3 containers" }</td> }
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+            <p class="note">{ "Every container resolves one other once (a ring, as in S5's run). Under flood and learn each request is replicated to every VTEP of the network and crosses every uplink; under BGP EVPN no ARP frame leaves its server: the VTEP answers from routes it got once over its sessions. The counts match the event-level simulation at small sizes (S5's outcome, sim/tests/scale.rs)." }</p>
             <div class="charts">
                 <Chart title="MAC entries in the underlay vs nodes" m={*m} n={*n} pick={Pick::Mac} />
                 <Chart title="ARP frames each container receives vs nodes" m={*m} n={*n} pick={Pick::Arp} />

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use crate::model::bgp::Badge;
 use crate::model::layout::Layout;
 use crate::model::view::Glyph;
 
@@ -16,6 +17,8 @@ use crate::model::view::Glyph;
 pub struct TopologyProps {
     pub layout: Rc<Layout>,
     pub glyphs: Rc<Vec<Glyph>>,
+    /// Each BGP speaker's sessions (BGP EVPN mode).
+    pub badges: Rc<Vec<Badge>>,
     pub selected: Option<u32>,
     pub selected_node: Option<u32>,
     pub on_frame: Callback<u32>,
@@ -36,6 +39,7 @@ pub fn topology(p: &TopologyProps) -> Html {
                  preserveAspectRatio="xMidYMid meet" role="img"
                  aria-label="topology: sites, routers, hypervisors with their VTEPs, hosts, and frames in flight">
                 <Static layout={p.layout.clone()} selected_node={p.selected_node} on_node={p.on_node.clone()} />
+                <Badges badges={p.badges.clone()} />
             </svg>
             <svg class="topology-frames" viewBox={view_box} preserveAspectRatio="xMidYMid meet" aria-hidden="true">
                 <Frames glyphs={p.glyphs.clone()} selected={p.selected} on_frame={p.on_frame.clone()} />
@@ -43,6 +47,33 @@ pub fn topology(p: &TopologyProps) -> Html {
         </div>
         <Legend vnis={p.layout.vnis.clone()} />
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct BadgesProps {
+    badges: Rc<Vec<Badge>>,
+}
+
+/// A pill under each BGP speaker: its sessions' state (Idle ... Established), the details in
+/// its tooltip.
+#[function_component(Badges)]
+fn badges(p: &BadgesProps) -> Html {
+    html! {
+        <g class="bgp-badges">
+            { for p.badges.iter().map(|b| {
+                let w = b.text.chars().count() as f64 * 5.9 + 12.0;
+                let (x, y) = (b.x as f64 / 10.0, b.y as f64 / 10.0);
+                html! {
+                    <g class={classes!("bgp-badge", b.class)} key={b.node} data-node={b.name.clone()} data-state={b.states.clone()}
+                       transform={format!("translate({x:.1} {y:.1})")}>
+                        <title>{ &b.title }</title>
+                        <rect x={f(-w / 2.0)} y="-8" width={f(w)} height="16" rx="8" />
+                        <text y="3.5">{ &b.text }</text>
+                    </g>
+                }
+            }) }
+        </g>
     }
 }
 
@@ -70,11 +101,11 @@ fn legend(p: &LegendProps) -> Html {
                 "encapsulated", "The same frame inside the tunnel headers (VXLAN, Geneve or NVGRE) on the underlay: the envelope has its VNI's colour") }
             { item(html! { <g class="frame encap bum"><rect class="envelope vni-0" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-arp" x="-7" y="-5.5" width="14" height="11" rx="2"/></g> },
                 "BUM (dashed)", "Broadcast, unknown-unicast or multicast: flooded, one copy per VTEP of the VNI (head-end replication)") }
-            { item(html! { <g class="frame ctrl"><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/></g> },
-                "control plane", "A route server message (EVPN-like): where a MAC lives, which VTEPs serve a VNI") }
+            { item(html! { <g class="frame ctrl"><path class="p-update" d="M0 -10 L10 0 L0 10 L-10 0 Z"/><text y="4">{ "U" }</text></g> },
+                "BGP", "A BGP EVPN message on a TCP session (port 179) between a VTEP and a route reflector: U UPDATE (routes: where a MAC lives, which VTEPs serve a VNI), K KEEPALIVE, O OPEN, N NOTIFICATION; a small grey diamond is TCP alone (handshake, acknowledgement)") }
             { item(html! { <g class="drop"><circle r="9"/><path d="M-5 -5 L5 5 M5 -5 L-5 5"/></g> },
                 "drop", "A frame went no further here: hover it, or select it, to see why") }
-            { for [("arp", "ARP"), ("icmp", "ICMP"), ("tcp", "TCP"), ("udp", "UDP")].iter().map(|(c, n)| html! {
+            { for [("arp", "ARP"), ("icmp", "ICMP"), ("tcp", "TCP"), ("udp", "UDP"), ("update", "UPDATE"), ("keepalive", "KEEPALIVE"), ("open", "OPEN"), ("notification", "NOTIFICATION")].iter().map(|(c, n)| html! {
                 <li class="swatch-item" title={format!("{n} frames")}><span class={format!("sw p-{c}")} />{ *n }</li>
             }) }
             { for p.vnis.iter().enumerate().map(|(i, v)| html! {
@@ -268,7 +299,19 @@ fn shape(g: &Glyph) -> String {
         return r#"<circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#.to_string();
     }
     if g.control {
-        return r#"<path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#.to_string();
+        // A BGP segment: its message's initial in a diamond of its colour; TCP alone (a
+        // handshake, an acknowledgement) a small grey diamond.
+        let letter = match g.proto {
+            "update" => "U",
+            "open" => "O",
+            "keepalive" => "K",
+            "notification" => "N",
+            _ => return r#"<path d="M0 -6 L6 0 L0 6 L-6 0 Z"/>"#.to_string(),
+        };
+        return format!(
+            r#"<path class="p-{}" d="M0 -12 L12 0 L0 12 L-12 0 Z"/><text y="4">{letter}</text>"#,
+            g.proto
+        );
     }
     match g.envelope {
         Some(v) => format!(
@@ -355,9 +398,11 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
         },
         "rs" => html! {
             <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
-                <title>{ "route server: the control plane (EVPN-like) that tells every VTEP where each MAC/IP lives" }</title>
-                <rect x="-44" y="-16" width="88" height="32" rx="16" />
-                <text class="label" y="5">{ "route server" }</text>
+                <title>{ format!("route reflector {} ({}): a BGP speaker (RFC 4456) that passes each VTEP's EVPN routes to all the others, over iBGP sessions on TCP port 179; it forwards no traffic", n.name, n.underlay_ip.clone().unwrap_or_default()) }</title>
+                <rect x="-48" y="-20" width="96" height="40" rx="18" />
+                <text class="label" y="-3">{ format!("{} reflector", n.name) }</text>
+                <text class="sub" y="11">{ format!("BGP {}", n.underlay_ip.clone().unwrap_or_default()) }</text>
+                { down.unwrap_or_default() }
             </g>
         },
         _ => html! {

@@ -1,7 +1,7 @@
 //! The frame inspector's model: a frame read layer by layer into fields, each with the byte
 //! range it occupies, so the hex dump can light up the bytes of the selected field. Reads
-//! outer Ethernet / IPv4 / UDP / VXLAN | Geneve | GRE (NVGRE) | EVPN-like control messages,
-//! then the inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP.
+//! outer Ethernet / IPv4 / UDP / VXLAN | Geneve | GRE (NVGRE), then the inner Ethernet / ARP |
+//! IPv4 / ICMP | UDP | TCP, and on TCP port 179 the BGP messages (in `dissect/bgp.rs`).
 //!
 //! Bytes are read only through checked views: `vtep_core::wire`'s `outer::parse` and tunnel
 //! `Packet`s, and smoltcp's. A short or odd frame gives fewer layers, never a panic. The byte
@@ -16,7 +16,6 @@ use vtep_core::wire::{
     ArpOperation, ArpPacket, ETHERTYPE_TRANSPARENT_ETHERNET, EthernetFrame, EthernetProtocol,
     Fields, Icmpv4Packet, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
 };
-use vtep_sim::cp::{self, RouteMsg};
 
 /// One field of a layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +110,8 @@ fn ip_protocol_name(p: IpProtocol) -> &'static str {
         _ => "",
     }
 }
+
+mod bgp;
 
 struct Builder<'a> {
     b: &'a [u8],
@@ -386,7 +387,11 @@ impl<'a> Builder<'a> {
             );
         }
         if r.end > hdr_end {
-            self.payload(hdr_end..r.end);
+            if sp == vtep_core::wire::bgp::PORT || dp == vtep_core::wire::bgp::PORT {
+                self.bgp(hdr_end..r.end);
+            } else {
+                self.payload(hdr_end..r.end);
+            }
         }
     }
 
@@ -526,18 +531,6 @@ impl<'a> Builder<'a> {
         self.inner(at + p.header_len()..r.end, "Inner Ethernet");
     }
 
-    /// A control-plane message, the UDP payload in `r`.
-    fn route(&mut self, r: Range<usize>) {
-        let Some(body) = self.bytes(&r) else {
-            return;
-        };
-        let msg = RouteMsg::decode(body)
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "unreadable".to_string());
-        self.layer("EVPN route", msg.clone(), r.clone());
-        self.field("Message", msg, r);
-    }
-
     /// Outer headers of a tunnelled or control-plane frame, then what they carry; false (and
     /// nothing added) when the frame is neither.
     fn outer(&mut self) -> bool {
@@ -554,14 +547,14 @@ impl<'a> Builder<'a> {
         let body = ETHERNET_LEN + body.start..ETHERNET_LEN + body.end;
         let port = match repr.transport {
             Transport::Udp { dst_port, .. } => {
-                if ![VXLAN_PORT, GENEVE_PORT, cp::PORT].contains(&dst_port) {
+                if ![VXLAN_PORT, GENEVE_PORT].contains(&dst_port) {
                     return false;
                 }
                 Some(dst_port)
             }
             Transport::Gre => None,
         };
-        let prefix = if port == Some(cp::PORT) { "" } else { "Outer " };
+        let prefix = "Outer ";
         let all = 0..b.len();
         let Some((_, ip)) = self.ethernet(all, &format!("{prefix}Ethernet")) else {
             return false;
@@ -571,10 +564,10 @@ impl<'a> Builder<'a> {
         };
         match port {
             Some(port) => {
-                let note = match port {
-                    VXLAN_PORT => " (VXLAN)",
-                    GENEVE_PORT => " (Geneve)",
-                    _ => " (control plane)",
+                let note = if port == VXLAN_PORT {
+                    " (VXLAN)"
+                } else {
+                    " (Geneve)"
                 };
                 if self
                     .udp(ip_payload, &format!("{prefix}UDP"), note)
@@ -582,10 +575,10 @@ impl<'a> Builder<'a> {
                 {
                     return true;
                 }
-                match port {
-                    VXLAN_PORT => self.vxlan(body),
-                    GENEVE_PORT => self.geneve(body),
-                    _ => self.route(body),
+                if port == VXLAN_PORT {
+                    self.vxlan(body);
+                } else {
+                    self.geneve(body);
                 }
             }
             None => self.nvgre(body),
@@ -625,11 +618,12 @@ mod tests {
         d.layers.iter().map(|l| l.name.clone()).collect()
     }
 
+    /// The first field `name` of a layer called `layer` (BGP has many "Path attribute"s).
     fn field<'a>(d: &'a Dissection, layer: &str, name: &str) -> &'a Field {
         d.layers
             .iter()
-            .find(|l| l.name == layer)
-            .and_then(|l| l.fields.iter().find(|f| f.name == name))
+            .filter(|l| l.name == layer)
+            .find_map(|l| l.fields.iter().find(|f| f.name == name))
             .unwrap_or_else(|| panic!("{layer}/{name} in {:?}", names(d)))
     }
 
@@ -846,8 +840,105 @@ mod tests {
         );
     }
 
-    /// Frames of the scenarios with TCP (S2), every encapsulation (S9) and the control plane
-    /// (S8), plus the hand-built Geneve and NVGRE frames.
+    /// The first hop of a run whose frame `pick` accepts.
+    fn frame_of(run: &vtep_sim::script::Run, pick: impl Fn(&vtep_sim::Hop) -> bool) -> Vec<u8> {
+        run.sim
+            .trace()
+            .iter()
+            .find(|h| pick(h))
+            .map(|h| h.bytes.to_vec())
+            .expect("no such frame")
+    }
+
+    fn bgp_of(h: &vtep_sim::Hop, kind: vtep_sim::bgp::MessageKind) -> bool {
+        h.layers().bgp().is_some_and(|s| s.has(kind))
+    }
+
+    #[test]
+    fn a_reflected_update_reads_down_to_every_field() {
+        use vtep_sim::bgp::MessageKind;
+        // E2: after the migration hv1 (10.1.0.2) advertises vm-b with sequence 1, and rr1
+        // (10.0.0.100) reflects it to hv3.
+        let run = vtep_sim::scenario::e2().run(1).unwrap();
+        let rr = run.node("rr1").unwrap();
+        let bytes = frame_of(&run, |h| {
+            h.from == rr
+                && bgp_of(h, MessageKind::Update)
+                && dissect(&h.bytes)
+                    .layers
+                    .iter()
+                    .any(|l| l.fields.iter().any(|f| f.name == "Sticky"))
+        });
+        let d = dissect(&bytes);
+        assert_within(&d, bytes.len());
+        assert_eq!(
+            names(&d)[..4],
+            ["Ethernet", "IPv4", "TCP", "BGP"],
+            "{:?}",
+            names(&d)
+        );
+        let value = |layer: &str, name: &str| field(&d, layer, name).value.clone();
+        assert_eq!(value("BGP", "Type"), "2 (UPDATE)");
+        assert!(value("EVPN route", "Route type").starts_with("2 "));
+        assert!(value("EVPN route", "Label 1 (VNI)").starts_with("100 (0x000064)"));
+        assert!(value("EVPN route", "Route distinguisher").starts_with("10.1.0.2:1"));
+        assert_eq!(value("EVPN route", "ESI"), "0 (single-homed)");
+        assert!(value("Path attribute", "Next hop").starts_with("10.1.0.2"));
+        let all: Vec<(&str, &str)> = d
+            .layers
+            .iter()
+            .filter(|l| l.name != "TCP")
+            .flat_map(|l| l.fields.iter().map(|f| (f.name, f.value.as_str())))
+            .collect();
+        let has =
+            |name: &str, prefix: &str| all.iter().any(|(n, v)| *n == name && v.starts_with(prefix));
+        assert!(has("Sequence", "1 "), "MAC mobility sequence 1");
+        assert!(has("Sticky", "0 "));
+        assert!(has("Route target", "65000:100"));
+        assert!(has("Encapsulation", "8 (VXLAN"));
+        assert!(has("Originator ID", "10.1.0.2"));
+        assert!(has("Cluster ID", "10.0.0.100"));
+        assert!(has("IP", "192.168.10.2"));
+        // A type-3 route's PMSI tunnel, and an OPEN's capabilities.
+        let imet = dissect(&frame_of(&run, |h| {
+            bgp_of(h, MessageKind::Update)
+                && dissect(&h.bytes)
+                    .layers
+                    .iter()
+                    .any(|l| l.fields.iter().any(|f| f.name == "Tunnel type"))
+        }));
+        assert_eq!(
+            field(&imet, "Path attribute", "Tunnel type").value,
+            "6 (ingress replication)"
+        );
+        assert!(
+            field(&imet, "Path attribute", "Label (VNI)")
+                .value
+                .starts_with("100 ")
+        );
+        assert!(
+            imet.layers
+                .iter()
+                .filter(|l| l.name == "EVPN route")
+                .any(|l| l.fields[0].value.starts_with("3 "))
+        );
+        let open = dissect(&frame_of(&run, |h| bgp_of(h, MessageKind::Open)));
+        assert_eq!(field(&open, "BGP", "Hold time").value, "9 s");
+        let caps: Vec<&str> = open.layers[3]
+            .fields
+            .iter()
+            .filter(|f| f.name == "Capability")
+            .map(|f| f.value.as_str())
+            .collect();
+        assert!(
+            caps.contains(&"multiprotocol: AFI 25 (L2VPN), SAFI 70 (EVPN)"),
+            "{caps:?}"
+        );
+        assert!(caps.contains(&"4-octet AS: 65000"), "{caps:?}");
+    }
+
+    /// Frames of the scenarios with TCP (S2), every encapsulation (S9) and BGP EVPN (S8, and
+    /// E2's migration: MAC mobility, withdrawals), plus the hand-built Geneve and NVGRE frames.
     fn sample_frames() -> Vec<Vec<u8>> {
         let mut frames = vec![
             vtep_core::sample::encapsulated_arp(),
@@ -858,6 +949,7 @@ mod tests {
             (vtep_sim::scenario::s2(), 300),
             (vtep_sim::scenario::s8(), 300),
             (vtep_sim::scenario::s9(), 1000),
+            (vtep_sim::scenario::e2(), 1000),
         ] {
             let run = sc.run(1).unwrap();
             frames.extend(run.sim.trace().iter().take(take).map(|h| h.bytes.to_vec()));
@@ -918,6 +1010,8 @@ mod tests {
     /// starts, its size when wider than ours, and which part of its number ours shows.
     struct Peer {
         name: &'static str,
+        /// Another name tshark gives the field in some messages (MP_UNREACH's AFI, say).
+        alt: Option<&'static str>,
         back: usize,
         size: Option<usize>,
         part: Part,
@@ -935,6 +1029,7 @@ mod tests {
     const fn same(name: &'static str) -> Peer {
         Peer {
             name,
+            alt: None,
             back: 0,
             size: None,
             part: Part::Whole,
@@ -1023,6 +1118,77 @@ mod tests {
                 part: Part::RangeOnly,
                 ..same("tcp.options")
             },
+            ("BGP", "Length") => same("bgp.length"),
+            ("BGP", "Type") => same("bgp.type"),
+            ("BGP", "Withdrawn routes length") => same("bgp.update.withdrawn_routes.length"),
+            ("BGP", "Path attributes length") => same("bgp.update.path_attributes.length"),
+            ("BGP", "Version") => same("bgp.open.version"),
+            ("BGP", "My AS") => same("bgp.open.myas"),
+            ("BGP", "Hold time") => same("bgp.open.holdtime"),
+            ("BGP", "BGP identifier") => same("bgp.open.identifier"),
+            ("BGP", "Optional parameters length") => same("bgp.open.opt.len"),
+            ("BGP", "Capability") => Peer {
+                part: Part::RangeOnly,
+                ..same("bgp.cap")
+            },
+            ("BGP", "AFI") => same("bgp.cap.mp.afi"),
+            ("BGP", "SAFI") => same("bgp.cap.mp.safi"),
+            ("BGP", "Error code") => same("bgp.notify.major_error"),
+            ("Path attribute", "Flags") => same("bgp.update.path_attribute.flags"),
+            ("Path attribute", "Type code") => same("bgp.update.path_attribute.type_code"),
+            ("Path attribute", "Length") => same("bgp.update.path_attribute.length"),
+            ("Path attribute", "Origin") => same("bgp.update.path_attribute.origin"),
+            ("Path attribute", "Local preference") => same("bgp.update.path_attribute.local_pref"),
+            ("Path attribute", "Originator ID") => same("bgp.update.path_attribute.originator_id"),
+            ("Path attribute", "Cluster ID") => same("bgp.path_attribute.cluster_id"),
+            ("Path attribute", "AFI") => Peer {
+                alt: Some("bgp.update.path_attribute.mp_unreach_nlri.afi"),
+                ..same("bgp.update.path_attribute.mp_reach_nlri.afi")
+            },
+            ("Path attribute", "SAFI") => Peer {
+                alt: Some("bgp.update.path_attribute.mp_unreach_nlri.safi"),
+                ..same("bgp.update.path_attribute.mp_reach_nlri.safi")
+            },
+            ("Path attribute", "Next hop") => {
+                same("bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv4")
+            }
+            ("Path attribute", "Reserved") => {
+                same("bgp.update.path_attribute.mp_reach_nlri.nbr_snpa")
+            }
+            ("Path attribute", "Route target" | "Encapsulation") => Peer {
+                part: Part::RangeOnly,
+                ..same("bgp.ext_community")
+            },
+            ("Path attribute", "Sticky") => same("bgp.ext_com_evpn.mmac.flags"),
+            ("Path attribute", "Sequence") => same("bgp.ext_com_evpn.mmac.seq"),
+            ("Path attribute", "PMSI flags") => same("bgp.update.path_attribute.pmsi.tunnel.flags"),
+            ("Path attribute", "Tunnel type") => same("bgp.update.path_attribute.pmsi.tunnel.type"),
+            ("Path attribute", "Tunnel endpoint") => {
+                same("bgp.update.path_attribute.pmsi.ingress_rep_ip")
+            }
+            ("EVPN route", "Route type") => same("bgp.evpn.nlri.rt"),
+            ("EVPN route", "Length") => same("bgp.evpn.nlri.len"),
+            // tshark shows the RD's and ESI's bytes, we their meaning; and Label 1 as a
+            // 20-bit MPLS label (VNI >> 4, the design notes' section 6), we as the VNI.
+            ("EVPN route", "Route distinguisher") => Peer {
+                part: Part::RangeOnly,
+                ..same("bgp.evpn.nlri.rd")
+            },
+            ("EVPN route", "ESI") => Peer {
+                part: Part::RangeOnly,
+                ..same("bgp.evpn.nlri.esi")
+            },
+            // (Which of the two it shows depends on what it saw before in the frame.)
+            ("EVPN route", "Label 1 (VNI)") => Peer {
+                part: Part::RangeOnly,
+                alt: Some("bgp.evpn.nlri.vni"),
+                ..same("bgp.evpn.nlri.mpls_ls1")
+            },
+            ("EVPN route", "Ethernet tag") => same("bgp.evpn.nlri.etag"),
+            ("EVPN route", "MAC length") => same("bgp.evpn.nlri.maclen"),
+            ("EVPN route", "MAC") => same("bgp.evpn.nlri.mac_addr"),
+            ("EVPN route", "IP length") => same("bgp.evpn.nlri.iplen"),
+            ("EVPN route", "IP" | "Originating router") => same("bgp.evpn.nlri.ip.addr"),
             _ => return None,
         })
     }
@@ -1040,6 +1206,7 @@ mod tests {
             "ARP" => "arp",
             "ICMP" => "icmp",
             "TCP" => "tcp",
+            "BGP" => "bgp",
             _ => return None,
         })
     }
@@ -1068,9 +1235,14 @@ mod tests {
             std::thread::current().id()
         ));
         std::fs::write(&path, pcap.as_bytes()).unwrap();
+        // The trace holds each frame once per link it crossed: without sequence analysis
+        // tshark reads a BGP segment's second copy as BGP too, not as a retransmission; and
+        // like the inspector it reads each segment on its own, not reassembled.
         let out = Command::new("tshark")
             .arg("-r")
             .arg(&path)
+            .args(["-o", "tcp.analyze_sequence_numbers:FALSE"])
+            .args(["-o", "tcp.desegment_tcp_streams:FALSE"])
             .args(["-T", "pdml"])
             .output()
             .expect("running tshark");
@@ -1115,8 +1287,8 @@ mod tests {
     }
 
     /// tshark's names of the protocols we read.
-    const PROTOS: [&str; 9] = [
-        "eth", "ip", "udp", "vxlan", "geneve", "gre", "arp", "icmp", "tcp",
+    const PROTOS: [&str; 10] = [
+        "eth", "ip", "udp", "vxlan", "geneve", "gre", "arp", "icmp", "tcp", "bgp",
     ];
 
     /// Wireshark's dissectors (tshark) read every frame as we do: the same protocols in the same
@@ -1165,11 +1337,9 @@ mod tests {
                         continue;
                     };
                     let at = f.range.start - p.back;
-                    let Some((_, _, size, show)) = theirs
-                        .fields
-                        .iter()
-                        .find(|(n, pos, _, _)| n == p.name && *pos == at)
-                    else {
+                    let Some((_, _, size, show)) = theirs.fields.iter().find(|(n, pos, _, _)| {
+                        (n == p.name || Some(n.as_str()) == p.alt) && *pos == at
+                    }) else {
                         panic!(
                             "frame {i}: no {} at {at} for our {}/{} {:?}",
                             p.name, l.name, f.name, f.range

@@ -280,9 +280,8 @@ pub fn field_help(layer: &str, field: &str) -> &'static str {
         }
         ("TCP", "Flags") => "S SYN (open), . ACK, P PSH, F FIN (close), R RST (abort).",
         ("TCP", "Window") => "How many more bytes the receiver can take now.",
-        ("EVPN route", _) => {
-            "A route of the control plane: type 2 says where a MAC/IP lives (which VTEP), type \
-             3 that a VTEP serves a VNI (for its flood list)."
+        ("EVPN route" | "BGP" | "Path attribute" | "BGP (continued)", _) => {
+            super::bgp::field_help(layer, field)
         }
         _ => "",
     }

@@ -43,6 +43,14 @@ pub enum FormAction {
         vni: u32,
     },
     AddTenant,
+    /// A route reflector in `site` (BGP EVPN).
+    AddReflector {
+        site: String,
+    },
+    Reflector {
+        name: String,
+        fail: bool,
+    },
     Learning(LearningMode),
     Encap {
         vni: u32,
@@ -70,6 +78,8 @@ pub struct HostChoice {
 pub struct Choices {
     pub hosts: Vec<HostChoice>,
     pub hypervisors: Vec<String>,
+    /// The BGP route reflectors.
+    pub reflectors: Vec<String>,
     pub sites: Vec<String>,
     /// Every VNI in use, with its encapsulation now.
     pub vnis: Vec<(u32, Encapsulation)>,
@@ -105,6 +115,7 @@ impl Choices {
         vnis.dedup();
         Choices {
             hypervisors: sim.hypervisors().into_iter().map(|h| lab.name(h)).collect(),
+            reflectors: sim.reflectors().iter().map(|r| lab.name(*r)).collect(),
             sites: lab.site_names(),
             vnis: vnis
                 .into_iter()
@@ -387,6 +398,24 @@ impl FormAction {
                 site,
                 name: unique(lab, "hv"),
             }],
+            FormAction::AddReflector { site } => vec![Action::Reflector {
+                site,
+                name: unique(lab, "rr"),
+            }],
+            FormAction::Reflector { name, fail } => {
+                let rr = need(&name)?;
+                if !sim.reflectors().contains(&rr) {
+                    return Err(format!("{name} is not a route reflector"));
+                }
+                match (fail, up(lab, &name)) {
+                    (true, false) => return Err(format!("{name} is already failed")),
+                    (false, true) => {
+                        return Err(format!("{name} is not failed: there is nothing to restore"));
+                    }
+                    (true, true) => vec![Action::FailReflector { name }],
+                    (false, false) => vec![Action::RestoreReflector { name }],
+                }
+            }
             FormAction::AddHost { hypervisor, vni } => {
                 need(&hypervisor)?;
                 if !up(lab, &hypervisor) {

@@ -72,7 +72,11 @@ fn identity(h: &Hop) -> Vec<u8> {
     let l = Layers::parse(&h.bytes);
     match l.outer.map(|o| o.tunnel) {
         Some(Tunnel::Encap { .. }) => h.bytes[l.overhead.min(h.bytes.len())..].to_vec(),
-        Some(Tunnel::ControlPlane(_)) => h.bytes[l.overhead.min(h.bytes.len())..].to_vec(),
+        // A BGP segment is the same segment whatever the routers did to its IP header.
+        Some(Tunnel::Bgp(_)) => {
+            let ihl = h.bytes.get(14).map_or(20, |b| usize::from(b & 0x0f) * 4);
+            h.bytes.get(14 + ihl..).unwrap_or_default().to_vec()
+        }
         None => h.bytes.to_vec(),
     }
 }
@@ -111,7 +115,7 @@ fn node_kind(lab: &Lab, id: vtep_sim::NodeId) -> &'static str {
         Some(NodeKind::Hypervisor) => "hv",
         Some(NodeKind::Router) => "router",
         Some(NodeKind::Switch) => "switch",
-        Some(NodeKind::RouteServer) => "rs",
+        Some(NodeKind::Reflector) => "rs",
         None => "gone",
     }
 }

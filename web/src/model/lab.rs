@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use vtep_core::{Duration, Instant};
+use vtep_sim::bgp::MessageKind;
 use vtep_sim::script::{Action, Run, Script, at};
 use vtep_sim::trace::{L3, L4, Layers, Tunnel};
 use vtep_sim::{AppId, Hop, NodeId, NodeKind, Sim};
@@ -19,10 +20,15 @@ pub mod kind {
     pub const UDP: u16 = 8;
     pub const BUM: u16 = 16;
     pub const ENCAP: u16 = 32;
+    /// Any segment of a BGP session (handshakes and acknowledgements too).
     pub const CONTROL: u16 = 64;
     pub const DROP: u16 = 128;
+    pub const OPEN: u16 = 256;
+    pub const UPDATE: u16 = 512;
+    pub const KEEPALIVE: u16 = 1024;
+    pub const NOTIFICATION: u16 = 2048;
     /// The filter buttons: bit, label, tooltip.
-    pub const FILTERS: [(u16, &str, &str); 8] = [
+    pub const FILTERS: [(u16, &str, &str); 12] = [
         (
             ARP,
             "ARP",
@@ -45,7 +51,31 @@ pub mod kind {
             "encap",
             "Frames on the underlay, inside a tunnel header",
         ),
-        (CONTROL, "ctrl", "Control-plane messages (EVPN-like routes)"),
+        (
+            CONTROL,
+            "BGP",
+            "The BGP EVPN control plane: every TCP segment of a session on port 179",
+        ),
+        (
+            OPEN,
+            "OPEN",
+            "BGP OPEN: a session starts, each side says its AS, hold time and capabilities",
+        ),
+        (
+            UPDATE,
+            "UPDATE",
+            "BGP UPDATE: EVPN routes announced or withdrawn (MACs, flood lists)",
+        ),
+        (
+            KEEPALIVE,
+            "KEEPALIVE",
+            "BGP KEEPALIVE: the session is alive (every 3 s here; silence for 9 s ends it)",
+        ),
+        (
+            NOTIFICATION,
+            "NOTIFICATION",
+            "BGP NOTIFICATION: an error, or a peer ending the session, and why",
+        ),
         (DROP, "drops", "Frames that went no further"),
     ];
 }
@@ -62,7 +92,8 @@ pub struct HopRow {
     /// The virtual network the frame belongs to: the tunnel's VNI, or for a host's plain frame
     /// the VNI of the host at either end (none for the underlay's own frames).
     pub net_vni: Option<u32>,
-    /// Colour class of the innermost protocol: "arp", "icmp", "tcp", "udp", "ctrl", "other".
+    /// Colour class of the innermost protocol: "arp", "icmp", "tcp", "udp", "other"; for BGP
+    /// the message ("open", "update", "keepalive", "notification", or "ctrl": TCP only).
     pub proto: &'static str,
 }
 
@@ -72,9 +103,25 @@ impl HopRow {
         let mut proto = "other";
         match layers.outer.map(|o| o.tunnel) {
             Some(Tunnel::Encap { .. }) => kinds |= kind::ENCAP,
-            Some(Tunnel::ControlPlane(_)) => {
+            Some(Tunnel::Bgp(seg)) => {
                 kinds |= kind::CONTROL;
                 proto = "ctrl";
+                // Coloured by the most telling message it starts: an UPDATE over a KEEPALIVE.
+                for (k, bit, class) in [
+                    (MessageKind::Keepalive, kind::KEEPALIVE, "keepalive"),
+                    (MessageKind::Open, kind::OPEN, "open"),
+                    (MessageKind::Update, kind::UPDATE, "update"),
+                    (
+                        MessageKind::Notification,
+                        kind::NOTIFICATION,
+                        "notification",
+                    ),
+                ] {
+                    if seg.has(k) {
+                        kinds |= bit;
+                        proto = class;
+                    }
+                }
             }
             None => {}
         }

@@ -89,7 +89,7 @@ impl Layout {
             nodes.iter().map(|n| (n.id, n)).collect();
         let mut x = 16.0;
         let mut height: f64 = 360.0;
-        let rs = sim.route_server();
+        let reflectors = sim.reflectors().to_vec();
         for site in sites {
             let Ok(core) = sim.site_core(site) else {
                 continue;
@@ -106,13 +106,17 @@ impl Layout {
                     (hv.id, hosts, (cols as f64 * HOST_DX + 24.0).max(112.0))
                 })
                 .collect();
-            let has_rs = rs.is_some_and(|r| info.get(&r).is_some_and(|i| i.site == site));
-            let inner_w: f64 =
-                slots
-                    .iter()
-                    .map(|s| s.2)
-                    .sum::<f64>()
-                    .max(if has_rs { 300.0 } else { 180.0 });
+            let here: Vec<NodeId> = reflectors
+                .iter()
+                .copied()
+                .filter(|r| info.get(r).is_some_and(|i| i.site == site))
+                .collect();
+            let has_rs = !here.is_empty();
+            let inner_w: f64 = slots.iter().map(|s| s.2).sum::<f64>().max(if has_rs {
+                300.0 + 110.0 * (here.len() - 1) as f64
+            } else {
+                180.0
+            });
             let w = inner_w + 24.0;
             let mut rows = 1usize;
             let mut sx = x + 12.0;
@@ -130,9 +134,12 @@ impl Layout {
             }
             let cx = x + w / 2.0;
             if has_rs {
-                out.pos.insert(core.0, (cx - 70.0, ROUTER_Y));
-                if let Some(r) = rs {
-                    out.pos.insert(r.0, (cx + 90.0, ROUTER_Y));
+                // The router, and the route reflectors beside it (side by side when several).
+                let left = cx - 70.0 - 55.0 * (here.len() - 1) as f64;
+                out.pos.insert(core.0, (left, ROUTER_Y));
+                for (i, r) in here.iter().enumerate() {
+                    out.pos
+                        .insert(r.0, (left + 160.0 + 110.0 * i as f64, ROUTER_Y - 10.0));
                 }
             } else {
                 out.pos.insert(core.0, (cx, ROUTER_Y));
@@ -159,7 +166,7 @@ impl Layout {
                 NodeKind::Switch => "switch",
                 NodeKind::Hypervisor => "hv",
                 NodeKind::Host => "host",
-                NodeKind::RouteServer => "rs",
+                NodeKind::Reflector => "rs",
             };
             let mut detached = false;
             let p = match out.pos.get(&n.id.0) {

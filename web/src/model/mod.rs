@@ -11,6 +11,7 @@
 //! topology, [`fragment`] is a shareable moment (URL and JSON), [`view`] the rest (names,
 //! labels, frames on the links, cache keys).
 
+pub mod bgp;
 pub mod dissect;
 pub mod events;
 pub mod explain;

@@ -11,13 +11,24 @@ use vtep_sim::{NodeId, NodeKind, Sim};
 
 /// One row: a stable key, the cells compared for changes, and cells that change all the time
 /// (ages), shown but not compared.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Row {
     pub key: String,
     pub cells: Vec<String>,
     pub volatile: Vec<String>,
     /// Set by [`Tracker`]: the update in which the row last changed (0: never since shown).
     pub changed: u64,
+    /// Cells that lead somewhere: (cell index, where).
+    pub links: Vec<(usize, Link)>,
+}
+
+/// Where a table cell leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// The row with this key, in another table of the same node.
+    Row(String),
+    /// A frame of the trace (the inspector shows it).
+    Hop(u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +142,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
     match info.kind {
         NodeKind::Hypervisor => {
             let mut out = Vec::new();
+            let routed = super::bgp::fdb_links(sim, node);
             if let Ok(fdb) = sim.fdb(node) {
                 out.push(Table {
                     id: "fdb",
@@ -156,6 +168,12 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                             ],
                             volatile: vec![age(now, e.last_seen)],
                             changed: 0,
+                            links: routed
+                                .iter()
+                                .find(|(fdb, _)| *fdb == format!("{vni}/{mac}"))
+                                .map(|(_, route)| (3, Link::Row(route.clone())))
+                                .into_iter()
+                                .collect(),
                         })
                         .collect(),
                     empty: "No entries yet: the VTEP learns a MAC when a frame from it arrives \
@@ -179,6 +197,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                             ],
                             volatile: vec![age(now, e.last_seen)],
                             changed: 0,
+                            links: vec![],
                         })
                         .collect(),
                     empty: "Empty: with flood and learn, ARP requests are flooded, not answered \
@@ -202,6 +221,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                                 cells,
                                 volatile: vec![],
                                 changed: 0,
+                                links: vec![],
                             });
                         }
                     }
@@ -219,6 +239,8 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                     rows,
                     empty: "No virtual network on this hypervisor.",
                 });
+                // Under BGP EVPN, beside the FDB: the sessions and the EVPN table.
+                out.extend(super::bgp::speaker_tables(sim, node, &name));
             } else if let Ok(macs) = sim.mac_table(node) {
                 out.push(mac_table(&name, macs));
             }
@@ -237,6 +259,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                     cells: vec![ip.to_string(), mac.to_string()],
                     volatile: vec![],
                     changed: 0,
+                    links: vec![],
                 })
                 .collect(),
             empty: "Empty: the host has not resolved anyone yet.",
@@ -244,28 +267,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
         NodeKind::Router | NodeKind::Switch => {
             vec![mac_table(&name, sim.mac_table(node).unwrap_or_default())]
         }
-        NodeKind::RouteServer => vec![Table {
-            id: "routes",
-            title: format!("{name} MAC/IP routes (type 2)"),
-            headers: vec!["VNI", "MAC", "IP", "VTEP", "seq"],
-            rows: sim
-                .routes()
-                .iter()
-                .map(|(vni, mac, ip, vtep, seq)| Row {
-                    key: format!("{vni}/{mac}"),
-                    cells: vec![
-                        vni.get().to_string(),
-                        mac.to_string(),
-                        ip.map(|i| i.to_string()).unwrap_or_default(),
-                        vtep_name(&vtep.to_string()),
-                        seq.to_string(),
-                    ],
-                    volatile: vec![],
-                    changed: 0,
-                })
-                .collect(),
-            empty: "No routes yet.",
-        }],
+        NodeKind::Reflector => super::bgp::speaker_tables(sim, node, &name),
     }
 }
 
@@ -281,6 +283,7 @@ fn mac_table(name: &str, macs: Vec<vtep_core::Mac>) -> Table {
                 cells: vec![m.to_string()],
                 volatile: vec![],
                 changed: 0,
+                links: vec![],
             })
             .collect(),
         empty: "Empty.",

@@ -1,9 +1,11 @@
 //! The run as a timeline: its chapters (each step of the script after the start, what a live
-//! migration sets off, the first drop of each kind, the first MAC move), and the next
-//! interesting event from the view time (an encapsulation or decapsulation, a drop, a move, a
-//! flood, an answer from a VTEP, a gratuitous ARP, a control-plane message).
+//! migration sets off, the first drop of each kind, the first MAC move, BGP sessions coming up
+//! and going down, a duplicate MAC frozen), and the next interesting event from the view time
+//! (an encapsulation or decapsulation, a drop, a move, a flood, an answer from a VTEP, a
+//! gratuitous ARP, a BGP OPEN, UPDATE or NOTIFICATION).
 
 use vtep_core::Duration;
+use vtep_evpn::Event;
 use vtep_sim::trace::L3;
 use vtep_sim::{Decision, Hop};
 
@@ -18,7 +20,7 @@ pub struct Chapter {
     pub label: String,
     /// The frame to select there, if the chapter is a frame.
     pub hop: Option<u32>,
-    /// "step" (a script action), "garp", "drop", "move".
+    /// "step" (a script action), "garp", "drop", "move", "bgp".
     pub kind: &'static str,
 }
 
@@ -81,15 +83,71 @@ pub fn chapters(lab: &Lab) -> Vec<Chapter> {
             });
         }
     }
+    bgp_chapters(lab, &mut out);
     out.sort_by_key(|c| c.at_us);
     out
+}
+
+/// The BGP sessions' story so far: the first session up, each session down (and why), each
+/// one back; a duplicate MAC frozen.
+fn bgp_chapters(lab: &Lab, out: &mut Vec<Chapter>) {
+    let now = lab.now();
+    let mut first = true;
+    let mut down: Vec<(vtep_sim::NodeId, vtep_core::wire::Ipv4Address)> = Vec::new();
+    let peer = |ip| {
+        let sim = lab.sim();
+        sim.nodes()
+            .into_iter()
+            .find(|n| n.underlay_ip == Some(ip))
+            .map_or_else(|| ip.to_string(), |n| n.name)
+    };
+    for e in lab.sim().bgp_log().iter().filter(|e| e.at <= now) {
+        let (who, with) = (lab.name(e.node), peer(e.peer));
+        let label = match &e.event {
+            Event::SessionEstablished { .. } if first => {
+                first = false;
+                format!("first BGP session Established: {who} and {with}")
+            }
+            Event::SessionEstablished { .. } if down.contains(&(e.node, e.peer)) => {
+                down.retain(|d| *d != (e.node, e.peer));
+                format!("{who}'s BGP session with {with} is back")
+            }
+            // Failed attempts repeat while a peer is away: the first loss says it.
+            Event::SessionDown { error, .. } if !down.contains(&(e.node, e.peer)) => {
+                down.push((e.node, e.peer));
+                format!("{who} drops its BGP session with {with}: {error}")
+            }
+            _ => continue,
+        };
+        out.push(Chapter {
+            at_us: lab::us(e.at),
+            label,
+            hop: None,
+            kind: "bgp",
+        });
+    }
+    for h in lab.sim().trace().iter().filter(|h| h.end <= now) {
+        for d in &h.decisions {
+            if let Decision::DuplicateFrozen { mac, moves, .. } = d {
+                out.push(Chapter {
+                    at_us: lab::us(h.end),
+                    label: format!(
+                        "{} freezes duplicate MAC {mac} after {moves} moves",
+                        lab.name(h.to)
+                    ),
+                    hop: Some(h.id.0),
+                    kind: "bgp",
+                });
+            }
+        }
+    }
 }
 
 /// Whether a hop is worth stopping at: what the node it reached did is a lesson.
 pub fn interesting(hop: &Hop, row: &HopRow) -> bool {
     let garp = matches!(hop.layers().inner.map(|i| i.l3),
         Some(L3::Arp { sender, target_ip, .. }) if sender.1 == target_ip);
-    garp || row.kinds & kind::CONTROL != 0
+    garp || row.kinds & (kind::OPEN | kind::UPDATE | kind::NOTIFICATION) != 0
         || hop.decisions.iter().any(|d| {
             matches!(
                 d,

@@ -34,8 +34,9 @@ pub fn find_scenario(id: &str) -> Option<Scenario> {
         .find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
-/// The script a short URL fragment names: `S4` or `scenario=S4`, `sandbox`, `load`, or nothing
-/// for S1. (`script=<json>` is read by the app, with the browser's JSON.)
+/// The script a short URL fragment names: `S4` or `scenario=S4`, `sandbox`, `load` (the load
+/// test; `load-evpn` under BGP EVPN), or nothing for S1. (`script=<json>` is read by the app,
+/// with the browser's JSON.)
 pub fn script_named(hash: &str) -> Result<Script, String> {
     let h = hash.trim();
     let id = h.strip_prefix("scenario=").unwrap_or(h);
@@ -43,6 +44,7 @@ pub fn script_named(hash: &str) -> Result<Script, String> {
         "" => Ok(scenario::s1().script),
         "sandbox" => Ok(Script::sandbox()),
         "load" => Ok(Script::load_test()),
+        "load-evpn" => Ok(Script::load_test_evpn()),
         _ => find_scenario(id)
             .map(|s| s.script)
             .ok_or_else(|| format!("unknown scenario {id:?}")),
@@ -57,6 +59,7 @@ pub fn short_hash(s: &Script) -> Option<String> {
         .as_deref()
         .and_then(|id| match id {
             "load" => Some(Script::load_test()),
+            "load-evpn" => Some(Script::load_test_evpn()),
             id => find_scenario(id).map(|sc| sc.script),
         })
         .is_some_and(|p| p == *s);
@@ -107,7 +110,7 @@ fn site_names(layout: &Layout) -> Vec<String> {
     layout.sites.iter().map(|s| s.name.clone()).collect()
 }
 
-/// Nodes whose tables can be shown: hypervisors, hosts, routers, the route server.
+/// Nodes whose tables can be shown: hypervisors, hosts, routers, route reflectors.
 fn table_nodes(layout: &Layout) -> Vec<(u32, String)> {
     let mut v: Vec<(u32, String, u8)> = layout
         .nodes
@@ -293,7 +296,7 @@ mod tests {
             assert_eq!(s.scenario.as_deref(), Some(sc.id));
             assert_eq!(short_hash(&s).as_deref(), Some(sc.id));
         }
-        for name in ["sandbox", "load"] {
+        for name in ["sandbox", "load", "load-evpn"] {
             let s = script_named(name).unwrap();
             assert_eq!(short_hash(&s).as_deref(), Some(name));
         }
