@@ -155,9 +155,9 @@ impl Daemon {
             sys::poll(&mut fds, self.worker.timeout_ms()).map_err(|e| format!("poll: {e}"))?;
 
             if sys::is_ready(&fds[0])
-                && let Some(signo) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
+                && let Some(signal) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
             {
-                tracing::info!("{}: shutting down", sys::signal_name(signo));
+                tracing::info!("{signal}: shutting down");
                 return Ok(());
             }
             self.worker.service(&fds[1..control_at]);
@@ -230,4 +230,6 @@ fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
     total.udp_recv_errors += more.udp_recv_errors;
     total.udp_send_errors += more.udp_send_errors;
     total.control_requests += more.control_requests;
+    total.inner_csum_completed += more.inner_csum_completed;
+    total.inner_csum_bad += more.inner_csum_bad;
 }

@@ -4,7 +4,7 @@
 //! GRO runs split again), locks the shared engine once per read, and gives it each input
 //! through [`feed`], which also carries out the outputs.
 
-use std::io::{self, Read};
+use std::io::{self, IoSliceMut, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
@@ -15,7 +15,7 @@ use vtep_core::Instant;
 use vtep_core::vtep::{Encapsulation, Input, Output, Vtep};
 use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
 
-use super::io::{Io, log_event};
+use super::io::{Io, Sparse, log_event};
 use super::{BATCH, Fatal, MonotonicClock};
 use crate::config::Datapath;
 use crate::control::DaemonStats;
@@ -62,21 +62,26 @@ pub(super) fn lock(shared: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
 /// Gives the engine one input and carries out every output it makes, until it names its next
 /// timeout (kept in the engine). The input's bytes lie in `buf`, which `input` lends to the
 /// engine: the outputs point into it. `slot` is `buf`'s arena slot when its tunnel packets may
-/// wait for one `sendmmsg` (batch mode, TAP frames).
+/// wait for one `sendmmsg` (batch mode, TAP frames); `sparse` says that `buf` is the segments
+/// buffer of a super-frame whose payloads stay in the super-frame (offload mode, TAP frames).
 #[inline]
 fn feed(
     engine: &mut Engine,
     io: &mut Io,
     now: Instant,
-    buf: &mut [u8],
-    slot: Option<usize>,
+    (buf, slot, sparse): (&mut [u8], Option<usize>, Option<&Sparse<'_>>),
     input: impl FnOnce(&mut [u8]) -> Input<'_>,
 ) {
     engine.vtep.handle_input(now, input(buf));
     loop {
         match engine.vtep.poll_output() {
-            Output::Transmit(t) => io.transmit(buf, slot, &t),
-            Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
+            Output::Transmit(t) => io.transmit(buf, slot, &t, sparse),
+            Output::Deliver(d) => {
+                if let Some(sparse) = sparse {
+                    sparse.fill(buf, &d.frame);
+                }
+                io.deliver(buf, d.frame, d.port);
+            }
             Output::Event(event) => log_event(&io.taps, &event),
             Output::Timeout(at) => {
                 engine.next_timeout = at;
@@ -131,7 +136,11 @@ impl Worker {
             io,
             rx,
             clock,
-            buf: vec![0; MAX_HEADROOM + BUF_LEN],
+            // Offload: room for a batch of small frames read back to back, and a super-frame.
+            buf: vec![
+                0;
+                MAX_HEADROOM + BUF_LEN * if datapath == Datapath::Offload { 2 } else { 1 }
+            ],
             arena: if datapath == Datapath::Batch {
                 vec![0; BATCH * slot_len]
             } else {
@@ -186,12 +195,10 @@ impl Worker {
         let mut engine = lock(&shared);
         let now = self.clock.now();
         if now >= engine.next_timeout {
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |_| {
-                Input::Timeout
-            });
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |_| Input::Timeout);
             drop(engine);
-            self.io.flush_gso(&self.buf);
-            self.io.flush_coalescer();
+            self.io.flush_gso(&self.buf, None);
             engine = lock(&shared);
         }
         engine.worker_stats[self.id] = self.io.stats;
@@ -223,10 +230,7 @@ impl Worker {
         match self.io.datapath {
             Datapath::Plain => self.read_underlay_plain(i),
             Datapath::Batch => self.read_underlay_batch(i),
-            Datapath::Offload => {
-                self.read_underlay_gro(i);
-                self.io.flush_coalescer();
-            }
+            Datapath::Offload => self.read_underlay_gro(i),
         }
     }
 
@@ -239,7 +243,7 @@ impl Worker {
     /// `slot`.
     fn underlay_input(
         &mut self,
-        engine: &mut Engine,
+        (engine, now): (&mut Engine, Instant),
         i: usize,
         from: SocketAddr,
         slot: Option<usize>,
@@ -258,7 +262,7 @@ impl Worker {
         };
         // Not `slot`: only TAP batches flush the sendmmsg queue, so whatever a datagram makes
         // the engine send leaves at once.
-        feed(engine, &mut self.io, self.clock.now(), buf, None, |buf| {
+        feed(engine, &mut self.io, now, (buf, None, None), |buf| {
             Input::Underlay {
                 from: from.ip().into(),
                 transport,
@@ -277,8 +281,9 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => return self.recv_error(rx.port, &e),
             };
+            let now = self.clock.now();
             self.underlay_input(
-                &mut lock(&shared),
+                (&mut lock(&shared), now),
                 i,
                 from,
                 None,
@@ -304,13 +309,14 @@ impl Worker {
         };
         let shared = Arc::clone(&self.shared);
         let mut engine = lock(&shared);
+        let now = self.clock.now();
         for (slot, (len, from)) in got[..n].iter().copied().enumerate() {
             if MAX_HEADROOM + len > self.slot_len {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
             self.underlay_input(
-                &mut engine,
+                (&mut engine, now),
                 i,
                 from,
                 Some(slot),
@@ -320,7 +326,8 @@ impl Worker {
     }
 
     /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here; each run
-    /// goes through the engine under one lock.
+    /// goes through the engine under one lock, its TCP segments coalesced into TAP frames that
+    /// are written before the next read reuses the buffer.
     fn read_underlay_gro(&mut self, i: usize) {
         let shared = Arc::clone(&self.shared);
         for _ in 0..BATCH {
@@ -334,19 +341,26 @@ impl Worker {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
-            let segment = segment.max(1);
+            self.io.rx_verified = segment.is_some();
+            self.io.coalescing = true;
+            let segment = segment.unwrap_or(n).max(1);
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
             let mut engine = lock(&shared);
+            let now = self.clock.now();
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input(&mut engine, i, from, None, at..next);
+                self.underlay_input((&mut engine, now), i, from, None, at..next);
                 at = next;
                 if at >= end {
                     break;
                 }
             }
+            drop(engine);
+            self.io.flush_coalescer(&self.buf);
+            self.io.coalescing = false;
+            self.io.rx_verified = false;
         }
     }
 
@@ -373,10 +387,7 @@ impl Worker {
         match self.io.datapath {
             Datapath::Plain => self.read_tap_plain(i),
             Datapath::Batch => self.read_tap_batch(i),
-            Datapath::Offload => {
-                self.read_tap_offload(i);
-                self.io.flush_coalescer();
-            }
+            Datapath::Offload => self.read_tap_offload(i),
         }
     }
 
@@ -398,8 +409,11 @@ impl Worker {
             let frame = MAX_HEADROOM..MAX_HEADROOM + n;
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
-                Input::Local { port, buf, frame }
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
+                port,
+                buf,
+                frame,
             });
         }
     }
@@ -435,61 +449,88 @@ impl Worker {
             let slot = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
             let frame = MAX_HEADROOM..MAX_HEADROOM + n;
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, slot, Some(k), |buf| {
-                Input::Local { port, buf, frame }
-            });
+            feed(
+                &mut engine,
+                &mut self.io,
+                now,
+                (slot, Some(k), None),
+                |buf| Input::Local { port, buf, frame },
+            );
         }
         drop(engine);
         self.io.flush_raw(&self.arena, self.slot_len);
     }
 
     /// Offload: frames with a virtio-net header; TCP super-frames are segmented first.
+    ///
+    /// Frames that are not super-frames are read one after the other into `buf`, each after
+    /// room for its tunnel header, so that the datagrams of equal length to one peer lie back
+    /// to back and leave in one UDP GSO send at the end of the batch (small packets: one
+    /// `sendmsg` for up to 64 instead of one each).
     fn read_tap_offload(&mut self, i: usize) {
         let shared = Arc::clone(&self.shared);
+        let (port, prefix) = (self.io.taps[i].port, self.io.taps[i].prefix);
+        let mut at = MAX_HEADROOM;
         for _ in 0..BATCH {
-            let port = self.io.taps[i].port;
-            let prefix = self.io.taps[i].prefix;
-            let at = MAX_HEADROOM - VNET_HDR_LEN;
-            let n = match self.io.taps[i].file.read(&mut self.buf[at..]) {
+            if at + BUF_LEN > self.buf.len() {
+                self.io.flush_gso(&self.buf, None);
+                at = MAX_HEADROOM;
+            }
+            let mut vnet = [0u8; VNET_HDR_LEN];
+            let read = self.io.taps[i].file.read_vectored(&mut [
+                IoSliceMut::new(&mut vnet),
+                IoSliceMut::new(&mut self.buf[at..at + BUF_LEN]),
+            ]);
+            let n = match read {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.tap_read_error(i, &e),
+                Err(e) => {
+                    self.tap_read_error(i, &e);
+                    break;
+                }
             };
-            let Some(hdr) = VnetHdr::parse(&self.buf[at..at + n]) else {
+            let Some(hdr) = VnetHdr::parse(&vnet[..n.min(VNET_HDR_LEN)]) else {
                 self.io.stats.tap_read_errors += 1;
                 continue;
             };
             self.io.stats.tap_rx_frames += 1;
-            let frame = MAX_HEADROOM..at + n;
+            let frame = at..at + n - VNET_HDR_LEN;
             if hdr.gso_type & !offload::GSO_ECN != offload::GSO_NONE {
-                let segments =
-                    match offload::segment(&self.buf[frame], &hdr, &mut self.segments, prefix) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            self.io.stats.tap_read_errors += 1;
-                            tracing::debug!(
-                                "cannot segment a frame from {}: {e:?}",
-                                self.io.taps[i].name
-                            );
-                            continue;
-                        }
-                    };
+                // The frames read before it leave first.
+                self.io.flush_gso(&self.buf, None);
+                let (buf, segments) = (&self.buf[frame.clone()], &mut self.segments[..]);
+                let segs = match offload::segment(buf, &hdr, segments, prefix) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.io.stats.tap_read_errors += 1;
+                        tracing::debug!(
+                            "cannot segment a frame from {}: {e:?}",
+                            self.io.taps[i].name
+                        );
+                        continue;
+                    }
+                };
+                let sparse = Sparse {
+                    frame: buf,
+                    segs,
+                    prefix,
+                };
                 let mut engine = lock(&shared);
-                for k in 0..segments.count {
-                    let frame = segments.frame(k, prefix);
-                    let now = self.clock.now();
+                let now = self.clock.now();
+                for k in 0..segs.count {
+                    let frame = segs.frame(k, prefix);
                     feed(
                         &mut engine,
                         &mut self.io,
                         now,
-                        &mut self.segments,
-                        None,
+                        (segments, None, Some(&sparse)),
                         |buf| Input::Local { port, buf, frame },
                     );
                 }
                 drop(engine);
-                self.io.flush_gso(&self.segments);
+                self.io.flush_gso(segments, Some(&sparse));
+                at = MAX_HEADROOM;
                 continue;
             }
             if hdr.flags & offload::F_NEEDS_CSUM != 0
@@ -502,13 +543,16 @@ impl Worker {
                 self.io.stats.tap_read_errors += 1;
                 continue;
             }
+            at = frame.end + prefix;
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
-                Input::Local { port, buf, frame }
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
+                port,
+                buf,
+                frame,
             });
-            drop(engine);
-            self.io.flush_gso(&self.buf);
         }
+        self.io.flush_gso(&self.buf, None);
     }
 }
