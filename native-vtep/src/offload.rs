@@ -333,6 +333,43 @@ pub fn segment(
     })
 }
 
+/// A decapsulated frame longer than `max` that is one TCP super-frame (Ethernet + IPv4 or
+/// IPv6 + TCP, its IP length covering the whole frame): what a kernel vxlan device with TSO
+/// sends over a veth underlay, where the tunnel packet is never segmented and a plain UDP
+/// socket receives it whole. Returns the virtio header to [`segment`] it with: MSS `mss`, or
+/// the most that fits `max`.
+pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Option<VnetHdr> {
+    if frame.len() <= max || frame.len() < ETH_LEN + 40 {
+        return None;
+    }
+    let (ipv6, l4, ip_len) = match be16(frame, 12) {
+        ETHERTYPE_IPV4 if frame[ETH_LEN] >> 4 == 4 && frame[ETH_LEN + 9] == PROTO_TCP => {
+            let ihl = usize::from(frame[ETH_LEN] & 0x0f) * 4;
+            (false, ETH_LEN + ihl, usize::from(be16(frame, ETH_LEN + 2)))
+        }
+        ETHERTYPE_IPV6 if frame[ETH_LEN + 6] == PROTO_TCP => (
+            true,
+            ETH_LEN + 40,
+            40 + usize::from(be16(frame, ETH_LEN + 4)),
+        ),
+        _ => return None,
+    };
+    let layout = tcp_layout(frame, l4)?;
+    let hlen = layout.payload;
+    if ETH_LEN + ip_len != frame.len() || hlen >= max {
+        return None;
+    }
+    let gso_size = mss.unwrap_or(max - hlen).min(max - hlen);
+    Some(VnetHdr {
+        flags: F_NEEDS_CSUM,
+        gso_type: if ipv6 { GSO_TCPV6 } else { GSO_TCPV4 },
+        hdr_len: hlen as u16,
+        gso_size: u16::try_from(gso_size).ok().filter(|m| *m > 0)?,
+        csum_start: l4 as u16,
+        csum_offset: 16,
+    })
+}
+
 // ---- the transport checksum of a received inner frame ----
 
 const PROTO_UDP: u8 = 17;
@@ -392,11 +429,6 @@ fn transport(frame: &[u8]) -> Option<Transport> {
         src,
         addr_len,
     })
-}
-
-/// Whether the frame is TCP or UDP that [`check_inner`] would check.
-pub fn is_tcp_or_udp(frame: &[u8]) -> bool {
-    transport(frame).is_some()
 }
 
 /// What [`check_inner`] found.
@@ -496,6 +528,11 @@ fn candidate(frame: &[u8]) -> Option<Candidate> {
         seq: be32(frame, l4 + 4),
         flags,
     })
+}
+
+/// Whether [`Coalescer::offer`] would take the frame (a TCP/IPv4 segment with data).
+pub fn coalescable(frame: &[u8]) -> bool {
+    candidate(frame).is_some()
 }
 
 /// Largest super-frame (the IPv4 total length is 16 bits).
@@ -1111,6 +1148,38 @@ mod tests {
         let short = tcp4(1, TCP_ACK, &payload)[..60].to_vec();
         for mut f in [none, icmp, fragment, short] {
             assert_eq!(check_inner(&mut f), InnerCsum::Unchecked);
+        }
+    }
+
+    #[test]
+    fn a_tunnel_super_frame_is_recognised_and_cut() {
+        let payload: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+        for v6 in [false, true] {
+            let sup = if v6 {
+                tcp6(9, TCP_ACK | TCP_PSH, &payload)
+            } else {
+                tcp4(9, TCP_ACK | TCP_PSH, &payload)
+            };
+            let hdr = tunnel_super_frame(&sup, 1464, None).expect("a super-frame");
+            let hlen = usize::from(hdr.hdr_len);
+            assert_eq!(usize::from(hdr.gso_size), 1464 - hlen, "the most that fits");
+            let mut out = vec![0u8; 64 * 1024];
+            let segs = segment(&sup, &hdr, &mut out, 8).unwrap();
+            let mut stream = Vec::new();
+            for i in 0..segs.count {
+                segs.fill(&mut out, &sup, i, 8);
+                let frame = &out[segs.frame(i, 8)];
+                assert!(frame.len() <= 1464);
+                assert_eq!(check_inner(&mut frame.to_vec()), InnerCsum::Valid);
+                stream.extend_from_slice(&frame[hlen..]);
+            }
+            assert_eq!(stream, payload);
+            // With the sender's MSS, and not for what fits or does not hold together.
+            let hdr = tunnel_super_frame(&sup, 1464, Some(1000)).unwrap();
+            assert_eq!(hdr.gso_size, 1000);
+            assert_eq!(tunnel_super_frame(&sup[..1400], 1464, None), None);
+            assert_eq!(tunnel_super_frame(&sup[..sup.len() - 1], 1464, None), None);
+            assert_eq!(tunnel_super_frame(&udp(v6, &payload), 1464, None), None);
         }
     }
 }

@@ -548,6 +548,77 @@ fn an_inner_8021q_tag() {
     b.survived();
 }
 
+/// Inner checksums: a frame whose UDP checksum is simply wrong is dropped and counted (`stats`:
+/// inner checksums bad), while one whose checksum is partial (the pseudo-header sum that a
+/// sender on the same host leaves to offload) is completed, counted and delivered with its real
+/// checksum. No drop counter of the engine moves: these are the device layer's.
+#[test]
+fn a_wrong_inner_checksum() {
+    let Some(mut b) = bench("csum", 2, &[], &[]) else {
+        return;
+    };
+    let cap = b.capture(0, "vt42", "near");
+    let before = b.stats();
+    let daemon = |s: &Value, k: &str| s["daemon"][k].as_u64().unwrap();
+    let args = [
+        "--count",
+        "10",
+        "--src-mac",
+        PEER_MAC,
+        "--dst-mac",
+        VICTIM_MAC,
+    ];
+    assert_eq!(b.hit(1, "inner-checksum", &args), 10);
+    let moved = |k: &str| daemon(&b.stats(), k) - daemon(&before, k);
+    assert!(
+        wait_for(10, || moved("inner_csum_bad")
+            + moved("inner_csum_completed")
+            >= 10),
+        "{}",
+        b.stats()
+    );
+    let after = b.expect_drops(&before, &[]);
+    assert_eq!(
+        daemon(&after, "inner_csum_bad") - daemon(&before, "inner_csum_bad"),
+        5
+    );
+    assert_eq!(
+        daemon(&after, "inner_csum_completed") - daemon(&before, "inner_csum_completed"),
+        5
+    );
+    let delivered = b.marked(cap);
+    assert_eq!(delivered.len(), 5, "only the partial ones reach the TAP");
+    for f in &delivered {
+        assert!(f.windows(7).any(|w| w == b"partial"), "{f:02x?}");
+        assert!(
+            udp4_checksum_ok(f),
+            "delivered with a wrong checksum: {f:02x?}"
+        );
+    }
+    b.survived();
+}
+
+/// Whether the UDP checksum of an Ethernet + IPv4 (no options) + UDP frame is right.
+fn udp4_checksum_ok(f: &[u8]) -> bool {
+    let (ip, l4) = (14, 34);
+    let len = usize::from(u16::from_be_bytes([f[l4 + 4], f[l4 + 5]]));
+    let mut covered = f[ip + 12..ip + 20].to_vec();
+    covered.extend_from_slice(&[0, 17]);
+    covered.extend_from_slice(&(len as u16).to_be_bytes());
+    covered.extend_from_slice(&f[l4..l4 + len]);
+    if covered.len() % 2 == 1 {
+        covered.push(0);
+    }
+    let mut sum: u32 = covered
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
 #[test]
 fn a_flood_of_random_source_macs_beyond_max_address() {
     let Some(mut b) = bench("flood", 2, &["--max-address", "16"], &[]) else {

@@ -2,12 +2,13 @@
 //! queued for one `sendmmsg`, or gathered into UDP GSO runs), frames to the TAPs (TCP segments
 //! coalesced in offload mode), failures counted and logged sparingly, and events logged.
 //!
-//! Every TCP or UDP frame on its way to a TAP has its checksum checked first, unless the
-//! kernel verified the outer UDP checksum that covers it (a GRO run): a *partial* one (the
-//! pseudo-header sum in the field, as a kernel vxlan device on the same host leaves it) is
-//! completed, a wrong one dropped, and each counted (`stats`: inner checksums completed /
-//! bad). Frames so checked are marked as such to a TAP with a virtio-net header
-//! (`VIRTIO_NET_HDR_F_DATA_VALID`), so the receiving stack does not sum them again.
+//! Every TCP or UDP frame on its way to a TAP has its checksum checked first, unless it is a
+//! TCP segment that joins a super-frame and came in a run whose outer UDP checksums, which
+//! cover it, the kernel verified (a GRO run): a *partial* one (the pseudo-header sum in the
+//! field, as a kernel vxlan device on the same host leaves it) is completed, a wrong one
+//! dropped, and each counted (`stats`: inner checksums completed / bad). Frames so checked are
+//! marked as such to a TAP with a virtio-net header (`VIRTIO_NET_HDR_F_DATA_VALID`), so the
+//! receiving stack does not sum them again.
 
 use std::io::{IoSlice, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -292,8 +293,13 @@ impl Io {
         let Some(index) = self.taps.index_of_port(port) else {
             return;
         };
-        let checked = if self.rx_verified {
-            offload::is_tcp_or_udp(&buf[frame.clone()])
+        // A TCP segment of a verified run that will join a super-frame is not summed again:
+        // that is where the bytes are. Every other frame is checked (one pass, the one the
+        // receiving stack would make), so a wrong checksum is dropped whatever the outer one.
+        let trusted =
+            self.rx_verified && self.coalescing && offload::coalescable(&buf[frame.clone()]);
+        let checked = if trusted {
+            true
         } else {
             match offload::check_inner(&mut buf[frame.clone()]) {
                 InnerCsum::Valid => true,

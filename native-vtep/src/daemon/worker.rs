@@ -97,6 +97,8 @@ pub(super) struct RxSocket {
     pub(super) socket: UdpSocket,
     pub(super) port: u16,
     pub(super) encap: Encapsulation,
+    /// The longest inner frame that fits the underlay MTU in this encapsulation.
+    pub(super) max_frame: usize,
 }
 
 /// One worker's share of the data plane: one queue of every TAP, its own underlay sockets and
@@ -112,23 +114,25 @@ pub(super) struct Worker {
     /// Batch: one slot per input of a wake-up, so their packets can leave together.
     arena: Vec<u8>,
     slot_len: usize,
-    /// Offload: the segments of one TCP super-frame, each after room for its tunnel header.
+    /// The segments of one TCP super-frame, each after room for its tunnel header (a TAP's, or
+    /// a peer's that came in one tunnel packet).
     segments: Vec<u8>,
     /// Set when the device layer cannot go on; the loop then stops with this error.
     pub(super) fatal: Option<Fatal>,
 }
 
 impl Worker {
-    /// Worker `id`, with the buffers its data path needs for an underlay of `underlay_mtu`.
+    /// Worker `id`, with the buffers its data path needs.
     pub(super) fn new(
         id: usize,
         shared: Shared,
         io: Io,
         rx: Vec<RxSocket>,
         clock: MonotonicClock,
-        underlay_mtu: u16,
     ) -> Worker {
-        let slot_len = MAX_HEADROOM + usize::from(underlay_mtu).max(1500) + 64;
+        // Batch: a slot holds a whole tunnel packet of a peer's TSO super-frame (see
+        // `Worker::underlay_input`), not only an MTU's worth.
+        let slot_len = MAX_HEADROOM + BUF_LEN;
         let datapath = io.datapath;
         Worker {
             id,
@@ -147,11 +151,7 @@ impl Worker {
                 Vec::new()
             },
             slot_len,
-            segments: if datapath == Datapath::Offload {
-                vec![0; 256 * 1024]
-            } else {
-                Vec::new()
-            },
+            segments: vec![0; 256 * 1024],
             fatal: None,
         }
     }
@@ -240,8 +240,93 @@ impl Worker {
     }
 
     /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
-    /// `slot`.
+    /// `slot`. A tunnel packet holding a TCP super-frame (a kernel vxlan device with TSO on a
+    /// veth underlay: nothing segments it on the way, and a plain UDP socket receives it whole)
+    /// is cut into segments first, `mss` long when the kernel said so (UDP GRO's segment size).
     fn underlay_input(
+        &mut self,
+        (engine, now): (&mut Engine, Instant),
+        i: usize,
+        from: SocketAddr,
+        slot: Option<usize>,
+        payload: Range<usize>,
+        mss: Option<usize>,
+    ) {
+        let rx = &self.rx[i];
+        let buf = match slot {
+            Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &self.buf[..],
+        };
+        let datagram = &buf[payload.clone()];
+        if let Some(tunnel) = tunnel_header_len(rx.encap, datagram)
+            && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
+        {
+            return self.underlay_super_frame((engine, now), i, from, (slot, payload), tunnel, hdr);
+        }
+        self.underlay_one((engine, now), i, from, slot, payload);
+    }
+
+    /// A tunnel packet holding a TCP super-frame: its segments, each after a copy of the tunnel
+    /// header, through the engine one by one. Their checksums are ours, so they are trusted.
+    fn underlay_super_frame(
+        &mut self,
+        (engine, now): (&mut Engine, Instant),
+        i: usize,
+        from: SocketAddr,
+        (slot, payload): (Option<usize>, Range<usize>),
+        tunnel: usize,
+        hdr: VnetHdr,
+    ) {
+        let buf = match slot {
+            Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &self.buf[..],
+        };
+        // Whatever this read gathered so far refers to `buf`: written first.
+        self.io.flush_coalescer(buf);
+        let datagram = &buf[payload];
+        let frame = &datagram[tunnel..];
+        let Ok(segs) = offload::segment(frame, &hdr, &mut self.segments, tunnel) else {
+            self.io.stats.udp_recv_errors += 1;
+            return;
+        };
+        for k in 0..segs.count {
+            segs.fill(&mut self.segments, frame, k, tunnel);
+            let at = k * segs.stride;
+            self.segments[at..at + tunnel].copy_from_slice(&datagram[..tunnel]);
+        }
+        let verified = std::mem::replace(&mut self.io.rx_verified, true);
+        let (transport, encap) = (self.transport(i, from), self.rx[i].encap);
+        tracing::trace!("a {}-byte {encap:?} super-frame from {from}", frame.len());
+        for k in 0..segs.count {
+            let range = segs.frame(k, tunnel);
+            let payload = range.start - tunnel..range.end;
+            feed(
+                engine,
+                &mut self.io,
+                now,
+                (&mut self.segments, None, None),
+                |buf| Input::Underlay {
+                    from: from.ip().into(),
+                    transport,
+                    buf,
+                    payload,
+                },
+            );
+        }
+        self.io.flush_coalescer(&self.segments);
+        self.io.rx_verified = verified;
+        self.io.stats.udp_rx_datagrams += 1;
+    }
+
+    fn transport(&self, i: usize, from: SocketAddr) -> Transport {
+        Transport::Udp {
+            src_port: from.port(),
+            dst_port: self.rx[i].port,
+        }
+    }
+
+    /// Feeds the engine one datagram.
+    fn underlay_one(
         &mut self,
         (engine, now): (&mut Engine, Instant),
         i: usize,
@@ -288,6 +373,7 @@ impl Worker {
                 from,
                 None,
                 MAX_HEADROOM..MAX_HEADROOM + n,
+                None,
             );
         }
     }
@@ -321,6 +407,7 @@ impl Worker {
                 from,
                 Some(slot),
                 MAX_HEADROOM..MAX_HEADROOM + len,
+                None,
             );
         }
     }
@@ -343,15 +430,24 @@ impl Worker {
             }
             self.io.rx_verified = segment.is_some();
             self.io.coalescing = true;
-            let segment = segment.unwrap_or(n).max(1);
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
+            // A run of datagrams `segment` long, or one tunnel packet whose inner TCP
+            // super-frame has that MSS (a peer's TSO, delivered whole).
+            let whole = segment.is_some_and(|_| {
+                tunnel_header_len(self.rx[i].encap, &self.buf[at..end]).is_some_and(|t| {
+                    let inner = &self.buf[at + t..end];
+                    offload::tunnel_super_frame(inner, self.rx[i].max_frame, None).is_some()
+                })
+            });
+            let mss = segment.filter(|_| whole);
+            let segment = if whole { n } else { segment.unwrap_or(n) }.max(1);
             let mut engine = lock(&shared);
             let now = self.clock.now();
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input((&mut engine, now), i, from, None, at..next);
+                self.underlay_input((&mut engine, now), i, from, None, at..next, mss);
                 at = next;
                 if at >= end {
                     break;
@@ -555,4 +651,13 @@ impl Worker {
         }
         self.io.flush_gso(&self.buf, None);
     }
+}
+
+/// The length of the tunnel header at the start of `datagram` (Geneve's options included).
+fn tunnel_header_len(encap: Encapsulation, datagram: &[u8]) -> Option<usize> {
+    let len = match encap {
+        Encapsulation::Geneve => 8 + usize::from(datagram.first()? & 0x3f) * 4,
+        other => other.header_len(),
+    };
+    (datagram.len() >= len).then_some(len)
 }
