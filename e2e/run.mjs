@@ -126,6 +126,133 @@ async function inspectorFields(page) {
 }
 
 
+/**
+ * B4: while playing at the default speed, a drop's cross stays on the map for at least a
+ * second. Steps S3 to its first drop, steps back once, plays, and samples every animation
+ * frame for `ms`: returns how long (real ms) a cross was on screen, and the frames sampled.
+ */
+async function dropVisibleWhilePlaying(page, ms = 5000) {
+  await page.click('button.scenario[data-scenario="S3"]');
+  const drops = page.locator('svg.topology-frames .frames > g.drop');
+  for (let i = 0; i < 600 && (await drops.count()) === 0; i++) await page.keyboard.press('ArrowRight');
+  check((await drops.count()) > 0, 'S3: stepping never showed a drop');
+  await page.keyboard.press('ArrowLeft');
+  await page.click('.ctl.play');
+  const seen = await page.evaluate(
+    (ms) =>
+      new Promise((done) => {
+        const start = performance.now();
+        let first = null;
+        let last = null;
+        let frames = 0;
+        const tick = (t) => {
+          frames += 1;
+          if (document.querySelector('svg.topology-frames .frames > g.drop')) {
+            if (first === null) first = t;
+            last = t;
+          }
+          if (t - start < ms) requestAnimationFrame(tick);
+          else done({ visible: first === null ? 0 : last - first, frames });
+        };
+        requestAnimationFrame(tick);
+      }),
+    ms,
+  );
+  if ((await page.locator('.app').getAttribute('data-playing')) === 'true') await page.click('.ctl.play');
+  return seen;
+}
+
+/** The page's virtual time, microseconds. */
+const timeOf = async (page) => Number(await page.locator('.app').getAttribute('data-t'));
+
+/**
+ * Issue #12 as a teacher uses it: the timeline (a chapter and an event row move the clock,
+ * with the frame selected), next interesting event, result lines in the sandbox, a shared
+ * moment's URL, and the layouts at 1366x768, 1024x768 and phone width.
+ */
+async function teacher(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}#S4`);
+  await page.locator('svg.topology .node').first().waitFor();
+  await page.click('.ctl.end');
+  await page.locator('.outcome').waitFor();
+  // Chapters: the migration is one; clicking it moves the clock there.
+  const migrate = page.locator('.timeline .chapter', { hasText: 'migrate vm-b to hv1' });
+  check((await migrate.count()) === 1, 'S4: no chapter for the migration');
+  await migrate.click();
+  check((await timeOf(page)) === 1_000_000, `S4: the migration chapter went to t = ${await timeOf(page)}`);
+  const garp = page.locator('.timeline .chapter', { hasText: 'gratuitous ARP' });
+  check((await garp.count()) === 1, 'S4: no chapter for the gratuitous ARP');
+  // The whole run: show all, scroll to the top, click the first row: the clock goes back to it.
+  await page.click('.events button.show-all');
+  await page.locator('.event-list').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+  const first = page.locator('.event[data-hop="0"]');
+  await first.waitFor();
+  await first.click();
+  check((await timeOf(page)) < 10, `S4: clicking frame #0 left the clock at ${await timeOf(page)}`);
+  check((await page.locator('.inspector h2').textContent()).startsWith('Frame #0'), 'S4: frame #0 is not in the inspector');
+  check((await page.locator('.event.sel').getAttribute('data-hop')) === '0', 'S4: frame #0 is not selected in the list');
+  // A shared moment: select a frame mid-run, the URL carries t and frame; opening it elsewhere
+  // shows the same moment.
+  await garp.click();
+  await page.keyboard.press('n');
+  const t = await timeOf(page);
+  const frame = (await page.locator('.inspector h2').textContent()).match(/Frame #(\d+)/)[1];
+  const link = page.url();
+  check(link.includes(`&t=${t}`) && link.includes(`&frame=${frame}`), `the URL ${link} does not carry t = ${t} and frame ${frame}`);
+  const other = await context.newPage();
+  await other.goto(link);
+  await other.locator('svg.topology .node').first().waitFor();
+  check((await timeOf(other)) === t, `the shared link opened at t = ${await timeOf(other)}, not ${t}`);
+  check((await other.locator('.inspector h2').textContent()).startsWith(`Frame #${frame}`), 'the shared link lost its frame');
+  console.log(`e2e: timeline ok: chapters, frame #0 reachable and clicked, a shared moment (t = ${t} us, frame ${frame}) reopens`);
+  await other.close();
+  await page.screenshot({ path: join(out, 'S4-1366x768.png') });
+  // 1366x768: the outcome box and the actions are reachable in the side panel, the map stays.
+  const stage = await page.locator('.stage').boundingBox();
+  for (const sel of ['.outcome', '.actions #act-traffic']) {
+    await page.locator(sel).scrollIntoViewIfNeeded();
+    const box = await page.locator(sel).boundingBox();
+    check(box && box.y >= 0 && box.y + box.height <= 768, `1366x768: ${sel} cannot be brought into view`);
+  }
+  const after = await page.locator('.stage').boundingBox();
+  check(after.y === stage.y && after.width > 600, `1366x768: the map moved or shrank (${JSON.stringify(stage)} -> ${JSON.stringify(after)})`);
+
+  // The sandbox: a ping to the other tenant, then one to red-3 from the same host: both end
+  // with a result line, and red-3 answers.
+  await page.click('button.scenario[data-scenario="sandbox"]');
+  await page.locator('#act-from').selectOption('red-1');
+  await page.locator('#act-to').selectOption('blue-2');
+  await page.click('#act-traffic');
+  await page.locator('#act-to').selectOption('red-3');
+  await page.click('#act-traffic');
+  for (let i = 0; i < 5; i++) await page.click('.ctl.end');
+  const lines = await page.locator('.results .result').allTextContents();
+  const isolated = lines.find((l) => l.includes('red-1 → blue-2: 0/5') && l.includes('tenants are isolated'));
+  const answered = lines.find((l) => /red-1 → red-3: 5\/5, rtt /.test(l));
+  check(isolated && answered, `sandbox result lines: ${JSON.stringify(lines)}`);
+  console.log(`e2e: result lines ok: ${JSON.stringify(lines)}`);
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await page.locator('.event').last().click();
+  await page.waitForTimeout(100);
+  const narrow = await page.locator('.stage').boundingBox();
+  check(narrow.width >= 1024 * 0.55, `1024 wide: the map is ${narrow.width} px wide`);
+  await page.screenshot({ path: join(out, 'sandbox-1024x768.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(100);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  const mapTop = (await page.locator('.stage').boundingBox()).y;
+  const sideTop = (await page.locator('.side').boundingBox()).y;
+  check(overflow <= 390 && mapTop < sideTop, `phone width: ${overflow} px wide, map at ${mapTop}, panels at ${sideTop}`);
+  await page.screenshot({ path: join(out, 'sandbox-390.png'), fullPage: true });
+  check(errors.length === 0, `page errors: ${errors.join('; ')}`);
+  console.log('e2e: layouts ok: 1366x768 (outcome and actions reachable), 1024 (map keeps the width), 390 (map on top, no overflow)');
+  await context.close();
+}
+
 // What each scenario's outcome box must say (data-fact key -> regular expression), on top of
 // data-ok="true". The page computes these from the simulator; the numbers are the article's.
 const EXPECT = {
@@ -150,6 +277,10 @@ async function main() {
     (await stat(executablePath).catch(() => null))?.isFile(),
     `${executablePath} not found: install Debian's chromium (cargo xtask setup)`,
   );
+  // B12: dist/ must be the release build. A dev build (`trunk serve` used to write one here)
+  // keeps trunk's live-reload script, which logs a failed WebSocket every 5 s.
+  const html = await readFile(join(dist, 'index.html'), 'utf8');
+  check(!/__TRUNK_ADDRESS__|__trunk_address__/i.test(html), `${dist}/index.html is a trunk serve (dev) build: rebuild with trunk build --release`);
   await mkdir(out, { recursive: true });
 
   const server = await serve(dist);
@@ -206,7 +337,7 @@ async function main() {
     const wantFields = {
       'Outer IPv4': { Protocol: '17 (UDP)' },
       'Outer UDP': { 'Destination port': '4789 (VXLAN)' },
-      VXLAN: { Flags: '0x08 (I: VNI valid)', VNI: '100' },
+      VXLAN: { Flags: '0x08 (I: VNI valid)', VNI: '100 (0x000064)' },
       'Inner Ethernet': { Type: '0x0806 (ARP)' },
       ARP: { Operation: '2 (reply)', 'Sender IP': '192.168.10.2', 'Target IP': '192.168.10.1' },
     };
@@ -220,6 +351,38 @@ async function main() {
     check(same(await lit(), ['00', '00', '64']), `the VNI lights ${JSON.stringify(await lit())}`);
     await page.locator('.inspector tr.field', { hasText: 'Destination port' }).first().click();
     check(same(await lit(), ['12', 'b5']), `the outer UDP destination port (4789) lights ${JSON.stringify(await lit())}`);
+
+    // Drops are drawn while playing, and stay long enough to see (B4).
+    const dropSeen = await dropVisibleWhilePlaying(page);
+    check(dropSeen.visible >= 1000, `S3 at the default speed: a drop's cross was on screen for ${dropSeen.visible.toFixed(0)} ms of ${dropSeen.frames} animation frames (want >= 1000 ms)`);
+    console.log(`e2e: a drop's cross stays ${dropSeen.visible.toFixed(0)} ms while playing`);
+    // The drop's row says why, with the arithmetic; pause on drop stops there, the drop
+    // selected and explained in the inspector.
+    await page.click('button[data-filter=drops]');
+    const dropRow = await page.locator('.event.dropped').first().getAttribute('title');
+    check(dropRow.includes('1500 + 50 = 1550 > underlay MTU 1500'), `S3: the drop row's tooltip does not explain it: ${dropRow}`);
+    await page.click('button[data-filter=drops]');
+    await page.keyboard.press('Home');
+    await page.check('input[aria-label="pause on drop"]');
+    await page.locator('input[aria-label=speed]').fill('70');
+    await page.click('.ctl.play');
+    await page.locator('.app[data-playing="false"]').waitFor({ timeout: 30_000 });
+    const why = await page.locator('.inspector .why').textContent().catch(() => '');
+    check(why.includes('1500 + 50 = 1550'), `pause on drop: the inspector does not show the drop: ${why}`);
+    await page.uncheck('input[aria-label="pause on drop"]');
+    console.log('e2e: pause on drop stops at the drop, explained: ' + why.slice(0, 80) + '...');
+    // Idle time skipped while playing is said (S1, at a faster pace).
+    await page.click('button.scenario[data-scenario="S1"]');
+    await page.locator('input[aria-label=speed]').fill('60');
+    await page.click('.ctl.play');
+    await page.locator('.clock .skip').waitFor({ timeout: 20_000 }).catch(() => {
+      throw new Failure('S1: playing never said it skipped idle time');
+    });
+    const skipped = Number(await page.locator('.clock .skip').getAttribute('data-skipped-us'));
+    check(skipped > 0, `S1: skipped ${skipped} us`);
+    await page.click('.ctl.play');
+    await page.locator('input[aria-label=speed]').fill('30');
+    console.log(`e2e: idle time skipped and said (${skipped} us)`);
 
     for (const [id, expect] of Object.entries(EXPECT)) {
       await page.click(`button.scenario[data-scenario="${id}"]`);
@@ -301,6 +464,8 @@ async function main() {
     const arp = await page.locator('table.live.arp').textContent();
     check(arp.includes('10.0.0.4'), `red-1's ARP cache does not hold red-3 (10.0.0.4): ${arp}`);
     await page.screenshot({ path: join(out, 'sandbox.png') });
+
+    await teacher(browser, url);
 
     // Scale view and dark theme.
     await page.click('.tab-scale');

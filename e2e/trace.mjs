@@ -3,7 +3,7 @@
 // style, layout, paint, GC) plus per-frame phase timings the app reports on `window.__phases`
 // when present. A development aid next to bench.mjs.
 //
-// Usage: node e2e/trace.mjs [--dist DIR] [--seconds N] [--out trace.json]
+// Usage: node e2e/trace.mjs [--dist DIR] [--seconds N] [--speed 0..100] [--out trace.json]
 
 import { writeFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
@@ -19,6 +19,8 @@ const opt = (name, fallback) => {
 };
 const dist = resolve(opt('--dist', join(root, 'dist')));
 const seconds = Number(opt('--seconds', '4'));
+// The speed slider's position (100: 1 ms of screen time per hop, as bench.mjs plays).
+const speed = opt('--speed', '100');
 const out = opt('--out', null);
 // Experiments without a rebuild: extra CSS injected after load.
 const css = opt('--css', null);
@@ -35,7 +37,7 @@ try {
   await page.goto(`${url}#load`, { waitUntil: 'load' });
   await page.locator('svg.topology .node').first().waitFor({ timeout: 30_000 });
   if (css) await page.addStyleTag({ content: css });
-  await page.locator('input[aria-label=speed]').fill('50');
+  await page.locator('input[aria-label=speed]').fill(speed);
   await page.click('.ctl.play');
   await page.waitForTimeout(1000);
   await browser.startTracing(page, {

@@ -23,7 +23,8 @@
 //! encapsulations, their tunnel headers, and the one in-place encapsulation sequence),
 //! `counters` (drop reasons and counters), `io` (inputs, outputs, events), `networks` (the VNI
 //! index), `sink` (the event queue), `fanout` (the cursor of floods and local deliveries),
-//! `local` (frames from local ports) and `underlay` (datagrams from peers).
+//! `local` (frames from local ports, ARP suppression), `nd` (ND suppression, IPv6's ARP
+//! suppression) and `underlay` (datagrams from peers).
 
 mod config;
 mod counters;
@@ -31,6 +32,7 @@ mod encap;
 mod fanout;
 mod io;
 mod local;
+mod nd;
 mod networks;
 mod sink;
 mod underlay;
@@ -336,14 +338,15 @@ impl Vtep {
         Ok(self.fdb.insert_static(now, vni, mac, dest)?)
     }
 
-    /// A control-plane route (EVPN type 2): `mac` (and optionally its IP, for ARP suppression)
-    /// lives at `dest` with MAC-mobility sequence `seq`. Emits `Learned`/`Moved` events.
+    /// A control-plane route (EVPN type 2): `mac` (and optionally its IPv4 or IPv6 address,
+    /// for ARP and ND suppression) lives at `dest` with MAC-mobility sequence `seq`. Emits
+    /// `Learned`/`Moved` events. (An IPv6 router's R flag: `neighbours_mut().set_router`.)
     pub fn install_route(
         &mut self,
         now: Instant,
         vni: Vni,
         mac: Mac,
-        ip: Option<Ipv4Address>,
+        ip: Option<IpAddress>,
         dest: Destination,
         seq: u32,
     ) -> Result<LearnOutcome, ConfigError> {
@@ -358,7 +361,7 @@ impl Vtep {
     }
 
     /// Withdraws a control-plane route.
-    pub fn withdraw_route(&mut self, vni: Vni, mac: &Mac, ip: Option<Ipv4Address>) -> bool {
+    pub fn withdraw_route(&mut self, vni: Vni, mac: &Mac, ip: Option<IpAddress>) -> bool {
         if let Some(ip) = ip {
             self.neighbours.remove(vni, &ip);
         }
@@ -379,12 +382,13 @@ impl Vtep {
         }
     }
 
-    /// A static neighbour entry for ARP suppression (`ip neigh add IP lladdr MAC dev vxlan0`).
+    /// A static neighbour entry for ARP (IPv4) or ND (IPv6) suppression (`ip neigh add IP
+    /// lladdr MAC dev vxlan0`).
     pub fn add_static_neighbour(
         &mut self,
         now: Instant,
         vni: Vni,
-        ip: Ipv4Address,
+        ip: IpAddress,
         mac: Mac,
     ) -> Result<(), ConfigError> {
         if !self.networks.contains_key(&vni) {

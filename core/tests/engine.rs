@@ -139,7 +139,7 @@ fn arp_suppression_answers_locally_and_sends_nothing() {
         ..n
     });
     f.vteps[0]
-        .add_static_neighbour(f.now, VNI, host_ip(2), mac(2))
+        .add_static_neighbour(f.now, VNI, host_ip(2).into(), mac(2))
         .unwrap();
     f.send(
         0,

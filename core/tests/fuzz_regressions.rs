@@ -93,3 +93,59 @@ fn underlay_from_own_address_is_not_learned() {
         Some(Destination::Local(PortId(0)))
     );
 }
+
+/// wire_ndisc and vtep_ops: a Neighbour Solicitation from a multicast source address (which no
+/// packet may have, RFC 4291 section 2.7) was answered, and the answer, to that group with the
+/// Solicited flag set, was itself malformed. Such a solicitation is now refused as
+/// `malformed_nd`.
+#[test]
+fn a_solicitation_from_a_multicast_source_is_refused_not_answered() {
+    use vtep_core::wire::Ipv6Address;
+    use vtep_core::wire::ndisc::{self, Malformed, Solicitation};
+    let now = Instant::from_secs(1);
+    let vni = Vni::new(42).unwrap();
+    let mut vtep = Vtep::new(VtepConfig::new(LOCAL), now).unwrap();
+    let mut network = NetworkConfig::new(vni);
+    network.arp_proxy = true;
+    vtep.add_network(network, now).unwrap();
+    let port = vtep.add_port(vni).unwrap();
+    let target = Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 2);
+    vtep.add_static_neighbour(
+        now,
+        vni,
+        IpAddress::Ipv6(target),
+        EthernetAddress([2, 0, 0, 0, 0, 2]),
+    )
+    .unwrap();
+    let ns = Solicitation {
+        eth_src: HOST,
+        eth_dst: EthernetAddress([0x33, 0x33, 0xff, 0, 0, 2]),
+        src: Ipv6Address::new(0xff42, 0, 0, 0, 0, 0, 0, 1),
+        dst: Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2),
+        traffic_class: 0,
+        target,
+        source_lladdr: Some(HOST),
+    };
+    let mut buf = vec![0u8; 64 + ns.buffer_len()];
+    ns.emit(&mut buf[64..]);
+    assert_eq!(ndisc::parse(&buf[64..]), Err(Malformed::MulticastSource));
+    let frame = 64..buf.len();
+    vtep.handle_input(
+        now,
+        Input::Local {
+            port,
+            buf: &mut buf,
+            frame,
+        },
+    );
+    let outputs = drain(&mut vtep);
+    assert!(
+        outputs
+            .iter()
+            .all(|o| !matches!(o, Output::Deliver(_) | Output::Transmit(_))),
+        "{outputs:?}"
+    );
+    let counters = vtep.counters(vni).unwrap();
+    assert_eq!(counters.drops.get(DropReason::MalformedNd), 1);
+    assert_eq!(counters.nd_suppressed, 0);
+}

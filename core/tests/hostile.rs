@@ -2,8 +2,10 @@
 //! test checks that the input is dropped under the right `DropReason`, charged to the right
 //! network (or to none), by exactly the expected amount and under no other reason; that nothing
 //! is delivered or transmitted that should not be, nothing is learned that should not be; and
-//! that legitimate traffic still flows afterwards. `native-vtep/tests/hostile.rs` runs the same
-//! catalogue end to end against the daemon with packets crafted by scapy.
+//! that legitimate traffic still flows afterwards. Malformed IPv6 Neighbour Discovery
+//! (`malformed_nd`) is an entry too; `nd.rs` holds ND suppression's properties.
+//! `native-vtep/tests/hostile.rs` runs the same catalogue end to end against the daemon with
+//! packets crafted by scapy.
 
 // In the browser (`wasm-pack test core`, suite `wasm-pack-core`) these same tests run as
 // wasm-bindgen tests: the playground runs this code on a 32-bit target.
@@ -13,13 +15,15 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::*;
+use smoltcp::wire::Icmpv6Packet;
 use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, Encapsulation, InnerVlanPolicy, NetworkConfig, VtepConfig};
+use vtep_core::wire::ndisc::{self, Malformed};
 use vtep_core::wire::outer::{self, OuterRepr, Transport, UdpChecksum};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, IpAddress, Ipv4Address,
-    Ipv6Address,
+    Ipv6Address, Ipv6Packet,
 };
 use vtep_core::{Destination, Instant, PortId, Vni};
 
@@ -44,6 +48,23 @@ fn victim(
     f.take_delivered();
     f.take_wire();
     (f, good, transport)
+}
+
+/// [`victim`] with ARP and ND suppression on, and `ip` a static neighbour of VTEP 0 at host 2's
+/// MAC; returns the fabric and the transport of the good datagram.
+fn proxy_victim(ip: IpAddress) -> (Fabric, Transport) {
+    let (mut f, _, transport) = victim(
+        |n| NetworkConfig {
+            arp_proxy: true,
+            ..n
+        },
+        |c| c,
+    );
+    let now = f.now;
+    f.vteps[0]
+        .add_static_neighbour(now, VNI, ip, mac(2))
+        .unwrap();
+    (f, transport)
 }
 
 /// Legitimate traffic still flows both ways, unicast (no flooding: the FDB is intact).
@@ -549,17 +570,7 @@ fn datagrams_from_outside_the_peer_list() {
 
 #[test]
 fn gratuitous_arp_against_a_static_neighbour() {
-    let (mut f, _, transport) = victim(
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-        |c| c,
-    );
-    let now = f.now;
-    f.vteps[0]
-        .add_static_neighbour(now, VNI, host_ip(2), mac(2))
-        .unwrap();
+    let (mut f, transport) = proxy_victim(host_ip(2).into());
     let evil = mac(66);
     let garp = |op| arp(op, (evil, host_ip(2)), host_ip(2));
     let mut keep = Fabric::new(2, |n| n);
@@ -572,7 +583,10 @@ fn gratuitous_arp_against_a_static_neighbour() {
     }
     // A gratuitous ARP announces: it is forwarded like any broadcast, not dropped.
     assert_drops(&f.vteps[0], &before, &[]);
-    let entry = *f.vteps[0].neighbours().lookup(VNI, &host_ip(2)).unwrap();
+    let entry = *f.vteps[0]
+        .neighbours()
+        .lookup(VNI, &host_ip(2).into())
+        .unwrap();
     assert_eq!((entry.mac, entry.origin), (mac(2), Origin::Static));
     // A request for it is still answered locally, with the static MAC.
     f.take_delivered();
@@ -599,7 +613,11 @@ fn gratuitous_arp_against_a_static_neighbour() {
     f.send(0, P0, &arp(ArpOperation::Request, (mac(3), other), other));
     f.send(0, P0, &arp(ArpOperation::Request, (evil, other), other));
     assert_eq!(
-        f.vteps[0].neighbours().lookup(VNI, &other).unwrap().mac,
+        f.vteps[0]
+            .neighbours()
+            .lookup(VNI, &other.into())
+            .unwrap()
+            .mac,
         evil
     );
     still_works(&mut f);
@@ -661,4 +679,155 @@ fn zero_length_and_65535_byte_datagrams() {
         &[(Some(all_ones), DropReason::TooBig, 1)],
     );
     nothing_out(&mut f);
+}
+
+/// Neighbour Discovery that RFC 4861 section 7.1 says to discard, each from an attacker's MAC
+/// with the proxy on and the target known: the engine drops it as `malformed_nd`, answers
+/// none, floods none, learns nothing from it (neither the MAC nor an address), from a port and
+/// from the underlay alike.
+fn malformed_nd_frames() -> Vec<(Malformed, Vec<u8>)> {
+    let evil = mac(66);
+    let ask = ns(evil, host_ip6(66), host_ip6(2));
+    let good_ns = ns_frame(&ask);
+    let good_na = na_frame(&unsolicited_na(evil, host_ip6(2)));
+    // The frame with `edit` applied and the ICMPv6 checksum made right again, so the one
+    // fault is the one named.
+    let edited = |frame: &[u8], edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut f = frame.to_vec();
+        edit(&mut f);
+        let ip = Ipv6Packet::new_unchecked(&f[14..]);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let end = (54 + usize::from(ip.payload_len())).min(f.len());
+        Icmpv6Packet::new_unchecked(&mut f[54..end]).fill_checksum(&src, &dst);
+        f
+    };
+    vec![
+        // Forwarded by a router: not from this link.
+        (Malformed::HopLimit(64), edited(&good_ns, &|f| f[21] = 64)),
+        (Malformed::HopLimit(1), edited(&good_na, &|f| f[21] = 1)),
+        (Malformed::Code(1), edited(&good_ns, &|f| f[55] = 1)),
+        (Malformed::Checksum, {
+            let mut f = good_ns.clone();
+            f[57] ^= 0xff;
+            f
+        }),
+        (Malformed::Options, edited(&good_ns, &|f| f[79] = 0)),
+        // The source link-layer option claims 16 bytes where 8 remain.
+        (Malformed::Options, edited(&good_ns, &|f| f[79] = 2)),
+        // Two stray bytes after the last option: a truncated option header.
+        (
+            Malformed::Options,
+            edited(&good_ns, &|f| {
+                f.extend_from_slice(&[1, 1]);
+                f[19] += 2;
+            }),
+        ),
+        // The IPv6 payload length says 8 bytes more than the frame holds.
+        (Malformed::Truncated, edited(&good_ns, &|f| f[19] += 8)),
+        // From a group address, which no packet may come from.
+        (
+            Malformed::MulticastSource,
+            edited(&good_ns, &|f| {
+                f[22..38].copy_from_slice(&Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets());
+            }),
+        ),
+        (
+            Malformed::MulticastTarget,
+            edited(&good_ns, &|f| {
+                f[62..78].copy_from_slice(&solicited_node(host_ip6(2)).0.octets());
+            }),
+        ),
+        // A duplicate address detection probe that carries a link-layer address.
+        (
+            Malformed::BadProbe,
+            edited(&good_ns, &|f| f[22..38].fill(0)),
+        ),
+        // A solicited advertisement to all nodes.
+        (
+            Malformed::SolicitedToMulticast,
+            edited(&good_na, &|f| f[58] |= 0x40),
+        ),
+    ]
+}
+
+#[test]
+fn malformed_neighbour_discovery() {
+    let (mut f, transport) = proxy_victim(host_ip6(2).into());
+    let frames = malformed_nd_frames();
+    let mut keep = Fabric::new(2, |n| n);
+    let neighbours = f.vteps[0].neighbours().len();
+    let before = drops(&f.vteps[0]);
+    for (what, bad) in &frames {
+        assert_eq!(ndisc::parse(bad), Err(*what), "the catalogue's frame");
+        f.send(0, P0, bad);
+        assert!(
+            f.take_delivered().is_empty(),
+            "{what:?}: answered or forwarded"
+        );
+        assert!(f.take_wire().is_empty(), "{what:?}: flooded");
+    }
+    let n = frames.len() as u64;
+    assert_drops(
+        &f.vteps[0],
+        &before,
+        &[(Some(VNI), DropReason::MalformedNd, n)],
+    );
+    // From the underlay: the same, charged to the network.
+    let before = drops(&f.vteps[0]);
+    for (_, bad) in &frames {
+        let (d, _) = keep.datagram_from_1(bad);
+        f.underlay_input(0, underlay(2), transport, &d);
+    }
+    assert_drops(
+        &f.vteps[0],
+        &before,
+        &[(Some(VNI), DropReason::MalformedNd, n)],
+    );
+    nothing_out(&mut f);
+    // Nothing learned from any of it: no MAC, no address, the static entry untouched.
+    assert!(f.vteps[0].fdb().lookup(VNI, &mac(66)).is_none());
+    assert_eq!(f.vteps[0].neighbours().len(), neighbours);
+    assert_eq!(
+        f.vteps[0]
+            .neighbours()
+            .lookup(VNI, &host_ip6(2).into())
+            .unwrap()
+            .mac,
+        mac(2)
+    );
+    assert_eq!(f.vteps[0].counters(VNI).unwrap().nd_suppressed, 0);
+    // A well-formed solicitation is still answered.
+    f.send(0, P0, &ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2))));
+    assert!(f.take_wire().is_empty());
+    assert_eq!(f.take_delivered().len(), 1);
+    assert_eq!(f.vteps[0].counters(VNI).unwrap().nd_suppressed, 1);
+    still_works(&mut f);
+}
+
+#[test]
+fn unsolicited_advertisement_against_a_static_neighbour() {
+    let target = IpAddress::Ipv6(host_ip6(2));
+    let (mut f, transport) = proxy_victim(target);
+    let evil = mac(66);
+    let claim = na_frame(&unsolicited_na(evil, host_ip6(2)));
+    let mut keep = Fabric::new(2, |n| n);
+    let before = drops(&f.vteps[0]);
+    f.send(0, P0, &claim);
+    let (d, _) = keep.datagram_from_1(&claim);
+    f.underlay_input(0, underlay(2), transport, &d);
+    // An announcement is forwarded like any multicast, not dropped; the static entry stands.
+    assert_drops(&f.vteps[0], &before, &[]);
+    let entry = *f.vteps[0].neighbours().lookup(VNI, &target).unwrap();
+    assert_eq!((entry.mac, entry.origin), (mac(2), Origin::Static));
+    f.take_delivered();
+    f.take_wire();
+    f.send(0, P0, &ns_frame(&ns(mac(1), host_ip6(1), host_ip6(2))));
+    assert!(f.take_wire().is_empty());
+    let answer = f.take_delivered();
+    assert_eq!(
+        &answer[0].frame[6..12],
+        &mac(2).0,
+        "answered with the static MAC"
+    );
+    still_works(&mut f);
 }

@@ -403,7 +403,7 @@ impl World {
                 // A static neighbour and FDB entry in a random served VNI.
                 let n = mine[rng.below(mine.len() as u64) as usize];
                 let h = rng.below(HOSTS);
-                v.add_static_neighbour(now, n, host_ip(h), host_mac(h))
+                v.add_static_neighbour(now, n, host_ip(h).into(), host_mac(h))
                     .unwrap();
                 seen.announced(n, host_ip(h), host_mac(h));
                 let dest = Destination::Remote(address(rng.below(VTEPS as u64) as usize));
@@ -635,8 +635,12 @@ impl World {
                 }
             }
             for (n, ip, entry) in vtep.neighbours().iter() {
+                // The traffic here is IPv4 only: an IPv6 neighbour was never seen anywhere.
+                let IpAddress::Ipv4(v4) = ip else {
+                    panic!("VTEP {v}: IPv6 neighbour {ip} from IPv4 traffic");
+                };
                 assert!(
-                    self.seen[v].has_neigh(n, ip, entry.mac),
+                    self.seen[v].has_neigh(n, v4, entry.mac),
                     "VTEP {v}: neighbour {ip} -> {} in VNI {n} was never seen there",
                     entry.mac
                 );

@@ -2,7 +2,8 @@
 //! global allocator, per thread) watches every branch of the engine's data path, each after a
 //! warm-up that learned the MACs involved: flooding to two peers, unicast encapsulation and
 //! decapsulation over VXLAN, Geneve and NVGRE, over an IPv4 and an IPv6 underlay, an ARP
-//! request answered by the proxy, rate-limited drops, a datagram to an unknown port, and
+//! request and an IPv6 Neighbour Solicitation answered by the proxy (and a malformed one
+//! dropped), rate-limited drops, a datagram to an unknown port, and
 //! learned entries ageing out and being learned again. Each case also checks that the branch
 //! really ran (its counter moved), so a test that stopped reaching it would fail.
 #![cfg(not(target_arch = "wasm32"))] // watches the global allocator of a native test process
@@ -13,6 +14,7 @@ use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{
     DropReason, Encapsulation, Input, NetworkConfig, NetworkCounters, Output, Vtep, VtepConfig,
 };
+use vtep_core::wire::ndisc::Solicitation;
 use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, IpAddress, Ipv4Address, Ipv6Address,
@@ -242,8 +244,9 @@ fn an_ipv6_underlay_does_not_allocate() {
     assert_eq!(p.counters(1).decap_frames, 2 * (ROUNDS as u64 + 1));
 }
 
-#[test]
-fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
+/// A pair over IPv4 with ARP and ND suppression on, where VTEP 0 has `known` as a static
+/// neighbour at host 2's MAC.
+fn proxy_pair(known: IpAddress) -> Pair {
     let mut p = Pair::new(
         ipv4,
         |v| v,
@@ -252,13 +255,19 @@ fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
             ..n
         },
     );
+    p.vteps[0]
+        .add_static_neighbour(p.now, VNI, known, host(2))
+        .unwrap();
+    p
+}
+
+#[test]
+fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
     let (asker, known) = (
         Ipv4Address::new(192, 168, 0, 1),
         Ipv4Address::new(192, 168, 0, 2),
     );
-    p.vteps[0]
-        .add_static_neighbour(p.now, VNI, known, host(2))
-        .unwrap();
+    let mut p = proxy_pair(known.into());
     let request = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Request,
         source_hardware_addr: host(1),
@@ -279,6 +288,43 @@ fn an_arp_request_answered_by_the_proxy_does_not_allocate() {
     });
     assert_eq!(made, 0, "allocated {made} times");
     assert_eq!(p.counters(0).arp_suppressed, ROUNDS as u64 + 1);
+}
+
+#[test]
+fn a_neighbour_solicitation_answered_by_the_proxy_does_not_allocate() {
+    let (asker, known) = (
+        Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 1),
+        Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, 2),
+    );
+    let mut p = proxy_pair(known.into());
+    let o = known.octets();
+    let ns = Solicitation {
+        eth_src: host(1),
+        eth_dst: EthernetAddress([0x33, 0x33, 0xff, o[13], o[14], o[15]]),
+        src: asker,
+        dst: Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2),
+        traffic_class: 0,
+        target: known,
+        source_lladdr: Some(host(1)),
+    };
+    let len = ns.buffer_len();
+    let mut frame = vec![0u8; len];
+    ns.emit(&mut frame);
+    let made = allocations(&mut p, |p| {
+        // Written again each round: the answer replaced it in the buffer.
+        p.buf[MAX_HEADROOM..MAX_HEADROOM + len].copy_from_slice(&frame);
+        let answered = p.local(0, len);
+        assert_eq!((answered.transmits, answered.delivers), (0, 1));
+        // The same with a bad hop limit: dropped, counted.
+        p.buf[MAX_HEADROOM..MAX_HEADROOM + len].copy_from_slice(&frame);
+        p.buf[MAX_HEADROOM + 21] = 64;
+        let dropped = p.local(0, len);
+        assert_eq!((dropped.transmits, dropped.delivers), (0, 0));
+    });
+    assert_eq!(made, 0, "allocated {made} times");
+    let c = p.counters(0);
+    assert_eq!(c.nd_suppressed, ROUNDS as u64 + 1);
+    assert_eq!(c.drops.get(DropReason::MalformedNd), ROUNDS as u64 + 1);
 }
 
 #[test]

@@ -5,37 +5,18 @@
 //! (as CI does), where they fail.
 #![cfg(not(target_arch = "wasm32"))] // runs the tshark program: native only
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-use vtep_core::pcap::PcapWriter;
+use common::tshark;
+use vtep_core::Vni;
 use vtep_core::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
-    Ipv4Repr, Ipv6Address,
+    ArpOperation, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
+    Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address,
     flow::{self, DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT},
     geneve, nvgre,
     outer::{self, OuterRepr, Transport, UdpChecksum},
     vxlan,
 };
-use vtep_core::{Instant, Vni};
-
-const MISSING: &str = "tshark is missing: run `cargo xtask setup` (installs Debian's tshark)";
-
-/// Whether to run: false (after saying why) when tshark is absent and not required.
-fn tshark_present() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("OVERLAY_LAB_REQUIRE_TOOLS").is_some() {
-            panic!("{MISSING}");
-        }
-        eprintln!("skipping: {MISSING}");
-    }
-    found
-}
 
 const VNI: u32 = 5001;
 const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
@@ -47,23 +28,7 @@ const INNER_B: Ipv4Address = Ipv4Address::new(192, 168, 50, 2);
 const SEED: u64 = 0x6f76_6572_6c61_7921;
 
 fn arp_request() -> Vec<u8> {
-    let arp = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
-        source_hardware_addr: MAC_A,
-        source_protocol_addr: INNER_A,
-        target_hardware_addr: EthernetAddress([0; 6]),
-        target_protocol_addr: INNER_B,
-    };
-    let eth = EthernetRepr {
-        src_addr: MAC_A,
-        dst_addr: EthernetAddress::BROADCAST,
-        ethertype: EthernetProtocol::Arp,
-    };
-    let mut frame = vec![0u8; eth.buffer_len() + arp.buffer_len()];
-    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.emit(&mut f);
-    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
-    frame
+    common::arp(ArpOperation::Request, (MAC_A, INNER_A), INNER_B)
 }
 
 fn echo_request() -> Vec<u8> {
@@ -179,49 +144,10 @@ fn encapsulate(
     buf
 }
 
-/// Write the frames to a pcap, run tshark with checksum validation on, return one row of the
-/// requested fields per frame.
-fn decode(name: &str, frames: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
-    let mut pcap = PcapWriter::new();
-    for (i, f) in frames.iter().enumerate() {
-        pcap.write_frame(Instant::from_micros(1_000_000 * i as i64), f);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let path: PathBuf = std::env::temp_dir().join(format!(
-        "overlay-lab-{name}-{}-{nanos}.pcap",
-        std::process::id()
-    ));
-    std::fs::write(&path, pcap.as_bytes()).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(&path);
-    for pref in ["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"] {
-        cmd.args(["-o", pref]);
-    }
-    cmd.args(["-T", "fields", "-E", "separator=/t"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("running tshark");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
-}
-
 /// Compare tshark's rows with the expected ones, field by field with names in the message.
 fn check(name: &str, frames: &[Vec<u8>], expect: &[(&str, [&str; 2])]) {
     let fields: Vec<&str> = expect.iter().map(|(f, _)| *f).collect();
-    let rows = decode(name, frames, &fields);
+    let rows = tshark::decode(name, frames, &fields);
     assert_eq!(rows.len(), frames.len(), "{name}: one row per frame");
     for (i, row) in rows.iter().enumerate() {
         let got: Vec<(&str, &str)> = fields
@@ -249,7 +175,7 @@ const NOT_PRESENT: &str = "3";
 
 #[test]
 fn vxlan_over_ipv4() {
-    if !tshark_present() {
+    if !tshark::present() {
         return;
     }
     let (arp, icmp) = (arp_request(), echo_request());
@@ -298,7 +224,7 @@ fn vxlan_over_ipv4() {
 
 #[test]
 fn geneve_over_ipv6_with_option() {
-    if !tshark_present() {
+    if !tshark::present() {
         return;
     }
     let (arp, icmp) = (arp_request(), echo_request());
@@ -359,7 +285,7 @@ fn geneve_over_ipv6_with_option() {
 
 #[test]
 fn nvgre_over_ipv4() {
-    if !tshark_present() {
+    if !tshark::present() {
         return;
     }
     let (arp, icmp) = (arp_request(), echo_request());
@@ -401,7 +327,7 @@ fn nvgre_over_ipv4() {
 /// request to its one peer and the outer headers are written in place.
 #[test]
 fn engine_sample_decodes_as_vxlan_arp() {
-    if !tshark_present() {
+    if !tshark::present() {
         return;
     }
     let frame = vtep_core::sample::encapsulated_arp();
@@ -418,6 +344,59 @@ fn engine_sample_decodes_as_vxlan_arp() {
             ("ip.dst", ["10.0.0.2", ""]),
             ("ip.checksum.status", [GOOD, ""]),
             ("arp.dst.proto_ipv4", ["192.168.1.2", ""]),
+        ],
+    );
+}
+
+/// ND suppression: the engine (proxy on) answers a Neighbour Solicitation for a static IPv6
+/// neighbour, and Wireshark reads the answer as a Neighbour Advertisement with the flags,
+/// target and link-layer option the kernel's proxy sends, and a good ICMPv6 checksum.
+#[test]
+fn nd_answer_decodes_as_a_neighbour_advertisement() {
+    use common::{Fabric, P0, host_ip6};
+    use vtep_core::vtep::NetworkConfig;
+    if !tshark::present() {
+        return;
+    }
+    // VTEP 10.0.0.1, VNI 5001, proxy on, knowing fd42::2 at MAC_B.
+    let mut f = Fabric::new(1, |n| NetworkConfig {
+        arp_proxy: true,
+        ..n
+    });
+    let now = f.now;
+    f.vteps[0]
+        .add_static_neighbour(now, common::VNI, IpAddress::Ipv6(host_ip6(2)), MAC_B)
+        .unwrap();
+    // From fd42::1 to fd42::2's solicited-node group, MAC_A as the source link-layer address.
+    let solicitation = common::ns_frame(&common::ns(MAC_A, host_ip6(1), host_ip6(2)));
+    f.send(0, P0, &solicitation);
+    assert!(f.take_wire().is_empty(), "sent into the underlay");
+    let answer = f.take_delivered().pop().expect("answered").frame;
+    check(
+        "nd-answer",
+        &[solicitation, answer],
+        &[
+            (
+                "frame.protocols",
+                ["eth:ethertype:ipv6:icmpv6", "eth:ethertype:ipv6:icmpv6"],
+            ),
+            ("eth.src", ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]),
+            ("eth.dst", ["33:33:ff:00:00:02", "02:00:00:00:00:0a"]),
+            ("ipv6.src", ["fd42::1", "fd42::2"]),
+            ("ipv6.dst", ["ff02::1:ff00:2", "fd42::1"]),
+            ("ipv6.hlim", ["255", "255"]),
+            ("icmpv6.type", ["135", "136"]),
+            ("icmpv6.checksum.status", [GOOD, GOOD]),
+            ("icmpv6.nd.ns.target_address", ["fd42::2", ""]),
+            ("icmpv6.nd.na.target_address", ["", "fd42::2"]),
+            ("icmpv6.nd.na.flag.r", ["", "0"]),
+            ("icmpv6.nd.na.flag.s", ["", "1"]),
+            ("icmpv6.nd.na.flag.o", ["", "1"]),
+            ("icmpv6.opt.type", ["1", "2"]),
+            (
+                "icmpv6.opt.linkaddr",
+                ["02:00:00:00:00:0a", "02:00:00:00:00:0b"],
+            ),
         ],
     );
 }

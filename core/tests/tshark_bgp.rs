@@ -4,11 +4,11 @@
 //!
 //! Without tshark on PATH the tests print why and pass, unless OVERLAY_LAB_REQUIRE_TOOLS is set
 //! (as CI does), where they fail.
+#![cfg(not(target_arch = "wasm32"))] // runs the tshark program: native only
 
-use std::process::Command;
+mod common;
 
-use vtep_core::Instant;
-use vtep_core::pcap::PcapWriter;
+use common::tshark;
 use vtep_core::wire::bgp::attr::{AsPath, MpReach, NextHop, Origin, PmsiTunnel, pmsi_type};
 use vtep_core::wire::bgp::{
     Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute,
@@ -18,22 +18,6 @@ use vtep_core::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
     Ipv4Address, Ipv4Packet, Ipv4Repr,
 };
-
-const MISSING: &str = "tshark is missing: run `cargo xtask setup` (installs Debian's tshark)";
-
-fn tshark_present() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("OVERLAY_LAB_REQUIRE_TOOLS").is_some() {
-            panic!("{MISSING}");
-        }
-        eprintln!("skipping: {MISSING}");
-    }
-    found
-}
 
 const VTEP: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const RR: Ipv4Address = Ipv4Address::new(10, 0, 0, 254);
@@ -75,34 +59,6 @@ fn frames(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
             p.payload_mut().copy_from_slice(&tcp);
             frame
         })
-        .collect()
-}
-
-fn decode(frames: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
-    let mut pcap = PcapWriter::new();
-    for (i, f) in frames.iter().enumerate() {
-        pcap.write_frame(Instant::from_micros(1_000_000 * i as i64), f);
-    }
-    let path = std::env::temp_dir().join(format!("overlay-lab-bgp-{}.pcap", std::process::id()));
-    std::fs::write(&path, pcap.as_bytes()).unwrap();
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(&path)
-        .args(["-T", "fields", "-E", "separator=/t"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("running tshark");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
 }
 
@@ -170,7 +126,7 @@ fn messages() -> Vec<Vec<u8>> {
 
 #[test]
 fn tshark_decodes_open_and_evpn_updates() {
-    if !tshark_present() {
+    if !tshark::present() {
         return;
     }
     let frames = frames(&messages());
@@ -191,7 +147,7 @@ fn tshark_decodes_open_and_evpn_updates() {
         "bgp.evpn.nlri.mpls_ls1",
         "bgp.evpn.nlri.vni",
     ];
-    let rows = decode(&frames, &fields);
+    let rows = tshark::decode("bgp", &frames, &fields);
     assert_eq!(rows.len(), 3, "{rows:?}");
     let get = |row: usize, field: &str| -> &str {
         let i = fields.iter().position(|f| *f == field).unwrap();

@@ -19,6 +19,8 @@ pub enum SessionError {
         subcode: u8,
         /// RFC 9003 shutdown communication, if any.
         message: Option<String>,
+        /// The session was up (the peer ended it) rather than coming up (the peer refused it).
+        established: bool,
     },
     /// This speaker sent a NOTIFICATION for a malformed message.
     Malformed {
@@ -72,9 +74,9 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Unreachable { address } => write!(
                 f,
-                "peer {address} unreachable: the TCP connection to port 179 failed; check the \
-                 address, the underlay route, and that the peer listens (FRR: `neighbor` or \
-                 `bgp listen range` covering this address)"
+                "peer {address} unreachable: no TCP connection to port 179 (refused, or no \
+                 answer in time); check the address, the underlay route, and that the peer \
+                 listens (FRR: `neighbor` or `bgp listen range` covering this address)"
             ),
             SessionError::ConnectionClosed => f.write_str(
                 "the peer closed the connection without saying why; see its log (FRR: `show bgp \
@@ -84,10 +86,12 @@ impl fmt::Display for SessionError {
                 code,
                 subcode,
                 message,
+                established,
             } => {
                 write!(
                     f,
-                    "the peer refused the session: {}",
+                    "the peer {} the session: {}",
+                    if *established { "closed" } else { "refused" },
                     words(*code, *subcode)
                 )?;
                 if let Some(text) = message {
@@ -141,7 +145,8 @@ impl fmt::Display for SessionError {
             ),
             SessionError::RouteLimit { limit } => write!(
                 f,
-                "the peer sent more than {limit} routes; raise max_routes for it or find why it \
+                "the peer sent more than {limit} routes, the limit for one peer (native-vtep: \
+                 --max-address); raise it if the fabric is that large, or find why the peer \
                  floods"
             ),
             SessionError::AdministrativeStop => f.write_str("stopped by the operator"),

@@ -97,13 +97,20 @@ impl FdbAction {
                 vtep,
                 seq,
             } => {
-                engine.install_route(now, vni, mac, Some(ip), remote(vtep), seq)?;
+                engine.install_route(
+                    now,
+                    vni,
+                    mac,
+                    Some(IpAddress::Ipv4(ip)),
+                    remote(vtep),
+                    seq,
+                )?;
             }
             FdbAction::WithdrawMac { vni, mac } => {
                 engine.withdraw_route(vni, &mac, None);
             }
             FdbAction::WithdrawIp { vni, ip } => {
-                engine.neighbours_mut().remove(vni, &ip);
+                engine.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
             }
             FdbAction::AddFloodPeer { vni, vtep } => {
                 engine.add_flood_peer(vni, IpAddress::Ipv4(vtep))?;

@@ -10,7 +10,7 @@ use vtep_core::wire::bgp::{
     EvpnRoute, ExtCommunity, Malformed, MpReach, MpUnreach, NextHop, Origin, RouteKey,
     UpdatePacket, UpdateRepr,
 };
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
+use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Destination, Mac};
 
 use crate::PeerId;
@@ -112,7 +112,12 @@ impl Speaker {
                 mac,
                 dest: Destination::Local(_),
             } => self.withdraw_local(vni, mac),
-            E::NeighbourLearned { vni, ip, mac } => self.add_local_ip(vni, mac, ip),
+            // Type-2 routes carry IPv4 addresses here; IPv6 neighbours are not advertised yet.
+            E::NeighbourLearned {
+                vni,
+                ip: IpAddress::Ipv4(ip),
+                mac,
+            } => self.add_local_ip(vni, mac, ip),
             E::DuplicateFrozen { vni, mac, .. } => self.freeze_local(vni, mac),
             _ => {}
         }
@@ -489,11 +494,21 @@ impl Speaker {
         let Some(MpReach::Evpn { next_hop, routes }) = repr.mp_reach else {
             return true;
         };
+        // Our own routes reflected back (RFC 4456 section 8) are dropped like loops, but
+        // counted apart: a reflector may send them in normal operation (FRR does).
+        let own = repr.originator_id == Some(self.config.router_id);
         let looped = self.looped(&repr);
-        if looped && let Some(p) = self.peer_mut(peer) {
-            p.counters.routes_looped += routes.iter().count() as u64;
+        if (own || looped)
+            && let Some(p) = self.peer_mut(peer)
+        {
+            let n = routes.iter().count() as u64;
+            if own {
+                p.counters.routes_own_reflected += n;
+            } else {
+                p.counters.routes_looped += n;
+            }
         }
-        if verdict.treat_as_withdraw() || looped {
+        if verdict.treat_as_withdraw() || looped || own {
             for route in routes.iter() {
                 self.withdraw_route(peer, &route);
             }
@@ -602,11 +617,9 @@ impl Speaker {
         }
     }
 
-    /// Our own routes coming back, or routes that crossed our AS or cluster (RFC 4271 section
-    /// 9.1.2, RFC 4456 section 8).
+    /// Routes that crossed our AS or our cluster (RFC 4271 section 9.1.2, RFC 4456 section 8).
     fn looped(&self, repr: &UpdateRepr<'_>) -> bool {
         repr.as_path.is_some_and(|p| p.contains(self.config.asn))
-            || repr.originator_id == Some(self.config.router_id)
             || self.config.route_reflector.is_some_and(|cluster| {
                 repr.cluster_list
                     .is_some_and(|list| list.iter().any(|id| id == cluster))

@@ -71,9 +71,13 @@ pub struct PeerCounters {
     pub routes_withdrawn: u64,
     /// Routes ignored: unknown route types, families not negotiated, IPv6 next hops.
     pub routes_ignored: u64,
-    /// Routes dropped as loops: our AS in the AS_PATH, our router ID as ORIGINATOR_ID, our
-    /// cluster ID in the CLUSTER_LIST (RFC 4271 9.1.2, RFC 4456 8).
+    /// Routes dropped as loops: our AS in the AS_PATH, our cluster ID in the CLUSTER_LIST
+    /// (RFC 4271 9.1.2, RFC 4456 8).
     pub routes_looped: u64,
+    /// Our own routes coming back with our router ID as ORIGINATOR_ID, dropped (RFC 4456 8).
+    /// Not a fault: FRR's reflector sends a client's routes back to it (its update groups
+    /// leave the check to the receiver), so this counts every route we originate.
+    pub routes_own_reflected: u64,
     /// Malformed messages and attributes, by reason.
     pub malformed: MalformedCounters,
     /// Times the session reached Established.

@@ -352,7 +352,15 @@ impl Speaker {
         for id in self.peer_ids().collect::<Vec<_>>() {
             let Some(peer) = self.peer(id) else { continue };
             if peer.connect_at.is_some_and(|t| t <= now) {
-                self.connect(id);
+                if peer.state == State::Connect {
+                    // No answer within a whole retry interval: give the attempt up, as
+                    // unreachable, and try again after the backoff.
+                    let address = peer.address();
+                    self.outputs.push_back(Output::Close(id));
+                    self.session_down(id, SessionError::Unreachable { address });
+                } else {
+                    self.connect(id);
+                }
             }
             let Some(peer) = self.peer(id) else { continue };
             if peer.hold_at.is_some_and(|t| t <= now) {
@@ -376,14 +384,6 @@ impl Speaker {
     fn connect(&mut self, id: PeerId) {
         let now = self.now;
         let retry = self.retry_delay(id);
-        let Some(peer) = self.peer_mut(id) else {
-            return;
-        };
-        if peer.state == State::Connect {
-            // The attempt took a whole retry interval: give it up and try again.
-            peer.failures = peer.failures.saturating_add(1);
-            self.outputs.push_back(Output::Close(id));
-        }
         let Some(peer) = self.peer_mut(id) else {
             return;
         };
@@ -629,6 +629,7 @@ impl Speaker {
                     code: n.code,
                     subcode: n.subcode,
                     message: n.shutdown_message().map(ToString::to_string),
+                    established: state == State::Established,
                 };
                 self.session_down(id, error);
                 return false;

@@ -185,6 +185,14 @@ impl Speaker {
         }
     }
 
+    /// The peer whose route decides where `mac` goes, when a remote path wins.
+    pub fn best_peer(&self, vni: Vni, mac: [u8; 6]) -> Option<PeerId> {
+        match self.best(vni, mac) {
+            Best::Remote { peer, .. } => Some(peer),
+            _ => None,
+        }
+    }
+
     /// The sequence number this speaker advertises for a local MAC.
     pub fn local_seq(&self, vni: Vni, mac: [u8; 6]) -> Option<u32> {
         self.local_mac(vni, mac).map(|l| l.seq)

@@ -325,3 +325,44 @@ fn a_reflector_reflects_with_originator_and_cluster_list() {
         Some((Destination::Local(_), _))
     ));
 }
+
+/// A connection attempt nobody answers (a SYN into the void) is given up after one retry
+/// interval and reported as unreachable, like a refused one; the next attempt waits.
+#[test]
+fn an_unanswered_connection_attempt_is_unreachable() {
+    use vtep_core::Instant;
+    use vtep_evpn::{Event, Input, Output, Speaker};
+    let now = Instant::from_secs(100);
+    let mut config = SpeakerConfig::new(ASN, ip(1));
+    timers(&mut config);
+    let mut s = Speaker::new(config, now);
+    let p = s.add_peer(PeerConfig::active(ip(9), ASN)).unwrap();
+    let drain = |s: &mut Speaker| {
+        let mut out = Vec::new();
+        loop {
+            match s.poll_output() {
+                Output::Timeout(at) => return (out, at),
+                o => out.push(o),
+            }
+        }
+    };
+    s.handle_input(now, Input::Timeout);
+    let (out, at) = drain(&mut s);
+    assert!(out.contains(&Output::Connect {
+        peer: p,
+        address: ip(9)
+    }));
+    let give_up = at.unwrap();
+    assert_eq!(give_up, now + Duration::from_secs(1));
+    s.handle_input(give_up, Input::Timeout);
+    let (out, at) = drain(&mut s);
+    assert!(out.contains(&Output::Close(p)), "{out:?}");
+    assert!(out.contains(&Output::Event(Event::SessionDown {
+        peer: p,
+        error: SessionError::Unreachable { address: ip(9) }
+    })));
+    assert!(!out.iter().any(|o| matches!(o, Output::Connect { .. })));
+    let status = s.peer_status(p).unwrap();
+    assert_eq!(status.state, State::Idle);
+    assert!(at.unwrap() > give_up, "the next attempt waits");
+}

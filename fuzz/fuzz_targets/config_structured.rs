@@ -21,11 +21,32 @@ const UNDERLAY_KEYS: [&str; 10] = [
     "udpcsum",
     "bogus",
 ];
-const NETWORK_KEYS: [&str; 12] = [
-    "tap", "vni", "encap", "remote", "learning", "proxy", "rate", "bridge", "fdb", "neigh", "mac",
+const NETWORK_KEYS: [&str; 14] = [
+    "tap",
+    "vni",
+    "encap",
+    "remote",
+    "learning",
+    "proxy",
+    "rate",
+    "bridge",
+    "fdb",
+    "neigh",
+    "mac",
     "ip",
+    "evpn",
+    "route_target",
 ];
-const WORDS: [&str; 12] = [
+const EVPN_KEYS: [&str; 7] = [
+    "asn",
+    "peers",
+    "router_id",
+    "hold_time",
+    "connect_retry",
+    "max_connect_retry",
+    "bogus",
+];
+const WORDS: [&str; 14] = [
     "vxlan",
     "geneve",
     "nvgre",
@@ -38,6 +59,8 @@ const WORDS: [&str; 12] = [
     "a/b",
     "x y",
     "02:00:00:00:00:01",
+    "65000:42",
+    "10.0.0.1:7",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -87,6 +110,7 @@ struct Config {
     underlay: Vec<(u8, Value)>,
     control: Option<String>,
     networks: Vec<Vec<(u8, Value)>>,
+    evpn: Option<Vec<(u8, Value)>>,
     /// Appended verbatim: the odd syntax error at the end of a valid file.
     tail: Option<String>,
 }
@@ -111,6 +135,12 @@ struct Args {
     udpcsum: bool,
     static_fdb: Vec<String>,
     static_neigh: Vec<String>,
+    evpn_asn: Option<u32>,
+    evpn_peer: Vec<Ip>,
+    evpn_router_id: Option<Ip>,
+    evpn_hold_time: Option<u64>,
+    evpn_connect_retry: Option<u64>,
+    evpn_route_target: Option<u8>,
 }
 
 fn string(out: &mut String, s: &str) {
@@ -142,7 +172,7 @@ fn value(out: &mut String, v: &Value, depth: u8) {
         Value::Bool(b) => {
             let _ = write!(out, "{b}");
         }
-        Value::Word(w) => string(out, WORDS[usize::from(w % 12)]),
+        Value::Word(w) => string(out, WORDS[usize::from(w % 14)]),
         Value::Text(t) => string(out, t),
         Value::Ip(ip) => string(out, &ip.addr().to_string()),
         Value::Array(items) if depth < 3 => {
@@ -161,7 +191,7 @@ fn value(out: &mut String, v: &Value, depth: u8) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                let _ = write!(out, "{} = ", NETWORK_KEYS[usize::from(key % 12)]);
+                let _ = write!(out, "{} = ", NETWORK_KEYS[usize::from(key % 14)]);
                 value(out, item, depth + 1);
             }
             out.push('}');
@@ -183,10 +213,18 @@ fn render(config: &Config) -> String {
         string(&mut out, control);
         out.push('\n');
     }
+    if let Some(evpn) = &config.evpn {
+        out.push_str("[evpn]\n");
+        for (key, v) in evpn.iter().take(8) {
+            let _ = write!(out, "{} = ", EVPN_KEYS[usize::from(key % 7)]);
+            value(&mut out, v, 0);
+            out.push('\n');
+        }
+    }
     for network in config.networks.iter().take(4) {
         out.push_str("\n[[network]]\n");
         for (key, v) in network.iter().take(12) {
-            let _ = write!(out, "{} = ", NETWORK_KEYS[usize::from(key % 12)]);
+            let _ = write!(out, "{} = ", NETWORK_KEYS[usize::from(key % 14)]);
             value(&mut out, v, 0);
             out.push('\n');
         }
@@ -199,7 +237,7 @@ fn render(config: &Config) -> String {
 
 fn run_args(a: &Args) -> RunArgs {
     RunArgs {
-        tap: a.tap.map(|t| WORDS[usize::from(t % 12)].to_string()),
+        tap: a.tap.map(|t| WORDS[usize::from(t % 14)].to_string()),
         vni: a.vni,
         remote: a.remote.iter().map(|ip| ip.addr()).collect(),
         encap: a.encap.map(|geneve| {
@@ -224,6 +262,12 @@ fn run_args(a: &Args) -> RunArgs {
         udpcsum: a.udpcsum,
         static_fdb: a.static_fdb.clone(),
         static_neigh: a.static_neigh.clone(),
+        evpn_asn: a.evpn_asn,
+        evpn_peer: a.evpn_peer.iter().map(|ip| ip.addr()).collect(),
+        evpn_router_id: a.evpn_router_id.map(Ip::addr),
+        evpn_hold_time: a.evpn_hold_time,
+        evpn_connect_retry: a.evpn_connect_retry,
+        evpn_route_target: a.evpn_route_target.map(|w| WORDS[usize::from(w % 14)].to_string()),
         ..RunArgs::default()
     }
 }

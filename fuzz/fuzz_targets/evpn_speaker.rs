@@ -367,7 +367,7 @@ fuzz_target!(|scenario: Scenario| {
                 h.now,
                 Input::Vtep(Event::NeighbourLearned {
                     vni: vni(),
-                    ip: Ipv4Address::new(192, 168, 42, ip),
+                    ip: IpAddress::Ipv4(Ipv4Address::new(192, 168, 42, ip)),
                     mac: mac(m),
                 }),
             ),

@@ -5,7 +5,9 @@
 //!
 //! After every step it checks what the engine promises: no panic; `poll_output` ends; outputs
 //! go only to ports of the input's network, with its VNI, never back to the ingress port (but
-//! an ARP-suppression reply), never from the underlay back into it; what is sent parses back to
+//! an ARP- or ND-suppression answer, which must be a valid reply that names a neighbour the
+//! table holds, and then the only output), never from the underlay back into it; what is sent
+//! parses back to
 //! the same VNI and inner frame and fits the MTU; counters match the outputs; the FDB never
 //! exceeds its maximum, never points at another network's port, and ages on time.
 #![no_main]
@@ -21,6 +23,7 @@ use vtep_core::vtep::{
 };
 use vtep_core::wire::outer::{self, Transport, UdpChecksum};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
+use vtep_core::wire::ndisc::{self, Advertisement, Message, NeighborFlags, Solicitation};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, IpAddress, Ipv4Address, Ipv6Address, dot1q,
     geneve, nvgre, vxlan,
@@ -48,6 +51,9 @@ const HOSTS: [[u8; 4]; 6] = [
     [0, 0, 0, 0],
     [255, 255, 255, 255],
 ];
+/// IPv6 neighbours: two hosts, a router's link-local address, then unspecified (the source of
+/// a duplicate address detection probe), all nodes, a solicited-node group, loopback.
+const HOSTS6: [u16; 7] = [1, 2, 0xfe80, 0, 0xff02, 0xff03, 0xffff];
 /// Most steps a run takes: longer inputs add little and slow the fuzzer down.
 const MAX_OPS: usize = 96;
 
@@ -121,6 +127,21 @@ enum Body {
     Raw {
         ethertype: u16,
         payload: Vec<u8>,
+    },
+    /// An IPv6 Neighbour Solicitation or Advertisement, well formed but for `hop_limit`,
+    /// `edits` and `cut` (the checksum is not checked under `cfg(fuzzing)`).
+    Nd {
+        advert: bool,
+        src: u8,
+        /// `None`: the target's solicited-node group (or all nodes for an advertisement).
+        dst: Option<u8>,
+        target: u8,
+        flags: u8,
+        lladdr: Option<MacSel>,
+        traffic_class: u8,
+        hop_limit: Option<u8>,
+        edits: Vec<(u8, u8)>,
+        cut: Option<u8>,
     },
 }
 
@@ -214,6 +235,11 @@ enum Op {
         ip: u8,
         mac: MacSel,
     },
+    SetRouter {
+        net: u8,
+        ip: u8,
+        router: bool,
+    },
     DelNeighbour {
         net: u8,
         ip: u8,
@@ -252,9 +278,44 @@ fn mac(sel: MacSel) -> Mac {
     }
 }
 
-fn host(sel: u8) -> Ipv4Address {
+fn host4(sel: u8) -> Ipv4Address {
     let [a, b, c, d] = HOSTS[usize::from(sel) % HOSTS.len()];
     Ipv4Address::new(a, b, c, d)
+}
+
+fn host6(sel: u8) -> Ipv6Address {
+    match HOSTS6[usize::from(sel) % HOSTS6.len()] {
+        0 => Ipv6Address::UNSPECIFIED,
+        0xfe80 => Ipv6Address::new(0xfe80, 0, 0, 0, 0, 0, 0, 1),
+        0xff02 => Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+        0xff03 => Ipv6Address::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2),
+        0xffff => Ipv6Address::LOCALHOST,
+        n => Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, n),
+    }
+}
+
+/// A neighbour address of either family: the IPv4 pool, then the IPv6 one.
+fn host(sel: u8) -> IpAddress {
+    let i = usize::from(sel) % (HOSTS.len() + HOSTS6.len());
+    match i.checked_sub(HOSTS.len()) {
+        None => IpAddress::Ipv4(host4(i as u8)),
+        Some(j) => IpAddress::Ipv6(host6(j as u8)),
+    }
+}
+
+/// The solicited-node group of `ip` (RFC 4291).
+fn solicited_node(ip: Ipv6Address) -> Ipv6Address {
+    let o = ip.octets();
+    Ipv6Address::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
 }
 
 /// Underlay addresses: the captures' two VTEPs, a third, and one of the other family.
@@ -325,9 +386,9 @@ fn build_frame(frame: &Frame) -> Vec<u8> {
                     ArpOperation::Request
                 },
                 source_hardware_addr: mac(*sender_mac),
-                source_protocol_addr: host(*sender_ip),
+                source_protocol_addr: host4(*sender_ip),
                 target_hardware_addr: if *reply { dst } else { EthernetAddress([0; 6]) },
-                target_protocol_addr: host(*target_ip),
+                target_protocol_addr: host4(*target_ip),
             };
             let at = out.len();
             out.resize(at + repr.buffer_len(), 0);
@@ -346,6 +407,56 @@ fn build_frame(frame: &Frame) -> Vec<u8> {
             out.extend_from_slice(&src.0);
             out.extend_from_slice(&ethertype.to_be_bytes());
             out.extend_from_slice(&payload[..payload.len().min(1600)]);
+        }
+        Body::Nd {
+            advert,
+            src: s,
+            dst: d,
+            target,
+            flags,
+            lladdr,
+            traffic_class,
+            hop_limit,
+            edits,
+            cut,
+        } => {
+            let target = host6(*target);
+            let lladdr = lladdr.map(mac);
+            let message = if *advert {
+                Message::Advertisement(Advertisement {
+                    eth_src: src,
+                    eth_dst: dst,
+                    src: host6(*s),
+                    dst: d.map_or(Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1), host6),
+                    traffic_class: *traffic_class,
+                    flags: NeighborFlags::from_bits_truncate(*flags),
+                    target,
+                    target_lladdr: lladdr,
+                })
+            } else {
+                Message::Solicitation(Solicitation {
+                    eth_src: src,
+                    eth_dst: dst,
+                    src: host6(*s),
+                    dst: d.map_or(solicited_node(target), host6),
+                    traffic_class: *traffic_class,
+                    target,
+                    source_lladdr: lladdr,
+                })
+            };
+            out.resize(message.buffer_len(), 0);
+            message.emit(&mut out);
+            if let Some(hop_limit) = hop_limit {
+                out[21] = *hop_limit;
+            }
+            for (at, value) in edits.iter().take(8) {
+                if let Some(byte) = out.get_mut(usize::from(*at)) {
+                    *byte = *value;
+                }
+            }
+            if let Some(cut) = cut {
+                out.truncate(usize::from(*cut));
+            }
         }
     }
     if let Some((tci, qinq)) = frame.vlan
@@ -536,12 +647,20 @@ impl Checker {
             } => {
                 assert_eq!(Some(d.vni), *vni, "delivered into another network");
                 if d.port == *port {
-                    // Only an ARP-suppression reply goes back (its event may have been lost to a
-                    // full queue, so the frame itself is checked).
+                    // Only an ARP- or ND-suppression answer goes back (its event may have been
+                    // lost to a full queue, so the frame itself is checked), and nothing else
+                    // leaves for that input.
                     let f = &ctx.buf[d.frame.clone()];
                     let arp_reply = f.get(12..14) == Some(&[0x08, 0x06][..])
                         && f.get(20..22) == Some(&[0, 2][..]);
-                    assert!(arp_reply && !d.flooded, "sent back out of its port");
+                    assert!(
+                        (arp_reply || self.is_nd_answer(d.vni, f)) && !d.flooded,
+                        "sent back out of its port"
+                    );
+                    assert!(
+                        self.delivered_ports.len() == 1 && self.transmitted_to.is_empty(),
+                        "an answer and other outputs"
+                    );
                 } else {
                     assert_eq!(d.frame.end, *frame_end);
                     if let Some(expect) = expect {
@@ -568,17 +687,36 @@ impl Checker {
         }
     }
 
+    /// Whether `frame` is a proxy's Neighbour Advertisement: valid, solicited and overriding,
+    /// from the target's MAC, which the neighbour table holds for it.
+    fn is_nd_answer(&self, vni: Vni, frame: &[u8]) -> bool {
+        let Ok(Some(Message::Advertisement(na))) = ndisc::parse(frame) else {
+            return false;
+        };
+        let entry = self.vtep.neighbours().lookup(vni, &IpAddress::Ipv6(na.target));
+        na.flags.contains(NeighborFlags::SOLICITED | NeighborFlags::OVERRIDE)
+            && frame.len() == ndisc::ADVERT_FRAME_LEN
+            && na.target_lladdr == Some(na.eth_src)
+            && entry.is_some_and(|e| {
+                e.mac == na.eth_src && e.router == na.flags.contains(NeighborFlags::ROUTER)
+            })
+    }
+
     fn transmit(&mut self, t: vtep_core::vtep::Transmit) {
         let ctx = self.ctx.as_ref().expect("outputs follow an input");
         let Kind::Local {
             vni,
             expect,
             frame_end,
-            ..
+            port,
         } = &ctx.kind
         else {
             panic!("split horizon: underlay traffic sent back into the underlay: {t:?}");
         };
+        assert!(
+            !self.delivered_ports.contains(port),
+            "answered and sent into the underlay"
+        );
         assert_eq!(Some(t.vni), *vni, "sent for another network");
         assert_eq!(t.outer.src, self.vtep.local_address());
         assert_ne!(t.outer.dst, t.outer.src, "sent to itself");
@@ -1030,6 +1168,9 @@ fn run(scenario: Scenario) {
             }
             Op::AddNeighbour { net, ip, mac: m } => {
                 let _ = c.vtep.add_static_neighbour(now, vni(net), host(ip), mac(m));
+            }
+            Op::SetRouter { net, ip, router } => {
+                c.vtep.neighbours_mut().set_router(vni(net), &host(ip), router);
             }
             Op::DelNeighbour { net, ip } => {
                 c.vtep.neighbours_mut().remove(vni(net), &host(ip));

@@ -102,8 +102,39 @@ pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
         assert!(!n.tap.is_empty() && !n.tap.contains('/'));
         assert!(n.remotes.iter().all(same_family));
         assert!(n.fdb.iter().all(|(_, ip)| same_family(ip)));
+        // EVPN carries VXLAN networks, and takes their remote MACs from routes only.
+        assert!(!n.evpn || (s.evpn.is_some() && !n.learning));
+        assert!(n.evpn || n.route_target.is_none());
+    }
+    if let Some(evpn) = &s.evpn {
+        assert!(s.networks.iter().any(|n| n.evpn), "EVPN with no network under it");
+        assert!(evpn.asn != 0 && !evpn.peers.is_empty() && !evpn.peers.contains(&evpn.vtep));
+        assert!(evpn.hold_time == 0 || evpn.hold_time >= 3);
+        build_speaker(s, evpn);
     }
     build_engine(s);
+}
+
+/// The speaker part of `Daemon::new`: accepted EVPN settings give a speaker its VNIs and peers
+/// without an error.
+fn build_speaker(s: &native_vtep::config::Settings, evpn: &native_vtep::config::evpn::EvpnSettings) {
+    use vtep_evpn::{PeerConfig, Speaker, SpeakerConfig, VniConfig};
+    let now = vtep_core::Instant::from_secs(1);
+    let mut config = SpeakerConfig::new(evpn.asn, evpn.vtep);
+    config.router_id = evpn.router_id;
+    config.hold_time = evpn.hold_time;
+    let mut speaker = Speaker::new(config, now);
+    for n in s.networks.iter().filter(|n| n.evpn) {
+        let vni = VniConfig {
+            route_target: n.route_target,
+        };
+        speaker.add_vni(n.vni, vni).expect("unique VNIs");
+    }
+    for peer in &evpn.peers {
+        speaker
+            .add_peer(PeerConfig::active(*peer, evpn.asn))
+            .expect("unique peers of our AS");
+    }
 }
 
 /// The engine part of `Daemon::new`: every accepted setting reaches vtep-core, which may
@@ -128,7 +159,7 @@ fn build_engine(s: &native_vtep::config::Settings) {
             let _ = vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()));
         }
         for (ip, mac) in &n.neigh {
-            let _ = vtep.add_static_neighbour(now, n.vni, *ip, *mac);
+            let _ = vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac);
         }
     }
     // One sweep past the ageing time, as the poll loop would do eventually.

@@ -7,16 +7,18 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use vtep_core::vtep::Encapsulation;
 
-const ABOUT: &str = "A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux";
+const ABOUT: &str = "A userspace VXLAN/Geneve/NVGRE tunnel endpoint (VTEP) for Linux";
 
 const LONG_ABOUT: &str = "\
-A userspace VXLAN/Geneve tunnel endpoint (VTEP) for Linux, built on the sans-IO vtep-core engine.
+A userspace VXLAN/Geneve/NVGRE tunnel endpoint (VTEP) for Linux, built on the sans-IO vtep-core
+engine.
 
 Each virtual network (VNI) gets a TAP device: Ethernet frames that enter the TAP are sent,
-encapsulated in UDP, to the VTEP behind which the destination MAC lives (or to every --remote
-when it is unknown: head-end replication). Datagrams from the underlay are decapsulated and
-delivered to the TAP. It interoperates with the Linux kernel's `vxlan` devices (Geneve: with
-itself, and with the kernel's `geneve` where the kernel has that driver).
+encapsulated in UDP (or GRE, for NVGRE), to the VTEP behind which the destination MAC lives (or
+to every --remote when it is unknown: head-end replication). Datagrams from the underlay are
+decapsulated and delivered to the TAP. It interoperates with the Linux kernel's `vxlan` devices
+(Geneve: with itself, and with the kernel's `geneve` where the kernel has that driver; NVGRE:
+with itself).
 
 The simplest case is one line:
 
@@ -25,8 +27,11 @@ The simplest case is one line:
 creates TAP vtep42, brings it up, and forwards until SIGINT/SIGTERM, then removes the TAP.
 Several networks, static FDB and neighbour entries: use --config FILE.toml (see README).
 
-While it runs, `native-vtep fdb show`, `native-vtep neigh show` and `native-vtep stats` talk to it
-over a root-only Unix socket. Needs root or CAP_NET_ADMIN + CAP_NET_RAW; with --user NAME it
+With --evpn-asn and --evpn-peer it speaks BGP EVPN to a route reflector (FRR, GoBGP): remote
+MACs and flood lists come from routes, local MACs become routes (see the EVPN flags).
+
+While it runs, `native-vtep fdb show`, `neigh show`, `stats` and `bgp summary|routes` talk to it
+over a root-only Unix socket (in each network namespace its own: run them in the namespace). Needs root or CAP_NET_ADMIN + CAP_NET_RAW; with --user NAME it
 drops to that user once its TAPs and sockets are open.
 
 Faults: SIGTERM, SIGINT or SIGHUP remove the TAPs it created and the control socket, exit 0.
@@ -44,6 +49,9 @@ Examples:
   native-vtep fdb show
   native-vtep fdb add 02:00:00:00:00:02 dst 10.0.0.2 --vni 42
   native-vtep stats --json
+  native-vtep --tap vtep42 --vni 42 --local 10.0.0.1 --evpn-asn 65000 --evpn-peer 10.0.0.254
+  native-vtep bgp summary
+  native-vtep bgp routes --vni 42
 
 Logging: info by default (setup, learned/moved/aged MACs); -v debug (every drop and flood),
 -vv trace; RUST_LOG (e.g. RUST_LOG=native_vtep=debug) overrides.";
@@ -79,9 +87,12 @@ pub enum Command {
     /// Show or change the forwarding database of a running daemon.
     #[command(subcommand)]
     Fdb(FdbCommand),
-    /// Show or change the neighbour table (ARP suppression) of a running daemon.
+    /// Show or change the neighbour table (ARP and ND suppression) of a running daemon.
     #[command(subcommand)]
     Neigh(NeighCommand),
+    /// Show the BGP EVPN sessions and routes of a running daemon (like FRR's vtysh).
+    #[command(subcommand)]
+    Bgp(BgpCommand),
     /// Show the counters of a running daemon, drops by reason included.
     Stats {
         #[command(flatten)]
@@ -95,10 +106,12 @@ pub enum Command {
 /// Which running daemon a control command talks to.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Control socket of the daemon [default: the only socket in /run/native-vtep/].
+    /// Control socket of the daemon [default: the only socket of this network namespace, in
+    /// /run/native-vtep/ (initial namespace) or /run/native-vtep/netns/<name>/].
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
-    /// The daemon whose first TAP is NAME (its socket is /run/native-vtep/NAME.sock).
+    /// The daemon of this network namespace whose first TAP is NAME (its socket is NAME.sock in
+    /// the namespace's folder).
     #[arg(long, value_name = "NAME", conflicts_with = "control")]
     pub tap: Option<String>,
 }
@@ -142,6 +155,29 @@ pub enum FdbCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BgpCommand {
+    /// The sessions, like `show bgp l2vpn evpn summary`: state, messages, routes received,
+    /// and why a session is down.
+    Summary {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The routes, received and originated, like `show bgp l2vpn evpn route`: `*>` marks the
+    /// path that decides the FDB entry (type 2) or the flood list (type 3).
+    Routes {
+        #[command(flatten)]
+        target: Target,
+        /// Only this VNI.
+        #[arg(long)]
+        vni: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum NeighCommand {
     /// List entries, like `ip neigh show`.
     Show {
@@ -152,7 +188,8 @@ pub enum NeighCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a static entry for ARP suppression: IP is at MAC (`ip neigh add IP lladdr MAC`).
+    /// Add a static entry for ARP (IPv4) or ND (IPv6) suppression: IP is at MAC (`ip neigh
+    /// add IP lladdr MAC`).
     Add {
         #[command(flatten)]
         target: Target,
@@ -162,6 +199,10 @@ pub enum NeighCommand {
         mac: Vec<String>,
         #[arg(long)]
         vni: Option<u32>,
+        /// The IPv6 neighbour is a router: answers for it carry the Router flag (`ip -6 neigh
+        /// add ... router`).
+        #[arg(long)]
+        router: bool,
     },
     /// Delete an entry.
     Del {
@@ -180,6 +221,8 @@ pub enum EncapArg {
     Vxlan,
     /// RFC 8926 Geneve (UDP 6081).
     Geneve,
+    /// RFC 7637 NVGRE: GRE (IP protocol 47) with the key holding VNI and flow id; no UDP port.
+    Nvgre,
 }
 
 impl From<EncapArg> for Encapsulation {
@@ -187,6 +230,7 @@ impl From<EncapArg> for Encapsulation {
         match arg {
             EncapArg::Vxlan => Self::Vxlan,
             EncapArg::Geneve => Self::Geneve,
+            EncapArg::Nvgre => Self::Nvgre,
         }
     }
 }
@@ -248,7 +292,8 @@ pub struct RunArgs {
     /// Do not learn: use static FDB entries (like the kernel's `nolearning`).
     #[arg(long, overrides_with = "learning", help_heading = "Network")]
     pub nolearning: bool,
-    /// ARP suppression: answer ARP requests for known IPs locally instead of flooding them.
+    /// ARP and ND suppression: answer ARP requests and IPv6 Neighbour Solicitations for known
+    /// IPs locally instead of flooding them.
     #[arg(long, help_heading = "Network")]
     pub proxy: bool,
     /// Rate limit into the underlay, bits per second (suffixes k, M, G: 100M).
@@ -260,14 +305,15 @@ pub struct RunArgs {
     /// Static FDB entry MAC=IP (MAC lives behind the VTEP at IP); repeatable.
     #[arg(long = "fdb", value_name = "MAC=IP", action = ArgAction::Append, help_heading = "Network")]
     pub static_fdb: Vec<String>,
-    /// Static neighbour IP=MAC for ARP suppression; repeatable.
+    /// Static neighbour IP=MAC (IPv4 or IPv6) for ARP or ND suppression; repeatable.
     #[arg(long = "neigh", value_name = "IP=MAC", action = ArgAction::Append, help_heading = "Network")]
     pub static_neigh: Vec<String>,
 
     /// This host's underlay address: source of all tunnel traffic.
     #[arg(long, value_name = "IP", help_heading = "Underlay")]
     pub local: Option<IpAddr>,
-    /// UDP destination port of the encapsulation [default: 4789 for VXLAN, 6081 for Geneve].
+    /// UDP destination port of the encapsulation [default: 4789 for VXLAN, 6081 for Geneve;
+    /// NVGRE has none].
     #[arg(long, value_name = "PORT", help_heading = "Underlay")]
     pub dstport: Option<u16>,
     /// Range of flow-hashed UDP source ports [default: 49152 65535].
@@ -296,10 +342,38 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "POLICY", help_heading = "Underlay")]
     pub reserved_bits: Option<ReservedBitsArg>,
 
+    /// Speak BGP EVPN (RFC 7432 / RFC 8365) in this AS, iBGP to --evpn-peer: VXLAN networks
+    /// then take remote MACs and flood lists only from routes (learning off, ARP suppression
+    /// on) and advertise their local MACs and IPs as routes.
+    #[arg(long, value_name = "ASN", help_heading = "EVPN")]
+    pub evpn_asn: Option<u32>,
+    /// A BGP peer (a route reflector: FRR, GoBGP, ...) to connect to on TCP port 179;
+    /// repeatable.
+    #[arg(long, value_name = "IP", action = ArgAction::Append, help_heading = "EVPN")]
+    pub evpn_peer: Vec<IpAddr>,
+    /// BGP identifier [default: --local].
+    #[arg(long, value_name = "IP", help_heading = "EVPN")]
+    pub evpn_router_id: Option<IpAddr>,
+    /// Hold time offered in OPEN, seconds: 0 (no keepalives) or 3 and more; the lower of the
+    /// two sides' counts. A peer silent that long is dropped and its routes withdrawn
+    /// [default: 90].
+    #[arg(long, value_name = "SECS", help_heading = "EVPN")]
+    pub evpn_hold_time: Option<u64>,
+    /// Seconds before reconnecting to a peer after a failure; doubles per failure in a row, up
+    /// to max_connect_retry (120 s) [default: 5].
+    #[arg(long, value_name = "SECS", help_heading = "EVPN")]
+    pub evpn_connect_retry: Option<u64>,
+    /// Route target of the --tap network, ASN:NN or IPv4:NN, for import and export
+    /// [default: automatic, FRR's AS:VNI, which imports any route target ending in :VNI].
+    #[arg(long, value_name = "RT", help_heading = "EVPN")]
+    pub evpn_route_target: Option<String>,
+
     /// TOML file with [underlay] settings and any number of [[network]]s.
     #[arg(long, short = 'c', value_name = "FILE", help_heading = "Daemon")]
     pub config: Option<PathBuf>,
-    /// Control socket [default: /run/native-vtep/<first tap>.sock].
+    /// Control socket [default: /run/native-vtep/<first tap>.sock in the initial network
+    /// namespace, /run/native-vtep/netns/<namespace>/<first tap>.sock in one made by `ip netns`:
+    /// daemons in two namespaces never collide, and commands run there find their own].
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
     pub control: Option<PathBuf>,
     /// Once the TAPs, sockets and control socket are open, switch to this unprivileged user

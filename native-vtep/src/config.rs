@@ -21,21 +21,25 @@
 //! [[network]]
 //! tap = "vtep42"
 //! vni = 42
-//! encap = "vxlan"               # or "geneve"
+//! encap = "vxlan"               # or "geneve", "nvgre"
 //! remote = ["10.0.0.2", "10.0.0.3"]
 //! learning = true
 //! proxy = false
 //! rate = "100M"                 # bits per second, or an integer
 //! bridge = "br0"
 //! fdb = [{ mac = "02:00:00:00:00:02", dst = "10.0.0.2" }]
-//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" }]
+//! neigh = [{ ip = "192.168.42.2", mac = "02:00:00:00:00:02" },
+//!          { ip = "fd42::2", mac = "02:00:00:00:00:02" }]   # IPv4 and IPv6 (with proxy)
 //! ```
 //!
-//! Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
+//! The `[evpn]` section (BGP EVPN) and a network's `evpn` and `route_target` keys are in
+//! [`evpn`]. Every error names its origin: a flag, or `FILE:LINE:COLUMN`.
+
+pub mod evpn;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +55,8 @@ use vtep_core::{Duration, Instant, Vni};
 use crate::cli::{self, DatapathArg, EncapArg, ReservedBitsArg, RunArgs};
 use crate::control::default_control_path;
 use crate::sys;
+use evpn::{EvpnSettings, NetworkAsk};
+use vtep_core::wire::bgp::RouteTarget;
 
 /// A configuration error, already worded for the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +127,8 @@ pub struct Settings {
     pub datapath: Option<Datapath>,
     /// Worker threads, each with one queue of every TAP and its own sockets (1..=16).
     pub queues: usize,
+    /// The BGP EVPN control plane, if configured.
+    pub evpn: Option<EvpnSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +142,11 @@ pub struct NetworkSettings {
     pub rate_bits: Option<u64>,
     pub bridge: Option<String>,
     pub fdb: Vec<(Mac, IpAddr)>,
-    pub neigh: Vec<(Ipv4Addr, Mac)>,
+    pub neigh: Vec<(IpAddr, Mac)>,
+    /// Under the EVPN control plane: remote MACs and flood peers come from routes.
+    pub evpn: bool,
+    /// Its route target under EVPN; `None`: automatic (`AS:VNI`).
+    pub route_target: Option<RouteTarget>,
     /// Where it was defined: "the command line" or "FILE:LINE".
     pub origin: String,
 }
@@ -194,6 +206,8 @@ struct FileConfig {
     daemon: DaemonFile,
     #[serde(default)]
     network: Vec<toml::Spanned<NetworkFile>>,
+    #[serde(default)]
+    evpn: Option<toml::Spanned<evpn::EvpnFile>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +254,10 @@ struct NetworkFile {
     fdb: Vec<FdbFile>,
     #[serde(default)]
     neigh: Vec<NeighFile>,
+    #[serde(default)]
+    evpn: Option<bool>,
+    #[serde(default)]
+    route_target: Option<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,7 +277,7 @@ struct FdbFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NeighFile {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     mac: MacText,
 }
 
@@ -413,6 +431,12 @@ fn settle(
         match cli_encap {
             EncapArg::Vxlan => vxlan_port = port,
             EncapArg::Geneve => geneve_port = port,
+            EncapArg::Nvgre => {
+                return Err(Error(format!(
+                    "--dstport {port} with --encap nvgre: NVGRE is GRE (IP protocol 47) and has \
+                     no UDP port; leave out --dstport"
+                )));
+            }
         }
     }
     // The engine does not refuse a tunnel port 0 (the rest of the underlay it checks itself,
@@ -450,6 +474,7 @@ fn settle(
         None
     };
 
+    let evpn = evpn::settle(args, file.evpn.as_ref(), &loc, local)?;
     let mut networks = Vec::new();
     for spanned in &file.network {
         let span = spanned.span();
@@ -481,17 +506,30 @@ fn settle(
             }
             fdb.push((entry.mac.0, dst));
         }
+        let encap = n.encap.unwrap_or(EncapArg::Vxlan).into();
+        let rt = n.route_target.as_ref();
+        let ask = NetworkAsk {
+            encap,
+            evpn: n.evpn,
+            learning: n.learning,
+            proxy: n.proxy,
+            route_target: rt.map(|r| r.get_ref().as_str()),
+        };
+        let at = rt.map_or(origin.clone(), |r| loc.at(r.span()));
+        let mode = evpn::network_mode(evpn.is_some(), vni.get(), &ask, &at)?;
         networks.push(NetworkSettings {
             tap: n.tap.clone(),
             vni,
-            encap: n.encap.unwrap_or(EncapArg::Vxlan).into(),
+            encap,
             remotes,
-            learning: n.learning.unwrap_or(true),
-            proxy: n.proxy.unwrap_or(false),
+            learning: mode.learning,
+            proxy: mode.proxy,
             rate_bits,
             bridge: n.bridge.clone(),
             fdb,
             neigh: n.neigh.iter().map(|e| (e.ip, e.mac.0)).collect(),
+            evpn: mode.evpn,
+            route_target: mode.route_target,
             origin,
         });
     }
@@ -524,23 +562,33 @@ fn settle(
                 let (ip, mac) = spec
                     .split_once('=')
                     .ok_or_else(|| Error(format!("--neigh {spec:?}: write IP=MAC")))?;
-                let ip: Ipv4Addr = ip.parse().map_err(|_| {
-                    Error(format!("--neigh {spec:?}: {ip:?} is not an IPv4 address"))
-                })?;
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| Error(format!("--neigh {spec:?}: {ip:?} is not an IP address")))?;
                 let mac = parse_mac(mac).map_err(|e| Error(format!("--neigh: {e}")))?;
                 neigh.push((ip, mac));
             }
+            let ask = NetworkAsk {
+                encap: cli_encap.into(),
+                evpn: None,
+                learning: args.learning(),
+                proxy: args.proxy.then_some(true),
+                route_target: args.evpn_route_target.as_deref(),
+            };
+            let mode = evpn::network_mode(evpn.is_some(), vni.get(), &ask, "the command line")?;
             networks.push(NetworkSettings {
                 tap: tap.clone(),
                 vni,
                 encap: cli_encap.into(),
                 remotes: args.remote.clone(),
-                learning: args.learning().unwrap_or(true),
-                proxy: args.proxy,
+                learning: mode.learning,
+                proxy: mode.proxy,
                 rate_bits: args.rate,
                 bridge: args.bridge.clone(),
                 fdb,
                 neigh,
+                evpn: mode.evpn,
+                route_target: mode.route_target,
                 origin: "the command line".into(),
             });
         }
@@ -562,11 +610,12 @@ fn settle(
                 || args.rate.is_some()
                 || args.bridge.is_some()
                 || !args.static_fdb.is_empty()
-                || !args.static_neigh.is_empty();
+                || !args.static_neigh.is_empty()
+                || args.evpn_route_target.is_some();
             if network_flag {
                 return Err(Error(
-                    "--remote, --encap, --[no]learning, --proxy, --rate, --bridge, --fdb and \
-                     --neigh describe the network of --tap/--vni: give --tap NAME --vni N too"
+                    "--remote, --encap, --[no]learning, --proxy, --rate, --bridge, --fdb, \
+                     --neigh and --evpn-route-target describe the network of --tap/--vni: give --tap NAME --vni N too"
                         .into(),
                 ));
             }
@@ -602,6 +651,14 @@ fn settle(
                 n.origin, n.tap
             )));
         }
+    }
+
+    if evpn.is_some() && !networks.iter().any(|n| n.evpn) {
+        return Err(Error(
+            "EVPN is configured but no network is under it: EVPN carries VXLAN networks; add \
+             one, or drop the EVPN settings"
+                .into(),
+        ));
     }
 
     let control = args
@@ -673,6 +730,7 @@ fn settle(
         tun_device: args.tun_device.clone(),
         datapath,
         queues,
+        evpn,
     };
     // The engine's own checks, in its words (local address, VXLAN and Geneve on one port, the
     // source port range, the underlay MTU): what it would refuse at startup is refused here.
@@ -685,13 +743,13 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn args(extra: &[&str]) -> RunArgs {
-        let mut argv = vec!["native-vtep"];
-        argv.extend_from_slice(extra);
+    /// The run arguments of `native-vtep LINE` (words split at white space).
+    pub(super) fn args(line: &str) -> RunArgs {
+        let argv = std::iter::once("native-vtep").chain(line.split_whitespace());
         crate::cli::Cli::try_parse_from(argv).unwrap().run
     }
 
-    fn with_file(text: &str, extra: &[&str]) -> Result<Settings, Error> {
+    fn with_file(text: &str, extra: &str) -> Result<Settings, Error> {
         let dir = std::env::temp_dir().join(format!("native-vtep-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // Tests run in parallel threads of one process: every call gets a file of its own.
@@ -708,9 +766,9 @@ mod tests {
 
     #[test]
     fn one_line_defaults() {
-        let s = load(&args(&[
-            "--tap", "vtep42", "--vni", "42", "--local", "10.0.0.1", "--remote", "10.0.0.2",
-        ]))
+        let s = load(&args(
+            "--tap vtep42 --vni 42 --local 10.0.0.1 --remote 10.0.0.2",
+        ))
         .unwrap();
         assert_eq!(
             (s.vxlan_port, s.geneve_port, s.srcport),
@@ -724,102 +782,68 @@ mod tests {
 
     #[test]
     fn errors_say_what_and_where() {
-        let cases: &[(&str, &[&str], &str)] = &[
+        let cases: &[(&str, &str, &str)] = &[
+            ("", "--tap t --vni 1", "no local underlay address"),
             (
                 "",
-                &["--tap", "t", "--vni", "1"],
-                "no local underlay address",
-            ),
-            (
-                "",
-                &[
-                    "--tap", "t", "--vni", "1", "--local", "10.0.0.1", "--remote", "fd00::2",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --remote fd00::2",
                 "--remote fd00::2: remote fd00::2 and local 10.0.0.1 are of different IP families",
             ),
             (
                 "",
-                &["--tap", "t", "--vni", "16777216", "--local", "10.0.0.1"],
+                "--tap t --vni 16777216 --local 10.0.0.1",
                 "out of range",
             ),
-            ("", &["--local", "10.0.0.1"], "no network to serve"),
+            ("", "--local 10.0.0.1", "no network to serve"),
             // The engine's checks, in its words, before anything is created.
             (
                 "",
-                &["--tap", "t", "--vni", "1", "--local", "0.0.0.0"],
+                "--tap t --vni 1 --local 0.0.0.0",
                 "0.0.0.0 cannot be a VTEP's local address",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--dstport",
-                    "6081",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --dstport 6081",
                 "VXLAN and Geneve both use UDP port 6081",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--srcport",
-                    "20",
-                    "10",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --srcport 20 10",
                 "source port range 20-10 is invalid",
             ),
             (
                 "",
-                &[
-                    "--tap",
-                    "t",
-                    "--vni",
-                    "1",
-                    "--local",
-                    "10.0.0.1",
-                    "--underlay-mtu",
-                    "95",
-                ],
+                "--tap t --vni 1 --local 10.0.0.1 --underlay-mtu 95",
                 "underlay MTU 95 is too small: encapsulation needs at least 96 bytes",
             ),
             (
                 "",
-                &["--local", "10.0.0.1", "--remote", "10.0.0.2"],
+                "--local 10.0.0.1 --remote 10.0.0.2",
                 "give --tap NAME --vni N",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"a\"\nvni = 1\nremote = [\"fd00::1\"]\n",
-                &[],
+                "",
                 "FILE:7:11: remote fd00::1 and local 10.0.0.1",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.300\"\n",
-                &[],
+                "",
                 "FILE:2:9: invalid IP address syntax",
             ),
             (
                 "[underlay]\nlcoal = \"10.0.0.1\"\n",
-                &[],
+                "",
                 "FILE:2:1: unknown field `lcoal`",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\nfdb = [{ mac = \"zz\", dst = \"10.0.0.2\" }]\n",
-                &[],
+                "",
                 "FILE:6:16: \"zz\" is not a MAC address",
             ),
             (
                 "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"a\"\nvni = 1\n[[network]]\ntap = \"b\"\nvni = 1\n",
-                &[],
+                "",
                 "FILE:6:1: VNI 1 is configured twice",
             ),
         ];
@@ -838,7 +862,7 @@ mod tests {
         let text = "[underlay]\nlocal = \"10.0.0.1\"\nsrcport = [1000, 2000]\n\n\
                     [[network]]\ntap = \"g7\"\nvni = 7\nencap = \"geneve\"\nrate = \"10M\"\n\
                     neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" }]\n";
-        let s = with_file(text, &["--tap", "v8", "--vni", "8", "--dstport", "8472"]).unwrap();
+        let s = with_file(text, "--tap v8 --vni 8 --dstport 8472").unwrap();
         assert_eq!(s.networks.len(), 2);
         assert_eq!((s.vxlan_port, s.srcport), (8472, (1000, 2000)));
         assert_eq!(s.networks[0].encap, Encapsulation::Geneve);
@@ -848,34 +872,62 @@ mod tests {
         assert_eq!(s.user, None);
     }
 
+    /// NVGRE networks and IPv6 neighbours, from the file and from flags.
+    #[test]
+    fn nvgre_and_ipv6_neighbours() {
+        let text = "[underlay]\nlocal = \"10.0.0.1\"\n\n\
+                    [[network]]\ntap = \"n7\"\nvni = 7\nencap = \"nvgre\"\nproxy = true\n\
+                    neigh = [{ ip = \"192.168.7.2\", mac = \"02:00:00:00:00:02\" },\n\
+                    { ip = \"fd07::2\", mac = \"02:00:00:00:00:02\" }]\n";
+        let flags = "--tap n8 --vni 8 --encap nvgre --neigh fd08::2=02:00:00:00:00:03";
+        let s = with_file(text, flags).unwrap();
+        assert_eq!(s.networks[0].encap, Encapsulation::Nvgre);
+        assert_eq!(s.networks[1].encap, Encapsulation::Nvgre);
+        let ips: Vec<String> = s.networks[0]
+            .neigh
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect();
+        assert_eq!(ips, ["192.168.7.2", "fd07::2"]);
+        assert_eq!(s.networks[1].neigh[0].0.to_string(), "fd08::2");
+        // The engine takes them as the daemon gives them.
+        let now = vtep_core::Instant::ZERO;
+        let mut vtep = vtep_core::Vtep::new(s.vtep_config(), now).unwrap();
+        for n in &s.networks {
+            vtep.add_network(n.network_config(), now).unwrap();
+            for (ip, mac) in &n.neigh {
+                vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
+                    .unwrap();
+            }
+        }
+        assert_eq!(vtep.neighbours().len(), 3);
+    }
+
     #[test]
     fn user_comes_from_flag_over_file() {
         let text = "[underlay]\nlocal = \"10.0.0.1\"\n[daemon]\nuser = \"daemon\"\n\n\
                     [[network]]\ntap = \"t\"\nvni = 1\n";
-        assert_eq!(
-            with_file(text, &[]).unwrap().user.as_deref(),
-            Some("daemon")
-        );
-        let s = with_file(text, &["--user", "nobody"]).unwrap();
+        assert_eq!(with_file(text, "").unwrap().user.as_deref(), Some("daemon"));
+        let s = with_file(text, "--user nobody").unwrap();
         assert_eq!(s.user.as_deref(), Some("nobody"));
-        let err = with_file(&text.replace("\"daemon\"", "\"\""), &[]).unwrap_err();
+        let err = with_file(&text.replace("\"daemon\"", "\"\""), "").unwrap_err();
         assert!(err.0.contains("FILE:4:8: user: give the name"), "{err}");
     }
 
     #[test]
     fn reserved_bits_policy_from_flag_over_file() {
-        let line = ["--tap", "t", "--vni", "1", "--local", "10.0.0.1"];
+        let line = "--tap t --vni 1 --local 10.0.0.1";
         assert_eq!(
-            load(&args(&line)).unwrap().reserved_bits,
+            load(&args(line)).unwrap().reserved_bits,
             ReservedBitsPolicy::Rfc
         );
         let text = "[underlay]\nlocal = \"10.0.0.1\"\nreserved_bits = \"strict\"\n\n\
                     [[network]]\ntap = \"t\"\nvni = 1\n";
-        let s = with_file(text, &[]).unwrap();
+        let s = with_file(text, "").unwrap();
         assert_eq!(s.reserved_bits, ReservedBitsPolicy::Strict);
-        let s = with_file(text, &["--reserved-bits", "rfc"]).unwrap();
+        let s = with_file(text, "--reserved-bits rfc").unwrap();
         assert_eq!(s.reserved_bits, ReservedBitsPolicy::Rfc);
-        let err = with_file(&text.replace("strict", "lax"), &[]).unwrap_err();
+        let err = with_file(&text.replace("strict", "lax"), "").unwrap_err();
         assert!(err.0.contains("FILE:3:17: unknown variant `lax`"), "{err}");
     }
 

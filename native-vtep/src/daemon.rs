@@ -40,14 +40,17 @@
 //! - `io`: carrying out the engine's outputs (`Io`: raw, batched and GSO sends, TAP writes
 //!   with TCP coalescing) and logging its events;
 //! - `taps`: the TAP set of one worker (`Taps`), found by engine port or VNI;
-//! - `handler`: the answers to control requests (`fdb`, `neigh`, `stats`), from the engine's
-//!   tables and worker 0's TAP set.
+//! - `handler`: the answers to control requests (`fdb`, `neigh`, `stats`, `bgp`), from the
+//!   engine's tables, worker 0's TAP set and the speaker;
+//! - `bgp`: the BGP EVPN speaker (`--evpn-*`, `[evpn]`) on the main thread: its TCP sessions
+//!   in the same `poll`, the engine's learning events made routes, routes made FDB entries.
 //!
 //! [`Vtep`]: vtep_core::vtep::Vtep
 //! [`Datapath`]: crate::config::Datapath
 //! [`offload::segment`]: crate::offload::segment
 //! [`offload::Coalescer`]: crate::offload::Coalescer
 
+mod bgp;
 mod handler;
 mod io;
 mod setup;
@@ -102,6 +105,8 @@ pub struct Daemon {
     /// The user it switched to (`--user`): it can no longer change interfaces or unlink in
     /// root-only directories.
     user: Option<String>,
+    /// The BGP EVPN control plane, if configured.
+    bgp: Option<bgp::Bgp>,
 }
 
 impl Daemon {
@@ -149,23 +154,33 @@ impl Daemon {
             fds.clear();
             fds.push(sys::poll_in(self.signals.raw_fd()));
             self.worker.push_fds(&mut fds);
+            let bgp_at = fds.len();
+            let mut timeout = self.worker.timeout_ms();
+            if let Some(bgp) = &mut self.bgp {
+                bgp.poll_fds(&mut fds);
+                timeout = bgp.timeout_ms(timeout);
+            }
             let control_at = fds.len();
             self.control.poll_fds(&mut fds);
 
-            sys::poll(&mut fds, self.worker.timeout_ms()).map_err(|e| format!("poll: {e}"))?;
+            sys::poll(&mut fds, timeout).map_err(|e| format!("poll: {e}"))?;
 
             if sys::is_ready(&fds[0])
-                && let Some(signal) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
+                && let Some(signo) = self.signals.read().map_err(|e| format!("signalfd: {e}"))?
             {
-                tracing::info!("{signal}: shutting down");
+                tracing::info!("{}: shutting down", signal_name(signo));
                 return Ok(());
             }
-            self.worker.service(&fds[1..control_at]);
+            self.worker.service(&fds[1..bgp_at]);
+            if let Some(bgp) = &mut self.bgp {
+                bgp.service(&fds[bgp_at..control_at], &self.worker.shared);
+            }
             if fds[control_at..].iter().any(sys::is_ready) || fds.len() > control_at + 1 {
                 let Daemon {
                     control,
                     worker,
                     local,
+                    bgp,
                     ..
                 } = self;
                 control.service(|request| {
@@ -175,14 +190,15 @@ impl Daemon {
                     for other in engine.worker_stats.iter().skip(1) {
                         add_stats(&mut total, other);
                     }
-                    handler::handle_request(
-                        &mut engine.vtep,
-                        &worker.io.taps,
-                        total,
-                        *local,
-                        worker.clock.now(),
-                        request,
-                    )
+                    let context = handler::Context {
+                        taps: &worker.io.taps,
+                        daemon: total,
+                        local: *local,
+                        now: worker.clock.now(),
+                        bgp: bgp.as_ref(),
+                        evpn_events_lost: engine.evpn.as_ref().map_or(0, |q| q.lost),
+                    };
+                    handler::handle_request(&mut engine.vtep, &context, request)
                 });
             }
             if let Some(fatal) = self.worker.fatal.take() {
@@ -204,12 +220,25 @@ impl Daemon {
             worker,
             control,
             user,
+            bgp,
             ..
         } = self;
+        if let Some(bgp) = bgp {
+            bgp.shutdown();
+        }
         worker.io.taps.close(user.as_deref());
         let path = control.path().to_path_buf();
         match control.close() {
-            Ok(()) => tracing::info!("removed control socket {}", path.display()),
+            Ok(()) => {
+                tracing::info!("removed control socket {}", path.display());
+                // A namespace's own socket folder goes with its last daemon (only if empty).
+                let netns = std::path::Path::new(control::DEFAULT_CONTROL_DIR).join("netns");
+                if let Some(dir) = path.parent()
+                    && dir.parent() == Some(netns.as_path())
+                {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
             Err(e) => tracing::warn!(
                 "left control socket {} in place ({e}){}; the next start replaces it",
                 path.display(),
@@ -222,11 +251,22 @@ impl Daemon {
     }
 }
 
+/// Human name of a signal number the daemon handles.
+fn signal_name(signo: i32) -> &'static str {
+    match signo {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
 fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
     total.tap_rx_frames += more.tap_rx_frames;
     total.tap_read_errors += more.tap_read_errors;
     total.tap_write_errors += more.tap_write_errors;
     total.udp_rx_datagrams += more.udp_rx_datagrams;
+    total.gre_rx_packets += more.gre_rx_packets;
     total.udp_recv_errors += more.udp_recv_errors;
     total.udp_send_errors += more.udp_send_errors;
     total.control_requests += more.control_requests;

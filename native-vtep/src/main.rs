@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use native_vtep::cli::{self, Cli, Command, FdbCommand, NeighCommand, Target};
-use native_vtep::control::{self, FdbRow, NeighRow, Request, StatsReport};
+use native_vtep::cli::{self, BgpCommand, Cli, Command, FdbCommand, NeighCommand, Target};
+use native_vtep::control::{self, BgpRouteRow, BgpSummary, FdbRow, NeighRow, Request, StatsReport};
 use native_vtep::{config, daemon};
 
 fn main() -> ExitCode {
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Some(Command::Fdb(cmd)) => fdb(cmd),
         Some(Command::Neigh(cmd)) => neigh(cmd),
         Some(Command::Stats { target, json }) => stats(&target, json),
+        Some(Command::Bgp(cmd)) => bgp(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,9 +114,18 @@ fn neigh(cmd: NeighCommand) -> Result<(), String> {
             ip,
             mac,
             vni,
+            router,
         } => {
             let mac = cli::keyword_value(&mac, "lladdr")?.to_string();
-            call(&target, &Request::NeighAdd { vni, ip, mac })?;
+            call(
+                &target,
+                &Request::NeighAdd {
+                    vni,
+                    ip,
+                    mac,
+                    router,
+                },
+            )?;
         }
         NeighCommand::Del { target, ip, vni } => {
             call(&target, &Request::NeighDel { vni, ip })?;
@@ -131,5 +141,33 @@ fn stats(target: &Target, json: bool) -> Result<(), String> {
     }
     let report: StatsReport = serde_json::from_value(value).map_err(|e| e.to_string())?;
     print!("{}", control::render_stats(&report));
+    Ok(())
+}
+
+fn bgp(cmd: BgpCommand) -> Result<(), String> {
+    match cmd {
+        BgpCommand::Summary { target, json } => {
+            let value = call(&target, &Request::BgpSummary)?;
+            if json {
+                return print_json(&value);
+            }
+            let summary: BgpSummary = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            print!("{}", control::render_bgp_summary(&summary));
+        }
+        BgpCommand::Routes { target, vni, json } => {
+            let value = call(&target, &Request::BgpRoutes { vni })?;
+            if json {
+                return print_json(&value);
+            }
+            let rows: Vec<BgpRouteRow> =
+                serde_json::from_value(value).map_err(|e| e.to_string())?;
+            // The header names the router ID, as vtysh does.
+            let summary: Option<BgpSummary> = call(&target, &Request::BgpSummary)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok());
+            let id = summary.map(|s| s.router_id.to_string());
+            print!("{}", control::render_bgp_routes(&rows, id.as_deref()));
+        }
+    }
     Ok(())
 }

@@ -370,6 +370,15 @@ pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Optio
     })
 }
 
+/// The length of the tunnel header at the start of `datagram` (Geneve's options included).
+pub fn tunnel_header_len(encap: vtep_core::vtep::Encapsulation, datagram: &[u8]) -> Option<usize> {
+    let len = match encap {
+        vtep_core::vtep::Encapsulation::Geneve => 8 + usize::from(datagram.first()? & 0x3f) * 4,
+        other => other.header_len(),
+    };
+    (datagram.len() >= len).then_some(len)
+}
+
 // ---- the transport checksum of a received inner frame ----
 
 const PROTO_UDP: u8 = 17;

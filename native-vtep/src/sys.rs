@@ -1,5 +1,6 @@
-//! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets,
-//! `poll`, `signalfd`, and the switch to an unprivileged user (`--user`). Each function is a
+//! Every `unsafe` of native-vtep: TAP ioctls, interface flags, bridge ports, raw sockets (the
+//! sender, and the GRE receiver of NVGRE), `poll`, `signalfd`, and the switch to an
+//! unprivileged user (`--user`). Each function is a
 //! thin, safe wrapper; the rest of the crate is `#![deny(unsafe_code)]`.
 //!
 //! Errors are returned as `io::Error` with the raw OS error kept, so callers can turn
@@ -185,19 +186,19 @@ pub struct RawIpSender {
     ipv6: bool,
 }
 
+/// A non-blocking, close-on-exec raw socket of `protocol` in the family of IPv6 or IPv4.
+fn raw_socket(ipv6: bool, protocol: libc::c_int) -> io::Result<OwnedFd> {
+    let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    let flags = libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket(2) call; on success we own the returned fd.
+    let fd = cvt(unsafe { libc::socket(family, flags, protocol) })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl RawIpSender {
     pub fn new(ipv6: bool) -> io::Result<RawIpSender> {
-        let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
-        // SAFETY: plain socket(2) call; on success we own the returned fd.
-        let fd = cvt(unsafe {
-            libc::socket(
-                family,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            )
-        })?;
-        // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = raw_socket(ipv6, libc::IPPROTO_RAW)?;
         Ok(RawIpSender { fd, ipv6 })
     }
 
@@ -288,15 +289,34 @@ pub fn send_many<'a>(
 
 /// Pins the calling thread to CPU `cpu` (`sched_setaffinity`).
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
     // SAFETY: `cpu_set_t` is plain data; all-zero is the empty set.
     let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
-    // SAFETY: sets one bit of `set`, `cpu` being below CPU_SETSIZE (checked above).
+    // SAFETY: sets one bit of `set` (indexing its array, bounds-checked: a CPU beyond
+    // CPU_SETSIZE panics, it writes nothing out of bounds).
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a valid `cpu_set_t` of the size passed; pid 0 is the calling thread.
     cvt(unsafe { libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set) })?;
+    Ok(())
+}
+
+/// IP protocol 47, GRE, which carries NVGRE.
+pub const IPPROTO_GRE: u8 = libc::IPPROTO_GRE as u8;
+
+/// A non-blocking raw socket that receives every packet of IP `protocol` addressed to `local`
+/// (bound to it), read with [`recv_many`]. Over IPv4 a packet comes whole, IP header first;
+/// over IPv6 without its IP header (the source is in the address). Every raw socket of a
+/// protocol gets its own copy of each packet, so a process should open one.
+pub fn raw_receiver(local: IpAddr, protocol: u8) -> io::Result<OwnedFd> {
+    let fd = raw_socket(local.is_ipv6(), libc::c_int::from(protocol))?;
+    bind(&fd, SocketAddr::new(local, 0))?;
+    Ok(fd)
+}
+
+/// bind(2) of `fd` to `addr`.
+fn bind(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const storage).cast(), len) })?;
     Ok(())
 }
 
@@ -511,33 +531,39 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) ->
 /// that several such sockets (of the same user) share the port and the kernel spreads the
 /// flows arriving there over them by hash of their addresses and ports.
 pub fn bind_udp_reuseport(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let fd = new_socket(addr, libc::SOCK_DGRAM)?;
+    let one: libc::c_int = 1;
+    setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
+    bind(&fd, addr)?;
+    Ok(std::net::UdpSocket::from(fd))
+}
+
+/// A TCP connection from `local` (any port) to `remote`, begun without waiting: poll it for
+/// writability, then its `take_error` says whether it was made (the BGP sessions).
+pub fn tcp_connect(local: IpAddr, remote: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let fd = new_socket(remote, libc::SOCK_STREAM)?;
+    bind(&fd, SocketAddr::new(local, 0))?;
+    let (to, to_len) = sockaddr(remote);
+    // SAFETY: `to` holds a valid sockaddr of `to_len` bytes for the socket's family.
+    let ret = unsafe { libc::connect(fd.as_raw_fd(), (&raw const to).cast(), to_len) };
+    match cvt(ret) {
+        Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => Err(e),
+        _ => Ok(std::net::TcpStream::from(fd)),
+    }
+}
+
+/// A non-blocking, close-on-exec socket of `kind` for `addr`'s family.
+fn new_socket(addr: SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     };
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: plain socket(2) call; on success we own the returned fd.
-    let fd = cvt(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
+    let fd = cvt(unsafe { libc::socket(family, kind | flags, 0) })?;
     // SAFETY: `fd` was just returned by socket(2) and nothing else owns it; the OwnedFd closes
-    // it on every error path below.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let one: libc::c_int = 1;
-    setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
-    let (storage, len) = sockaddr(addr);
-    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family.
-    cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const storage).cast::<libc::sockaddr>(),
-            len,
-        )
-    })?;
-    Ok(std::net::UdpSocket::from(fd))
+    // it on every error path of the callers.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sets `SO_RCVBUF` / `SO_SNDBUF` of a socket (the kernel caps them at `net.core.*mem_max`).
@@ -583,32 +609,7 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
-/// One entry of a [`poll`] set.
-pub type PollFd = libc::pollfd;
-
-/// Interest in readability of `fd`.
-pub fn poll_in(fd: RawFd) -> PollFd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-/// Interest in writability of `fd`.
-pub fn poll_out(fd: RawFd) -> PollFd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    }
-}
-
-/// Whether `poll` reported anything for this entry (ready, or in error: the next read or write
-/// then says which).
-pub fn is_ready(p: &PollFd) -> bool {
-    p.revents != 0
-}
+pub use pollfd::{PollFd, is_ready, poll_in, poll_out};
 
 /// poll(2): waits until a descriptor is ready or `timeout_ms` passes (-1: forever). An
 /// interrupted wait (`EINTR`) returns `Ok(0)`.
@@ -662,8 +663,8 @@ impl SignalFd {
         self.fd.as_raw_fd()
     }
 
-    /// The name of the next pending signal, if any.
-    pub fn read(&self) -> io::Result<Option<&'static str>> {
+    /// The next pending signal number, if any.
+    pub fn read(&self) -> io::Result<Option<i32>> {
         // SAFETY: `signalfd_siginfo` is plain data; all-zero is valid.
         let mut info: libc::signalfd_siginfo = unsafe { mem::zeroed() };
         let size = mem::size_of::<libc::signalfd_siginfo>();
@@ -676,12 +677,7 @@ impl SignalFd {
                 _ => Err(e),
             };
         }
-        Ok((n as usize == size).then_some(match info.ssi_signo as i32 {
-            libc::SIGINT => "SIGINT",
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGHUP => "SIGHUP",
-            _ => "signal",
-        }))
+        Ok((n as usize == size).then_some(info.ssi_signo as i32))
     }
 }
 
@@ -793,8 +789,5 @@ pub fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// `errno` values the callers match on, re-exported so they need no libc import.
-pub mod errno {
-    pub use libc::{EACCES, EADDRINUSE, EADDRNOTAVAIL, EBADFD, EBUSY, ECONNREFUSED, EINVAL};
-    pub use libc::{ENODEV, ENOENT, ENXIO, EOPNOTSUPP, EPERM};
-}
+pub mod errno;
+mod pollfd;

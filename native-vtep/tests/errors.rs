@@ -8,39 +8,66 @@ use std::process::{Command, Stdio};
 
 use common::{BIN, Lab, can_run, wait_for};
 
-/// Runs the binary with `args`, expects it to fail, and returns its stderr.
-fn fails(program: &[&str], args: &[&str], env: &[(&str, &str)]) -> String {
+/// The binary as user and group nobody (65534), with no supplementary groups.
+const AS_NOBODY: [&str; 5] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    BIN,
+];
+
+/// Runs `program` then `args` with `env`, expects it to fail, and checks that its stderr says
+/// each of `expect`.
+fn fails(program: &[&str], args: &[&str], env: &[(&str, &str)], expect: &[&str]) {
     let mut cmd = Command::new(program[0]);
     cmd.args(&program[1..]).args(args).stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run native-vtep");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
         "expected failure of {program:?} {args:?}, got success; stderr:\n{stderr}"
     );
-    stderr
-}
-
-fn check(stderr: &str, expect: &[&str]) {
     for e in expect {
         assert!(stderr.contains(e), "expected {e:?} in:\n{stderr}");
     }
 }
 
+/// For a test that needs root and `tools`: a lab named `name` with one namespace, `h`, and that
+/// namespace's full name; `None` when the test is skipped (see [`can_run`]).
+fn lab_with_host(test: &str, tools: &[&str], name: &str) -> Option<(Lab, String)> {
+    if !can_run(test, tools) {
+        return None;
+    }
+    let mut lab = Lab::new(name);
+    let ns = lab.netns("h");
+    Some((lab, ns))
+}
+
+/// A command line: the words of `line`, then `paths` as they are (a path may hold a space).
+fn argv<'a>(line: &'a str, paths: &[&'a str]) -> Vec<&'a str> {
+    line.split_whitespace()
+        .chain(paths.iter().copied())
+        .collect()
+}
+
+/// `program` run in network namespace `ns`.
+fn in_netns<'a>(ns: &'a str, program: &[&'a str]) -> Vec<&'a str> {
+    ["ip", "netns", "exec", ns]
+        .into_iter()
+        .chain(program.iter().copied())
+        .collect()
+}
+
 #[test]
 fn address_family_mismatch_names_both_addresses() {
-    let err = fails(
+    fails(
         &[BIN],
-        &[
-            "--tap", "t0", "--vni", "42", "--local", "10.0.0.1", "--remote", "fd00::2",
-        ],
+        &argv("--tap t0 --vni 42 --local 10.0.0.1 --remote fd00::2", &[]),
         &[],
-    );
-    check(
-        &err,
         &[
             "native-vtep: error: --remote fd00::2",
             "remote fd00::2 and local 10.0.0.1 are of different IP families",
@@ -55,8 +82,8 @@ fn bad_config_names_file_line_and_column() {
     std::fs::create_dir_all(&dir).unwrap();
     let cases = [
         (
-            "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"vtep42\"\nvni = 42\nencap = \"nvgre\"\n",
-            ":7:9: unknown variant `nvgre`, expected `vxlan` or `geneve`",
+            "[underlay]\nlocal = \"10.0.0.1\"\n\n[[network]]\ntap = \"vtep42\"\nvni = 42\nencap = \"gre\"\n",
+            ":7:9: unknown variant `gre`, expected one of `vxlan`, `geneve`, `nvgre`",
         ),
         (
             "[underlay]\nlocal = \"10.0.0.1\"\n[[network]]\ntap = \"vtep42\"\nvni = 99999999\n",
@@ -67,12 +94,21 @@ fn bad_config_names_file_line_and_column() {
     for (i, (text, expect)) in cases.iter().enumerate() {
         let path = dir.join(format!("bad{i}.toml"));
         std::fs::write(&path, text).unwrap();
-        let err = fails(&[BIN], &["--config", path.to_str().unwrap()], &[]);
-        check(&err, &[&format!("{}{expect}", path.display())]);
+        let config = path.to_str().unwrap();
+        fails(
+            &[BIN],
+            &["--config", config],
+            &[],
+            &[&format!("{config}{expect}")],
+        );
     }
     let missing = dir.join("missing.toml");
-    let err = fails(&[BIN], &["--config", missing.to_str().unwrap()], &[]);
-    check(&err, &["cannot read config file", "missing.toml"]);
+    fails(
+        &[BIN],
+        &["--config", missing.to_str().unwrap()],
+        &[],
+        &["cannot read config file", "missing.toml"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -82,28 +118,13 @@ fn not_root_says_how_to_get_the_capability() {
         return;
     }
     let control = format!("/tmp/native-vtep-noroot-{}.sock", std::process::id());
-    let err = fails(
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-        ],
-        &[
-            "--tap",
-            "olvtnoroot",
-            "--vni",
-            "42",
-            "--local",
-            "127.0.0.1",
-            "--control",
-            &control,
-        ],
+    fails(
+        &AS_NOBODY,
+        &argv(
+            "--tap olvtnoroot --vni 42 --local 127.0.0.1 --control",
+            &[&control],
+        ),
         &[],
-    );
-    check(
-        &err,
         &[
             // EPERM from TUNSETIFF, or EACCES from a /dev/net/tun that is root-only.
             "cannot create TAP device olvtnoroot: ",
@@ -114,29 +135,59 @@ fn not_root_says_how_to_get_the_capability() {
     );
 }
 
+/// NVGRE receives on a raw socket: without CAP_NET_RAW (as root in a restricted unit, here
+/// with the capability taken out of the bounding set) the error says which capability and how
+/// to grant it. `--dstport` with NVGRE, which has no UDP port, is refused by name.
+#[test]
+fn nvgre_without_cap_net_raw_names_the_capability() {
+    let Some((lab, ns)) = lab_with_host("nvgre_no_raw", &["setpriv"], "noraw") else {
+        return;
+    };
+    let control = lab.dir.join("noraw.sock");
+    let args = argv(
+        "--tap t0 --vni 42 --local 127.0.0.1 --encap nvgre --control",
+        &[control.to_str().unwrap()],
+    );
+    let without_net_raw = [
+        "setpriv",
+        "--inh-caps=-net_raw",
+        "--bounding-set=-net_raw",
+        BIN,
+    ];
+    fails(
+        &in_netns(&ns, &without_net_raw),
+        &args,
+        &[],
+        &[
+            "cannot open a raw socket for GRE (IP protocol 47) to receive NVGRE",
+            "needs CAP_NET_RAW",
+            "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW",
+        ],
+    );
+    fails(
+        &[BIN],
+        &[&args[..], &["--dstport", "4789"]].concat(),
+        &[],
+        &[
+            "--dstport 4789 with --encap nvgre",
+            "no UDP port; leave out --dstport",
+        ],
+    );
+    drop(lab);
+}
+
 #[test]
 fn tun_device_missing_says_to_load_the_module() {
-    if !can_run("tun_missing", &[]) {
+    let Some((lab, ns)) = lab_with_host("tun_missing", &[], "tun") else {
         return;
-    }
-    let mut lab = Lab::new("tun");
-    let ns = lab.netns("h");
-    let err = fails(
-        &["ip", "netns", "exec", &ns, BIN],
-        &[
-            "--tap",
-            "t0",
-            "--vni",
-            "42",
-            "--local",
-            "127.0.0.1",
-            "--control",
-            "/tmp/x.sock",
-        ],
+    };
+    fails(
+        &in_netns(&ns, &[BIN]),
+        &argv(
+            "--tap t0 --vni 42 --local 127.0.0.1 --control /tmp/x.sock",
+            &[],
+        ),
         &[("NATIVE_VTEP_TUN", "/nonexistent/net/tun")],
-    );
-    check(
-        &err,
         &[
             "cannot open /nonexistent/net/tun: no such device",
             "modprobe tun",
@@ -148,92 +199,46 @@ fn tun_device_missing_says_to_load_the_module() {
 
 #[test]
 fn tap_busy_and_port_in_use_and_foreign_address() {
-    if !can_run("tap_busy", &[]) {
+    let Some((mut lab, ns)) = lab_with_host("tap_busy", &[], "busy") else {
         return;
-    }
-    let mut lab = Lab::new("busy");
-    let ns = lab.netns("h");
+    };
     let first = lab.vtep(
         &ns,
         "first",
-        &[
-            "--tap",
-            "t0",
-            "--vni",
-            "42",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47000",
-        ],
+        &argv("--tap t0 --vni 42 --local 127.0.0.1 --dstport 47000", &[]),
     );
     let control2 = lab.dir.join("second.sock");
-    let control2 = control2.to_str().unwrap();
-    let in_ns = ["ip", "netns", "exec", ns.as_str(), BIN];
+    let in_ns = in_netns(&ns, &[BIN]);
+    // A second daemon started with `flags` and the control socket `control`.
+    let second = |flags: &str, control: &std::path::Path, expect: &[&str]| {
+        fails(
+            &in_ns,
+            &argv(flags, &["--control", control.to_str().unwrap()]),
+            &[],
+            expect,
+        );
+    };
 
     // The same TAP, held open by the first daemon.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t0",
-            "--vni",
-            "43",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47001",
-            "--control",
-            control2,
-        ],
-        &[],
-    );
-    check(
-        &err,
+    second(
+        "--tap t0 --vni 43 --local 127.0.0.1 --dstport 47001",
+        &control2,
         &["TAP device t0 is busy", "choose another --tap name"],
     );
 
     // The same UDP port, held by the first daemon; and by a kernel vxlan device.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t1",
-            "--vni",
-            "43",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47000",
-            "--control",
-            control2,
-        ],
-        &[],
-    );
-    check(
-        &err,
+    second(
+        "--tap t1 --vni 43 --local 127.0.0.1 --dstport 47000",
+        &control2,
         &["UDP port 47000 on 127.0.0.1 is already in use", "--dstport"],
     );
     lab.ns_must(
         &ns,
         "ip link add vx0 type vxlan id 7 dstport 4789 local 127.0.0.1 && ip link set vx0 up",
     );
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t2",
-            "--vni",
-            "44",
-            "--local",
-            "127.0.0.1",
-            "--control",
-            control2,
-        ],
-        &[],
-    );
-    check(
-        &err,
+    second(
+        "--tap t2 --vni 44 --local 127.0.0.1",
+        &control2,
         &[
             "UDP port 4789 on 127.0.0.1 is already in use",
             "kernel vxlan",
@@ -244,83 +249,32 @@ fn tap_busy_and_port_in_use_and_foreign_address() {
     assert!(lab.ns_sh(&ns, "ip link show t2").status.code() != Some(0));
 
     // An address this host does not have.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t3",
-            "--vni",
-            "45",
-            "--local",
-            "10.9.9.9",
-            "--control",
-            control2,
-        ],
-        &[],
-    );
-    check(
-        &err,
+    second(
+        "--tap t3 --vni 45 --local 10.9.9.9",
+        &control2,
         &["10.9.9.9 is not an address of this host", "ip addr add"],
     );
 
     // A name that exists but is not a TAP.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "vx0",
-            "--vni",
-            "46",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47002",
-            "--control",
-            control2,
-        ],
-        &[],
+    second(
+        "--tap vx0 --vni 46 --local 127.0.0.1 --dstport 47002",
+        &control2,
+        &["vx0 exists and is not a TAP device"],
     );
-    check(&err, &["vx0 exists and is not a TAP device"]);
 
     // A bridge that does not exist.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t4",
-            "--vni",
-            "47",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47003",
-            "--bridge",
-            "nobr",
-            "--control",
-            control2,
-        ],
-        &[],
+    second(
+        "--tap t4 --vni 47 --local 127.0.0.1 --dstport 47003 --bridge nobr",
+        &control2,
+        &["bridge nobr does not exist"],
     );
-    check(&err, &["bridge nobr does not exist"]);
 
     // A second daemon on the same control socket.
-    let err = fails(
-        &in_ns,
-        &[
-            "--tap",
-            "t5",
-            "--vni",
-            "48",
-            "--local",
-            "127.0.0.1",
-            "--dstport",
-            "47004",
-            "--control",
-            first.to_str().unwrap(),
-        ],
-        &[],
+    second(
+        "--tap t5 --vni 48 --local 127.0.0.1 --dstport 47004",
+        &first,
+        &["is in use: another native-vtep is running with it"],
     );
-    check(&err, &["is in use: another native-vtep is running with it"]);
 
     // The first daemon is unharmed, and stops cleanly on SIGTERM, removing TAP and socket.
     lab.ctl(&first, &["stats"]);
@@ -338,65 +292,46 @@ fn tap_busy_and_port_in_use_and_foreign_address() {
 #[test]
 fn control_commands_without_daemon_explain() {
     let path = format!("/tmp/native-vtep-none-{}.sock", std::process::id());
-    let err = fails(&[BIN], &["stats", "--control", &path], &[]);
-    check(
-        &err,
+    fails(
+        &[BIN],
+        &["stats", "--control", &path],
+        &[],
         &["no native-vtep is listening on", "is the daemon running?"],
     );
 }
 
 #[test]
 fn user_flag_errors_name_the_user() {
-    let args = |user: &str| {
-        [
-            "--tap",
-            "olvtuser",
-            "--vni",
-            "42",
-            "--local",
-            "127.0.0.1",
-            "--control",
-            "/nonexistent/olvtuser.sock",
-            "--user",
-        ]
-        .map(String::from)
-        .into_iter()
-        .chain([user.to_string()])
-        .collect::<Vec<String>>()
+    let args = |user| {
+        argv(
+            "--tap olvtuser --vni 42 --local 127.0.0.1 --control /nonexistent/olvtuser.sock \
+             --user",
+            &[user],
+        )
     };
-    fn argv(v: &[String]) -> Vec<&str> {
-        v.iter().map(String::as_str).collect()
-    }
     // Checked before anything is created, so no root is needed to see these.
-    let unknown = args("olvt-no-such-user");
-    let err = fails(&[BIN], &argv(&unknown), &[]);
-    check(
-        &err,
+    fails(
+        &[BIN],
+        &args("olvt-no-such-user"),
+        &[],
         &[
             "--user olvt-no-such-user: unknown user \"olvt-no-such-user\"",
             "useradd --system",
         ],
     );
-    let root = args("root");
-    let err = fails(&[BIN], &argv(&root), &[]);
-    check(&err, &["--user root: root is uid 0", "unprivileged user"]);
+    fails(
+        &[BIN],
+        &args("root"),
+        &[],
+        &["--user root: root is uid 0", "unprivileged user"],
+    );
     if !can_run("user_not_root", &["setpriv"]) {
         return;
     }
-    let nobody = args("nobody");
-    let err = fails(
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-        ],
-        &argv(&nobody),
+    fails(
+        &AS_NOBODY,
+        &args("nobody"),
         &[],
-    );
-    check(
-        &err,
         &[
             "--user nobody: switching to another user needs root",
             "start native-vtep as root",
@@ -407,18 +342,16 @@ fn user_flag_errors_name_the_user() {
 
 #[test]
 fn control_socket_refuses_non_root_clients() {
-    if !can_run("ctl_root_only", &["setpriv"]) {
+    let Some((mut lab, ns)) = lab_with_host("ctl_root_only", &["setpriv"], "ctlperm") else {
         return;
-    }
-    let mut lab = Lab::new("ctlperm");
-    let ns = lab.netns("h");
+    };
     // A directory the daemon creates itself: 0700, root's.
     let control = lab.dir.join("run").join("d.sock");
     lab.vtep_at(
         &ns,
         "d",
         &control,
-        &["--tap", "t0", "--vni", "42", "--local", "127.0.0.1"],
+        &argv("--tap t0 --vni 42 --local 127.0.0.1", &[]),
     );
     let mode = |p: &std::path::Path| {
         use std::os::unix::fs::MetadataExt;
@@ -429,20 +362,11 @@ fn control_socket_refuses_non_root_clients() {
     assert_eq!(mode(&control), (0o600, 0));
     // Root gets in; nobody is told why not and what to do.
     lab.ctl(&control, &["stats"]);
-    for args in [&["stats"][..], &["fdb", "show"], &["neigh", "show"]] {
-        let err = fails(
-            &[
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                BIN,
-            ],
-            &[args, &["--control", control.to_str().unwrap()]].concat(),
+    for args in ["stats", "fdb show", "neigh show"] {
+        fails(
+            &AS_NOBODY,
+            &argv(args, &["--control", control.to_str().unwrap()]),
             &[],
-        );
-        check(
-            &err,
             &[
                 &format!("permission denied on {}", control.display()),
                 "the control socket is root-only; run this as root",
@@ -455,46 +379,29 @@ fn control_socket_refuses_non_root_clients() {
         std::os::unix::fs::PermissionsExt::from_mode(0o666),
     )
     .unwrap();
-    let err = fails(
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-        ],
+    fails(
+        &AS_NOBODY,
         &["stats", "--control", control.to_str().unwrap()],
         &[],
+        &["run this as root"],
     );
-    check(&err, &["run this as root"]);
     lab.stop("d");
 }
 
 #[test]
 fn control_path_that_is_not_a_socket_is_never_replaced() {
-    if !can_run("ctl_not_socket", &[]) {
+    let Some((lab, ns)) = lab_with_host("ctl_not_socket", &[], "ctlfile") else {
         return;
-    }
-    let mut lab = Lab::new("ctlfile");
-    let ns = lab.netns("h");
+    };
     let file = lab.dir.join("precious.txt");
     std::fs::write(&file, "keep me").unwrap();
-    let err = fails(
-        &["ip", "netns", "exec", &ns, BIN],
-        &[
-            "--tap",
-            "t0",
-            "--vni",
-            "42",
-            "--local",
-            "127.0.0.1",
-            "--control",
-            file.to_str().unwrap(),
-        ],
+    fails(
+        &in_netns(&ns, &[BIN]),
+        &argv(
+            "--tap t0 --vni 42 --local 127.0.0.1 --control",
+            &[file.to_str().unwrap()],
+        ),
         &[],
-    );
-    check(
-        &err,
         &["exists and is not a socket; refusing to replace it"],
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
@@ -503,20 +410,19 @@ fn control_path_that_is_not_a_socket_is_never_replaced() {
 
 #[test]
 fn queues_out_of_range_or_with_plain_is_refused() {
-    let base = ["--tap", "t0", "--vni", "42", "--local", "10.0.0.1"];
+    let base = "--tap t0 --vni 42 --local 10.0.0.1";
     for n in ["0", "17"] {
-        let args: Vec<&str> = base.iter().copied().chain(["--queues", n]).collect();
-        let err = fails(&[BIN], &args, &[]);
-        check(&err, &[&format!("queues {n} is out of range: use 1 to 16")]);
+        fails(
+            &[BIN],
+            &argv(base, &["--queues", n]),
+            &[],
+            &[&format!("queues {n} is out of range: use 1 to 16")],
+        );
     }
-    let args: Vec<&str> = base
-        .iter()
-        .copied()
-        .chain(["--queues", "2", "--datapath", "plain"])
-        .collect();
-    let err = fails(&[BIN], &args, &[]);
-    check(
-        &err,
+    fails(
+        &[BIN],
+        &argv(base, &["--queues", "2", "--datapath", "plain"]),
+        &[],
         &[
             "--queues 2 needs --datapath offload or batch",
             "plain data path runs single-queue",

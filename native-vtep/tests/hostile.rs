@@ -8,6 +8,10 @@
 //! `target/tools/venv/bin` there). Without root, the tools or scapy each test is skipped with a
 //! message, unless `OVERLAY_LAB_REQUIRE_TOOLS` is set, which makes that a failure.
 //!
+//! Malformed IPv6 Neighbour Discovery and an unsolicited advertisement against a static IPv6
+//! neighbour are entries too (`malformed_neighbour_discovery`,
+//! `unsolicited_advertisement_against_a_static_neighbour`).
+//!
 //! Topology (`common/fabric.rs`): hosts on one underlay bridge. Host 1 (10.0.0.1) is the victim,
 //! host 2 (10.0.0.2) its legitimate peer, both running native-vtep for VNI 42 with their TAPs
 //! `vt42` at 192.168.42.1 and .2; host 3, where there is one, only attacks. For each attack the
@@ -731,6 +735,125 @@ fn gratuitous_arp_against_a_static_neighbour() {
     let neigh = b.f.lab.ns_must(&h1, "ip neigh show 192.168.42.2");
     assert!(neigh.contains(PEER_MAC), "{neigh}");
     assert!(counter(&b.stats(), 42, "arp_suppressed") > counter(&s, 42, "arp_suppressed"));
+    b.survived();
+}
+
+/// The IPv6 Neighbour Advertisements in `pcap` sent from `mac` for `target` (ethertype, ICMPv6
+/// type 136, Ethernet source, target address), as native-vtep's proxy answers.
+fn answers_from(pcap: &Path, mac: &str, target: &str) -> Vec<Vec<u8>> {
+    let mac: Vec<u8> = mac
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    let target: std::net::Ipv6Addr = target.parse().unwrap();
+    frames(pcap)
+        .into_iter()
+        .filter(|f| {
+            f.len() >= 78
+                && f[12..14] == [0x86, 0xdd]
+                && f[20] == 58
+                && f[54] == 136
+                && f[6..12] == mac[..]
+                && f[62..78] == target.octets()
+        })
+        .collect()
+}
+
+/// Malformed IPv6 Neighbour Discovery (`hostile.py nd`: each of the nine ways it breaks RFC
+/// 4861's checks, in turn) from the TAP side and through the underlay, with the proxy on and
+/// the target a static neighbour: every one dropped as `malformed_nd`; none answered, none
+/// forwarded, nothing learned from any.
+#[test]
+fn malformed_neighbour_discovery() {
+    let static_neigh = format!("fd42::2={PEER_MAC}");
+    let victim = ["--proxy", "--neigh", static_neigh.as_str()];
+    let Some(mut b) = bench("nd", 2, &victim, &[]) else {
+        return;
+    };
+    // From the TAP: nothing reaches the far side, and no answer comes back.
+    let near = b.capture(0, "vt42", "near");
+    let far = b.capture(1, "vt42", "far");
+    let before = b.stats();
+    assert_eq!(b.via_tap("nd", &["--count", "9"]), 9);
+    let s = b.expect_drops(&before, &[(Some(42), "malformed_nd", 9)]);
+    assert_eq!(
+        counter(&s, 42, "encap_frames"),
+        counter(&before, 42, "encap_frames")
+    );
+    assert_eq!(b.marked(far).len(), 0, "malformed ND crossed the tunnel");
+    stop_capture(&mut b.f, &near.name);
+    assert_eq!(
+        answers_from(&near.pcap, PEER_MAC, "fd42::2").len(),
+        0,
+        "malformed ND was answered"
+    );
+    // Through the underlay: nothing reaches the TAP.
+    let near = b.capture(0, "vt42", "near2");
+    assert_eq!(b.hit(1, "nd", &["--count", "9"]), 9);
+    let s = b.expect_drops(&s, &[(Some(42), "malformed_nd", 9)]);
+    assert_eq!(b.marked(near).len(), 0, "malformed ND reached the TAP");
+    assert_eq!(counter(&s, 42, "nd_suppressed"), 0);
+    // Nothing learned from any of it: not the attacker's MAC, not its address, and the static
+    // entry stands.
+    let fdb = b.f.lab.ctl(&b.victim, &["fdb", "show"]);
+    assert!(!fdb.contains("02:00:00:00:66:01"), "{fdb}");
+    let shown = b.f.lab.ctl(&b.victim, &["neigh", "show"]);
+    assert!(!shown.contains("fd42::66"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "fd42::2 dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT"
+        )),
+        "{shown}"
+    );
+    let text = b.f.lab.ctl(&b.victim, &["stats"]);
+    assert!(text.contains("malformed_nd 18"), "{text}");
+    b.survived();
+}
+
+/// An unsolicited Neighbour Advertisement (IPv6's gratuitous ARP) claiming a static neighbour's
+/// address for another MAC, from the TAP side and through the underlay: forwarded like any
+/// announcement, not dropped; the static entry stands, and a solicitation for the address is
+/// still answered with the static MAC.
+#[test]
+fn unsolicited_advertisement_against_a_static_neighbour() {
+    let static_neigh = format!("fd42::2={PEER_MAC}");
+    let victim = ["--proxy", "--neigh", static_neigh.as_str()];
+    let Some(mut b) = bench("una", 2, &victim, &[]) else {
+        return;
+    };
+    let evil = "02:00:00:00:66:66";
+    let claim = ["--ip6", "fd42::2", "--mac", evil, "--count", "4"];
+    let before = b.stats();
+    assert_eq!(b.hit(1, "una", &claim), 4);
+    assert_eq!(b.via_tap("una", &claim), 4);
+    std::thread::sleep(Duration::from_millis(500));
+    let s = b.expect_drops(&before, &[]);
+    let shown = b.f.lab.ctl(&b.victim, &["neigh", "show"]);
+    assert!(
+        shown.contains(&format!(
+            "fd42::2 dev vt42 lladdr {PEER_MAC} vni 42 PERMANENT"
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains(evil), "{shown}");
+    // A solicitation for it from the TAP side: answered at home, with the static MAC.
+    let near = b.capture(0, "vt42", "near");
+    assert_eq!(b.via_tap("ns", &["--ip6", "fd42::2"]), 1);
+    assert!(wait_for(10, || counter(&b.stats(), 42, "nd_suppressed")
+        > counter(&s, 42, "nd_suppressed")));
+    stop_capture(&mut b.f, &near.name);
+    let answers = answers_from(&near.pcap, PEER_MAC, "fd42::2");
+    assert_eq!(answers.len(), 1, "the proxy's answer on the TAP");
+    assert_eq!(
+        &answers[0][80..86],
+        &[2, 0, 0, 0, 0x42, 2],
+        "target link-layer address"
+    );
+    assert_eq!(
+        counter(&b.stats(), 42, "encap_frames"),
+        counter(&s, 42, "encap_frames"),
+        "the solicitation crossed the tunnel"
+    );
     b.survived();
 }
 

@@ -47,6 +47,12 @@ pub enum SimError {
     HypervisorDown(NodeId),
     /// A site with hypervisors cannot be removed.
     SiteNotEmpty(SiteId),
+    /// A hypervisor with hosts cannot be removed.
+    HasHosts(NodeId),
+    /// The host is live-migrating (paused, detached) and cannot start another move.
+    Migrating(NodeId),
+    /// The host is not attached to a hypervisor (it is migrating, or its hypervisor is gone).
+    Detached(NodeId),
     /// The operation needs the overlay; this simulation is the flat-L2 baseline.
     FlatL2(&'static str),
     /// Connecting these switches would make a loop in the flat L2 baseline (no STP here).
@@ -60,21 +66,51 @@ pub enum SimError {
 }
 
 impl fmt::Display for SimError {
+    /// Nodes by kind and number ("host 6"): [`SimError::describe`] names them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, &|id, kind| alloc::format!("{kind} {}", id.0))
+    }
+}
+
+impl SimError {
+    /// The message with each node called by `name(id, kind)`, e.g. by the name the user gave
+    /// it (`Sim::describe`) instead of "host 6".
+    pub fn describe(&self, name: &dyn Fn(NodeId, &str) -> String) -> String {
+        struct Named<'a>(&'a SimError, &'a dyn Fn(NodeId, &str) -> String);
+        impl fmt::Display for Named<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(f, self.1)
+            }
+        }
+        alloc::format!("{}", Named(self, name))
+    }
+
+    fn write(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &dyn Fn(NodeId, &str) -> String,
+    ) -> fmt::Result {
         match self {
             SimError::UnknownSite(s) => write!(f, "site {} does not exist", s.0),
-            SimError::UnknownNode(n) => write!(f, "node {} does not exist", n.0),
+            SimError::UnknownNode(n) => write!(f, "{} does not exist", name(*n, "node")),
             SimError::UnknownHypervisor(n) => {
-                write!(f, "node {} is not a hypervisor (or was removed)", n.0)
+                write!(
+                    f,
+                    "{} is not a hypervisor (or was removed)",
+                    name(*n, "node")
+                )
             }
-            SimError::UnknownHost(n) => write!(f, "node {} is not a host (or was removed)", n.0),
+            SimError::UnknownHost(n) => {
+                write!(f, "{} is not a host (or was removed)", name(*n, "node"))
+            }
             SimError::UnknownLink(l) => write!(f, "link {} does not exist", l.0),
             SimError::UnknownApp(a) => write!(f, "app {} does not exist", a.0),
-            SimError::UnknownName(name) => write!(f, "no node is named {name:?}"),
+            SimError::UnknownName(n) => write!(f, "no node is named {n:?}"),
             SimError::SameHypervisor { host, hypervisor } => write!(
                 f,
-                "host {} already runs on hypervisor {}: pick another hypervisor to migrate to",
-                host.0, hypervisor.0
+                "{} already runs on {}: pick another hypervisor to migrate to",
+                name(*host, "host"),
+                name(*hypervisor, "hypervisor")
             ),
             SimError::VniOutOfRange(v) => write!(
                 f,
@@ -91,11 +127,22 @@ impl fmt::Display for SimError {
             SimError::DuplicateIp { vni, ip } => write!(f, "IP {ip} is already used in VNI {vni}"),
             SimError::NotUnicast(mac) => write!(f, "{mac} is not a unicast MAC"),
             SimError::HypervisorDown(n) => {
-                write!(f, "hypervisor {} is failed: restore it first", n.0)
+                write!(f, "{} is failed: restore it first", name(*n, "hypervisor"))
             }
             SimError::SiteNotEmpty(s) => {
                 write!(f, "site {} still has hypervisors: remove them first", s.0)
             }
+            SimError::HasHosts(n) => write!(
+                f,
+                "{} still has hosts: migrate or remove them first",
+                name(*n, "hypervisor")
+            ),
+            SimError::Migrating(n) => write!(f, "{} is already migrating", name(*n, "host")),
+            SimError::Detached(n) => write!(
+                f,
+                "{} is not attached to a hypervisor (migrating?)",
+                name(*n, "host")
+            ),
             SimError::FlatL2(what) => write!(
                 f,
                 "{what} needs the overlay, but this simulation is the flat-L2 baseline"
@@ -105,7 +152,7 @@ impl fmt::Display for SimError {
                 "these switches are already connected: a second path would loop broadcasts \
                  forever in the flat L2 baseline"
             ),
-            SimError::DuplicateName(name) => write!(f, "the name {name:?} is already taken"),
+            SimError::DuplicateName(n) => write!(f, "the name {n:?} is already taken"),
             SimError::BadArgument(msg) => f.write_str(msg),
             SimError::Vtep(e) => write!(f, "VTEP configuration refused: {e}"),
         }

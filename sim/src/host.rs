@@ -18,6 +18,10 @@ use vtep_core::{Duration, Instant, Vni};
 
 use crate::id::AppId;
 
+mod neighbours;
+
+pub use neighbours::{ARP_ENTRY_LIFETIME, ARP_RETRY, ARP_TRIES, Neighbours};
+
 /// The host's network card as smoltcp sees it.
 #[derive(Debug, Default)]
 pub struct Nic {
@@ -79,9 +83,8 @@ pub struct Host {
     pub sockets: SocketSet<'static>,
     pub nic: Nic,
     pub apps: Vec<(AppId, Part)>,
-    /// A mirror of smoltcp's neighbour cache (which is private): filled by the same rule
-    /// (any ARP aimed at our IP from a unicast sender), expiring after 60 s.
-    pub arp_cache: BTreeMap<Ipv4Address, (Mac, Instant)>,
+    /// A mirror of smoltcp's neighbour cache (which is private), and the addresses asked for.
+    pub neighbours: Neighbours,
     pub next_local_port: u16,
 }
 
@@ -113,8 +116,8 @@ fn make_iface(
     iface
 }
 
-/// smoltcp's neighbour cache entry lifetime.
-pub const ARP_ENTRY_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a ping waits for replies after its last request before it is done (`ping -W`).
+pub const PING_WAIT: Duration = Duration::from_secs(1);
 
 impl Host {
     /// A host whose NIC has IP MTU `mtu`.
@@ -142,7 +145,7 @@ impl Host {
             sockets: SocketSet::new(vec![]),
             nic,
             apps: Vec::new(),
-            arp_cache: BTreeMap::new(),
+            neighbours: Neighbours::default(),
             next_local_port: 49152,
         }
     }
@@ -152,20 +155,23 @@ impl Host {
     pub fn set_mtu(&mut self, mtu: usize, seed: u64, now: Instant) {
         self.nic.mtu = mtu;
         self.iface = make_iface(self.mac, self.ip, self.prefix_len, seed, &mut self.nic, now);
-        self.arp_cache.clear();
+        self.neighbours = Neighbours::default();
     }
 
     /// Mirrors smoltcp's ARP cache fill rule for a received ARP frame.
     pub fn observe_arp(&mut self, now: Instant, sender: (Mac, Ipv4Address), target: Ipv4Address) {
         if target == self.ip && sender.0.is_unicast() && !sender.1.is_unspecified() {
-            self.arp_cache
+            self.neighbours
+                .cache
                 .insert(sender.1, (sender.0, now + ARP_ENTRY_LIFETIME));
+            self.neighbours.asked.remove(&sender.1);
         }
     }
 
     /// The ARP cache at `now` (IP, MAC), without expired entries.
     pub fn arp_entries(&self, now: Instant) -> Vec<(Ipv4Address, Mac)> {
-        self.arp_cache
+        self.neighbours
+            .cache
             .iter()
             .filter(|(_, (_, exp))| *exp > now)
             .map(|(ip, (mac, _))| (*ip, *mac))
@@ -190,7 +196,7 @@ impl Host {
         for _ in 0..4 {
             for (id, part) in &mut self.apps {
                 if let Some(report) = reports.get_mut(id) {
-                    part.before(now, &mut self.sockets, &mut self.iface, report);
+                    part.before(now, &mut self.sockets, &self.neighbours, report);
                 }
             }
             self.iface.poll(now, &mut self.nic, &mut self.sockets);
@@ -204,9 +210,21 @@ impl Host {
                 break;
             }
         }
+        // The apps gave up on the addresses due now: a new request starts over.
+        let nb = &mut self.neighbours;
+        let due: Vec<Ipv4Address> = nb
+            .asked
+            .keys()
+            .filter(|ip| nb.give_up_at(**ip).is_some_and(|t| t <= now))
+            .copied()
+            .collect();
+        for ip in due {
+            nb.asked.remove(&ip);
+        }
+        nb.note_sent(self.ip, &self.nic.tx, now);
         let mut next = self.iface.poll_at(now, &self.sockets);
-        for (_, part) in &self.apps {
-            if let Some(t) = part.next_at() {
+        for (id, part) in &self.apps {
+            if let Some(t) = part.next_at(reports.get(id), &self.neighbours) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
@@ -223,12 +241,7 @@ impl Host {
                 size,
                 ident,
             } => {
-                let mut s = icmp::Socket::new(
-                    icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
-                    icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
-                );
-                let _ = s.bind(icmp::Endpoint::Ident(ident));
-                let handle = self.sockets.add(s);
+                let handle = self.sockets.add(icmp_socket(ident));
                 Part::Ping(PingPart {
                     handle,
                     target,
@@ -239,6 +252,10 @@ impl Host {
                     next_seq: 0,
                     next_send: now,
                     sent_at: BTreeMap::new(),
+                    given_up: Vec::new(),
+                    queued: 0,
+                    last_send: None,
+                    all_out: None,
                 })
             }
             PartSpec::UdpServer { port, echo } => {
@@ -259,15 +276,18 @@ impl Host {
                 let mut s = udp_socket();
                 let local = self.local_port();
                 let _ = s.bind(local);
-                Part::UdpClient {
+                Part::UdpClient(UdpClientPart {
                     handle: self.sockets.add(s),
+                    local,
+                    target_ip: target,
                     target: IpEndpoint::new(IpAddress::Ipv4(target), port),
                     count,
                     interval,
                     size,
                     sent: 0,
                     next_send: now,
-                }
+                    queued: 0,
+                })
             }
             PartSpec::TcpSink { port } => {
                 let mut s = tcp_socket();
@@ -290,6 +310,7 @@ impl Host {
                 );
                 Part::TcpSource {
                     handle: self.sockets.add(s),
+                    target,
                     remaining: bytes,
                     closed: false,
                 }
@@ -319,6 +340,15 @@ fn udp_socket() -> udp::Socket<'static> {
         udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
         udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
     )
+}
+
+fn icmp_socket(ident: u16) -> icmp::Socket<'static> {
+    let mut s = icmp::Socket::new(
+        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
+        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
+    );
+    let _ = s.bind(icmp::Endpoint::Ident(ident));
+    s
 }
 
 fn tcp_socket() -> tcp::Socket<'static> {
@@ -370,7 +400,47 @@ pub struct PingPart {
     ident: u16,
     next_seq: u16,
     next_send: Instant,
+    /// Requests sent and not answered yet (nor given up), with their send times.
     sent_at: BTreeMap<u16, Instant>,
+    /// Requests dropped by the host because the target's address never resolved.
+    given_up: Vec<u16>,
+    /// Requests in the socket, not sent yet (waiting for the target's address).
+    queued: usize,
+    /// When the app handed its last request to the socket, and when the socket had sent
+    /// every request it was handed (later when they waited for ARP).
+    last_send: Option<Instant>,
+    all_out: Option<Instant>,
+}
+
+impl PingPart {
+    /// When the ping is done: every request sent (none waiting for the target's address), and
+    /// each answered or given up, or [`PING_WAIT`] after the last.
+    fn done_at(&self) -> Option<Instant> {
+        if u32::from(self.next_seq) < self.count || self.queued > 0 {
+            return None;
+        }
+        let last = self.all_out?;
+        Some(if self.sent_at.is_empty() {
+            last
+        } else {
+            last + PING_WAIT
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct UdpClientPart {
+    handle: SocketHandle,
+    local: u16,
+    target_ip: Ipv4Address,
+    target: IpEndpoint,
+    count: u32,
+    interval: Duration,
+    size: usize,
+    sent: u32,
+    next_send: Instant,
+    /// Datagrams in the socket, not sent yet (waiting for the target's address).
+    queued: usize,
 }
 
 /// The running part of an app on one host.
@@ -381,20 +451,13 @@ pub enum Part {
         handle: SocketHandle,
         echo: bool,
     },
-    UdpClient {
-        handle: SocketHandle,
-        target: IpEndpoint,
-        count: u32,
-        interval: Duration,
-        size: usize,
-        sent: u32,
-        next_send: Instant,
-    },
+    UdpClient(UdpClientPart),
     TcpSink {
         handle: SocketHandle,
     },
     TcpSource {
         handle: SocketHandle,
+        target: Ipv4Address,
         remaining: u64,
         closed: bool,
     },
@@ -414,6 +477,13 @@ pub struct AppReport {
     pub rtts: Vec<(u16, Duration)>,
     /// Ping: sequence numbers never answered (filled as replies come; final after the run).
     pub unanswered: Vec<u16>,
+    /// Ping: requests, UDP: datagrams the host dropped because the destination's address never
+    /// resolved ([`ARP_TRIES`] ARP requests unanswered); TCP: 1 when the connection was
+    /// abandoned for that reason. Counted in `sent` too.
+    pub unreachable: u64,
+    /// When the app was done: a ping's requests all answered, given up or waited for
+    /// ([`PING_WAIT`]); a TCP transfer completed or abandoned; a UDP flow's datagrams all out.
+    pub finished: Option<Instant>,
     /// TCP: total bytes to move; the transfer is complete when the sink has them all.
     pub target_bytes: u64,
     /// TCP: when the sink received the last byte.
@@ -437,22 +507,31 @@ impl Part {
     pub fn handle(&self) -> SocketHandle {
         match self {
             Part::Ping(p) => p.handle,
+            Part::UdpClient(u) => u.handle,
             Part::UdpServer { handle, .. }
-            | Part::UdpClient { handle, .. }
             | Part::TcpSink { handle }
             | Part::TcpSource { handle, .. } => *handle,
         }
     }
 
-    fn next_at(&self) -> Option<Instant> {
+    fn next_at(&self, report: Option<&AppReport>, nb: &Neighbours) -> Option<Instant> {
+        let finished = report.is_some_and(|r| r.finished.is_some());
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match self {
-            Part::Ping(p) if u32::from(p.next_seq) < p.count => Some(p.next_send),
-            Part::UdpClient {
-                sent,
-                count,
-                next_send,
-                ..
-            } if sent < count => Some(*next_send),
+            Part::Ping(p) => {
+                let send = (u32::from(p.next_seq) < p.count).then_some(p.next_send);
+                let done = p.done_at().filter(|_| !finished);
+                let give_up = nb.give_up_at(p.target).filter(|_| p.queued > 0);
+                earliest(earliest(send, done), give_up)
+            }
+            Part::UdpClient(u) => {
+                let send = (u.sent < u.count).then_some(u.next_send);
+                earliest(send, nb.give_up_at(u.target_ip).filter(|_| u.queued > 0))
+            }
+            Part::TcpSource { target, closed, .. } if !*closed => nb.give_up_at(*target),
             _ => None,
         }
     }
@@ -461,11 +540,27 @@ impl Part {
         &mut self,
         now: Instant,
         sockets: &mut SocketSet<'static>,
-        _iface: &mut Interface,
+        nb: &Neighbours,
         report: &mut AppReport,
     ) {
         match self {
             Part::Ping(p) => {
+                let queued = sockets.get::<icmp::Socket<'_>>(p.handle).send_queue();
+                if queued > 0 && nb.give_up_at(p.target).is_some_and(|t| t <= now) {
+                    // The address never resolved: drop what waits for it (a fresh socket), as
+                    // the kernel drops its queue and reports the host unreachable.
+                    sockets.remove(p.handle);
+                    p.handle = sockets.add(icmp_socket(p.ident));
+                    let first = p.next_seq.saturating_sub(queued as u16);
+                    for seq in first..p.next_seq {
+                        if p.sent_at.remove(&seq).is_some() {
+                            p.given_up.push(seq);
+                            report.unreachable += 1;
+                        }
+                    }
+                    p.queued = 0;
+                    p.all_out = Some(now);
+                }
                 while u32::from(p.next_seq) < p.count && p.next_send <= now {
                     let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
                     let data = vec![0xa5u8; p.size];
@@ -482,37 +577,47 @@ impl Part {
                         &ChecksumCapabilities::default(),
                     );
                     p.sent_at.insert(p.next_seq, now);
+                    p.last_send = Some(now);
                     report.sent += 1;
                     p.next_seq += 1;
                     p.next_send += p.interval;
                 }
             }
-            Part::UdpClient {
-                handle,
-                target,
-                count,
-                interval,
-                size,
-                sent,
-                next_send,
-            } => {
-                let s = sockets.get_mut::<udp::Socket<'_>>(*handle);
-                while *sent < *count && *next_send <= now {
-                    let mut data = vec![0u8; (*size).max(4)];
-                    data[..4].copy_from_slice(&sent.to_be_bytes());
-                    if s.send_slice(&data, *target).is_err() {
+            Part::UdpClient(u) => {
+                let queued = sockets.get::<udp::Socket<'_>>(u.handle).send_queue();
+                if queued > 0 && nb.give_up_at(u.target_ip).is_some_and(|t| t <= now) {
+                    sockets.remove(u.handle);
+                    let mut s = udp_socket();
+                    let _ = s.bind(u.local);
+                    u.handle = sockets.add(s);
+                    report.unreachable += queued as u64;
+                    u.queued = 0;
+                }
+                let s = sockets.get_mut::<udp::Socket<'_>>(u.handle);
+                while u.sent < u.count && u.next_send <= now {
+                    let mut data = vec![0u8; u.size.max(4)];
+                    data[..4].copy_from_slice(&u.sent.to_be_bytes());
+                    if s.send_slice(&data, u.target).is_err() {
                         break;
                     }
-                    *sent += 1;
+                    u.sent += 1;
                     report.sent += 1;
-                    *next_send += *interval;
+                    u.next_send += u.interval;
                 }
             }
             Part::TcpSource {
                 handle,
+                target,
                 remaining,
                 closed,
             } => {
+                if !*closed && tcp_gave_up(now, sockets, handle, *target, nb) {
+                    *remaining = 0;
+                    *closed = true;
+                    report.unreachable = 1;
+                    report.finished.get_or_insert(now);
+                    return;
+                }
                 let s = sockets.get_mut::<tcp::Socket<'_>>(*handle);
                 while *remaining > 0 && s.can_send() {
                     let chunk = usize::try_from((*remaining).min(16384)).unwrap_or(16384);
@@ -560,7 +665,16 @@ impl Part {
                         report.rtts.push((seq_no, now - at));
                     }
                 }
+                p.queued = s.send_queue();
+                if p.queued == 0 && p.all_out < p.last_send {
+                    p.all_out = Some(now);
+                }
                 report.unanswered = p.sent_at.keys().copied().collect();
+                report.unanswered.extend(&p.given_up);
+                report.unanswered.sort_unstable();
+                if report.finished.is_none() && p.done_at().is_some_and(|d| d <= now) {
+                    report.finished = Some(now);
+                }
                 false
             }
             Part::UdpServer { handle, echo } => {
@@ -575,10 +689,14 @@ impl Part {
                 }
                 again
             }
-            Part::UdpClient { handle, .. } => {
-                let s = sockets.get_mut::<udp::Socket<'_>>(*handle);
+            Part::UdpClient(u) => {
+                let s = sockets.get_mut::<udp::Socket<'_>>(u.handle);
                 while s.recv().is_ok() {
                     report.replies += 1;
+                }
+                u.queued = s.send_queue();
+                if report.finished.is_none() && u.sent >= u.count && s.send_queue() == 0 {
+                    report.finished = Some(now);
                 }
                 false
             }
@@ -597,6 +715,7 @@ impl Part {
                         && report.received >= report.target_bytes
                     {
                         report.completed = Some(now);
+                        report.finished.get_or_insert(now);
                     }
                 }
                 if s.state() == tcp::State::CloseWait {
@@ -609,10 +728,30 @@ impl Part {
                 handle,
                 remaining,
                 closed,
+                ..
             } => {
                 let s = sockets.get_mut::<tcp::Socket<'_>>(*handle);
                 (*remaining > 0 && s.can_send()) || (*remaining == 0 && !*closed)
             }
         }
     }
+}
+
+/// A TCP connection still waiting for its peer's address after [`ARP_TRIES`] requests is
+/// abandoned, as the kernel fails `connect` with "no route to host": its socket is replaced by
+/// a closed one, so no SYN waits any more. True when it gave up now.
+fn tcp_gave_up(
+    now: Instant,
+    sockets: &mut SocketSet<'static>,
+    handle: &mut SocketHandle,
+    target: Ipv4Address,
+    nb: &Neighbours,
+) -> bool {
+    let waiting = sockets.get::<tcp::Socket<'_>>(*handle).state() == tcp::State::SynSent;
+    if !waiting || nb.give_up_at(target).is_none_or(|t| t > now) {
+        return false;
+    }
+    sockets.remove(*handle);
+    *handle = sockets.add(tcp_socket());
+    true
 }

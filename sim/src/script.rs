@@ -361,9 +361,9 @@ impl fmt::Display for Action {
                 "add host {name} ({}, VNI {vni}) on {hypervisor}",
                 ip4(ip)
             ),
-            Action::LearningMode { mode } => write!(f, "learning mode {mode:?}"),
+            Action::LearningMode { mode } => write!(f, "learning mode: {mode}"),
             Action::Encapsulation { vni, encapsulation } => {
-                write!(f, "VNI {vni} uses {encapsulation:?}")
+                write!(f, "VNI {vni} uses {encapsulation}")
             }
             Action::RateLimit { vni, bits_per_sec } => match bits_per_sec {
                 Some(b) => write!(f, "limit VNI {vni} to {b} bit/s"),
@@ -440,7 +440,7 @@ mod tests {
                 Action::LearningMode {
                     mode: LearningMode::ControlPlane,
                 },
-                "learning mode ControlPlane",
+                "learning mode: control plane",
             ),
             (
                 Action::Encapsulation {
@@ -448,6 +448,13 @@ mod tests {
                     encapsulation: Encapsulation::Geneve,
                 },
                 "VNI 200 uses Geneve",
+            ),
+            (
+                Action::Encapsulation {
+                    vni: 300,
+                    encapsulation: Encapsulation::Nvgre,
+                },
+                "VNI 300 uses NVGRE",
             ),
             (
                 Action::RateLimit {

@@ -141,6 +141,8 @@ impl Decision {
             | Event::AgedOut { .. }
             | Event::FdbFull { .. }
             | Event::NeighbourLearned { .. } => return None,
+            // The simulated hosts speak IPv4 only: no VTEP of theirs answers IPv6 ND.
+            Event::NdSuppressed { .. } => return None,
         })
     }
 }

@@ -354,3 +354,180 @@ fn add_and_remove_sites_hypervisors_hosts_and_apps() {
     assert_eq!(sim.app_report(p).unwrap().replies, 2);
     assert_eq!(sim.host_hypervisor(b).unwrap(), Some(hv[0]));
 }
+
+/// The playground's sandbox, built: two sites, two tenants (red VNI 100, blue VNI 200).
+fn sandbox() -> script::Run {
+    let script = script::Script::sandbox();
+    let mut run = script::Run::new(&script);
+    for t in &script.actions {
+        run.apply(&t.action).unwrap();
+    }
+    run
+}
+
+fn ping_action(app: &str, from: &str, to: [u8; 4], count: u32) -> script::Action {
+    script::Action::Ping {
+        app: app.into(),
+        from: from.into(),
+        to,
+        count,
+        interval_ms: 20,
+        size: 56,
+    }
+}
+
+/// ARP requests `from` sent for `target`, by start time in microseconds.
+fn arp_requests(sim: &Sim, from: NodeId, target: Ipv4Address) -> Vec<i64> {
+    sim.trace()
+        .iter()
+        .filter(|h| h.from == from)
+        .filter(|h| {
+            matches!(h.layers().inner.map(|i| i.l3),
+                Some(L3::Arp { target_ip, .. }) if target_ip == target)
+        })
+        .map(|h| h.start.total_micros())
+        .collect()
+}
+
+/// UX-REVIEW B1: red-1 pings 10.0.0.105, blue-2's address in the other tenant: nobody in VNI
+/// 100 answers its ARP. red-1 asks 3 times, 1 s apart, then drops the 5 requests and the ping
+/// ends, unreachable. red-1 then talks on: its ping to red-3, started at 0.5 s, gets every
+/// reply. (It starts once red-1 gives up on 10.0.0.105: smoltcp sends at most one ARP request
+/// a second per interface, and the older wait goes first.)
+#[test]
+fn a_destination_that_never_resolves_is_given_up_and_the_host_talks_on() {
+    let mut run = sandbox();
+    let red1 = run.node("red-1").unwrap();
+    run.apply(&ping_action("lost", "red-1", [10, 0, 0, 105], 5))
+        .unwrap();
+    run.sim.run_for(Duration::from_millis(500));
+    run.apply(&ping_action("red", "red-1", [10, 0, 0, 4], 5))
+        .unwrap();
+    run.sim.run_for(Duration::from_secs(10));
+
+    let lost = run.sim.app_report(run.app("lost").unwrap()).unwrap();
+    assert_eq!(
+        arp_requests(&run.sim, red1, Ipv4Address::new(10, 0, 0, 105)),
+        [0, 1_000_000, 2_000_000],
+        "three ARP requests, 1 s apart, then silence"
+    );
+    assert_eq!((lost.sent, lost.replies, lost.unreachable), (5, 0, 5));
+    assert_eq!(lost.unanswered, [0, 1, 2, 3, 4]);
+    assert_eq!(lost.finished, Some(Instant::from_secs(3)));
+
+    let red = run.sim.app_report(run.app("red").unwrap()).unwrap();
+    assert_eq!(
+        (red.sent, red.replies, red.unreachable),
+        (5, 5, 0),
+        "{red:?}"
+    );
+    let asked = arp_requests(&run.sim, red1, Ipv4Address::new(10, 0, 0, 4));
+    assert_eq!(
+        asked,
+        [3_500_000],
+        "red-3 is asked for once red-1 gave up on the other"
+    );
+    let done = red.finished.expect("the second ping ends");
+    assert!(
+        (Instant::from_millis(3500)..=Instant::from_millis(3600)).contains(&done),
+        "done at its last reply, not before: {done:?}"
+    );
+}
+
+/// A ping whose requests are all answered is done at its last reply; one with losses
+/// `PING_WAIT` after its last request.
+#[test]
+fn a_ping_is_done_when_answered_or_waited_for() {
+    let mut run = sandbox();
+    run.apply(&ping_action("ok", "red-1", [10, 0, 0, 3], 3))
+        .unwrap();
+    run.sim.run_for(Duration::from_secs(2));
+    let ok = run.sim.app_report(run.app("ok").unwrap()).unwrap();
+    let last_reply =
+        ok.started.unwrap() + Duration::from_millis(40) + ok.rtts.last().map(|r| r.1).unwrap();
+    assert_eq!(ok.replies, 3);
+    assert_eq!(ok.finished, Some(last_reply));
+    // red-2's hypervisor fails after red-1 learned its address: requests go out, unanswered.
+    run.apply(&script::Action::FailHypervisor { name: "hv2".into() })
+        .unwrap();
+    run.apply(&ping_action("down", "red-1", [10, 0, 0, 3], 3))
+        .unwrap();
+    let start = run.sim.now();
+    run.sim.run_for(Duration::from_secs(3));
+    let down = run.sim.app_report(run.app("down").unwrap()).unwrap();
+    assert_eq!((down.sent, down.replies, down.unreachable), (3, 0, 0));
+    assert_eq!(
+        down.finished,
+        Some(start + Duration::from_millis(40) + host::PING_WAIT)
+    );
+}
+
+/// A TCP connection to an address that never resolves is abandoned after the same 3 ARP
+/// requests (the kernel's "no route to host"), and stops asking.
+#[test]
+fn a_tcp_connection_to_an_unresolved_address_is_abandoned() {
+    let mut run = sandbox();
+    let red1 = run.node("red-1").unwrap();
+    // A host of VNI 100 with blue-2's address is not there: add one in VNI 200 only.
+    run.apply(&script::Action::Host {
+        name: "blue-3".into(),
+        hypervisor: "hv3".into(),
+        vni: 200,
+        ip: [10, 0, 0, 9],
+        mac: None,
+    })
+    .unwrap();
+    let (c, s) = (red1, run.node("blue-3").unwrap());
+    let app = run.sim.start_tcp_transfer(c, s, 5001, 10_000).unwrap();
+    run.sim.run_for(Duration::from_secs(10));
+    let r = run.sim.app_report(app).unwrap();
+    assert_eq!((r.unreachable, r.received), (1, 0), "{r:?}");
+    assert_eq!(r.finished, Some(Instant::from_secs(3)));
+    assert_eq!(
+        arp_requests(&run.sim, red1, Ipv4Address::new(10, 0, 0, 9)).len(),
+        3
+    );
+}
+
+/// Two pings at once from one host, to two peers, each get all their replies.
+#[test]
+fn two_pings_from_one_host_both_get_replies() {
+    let mut run = sandbox();
+    run.apply(&ping_action("a", "red-1", [10, 0, 0, 3], 5))
+        .unwrap();
+    run.apply(&ping_action("b", "red-1", [10, 0, 0, 4], 5))
+        .unwrap();
+    run.sim.run_for(Duration::from_secs(3));
+    for app in ["a", "b"] {
+        let r = run.sim.app_report(run.app(app).unwrap()).unwrap();
+        assert_eq!((r.sent, r.replies), (5, 5), "{app}: {r:?}");
+    }
+}
+
+/// Errors name nodes as the user named them; their `Display` alone says kind and number.
+#[test]
+fn errors_call_nodes_by_their_names() {
+    let mut run = sandbox();
+    let (red1, hv1) = (run.node("red-1").unwrap(), run.node("hv1").unwrap());
+    let e = run.sim.migrate_host(red1, hv1).unwrap_err();
+    assert_eq!(
+        run.sim.describe(&e),
+        "red-1 already runs on hv1: pick another hypervisor to migrate to"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "host {} already runs on hypervisor {}: pick another hypervisor to migrate to",
+            red1.0, hv1.0
+        )
+    );
+    let hv4 = run.node("hv4").unwrap();
+    run.sim.fail_hypervisor(hv4).unwrap();
+    let e = run.sim.migrate_host(red1, hv4).unwrap_err();
+    assert_eq!(run.sim.describe(&e), "hv4 is failed: restore it first");
+    let e = run.sim.remove_hypervisor(hv1).unwrap_err();
+    assert_eq!(
+        run.sim.describe(&e),
+        "hv1 still has hosts: migrate or remove them first"
+    );
+}

@@ -1,8 +1,10 @@
-//! The few browser calls the playground makes: downloads, the URL fragment, the theme and
-//! file reading. Kept out of the model and the components.
+//! The few browser calls the playground makes: downloads, the URL fragment and the history,
+//! the JSON of exports and links, the theme and file reading. Kept out of the model and the
+//! components.
 
 use wasm_bindgen::JsCast;
 
+use crate::model::fragment::{Moment, Shared};
 use crate::model::script::Script;
 
 fn window() -> Option<web_sys::Window> {
@@ -30,10 +32,19 @@ pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The script as pretty JSON (through serde-wasm-bindgen and the browser's JSON).
+/// The script as JSON (through serde-wasm-bindgen and the browser's JSON), pretty or compact.
 pub fn script_to_json(script: &Script, pretty: bool) -> Result<String, String> {
+    to_json(script, pretty)
+}
+
+/// The export: the script and a moment of it, as JSON.
+pub fn shared_to_json(shared: &Shared, pretty: bool) -> Result<String, String> {
+    to_json(shared, pretty)
+}
+
+fn to_json<T: serde::Serialize>(v: &T, pretty: bool) -> Result<String, String> {
     let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    let value = serde::Serialize::serialize(script, &ser).map_err(|e| e.to_string())?;
+    let value = v.serialize(&ser).map_err(|e| e.to_string())?;
     let text = if pretty {
         js_sys::JSON::stringify_with_replacer_and_space(
             &value,
@@ -46,35 +57,49 @@ pub fn script_to_json(script: &Script, pretty: bool) -> Result<String, String> {
     text.map(String::from).map_err(|e| format!("{e:?}"))
 }
 
-/// A script from JSON text.
-pub fn script_from_json(text: &str) -> Result<Script, String> {
+/// A script, and the moment saved with it (if any), from JSON text: an export of this build or
+/// an earlier one (which has no moment).
+pub fn script_from_json(text: &str) -> Result<Shared, String> {
     let value = js_sys::JSON::parse(text).map_err(|_| "not valid JSON".to_string())?;
-    let script: Script =
+    let shared: Shared =
         serde_wasm_bindgen::from_value(value).map_err(|e| format!("not a script: {e}"))?;
-    if script.format != crate::model::script::FORMAT {
-        return Err(format!("unknown format {:?}", script.format));
+    if shared.script.format != crate::model::script::FORMAT {
+        return Err(format!("unknown format {:?}", shared.script.format));
     }
-    Ok(script)
+    Ok(shared)
 }
 
-/// The URL fragment without `#`, decoded.
-pub fn hash() -> String {
+/// The script a fragment's script part names: `S4`, `scenario=S4`, `sandbox`, `load`,
+/// `script=<json>` (and a moment saved in that JSON).
+pub fn script_from_spec(spec: &str) -> Result<(Script, Moment), String> {
+    match spec.trim().strip_prefix("script=") {
+        Some(json) => script_from_json(json).map(|s| (s.script.clone(), s.moment())),
+        None => crate::model::view::script_named(spec).map(|s| (s, Moment::default())),
+    }
+}
+
+/// The URL fragment without `#`, as in the address bar (percent-encoded): see
+/// [`crate::model::fragment::split`].
+pub fn raw_hash() -> String {
     let raw = window()
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
-    let raw = raw.trim_start_matches('#');
-    js_sys::decode_uri_component(raw)
-        .map(String::from)
-        .unwrap_or_else(|_| raw.to_string())
+    raw.trim_start_matches('#').to_string()
 }
 
-/// Replaces the URL fragment (no history entry, no scroll).
-pub fn set_hash(fragment: &str) {
+/// Sets the URL fragment without scrolling: as a new history entry (`push`, so Back returns
+/// to what was before) or in place of the current one.
+pub fn set_hash(fragment: &str, push: bool) {
     if let Some(w) = window()
         && let Ok(h) = w.history()
     {
         let url = format!("#{fragment}");
-        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        let null = wasm_bindgen::JsValue::NULL;
+        let _ = if push {
+            h.push_state_with_url(&null, "", Some(&url))
+        } else {
+            h.replace_state_with_url(&null, "", Some(&url))
+        };
     }
 }
 

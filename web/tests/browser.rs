@@ -8,11 +8,10 @@ use std::rc::Rc;
 use vtep_web::App;
 use vtep_web::components::inspector::{Inspector, InspectorProps};
 use vtep_web::components::panels::{Tables, TablesProps};
-use vtep_web::model::dissect::dissect;
+use vtep_web::model::frame::FrameDetail;
 use vtep_web::model::lab::Lab;
 use vtep_web::model::script::{Action, Script};
 use vtep_web::model::tables::tables;
-use vtep_web::model::view::FrameDetail;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
@@ -45,21 +44,14 @@ fn click(root: &Element, selector: &str) {
 #[wasm_bindgen_test]
 async fn inspector_decodes_a_known_frame() {
     let bytes = vtep_core::sample::encapsulated_arp();
-    let frame = FrameDetail {
-        hop: 7,
-        title: "sample".into(),
-        times: String::new(),
-        bytes: bytes.clone().into(),
-        dissection: dissect(&bytes),
-        decisions: vec![],
-        path: vec![],
-    };
+    let frame = FrameDetail::from_bytes(7, "sample", bytes.clone().into());
     let root = root();
     yew::Renderer::<Inspector>::with_root_and_props(
         root.clone(),
         InspectorProps {
             frame: Some(Rc::new(frame)),
             on_select: Callback::noop(),
+            on_close: Callback::noop(),
         },
     )
     .render();
@@ -88,7 +80,15 @@ async fn inspector_decodes_a_known_frame() {
     let want: Vec<String> = vni[1..].iter().map(|b| format!(" {b:02x}")).collect();
     assert_eq!(lit, want);
     let vni_row = texts(&root, ".field.sel .fvalue");
-    assert_eq!(vni_row, [vtep_core::sample::SAMPLE_VNI.get().to_string()]);
+    let v = vtep_core::sample::SAMPLE_VNI.get();
+    assert_eq!(
+        vni_row,
+        [format!("{v} (0x{v:06x})")],
+        "the VNI in decimal and in hex"
+    );
+    // The selected field says what it is for.
+    let help = texts(&root, ".field-help").concat();
+    assert!(help.contains("24 bits"), "{help}");
     // Selecting the outer UDP destination port lights its two bytes: 12b5 = 4789.
     let rows = root.query_selector_all(".field").unwrap();
     let port = (0..rows.length())

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use vtep_web::model::fragment::{self, Moment, Shared};
 use vtep_web::model::lab::Lab;
 use vtep_web::model::outcome::outcome;
 use vtep_web::model::script::{Action, FORMAT, Script};
@@ -161,4 +162,36 @@ fn the_built_in_scripts_are_unchanged() {
         assert_eq!(load(line), script, "{:?}", script.scenario);
         assert_eq!(serde_json::to_string(&script).unwrap(), line);
     }
+}
+
+/// A shared moment adds the time and the selected frame to the export and the URL: files and
+/// links of earlier builds (without them) load as the script alone, at t = 0, and the script
+/// part of a new export is what an earlier build reads (it ignores the two new fields).
+#[test]
+fn moments_are_optional_both_ways() {
+    let old: Shared = serde_json::from_str(JSON).unwrap();
+    assert_eq!(old.script, expected());
+    assert_eq!(old.moment(), Moment::default());
+    let new = Shared {
+        script: expected(),
+        t_us: Some(1_030_000),
+        frame: Some(410),
+    };
+    let text = serde_json::to_string_pretty(&new).unwrap();
+    assert!(text.contains("\"t_us\": 1030000") && text.contains("\"frame\": 410"));
+    assert_eq!(serde_json::from_str::<Shared>(&text).unwrap(), new);
+    assert_eq!(load(&text), expected(), "an earlier build reads the script");
+    // The URL: the saved link has no moment; one with `&t=` and `&frame=` keeps the script.
+    let (spec, m) = fragment::split(URL.trim_end());
+    assert_eq!(m, Moment::default());
+    assert_eq!(load(spec.strip_prefix("script=").unwrap()), expected());
+    let (spec2, m2) = fragment::split(&format!("{}&t=1030000&frame=410", URL.trim_end()));
+    assert_eq!(spec2, spec);
+    assert_eq!(
+        m2,
+        Moment {
+            t_us: Some(1_030_000),
+            frame: Some(410)
+        }
+    );
 }

@@ -38,6 +38,17 @@ pub const BENCHES: &[Bench] = &[
         )],
     },
     Bench {
+        name: "evpn",
+        about: "BGP EVPN: type-2 routes parsed and installed per second by the speaker and \
+                bytes per installed route (100,000 routes), then 100,000 MAC routes from an FRR \
+                reflector into native-vtep's FDB against FRR's own kernel VTEP in the same run \
+                (root, FRR; `-- --routes N`)",
+        steps: &[
+            ("cargo", &["bench", "-p", "vtep-evpn", "--bench", "speaker"]),
+            ("cargo", &["bench", "-p", "native-vtep", "--bench", "evpn"]),
+        ],
+    },
+    Bench {
         name: "web",
         about: "playground: frame rate with 16 hypervisors x 64 hosts pinging, time to \
                 interactive, gzipped wasm + JS",

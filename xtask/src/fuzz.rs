@@ -47,6 +47,10 @@ pub const TARGETS: &[Target] = &[
         about: "NVGRE header, round trip",
     },
     Target {
+        name: "wire_ndisc",
+        about: "IPv6 ND as the proxy reads it: parse, emit round trip, the answer checked",
+    },
+    Target {
         name: "wire_dot1q",
         about: "802.1Q tags: parse, strip, push",
     },

@@ -30,6 +30,7 @@ USAGE:
     cargo xtask serve [--port N] [--release]
         Set up the web tools, then run the playground with `trunk serve` on
         http://127.0.0.1:8080 (or port N), rebuilding on changes in web/, core/, index.html.
+        It builds into target/serve-dist, never into dist/ (the release build the tests use).
 
     cargo xtask test [--only NAME[,NAME..]] [--skip NAME[,NAME..]] [--no-setup] [--list]
         Set up everything, then run every test suite in order (continuing after failures),
@@ -184,13 +185,8 @@ fn serve(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
     }
     setup::run(ctx, Scope::Web)?;
 
-    let port_text = port.to_string();
     let mut cmd = ctx.cmd("trunk");
-    cmd.args(["--offline", "--skip-version-check", "serve"])
-        .args(["--address", "127.0.0.1", "--port", &port_text]);
-    if release {
-        cmd.arg("--release");
-    }
+    cmd.args(serve_args(port, release));
     println!();
     println!("serve: Overlay Lab playground at http://127.0.0.1:{port}/ (Ctrl-C stops it)");
     println!("serve: the first build takes a minute or two; the page reloads on changes");
@@ -199,6 +195,25 @@ fn serve(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
     // Become trunk: Ctrl-C and `kill PID` reach it directly, nothing is left running.
     let err = cmd.exec();
     Err(format!("could not start trunk: {err}"))
+}
+
+/// Where `cargo xtask serve` builds (relative to the workspace root).
+const SERVE_DIST: &str = "target/serve-dist";
+
+/// The arguments of `trunk` for `cargo xtask serve`.
+fn serve_args(port: u16, release: bool) -> Vec<String> {
+    let mut args: Vec<String> = ["--offline", "--skip-version-check", "serve"]
+        .map(String::from)
+        .into();
+    args.extend(["--address".into(), "127.0.0.1".into(), "--port".into()]);
+    args.push(port.to_string());
+    // Not Trunk.toml's dist/: that is the release build the e2e suite and the benchmark
+    // serve, and a dev build there keeps trunk's reload script (UX-REVIEW.md B12).
+    args.extend(["--dist".into(), SERVE_DIST.into()]);
+    if release {
+        args.push("--release".into());
+    }
+    args
 }
 
 fn test(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
@@ -238,4 +253,28 @@ fn test(ctx: &Ctx, rest: &[String]) -> Result<(), String> {
         setup::run(ctx, Scope::All)?;
     }
     suites::run(ctx, &chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serve_args;
+
+    /// B12: `serve` builds into a folder of its own. Its dev build (with trunk's reload script)
+    /// must never replace the release build in dist/ that the `e2e` suite and the benchmark
+    /// serve.
+    #[test]
+    fn serve_never_writes_the_release_build() {
+        for release in [false, true] {
+            let args = serve_args(8080, release);
+            let dist = args
+                .iter()
+                .position(|a| a == "--dist")
+                .and_then(|i| args.get(i + 1));
+            assert_eq!(
+                dist.map(String::as_str),
+                Some("target/serve-dist"),
+                "trunk serve {args:?} writes into Trunk.toml's dist/"
+            );
+        }
+    }
 }

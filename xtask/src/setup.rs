@@ -39,6 +39,10 @@ const APT_PACKAGES: &[&str] = &[
     // `ping` inside the interop suite's namespaces; python3 drives its TCP and hostile traffic.
     "iputils-ping",
     "python3",
+    // The evpn suite's real BGP peers: FRR (zebra and bgpd run per namespace with `-N`, the
+    // route reflector and the kernel VTEP's control plane) and GoBGP (gobgpd and its CLI).
+    "frr",
+    "gobgpd",
 ];
 
 /// One thing the project needs.

@@ -19,20 +19,51 @@ pub struct Suite {
 #[derive(Debug)]
 pub struct Step {
     pub program: &'static str,
-    pub args: &'static [&'static str],
+    args: Args,
     pub env: &'static [(&'static str, &'static str)],
     /// Skip this step when the named suite already passed in this run (its output is reused).
     pub unless_passed: Option<&'static str>,
+}
+
+/// The arguments of a [`Step`]: as written, or one of the command lines several steps share
+/// but for one word.
+#[derive(Debug)]
+enum Args {
+    Given(&'static [&'static str]),
+    /// `test -p native-vtep --test TARGET -- --test-threads=1`: the tests of a target that
+    /// runs daemons in network namespaces, one at a time.
+    NamespaceTest(&'static str),
+    /// `test --mode no-install --headless --chrome --chromedriver CHROMEDRIVER CRATE`: a
+    /// crate's tests as wasm32 in headless Chromium.
+    WasmPackTest(&'static str),
 }
 
 impl Step {
     const fn new(program: &'static str, args: &'static [&'static str]) -> Self {
         Self {
             program,
-            args,
+            args: Args::Given(args),
             env: &[],
             unless_passed: None,
         }
+    }
+
+    /// `cargo test -p native-vtep --test TARGET -- --test-threads=1`, tools required.
+    const fn namespace_test(target: &'static str) -> Self {
+        Self {
+            args: Args::NamespaceTest(target),
+            ..Self::new("cargo", &[])
+        }
+        .env(TEST_ENV)
+    }
+
+    /// `wasm-pack test ... CRATE` in headless Chromium, with Debian's chromedriver.
+    const fn wasm_pack_test(krate: &'static str) -> Self {
+        Self {
+            args: Args::WasmPackTest(krate),
+            ..Self::new("wasm-pack", &[])
+        }
+        .env(WASM_PACK_ENV)
     }
 
     const fn env(self, env: &'static [(&'static str, &'static str)]) -> Self {
@@ -43,6 +74,34 @@ impl Step {
         Self {
             unless_passed: Some(suite),
             ..self
+        }
+    }
+
+    /// The arguments the program is run with.
+    pub fn args(&self) -> Vec<&'static str> {
+        match self.args {
+            Args::Given(args) => args.to_vec(),
+            Args::NamespaceTest(target) => [
+                "test",
+                "-p",
+                "native-vtep",
+                "--test",
+                target,
+                "--",
+                "--test-threads=1",
+            ]
+            .to_vec(),
+            Args::WasmPackTest(krate) => [
+                "test",
+                "--mode",
+                "no-install",
+                "--headless",
+                "--chrome",
+                "--chromedriver",
+                CHROMEDRIVER,
+                krate,
+            ]
+            .to_vec(),
         }
     }
 }
@@ -131,56 +190,38 @@ pub const SUITES: &[Suite] = &[
         name: "interop",
         about: "native-vtep against itself and the Linux kernel's vxlan in network namespaces \
                 (root; namespaces are per run and always removed)",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "test",
-                "-p",
-                "native-vtep",
-                "--test",
-                "interop",
-                "--",
-                "--test-threads=1",
-            ],
-        )
-        .env(TEST_ENV)],
+        steps: &[Step::namespace_test("interop")],
     },
     Suite {
         name: "hostile",
         about: "the hostile-input catalogue and two tenants with the same IPs and MACs, end to \
-                end against running native-vteps (scapy-crafted packets, network namespaces)",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "test",
-                "-p",
-                "native-vtep",
-                "--test",
-                "hostile",
-                "--",
-                "--test-threads=1",
-            ],
-        )
-        .env(TEST_ENV)],
+                end against running native-vteps (scapy-crafted packets, network namespaces); \
+                the malformed BGP catalogue and a route flood from a scripted peer, another \
+                session unaffected",
+        steps: &[
+            Step::namespace_test("hostile"),
+            Step::namespace_test("evpn_hostile"),
+        ],
     },
     Suite {
         name: "faults",
         about: "native-vtep under faults: a peer killed and restarted, the underlay link down \
                 and up, the TAP deleted, SIGTERM under load, static config across restarts, \
-                `--user` dropping every privilege",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "test",
-                "-p",
-                "native-vtep",
-                "--test",
-                "faults",
-                "--",
-                "--test-threads=1",
-            ],
-        )
-        .env(TEST_ENV)],
+                `--user` dropping every privilege; a BGP peer gone silent (hold time), \
+                unreachable, refusing or in another AS",
+        steps: &[
+            Step::namespace_test("faults"),
+            Step::namespace_test("evpn_faults"),
+        ],
+    },
+    Suite {
+        name: "evpn",
+        about: "native-vtep in BGP EVPN fabrics against real peers in network namespaces: FRR \
+                as route reflector with an FRR-driven kernel vxlan VTEP (routes both ways, \
+                ping and TCP with learning off, ARP answered locally, a host moving, the \
+                reflector restarting, SIGTERM withdrawing), GoBGP injecting and reading back \
+                routes, tshark decoding the sessions (root; FRR and GoBGP from setup)",
+        steps: &[Step::namespace_test("evpn")],
     },
     Suite {
         name: "fuzz",
@@ -229,41 +270,17 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "wasm-pack-core",
         about: "vtep-core's unit tests and its deterministic integration tests (engine, hostile \
-                catalogue, fast path, fixtures, fuzz regressions, browser) as wasm32 in headless \
-                Chromium; the property, tshark, allocation and isolation tests are native only",
-        steps: &[Step::new(
-            "wasm-pack",
-            &[
-                "test",
-                "--mode",
-                "no-install",
-                "--headless",
-                "--chrome",
-                "--chromedriver",
-                CHROMEDRIVER,
-                "core",
-            ],
-        )
-        .env(WASM_PACK_ENV)],
+                catalogue, ND suppression, fast path, fixtures, fuzz regressions, browser) as \
+                wasm32 in headless Chromium; the property, tshark, allocation and isolation tests \
+                are native only",
+        steps: &[Step::wasm_pack_test("core")],
     },
     Suite {
         name: "wasm-pack-web",
         about: "the playground in headless Chromium: the inspector decodes a known frame, tables \
-                update after a ping, controls change state",
-        steps: &[Step::new(
-            "wasm-pack",
-            &[
-                "test",
-                "--mode",
-                "no-install",
-                "--headless",
-                "--chrome",
-                "--chromedriver",
-                CHROMEDRIVER,
-                "web",
-            ],
-        )
-        .env(WASM_PACK_ENV)],
+                update after a ping, controls change state, the whole app driven as a learner \
+                (one test per bug of the UX review)",
+        steps: &[Step::wasm_pack_test("web")],
     },
     Suite {
         name: "trunk-build",
@@ -400,7 +417,7 @@ fn run_suite(ctx: &Ctx, suite: &Suite, earlier: &[Outcome]) -> Option<String> {
             ));
         }
         let mut cmd = ctx.cmd(step.program);
-        cmd.args(step.args).stdout(Stdio::inherit());
+        cmd.args(step.args()).stdout(Stdio::inherit());
         for (key, value) in step.env {
             cmd.env(key, value);
         }
@@ -409,4 +426,27 @@ fn run_suite(ctx: &Ctx, suite: &Suite, earlier: &[Outcome]) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_command_lines_expand_to_the_whole_command() {
+        let hostile = Step::namespace_test("hostile");
+        assert_eq!(hostile.program, "cargo");
+        assert_eq!(
+            hostile.args().join(" "),
+            "test -p native-vtep --test hostile -- --test-threads=1"
+        );
+        assert_eq!(hostile.env, TEST_ENV);
+        let web = Step::wasm_pack_test("web");
+        assert_eq!(web.program, "wasm-pack");
+        assert_eq!(
+            web.args().join(" "),
+            format!("test --mode no-install --headless --chrome --chromedriver {CHROMEDRIVER} web")
+        );
+        assert_eq!(web.env, WASM_PACK_ENV);
+    }
 }

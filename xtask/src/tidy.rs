@@ -493,7 +493,7 @@ fn check_test_targets(files: &[String], problems: &mut Vec<String>) {
         let covered = suites::SUITES
             .iter()
             .flat_map(|s| s.steps)
-            .any(|step| step_runs_test(step.program, step.args, package, target));
+            .any(|step| step_runs_test(step.program, &step.args(), package, target));
         if !covered {
             problems.push(format!(
                 "{file}: test target `{target}` of {package} runs in no suite: add it to a suite \

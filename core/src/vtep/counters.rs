@@ -73,6 +73,12 @@ drop_reasons! {
     NoDestination = "no_destination",
     /// A new source MAC while the FDB is full and `FdbConfig::drop_when_full` is set.
     FdbFull = "fdb_full",
+    /// With the proxy on, an IPv6 Neighbour Solicitation or Advertisement that RFC 4861
+    /// section 7.1 says to discard: hop limit not 255, ICMPv6 code not 0, a bad checksum,
+    /// truncated, an option of length 0 or past the end, a multicast target (or a multicast
+    /// source, which RFC 4291 forbids any packet), a malformed duplicate address detection
+    /// probe, or a solicited advertisement to a multicast address.
+    MalformedNd = "malformed_nd",
 }
 
 impl fmt::Display for DropReason {
@@ -149,6 +155,8 @@ pub struct NetworkCounters {
     /// Underlay copies made by head-end replication.
     pub flood_copies: u64,
     pub arp_suppressed: u64,
+    /// IPv6 Neighbour Solicitations answered locally.
+    pub nd_suppressed: u64,
     pub learned: u64,
     pub moved: u64,
     pub aged_out: u64,
@@ -177,6 +185,7 @@ impl NetworkCounters {
         ("flooded_frames", |c| c.flooded_frames),
         ("flood_copies", |c| c.flood_copies),
         ("arp_suppressed", |c| c.arp_suppressed),
+        ("nd_suppressed", |c| c.nd_suppressed),
         ("learned", |c| c.learned),
         ("moved", |c| c.moved),
         ("aged_out", |c| c.aged_out),
@@ -216,6 +225,7 @@ impl NetworkCounters {
                 self.flood_copies += remote_copies as u64;
             }
             Event::ArpSuppressed { .. } => self.arp_suppressed += 1,
+            Event::NdSuppressed { .. } => self.nd_suppressed += 1,
             Event::Dropped { reason, .. } => self.drops.bump(reason),
             Event::NeighbourLearned { .. } => {}
         }

@@ -6,7 +6,7 @@ use core::ops::Range;
 use super::{DropReason, Encapsulation};
 use crate::addr::{Destination, Mac, PortId};
 use crate::wire::outer::{OuterRepr, Transport};
-use crate::wire::{IpAddress, Ipv4Address};
+use crate::wire::{IpAddress, Ipv4Address, Ipv6Address};
 use crate::{Instant, Vni};
 
 /// Something the caller may want to log, animate or count.
@@ -26,26 +26,17 @@ pub enum Event {
         seq: u32,
     },
     /// Duplicate-MAC detection froze an entry that moved too often.
-    DuplicateFrozen {
-        vni: Vni,
-        mac: Mac,
-        moves: u32,
-    },
+    DuplicateFrozen { vni: Vni, mac: Mac, moves: u32 },
     AgedOut {
         vni: Vni,
         mac: Mac,
         dest: Destination,
     },
     /// A new MAC was not learned because the FDB is full.
-    FdbFull {
-        vni: Vni,
-        mac: Mac,
-    },
-    NeighbourLearned {
-        vni: Vni,
-        ip: Ipv4Address,
-        mac: Mac,
-    },
+    FdbFull { vni: Vni, mac: Mac },
+    /// An IP address was learned at a MAC, or moved to another (snooped from ARP or IPv6
+    /// Neighbour Discovery).
+    NeighbourLearned { vni: Vni, ip: IpAddress, mac: Mac },
     /// A BUM or unknown-unicast frame went to `local_ports` local ports and `remote_copies`
     /// remote VTEPs.
     Flooded {
@@ -54,11 +45,10 @@ pub enum Event {
         remote_copies: usize,
     },
     /// An ARP request was answered locally.
-    ArpSuppressed {
-        vni: Vni,
-        ip: Ipv4Address,
-        mac: Mac,
-    },
+    ArpSuppressed { vni: Vni, ip: Ipv4Address, mac: Mac },
+    /// An IPv6 Neighbour Solicitation for `ip` was answered locally with `mac` (ND
+    /// suppression).
+    NdSuppressed { vni: Vni, ip: Ipv6Address, mac: Mac },
     Dropped {
         vni: Option<Vni>,
         reason: DropReason,

@@ -1,12 +1,13 @@
 //! Local ingress: a frame from a local port, learned, then sent to one remote VTEP (the short
-//! way, `ReadyTransmit`), to one local port, or flooded; or, with ARP suppression, answered in
-//! place.
+//! way, `ReadyTransmit`), to one local port, or flooded; or, with ARP or ND suppression,
+//! answered in place (ND in `nd`).
 
 use core::ops::Range;
 
 use super::encap::encap_in_place;
 use super::fanout::Pending;
 use super::io::check_range;
+use super::nd::read_nd;
 use super::{DropReason, Event, InnerVlanPolicy, PortBinding, ReadyTransmit, Remote, Vtep};
 use crate::addr::{Destination, Mac, PortId};
 use crate::fdb::{IgnoreReason, LearnOutcome};
@@ -62,6 +63,11 @@ impl Vtep {
         };
         let (dst, src) = (mac_at(header, 0), mac_at(header, 6));
         let ethertype = EthernetProtocol::from(u16::from_be_bytes([header[12], header[13]]));
+        // Malformed ND is refused before its source is learned: it teaches nothing.
+        let nd = match read_nd(arp_proxy, ethertype, &buf[frame.clone()]) {
+            Ok(nd) => nd,
+            Err(reason) => return self.drop_frame(Some(vni), reason),
+        };
         let outcome = self.fdb.learn_at_port(now, vni, src, port, &mut hint);
         // Learning is what refuses a group or all-zeros source, so a known one skips the check.
         if matches!(outcome, LearnOutcome::Ignored(IgnoreReason::NotUnicast)) {
@@ -79,6 +85,11 @@ impl Vtep {
         if ethertype == EthernetProtocol::Arp
             && arp_proxy
             && self.answer_local_arp(now, vni, slot, port, buf, &frame)
+        {
+            return;
+        }
+        if let Some(message) = &nd
+            && self.answer_local_nd(now, vni, slot, port, buf, &frame, message)
         {
             return;
         }
@@ -160,7 +171,8 @@ impl Vtep {
         if asker_ip == wanted_ip {
             return false; // a gratuitous ARP announces; nobody should answer it
         }
-        let Some(answer) = self.neighbours.lookup(vni, &wanted_ip).map(|e| e.mac) else {
+        let wanted = IpAddress::Ipv4(wanted_ip);
+        let Some(answer) = self.neighbours.lookup(vni, &wanted).map(|e| e.mac) else {
             return false; // unknown: flood the request as usual
         };
         if answer == asker_mac {
@@ -203,6 +215,7 @@ impl Vtep {
         else {
             return;
         };
+        let ip = IpAddress::Ipv4(ip);
         if matches!(
             self.neighbours.learn(now, vni, ip, mac),
             NeighOutcome::Learned | NeighOutcome::Changed { .. }

@@ -1,6 +1,6 @@
 //! Underlay ingress: a tunnel datagram from a peer, checked, decapsulated, its inner source
-//! learned, and the inner frame delivered to one local port or flooded to all of them (never
-//! back into the underlay: split horizon).
+//! (and, with the proxy on, what its ARP or ND says) learned, and the inner frame delivered to
+//! one local port or flooded to all of them (never back into the underlay: split horizon).
 
 use core::ops::Range;
 
@@ -9,6 +9,7 @@ use super::encap::read_tunnel_header;
 use super::fanout::{Pending, RemoteFanout};
 use super::io::check_range;
 use super::local::parse_arp;
+use super::nd::read_nd;
 use super::{DropReason, Encapsulation, InnerVlanPolicy, Vtep};
 use crate::addr::{Destination, Mac};
 use crate::fdb::is_learnable;
@@ -86,6 +87,11 @@ impl Vtep {
         if !is_learnable(&src) {
             return self.drop_frame(Some(vni), DropReason::InvalidSourceMac);
         }
+        // Malformed ND is refused before anything is learned from it.
+        let nd = match read_nd(config.arp_proxy, ethertype, &buf[frame.clone()]) {
+            Ok(nd) => nd,
+            Err(reason) => return self.drop_frame(Some(vni), reason),
+        };
         let counters = &mut self.networks.slots[slot].counters;
         counters.decap_frames += 1;
         counters.decap_bytes += payload.len() as u64;
@@ -98,6 +104,9 @@ impl Vtep {
                 && let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end])
             {
                 self.snoop_arp(now, vni, &arp);
+            }
+            if let Some(message) = &nd {
+                self.snoop_nd(now, vni, message);
             }
         }
         if dst.is_unicast() {

@@ -4,7 +4,9 @@
 //! smoltcp already has Ethernet, ARP, IPv4, IPv6, UDP and ICMP; they are re-exported here so the
 //! rest of the project has one place to import wire types from. This module adds what smoltcp
 //! lacks: the tunnel headers (VXLAN, Geneve, NVGRE/GRE), the 802.1Q tag, the outer IP/UDP
-//! headers of the underlay, and the flow hash that picks a tunnel's UDP source port.
+//! headers of the underlay, the flow hash that picks a tunnel's UDP source port, and IPv6
+//! Neighbour Discovery as a proxying VTEP checks and answers it (`ndisc`, over smoltcp's
+//! ICMPv6 types).
 //!
 //! Each header module keeps its byte ranges in a private `mod field` (the accessors read them)
 //! and publishes them as `FIELDS`: every field's name, as a protocol analyser shows it, and its
@@ -17,6 +19,7 @@ pub mod bgp;
 pub mod dot1q;
 pub mod flow;
 pub mod geneve;
+pub mod ndisc;
 pub mod nvgre;
 pub mod outer;
 pub mod vxlan;

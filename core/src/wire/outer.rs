@@ -555,23 +555,34 @@ mod tests {
     const V6_A: IpAddress = IpAddress::Ipv6(Ipv6Address::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 1));
     const V6_B: IpAddress = IpAddress::Ipv6(Ipv6Address::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 2));
 
+    /// The outer headers of frame 0 of VXLAN_IPV4, as `parse` reads them.
+    const KERNEL_V4: OuterRepr = OuterRepr {
+        src: V4_A,
+        dst: V4_B,
+        transport: Transport::Udp {
+            src_port: 44517,
+            dst_port: 4789,
+        },
+        hop_limit: 64,
+        udp_checksum: UdpChecksum::Compute,
+    };
+
+    /// The outer headers of frame 2 of VXLAN_IPV6, as `parse` reads them.
+    const KERNEL_V6: OuterRepr = OuterRepr {
+        src: V6_A,
+        dst: V6_B,
+        transport: Transport::Udp {
+            src_port: 57775,
+            dst_port: 4789,
+        },
+        ..KERNEL_V4
+    };
+
     #[test]
     fn deconstruct_kernel_vxlan_ipv4() {
         let ip = ip_packet(VXLAN_IPV4, 0);
         let (repr, payload) = parse(ip).unwrap();
-        assert_eq!(
-            repr,
-            OuterRepr {
-                src: V4_A,
-                dst: V4_B,
-                transport: Transport::Udp {
-                    src_port: 44517,
-                    dst_port: 4789
-                },
-                hop_limit: 64,
-                udp_checksum: UdpChecksum::Compute,
-            }
-        );
+        assert_eq!(repr, KERNEL_V4);
         assert_eq!(payload, 28..78);
         assert_eq!(
             &ip[payload.start..payload.start + 8],
@@ -583,19 +594,7 @@ mod tests {
     fn deconstruct_kernel_vxlan_ipv6() {
         let ip = ip_packet(VXLAN_IPV6, 2);
         let (repr, payload) = parse(ip).unwrap();
-        assert_eq!(
-            repr,
-            OuterRepr {
-                src: V6_A,
-                dst: V6_B,
-                transport: Transport::Udp {
-                    src_port: 57775,
-                    dst_port: 4789
-                },
-                hop_limit: 64,
-                udp_checksum: UdpChecksum::Compute,
-            }
-        );
+        assert_eq!(repr, KERNEL_V6);
         assert_eq!(payload, 48..ip.len());
         let vxlan = vxlan::Packet::new_checked(&ip[payload]).unwrap();
         assert_eq!(vxlan.vni().get(), 42);
@@ -630,16 +629,7 @@ mod tests {
         let mut buf = [0xa5u8; 100];
         let payload = 100 - 50..100;
         buf[payload.clone()].copy_from_slice(&ip[28..]);
-        let repr = OuterRepr {
-            src: V4_A,
-            dst: V4_B,
-            transport: Transport::Udp {
-                src_port: 44517,
-                dst_port: 4789,
-            },
-            hop_limit: 64,
-            udp_checksum: UdpChecksum::Compute,
-        };
+        let repr = KERNEL_V4;
         assert_eq!(repr.header_len(), 28);
         let range = repr.emit(&mut buf, payload).unwrap();
         assert_eq!(range, 22..100);
@@ -661,15 +651,9 @@ mod tests {
         let payload = 58..buf.len();
         buf[payload.clone()].copy_from_slice(&ip[48..]);
         let repr = OuterRepr {
-            src: V6_A,
-            dst: V6_B,
-            transport: Transport::Udp {
-                src_port: 57775,
-                dst_port: 4789,
-            },
-            hop_limit: 64,
             // Ignored for IPv6: the checksum is always computed.
             udp_checksum: UdpChecksum::Zero,
+            ..KERNEL_V6
         };
         let range = repr.emit(&mut buf, payload).unwrap();
         assert_eq!(range, 10..buf.len());
@@ -680,14 +664,13 @@ mod tests {
     fn construct_ipv4_zero_checksum_and_gre() {
         let mut buf = [0xa5u8; 40];
         let repr = OuterRepr {
-            src: V4_A,
-            dst: V4_B,
             transport: Transport::Udp {
                 src_port: 1,
                 dst_port: 2,
             },
             hop_limit: 7,
             udp_checksum: UdpChecksum::Zero,
+            ..KERNEL_V4
         };
         let range = repr.emit(&mut buf, 30..40).unwrap();
         assert_eq!(range, 2..40);
@@ -707,14 +690,12 @@ mod tests {
     #[test]
     fn emit_errors() {
         let repr = OuterRepr {
-            src: V4_A,
-            dst: V4_B,
             transport: Transport::Udp {
                 src_port: 1,
                 dst_port: 2,
             },
-            hop_limit: 64,
             udp_checksum: UdpChecksum::Zero,
+            ..KERNEL_V4
         };
         let mut buf = [0u8; 64];
         let cases: &[(OuterRepr, Range<usize>, Result<Range<usize>>)] = &[
@@ -781,22 +762,6 @@ mod tests {
             (|ip| ip.truncate(77), Err(Truncated)),
             (|ip| ip.truncate(19), Err(Truncated)),
             (|ip| ip.clear(), Err(Truncated)),
-            (|ip| ip[0] = 0x55, Err(BadVersion)),
-            (
-                |ip| {
-                    ip[0] = 0x44;
-                    fix_ipv4_checksum(ip);
-                },
-                Err(BadLength),
-            ),
-            (
-                |ip| {
-                    ip[3] = 19;
-                    fix_ipv4_checksum(ip);
-                },
-                Err(BadLength),
-            ),
-            (|ip| ip[8] = 63, Err(BadChecksum)),
             (|ip| ip[40] ^= 1, Err(BadChecksum)),
             // Checksum 0 over IPv4: not checked.
             (
@@ -807,30 +772,7 @@ mod tests {
                 },
                 Ok(28..78),
             ),
-            // More fragments; a fragment offset.
-            (
-                |ip| {
-                    ip[6] = 0x20;
-                    fix_ipv4_checksum(ip);
-                },
-                Err(Unsupported),
-            ),
-            (
-                |ip| {
-                    ip[7] = 0x01;
-                    fix_ipv4_checksum(ip);
-                },
-                Err(Unsupported),
-            ),
-            // TCP.
-            (
-                |ip| {
-                    ip[9] = 6;
-                    fix_ipv4_checksum(ip);
-                },
-                Err(Unsupported),
-            ),
-            // UDP length: shorter (trimmed, checksum then wrong), longer, below 8.
+            // UDP length shorter: trimmed, the checksum then wrong (so left out).
             (
                 |ip| {
                     ip[25] = 57;
@@ -839,8 +781,6 @@ mod tests {
                 },
                 Ok(28..77),
             ),
-            (|ip| ip[25] = 59, Err(Truncated)),
-            (|ip| ip[25] = 7, Err(BadLength)),
             // IP payload too short for UDP.
             (
                 |ip| {
@@ -853,6 +793,30 @@ mod tests {
         ];
         for (i, (mutate, expect)) in cases.iter().enumerate() {
             check_v4(i, mutate, expect.clone());
+        }
+        // One byte set to a value, the IPv4 header checksum then filled in again or not.
+        let bytes: &[(usize, u8, bool, Result<Range<usize>>)] = &[
+            (0, 0x55, false, Err(BadVersion)),
+            (0, 0x44, true, Err(BadLength)),
+            (3, 19, true, Err(BadLength)),
+            (8, 63, false, Err(BadChecksum)),
+            // More fragments; a fragment offset.
+            (6, 0x20, true, Err(Unsupported)),
+            (7, 0x01, true, Err(Unsupported)),
+            // TCP.
+            (9, 6, true, Err(Unsupported)),
+            // UDP length longer than the datagram, below 8.
+            (25, 59, false, Err(Truncated)),
+            (25, 7, false, Err(BadLength)),
+        ];
+        for (i, &(at, value, fix, ref expect)) in bytes.iter().enumerate() {
+            let mutate = |ip: &mut Vec<u8>| {
+                ip[at] = value;
+                if fix {
+                    fix_ipv4_checksum(ip);
+                }
+            };
+            check_v4(cases.len() + i, mutate, expect.clone());
         }
     }
 

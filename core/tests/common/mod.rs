@@ -8,13 +8,17 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+#[cfg(not(target_arch = "wasm32"))] // runs the tshark program: native only
+pub mod tshark;
+
 use std::collections::VecDeque;
 
 use vtep_core::vtep::{DropReason, Event, Input, NetworkConfig, Output, Vtep, VtepConfig};
+use vtep_core::wire::ndisc::{Advertisement, NeighborFlags, Solicitation};
 use vtep_core::wire::outer::{self, MAX_HEADROOM};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, IpAddress, Ipv4Address,
+    EthernetRepr, IpAddress, Ipv4Address, Ipv6Address,
 };
 use vtep_core::{Duration, Instant, PortId, Vni};
 
@@ -30,6 +34,83 @@ pub fn underlay(n: u8) -> IpAddress {
 
 pub fn host_ip(n: u8) -> Ipv4Address {
     Ipv4Address::new(192, 168, 1, n)
+}
+
+/// Host `n`'s IPv6 address in the overlay, `fd42::n`.
+pub fn host_ip6(n: u8) -> Ipv6Address {
+    Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, u16::from(n))
+}
+
+/// The solicited-node multicast group of `ip` and its MAC (RFC 4291, RFC 2464).
+pub fn solicited_node(ip: Ipv6Address) -> (Ipv6Address, EthernetAddress) {
+    let o = ip.octets();
+    let group = Ipv6Address::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    );
+    (
+        group,
+        EthernetAddress([0x33, 0x33, 0xff, o[13], o[14], o[15]]),
+    )
+}
+
+/// The Neighbour Solicitation host `from` (`src` at `mac`) sends for `target`: to its
+/// solicited-node group, with a source link-layer address option.
+pub fn ns(mac: EthernetAddress, src: Ipv6Address, target: Ipv6Address) -> Solicitation {
+    let (group, group_mac) = solicited_node(target);
+    Solicitation {
+        eth_src: mac,
+        eth_dst: group_mac,
+        src,
+        dst: group,
+        traffic_class: 0,
+        target,
+        source_lladdr: Some(mac),
+    }
+}
+
+/// A duplicate address detection probe from `mac` for `target`.
+pub fn dad_probe(mac: EthernetAddress, target: Ipv6Address) -> Solicitation {
+    Solicitation {
+        src: Ipv6Address::UNSPECIFIED,
+        source_lladdr: None,
+        ..ns(mac, Ipv6Address::UNSPECIFIED, target)
+    }
+}
+
+/// An unsolicited Neighbour Advertisement to all nodes: `ip` is at `mac` (override set), as a
+/// host sends after a move.
+pub fn unsolicited_na(mac: EthernetAddress, ip: Ipv6Address) -> Advertisement {
+    Advertisement {
+        eth_src: mac,
+        eth_dst: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        src: ip,
+        dst: Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+        traffic_class: 0,
+        flags: NeighborFlags::OVERRIDE,
+        target: ip,
+        target_lladdr: Some(mac),
+    }
+}
+
+/// The frame of a solicitation.
+pub fn ns_frame(ns: &Solicitation) -> Vec<u8> {
+    let mut out = vec![0u8; ns.buffer_len()];
+    ns.emit(&mut out);
+    out
+}
+
+/// The frame of an advertisement.
+pub fn na_frame(na: &Advertisement) -> Vec<u8> {
+    let mut out = vec![0u8; na.buffer_len()];
+    na.emit(&mut out);
+    out
 }
 
 /// An Ethernet frame with `payload_len` bytes of payload.

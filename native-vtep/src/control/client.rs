@@ -10,13 +10,13 @@ use std::time::Duration;
 use vtep_core::vtep::NetworkCounters;
 
 use super::protocol::{
-    DEFAULT_CONTROL_DIR, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport,
+    FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport, default_control_dir,
     default_control_path,
 };
 use crate::sys::errno;
 
 /// Finds the control socket: `--control`, else `--tap`'s default, else the only socket in
-/// [`DEFAULT_CONTROL_DIR`].
+/// this network namespace's [`default_control_dir`].
 pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, String> {
     if let Some(path) = control {
         return Ok(path.to_path_buf());
@@ -24,14 +24,16 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
     if let Some(tap) = tap {
         return Ok(default_control_path(tap));
     }
-    let mut found: Vec<PathBuf> = match std::fs::read_dir(DEFAULT_CONTROL_DIR) {
+    let dir = default_control_dir();
+    let shown = dir.display();
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(dir) => dir
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "sock"))
             .collect(),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Err(format!(
-                "permission denied on {DEFAULT_CONTROL_DIR}/: the control sockets are \
+                "permission denied on {shown}/: the control sockets are \
                  root-only; run this as root"
             ));
         }
@@ -45,7 +47,7 @@ pub fn resolve(control: Option<&Path>, tap: Option<&str>) -> Result<PathBuf, Str
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!(
-            "no running native-vtep found (no socket in {DEFAULT_CONTROL_DIR}/): start the daemon, \
+            "no running native-vtep found (no socket in {shown}/): start the daemon, \
              or pass --control PATH"
         )),
         _ => Err(format!(
@@ -111,6 +113,9 @@ pub fn render_fdb(rows: &[FdbRow]) -> String {
             "control" => " extern_learn",
             _ => "",
         });
+        if let Some(peer) = r.peer {
+            out.push_str(&format!(" peer {peer}"));
+        }
         if let Some(age) = r.age_secs {
             out.push_str(&format!(" used {age}s"));
         }
@@ -129,11 +134,12 @@ pub fn render_neigh(rows: &[NeighRow]) -> String {
     rows.iter()
         .map(|r| {
             format!(
-                "{} dev {} lladdr {} vni {} {} used {}s\n",
+                "{} dev {} lladdr {} vni {}{} {} used {}s\n",
                 r.ip,
                 r.dev,
                 r.mac,
                 r.vni,
+                if r.router { " router" } else { "" },
                 if r.state == "learned" {
                     "REACHABLE"
                 } else {
@@ -171,6 +177,7 @@ pub fn render_stats(s: &StatsReport) -> String {
             flooded_frames,
             flood_copies,
             arp_suppressed,
+            nd_suppressed,
             learned,
             moved,
             aged_out,
@@ -205,7 +212,7 @@ pub fn render_stats(s: &StatsReport) -> String {
         ));
         out.push_str(&format!(
             "    flooded {flooded_frames} frames ({flood_copies} copies), arp suppressed \
-             {arp_suppressed}\n"
+             {arp_suppressed}, nd suppressed {nd_suppressed}\n"
         ));
         out.push_str(&format!(
             "    fdb learned {learned} moved {moved} aged {aged_out} full {fdb_full} frozen \
@@ -218,9 +225,15 @@ pub fn render_stats(s: &StatsReport) -> String {
         render_drops(&s.global_drops)
     ));
     let d = &s.daemon;
+    // GRE's count shows once NVGRE has received something, so other output stays as it was.
+    let gre = if d.gre_rx_packets > 0 {
+        format!(", gre rx {}", d.gre_rx_packets)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "device: tap rx {} (errors {}), tap write errors {}, udp rx {} (errors {}), udp send \
-         errors {}, events lost {}, control requests {}\n",
+        "device: tap rx {} (errors {}), tap write errors {}, udp rx {}{gre} (errors {}), udp \
+         send errors {}, events lost {}, control requests {}\n",
         d.tap_rx_frames,
         d.tap_read_errors,
         d.tap_write_errors,
@@ -276,6 +289,7 @@ mod tests {
                 age_secs: None,
                 seq: 0,
                 frozen: false,
+                peer: None,
             },
             FdbRow {
                 vni: 42,
@@ -287,12 +301,27 @@ mod tests {
                 age_secs: Some(3),
                 seq: 1,
                 frozen: false,
+                peer: None,
+            },
+            FdbRow {
+                vni: 42,
+                dev: "vtep42".into(),
+                mac: "02:00:00:00:00:03".into(),
+                dst: Some("10.0.0.3".parse().unwrap()),
+                state: "control".into(),
+                local: false,
+                age_secs: None,
+                seq: 2,
+                frozen: false,
+                peer: Some("10.0.0.254".parse().unwrap()),
             },
         ];
         assert_eq!(
             render_fdb(&rows),
             "00:00:00:00:00:00 dev vtep42 dst 10.0.0.2 vni 42 self permanent\n\
-             02:00:00:00:00:02 dev vtep42 dst 10.0.0.2 vni 42 self used 3s seq 1\n"
+             02:00:00:00:00:02 dev vtep42 dst 10.0.0.2 vni 42 self used 3s seq 1\n\
+             02:00:00:00:00:03 dev vtep42 dst 10.0.0.3 vni 42 self extern_learn peer 10.0.0.254 \
+             seq 2\n"
         );
     }
 
@@ -311,6 +340,7 @@ mod tests {
             flooded_frames: 9,
             flood_copies: 10,
             arp_suppressed: 11,
+            nd_suppressed: 17,
             learned: 12,
             moved: 13,
             aged_out: 14,
@@ -346,7 +376,7 @@ mod tests {
              vni 42 dev vtep42 VXLAN learning peers [10.0.0.2]\n\
              \x20   tap rx 1 frames 2 bytes, tap tx 3 frames 4 bytes\n\
              \x20   encap 5 datagrams 6 bytes, decap 7 datagrams 8 bytes\n\
-             \x20   flooded 9 frames (10 copies), arp suppressed 11\n\
+             \x20   flooded 9 frames (10 copies), arp suppressed 11, nd suppressed 17\n\
              \x20   fdb learned 12 moved 13 aged 14 full 15 frozen 16\n\
              \x20   drops not_a_peer 3\n\
              \n\

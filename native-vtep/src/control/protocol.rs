@@ -7,12 +7,48 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// Where control sockets go by default (`<dir>/<first tap>.sock`).
+/// Where control sockets go by default (`<dir>/<first tap>.sock`) in the initial network
+/// namespace; other namespaces get a folder below it (see [`default_control_dir`]).
 pub const DEFAULT_CONTROL_DIR: &str = "/run/native-vtep";
+
+/// The folder of this network namespace's control sockets: `<DEFAULT_CONTROL_DIR>/netns/<name>`
+/// in a namespace named by `ip netns` (as `ip netns identify` finds it), `.../net-<inode>` in
+/// another that is not process 1's, [`DEFAULT_CONTROL_DIR`] itself in the initial one. Daemons with the same TAP
+/// name in two namespaces (a lab on one machine) so get distinct sockets, and a command run
+/// in a namespace finds the daemon of that namespace.
+pub fn default_control_dir() -> PathBuf {
+    let base = PathBuf::from(DEFAULT_CONTROL_DIR);
+    match netns_name() {
+        Some(name) => base.join("netns").join(name),
+        None => base,
+    }
+}
 
 /// The default control socket of the daemon whose first TAP is `tap`.
 pub fn default_control_path(tap: &str) -> PathBuf {
-    PathBuf::from(DEFAULT_CONTROL_DIR).join(format!("{tap}.sock"))
+    default_control_dir().join(format!("{tap}.sock"))
+}
+
+/// The name of this network namespace when it is not the initial one: its `ip netns` name,
+/// or `net-<inode>` when unnamed and process 1's namespace is another. `None` in the initial
+/// namespace, or when that cannot be told (no /proc).
+fn netns_name() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |path: &std::path::Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let me = id("/proc/self/ns/net".as_ref())?;
+    let named = std::fs::read_dir("/run/netns").ok().and_then(|dir| {
+        dir.filter_map(Result::ok)
+            .find(|e| id(&e.path()) == Some(me))
+            .and_then(|e| e.file_name().into_string().ok())
+    });
+    if named.is_some() {
+        return named;
+    }
+    // Process 1's namespace may be unreadable (a container's init): then this is taken for
+    // the initial one.
+    id("/proc/1/ns/net".as_ref())
+        .is_some_and(|init| init != me)
+        .then(|| format!("net-{}", me.1))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,12 +74,21 @@ pub enum Request {
         vni: Option<u32>,
         ip: IpAddr,
         mac: String,
+        /// An IPv6 router: proxied Neighbour Advertisements for it carry the Router flag.
+        #[serde(default)]
+        router: bool,
     },
     NeighDel {
         vni: Option<u32>,
         ip: IpAddr,
     },
     Stats,
+    /// `bgp summary`: the EVPN sessions.
+    BgpSummary,
+    /// `bgp routes`: the EVPN routes, received and local.
+    BgpRoutes {
+        vni: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,17 +138,101 @@ pub struct FdbRow {
     pub age_secs: Option<u64>,
     pub seq: u32,
     pub frozen: bool,
+    /// For entries from EVPN routes (`control`): the BGP peer whose route won.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
 }
 
-/// One row of `neigh show`.
+/// `bgp summary`: the speaker and its peers, as `show bgp l2vpn evpn summary` shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BgpSummary {
+    pub router_id: Ipv4Addr,
+    pub asn: u32,
+    /// Next hop of the routes this VTEP originates.
+    pub vtep: Ipv4Addr,
+    pub hold_time: u16,
+    /// Routes this VTEP originates (type 3 per VNI, type 2 per local MAC and MAC/IP).
+    pub local_routes: usize,
+    /// Routes held from all peers.
+    pub received_routes: usize,
+    /// Bytes of the speaker's route tables.
+    pub table_bytes: usize,
+    /// Engine events for the speaker lost because its queue was full.
+    pub events_lost: u64,
+    /// Routes the engine refused to install (FDB full, ...).
+    pub refused: u64,
+    pub peers: Vec<BgpPeerRow>,
+}
+
+/// One peer of `bgp summary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BgpPeerRow {
+    pub address: Ipv4Addr,
+    pub remote_as: u32,
+    /// `Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm` or `Established`.
+    pub state: String,
+    /// Seconds since the session came up (Established only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_router_id: Option<Ipv4Addr>,
+    /// The hold time both sides agreed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_time: Option<u16>,
+    pub msg_rcvd: u64,
+    pub msg_sent: u64,
+    /// Routes received and held (PfxRcd).
+    pub routes_received: usize,
+    /// Routes waiting to be sent (OutQ).
+    pub routes_pending: usize,
+    /// Counters by name: messages by type, routes accepted, withdrawn, ignored, looped,
+    /// sessions established and dropped.
+    pub counters: BTreeMap<String, u64>,
+    /// Malformed messages and attributes by RFC 7606 reason (only those seen).
+    pub malformed: BTreeMap<String, u64>,
+    /// Why the session last went down (or could not come up), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One route of `bgp routes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BgpRouteRow {
+    /// The VNI it imports into (or, not imported, its label).
+    pub vni: u32,
+    pub imported: bool,
+    /// 2 (MAC/IP advertisement) or 3 (inclusive multicast).
+    pub route_type: u8,
+    pub rd: String,
+    /// The prefix as FRR prints it: `[2]:[0]:[48]:[MAC]` (`:[32]:[IP]`), `[3]:[0]:[32]:[IP]`.
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    pub next_hop: Ipv4Addr,
+    /// MAC mobility sequence number.
+    pub seq: u32,
+    pub sticky: bool,
+    pub route_targets: Vec<String>,
+    /// `local`, or the address of the peer it came from.
+    pub source: String,
+    /// Decides the FDB entry (type 2) or is in the flood list (type 3).
+    pub best: bool,
+}
+/// One row of `neigh show`: an IPv4 (ARP) or IPv6 (ND) neighbour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeighRow {
     pub vni: u32,
     pub dev: String,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: String,
     pub state: String,
     pub age_secs: u64,
+    /// An IPv6 router (learned from a Neighbour Advertisement's R flag, or set by `neigh add
+    /// ... --router`).
+    #[serde(default)]
+    pub router: bool,
 }
 
 /// The counters of one network, as `stats` reports them.
@@ -127,6 +256,10 @@ pub struct DaemonStats {
     pub tap_read_errors: u64,
     pub tap_write_errors: u64,
     pub udp_rx_datagrams: u64,
+    /// GRE packets read from the raw socket of NVGRE.
+    #[serde(default)]
+    pub gre_rx_packets: u64,
+    /// Failed reads of the underlay sockets (UDP, and GRE's raw socket).
     pub udp_recv_errors: u64,
     pub udp_send_errors: u64,
     pub control_requests: u64,

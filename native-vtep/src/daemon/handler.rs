@@ -7,12 +7,32 @@ use std::net::IpAddr;
 
 use vtep_core::fdb::Origin;
 use vtep_core::vtep::{DropReason, NetworkCounters, Vtep};
+use vtep_core::wire::bgp::RouteKey;
+use vtep_core::wire::bgp::evpn::IpKey;
 use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
+use vtep_evpn::{RouteSource, RouteView, Speaker};
 
 use super::Taps;
+use super::bgp::Bgp;
 use crate::config::{ColonMac, parse_mac};
-use crate::control::{DaemonStats, FdbRow, NeighRow, NetworkStats, Request, Response, StatsReport};
+use crate::control::{
+    BgpPeerRow, BgpRouteRow, BgpSummary, DaemonStats, FdbRow, NeighRow, NetworkStats, Request,
+    Response, StatsReport,
+};
+
+/// What a request may read besides the engine.
+pub(super) struct Context<'a> {
+    /// Names the devices.
+    pub taps: &'a Taps,
+    /// The device layer's counters, summed over the workers.
+    pub daemon: DaemonStats,
+    pub local: IpAddr,
+    /// The engine's time, which counts from the daemon's start.
+    pub now: Instant,
+    pub bgp: Option<&'a Bgp>,
+    pub evpn_events_lost: u64,
+}
 
 fn pick_vni(vtep: &Vtep, vni: Option<u32>) -> Result<Vni, String> {
     match vni {
@@ -43,17 +63,10 @@ fn is_zero_mac(mac: &Mac) -> bool {
     mac.0 == [0; 6]
 }
 
-/// Answers one request from the engine's tables. `taps` names the devices, `daemon` holds the
-/// device layer's counters (summed over the workers), and `now` is the engine's time, which
-/// counts from the daemon's start.
-pub(super) fn handle_request(
-    vtep: &mut Vtep,
-    taps: &Taps,
-    daemon: DaemonStats,
-    local: IpAddr,
-    now: Instant,
-    request: Request,
-) -> Response {
+/// Answers one request from the engine's tables and the speaker.
+pub(super) fn handle_request(vtep: &mut Vtep, cx: &Context<'_>, request: Request) -> Response {
+    let (taps, now) = (cx.taps, cx.now);
+    let speaker = cx.bgp.map(|b| &b.speaker);
     let age = |at: Instant| {
         u64::try_from((now.total_micros() - at.total_micros()).max(0) / 1_000_000).unwrap_or(0)
     };
@@ -77,6 +90,7 @@ pub(super) fn handle_request(
                             age_secs: None,
                             seq: 0,
                             frozen: false,
+                            peer: None,
                         });
                     }
                 }
@@ -103,6 +117,9 @@ pub(super) fn handle_request(
                         age_secs: (entry.origin == Origin::Learned).then(|| age(entry.last_seen)),
                         seq: entry.mobility_seq,
                         frozen: entry.frozen,
+                        peer: (entry.origin == Origin::ControlPlane)
+                            .then(|| route_peer(speaker?, vni, &mac))
+                            .flatten(),
                     });
                 }
                 Response::ok(rows)
@@ -152,40 +169,206 @@ pub(super) fn handle_request(
                     .map(|(vni, ip, e)| NeighRow {
                         vni: vni.get(),
                         dev: taps.name_of(vni),
-                        ip,
+                        ip: ip.into(),
                         mac: ColonMac(e.mac).to_string(),
                         state: e.origin.as_str().into(),
                         age_secs: age(e.last_seen),
+                        router: e.router,
                     })
                     .collect();
                 Response::ok(rows)
             }
-            Request::NeighAdd { vni, ip, mac } => {
+            Request::NeighAdd {
+                vni,
+                ip,
+                mac,
+                router,
+            } => {
                 let vni = pick_vni(vtep, vni)?;
-                let IpAddr::V4(ip) = ip else {
+                if router && ip.is_ipv4() {
                     return Err(format!(
-                        "{ip} is IPv6: ARP suppression covers IPv4 neighbours only"
+                        "{ip} is IPv4: only IPv6 neighbours can be routers; leave out --router"
                     ));
-                };
+                }
                 let mac = parse_mac(&mac)?;
-                vtep.add_static_neighbour(now, vni, ip, mac)
+                vtep.add_static_neighbour(now, vni, ip.into(), mac)
                     .map_err(|e| e.to_string())?;
+                vtep.neighbours_mut().set_router(vni, &ip.into(), router);
+                tracing::info!(
+                    vni = vni.get(),
+                    "static neighbour {ip} lladdr {}{} added by operator",
+                    ColonMac(mac),
+                    if router { " router" } else { "" }
+                );
                 Response::ok(serde_json::json!({ "added": true }))
             }
             Request::NeighDel { vni, ip } => {
                 let vni = pick_vni(vtep, vni)?;
-                let IpAddr::V4(ip) = ip else {
-                    return Err(format!("{ip} is IPv6: the neighbour table holds IPv4 only"));
-                };
-                if vtep.neighbours_mut().remove(vni, &ip).is_none() {
+                if vtep.neighbours_mut().remove(vni, &ip.into()).is_none() {
                     return Err(format!("no neighbour entry for {ip} in VNI {vni}"));
                 }
                 Response::ok(serde_json::json!({ "deleted": true }))
             }
-            Request::Stats => Response::ok(stats(vtep, taps, daemon, local, now)),
+            Request::Stats => Response::ok(stats(vtep, taps, cx.daemon, cx.local, now)),
+            Request::BgpSummary => {
+                let bgp = cx.bgp.ok_or(NO_EVPN)?;
+                Response::ok(summary(bgp, now, cx.evpn_events_lost))
+            }
+            Request::BgpRoutes { vni } => {
+                let speaker = speaker.ok_or(NO_EVPN)?;
+                let only = vni.map(Vni::new).transpose().map_err(|e| e.to_string())?;
+                Response::ok(routes(speaker, only))
+            }
         })
     })();
     result.unwrap_or_else(Response::err)
+}
+
+const NO_EVPN: &str = "this daemon runs without EVPN: start it with --evpn-asn and \
+                       --evpn-peer (or an [evpn] section) to speak BGP";
+
+/// The address of the peer whose route placed `mac`.
+fn route_peer(speaker: &Speaker, vni: Vni, mac: &Mac) -> Option<IpAddr> {
+    let peer = speaker.best_peer(vni, mac.0)?;
+    Some(speaker.peer_status(peer)?.address.into())
+}
+
+fn summary(bgp: &Bgp, now: Instant, events_lost: u64) -> BgpSummary {
+    let speaker = &bgp.speaker;
+    let config = speaker.config();
+    let peers = speaker
+        .peers()
+        .into_iter()
+        .map(|p| {
+            let c = &p.counters;
+            let mut counters = BTreeMap::new();
+            for (i, kind) in [
+                "open",
+                "update",
+                "notification",
+                "keepalive",
+                "route_refresh",
+            ]
+            .iter()
+            .enumerate()
+            {
+                counters.insert(format!("{kind}_received"), c.received[i]);
+                counters.insert(format!("{kind}_sent"), c.sent[i]);
+            }
+            for (name, value) in [
+                ("routes_accepted", c.routes_accepted),
+                ("routes_withdrawn", c.routes_withdrawn),
+                ("routes_ignored", c.routes_ignored),
+                ("routes_looped", c.routes_looped),
+                ("routes_own_reflected", c.routes_own_reflected),
+                ("established", c.established),
+                ("dropped", c.dropped),
+            ] {
+                counters.insert(name.into(), value);
+            }
+            BgpPeerRow {
+                address: p.address,
+                remote_as: p.remote_as,
+                state: p.state.as_str().into(),
+                up_secs: p.established_at.map(|at| (now - at).secs()),
+                peer_router_id: p.negotiated.map(|n| n.peer_id),
+                hold_time: p.negotiated.map(|n| n.hold_time),
+                msg_rcvd: c.messages_received(),
+                msg_sent: c.messages_sent(),
+                routes_received: p.routes,
+                routes_pending: p.pending,
+                counters,
+                malformed: c
+                    .malformed
+                    .nonzero()
+                    .map(|(r, n)| (r.as_str().into(), n))
+                    .collect(),
+                last_error: p.last_error.map(|e| e.to_string()),
+            }
+        })
+        .collect::<Vec<_>>();
+    let memory = speaker.memory();
+    BgpSummary {
+        router_id: config.router_id,
+        asn: config.asn,
+        vtep: config.vtep,
+        hold_time: config.hold_time,
+        local_routes: speaker.local_routes().len(),
+        received_routes: memory.records,
+        table_bytes: memory.table_bytes,
+        events_lost,
+        refused: bgp.refused,
+        peers,
+    }
+}
+
+/// Every route, local first, each group sorted by key.
+fn routes(speaker: &Speaker, only: Option<Vni>) -> Vec<BgpRouteRow> {
+    let mut all = speaker.local_routes();
+    for p in speaker.peers() {
+        all.extend(speaker.received_routes(p.id));
+    }
+    all.into_iter()
+        .filter(|r| only.is_none_or(|v| v == r.vni))
+        .map(|r| route_row(speaker, r))
+        .collect()
+}
+
+fn route_row(speaker: &Speaker, r: RouteView) -> BgpRouteRow {
+    let ip = |key: IpKey| -> IpAddr {
+        match key {
+            IpKey::V4(b) => b.into(),
+            IpKey::V6(b) => b.into(),
+        }
+    };
+    let bits = |key: IpKey| if matches!(key, IpKey::V4(_)) { 32 } else { 128 };
+    let (route_type, rd, prefix, mac, addr) = match r.key {
+        RouteKey::MacIp {
+            rd,
+            ethernet_tag,
+            mac,
+            ip: address,
+        } => {
+            let m = ColonMac(Mac::from_bytes(&mac)).to_string();
+            let prefix = match address {
+                Some(a) => format!("[2]:[{ethernet_tag}]:[48]:[{m}]:[{}]:[{}]", bits(a), ip(a)),
+                None => format!("[2]:[{ethernet_tag}]:[48]:[{m}]"),
+            };
+            (2, rd, prefix, Some(m), address.map(ip))
+        }
+        RouteKey::InclusiveMulticast {
+            rd,
+            ethernet_tag,
+            originator,
+        } => {
+            let prefix = format!(
+                "[3]:[{ethernet_tag}]:[{}]:[{}]",
+                bits(originator),
+                ip(originator)
+            );
+            (3, rd, prefix, None, Some(ip(originator)))
+        }
+    };
+    BgpRouteRow {
+        vni: r.vni.get(),
+        imported: r.imported,
+        route_type,
+        rd: rd.to_string(),
+        prefix,
+        mac,
+        ip: if route_type == 2 { addr } else { None },
+        next_hop: r.next_hop,
+        seq: r.seq,
+        sticky: r.sticky,
+        route_targets: r.route_targets.iter().map(|t| t.to_string()).collect(),
+        source: match r.source {
+            RouteSource::Local => "local".into(),
+            RouteSource::Peer(id) => speaker
+                .peer_status(id)
+                .map_or_else(|| id.to_string(), |s| s.address.to_string()),
+        },
+        best: r.best,
+    }
 }
 
 fn drops_map(get: impl Fn(DropReason) -> u64) -> BTreeMap<String, u64> {
@@ -264,15 +447,16 @@ mod tests {
 
     fn ask(vtep: &mut Vtep, now: Instant, request: &str) -> String {
         let request = serde_json::from_str(request).unwrap();
-        let local = "10.0.0.1".parse().unwrap();
-        let response = handle_request(
-            vtep,
-            &Taps::default(),
-            DaemonStats::default(),
-            local,
+        let taps = Taps::default();
+        let cx = Context {
+            taps: &taps,
+            daemon: DaemonStats::default(),
+            local: "10.0.0.1".parse().unwrap(),
             now,
-            request,
-        );
+            bgp: None,
+            evpn_events_lost: 0,
+        };
+        let response = handle_request(vtep, &cx, request);
         serde_json::to_string(&response).unwrap()
     }
 

@@ -436,6 +436,13 @@ pub(super) fn log_event(taps: &Taps, event: &Event) {
         Event::ArpSuppressed { vni, ip, mac } => {
             tracing::debug!(vni = vni.get(), "answered ARP for {ip} with {}", m(mac));
         }
+        Event::NdSuppressed { vni, ip, mac } => {
+            tracing::debug!(
+                vni = vni.get(),
+                "answered neighbour solicitation for {ip} with {}",
+                m(mac)
+            );
+        }
         Event::Dropped { vni, reason } => match vni {
             Some(vni) => tracing::debug!(vni = vni.get(), "dropped: {reason}"),
             None => tracing::debug!("dropped: {reason}"),

@@ -6,15 +6,18 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
+use vtep_core::wire::outer::{self, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
 use vtep_core::{Destination, PortId};
 
+use super::bgp::Bgp;
 use super::io::Io;
 use super::taps::{Tap, Taps};
-use super::worker::{Engine, RxSocket, Worker};
+use super::worker::{Engine, EvpnQueue, GreSocket, RxSocket, Worker, lock};
 use super::{Daemon, Fatal, MonotonicClock};
 use crate::config::{Datapath, NetworkSettings, Settings};
 use crate::control;
@@ -40,6 +43,7 @@ impl Daemon {
 
         let mut config = settings.vtep_config();
         config.hash_seed = random_seed();
+        let seed = config.hash_seed;
         let mut vtep = Vtep::new(config, now).map_err(|e| e.to_string())?;
         let datapath = choose_datapath(&settings)?;
         let queues = settings.queues;
@@ -54,6 +58,7 @@ impl Daemon {
             open_taps(&settings, n, port, datapath, &mut taps)?;
         }
         let rx = bind_listeners(&settings, datapath)?;
+        let mut gre = open_gre(&settings)?;
         let senders = (0..queues)
             .map(|_| open_raw_sender(settings.local))
             .collect::<Result<Vec<_>, _>>()?;
@@ -70,6 +75,15 @@ impl Daemon {
         log_datapath(datapath, udp_tx.len(), queues);
 
         let shared = Engine::shared(vtep, now, queues);
+        let (wake_tx, wake_rx) =
+            UnixStream::pair().map_err(|e| format!("socketpair for EVPN: {e}"))?;
+        let bgp = Bgp::new(&settings, clock, seed.rotate_left(17), wake_rx)?;
+        if bgp.is_some() {
+            wake_tx
+                .set_nonblocking(true)
+                .map_err(|e| format!("wake-up pipe: {e}"))?;
+            lock(&shared).evpn = Some(EvpnQueue::new(wake_tx));
+        }
         let mut workers = Vec::new();
         for (id, ((taps, rx), sender)) in taps.into_iter().zip(rx).zip(senders).enumerate() {
             // The sending pool is shared (dup'd fds): the sockets only send, and concurrent
@@ -80,7 +94,9 @@ impl Daemon {
                 .collect::<io::Result<Vec<_>>>()
                 .map_err(|e| format!("cannot share the sending sockets: {e}"))?;
             let io = Io::new(taps, sender, datapath, udp_tx, settings.srcport.0);
-            workers.push(Worker::new(id, Arc::clone(&shared), io, rx, clock));
+            // Every raw socket gets its own copy of each GRE packet: one worker reads them.
+            let gre = gre.take();
+            workers.push(Worker::new(id, Arc::clone(&shared), io, rx, gre, clock));
         }
         drop(udp_tx);
         let worker = workers.remove(0);
@@ -92,6 +108,7 @@ impl Daemon {
             signals,
             local: settings.local,
             user: user.map(|(name, _)| name),
+            bgp,
         })
     }
 }
@@ -133,7 +150,7 @@ fn add_network(
             .map_err(at)?;
     }
     for (ip, mac) in &n.neigh {
-        vtep.add_static_neighbour(now, n.vni, *ip, *mac)
+        vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
             .map_err(at)?;
     }
     Ok(port)
@@ -205,7 +222,7 @@ fn open_taps(
             created,
             bridge: bridge.clone(),
             vnet,
-            prefix: n.encap.header_len(),
+            prefix: segment_prefix(n.encap, settings.local),
         });
     }
     Ok(())
@@ -250,13 +267,56 @@ fn bind_listeners(settings: &Settings, datapath: Datapath) -> Result<Vec<Vec<RxS
     Ok(rx)
 }
 
-/// The raw IP socket a worker sends whole tunnel packets from (plain and batch data paths).
+/// The room in front of each TCP segment cut from a TAP super-frame (offload): its tunnel
+/// header. NVGRE packets leave whole through the raw socket, so theirs also holds the outer IP
+/// header (UDP ones leave through UDP GSO, which needs the datagrams back to back).
+fn segment_prefix(encap: Encapsulation, local: IpAddr) -> usize {
+    match encap {
+        Encapsulation::Nvgre => {
+            encap.header_len() + outer::header_len(&local.into(), &Transport::Gre)
+        }
+        _ => encap.header_len(),
+    }
+}
+
+/// NVGRE's receiving socket, if a network uses it: a raw socket for IP protocol 47 (GRE)
+/// bound to `--local`. One for the whole daemon (every raw socket gets a copy of each packet),
+/// read by worker 0.
+fn open_gre(settings: &Settings) -> Result<Option<GreSocket>, Fatal> {
+    if !settings.uses(Encapsulation::Nvgre) {
+        return Ok(None);
+    }
+    let local = settings.local;
+    let fd = sys::raw_receiver(local, sys::IPPROTO_GRE).map_err(|e| match e.raw_os_error() {
+        Some(errno::EPERM) | Some(errno::EACCES) => format!(
+            "cannot open a raw socket for GRE (IP protocol 47) to receive NVGRE: operation not \
+             permitted (needs CAP_NET_RAW): {}",
+            raw_hint()
+        ),
+        Some(errno::EADDRNOTAVAIL) => format!(
+            "cannot receive NVGRE on {local}: {local} is not an address of this host; --local \
+             must be assigned to one of its interfaces (ip addr add {local}/24 dev ...)"
+        ),
+        _ => format!("cannot open a raw socket for GRE (IP protocol 47) on {local}: {e}"),
+    })?;
+    if let Err(e) = sys::set_socket_buffers(&fd, SOCKET_BUFFER) {
+        tracing::warn!("cannot enlarge the buffers of the GRE socket: {e}");
+    }
+    tracing::info!("listening for NVGRE (GRE, IP protocol 47) on {local}");
+    Ok(Some(GreSocket {
+        fd,
+        ipv6: local.is_ipv6(),
+    }))
+}
+
+/// The raw IP socket a worker sends whole tunnel packets from (plain and batch data paths, and
+/// NVGRE in every data path).
 fn open_raw_sender(local: IpAddr) -> Result<sys::RawIpSender, Fatal> {
     sys::RawIpSender::new(local.is_ipv6()).map_err(|e| match e.raw_os_error() {
         Some(errno::EPERM) | Some(errno::EACCES) => format!(
             "cannot open a raw socket for sending tunnel packets: operation not \
              permitted (needs CAP_NET_RAW): {}",
-            is_root_hint()
+            raw_hint()
         ),
         _ => format!("cannot open a raw socket for sending tunnel packets: {e}"),
     })
@@ -289,6 +349,17 @@ fn is_root_hint() -> &'static str {
     } else {
         "run it as root (sudo native-vtep ...), or grant the capabilities: \
          sudo setcap cap_net_admin,cap_net_raw+ep $(command -v native-vtep)"
+    }
+}
+
+/// How to get CAP_NET_RAW, which raw sockets need.
+fn raw_hint() -> &'static str {
+    if sys::euid() == 0 {
+        "the process lacks CAP_NET_RAW (a restricted container or systemd unit?): grant it \
+         (AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW, with CAP_NET_RAW in \
+         CapabilityBoundingSet=)"
+    } else {
+        is_root_hint()
     }
 }
 

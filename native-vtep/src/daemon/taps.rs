@@ -22,7 +22,8 @@ pub(super) struct Tap {
     pub(super) bridge: Option<String>,
     /// Frames carry a virtio-net header (offload mode).
     pub(super) vnet: bool,
-    /// Room for the tunnel header in front of each segment of a super-frame.
+    /// Room for the tunnel header (NVGRE: and the outer IP header) in front of each segment
+    /// of a super-frame.
     pub(super) prefix: usize,
 }
 

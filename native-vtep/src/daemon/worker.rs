@@ -1,19 +1,21 @@
 //! A worker: one queue of every TAP, its own listening sockets and buffers, and the reads that
 //! hand the engine its inputs. Each read path does its own system calls (one `read` or
 //! `recvfrom` per frame, `recvmmsg` into arena slots, TAP super-frames cut into segments, UDP
-//! GRO runs split again), locks the shared engine once per read, and gives it each input
-//! through [`feed`], which also carries out the outputs.
+//! GRO runs split again, GRE packets from NVGRE's raw socket), locks the shared engine once per
+//! read, and gives it each input through [`feed`], which also carries out the outputs.
 
-use std::io::{self, IoSliceMut, Read};
+use std::collections::VecDeque;
+use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use vtep_core::Destination;
 use vtep_core::Instant;
-use vtep_core::vtep::{Encapsulation, Input, Output, Vtep};
-use vtep_core::wire::outer::{MAX_HEADROOM, Transport};
+use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
+use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
 
 use super::io::{Io, Sparse, log_event};
 use super::{BATCH, Fatal, MonotonicClock};
@@ -37,11 +39,65 @@ pub(super) struct Engine {
     pub(super) worker_stats: Vec<DaemonStats>,
     /// A worker thread that cannot go on leaves its reason here for the main thread.
     pub(super) fatal: Option<Fatal>,
+    /// With EVPN: the engine's events that make or change routes, for the speaker (which
+    /// runs on the main thread).
+    pub(super) evpn: Option<EvpnQueue>,
+}
+
+/// Most engine events waiting for the speaker; more are counted as lost.
+const EVPN_QUEUE: usize = 65_536;
+
+/// Engine events on their way to the EVPN speaker.
+#[derive(Debug)]
+pub(super) struct EvpnQueue {
+    pub(super) events: VecDeque<Event>,
+    pub(super) lost: u64,
+    /// Written when the queue stops being empty, to wake the main thread's poll.
+    wake: UnixStream,
+}
+
+impl EvpnQueue {
+    pub(super) fn new(wake: UnixStream) -> EvpnQueue {
+        EvpnQueue {
+            events: VecDeque::new(),
+            lost: 0,
+            wake,
+        }
+    }
+
+    /// Keeps `event` if it makes, changes or removes a local route.
+    pub(super) fn offer(&mut self, event: &Event) {
+        let wanted = match event {
+            Event::Learned { dest, .. } | Event::AgedOut { dest, .. } => {
+                matches!(dest, Destination::Local(_))
+            }
+            Event::Moved { .. } | Event::NeighbourLearned { .. } => true,
+            Event::DuplicateFrozen { .. } => true,
+            _ => false,
+        };
+        if !wanted {
+            return;
+        }
+        if self.events.len() >= EVPN_QUEUE {
+            self.lost += 1;
+            return;
+        }
+        if self.events.is_empty() {
+            // Non-blocking: a full pipe already holds a wake-up.
+            let _ = (&self.wake).write(&[1]);
+        }
+        self.events.push_back(*event);
+    }
 }
 
 pub(super) type Shared = Arc<Mutex<Engine>>;
 
 impl Engine {
+    /// The engine's next timeout, after a caller other than [`feed`] polled it.
+    pub(super) fn set_next_timeout(&mut self, at: Instant) {
+        self.next_timeout = at;
+    }
+
     /// The engine of `workers` workers, shared; its first timeout is due at once.
     pub(super) fn shared(vtep: Vtep, now: Instant, workers: usize) -> Shared {
         Arc::new(Mutex::new(Engine {
@@ -49,6 +105,7 @@ impl Engine {
             next_timeout: now,
             worker_stats: vec![DaemonStats::default(); workers],
             fatal: None,
+            evpn: None,
         }))
     }
 }
@@ -82,7 +139,12 @@ fn feed(
                 }
                 io.deliver(buf, d.frame, d.port);
             }
-            Output::Event(event) => log_event(&io.taps, &event),
+            Output::Event(event) => {
+                if let Some(queue) = &mut engine.evpn {
+                    queue.offer(&event);
+                }
+                log_event(&io.taps, &event);
+            }
             Output::Timeout(at) => {
                 engine.next_timeout = at;
                 return;
@@ -101,6 +163,14 @@ pub(super) struct RxSocket {
     pub(super) max_frame: usize,
 }
 
+/// NVGRE's raw socket for IP protocol 47: over IPv4 it reads whole IP packets, over IPv6 GRE
+/// onward (the source in the address).
+#[derive(Debug)]
+pub(super) struct GreSocket {
+    pub(super) fd: OwnedFd,
+    pub(super) ipv6: bool,
+}
+
 /// One worker's share of the data plane: one queue of every TAP, its own underlay sockets and
 /// buffers. Worker 0 runs on the main thread, the others (`--queues`) on their own.
 #[derive(Debug)]
@@ -109,6 +179,8 @@ pub(super) struct Worker {
     pub(super) shared: Shared,
     pub(super) io: Io,
     rx: Vec<RxSocket>,
+    /// NVGRE's socket (worker 0 only: each raw socket gets its own copy of every packet).
+    gre: Option<GreSocket>,
     pub(super) clock: MonotonicClock,
     buf: Vec<u8>,
     /// Batch: one slot per input of a wake-up, so their packets can leave together.
@@ -128,6 +200,7 @@ impl Worker {
         shared: Shared,
         io: Io,
         rx: Vec<RxSocket>,
+        gre: Option<GreSocket>,
         clock: MonotonicClock,
     ) -> Worker {
         // Batch: a slot holds a whole tunnel packet of a peer's TSO super-frame (see
@@ -139,6 +212,7 @@ impl Worker {
             shared,
             io,
             rx,
+            gre,
             clock,
             // Offload: room for a batch of small frames read back to back, and a super-frame.
             buf: vec![
@@ -160,6 +234,9 @@ impl Worker {
         for rx in &self.rx {
             fds.push(sys::poll_in(rx.socket.as_raw_fd()));
         }
+        if let Some(gre) = &self.gre {
+            fds.push(sys::poll_in(gre.fd.as_raw_fd()));
+        }
         for tap in self.io.taps.iter() {
             fds.push(sys::poll_in(tap.file.as_raw_fd()));
         }
@@ -180,11 +257,15 @@ impl Worker {
     /// Reads whatever is ready among `fds` (laid out by [`Worker::push_fds`]), then gives the
     /// engine its timeout if due (whichever worker comes first).
     pub(super) fn service(&mut self, fds: &[sys::PollFd]) {
-        let (rx, taps) = fds.split_at(self.rx.len());
+        let (rx, rest) = fds.split_at(self.rx.len());
         for (i, fd) in rx.iter().enumerate() {
             if sys::is_ready(fd) {
                 self.read_underlay(i);
             }
+        }
+        let (gre, taps) = rest.split_at(usize::from(self.gre.is_some()));
+        if gre.first().is_some_and(sys::is_ready) {
+            self.read_gre();
         }
         for (i, fd) in taps.iter().enumerate() {
             if sys::is_ready(fd) {
@@ -239,6 +320,11 @@ impl Worker {
         tracing::debug!("receive on port {port}: {e}");
     }
 
+    fn gre_error(&mut self, e: &io::Error) {
+        self.io.stats.udp_recv_errors += 1;
+        tracing::debug!("receive from the GRE socket: {e}");
+    }
+
     /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
     /// `slot`. A tunnel packet holding a TCP super-frame (a kernel vxlan device with TSO on a
     /// veth underlay: nothing segments it on the way, and a plain UDP socket receives it whole)
@@ -258,7 +344,7 @@ impl Worker {
             None => &self.buf[..],
         };
         let datagram = &buf[payload.clone()];
-        if let Some(tunnel) = tunnel_header_len(rx.encap, datagram)
+        if let Some(tunnel) = offload::tunnel_header_len(rx.encap, datagram)
             && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
         {
             return self.underlay_super_frame((engine, now), i, from, (slot, payload), tunnel, hdr);
@@ -295,8 +381,7 @@ impl Worker {
             self.segments[at..at + tunnel].copy_from_slice(&datagram[..tunnel]);
         }
         let verified = std::mem::replace(&mut self.io.rx_verified, true);
-        let (transport, encap) = (self.transport(i, from), self.rx[i].encap);
-        tracing::trace!("a {}-byte {encap:?} super-frame from {from}", frame.len());
+        let transport = self.transport(i, from);
         for k in 0..segs.count {
             let range = segs.frame(k, tunnel);
             let payload = range.start - tunnel..range.end;
@@ -335,12 +420,12 @@ impl Worker {
         payload: Range<usize>,
     ) {
         self.io.stats.udp_rx_datagrams += 1;
-        let rx = &self.rx[i];
-        let transport = Transport::Udp {
-            src_port: from.port(),
-            dst_port: rx.port,
-        };
-        tracing::trace!("{} bytes from {from} ({:?})", payload.len(), rx.encap);
+        let transport = self.transport(i, from);
+        tracing::trace!(
+            "{} bytes from {from} ({:?})",
+            payload.len(),
+            self.rx[i].encap
+        );
         let buf = match slot {
             Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &mut self.buf[..],
@@ -435,7 +520,7 @@ impl Worker {
             // A run of datagrams `segment` long, or one tunnel packet whose inner TCP
             // super-frame has that MSS (a peer's TSO, delivered whole).
             let whole = segment.is_some_and(|_| {
-                tunnel_header_len(self.rx[i].encap, &self.buf[at..end]).is_some_and(|t| {
+                offload::tunnel_header_len(self.rx[i].encap, &self.buf[at..end]).is_some_and(|t| {
                     let inner = &self.buf[at + t..end];
                     offload::tunnel_super_frame(inner, self.rx[i].max_frame, None).is_some()
                 })
@@ -457,6 +542,60 @@ impl Worker {
             self.io.flush_coalescer(&self.buf);
             self.io.coalescing = false;
             self.io.rx_verified = false;
+        }
+    }
+
+    /// NVGRE: up to [`BATCH`] GRE packets from the raw socket by one `recvmmsg` each into `buf`
+    /// (a packet's outer IPv4 header, if it has one, read by `outer::parse`), each fed to the
+    /// engine as the datagram of its source.
+    fn read_gre(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        for _ in 0..BATCH {
+            let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0)))];
+            let (received, ipv6) = match &self.gre {
+                Some(gre) => (
+                    sys::recv_many(&gre.fd, &mut [&mut self.buf[MAX_HEADROOM..]], &mut got),
+                    gre.ipv6,
+                ),
+                None => return,
+            };
+            let (len, from) = match received {
+                Ok(0) => return,
+                Ok(_) => got[0],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.gre_error(&e),
+            };
+            if len > BUF_LEN {
+                self.gre_error(&io::Error::other("GRE packet truncated"));
+                continue;
+            }
+            self.io.stats.gre_rx_packets += 1;
+            let packet = MAX_HEADROOM..MAX_HEADROOM + len;
+            let (from, payload) = if ipv6 {
+                (from.ip().into(), packet)
+            } else {
+                // The kernel checked the IPv4 header; a packet that does not parse here (or
+                // says UDP: never delivered to this socket) is counted as a receive error.
+                match outer::parse(&self.buf[packet.clone()]) {
+                    Ok((repr, inner)) if repr.transport == Transport::Gre => (
+                        repr.src,
+                        packet.start + inner.start..packet.start + inner.end,
+                    ),
+                    _ => {
+                        self.gre_error(&io::Error::other("not a GRE packet"));
+                        continue;
+                    }
+                }
+            };
+            let mut engine = lock(&shared);
+            let now = self.clock.now();
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Underlay {
+                from,
+                transport: Transport::Gre,
+                buf,
+                payload,
+            });
         }
     }
 
@@ -651,13 +790,4 @@ impl Worker {
         }
         self.io.flush_gso(&self.buf, None);
     }
-}
-
-/// The length of the tunnel header at the start of `datagram` (Geneve's options included).
-fn tunnel_header_len(encap: Encapsulation, datagram: &[u8]) -> Option<usize> {
-    let len = match encap {
-        Encapsulation::Geneve => 8 + usize::from(datagram.first()? & 0x3f) * 4,
-        other => other.header_len(),
-    };
-    (datagram.len() >= len).then_some(len)
 }

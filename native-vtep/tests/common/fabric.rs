@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use super::{Lab, must, wait_for};
 
-/// `tcp_server.py IP PORT`: accepts one connection, prints `received BYTES SHA256` at EOF.
+/// `tcp_server.py IP PORT`: accepts one connection (IPv4 or IPv6, as IP is), prints
+/// `received BYTES SHA256` at EOF.
 pub const TCP_SERVER: &str = r#"
 import socket, hashlib, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(1)

@@ -21,6 +21,7 @@
 //! which then stops them in order.
 #![allow(dead_code)]
 
+pub mod bgp;
 pub mod fabric;
 
 use std::ffi::OsStr;

@@ -30,6 +30,16 @@ The catalogue (tests/hostile.rs has one test per entry):
     valid              a well-formed frame from --src-mac                     (--to, --tap)
     garp               gratuitous ARP: --ip is at --mac (request and reply
                        forms, in turn)                                        (--to, --tap)
+    nd                 malformed IPv6 Neighbour Discovery for --ip6 from --src-mac,
+                       in turn: hop limit 64, code 1, a bad checksum, an option
+                       of length 0, an option past the end, a multicast target,
+                       a multicast source, a duplicate address detection probe
+                       with a link-layer option, a solicited advertisement to
+                       all nodes                                              (--to, --tap)
+    una                unsolicited Neighbour Advertisement to all nodes: --ip6
+                       is at --mac (IPv6's gratuitous ARP)                    (--to, --tap)
+    ns                 a well-formed Neighbour Solicitation for --ip6 from
+                       --src-mac (fd42::66)                                   (--to, --tap)
     empty              a zero-length UDP datagram                             (--to)
     max                the largest UDP datagram IPv4 carries (65535-byte IP
                        packet, 65507 bytes of payload): a valid tunnel header
@@ -67,8 +77,13 @@ UNDERLAY_ONLY = {
     "inner-checksum",
 }
 ATTACKS = sorted(
-    UNDERLAY_ONLY | {"big-inner", "bad-source-mac", "vlan", "mac-flood", "valid", "garp"}
+    UNDERLAY_ONLY
+    | {"big-inner", "bad-source-mac", "vlan", "mac-flood", "valid", "garp", "nd", "una", "ns"}
 )
+# The IPv6 address of the attacker's ND.
+ASKER6 = "fd42::66"
+# How many malformed ND variants `nd` cycles through.
+ND_VARIANTS = 9
 
 
 def mac_bytes(text):
@@ -85,6 +100,65 @@ def frame(attack, src, dst="02:00:00:00:ff:fe", size=60):
     from scapy.all import Ether, Raw
 
     return Ether(src=src, dst=dst, type=ETHERTYPE) / Raw(payload(attack, size))
+
+
+def marker_option(attack):
+    """An ND option of an unknown type (250), which receivers skip, holding MARKER."""
+    from scapy.all import ICMPv6NDOptUnknown
+
+    data = MARKER + b" " + attack.encode()
+    data = data.ljust(len(data) + (-(len(data) + 2)) % 8, b"\0")
+    return ICMPv6NDOptUnknown(type=250, data=data)
+
+
+def nd_frame(variant, args):
+    """Malformed ND variant `variant` (0..ND_VARIANTS) for --ip6 from --src-mac: each breaks one
+    rule of RFC 4861 section 7.1 (or RFC 4291's: no multicast source)."""
+    from scapy.all import (ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, ICMPv6ND_NA, ICMPv6ND_NS,
+                           IPv6, Ether, Raw, in6_getnsma, in6_getnsmac, inet_pton, socket)
+
+    target = args.ip6
+    group = socket.inet_ntop(socket.AF_INET6, in6_getnsma(inet_pton(socket.AF_INET6, target)))
+    group_mac = in6_getnsmac(inet_pton(socket.AF_INET6, group))
+    mark = marker_option("nd")
+    eth = Ether(src=args.src_mac, dst=group_mac)
+    src_ll = ICMPv6NDOptSrcLLAddr(lladdr=args.src_mac)
+
+    def ns(ip=None, icmp=None, options=None):
+        return (
+            eth
+            / (ip or IPv6(src=ASKER6, dst=group, hlim=255))
+            / (icmp or ICMPv6ND_NS(tgt=target))
+            / (options if options is not None else src_ll / mark)
+        )
+
+    v = variant % ND_VARIANTS
+    if v == 0:
+        return ns(ip=IPv6(src=ASKER6, dst=group, hlim=64))
+    if v == 1:
+        return ns(icmp=ICMPv6ND_NS(tgt=target, code=1))
+    if v == 2:
+        return ns(icmp=ICMPv6ND_NS(tgt=target, cksum=0x1234))
+    if v == 3:
+        return ns(options=ICMPv6NDOptSrcLLAddr(len=0, lladdr=args.src_mac) / mark)
+    if v == 4:
+        # The marker option claims 80 bytes where 24 remain.
+        bad = marker_option("nd")
+        bad.len = 10
+        return ns(options=src_ll / bad)
+    if v == 5:
+        return ns(icmp=ICMPv6ND_NS(tgt="ff02::1"))
+    if v == 6:
+        return ns(ip=IPv6(src="ff02::1", dst=group, hlim=255))
+    if v == 7:
+        return ns(ip=IPv6(src="::", dst=group, hlim=255))
+    return (
+        Ether(src=args.src_mac, dst="33:33:00:00:00:01")
+        / IPv6(src=target, dst="ff02::1", hlim=255)
+        / ICMPv6ND_NA(tgt=target, S=1, O=1, R=0)
+        / ICMPv6NDOptDstLLAddr(lladdr=args.src_mac)
+        / mark
+    )
 
 
 def vxlan_header(vni, flags=0x08, reserved1=0, reserved2=0):
@@ -159,6 +233,23 @@ def frames(args):
                 Ether(src=args.mac, dst="ff:ff:ff:ff:ff:ff")
                 / ARP(op=op, hwsrc=args.mac, psrc=args.ip, hwdst="00:00:00:00:00:00", pdst=args.ip)
             )
+    elif a == "nd":
+        out = [nd_frame(i, args) for i in range(args.count)]
+    elif a == "una":
+        from scapy.all import ICMPv6NDOptDstLLAddr, ICMPv6ND_NA, IPv6, Ether
+
+        out = [
+            Ether(src=args.mac, dst="33:33:00:00:00:01")
+            / IPv6(src=args.ip6, dst="ff02::1", hlim=255)
+            / ICMPv6ND_NA(tgt=args.ip6, S=0, O=1, R=0)
+            / ICMPv6NDOptDstLLAddr(lladdr=args.mac)
+            / marker_option(a)
+            for _ in range(args.count)
+        ]
+    elif a == "ns":
+        out = [nd_frame(0, args) for _ in range(args.count)]
+        for f in out:
+            f.getlayer("IPv6").hlim = 255
     return out
 
 
@@ -262,7 +353,8 @@ def main():
     p.add_argument("--ip", help="garp: the address announced")
     p.add_argument("--ip-src", default="192.168.42.2", help="inner-checksum: inner source IP")
     p.add_argument("--ip-dst", default="192.168.42.1", help="inner-checksum: inner destination")
-    p.add_argument("--mac", help="garp: the MAC it is claimed for")
+    p.add_argument("--ip6", default="fd42::2", help="nd, una, ns: the IPv6 target")
+    p.add_argument("--mac", help="garp, una: the MAC it is claimed for")
     p.add_argument(
         "--fragsize",
         type=int,
@@ -273,6 +365,8 @@ def main():
     args = p.parse_args()
     if args.attack == "garp" and not (args.ip and args.mac):
         p.error("garp needs --ip and --mac")
+    if args.attack == "una" and not args.mac:
+        p.error("una needs --mac")
 
     from scapy.all import conf, fragment, send, sendp
 

@@ -506,7 +506,7 @@ impl Sim {
                         now,
                         vni,
                         mac,
-                        ip,
+                        ip.map(IpAddress::Ipv4),
                         Destination::Remote(IpAddress::Ipv4(at)),
                         seq,
                     );
@@ -519,7 +519,7 @@ impl Sim {
                 ip,
                 ..
             } => {
-                vtep.withdraw_route(vni, &mac, ip);
+                vtep.withdraw_route(vni, &mac, ip.map(IpAddress::Ipv4));
             }
             RouteMsg::Imet {
                 withdraw,

@@ -52,6 +52,16 @@ pub enum LearningMode {
     ControlPlane,
 }
 
+impl core::fmt::Display for LearningMode {
+    /// In the playground's words: `flood and learn`, `control plane`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            LearningMode::FloodAndLearn => "flood and learn",
+            LearningMode::ControlPlane => "control plane",
+        })
+    }
+}
+
 /// Physical properties of a link.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub struct LinkSpec {

@@ -191,10 +191,7 @@ impl Sim {
     pub fn remove_hypervisor(&mut self, hv: NodeId) -> Result<(), SimError> {
         let h = self.check_hv(hv)?;
         if !h.ports.is_empty() {
-            return Err(SimError::BadArgument(format!(
-                "hypervisor {} still has hosts: migrate or remove them first",
-                hv.0
-            )));
+            return Err(SimError::HasHosts(hv));
         }
         let ip = h.ip;
         let vnis: Vec<Vni> = h
@@ -322,7 +319,7 @@ impl Sim {
                     {
                         vtep.fdb_mut().remove(vni, &mac);
                     }
-                    vtep.add_static_neighbour(now, vni, ip, mac)?;
+                    vtep.add_static_neighbour(now, vni, IpAddress::Ipv4(ip), mac)?;
                 }
                 Some(port)
             }
@@ -371,7 +368,7 @@ impl Sim {
                 h.ports.remove(&port);
                 if let Some(vtep) = h.vtep.as_mut() {
                     let _ = vtep.remove_port(port);
-                    vtep.neighbours_mut().remove(vni, &ip);
+                    vtep.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
                 }
             }
             h.l2.retain(|_, l| *l != link);
@@ -430,10 +427,7 @@ impl Sim {
             });
         }
         if paused {
-            return Err(SimError::BadArgument(format!(
-                "host {} is already migrating",
-                host.0
-            )));
+            return Err(SimError::Migrating(host));
         }
         if !self.node(to).is_some_and(|n| n.up) {
             return Err(SimError::HypervisorDown(to));
@@ -541,7 +535,7 @@ impl Sim {
         let link = self
             .check_host(host)?
             .link
-            .ok_or_else(|| SimError::BadArgument(format!("host {} is detached", host.0)))?;
+            .ok_or(SimError::Detached(host))?;
         Ok(self.transmit(host, link, Arc::from(frame), None, host))
     }
 }

@@ -9,7 +9,7 @@ use vtep_core::Vni;
 use vtep_core::fdb::FdbEntry;
 use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
-use vtep_core::wire::Ipv4Address;
+use vtep_core::wire::{IpAddress, Ipv4Address};
 
 use super::Sim;
 use super::model::{LinkInfo, NodeInfo, NodeKind, State, VniSettings, vni_of};
@@ -24,6 +24,15 @@ impl Sim {
             .get(name)
             .copied()
             .ok_or_else(|| SimError::UnknownName(name.to_string()))
+    }
+
+    /// `e`'s message with every node called by its name ("red-1 already runs on hv1"), or by
+    /// kind and number when it has none.
+    pub fn describe(&self, e: &SimError) -> alloc::string::String {
+        e.describe(&|id, kind| match self.node(id) {
+            Some(n) => n.name.clone(),
+            None => format!("{kind} {}", id.0),
+        })
     }
 
     pub fn node_info(&self, id: NodeId) -> Result<NodeInfo, SimError> {
@@ -120,8 +129,8 @@ impl Sim {
         Ok(self.vtep(hv)?.fdb().sorted())
     }
 
-    /// Neighbour (ARP suppression) table snapshot of a hypervisor's VTEP.
-    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, Ipv4Address, NeighEntry)>, SimError> {
+    /// Neighbour (ARP and ND suppression) table snapshot of a hypervisor's VTEP.
+    pub fn neighbours(&self, hv: NodeId) -> Result<Vec<(Vni, IpAddress, NeighEntry)>, SimError> {
         Ok(self.vtep(hv)?.neighbours().sorted())
     }
 

@@ -146,7 +146,7 @@ impl Sim {
                 for (host, _) in hosts {
                     let (mac, hip, vni) = self.host_addr(host)?;
                     if let Some(v) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) {
-                        v.add_static_neighbour(now, vni, hip, mac)?;
+                        v.add_static_neighbour(now, vni, IpAddress::Ipv4(hip), mac)?;
                     }
                     self.cp_send(
                         hv,

@@ -1,58 +1,61 @@
 //! The playground: the one stateful component. It owns the [`Lab`], turns user input and
-//! animation frames into calls on it, and refreshes the view-models of [`crate::model::view`]
-//! when what they are made from changed (named cache keys), so unchanged parts skip
-//! re-rendering.
+//! animation frames into calls on it (the [`Pacer`] moves the clock while playing), and
+//! refreshes the view-models of [`crate::model`] when what they are made from changed (named
+//! cache keys), so unchanged parts skip re-rendering. The URL follows the run: a new scenario
+//! is a history entry (Back returns to the last one), and when paused the fragment carries the
+//! time and the selected frame, so any moment can be linked.
 
 use std::rc::Rc;
 
 use gloo_events::EventListener;
 use gloo_render::AnimationFrame;
-use vtep_core::Duration;
+use vtep_core::{Duration, Instant};
 use vtep_sim::scenario::{self, Scenario};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+use super::actions::Actions;
+use super::events::EventList;
+use super::header::{Control, Header};
 use super::inspector::Inspector;
-use super::panels::{self, Actions, EventList, FormAction, Scenarios, Tables};
+use super::panels::{self, Scenarios, Tables};
 use super::scale;
 use super::topology::Topology;
 use crate::dom;
+use crate::model::events::{EventRows, Filters, Window};
+use crate::model::forms::{Choices, FormAction};
+use crate::model::fragment::{self, Moment, Shared};
+use crate::model::frame::FrameDetail;
 use crate::model::lab::{self, Lab};
 use crate::model::layout::Layout;
 use crate::model::outcome::{Outcome, outcome};
-use crate::model::script::{Action, Script};
+use crate::model::pace::{self, DEFAULT_SPEED, Pacer};
+use crate::model::results::{self, ResultLine};
+use crate::model::script::{Action, Script, at};
 use crate::model::tables::{Table, Tracker, tables};
-use crate::model::view::{
-    self, EventRows, FrameDetail, Glyph, LayoutKey, Names, TablesKey, fmt_time, speed_label,
-    speed_us_per_s,
-};
+use crate::model::timeline::{self, Chapter};
+use crate::model::view::{self, Glyph, LayoutKey, Names, TablesKey, fmt_time};
 
-/// Which main view is shown.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Tab {
-    Lab,
-    Scale,
-}
+pub use super::header::Tab;
 
 pub enum Msg {
     Frame(f64),
-    TogglePlay,
-    Step,
-    Back,
-    Reset,
-    End,
-    Speed(u32),
+    /// A header control (also the keyboard's).
+    Control(Control),
+    /// A frame clicked on the map (it is on screen: the clock stays).
     SelectFrame(Option<u32>),
+    /// Go to a frame: the clock and the map move to it, and it is selected.
+    Goto(u32),
+    /// Go to a time (microseconds).
+    Seek(u64),
     SelectNode(u32),
-    Filter(u16),
+    Filter(Filters),
+    Scroll((usize, bool)),
+    ShowAll(bool),
     Load(String),
-    Tab(Tab),
-    Theme,
+    /// The user went Back or Forward in the history.
+    PopState,
     Act(FormAction),
-    ExportJson,
-    Import(String),
-    ImportError(String),
-    Pcap,
     Key(web_sys::KeyboardEvent),
     Dismiss,
 }
@@ -63,28 +66,40 @@ struct Cbs {
     load: Callback<String>,
     act: Callback<FormAction>,
     frame: Callback<u32>,
+    goto: Callback<u32>,
+    seek: Callback<u64>,
     node: Callback<u32>,
-    filter: Callback<u16>,
+    filter: Callback<Filters>,
+    scroll: Callback<(usize, bool)>,
+    all: Callback<bool>,
+    next: Callback<()>,
+    control: Callback<Control>,
+    close: Callback<()>,
 }
 
-/// Rows of the event list while playing and while paused (see `App::refresh_events`).
-const EVENTS_PLAYING: usize = 40;
-const EVENTS_PAUSED: usize = 150;
+/// How long a drop's cross stays on the map while playing, and how long the note on skipped
+/// idle time stays, in real milliseconds.
+const DROP_MS: f64 = 1500.0;
+/// Rows of the event list built while playing and following the newest.
+const PLAYING_ROWS: usize = 30;
+const SKIP_MS: f64 = 1500.0;
 
 /// The playground.
 pub struct App {
     cbs: Cbs,
     lab: Lab,
+    pacer: Pacer,
     playing: bool,
-    /// Slider position 0..=100: virtual time per real second, 1 us .. 1 s, logarithmic.
+    /// Slider position 0..=100: screen time per hop ([`pace::hop_ms`]).
     speed: u32,
     last_ts: Option<f64>,
-    carry_us: f64,
     raf: Option<AnimationFrame>,
     _keys: Option<EventListener>,
+    _history: Option<EventListener>,
     selected: Option<u32>,
     selected_node: Option<u32>,
-    filters: u16,
+    filters: Filters,
+    window: Window,
     tab: Tab,
     dark: bool,
     tracker: Tracker,
@@ -94,51 +109,90 @@ pub struct App {
     layout_key: Option<LayoutKey>,
     /// Read from the simulator when the layout changes, not every frame.
     names: Names,
+    nodes: Rc<Vec<(u32, String)>>,
+    vnis: Rc<Vec<u32>>,
+    choices: Rc<Choices>,
     /// The script's scenario id and that guided scenario (none for the sandbox or `load`).
     scenario: (Option<String>, Option<Rc<Scenario>>),
     events: EventRows,
     detail: Option<Rc<FrameDetail>>,
     glyphs: Rc<Vec<Glyph>>,
     outcome: Option<Rc<Outcome>>,
+    results: Rc<Vec<ResultLine>>,
+    results_key: Option<(u64, u64, usize)>,
+    chapters: Rc<Vec<Chapter>>,
+    chapters_key: Option<(usize, u64, u64)>,
+    /// The view time the event list and timeline were last refreshed at (they follow ten
+    /// times a second while playing, not every animation frame).
+    events_us: u64,
     message: Option<(bool, String)>,
-    skipped: bool,
+    /// Drop crosses on the map: hop, and since when (real ms) while playing.
+    drops: Vec<(u32, f64)>,
+    pause_on_drop: bool,
+    /// Idle time skipped lately (virtual), and until when (real ms) to say so.
+    skipped: Option<(Duration, f64)>,
     frames: u64,
     /// Per-frame timings, for the bench; `timing` while an animation frame is being rendered.
     phases: dom::Phases,
     timing: bool,
 }
 
-/// The script the URL asks for: `#S4`, `#scenario=S4`, `#sandbox`, `#load`, `#script=<json>`.
-fn script_from_hash(hash: &str) -> Result<Script, String> {
-    match hash.trim().strip_prefix("script=") {
-        Some(json) => dom::script_from_json(json),
-        None => view::script_named(hash),
-    }
-}
-
 impl App {
-    fn load(&mut self, script: Script) {
-        self.speed = view::default_speed(&script);
-        self.lab = Lab::new(script);
-        self.events.clear();
+    fn stop(&mut self) {
         self.playing = false;
         self.raf = None;
+        self.pacer.reset();
+    }
+
+    fn load(&mut self, script: Script, moment: Moment, push: bool) {
+        self.stop();
+        self.lab = Lab::new(script);
+        self.events.clear();
+        self.window = Window::default();
         self.selected = None;
         self.selected_node = None;
         self.tracker.reset();
         self.outcome = None;
         self.message = None;
+        self.drops.clear();
+        self.skipped = None;
+        self.apply_moment(moment);
         self.refresh_all();
-        self.update_hash();
+        self.update_hash(push);
     }
 
-    fn update_hash(&self) {
-        let s = self.lab.script();
-        if let Some(short) = view::short_hash(s) {
-            dom::set_hash(&short);
-        } else if let Ok(json) = dom::script_to_json(s, false) {
-            dom::set_hash(&format!("script={}", dom::encode(&json)));
+    /// Goes to a shared moment: its time, its frame selected.
+    fn apply_moment(&mut self, m: Moment) {
+        if let Some(t) = m.t_us {
+            self.lab.seek(at(t));
+            self.settle_drops();
         }
+        self.selected = m.frame.filter(|f| self.lab.hop(*f).is_some());
+    }
+
+    fn moment(&self) -> Moment {
+        Moment {
+            t_us: Some(lab::us(self.lab.now())).filter(|t| *t > 0),
+            frame: self.selected,
+        }
+    }
+
+    /// The URL follows the run (a new history entry when `push`).
+    fn update_hash(&self, push: bool) {
+        let s = self.lab.script();
+        let spec = if let Some(short) = view::short_hash(s) {
+            short
+        } else if let Ok(json) = dom::script_to_json(s, false) {
+            format!("script={}", dom::encode(&json))
+        } else {
+            return;
+        };
+        let m = if self.playing {
+            Moment::default()
+        } else {
+            self.moment()
+        };
+        dom::set_hash(&fragment::join(&spec, m), push);
     }
 
     fn refresh_all(&mut self) {
@@ -156,6 +210,9 @@ impl App {
             self.layout = Rc::new(Layout::new(self.lab.sim(), Some(&self.layout)));
             self.layout_key = Some(key);
             self.names = Names::new(&self.lab, &self.layout);
+            self.nodes = Rc::new(self.names.table_nodes.clone());
+            self.vnis = Rc::new(self.layout.vnis.clone());
+            self.choices = Rc::new(Choices::new(&self.lab));
         }
         let id = &self.lab.script().scenario;
         if self.scenario.0 != *id {
@@ -189,16 +246,37 @@ impl App {
     }
 
     fn refresh_events(&mut self) {
-        // Playing, the list scrolls to the newest row at every update, so only the rows near
-        // the bottom can be seen: keep fewer (a burst of frames then rebuilds 40 rows, not
-        // 150). Paused, the last 150, to scroll back through.
-        let cap = if self.playing {
-            EVENTS_PLAYING
-        } else {
-            EVENTS_PAUSED
+        self.events_us = lab::us(self.lab.now());
+        // Playing and following the newest, only the rows near the bottom can be seen: fewer
+        // rows to build ten times a second.
+        let window = Window {
+            len: if self.playing && self.window.follow {
+                PLAYING_ROWS
+            } else {
+                self.window.len
+            },
+            ..self.window
         };
         self.events
-            .refresh(&self.lab, self.filters, self.selected, cap);
+            .refresh(&self.lab, self.filters, self.selected, window);
+        // The chapters scan the whole trace: while playing, once a second.
+        if self.playing && !self.frames.is_multiple_of(60) {
+            return;
+        }
+        let key = (
+            self.lab.sim().trace().len(),
+            self.lab.replays(),
+            lab::us(self.lab.now()),
+        );
+        if self.chapters_key != Some(key) {
+            self.chapters_key = Some(key);
+            self.chapters = Rc::new(timeline::chapters(&self.lab));
+        }
+        let key = results::key(&self.lab);
+        if self.results_key != Some(key) {
+            self.results_key = Some(key);
+            self.results = Rc::new(results::results(&self.lab));
+        }
     }
 
     fn refresh_detail(&mut self) {
@@ -216,24 +294,38 @@ impl App {
         self.detail = FrameDetail::new(&self.lab, id).map(Rc::new);
     }
 
+    /// The outcome box, once the run reached its end; it stays while the user goes back over
+    /// the run, until the script changes or the clock is reset.
     fn refresh_outcome(&mut self) {
-        if self.lab.at_end() {
-            if self.outcome.is_none() {
-                self.outcome = outcome(&self.lab).map(Rc::new);
-            }
-        } else {
-            self.outcome = None;
+        if self.lab.at_end() && self.outcome.is_none() {
+            self.outcome = outcome(&self.lab).map(Rc::new);
         }
     }
 
     fn refresh_glyphs(&mut self) {
         let layout = self.layout.clone();
-        self.glyphs = Rc::new(view::glyphs(
-            &mut self.lab,
-            &layout,
-            self.speed,
-            self.selected,
-        ));
+        let drops: Vec<u32> = self.drops.iter().map(|d| d.0).collect();
+        self.glyphs = Rc::new(view::glyphs(&mut self.lab, &layout, self.selected, &drops));
+    }
+
+    /// After a move that is not playing (a step, a seek): the crosses are the drops at the
+    /// new time, and stay until the next move.
+    fn settle_drops(&mut self) {
+        let t = self.lab.now();
+        self.show_drops_since(
+            t.max(Instant::ZERO + Duration::from_micros(1)) - Duration::from_micros(1),
+        );
+    }
+
+    /// The crosses of the drops since `before`, until the next move.
+    fn show_drops_since(&mut self, before: Instant) {
+        let now = self.lab.now();
+        self.drops = self
+            .lab
+            .drops_in(before, now)
+            .into_iter()
+            .map(|h| (h, 0.0))
+            .collect();
     }
 
     fn request_frame(&mut self, ctx: &Context<Self>) {
@@ -251,11 +343,77 @@ impl App {
                     format!("at {}: {}", fmt_time(lab::us(self.lab.now())), action),
                 ));
                 self.outcome = None;
-                self.update_hash();
             }
             Err(e) => self.message = Some((true, e)),
         }
         self.refresh_all();
+    }
+
+    /// Goes to hop `id`: the clock to the moment it is on its link (a drop: when it is
+    /// dropped), the frame selected.
+    fn goto(&mut self, id: u32, at_decision: bool) {
+        let Some(h) = self.lab.hop(id) else { return };
+        let t = if at_decision || h.dropped().is_some() {
+            h.end
+        } else {
+            h.start + (h.end - h.start) / 2
+        };
+        self.stop();
+        self.lab.seek(t);
+        self.selected = Some(id);
+        // The list shows the newest rows again, the frame among them.
+        self.window.follow = true;
+        self.settle_drops();
+        self.refresh_all();
+        self.update_hash(false);
+    }
+
+    /// One animation frame of playing.
+    fn frame(&mut self, ctx: &Context<Self>, ts: f64) {
+        self.frames += 1;
+        self.phases.start();
+        self.timing = true;
+        let dt = self
+            .last_ts
+            .map(|l| (ts - l).clamp(0.0, 100.0))
+            .unwrap_or(0.0);
+        self.last_ts = Some(ts);
+        let tick = self.pacer.tick(&mut self.lab, dt, pace::hop_ms(self.speed));
+        if tick.skipped > Duration::ZERO {
+            let before = self
+                .skipped
+                .filter(|s| s.1 > ts)
+                .map_or(Duration::ZERO, |s| s.0);
+            self.skipped = Some((before + tick.skipped, ts + SKIP_MS));
+        }
+        self.drops.retain(|d| ts - d.1 < DROP_MS);
+        let first_drop = tick.dropped.first().copied();
+        self.drops.extend(tick.dropped.into_iter().map(|h| (h, ts)));
+        self.phases.lap(dom::SIM);
+        if self.pause_on_drop
+            && let Some(h) = first_drop
+        {
+            self.stop();
+            self.selected = Some(h);
+            self.refresh_all();
+            self.update_hash(false);
+        } else if self.lab.at_end() {
+            self.stop();
+            self.refresh_all();
+            self.update_hash(false);
+        } else {
+            self.request_frame(ctx);
+            // The frames move every animation frame; the lists and tables (text, many rows)
+            // follow ten times a second, which reads the same and keeps 60 fps.
+            self.refresh_layout();
+            if self.frames.is_multiple_of(6) {
+                self.refresh_events();
+                self.refresh_tables();
+                self.refresh_detail();
+            }
+            self.refresh_glyphs();
+        }
+        self.phases.lap(dom::MODEL);
     }
 }
 
@@ -266,17 +424,26 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         let dark = dom::prefers_dark();
         dom::set_theme(dark);
-        let (script, message) = match script_from_hash(&dom::hash()) {
-            Ok(s) => (s, None),
+        let (spec, url_moment) = fragment::split(&dom::raw_hash());
+        let (script, moment, message) = match dom::script_from_spec(&spec) {
+            Ok((s, m)) => {
+                let m = Moment {
+                    t_us: url_moment.t_us.or(m.t_us),
+                    frame: url_moment.frame.or(m.frame),
+                };
+                (s, m, None)
+            }
             Err(e) => (
                 scenario::s1().script,
+                Moment::default(),
                 Some((true, format!("could not load the link: {e}"))),
             ),
         };
-        let keys = web_sys::window().map(|w| {
+        let window = web_sys::window();
+        let keys = window.as_ref().map(|w| {
             let link = ctx.link().clone();
             EventListener::new_with_options(
-                &w,
+                w,
                 "keydown",
                 gloo_events::EventListenerOptions::enable_prevent_default(),
                 move |e| {
@@ -286,26 +453,39 @@ impl Component for App {
                 },
             )
         });
+        let history = window.as_ref().map(|w| {
+            let link = ctx.link().clone();
+            EventListener::new(w, "popstate", move |_| link.send_message(Msg::PopState))
+        });
         let link = ctx.link();
         let cbs = Cbs {
             load: link.callback(Msg::Load),
             act: link.callback(Msg::Act),
             frame: link.callback(|h| Msg::SelectFrame(Some(h))),
+            goto: link.callback(Msg::Goto),
+            seek: link.callback(Msg::Seek),
             node: link.callback(Msg::SelectNode),
             filter: link.callback(Msg::Filter),
+            scroll: link.callback(Msg::Scroll),
+            all: link.callback(Msg::ShowAll),
+            next: link.callback(|()| Msg::Control(Control::Next)),
+            control: link.callback(Msg::Control),
+            close: link.callback(|()| Msg::SelectFrame(None)),
         };
         let mut app = App {
             cbs,
-            speed: view::default_speed(&script),
             lab: Lab::new(script),
+            pacer: Pacer::default(),
             playing: false,
+            speed: DEFAULT_SPEED,
             last_ts: None,
-            carry_us: 0.0,
             raf: None,
             _keys: keys,
+            _history: history,
             selected: None,
             selected_node: None,
-            filters: 0,
+            filters: Filters::default(),
+            window: Window::default(),
             tab: Tab::Lab,
             dark,
             tracker: Tracker::default(),
@@ -314,17 +494,28 @@ impl Component for App {
             layout: Rc::new(Layout::default()),
             layout_key: None,
             names: Names::default(),
+            nodes: Rc::new(Vec::new()),
+            vnis: Rc::new(Vec::new()),
+            choices: Rc::new(Choices::default()),
             scenario: (None, None),
             events: EventRows::default(),
             detail: None,
             glyphs: Rc::new(Vec::new()),
             outcome: None,
+            results: Rc::new(Vec::new()),
+            results_key: None,
+            chapters: Rc::new(Vec::new()),
+            chapters_key: None,
+            events_us: 0,
             message,
-            skipped: false,
+            drops: Vec::new(),
+            pause_on_drop: false,
+            skipped: None,
             frames: 0,
             phases: dom::Phases::default(),
             timing: false,
         };
+        app.apply_moment(moment);
         app.refresh_all();
         app
     }
@@ -335,137 +526,184 @@ impl Component for App {
                 if !self.playing {
                     return false;
                 }
-                self.frames += 1;
-                self.phases.start();
-                self.timing = true;
-                let dt = self
-                    .last_ts
-                    .map(|l| (ts - l).clamp(0.0, 100.0))
-                    .unwrap_or(0.0);
-                self.last_ts = Some(ts);
-                self.carry_us += dt / 1000.0 * speed_us_per_s(self.speed);
-                let whole = self.carry_us.floor();
-                self.carry_us -= whole;
-                let mut target = self.lab.now() + Duration::from_micros(whole as u64);
-                if let Some(end) = self.lab.end() {
-                    target = target.min(end);
-                }
-                self.lab.advance_to(target);
-                // Nothing on the wire: jump to the next frame instead of showing an empty
-                // network (at most half a second of virtual time per animation frame).
-                self.skipped = self.lab.skip_idle(Duration::from_millis(500));
-                self.phases.lap(dom::SIM);
-                if self.lab.at_end() {
-                    self.playing = false;
-                    self.raf = None;
-                    self.refresh_all();
-                } else {
-                    self.request_frame(ctx);
-                    // The frames move every animation frame; the lists and tables (text, many
-                    // rows) follow ten times a second, which reads the same and keeps 60 fps.
-                    self.refresh_layout();
-                    if self.frames.is_multiple_of(6) {
-                        self.refresh_events();
-                        self.refresh_tables();
-                        self.refresh_detail();
-                    }
-                    self.refresh_glyphs();
-                }
-                self.phases.lap(dom::MODEL);
+                self.frame(ctx, ts);
             }
-            Msg::TogglePlay => {
-                self.playing = !self.playing;
+            Msg::Control(Control::Play) => {
                 if self.playing {
+                    self.stop();
+                    self.update_hash(false);
+                } else {
                     if self.lab.at_end() {
-                        self.lab.seek(vtep_core::Instant::ZERO);
+                        self.lab.seek(Instant::ZERO);
                         self.tracker.reset();
+                        self.outcome = None;
                     }
+                    self.playing = true;
+                    self.pacer.reset();
+                    self.drops.clear();
                     self.last_ts = None;
                     self.request_frame(ctx);
-                } else {
-                    self.raf = None;
                 }
                 self.refresh_all();
             }
-            Msg::Step => {
-                self.playing = false;
-                self.raf = None;
+            Msg::Control(Control::Step) => {
+                self.stop();
                 if !self.lab.at_end() {
+                    let before = self.lab.now();
                     self.lab.step_forward();
+                    self.show_drops_since(before);
                 }
                 self.refresh_all();
+                self.update_hash(false);
             }
-            Msg::Back => {
-                self.playing = false;
-                self.raf = None;
+            Msg::Control(Control::Back) => {
+                self.stop();
                 self.lab.step_back();
+                self.settle_drops();
                 self.refresh_all();
+                self.update_hash(false);
             }
-            Msg::Reset => {
-                self.playing = false;
-                self.raf = None;
-                self.lab.seek(vtep_core::Instant::ZERO);
+            Msg::Control(Control::Reset) => {
+                self.stop();
+                self.outcome = None;
+                self.lab.seek(Instant::ZERO);
                 self.tracker.reset();
+                self.drops.clear();
                 self.refresh_all();
+                self.update_hash(false);
             }
-            Msg::End => {
-                self.playing = false;
-                self.raf = None;
+            Msg::Control(Control::End) => {
+                self.stop();
                 let to = self
                     .lab
                     .end()
                     .unwrap_or(self.lab.now() + Duration::from_secs(1));
                 self.lab.advance_to(to);
+                self.settle_drops();
                 self.refresh_all();
+                self.update_hash(false);
             }
-            Msg::Speed(s) => self.speed = s.min(100),
+            Msg::Control(Control::Next) => {
+                self.stop();
+                let before = self.lab.now();
+                match timeline::next_interesting(&mut self.lab) {
+                    Some(h) => self.goto(h, true),
+                    None => {
+                        if self.lab.now() != before {
+                            self.lab.seek(before);
+                        }
+                        self.message = Some((false, "nothing more of interest ahead".into()));
+                        self.refresh_all();
+                    }
+                }
+            }
+            Msg::Control(Control::Speed(s)) => self.speed = s.min(100),
             Msg::SelectFrame(h) => {
                 self.selected = h;
                 self.refresh_detail();
                 self.refresh_events();
+                if !self.playing {
+                    self.update_hash(false);
+                }
+            }
+            Msg::Goto(h) => self.goto(h, false),
+            Msg::Seek(us) => {
+                self.stop();
+                self.lab.seek(at(us));
+                self.settle_drops();
+                self.refresh_all();
+                self.update_hash(false);
             }
             Msg::SelectNode(n) => {
                 self.selected_node = Some(n);
                 self.refresh_tables();
             }
-            Msg::Filter(bit) => {
-                self.filters ^= bit;
+            Msg::Filter(f) => {
+                self.filters = f;
+                self.window.follow = true;
                 self.refresh_events();
             }
-            Msg::Load(id) => match script_from_hash(&id) {
-                Ok(s) => self.load(s),
+            Msg::Scroll((first, bottom)) => {
+                if self.window.first == first && self.window.follow == bottom {
+                    return false;
+                }
+                self.window.first = first;
+                self.window.follow = bottom;
+                self.refresh_events();
+            }
+            Msg::ShowAll(all) => {
+                self.window.all = all;
+                self.window.follow = true;
+                self.refresh_events();
+            }
+            Msg::Control(Control::PauseOnDrop(on)) => self.pause_on_drop = on,
+            Msg::Load(id) => match view::script_named(&id) {
+                Ok(s) => self.load(s, Moment::default(), true),
                 Err(e) => self.message = Some((true, e)),
             },
-            Msg::Tab(t) => self.tab = t,
-            Msg::Theme => {
+            Msg::PopState => {
+                let (spec, m) = fragment::split(&dom::raw_hash());
+                match dom::script_from_spec(&spec) {
+                    Ok((s, _)) if s == *self.lab.script() => {
+                        self.stop();
+                        if let Some(t) = m.t_us.or(Some(0)) {
+                            self.lab.seek(at(t));
+                        }
+                        self.selected = m.frame;
+                        self.settle_drops();
+                        self.refresh_all();
+                    }
+                    Ok((s, _)) => {
+                        self.load(s, Moment::default(), false);
+                        self.apply_moment(m);
+                        self.refresh_all();
+                    }
+                    Err(e) => self.message = Some((true, format!("could not load the link: {e}"))),
+                }
+            }
+            Msg::Control(Control::Tab(t)) => self.tab = t,
+            Msg::Control(Control::Theme) => {
                 self.dark = !self.dark;
                 dom::set_theme(self.dark);
             }
-            Msg::Act(a) => match a.into_actions(&self.lab) {
-                Ok(actions) => {
-                    for action in actions {
-                        self.act(action);
+            Msg::Act(a) => {
+                let before = self.lab.script().actions.len();
+                match a.into_actions(&self.lab) {
+                    Ok(actions) => {
+                        for action in actions {
+                            self.act(action);
+                        }
                     }
+                    Err(e) => self.message = Some((true, e)),
                 }
-                Err(e) => self.message = Some((true, e)),
-            },
-            Msg::ExportJson => {
+                if self.lab.script().actions.len() != before {
+                    self.update_hash(false);
+                }
+            }
+            Msg::Control(Control::Export) => {
                 let name = view::download_name(self.lab.script(), "json");
-                if let Err(e) = dom::script_to_json(self.lab.script(), true)
+                let m = self.moment();
+                let shared = Shared {
+                    script: self.lab.script().clone(),
+                    t_us: m.t_us,
+                    frame: m.frame,
+                };
+                if let Err(e) = dom::shared_to_json(&shared, true)
                     .and_then(|j| dom::download(&name, "application/json", j.as_bytes()))
                 {
                     self.message = Some((true, e));
                 }
             }
-            Msg::Import(text) => match dom::script_from_json(&text) {
+            Msg::Control(Control::Import(text)) => match dom::script_from_json(&text) {
                 Ok(s) => {
-                    self.load(s);
+                    let m = s.moment();
+                    self.load(s.script, m, true);
                     self.message = Some((false, "script imported".into()));
                 }
                 Err(e) => self.message = Some((true, format!("import failed: {e}"))),
             },
-            Msg::ImportError(e) => self.message = Some((true, e)),
-            Msg::Pcap => {
+            Msg::Control(Control::ImportError(e)) => self.message = Some((true, e)),
+            Msg::Control(Control::Pcap) => {
                 let name = view::download_name(self.lab.script(), "pcap");
                 if let Err(e) =
                     dom::download(&name, "application/vnd.tcpdump.pcap", &self.lab.pcap())
@@ -484,13 +722,14 @@ impl Component for App {
                     return false;
                 }
                 let msg = match e.key().as_str() {
-                    " " => Msg::TogglePlay,
-                    "ArrowRight" => Msg::Step,
-                    "ArrowLeft" => Msg::Back,
-                    "Home" => Msg::Reset,
-                    "End" => Msg::End,
-                    "+" | "=" => Msg::Speed(self.speed + 5),
-                    "-" => Msg::Speed(self.speed.saturating_sub(5)),
+                    " " => Msg::Control(Control::Play),
+                    "ArrowRight" => Msg::Control(Control::Step),
+                    "ArrowLeft" => Msg::Control(Control::Back),
+                    "Home" => Msg::Control(Control::Reset),
+                    "End" => Msg::Control(Control::End),
+                    "n" | "N" => Msg::Control(Control::Next),
+                    "+" | "=" => Msg::Control(Control::Speed(self.speed + 5)),
+                    "-" => Msg::Control(Control::Speed(self.speed.saturating_sub(5))),
                     "Escape" => Msg::SelectFrame(None),
                     _ => return false,
                 };
@@ -509,51 +748,21 @@ impl Component for App {
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
-        let link = ctx.link();
         let script = self.lab.script();
-        let current = script.scenario.clone();
+        // A script of no guided scenario is the sandbox (or built on it).
+        let current = Some(script.scenario.clone().unwrap_or_else(|| "sandbox".into()));
         let now_us = lab::us(self.lab.now());
         let end_us = script.end_us;
+        let skipped = self
+            .skipped
+            .filter(|s| self.playing && s.1 > self.last_ts.unwrap_or(0.0));
         html! {
             <div class="app" data-playing={self.playing.to_string()} data-t={now_us.to_string()}>
-                <header class="top">
-                    <h1 class="title">{ "Overlay Lab" }</h1>
-                    <nav class="tabs">
-                        <button class={classes!((self.tab == Tab::Lab).then_some("on"))} onclick={link.callback(|_| Msg::Tab(Tab::Lab))}>{ "Simulation" }</button>
-                        <button class={classes!("tab-scale", (self.tab == Tab::Scale).then_some("on"))} onclick={link.callback(|_| Msg::Tab(Tab::Scale))}>{ "Scale (S5)" }</button>
-                    </nav>
-                    <div class="controls" role="toolbar" aria-label="time controls">
-                        <button class="ctl reset" title="Reset to t = 0 (Home)" onclick={link.callback(|_| Msg::Reset)}>{ icon("M5 4v16M19 4 8 12l11 8z") }</button>
-                        <button class="ctl back" title="Step back: replay to the previous event (←)" onclick={link.callback(|_| Msg::Back)}>{ icon("M17 4 6 12l11 8z") }</button>
-                        <button class={classes!("ctl", "play", self.playing.then_some("on"))} title="Play / pause (space)" aria-pressed={self.playing.to_string()} onclick={link.callback(|_| Msg::TogglePlay)}>{ if self.playing { icon("M7 4h4v16H7zM14 4h4v16h-4z") } else { icon("M7 4l13 8-13 8z") } }</button>
-                        <button class="ctl step" title="Step to the next event (→)" onclick={link.callback(|_| Msg::Step)}>{ icon("M7 4l11 8-11 8z") }</button>
-                        <button class="ctl end" title="Run to the end (End)" onclick={link.callback(|_| Msg::End)}>{ icon("M5 4l11 8-11 8zM19 4v16") }</button>
-                        <label class="speed" title="Virtual time per real second (+ / -)">
-                            <input type="range" min="0" max="100" value={self.speed.to_string()} aria-label="speed"
-                                oninput={link.callback(|e: InputEvent| Msg::Speed(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(40)))} />
-                            <span class="speed-label">{ speed_label(self.speed) }</span>
-                        </label>
-                        <span class="clock" title="virtual time">
-                            { "t = " }<b class="time">{ fmt_time(now_us) }</b>
-                            { end_us.map(|e| format!(" / {}", fmt_time(e))).unwrap_or_default() }
-                            if self.skipped && self.playing { <span class="skip" title="nothing was on the wire: idle time skipped">{ " ≫ idle skipped" }</span> }
-                        </span>
-                    </div>
-                    <div class="io">
-                        <button class="pcap" title="Download every frame so far as a pcap file (opens in Wireshark)" onclick={link.callback(|_| Msg::Pcap)}>{ "pcap" }</button>
-                        <button class="export" title="Export the scenario and your actions as JSON" onclick={link.callback(|_| Msg::ExportJson)}>{ "export" }</button>
-                        <label class="import button" title="Import a scenario exported as JSON">{ "import" }
-                            <input type="file" accept=".json,application/json" onchange={link.callback_future(|e: Event| async move {
-                                let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-                                match dom::read_file(input).await { Ok(t) => Msg::Import(t), Err(e) => Msg::ImportError(e) }
-                            })} />
-                        </label>
-                        <button class="theme" title="Light / dark theme" onclick={link.callback(|_| Msg::Theme)}>{ if self.dark { "☀" } else { "☾" } }</button>
-                    </div>
-                </header>
+                <Header playing={self.playing} speed={self.speed} pause_on_drop={self.pause_on_drop} now_us={now_us} end_us={end_us}
+                    skipped={skipped.map(|s| s.0)} dark={self.dark} tab={self.tab} on={self.cbs.control.clone()} />
                 if let Some((err, text)) = &self.message {
                     <div class={classes!("message", err.then_some("error"))} role="status">
-                        { text }<button onclick={link.callback(|_| Msg::Dismiss)} aria-label="dismiss">{ "×" }</button>
+                        <span>{ text }</span><button onclick={ctx.link().callback(|_| Msg::Dismiss)} aria-label="dismiss">{ "×" }</button>
                     </div>
                 }
                 if self.tab == Tab::Scale {
@@ -562,19 +771,22 @@ impl Component for App {
                     <main class="lab">
                         <aside class="side">
                             <Scenarios current={current.clone()} on_load={self.cbs.load.clone()} />
-                            <panels::Narration scenario={self.scenario.1.clone()} outcome={self.outcome.clone()} at_end={self.lab.at_end()} />
-                            <Actions lab_rev={self.lab.topology_rev()} hosts={self.names.hosts.clone()} hypervisors={self.names.hypervisors.clone()} sites={self.names.sites.clone()} vnis={self.layout.vnis.clone()} on_act={self.cbs.act.clone()} />
+                            <panels::Narration scenario={self.scenario.1.clone()} outcome={self.outcome.clone()} at_end={self.lab.at_end()} results={self.results.clone()} />
+                            <Actions choices={self.choices.clone()} on_act={self.cbs.act.clone()} />
                         </aside>
                         <section class="stage">
                             <Topology layout={self.layout.clone()} glyphs={self.glyphs.clone()} selected={self.selected} selected_node={self.table_node().map(|n| n.0)}
                                 on_frame={self.cbs.frame.clone()} on_node={self.cbs.node.clone()} />
                         </section>
-                        <aside class="right">
-                            <Inspector frame={self.detail.clone()} on_select={self.cbs.frame.clone()} />
+                        <aside class={classes!("right", self.detail.is_none().then_some("idle"))}>
+                            <Inspector frame={self.detail.clone()} on_select={self.cbs.goto.clone()} on_close={self.cbs.close.clone()} />
                         </aside>
                         <section class="bottom">
-                            <EventList rows={self.events.rows.clone()} total={self.events.total} filters={self.filters} selected={self.selected}
-                                on_filter={self.cbs.filter.clone()} on_select={self.cbs.frame.clone()} />
+                            <EventList rows={self.events.rows.clone()} start={self.events.start} listed={self.events.listed} total={self.events.total}
+                                all={self.window.all} follow={self.window.follow} filters={self.filters} nodes={self.nodes.clone()} vnis={self.vnis.clone()}
+                                selected={self.selected} chapters={self.chapters.clone()} now_us={self.events_us} end_us={end_us}
+                                on_filter={self.cbs.filter.clone()} on_goto={self.cbs.goto.clone()} on_seek={self.cbs.seek.clone()}
+                                on_scroll={self.cbs.scroll.clone()} on_all={self.cbs.all.clone()} on_next={self.cbs.next.clone()} />
                             <Tables tables={self.tables.clone()} node={self.table_node().map(|n| self.lab.name(n)).unwrap_or_default()}
                                 nodes={self.names.table_nodes.clone()} on_node={self.cbs.node.clone()} />
                         </section>
@@ -582,12 +794,5 @@ impl Component for App {
                 }
             </div>
         }
-    }
-}
-
-/// A 24x24 toolbar icon from one path.
-fn icon(d: &'static str) -> Html {
-    html! {
-        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d={d} /></svg>
     }
 }

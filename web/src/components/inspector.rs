@@ -1,17 +1,22 @@
-//! The frame inspector: the selected frame's path (inbound and outbound at each VTEP), its
-//! layer tree with every field, and a hex dump whose bytes light up with the selected field.
+//! The frame inspector: the selected frame's decisions (and for a drop, why), its journey
+//! (in at / out of each VTEP) and the reply it caused, what each device on the way did with it
+//! (in, decision, out), its layer tree with every field explained, and a hex dump whose bytes
+//! light up with the selected field. Clicking a hop of a journey goes there.
 
 use std::ops::Range;
 use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::model::view::FrameDetail;
+use crate::model::frame::{FrameDetail, PathStep};
 
 #[derive(Properties, PartialEq)]
 pub struct InspectorProps {
     pub frame: Option<Rc<FrameDetail>>,
+    /// Go to a hop of the journey.
     pub on_select: Callback<u32>,
+    /// Clear the selection (Esc).
+    pub on_close: Callback<()>,
 }
 
 #[function_component(Inspector)]
@@ -26,7 +31,7 @@ pub fn inspector(p: &InspectorProps) -> Html {
     };
     html! {
         <section class="inspector">
-            <h2>{ format!("Frame #{}", fr.hop) }</h2>
+            <h2>{ format!("Frame #{}", fr.hop) }<button class="close" title="Close (Esc)" aria-label="close the inspector" onclick={p.on_close.reform(|_: MouseEvent| ())}>{ "×" }</button></h2>
             <FrameView key={fr.hop} frame={fr.clone()} on_select={p.on_select.clone()} />
         </section>
     }
@@ -56,6 +61,30 @@ fn frame_view(p: &FrameViewProps) -> Html {
     let selected = use_state(|| default);
     let collapsed = use_state(Vec::<usize>::new);
     let sel_range: Option<Range<usize>> = selected.as_ref().map(|s| s.0.clone());
+    let sel_help = selected.as_ref().and_then(|(r, name)| {
+        fr.dissection
+            .layers
+            .iter()
+            .flat_map(|l| l.fields.iter())
+            .find(|f| f.range == *r && f.name == name.as_str() && !f.help.is_empty())
+            .map(|f| (f.name, f.value.clone(), f.help))
+    });
+    let path = |steps: &[PathStep], current: u32| {
+        html! {
+            <ol>
+                { for steps.iter().map(|s| {
+                    let hop = s.hop;
+                    let cb = p.on_select.reform(move |_: MouseEvent| hop);
+                    html! {
+                        <li class={classes!((s.hop == current).then_some("current"))} onclick={cb} title="go to this hop">
+                            if let Some(tag) = &s.tag { <span class="tag">{ tag }</span> }
+                            { &s.label }
+                        </li>
+                    }
+                }) }
+            </ol>
+        }
+    };
     html! {
         <>
             <p class="frame-title">{ &fr.title }</p>
@@ -65,21 +94,45 @@ fn frame_view(p: &FrameViewProps) -> Html {
                     { for fr.decisions.iter().map(|d| html! { <li>{ d }</li> }) }
                 </ul>
             }
+            if let Some(why) = &fr.why {
+                <p class="why" role="note">{ why }</p>
+            }
+            if let Some((hop, what)) = &fr.caused_by {
+                <p class="caused">
+                    { "Sent when " }
+                    <a href="#" onclick={let h = *hop; p.on_select.reform(move |e: MouseEvent| { e.prevent_default(); h })}>{ format!("frame #{hop}") }</a>
+                    { format!(" arrived ({what}).") }
+                </p>
+            }
             if fr.path.len() > 1 {
                 <details class="path" open=true>
-                    <summary>{ format!("Journey ({} hops): encapsulation and decapsulation as steps", fr.path.len()) }</summary>
-                    <ol>
-                        { for fr.path.iter().map(|s| {
-                            let hop = s.hop;
-                            let cb = p.on_select.reform(move |_: MouseEvent| hop);
-                            html! {
-                                <li class={classes!((s.hop == fr.hop).then_some("current"))} onclick={cb}>
-                                    if let Some(tag) = &s.tag { <span class="tag">{ tag }</span> }
-                                    { &s.label }
-                                </li>
-                            }
+                    <summary>{ format!("Journey of this frame ({} hops): encapsulation and decapsulation as steps", fr.path.len()) }</summary>
+                    { path(&fr.path, fr.hop) }
+                </details>
+            }
+            if let Some(reply) = &fr.reply {
+                <details class="path reply" open=true>
+                    <summary>{ format!("Its reply: {} ({} hops)", reply.summary, reply.path.len()) }</summary>
+                    { path(&reply.path, fr.hop) }
+                </details>
+            }
+            if !fr.devices.is_empty() {
+                <details class="devices">
+                    <summary>{ "What each device did with it" }</summary>
+                    <table>
+                        <tbody>
+                        { for fr.devices.iter().map(|d| html! {
+                            <tr class={classes!("device", d.kind, (d.hop == fr.hop).then_some("current"))}>
+                                <th>{ &d.node }</th>
+                                <td>
+                                    <div><span class="io">{ "in" }</span>{ &d.came_in }</div>
+                                    { for d.did.iter().map(|x| html! { <div><span class="io did">{ "did" }</span>{ x }</div> }) }
+                                    { for d.went_out.iter().map(|x| html! { <div><span class="io">{ "out" }</span>{ x }</div> }) }
+                                </td>
+                            </tr>
                         }) }
-                    </ol>
+                        </tbody>
+                    </table>
                 </details>
             }
             <div class="layers" role="tree">
@@ -116,7 +169,7 @@ fn frame_view(p: &FrameViewProps) -> Html {
                                         let selected = selected.clone();
                                         let onclick = Callback::from(move |_: MouseEvent| selected.set(Some((r.clone(), name.clone()))));
                                         html! {
-                                            <tr class={classes!("field", is_sel.then_some("sel"))} {onclick}>
+                                            <tr class={classes!("field", is_sel.then_some("sel"))} {onclick} title={fd.help}>
                                                 <td class="fname">{ fd.name }</td>
                                                 <td class="fvalue">{ &fd.value }</td>
                                                 <td class="frange">{ format!("{}..{}", fd.range.start, fd.range.end) }</td>
@@ -129,6 +182,9 @@ fn frame_view(p: &FrameViewProps) -> Html {
                     }
                 }) }
             </div>
+            if let Some((name, value, help)) = sel_help {
+                <p class="field-help"><b>{ format!("{name} {value}: ") }</b>{ help }</p>
+            }
             <HexView bytes={fr.bytes.clone()} highlight={sel_range} />
         </>
     }

@@ -30,6 +30,7 @@ pub fn topology(p: &TopologyProps) -> Html {
     // flight, which the page composites as a layer of its own (index.html), so moving frames
     // repaint only themselves.
     html! {
+        <>
         <div class="topo">
             <svg class="topology" viewBox={view_box.clone()}
                  preserveAspectRatio="xMidYMid meet" role="img"
@@ -40,6 +41,50 @@ pub fn topology(p: &TopologyProps) -> Html {
                 <Frames glyphs={p.glyphs.clone()} selected={p.selected} on_frame={p.on_frame.clone()} />
             </svg>
         </div>
+        <Legend vnis={p.layout.vnis.clone()} />
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LegendProps {
+    vnis: Vec<u32>,
+}
+
+/// What the map's shapes and colours mean.
+#[function_component(Legend)]
+fn legend(p: &LegendProps) -> Html {
+    let item = |svg: Html, label: &str, tip: &str| {
+        html! {
+            <li title={tip.to_string()}>
+                <svg viewBox="-18 -12 36 24" width="30" height="20" aria-hidden="true">{ svg }</svg>
+                <span>{ label.to_string() }</span>
+            </li>
+        }
+    };
+    html! {
+        <ul class="legend-bar" aria-label="legend">
+            { item(html! { <g class="frame plain"><rect class="inner p-icmp" x="-8" y="-6.5" width="16" height="13" rx="2"/></g> },
+                "frame", "A host's Ethernet frame on an access link, coloured by protocol (see below)") }
+            { item(html! { <g class="frame encap"><rect class="envelope vni-0" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-icmp" x="-7" y="-5.5" width="14" height="11" rx="2"/></g> },
+                "encapsulated", "The same frame inside the tunnel headers (VXLAN, Geneve or NVGRE) on the underlay: the envelope has its VNI's colour") }
+            { item(html! { <g class="frame encap bum"><rect class="envelope vni-0" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-arp" x="-7" y="-5.5" width="14" height="11" rx="2"/></g> },
+                "BUM (dashed)", "Broadcast, unknown-unicast or multicast: flooded, one copy per VTEP of the VNI (head-end replication)") }
+            { item(html! { <g class="frame ctrl"><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/></g> },
+                "control plane", "A route server message (EVPN-like): where a MAC lives, which VTEPs serve a VNI") }
+            { item(html! { <g class="drop"><circle r="9"/><path d="M-5 -5 L5 5 M5 -5 L-5 5"/></g> },
+                "drop", "A frame went no further here: hover it, or select it, to see why") }
+            { for [("arp", "ARP"), ("icmp", "ICMP"), ("tcp", "TCP"), ("udp", "UDP")].iter().map(|(c, n)| html! {
+                <li class="swatch-item" title={format!("{n} frames")}><span class={format!("sw p-{c}")} />{ *n }</li>
+            }) }
+            { for p.vnis.iter().enumerate().map(|(i, v)| html! {
+                <li class="swatch-item" title={format!("hosts and envelopes of VNI {v}")}>
+                    <svg viewBox="-7 -7 14 14" width="12" height="12" aria-hidden="true"><circle class={format!("host-dot vni-{}", i % 8)} r="6" /></svg>
+                    { format!("VNI {v}") }
+                </li>
+            }) }
+            <li class="swatch-item" title="Click a node to show its tables below; the outlined one is shown">{ "thick outline: tables shown" }</li>
+        </ul>
     }
 }
 
@@ -88,17 +133,25 @@ struct Mark {
     /// Position in tenths of a viewBox unit (what the `transform` says).
     at: (i64, i64),
     class: String,
+    /// The shapes' markup (after the `<title>`), and the title's text.
+    shape: String,
     title: String,
     /// The [`Drawn::sync`] call that last saw it.
     seen: u64,
 }
 
-/// The frames layer's elements, by hop (and whether drawn as a drop mark).
+/// The frames layer's elements, by hop (and whether drawn as a drop mark). Elements of frames
+/// gone are hidden and kept for the next ones: at a fast pace dozens of frames come and go
+/// every animation frame, and making elements is what costs.
 #[derive(Default)]
 struct Drawn {
     marks: HashMap<(u32, bool), Mark>,
+    free: Vec<Mark>,
     sync: u64,
 }
+
+/// Hidden elements kept for reuse, at most.
+const POOL: usize = 400;
 
 const SVG: Option<&str> = Some("http://www.w3.org/2000/svg");
 
@@ -111,26 +164,31 @@ impl Drawn {
         for g in glyphs {
             let at = ((g.x * 10.0).round() as i64, (g.y * 10.0).round() as i64);
             let class = class(g, selected == Some(g.hop));
-            let title = if g.dropped {
-                format!("dropped: {}", g.title)
-            } else {
-                g.title.clone()
-            };
             let mark = match self.marks.entry((g.hop, g.dropped)) {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => {
-                    let Ok(el) = doc.create_element_ns(SVG, "g") else {
+                    let reused = self.free.pop().map(|mut m| {
+                        let _ = m.el.remove_attribute("display");
+                        m.at = (i64::MIN, i64::MIN);
+                        m.title.clear();
+                        m
+                    });
+                    let Some(m) = reused.or_else(|| {
+                        let el = doc.create_element_ns(SVG, "g").ok()?;
+                        let _ = layer.append_child(&el);
+                        Some(Mark {
+                            el,
+                            at: (i64::MIN, i64::MIN),
+                            class: String::new(),
+                            shape: String::new(),
+                            title: String::new(),
+                            seen: 0,
+                        })
+                    }) else {
                         continue;
                     };
-                    let _ = el.set_attribute("data-hop", &g.hop.to_string());
-                    let _ = layer.append_child(&el);
-                    v.insert(Mark {
-                        el,
-                        at: (i64::MIN, i64::MIN),
-                        class: String::new(),
-                        title: String::new(),
-                        seen: 0,
-                    })
+                    let _ = m.el.set_attribute("data-hop", &g.hop.to_string());
+                    v.insert(m)
                 }
             };
             mark.seen = self.sync;
@@ -147,19 +205,45 @@ impl Drawn {
                 );
                 let _ = mark.el.set_attribute("transform", &t);
             }
-            if mark.title != title {
-                // New (or its look changed): draw its shapes.
-                mark.el.set_inner_html(&shape(g, &title));
+            let shape = shape(g);
+            if mark.shape != shape {
+                mark.el.set_inner_html(&format!("<title></title>{shape}"));
+                mark.shape = shape;
+                mark.title.clear();
+            }
+            let title = if g.dropped {
+                format!("dropped: {}", g.title)
+            } else {
+                g.title.clone()
+            };
+            if mark.title != title
+                && let Some(t) = mark.el.first_element_child()
+            {
+                t.set_text_content(Some(&title));
                 mark.title = title;
             }
         }
         let sync = self.sync;
-        self.marks.retain(|_, m| {
-            if m.seen != sync {
-                m.el.remove();
+        let gone: Vec<(u32, bool)> = self
+            .marks
+            .iter()
+            .filter(|(_, m)| m.seen != sync)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            if let Some(m) = self.marks.remove(&k) {
+                if self.free.len() < POOL {
+                    let mut m = m;
+                    let _ = m.el.set_attribute("display", "none");
+                    let _ = m.el.set_attribute("class", "pooled");
+                    m.class = "pooled".to_string();
+                    let _ = m.el.remove_attribute("data-hop");
+                    self.free.push(m);
+                } else {
+                    m.el.remove();
+                }
             }
-            m.seen == sync
-        });
+        }
     }
 }
 
@@ -177,43 +261,26 @@ fn class(g: &Glyph, selected: bool) -> String {
         format!("frame plain{sel}{bum}")
     }
 }
-/// The inside of a frame's `<g>`: its tooltip and shapes around (0, 0) (markup for
-/// `innerHTML`; the group's `transform` places it).
-fn shape(g: &Glyph, title: &str) -> String {
-    let title = escape(title);
+/// The shapes of a frame's `<g>` around (0, 0) (markup for `innerHTML`, after its `<title>`;
+/// the group's `transform` places it).
+fn shape(g: &Glyph) -> String {
     if g.dropped {
-        return format!(
-            r#"<title>{title}</title><circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#
-        );
+        return r#"<circle r="11"/><path d="M-6 -6 L6 6 M6 -6 L-6 6"/>"#.to_string();
     }
     if g.control {
-        return format!(r#"<title>{title}</title><path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#);
+        return r#"<path d="M0 -9 L9 0 L0 9 L-9 0 Z"/>"#.to_string();
     }
     match g.envelope {
         Some(v) => format!(
-            r#"<title>{title}</title><rect class="envelope vni-{}" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-{}" x="-7" y="-5.5" width="14" height="11" rx="2"/>"#,
+            r#"<rect class="envelope vni-{}" x="-16" y="-10" width="32" height="20" rx="4"/><rect class="inner p-{}" x="-7" y="-5.5" width="14" height="11" rx="2"/>"#,
             v % 8,
             g.proto
         ),
         None => format!(
-            r#"<title>{title}</title><rect class="inner p-{}" x="-8" y="-6.5" width="16" height="13" rx="2"/>"#,
+            r#"<rect class="inner p-{}" x="-8" y="-6.5" width="16" height="13" rx="2"/>"#,
             g.proto
         ),
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[derive(Properties, PartialEq)]
@@ -229,26 +296,18 @@ fn static_part(p: &StaticProps) -> Html {
     html! {
         <g class="static">
             { for l.sites.iter().map(|s| html! {
-                <g class="site" key={s.name.clone()}>
+                <g class="site" key={format!("site {}", s.name)}>
                     <rect x={f(s.x)} y={f(s.y)} width={f(s.w)} height={f(s.h)} rx="14" />
                     <text class="site-name" x={f(s.x + 14.0)} y={f(s.y + 22.0)}>{ format!("site {}", s.name) }</text>
                 </g>
             }) }
             { for l.links.iter().map(|k| html! {
-                <line key={k.id.to_string()} class={classes!("link", k.class, (!k.up).then_some("down"))}
+                <line key={format!("link {}", k.id)} class={classes!("link", k.class, (!k.up).then_some("down"))}
                       x1={f(k.a.0)} y1={f(k.a.1)} x2={f(k.b.0)} y2={f(k.b.1)}>
                     <title>{ match k.class { "wan" => "WAN link between sites (underlay)", "underlay" => "underlay link: routed IP between the VTEP and the site router", _ => "access link: the host's virtual NIC on its hypervisor" } }</title>
                 </line>
             }) }
             { for l.nodes.iter().map(|n| node(n, p.selected_node == Some(n.id), &p.on_node)) }
-            <g class="legend" transform={format!("translate({:.0} {:.0})", 16.0, l.height - 8.0)}>
-                { for l.vnis.iter().enumerate().map(|(i, v)| html! {
-                    <g key={v.to_string()} transform={format!("translate({} 0)", i * 86)}>
-                        <circle class={format!("host-dot vni-{}", i % 8)} cx="6" cy="-5" r="6" />
-                        <text x="16" y="0">{ format!("VNI {v}") }</text>
-                    </g>
-                }) }
-            </g>
         </g>
     }
 }
@@ -268,10 +327,17 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
         selected.then_some("selected")
     );
     let t = format!("translate({:.1} {:.1})", n.x, n.y);
-    let down = (!n.up).then(|| html! { <path class="x" d="M-14 -14 L14 14 M14 -14 L-14 14" /> });
+    // A failed node's cross: beside a hypervisor's name, over a host's or router's dot.
+    let cross = if n.kind == "hv" {
+        "M36 -16 L48 -4 M48 -16 L36 -4"
+    } else {
+        "M-14 -14 L14 14 M14 -14 L-14 14"
+    };
+    let down =
+        (!n.up).then(|| html! { <path class="x" d={cross}><title>{ "failed" }</title></path> });
     match n.kind {
         "hv" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("hypervisor {} - its VTEP (VXLAN tunnel endpoint) wraps its hosts' frames for the underlay; underlay IP {}", n.name, n.underlay_ip.clone().unwrap_or_default()) }</title>
                 <rect x="-50" y="-22" width="100" height="44" rx="8" />
                 <text class="label" y="-4">{ &n.name }</text>
@@ -280,7 +346,7 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
             </g>
         },
         "host" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("host {} - {} on VNI {}{}", n.name, n.ip.clone().unwrap_or_default(), n.vni.unwrap_or(0), if n.detached { " (migrating: paused)" } else { "" }) }</title>
                 <circle class={format!("host-dot vni-{}", n.color % 8)} r="14" />
                 <text class="label" y="30">{ &n.name }</text>
@@ -288,14 +354,14 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
             </g>
         },
         "rs" => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ "route server: the control plane (EVPN-like) that tells every VTEP where each MAC/IP lives" }</title>
                 <rect x="-44" y="-16" width="88" height="32" rx="16" />
                 <text class="label" y="5">{ "route server" }</text>
             </g>
         },
         _ => html! {
-            <g {class} transform={t} key={id.to_string()} {onclick} data-node={n.name.clone()}>
+            <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
                 <title>{ format!("{} {} - underlay {}", if n.kind == "switch" { "core switch" } else { "router" }, n.name, n.underlay_ip.clone().unwrap_or_default()) }</title>
                 <circle r="20" />
                 <path class="arrows" d="M-9 -4 L9 -4 M5 -8 L9 -4 L5 0 M9 4 L-9 4 M-5 0 L-9 4 L-5 8" />

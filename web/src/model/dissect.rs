@@ -24,6 +24,8 @@ pub struct Field {
     pub name: &'static str,
     pub value: String,
     pub range: Range<usize>,
+    /// What the field is for, in a sentence ("" when nothing needs saying).
+    pub help: &'static str,
 }
 
 /// One protocol layer: its header's bytes and fields.
@@ -95,6 +97,11 @@ fn hex(b: &[u8]) -> String {
     format!("0x{digits}")
 }
 
+/// A VNI in decimal and as its 3 bytes on the wire: `100 (0x000064)`.
+fn vni_value(vni: u32) -> String {
+    format!("{vni} (0x{vni:06x})")
+}
+
 fn ip_protocol_name(p: IpProtocol) -> &'static str {
     match p {
         IpProtocol::Icmp => " (ICMP)",
@@ -127,7 +134,13 @@ impl<'a> Builder<'a> {
 
     fn field(&mut self, name: &'static str, value: String, range: Range<usize>) {
         if let Some(l) = self.layers.last_mut() {
-            l.fields.push(Field { name, value, range });
+            let help = super::explain::field_help(&l.name, name);
+            l.fields.push(Field {
+                name,
+                value,
+                range,
+                help,
+            });
         }
     }
 
@@ -429,7 +442,7 @@ impl<'a> Builder<'a> {
                     ""
                 }
             )),
-            "VNI" => Some(vni.to_string()),
+            "VNI" => Some(vni_value(vni)),
             _ => None,
         });
         self.inner(at + vxlan::HEADER_LEN..r.end, "Inner Ethernet");
@@ -458,7 +471,7 @@ impl<'a> Builder<'a> {
                         ""
                     }
                 ),
-                "VNI" => vni.to_string(),
+                "VNI" => vni_value(vni),
                 _ => return None,
             })
         });
@@ -505,7 +518,7 @@ impl<'a> Builder<'a> {
                         ""
                     }
                 ),
-                "VSID" => vsid.to_string(),
+                "VSID" => vni_value(vsid),
                 "Flow ID" => p.flow_id().to_string(),
                 _ => return None,
             })
@@ -738,7 +751,8 @@ mod tests {
     #[test]
     fn the_core_sample_reads_as_vxlan_around_arp() {
         let bytes = vtep_core::sample::encapsulated_arp();
-        let vni = vtep_core::sample::SAMPLE_VNI.get().to_string();
+        let v = vtep_core::sample::SAMPLE_VNI.get();
+        let vni = format!("{v} (0x{v:06x})");
         check(
             &bytes,
             &[
@@ -783,7 +797,7 @@ mod tests {
                 ("Geneve", "Options length", "8 bytes", 42..43),
                 ("Geneve", "Flags", "O=0 C=0", 43..44),
                 ("Geneve", "Protocol", "0x6558 (Ethernet)", 44..46),
-                ("Geneve", "VNI", "5001", 46..49),
+                ("Geneve", "VNI", "5001 (0x001389)", 46..49),
                 ("Geneve", "Reserved", "0x00", 49..50),
                 ("Geneve", "Options", "8 bytes", 50..58),
                 ("Inner Ethernet", "Source", "02:00:00:00:00:0a", 64..70),
@@ -824,7 +838,7 @@ mod tests {
                     "0x6558 (Transparent Ethernet Bridging)",
                     36..38,
                 ),
-                ("NVGRE (GRE)", "VSID", "5001", 38..41),
+                ("NVGRE (GRE)", "VSID", "5001 (0x001389)", 38..41),
                 ("NVGRE (GRE)", "Flow ID", "90", 41..42),
                 ("Inner Ethernet", "Destination", "02:00:00:00:00:0b", 42..48),
                 ("ICMP", "Sequence", "7", 82..84),

@@ -59,6 +59,9 @@ pub struct HopRow {
     pub summary: String,
     /// VNI of the tunnel header, if encapsulated.
     pub vni: Option<u32>,
+    /// The virtual network the frame belongs to: the tunnel's VNI, or for a host's plain frame
+    /// the VNI of the host at either end (none for the underlay's own frames).
+    pub net_vni: Option<u32>,
     /// Colour class of the innermost protocol: "arp", "icmp", "tcp", "udp", "ctrl", "other".
     pub proto: &'static str,
 }
@@ -94,10 +97,12 @@ impl HopRow {
             kinds |= k;
             proto = p;
         }
+        let vni = layers.vni().map(|v| v.get());
         HopRow {
             kinds,
             summary: layers.to_string(),
-            vni: layers.vni().map(|v| v.get()),
+            vni,
+            net_vni: vni,
             proto,
         }
     }
@@ -141,6 +146,9 @@ pub struct Lab {
     /// Bumped on every replay (a new simulator).
     replays: u64,
 }
+
+/// How far a step goes when nothing is scheduled, in a script without an end.
+pub const IDLE_STEP: Duration = Duration::from_secs(1);
 
 /// Microseconds of an instant (never negative here).
 pub fn us(t: Instant) -> u64 {
@@ -225,7 +233,7 @@ impl Lab {
             if let Err(e) = self.run.apply(&action) {
                 self.errors.push(ActionError {
                     at_us,
-                    message: format!("{action}: {e}"),
+                    message: format!("{action}: {}", self.run.sim.describe(&e)),
                 });
             }
             self.next_action += 1;
@@ -262,9 +270,17 @@ impl Lab {
     }
 
     fn index_new_hops(&mut self) {
-        let trace = self.run.sim.trace();
+        let sim = &self.run.sim;
+        let trace = sim.trace();
         for hop in &trace[self.rows.len()..] {
-            self.rows.push(HopRow::new(&hop.layers()));
+            let mut row = HopRow::new(&hop.layers());
+            if row.net_vni.is_none() && row.kinds & kind::CONTROL == 0 {
+                row.net_vni = [hop.from, hop.to]
+                    .iter()
+                    .find_map(|n| sim.host_addr(*n).ok())
+                    .map(|(_, _, v)| v.get());
+            }
+            self.rows.push(row);
         }
     }
 
@@ -279,7 +295,7 @@ impl Lab {
         let result = self
             .run
             .apply(&action)
-            .map_err(|e| format!("{action}: {e}"));
+            .map_err(|e| format!("{action}: {}", self.run.sim.describe(&e)));
         if result.is_ok() {
             let i = self.script.insert(now, action);
             debug_assert!(i >= self.next_action);
@@ -290,40 +306,40 @@ impl Lab {
         result
     }
 
-    /// The frames to draw at the view time: hops in flight, and drops that happened within
-    /// `linger` before it.
-    pub fn flights(&mut self, linger: Duration) -> Vec<Flight> {
+    /// The frames on the links at the view time (a hop dropped on arrival is drawn by the
+    /// caller, for as long as it wants: see [`Lab::drops_in`]).
+    pub fn flights(&mut self) -> Vec<Flight> {
         let t = self.t;
         let trace = self.run.sim.trace();
-        while self.lo < trace.len() && trace[self.lo].end + linger < t {
+        while self.lo < trace.len() && trace[self.lo].end < t {
             self.lo += 1;
         }
-        let mut out = Vec::new();
-        for hop in &trace[self.lo..] {
-            if hop.start > t {
-                continue;
-            }
-            if t < hop.end {
+        trace[self.lo..]
+            .iter()
+            .filter(|hop| hop.start <= t && t < hop.end)
+            .map(|hop| {
                 let span = (hop.end - hop.start).total_micros().max(1) as f64;
                 let progress = (t - hop.start).total_micros() as f64 / span;
-                out.push(Flight {
+                Flight {
                     hop: hop.id.0,
                     from: hop.from,
                     to: hop.to,
                     progress: progress.clamp(0.0, 1.0),
                     dropped: false,
-                });
-            } else if hop.end + linger >= t && hop.dropped().is_some() {
-                out.push(Flight {
-                    hop: hop.id.0,
-                    from: hop.from,
-                    to: hop.to,
-                    progress: 1.0,
-                    dropped: true,
-                });
-            }
-        }
-        out
+                }
+            })
+            .collect()
+    }
+
+    /// The hops dropped at their end in `(after, until]` (both at or before the view time, and
+    /// `after` no earlier than the view time of the last [`Lab::flights`]).
+    pub fn drops_in(&self, after: Instant, until: Instant) -> Vec<u32> {
+        let trace = self.run.sim.trace();
+        trace[self.lo.min(trace.len())..]
+            .iter()
+            .filter(|h| after < h.end && h.end <= until && h.dropped().is_some())
+            .map(|h| h.id.0)
+            .collect()
     }
 
     /// Whether any hop is on a link at the view time.
@@ -336,7 +352,7 @@ impl Lab {
 
     /// The next time something visible happens after the view time: a hop starts or ends, or
     /// the script acts. Runs the simulator forward (not the view) as needed, bounded.
-    fn next_visible(&mut self, limit: Instant) -> Option<Instant> {
+    pub fn next_visible(&mut self, limit: Instant) -> Option<Instant> {
         let t = self.t;
         for _ in 0..10_000 {
             let mut best: Option<Instant> = None;
@@ -369,9 +385,10 @@ impl Lab {
         None
     }
 
-    /// Moves to the next visible event (a frame leaves or arrives, or an action happens).
+    /// Moves to the next visible event (a frame leaves or arrives, or an action happens); in a
+    /// script without an end and nothing on the way, a second on.
     pub fn step_forward(&mut self) {
-        let limit = self.end().unwrap_or(Instant::from_secs(3600));
+        let limit = self.end().unwrap_or(self.t + IDLE_STEP);
         if let Some(next) = self.next_visible(limit.max(self.t)) {
             self.advance_to(next);
         } else {
@@ -415,6 +432,68 @@ impl Lab {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// The sites' names, in the order they were added.
+    pub fn site_names(&self) -> Vec<String> {
+        let sim = &self.run.sim;
+        let mut sites: Vec<vtep_sim::SiteId> = sim.nodes().iter().map(|n| n.site).collect();
+        sites.sort_unstable();
+        sites.dedup();
+        sites
+            .into_iter()
+            .filter_map(|s| sim.site_name(s).ok().map(str::to_string))
+            .collect()
+    }
+
+    /// The first hop after the view time (by the time it reaches its end, where its node
+    /// decides) that `pred` picks, up to `limit`: the simulator runs ahead as needed. Hops are
+    /// only judged once they have arrived, when their decisions are known. The view may move
+    /// on to a script action on the way (the simulator never runs past one before the view):
+    /// the caller seeks to what it found, or back.
+    pub fn find_next(
+        &mut self,
+        limit: Instant,
+        pred: impl Fn(&Hop, &HopRow) -> bool,
+    ) -> Option<u32> {
+        let t = self.t;
+        let mut from = self.lo.min(self.rows.len());
+        loop {
+            let sim_now = self.run.sim.now();
+            let trace = self.run.sim.trace();
+            let best = trace[from..]
+                .iter()
+                .filter(|h| t < h.end && h.end <= sim_now && h.end <= limit)
+                .filter(|h| pred(h, &self.rows[h.id.0 as usize]))
+                .min_by_key(|h| (h.end, h.id))
+                .map(|h| h.id.0);
+            if best.is_some() {
+                return best;
+            }
+            // Hops still in flight may yet qualify: look again from the first of them.
+            from = trace[from..]
+                .iter()
+                .position(|h| h.end > sim_now)
+                .map_or(trace.len(), |i| from + i);
+            let action = self
+                .script
+                .actions
+                .get(self.next_action)
+                .map(|a| at(a.at_us));
+            let next = match (self.run.sim.next_event_at(), action) {
+                (Some(n), Some(a)) => n.min(a),
+                (n, a) => n.or(a)?,
+            };
+            if next > limit {
+                return None;
+            }
+            if action.is_some_and(|a| a <= next) {
+                self.advance_to(next);
+            } else {
+                self.run.sim.run_until(next);
+            }
+            self.index_new_hops();
         }
     }
 

@@ -151,7 +151,7 @@ impl Layout {
         for s in &mut out.sites {
             s.h = height - 32.0;
         }
-        out.width = (x - SITE_GAP + 16.0).max(400.0);
+        out.width = x - SITE_GAP + 16.0;
         out.height = height;
         for n in &nodes {
             let kind = match n.kind {

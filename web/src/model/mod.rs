@@ -1,17 +1,29 @@
 //! What the playground shows, as plain data: no Yew, no browser. Components only render this.
 //!
 //! [`script`] is what runs (vtep-sim's script language, serialisable), [`lab`] runs it on the
-//! simulator under a view clock, [`dissect`] reads a frame into layers and fields with byte
-//! ranges, [`layout`] places the topology, [`outcome`] reads each guided scenario's result from
-//! the simulator, [`tables`] snapshots the VTEPs' and hosts' tables, [`view`] works out the rest
-//! of what the page shows (event rows, the selected frame and its journey, frames on the links,
-//! labels).
+//! simulator under a view clock and [`pace`] moves that clock while playing (every hop its
+//! share of the screen). [`events`] is the event list, [`timeline`] its chapters and the next
+//! interesting event, [`frame`] the selected frame (journey, reply, what each device did),
+//! [`dissect`] reads a frame into layers and fields with byte ranges, [`explain`] says in words
+//! why a frame was dropped and what a field is for. [`forms`] is the actions panel (choices,
+//! strict numbers, unique names), [`results`] the result line of each action, [`outcome`] each
+//! guided scenario's result, [`tables`] the VTEPs' and hosts' tables, [`layout`] places the
+//! topology, [`fragment`] is a shareable moment (URL and JSON), [`view`] the rest (names,
+//! labels, frames on the links, cache keys).
 
 pub mod dissect;
+pub mod events;
+pub mod explain;
+pub mod forms;
+pub mod fragment;
+pub mod frame;
 pub mod lab;
 pub mod layout;
 pub mod outcome;
+pub mod pace;
+pub mod results;
 pub mod tables;
+pub mod timeline;
 pub mod view;
 
 /// What runs: a scenario or the sandbox plus the user's actions, exported as JSON and carried

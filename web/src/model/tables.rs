@@ -68,6 +68,38 @@ const COUNTER_COLUMNS: [(&str, &str); 8] = [
     ("drops_total", "drops"),
 ];
 
+/// What a column of the tables means ("" when its name says it).
+pub fn header_tip(header: &str) -> &'static str {
+    match header {
+        "destination" => {
+            "Where the VTEP sends frames for this MAC: a local port, or the remote VTEP's underlay address"
+        }
+        "origin" => {
+            "How the entry got there: learned from traffic, static, or installed by the control plane"
+        }
+        "moves" => "Times this MAC moved to another port or VTEP (a migration)",
+        "age" => "Since the entry was last seen; learned entries age out",
+        "encap" => "The VNI's encapsulation: VXLAN, Geneve or NVGRE",
+        "encap'd" => "Frames this VTEP wrapped in the tunnel headers for the underlay",
+        "decap'd" => "Frames this VTEP took out of the tunnel headers, for its hosts",
+        "flooded" => "BUM frames (broadcast, unknown unicast, multicast) it flooded",
+        "HER copies" => {
+            "Head-end replication: one copy per remote VTEP of the VNI for each flooded frame"
+        }
+        "ARP supp." => {
+            "ARP requests the VTEP answered itself from its neighbour table (ARP suppression): they never crossed the underlay"
+        }
+        "learned" => "MACs learned from traffic (flood and learn)",
+        "moved" => "MACs that moved to another port or VTEP",
+        "drops" => "Frames the VTEP dropped, for any reason (the event list says which)",
+        "VTEP" => "The VTEP the route says the MAC is behind",
+        "seq" => {
+            "The route's mobility sequence number: it goes up at each move, and the highest wins"
+        }
+        _ => "",
+    }
+}
+
 /// The tables of `node`.
 pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
     let now = sim.now();
