@@ -590,7 +590,13 @@ fn a_wrong_inner_checksum() {
         daemon(&after, "inner_csum_completed") - daemon(&before, "inner_csum_completed"),
         5
     );
-    let delivered = b.marked(cap);
+    // The UDP frames to the victim (its host answers each delivered one with an ICMP port
+    // unreachable that quotes it, also marked).
+    let delivered: Vec<Vec<u8>> = b
+        .marked(cap)
+        .into_iter()
+        .filter(|f| f[12..14] == [0x08, 0x00] && f[14 + 9] == 17)
+        .collect();
     assert_eq!(delivered.len(), 5, "only the partial ones reach the TAP");
     for f in &delivered {
         assert!(f.windows(7).any(|w| w == b"partial"), "{f:02x?}");
@@ -873,17 +879,10 @@ fn zero_length_and_65535_byte_datagrams() {
         // fragments each; the victim's kernel reassembles them. The frame inside is far above
         // the TAP's MTU.
         assert_eq!(b.hit(1, "max", &["--count", "3"]), 3);
-        if datapath == "batch" {
-            // Batch reads into slots sized for the underlay MTU: a larger datagram is cut,
-            // noticed and counted as a receive error, never handed on.
-            assert!(wait_for(10, || b.stats()["daemon"]["udp_recv_errors"]
-                .as_u64()
-                .unwrap()
-                >= s["daemon"]["udp_recv_errors"].as_u64().unwrap() + 3));
-            b.expect_drops(&s, &[]);
-        } else {
-            b.expect_drops(&s, &[(Some(42), "too_big", 3)]);
-        }
+        // Every path reads a whole 64 KiB datagram (batch's slots hold one too: a kernel peer's
+        // TSO super-frame comes in one tunnel packet on a veth underlay); its frame is not a
+        // TCP super-frame to cut, so the engine drops it as too big for the TAP.
+        b.expect_drops(&s, &[(Some(42), "too_big", 3)]);
         assert_eq!(b.marked(cap).len(), 0, "{datapath}");
         b.survived();
     }
