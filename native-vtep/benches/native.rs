@@ -3,14 +3,15 @@
 //! ```text
 //! cargo bench -p native-vtep --bench native -- [--quick] [--reps N] [--secs N]
 //!                                               [--only underlay,kernel,kernel-nooffload,plain,batch,offload,offload-mq2]
-//!                                               [--no-udp] [--no-integrity]
+//!                                               [--no-udp] [--no-tcp] [--no-integrity] [--profile]
 //! ```
 //!
-//! Needs root, `ip`, `ethtool`, `iperf3` and `python3`. Two network namespaces joined by a veth
-//! underlay (names `olvt<pid>-bench-a` / `-b`, from the namespace harness native-vtep's tests and
-//! soak use, `tests/common/mod.rs`: unique per run, always removed: at the end, on panic, on
-//! SIGINT/SIGTERM/SIGHUP, and namespaces left by a killed run are removed at the next start).
-//! Traffic stays inside them. Measured, in this order and in one run:
+//! Needs root, `ip`, `ethtool`, `iperf3` and `python3` (and `perf` for `--profile`). Two network
+//! namespaces joined by a veth underlay (names `olvt<pid>-bench-a` / `-b`, from the namespace
+//! harness native-vtep's tests and soak use, `tests/common/mod.rs`: unique per run, always
+//! removed: at the end, on panic, on SIGINT/SIGTERM/SIGHUP, and namespaces left by a killed run
+//! are removed at the next start). Traffic stays inside them. Measured, in this order and in one
+//! run:
 //!
 //! - `underlay`: the veth itself, no overlay;
 //! - `kernel`: the kernel `vxlan` driver with its defaults (veth passes tunnel GSO: the kernel
@@ -20,17 +21,23 @@
 //! - `offload-mq2`: `--datapath offload --queues 2` (two worker threads, multi-queue TAP).
 //!
 //! For each: iperf3 TCP with 1 and 4 streams (10 s, 3 repetitions: median and range), and the
-//! highest paced rate of 64-byte UDP datagrams (iperf3 `-l 64 -b RATE`) with under 1% loss,
+//! highest rate of 64-byte UDP datagrams received with under 1% loss from the packet generator
+//! of this file (a `sendmmsg` sender pinned to CPU 0 in host A, a `recvmmsg` receiver pinned to
+//! CPU 1 in host B, sequence-numbered datagrams; host B's underlay receive processing is
+//! steered to CPU 1 with RPS during that test, as a NIC would do it on the receiving host),
 //! found by doubling then bisecting the offered rate, then confirmed with one full-length run.
 //! For native-vtep also the CPU seconds both daemons spent per GB received (utime + stime from
-//! `/proc/<pid>/stat`), and a 256 MiB transfer whose SHA-256 must match on both ends.
+//! `/proc/<pid>/stat`), and a 256 MiB transfer whose SHA-256 must match on both ends. With
+//! `--profile`, one more TCP x1 run per native path under `perf record` gives the CPU per GB of
+//! each daemon by stage (TAP read, segmentation, UDP send, UDP receive, merge, TAP write, the
+//! kernel's receive processing run on the daemon's CPU, engine, locking, ...).
 //!
 //! Other processes on this shared machine disturb the figures: each test measures the user CPU
 //! time the whole machine spent that was not ours (`/proc/stat` minus our processes), and when
 //! it exceeds 10% of one core it repeats the test (twice at most), keeps the least disturbed
 //! run and marks the figure with `*`.
 //!
-//! `--quick`: 1 repetition of 3 s, 1 s UDP steps (for development; not for the record).
+//! `--quick`: 1 repetition of 3 s, 1 s packet-rate steps (for development; not for the record).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,8 +53,10 @@ struct Options {
     udp_step_secs: u64,
     only: Option<Vec<String>>,
     udp: bool,
+    tcp: bool,
     integrity: bool,
     quick: bool,
+    profile: bool,
 }
 
 const PATHS: [&str; 7] = [
@@ -82,8 +91,10 @@ fn options() -> Result<Option<Options>, String> {
         udp_step_secs: 2,
         only: None,
         udp: true,
+        tcp: true,
         integrity: true,
         quick: false,
+        profile: false,
     };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -117,11 +128,13 @@ fn options() -> Result<Option<Options>, String> {
                 o.only = Some(list);
             }
             "--no-udp" => o.udp = false,
+            "--no-tcp" => o.tcp = false,
             "--no-integrity" => o.integrity = false,
+            "--profile" => o.profile = true,
             other => {
                 return Err(format!(
                     "unknown argument {other}; use --quick, --reps N, --secs N, --only LIST, \
-                     --no-udp, --no-integrity"
+                     --no-udp, --no-tcp, --no-integrity, --profile"
                 ));
             }
         }
@@ -336,84 +349,6 @@ fn tcp(
     ))
 }
 
-/// One paced UDP run: (received pps, loss %, sent pps).
-fn udp_once(ns: &str, dst: &str, pps: f64, secs: u64) -> Result<(f64, f64, f64), String> {
-    let bps = (pps * 64.0 * 8.0) as u64;
-    let v = iperf(ns, &format!("-c {dst} -u -l 64 -b {bps}"), secs)?;
-    let loss = num(&v, &["end", "sum_received", "lost_percent"])?;
-    let got = num(&v, &["end", "sum_received", "bytes"])? / 64.0;
-    let seconds = num(&v, &["end", "sum_received", "seconds"])?.max(0.001);
-    let sent = num(&v, &["end", "sum_sent", "packets"])? / seconds;
-    Ok((got / seconds, loss, sent))
-}
-
-/// The highest offered 64-byte UDP rate received with under 1% loss, in packets per second.
-/// Returns (received pps, sender-limited).
-fn udp_search(ns: &str, dst: &str, o: &Options, ours: &[u32]) -> Result<(Sample, bool), String> {
-    let step = o.udp_step_secs;
-    let ok = |pps: f64| -> Result<(bool, f64, bool), String> {
-        let ((got, loss, sent), _, _) = undisturbed(ours, || udp_once(ns, dst, pps, step))?;
-        // iperf3 itself cannot offer more: the sender, not the path, is the limit.
-        let sender_limited = sent < pps * 0.85;
-        Ok((loss < 1.0, got, sender_limited))
-    };
-    let mut good = 0.0;
-    let mut bad = f64::INFINITY;
-    let mut rate = 25_000.0;
-    let mut limited = false;
-    while rate <= 4_000_000.0 {
-        let (pass, _, sender_limited) = ok(rate)?;
-        if !pass {
-            bad = rate;
-            break;
-        }
-        good = rate;
-        if sender_limited {
-            limited = true;
-            break;
-        }
-        rate *= 2.0;
-    }
-    if bad.is_finite() {
-        for _ in 0..4 {
-            let mid = (good + bad) / 2.0;
-            if mid < 1000.0 {
-                break;
-            }
-            if ok(mid)?.0 {
-                good = mid;
-            } else {
-                bad = mid;
-            }
-        }
-    }
-    // Confirm at full length, stepping down 10% while the loss is too high.
-    let mut rate = good.max(1000.0);
-    for _ in 0..4 {
-        let ((got, loss, _), foreign, retried) =
-            undisturbed(ours, || udp_once(ns, dst, rate, o.secs))?;
-        if loss < 1.0 {
-            return Ok((
-                Sample {
-                    value: got,
-                    foreign,
-                    retried,
-                },
-                limited,
-            ));
-        }
-        rate *= 0.9;
-    }
-    Ok((
-        Sample {
-            value: 0.0,
-            foreign: 0.0,
-            retried: false,
-        },
-        limited,
-    ))
-}
-
 // ---- the topology ----
 
 const UL_A: &str = "10.99.0.1";
@@ -464,6 +399,16 @@ impl Topology {
             ))?;
         }
         self.warm_up("192.168.100.2")
+    }
+
+    /// Steers host B's underlay receive processing to CPU 1 (RPS), or back to the sender's.
+    fn rps(&self, on: bool) -> Result<(), String> {
+        let mask = if on { 2 } else { 0 };
+        sh(&format!(
+            "ip netns exec {} sh -c 'echo {mask} > /sys/class/net/ul/queues/rx-0/rps_cpus'",
+            self.b
+        ))
+        .map(drop)
     }
 
     fn remove_kernel_vxlan(&self) {
@@ -602,6 +547,431 @@ fn integrity(t: &mut Topology, dst: &str, name: &str) -> Result<String, String> 
     ))
 }
 
+// ---- the packet-rate generator ----
+//
+// A sender/receiver pair in this executable, started in the namespaces by `ip netns exec` with
+// `--pktgen-send` / `--pktgen-recv`: 64-byte UDP datagrams (a 106-byte inner frame, as iperf3's
+// `-l 64`), `sendmmsg`/`recvmmsg` in batches of up to 64, each end pinned to a CPU of its own,
+// paced in batches due every 50 us or more (absolute deadlines: a late batch is caught up at
+// once). Each datagram carries a magic number, the step's run number and a sequence number;
+// the receiver counts those of its run, so loss = 1 - received / sent.
+
+use native_vtep::bench_io;
+use std::net::{SocketAddr, UdpSocket};
+
+const PKT_LEN: usize = 64;
+const PKT_MAGIC: u32 = 0x6f6c_7067;
+const PKT_PORT: u16 = 5400;
+
+/// `--pktgen-send DST PPS SECS CPU RUN`: prints `sent N SECS`.
+fn pktgen_send(args: &[String]) -> Result<String, String> {
+    let [dst, pps, secs, cpu, run] = args else {
+        return Err("--pktgen-send DST PPS SECS CPU RUN".into());
+    };
+    let parse = |s: &String| s.parse::<f64>().map_err(|e| format!("{s}: {e}"));
+    let (pps, secs, cpu, run) = (parse(pps)?, parse(secs)?, parse(cpu)?, parse(run)?);
+    bench_io::pin_to_cpu(cpu as usize).map_err(|e| format!("pin: {e}"))?;
+    let dst: SocketAddr = dst.parse().map_err(|e| format!("{dst}: {e}"))?;
+    let socket = UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
+    socket.connect(dst).map_err(|e| e.to_string())?;
+    let _ = bench_io::set_socket_buffers(&socket, 4 << 20);
+    let batch = ((pps * 50e-6).ceil() as usize).clamp(1, 64);
+    let interval = batch as f64 / pps;
+    let mut bufs = [[0u8; PKT_LEN]; 64];
+    for b in &mut bufs {
+        b[..4].copy_from_slice(&PKT_MAGIC.to_be_bytes());
+        b[4..8].copy_from_slice(&(run as u32).to_be_bytes());
+    }
+    let start = Instant::now();
+    let (mut seq, mut k) = (0u64, 0u64);
+    loop {
+        let now = start.elapsed().as_secs_f64();
+        if now >= secs {
+            break;
+        }
+        let due = k as f64 * interval;
+        if due > now {
+            if due - now > 20e-6 {
+                std::thread::sleep(Duration::from_secs_f64(due - now));
+            }
+            continue;
+        }
+        for (i, b) in bufs[..batch].iter_mut().enumerate() {
+            b[8..16].copy_from_slice(&(seq + i as u64).to_be_bytes());
+        }
+        let sent = bench_io::send_many(&socket, batch, |i| (&bufs[i][..], None)).unwrap_or(0);
+        seq += sent as u64;
+        k += 1;
+    }
+    Ok(format!("sent {seq} {:.6}", start.elapsed().as_secs_f64()))
+}
+
+/// `--pktgen-recv BIND SECS CPU RUN`: prints `listening`, then after SECS `received N`.
+fn pktgen_recv(args: &[String]) -> Result<String, String> {
+    let [bind, secs, cpu, run] = args else {
+        return Err("--pktgen-recv BIND SECS CPU RUN".into());
+    };
+    let parse = |s: &String| s.parse::<f64>().map_err(|e| format!("{s}: {e}"));
+    let (secs, cpu, run) = (parse(secs)?, parse(cpu)?, parse(run)? as u32);
+    bench_io::pin_to_cpu(cpu as usize).map_err(|e| format!("pin: {e}"))?;
+    let socket = UdpSocket::bind(bind.as_str()).map_err(|e| format!("bind {bind}: {e}"))?;
+    let _ = bench_io::set_socket_buffers(&socket, 8 << 20);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(|e| e.to_string())?;
+    println!("listening");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let ours = |b: &[u8]| {
+        b.len() == PKT_LEN && b[..4] == PKT_MAGIC.to_be_bytes() && b[4..8] == run.to_be_bytes()
+    };
+    let start = Instant::now();
+    let mut first = [0u8; 2048];
+    let mut bufs = vec![[0u8; 2048]; 64];
+    let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); 64];
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        // Block for the first datagram, then take what else waits in one recvmmsg.
+        let Ok(len) = socket.recv(&mut first) else {
+            continue;
+        };
+        n += u64::from(ours(&first[..len]));
+        loop {
+            let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+            let Ok(k) = bench_io::recv_many(&socket, &mut slices, &mut got) else {
+                break;
+            };
+            for (i, (len, _)) in got[..k].iter().enumerate() {
+                n += u64::from(ours(&bufs[i][..(*len).min(2048)]));
+            }
+            if k < 64 {
+                break;
+            }
+        }
+    }
+    Ok(format!("received {n}"))
+}
+
+/// One paced step: (received pps, loss %, offered pps actually sent).
+fn pktgen_once(t: &Topology, dst: &str, pps: f64, secs: u64) -> Result<(f64, f64, f64), String> {
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let run = RUN
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_string();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = exe.to_string_lossy().to_string();
+    let mut receiver = Command::new("ip")
+        .args(["netns", "exec", &t.b, &exe, "--pktgen-recv"])
+        .args([
+            &format!("0.0.0.0:{PKT_PORT}"),
+            &(secs + 2).to_string(),
+            "1",
+            &run,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("pktgen receiver: {e}"))?;
+    let mut out = std::io::BufReader::new(receiver.stdout.take().expect("piped"));
+    let mut line = String::new();
+    use std::io::BufRead as _;
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    if line.trim() != "listening" {
+        let _ = receiver.wait();
+        return Err(format!("pktgen receiver did not start: {line}"));
+    }
+    let sender = Command::new("ip")
+        .args(["netns", "exec", &t.a, &exe, "--pktgen-send"])
+        .args([
+            &format!("{dst}:{PKT_PORT}"),
+            &pps.to_string(),
+            &secs.to_string(),
+            "0",
+        ])
+        .arg(&run)
+        .output()
+        .map_err(|e| format!("pktgen sender: {e}"))?;
+    let sent = String::from_utf8_lossy(&sender.stdout).to_string();
+    line.clear();
+    out.read_line(&mut line).map_err(|e| e.to_string())?;
+    let _ = receiver.wait();
+    let f: Vec<f64> = sent
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let received: f64 = line
+        .trim()
+        .strip_prefix("received ")
+        .and_then(|x| x.parse().ok())
+        .ok_or_else(|| format!("pktgen receiver said {line:?}"))?;
+    let [sent, secs] = f[..] else {
+        return Err(format!(
+            "pktgen sender said {sent:?} {}",
+            String::from_utf8_lossy(&sender.stderr)
+        ));
+    };
+    let loss = if sent > 0.0 {
+        100.0 * (1.0 - received / sent).max(0.0)
+    } else {
+        100.0
+    };
+    Ok((received / secs, loss, sent / secs))
+}
+
+/// The highest rate of 64-byte datagrams the generator offers that arrives with under 1% loss,
+/// found by doubling from 50 kpps, bisecting, then confirming at full length (stepping down
+/// 10% while the loss is 1% or more). Returns (received pps, sender-limited): sender-limited
+/// when the generator could not offer the rate asked (under 90% of it) at the last good step.
+fn pktgen_search(
+    t: &Topology,
+    dst: &str,
+    o: &Options,
+    ours: &[u32],
+) -> Result<(Sample, bool), String> {
+    // Host B's underlay receive processing on CPU 1 (RPS), as a NIC would do it on the
+    // receiving host: on veth it otherwise runs in the sender's system call, and the generator
+    // (CPU 0) would pay for the receiving side of every path.
+    t.rps(true)?;
+    let found = pktgen_steps(t, dst, o, ours);
+    t.rps(false)?;
+    found
+}
+
+fn pktgen_steps(
+    t: &Topology,
+    dst: &str,
+    o: &Options,
+    ours: &[u32],
+) -> Result<(Sample, bool), String> {
+    let step = o.udp_step_secs;
+    let ok = |pps: f64| -> Result<(bool, bool), String> {
+        let ((_, loss, sent), _, _) = undisturbed(ours, || pktgen_once(t, dst, pps, step))?;
+        Ok((loss < 1.0, sent < pps * 0.9))
+    };
+    let (mut good, mut bad, mut rate, mut limited) = (0.0, f64::INFINITY, 50_000.0, false);
+    while rate <= 8_000_000.0 {
+        let (pass, sender_limited) = ok(rate)?;
+        if !pass {
+            bad = rate;
+            break;
+        }
+        good = rate;
+        if sender_limited {
+            limited = true;
+            break;
+        }
+        rate *= 2.0;
+    }
+    if bad.is_finite() {
+        for _ in 0..5 {
+            let mid = (good + bad) / 2.0;
+            if mid < 1000.0 {
+                break;
+            }
+            if ok(mid)?.0 {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+        }
+    }
+    let mut rate = good.max(1000.0);
+    for _ in 0..5 {
+        let ((got, loss, _), foreign, retried) =
+            undisturbed(ours, || pktgen_once(t, dst, rate, o.secs))?;
+        if loss < 1.0 {
+            let value = got;
+            return Ok((
+                Sample {
+                    value,
+                    foreign,
+                    retried,
+                },
+                limited,
+            ));
+        }
+        rate *= 0.9;
+    }
+    Ok((
+        Sample {
+            value: 0.0,
+            foreign: 0.0,
+            retried: false,
+        },
+        limited,
+    ))
+}
+
+// ---- where the CPU goes: a profile of both daemons ----
+//
+// `--profile`: for each native path, one more TCP x1 run (not counted in the figures) with
+// `perf record -e cpu-clock --call-graph dwarf` on both daemons (hardware counters are not
+// needed: cpu-clock samples time). Each sample is put in one stage by the frames of its call
+// chain, innermost first, and each stage's share of a daemon's samples is turned into CPU
+// milliseconds per GB with that daemon's own CPU s/GB of the run.
+
+/// The stage of one sample; `frames` leaf first, `true` for kernel frames.
+fn stage_of(frames: &[(bool, &str)]) -> &'static str {
+    let has = |needle: &str| frames.iter().any(|(_, f)| f.contains(needle));
+    let user = |needle: &str| frames.iter().any(|(k, f)| !*k && f.contains(needle));
+    if frames.iter().any(|(k, _)| *k) {
+        let call = if has("tun_chr_read_iter") || user("libc_read") {
+            "TAP read"
+        } else if has("tun_chr_write_iter") || user("writev") || user("libc_write") {
+            "TAP write"
+        } else if has("udp_recvmsg") || user("recvmsg") {
+            "UDP receive"
+        } else if has("udp_sendmsg") || user("sendmsg") {
+            "UDP send"
+        } else if has("do_sys_poll") || user("poll") {
+            return "poll (sleeping, waking)";
+        } else if has("futex") {
+            return "locking (futex)";
+        } else if has("net_rx_action") {
+            return "kernel: softirq at interrupt exit";
+        } else {
+            return "kernel: other";
+        };
+        if has("__netif_receive_skb") || has("process_backlog") {
+            return match call {
+                "TAP write" => "TAP write: inner stack receive (TCP to the application)",
+                "UDP send" => "UDP send: underlay receive (UDP to the peer's socket)",
+                "TAP read" => "TAP read: receive processing",
+                _ => "UDP receive: receive processing",
+            };
+        }
+        if has("__schedule") {
+            return "preempted in a system call";
+        }
+        return call;
+    }
+    for (_, f) in frames {
+        for (needle, stage) in [
+            ("offload::segment", "user: segment (headers + checksum)"),
+            ("check_inner", "user: inner checksum check"),
+            ("Coalescer", "user: merge"),
+            ("vtep_core::", "user: engine"),
+            ("Mutex", "user: locking"),
+            ("clock_gettime", "user: clock"),
+        ] {
+            if f.contains(needle) {
+                return stage;
+            }
+        }
+    }
+    "user: other (I/O loop, output dispatch)"
+}
+
+/// Runs `perf record` on `daemons` for `secs` while `during` runs; returns per daemon a count
+/// of samples per stage.
+fn perf_stages(
+    dir: &std::path::Path,
+    name: &str,
+    daemons: &[u32],
+    secs: u64,
+    during: impl FnOnce() -> Result<(), String>,
+) -> Result<Vec<BTreeMap<&'static str, u64>>, String> {
+    let data = dir.join(format!("{name}.perf"));
+    let pids: Vec<String> = daemons.iter().map(u32::to_string).collect();
+    let mut perf = Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "999"])
+        .args(["--call-graph", "dwarf,16384", "-p", &pids.join(","), "-o"])
+        .arg(&data)
+        .args(["--", "sleep", &(secs + 1).to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("perf: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let result = during();
+    let _ = perf.wait();
+    result?;
+    let script = Command::new("perf")
+        .args(["script", "-F", "pid,ip,sym", "-i"])
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("perf script: {e}"))?;
+    let _ = std::fs::remove_file(&data);
+    let text = String::from_utf8_lossy(&script.stdout);
+    let mut counts = vec![BTreeMap::new(); daemons.len()];
+    for sample in text.split("\n\n") {
+        let mut lines = sample.lines().filter(|l| !l.trim().is_empty());
+        let Some(head) = lines.next() else { continue };
+        let pid: u32 = head
+            .trim()
+            .split('/')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
+        let Some(d) = daemons.iter().position(|p| *p == pid) else {
+            continue;
+        };
+        let frames: Vec<(bool, &str)> = lines
+            .filter_map(|l| l.trim().split_once(' '))
+            .map(|(addr, sym)| (addr.len() == 16 && addr.starts_with("ffff"), sym))
+            .collect();
+        *counts[d].entry(stage_of(&frames)).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
+/// The profile run of one native path: TCP x1 under perf; a table of CPU ms per GB per stage
+/// for the sending (A) and receiving (B) host's daemon.
+fn profile(
+    t: &Topology,
+    name: &str,
+    dst: &str,
+    daemons: &[u32],
+    o: &Options,
+) -> Result<String, String> {
+    let before: Vec<f64> = daemons.iter().map(|p| cpu_secs(&[*p])).collect();
+    let mut bytes = 0.0;
+    let counts = perf_stages(&t.lab.dir, name, daemons, o.secs, || {
+        let v = iperf(&t.a, &format!("-c {dst}"), o.secs)?;
+        bytes = num(&v, &["end", "sum_received", "bytes"])?;
+        Ok(())
+    })?;
+    let per_gb: Vec<f64> = daemons
+        .iter()
+        .zip(&before)
+        .map(|(p, b)| (cpu_secs(&[*p]) - b) / (bytes / 1e9).max(1e-9))
+        .collect();
+    let mut stages: Vec<&str> = counts.iter().flat_map(|c| c.keys().copied()).collect();
+    stages.sort_unstable();
+    stages.dedup();
+    let ms = |d: usize, s: &str| {
+        let total: u64 = counts[d].values().sum();
+        1000.0 * per_gb[d] * counts[d].get(s).copied().unwrap_or(0) as f64 / total.max(1) as f64
+    };
+    stages.sort_by(|x, y| (ms(0, y) + ms(1, y)).total_cmp(&(ms(0, x) + ms(1, x))));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nprofile {name} (TCP x1, {:.2} Gbit/s under perf): CPU ms per GB, A = sending host's \
+         daemon ({:.0} samples), B = receiving host's ({:.0})\n",
+        bytes * 8.0 / o.secs as f64 / 1e9,
+        counts[0].values().sum::<u64>() as f64,
+        counts[1].values().sum::<u64>() as f64
+    );
+    let _ = writeln!(out, "| stage | A | B | A + B |\n|---|---|---|---|");
+    for s in stages {
+        let _ = writeln!(
+            out,
+            "| {s} | {:.0} | {:.0} | {:.0} |",
+            ms(0, s),
+            ms(1, s),
+            ms(0, s) + ms(1, s)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| **all** | **{:.0}** | **{:.0}** | **{:.0}** |",
+        1000.0 * per_gb[0],
+        1000.0 * per_gb[1],
+        1000.0 * (per_gb[0] + per_gb[1])
+    );
+    Ok(out)
+}
+
 // ---- results ----
 
 #[derive(Debug, Default)]
@@ -667,7 +1037,7 @@ fn measure(
 ) -> Result<PathResult, String> {
     let mut r = PathResult::default();
     let ours: Vec<u32> = daemons.iter().copied().chain([t.server]).collect();
-    for rep in 0..o.reps {
+    for rep in 0..if o.tcp { o.reps } else { 0 } {
         for streams in [1, 4] {
             let (s, bytes, cpu) = tcp(&t.a, dst, streams, o.secs, daemons, &ours)?;
             eprintln!(
@@ -691,12 +1061,12 @@ fn measure(
         }
     }
     if o.udp {
-        let (s, limited) = udp_search(&t.a, dst, o, &ours)?;
+        let (s, limited) = pktgen_search(t, dst, o, &ours)?;
         eprintln!(
-            "  {name}: UDP 64 B: {:.0} kpps under 1% loss{}",
+            "  {name}: 64-byte datagrams: {:.0} kpps under 1% loss{}",
             s.value / 1e3,
             if limited {
-                " (iperf3 sender-limited)"
+                " (the generator's limit)"
             } else {
                 ""
             }
@@ -745,7 +1115,7 @@ fn print_table(results: &BTreeMap<usize, (String, PathResult)>, o: &Options) -> 
     };
     let _ = writeln!(
         out,
-        "\nTCP: Gbit/s received, {reps}, {} s each. UDP: 64-byte datagrams, highest paced rate with < 1% loss, kpps.",
+        "\nTCP: Gbit/s received, {reps}, {} s each. 64 B: the packet generator's 64-byte UDP datagrams, highest paced rate received with < 1% loss, kpps.",
         o.secs
     );
     let _ = writeln!(
@@ -754,7 +1124,7 @@ fn print_table(results: &BTreeMap<usize, (String, PathResult)>, o: &Options) -> 
     );
     let _ = writeln!(
         out,
-        "| path | TCP x1 | /kdef | /knooff | TCP x4 | /kdef | /knooff | UDP 64 B kpps | /kdef | /knooff | CPU s/GB |"
+        "| path | TCP x1 | /kdef | /knooff | TCP x4 | /kdef | /knooff | 64 B kpps | /kdef | /knooff | CPU s/GB |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, r) in results.values() {
@@ -770,7 +1140,7 @@ fn print_table(results: &BTreeMap<usize, (String, PathResult)>, o: &Options) -> 
                 } else {
                     ""
                 },
-                if limited { " (sender-limited)" } else { "" }
+                if limited { " (generator-limited)" } else { "" }
             ),
             None => "-".into(),
         };
@@ -798,6 +1168,17 @@ fn print_table(results: &BTreeMap<usize, (String, PathResult)>, o: &Options) -> 
          the least disturbed run kept.\nCPU s/GB: user + system CPU seconds of both native-vtep \
          daemons (encapsulating and decapsulating side) per GB received, TCP x1."
     );
+    let ul = udpv(get("underlay"));
+    if ul.is_finite() && kdu.is_finite() && kdu > 0.0 {
+        let _ = writeln!(
+            out,
+            "The generator on the bare underlay: {:.0} kpps, {:.2}x the kernel vxlan's {:.0} kpps \
+             (it is not the limit when this is 2x or more).",
+            ul / 1e3,
+            ul / kdu,
+            kdu / 1e3
+        );
+    }
     for (name, r) in results.values() {
         for n in &r.notes {
             let _ = writeln!(out, "{name}: {n}");
@@ -827,6 +1208,10 @@ fn run(o: &Options) -> Result<(), String> {
     );
     let mut t = Topology::new()?;
     let mut results: BTreeMap<usize, (String, PathResult)> = BTreeMap::new();
+    let mut profiles = String::new();
+    if o.profile && !common::missing(&["perf"]).is_empty() {
+        return Err("--profile needs perf (apt-get install linux-perf)".into());
+    }
 
     if o.wants("underlay") {
         eprintln!("underlay (veth)");
@@ -862,7 +1247,18 @@ fn run(o: &Options) -> Result<(), String> {
             }
         };
         let pids: Vec<u32> = daemons.iter().map(|d| t.lab.pid(d)).collect();
-        let measured = measure(mode, &t, "192.168.200.2", &pids, o);
+        let mut measured = measure(mode, &t, "192.168.200.2", &pids, o);
+        if o.profile && measured.is_ok() {
+            match profile(&t, mode, "192.168.200.2", &pids, o) {
+                Ok(table) => profiles.push_str(&table),
+                Err(e) => profiles.push_str(&format!("\nprofile {mode}: not taken: {e}\n")),
+            }
+        }
+        if let Ok(r) = &mut measured
+            && o.profile
+        {
+            r.notes.push("profiled (see below)".into());
+        }
         let integrity = if o.integrity && measured.is_ok() {
             Some(integrity(&mut t, "192.168.200.2", mode))
         } else {
@@ -882,7 +1278,7 @@ fn run(o: &Options) -> Result<(), String> {
     }
     drop(t);
     let table = print_table(&results, o);
-    println!("{table}");
+    println!("{table}{profiles}");
     Ok(())
 }
 
@@ -895,6 +1291,22 @@ fn chrono_like_now() -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let pktgen = match args.get(1).map(String::as_str) {
+        Some("--pktgen-send") => Some(pktgen_send(&args[2..])),
+        Some("--pktgen-recv") => Some(pktgen_recv(&args[2..])),
+        _ => None,
+    };
+    if let Some(result) = pktgen {
+        match result {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("pktgen: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let o = match options() {
         Ok(Some(o)) => o,
         Ok(None) => return,

@@ -270,4 +270,6 @@ fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
     total.udp_recv_errors += more.udp_recv_errors;
     total.udp_send_errors += more.udp_send_errors;
     total.control_requests += more.control_requests;
+    total.inner_csum_completed += more.inner_csum_completed;
+    total.inner_csum_bad += more.inner_csum_bad;
 }

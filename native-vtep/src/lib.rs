@@ -8,7 +8,8 @@
 //! - [`daemon`]: the device layer (setup, workers, output I/O, the TAP set) and its poll loop;
 //! - [`control`]: the Unix control socket (protocol, server, client, the daemon's handlers);
 //! - `offload`: virtio-net headers, TSO segmentation and TCP coalescing;
-//! - `sys`: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else.
+//! - `sys`: every `unsafe` call (ioctls, raw sockets, poll, signalfd), nowhere else;
+//!   [`bench_io`] lends the benchmark's packet generator its batched UDP I/O.
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -17,3 +18,9 @@ pub mod control;
 pub mod daemon;
 mod offload;
 mod sys;
+
+/// Batched UDP I/O and CPU pinning from `sys`, for the packet-rate generator of the benchmark
+/// (`benches/native.rs`).
+pub mod bench_io {
+    pub use crate::sys::{pin_to_cpu, recv_many, send_many, set_socket_buffers};
+}

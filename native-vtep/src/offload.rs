@@ -6,16 +6,22 @@
 //! frames whose transport checksum is only *partial* (`NEEDS_CSUM`: the pseudo-header sum sits
 //! at `csum_start + csum_offset`; the sum from `csum_start` to the end must be added) and TCP
 //! super-frames of up to 64 KiB (`gso_type` TCPV4/TCPV6, `gso_size` = MSS). A VTEP must send
-//! MTU-sized frames with correct checksums, so [`segment`] cuts a super-frame into segments,
-//! each with its own Ethernet/IP/TCP headers and full checksums, laid out at a fixed stride with
-//! room for the tunnel header in front of each: exactly the layout a UDP GSO send
-//! (`UDP_SEGMENT`, one `sendmsg` that the kernel splits every `stride` bytes) needs, because
-//! every datagram carries its own VXLAN and inner headers.
+//! MTU-sized frames with correct checksums, so [`segment`] cuts a super-frame into segments:
+//! it writes each segment's own Ethernet/IP/TCP headers, with full checksums, into slots at a
+//! fixed stride with room for the tunnel header in front of each, and leaves the payload where
+//! it is, in the super-frame. The send then gathers headers and payload (`sendmsg` with an
+//! iovec per part): the kernel's copy into its socket buffer is the only copy of the payload,
+//! and the one pass of ours over it is the checksum's. With the slots' stride the gathered
+//! bytes are exactly what a UDP GSO send (`UDP_SEGMENT`, one `sendmsg` that the kernel splits
+//! every `stride` bytes) needs, because every datagram carries its own VXLAN and inner headers.
 //!
-//! The other way, [`Coalescer`] appends consecutive in-order TCP segments of one flow (each
-//! checksum verified first: corrupted data is never laundered into a "checksum partial" frame)
-//! into one super-frame written with `gso_type` TCPV4, so the receiving stack sees one packet
-//! where there were up to 45.
+//! The other way, [`Coalescer`] gathers consecutive in-order TCP segments of one flow into one
+//! super-frame written with `gso_type` TCPV4 (the receiving stack sees one packet where there
+//! were up to 45), again without copying: it keeps the first segment's headers and the
+//! payloads' places in the receive buffer, and the TAP write gathers them. Checksums are the
+//! caller's business ([`check_inner`]): a segment joins only when its checksum was verified,
+//! here or by the kernel for the outer UDP datagram, so corrupted data is never laundered into
+//! a "checksum partial" frame.
 
 /// Length of `struct virtio_net_hdr` (without `num_buffers`): the TAP's default.
 pub const VNET_HDR_LEN: usize = 10;
@@ -194,18 +200,24 @@ pub enum SegmentError {
     TooLarge,
 }
 
-/// Segments laid out by [`segment`]: segment `i` is `out[i * stride..][..len(i)]`, its first
-/// `prefix` bytes left free for the tunnel header.
+/// Segments laid out by [`segment`]: slot `i` is `out[i * stride..][..len(i)]`, its first
+/// `prefix` bytes left free for the tunnel header, then the segment's `hlen` bytes of headers;
+/// its payload is `frame[data(i)]` of the super-frame, not copied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segments {
     pub count: usize,
     pub stride: usize,
     /// Length of the last slot (prefix included); every other slot is `stride` long.
     pub last_len: usize,
+    /// Length of each segment's headers (Ethernet, IP, TCP).
+    pub hlen: usize,
+    pub mss: usize,
+    /// Length of the super-frame.
+    pub frame_len: usize,
 }
 
 impl Segments {
-    /// Range of the inner frame of segment `i` (after the prefix).
+    /// Range of the inner frame of segment `i` (after the prefix), headers and payload.
     pub fn frame(&self, i: usize, prefix: usize) -> core::ops::Range<usize> {
         let start = i * self.stride;
         let len = if i + 1 == self.count {
@@ -215,12 +227,27 @@ impl Segments {
         };
         start + prefix..start + len
     }
+
+    /// Range of segment `i`'s payload in the super-frame.
+    pub fn data(&self, i: usize) -> core::ops::Range<usize> {
+        let start = self.hlen + i * self.mss;
+        start..(start + self.mss).min(self.frame_len)
+    }
+
+    /// Copies segment `i`'s payload from the super-frame into its slot, for the rare output
+    /// that needs the whole segment in one piece (a delivery to a local port, a raw send).
+    pub fn fill(&self, out: &mut [u8], frame: &[u8], i: usize, prefix: usize) {
+        let data = self.data(i);
+        let at = i * self.stride + prefix + self.hlen;
+        out[at..at + data.len()].copy_from_slice(&frame[data]);
+    }
 }
 
-/// Cuts a TCP super-frame (`hdr.gso_type` TCPV4 or TCPV6) into `hdr.gso_size`-byte segments,
-/// each a complete frame with fixed-up IP length, IPv4 id and checksum, TCP sequence number,
-/// flags (FIN/PSH only on the last, CWR only on the first) and a full TCP checksum. Segment `i`
-/// goes to `out[i * stride + prefix..]`.
+/// Cuts a TCP super-frame (`hdr.gso_type` TCPV4 or TCPV6) into `hdr.gso_size`-byte segments:
+/// writes each one's headers, with fixed-up IP length, IPv4 id and checksum, TCP sequence
+/// number, flags (FIN/PSH only on the last, CWR only on the first) and the full TCP checksum
+/// over its payload, to `out[i * stride + prefix..]`. The payloads stay in `frame` (see
+/// [`Segments::data`]); summing them for the checksums is the only pass over them.
 pub fn segment(
     frame: &[u8],
     hdr: &VnetHdr,
@@ -260,13 +287,16 @@ pub fn segment(
     } else {
         (ETH_LEN + 12..ETH_LEN + 16, ETH_LEN + 16..ETH_LEN + 20)
     };
-    let thl = hlen - layout.l4;
+    let l4 = layout.l4;
+    let thl = hlen - l4;
+    // The pseudo-header's addresses and protocol, and the TCP header without the fields that
+    // change per segment (sequence number, flags, checksum), are summed once.
+    let fixed = sum(&[0, PROTO_TCP], sum(&frame[src], sum(&frame[dst], 0)));
     for i in 0..count {
         let chunk = &data[i * mss..(i * mss + mss).min(data.len())];
         let base = i * stride + prefix;
-        let seg = &mut out[base..base + hlen + chunk.len()];
-        seg[..hlen].copy_from_slice(&frame[..hlen]);
-        seg[hlen..].copy_from_slice(chunk);
+        let seg = &mut out[base..base + hlen];
+        seg.copy_from_slice(&frame[..hlen]);
         let ip_payload = hlen - ETH_LEN - if layout.ipv6 { 40 } else { 0 } + chunk.len();
         if layout.ipv6 {
             seg[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&(ip_payload as u16).to_be_bytes());
@@ -274,9 +304,8 @@ pub fn segment(
             seg[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&(ip_payload as u16).to_be_bytes());
             let id = ip_id0.wrapping_add(i as u16);
             seg[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&id.to_be_bytes());
-            ipv4_header_checksum(&mut seg[ETH_LEN..layout.l4]);
+            ipv4_header_checksum(&mut seg[ETH_LEN..l4]);
         }
-        let l4 = layout.l4;
         let seq = seq0.wrapping_add((i * mss) as u32);
         seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
         let mut flags = flags0;
@@ -289,31 +318,181 @@ pub fn segment(
         seg[l4 + 13] = flags;
         seg[l4 + 16] = 0;
         seg[l4 + 17] = 0;
-        let acc = pseudo(
-            &seg[src.clone()],
-            &seg[dst.clone()],
-            PROTO_TCP,
-            thl + chunk.len(),
-        );
-        let c = !fold(sum(&seg[l4..], acc));
+        let len = (thl + chunk.len()) as u32;
+        let acc = sum(&len.to_be_bytes(), fixed);
+        let c = !fold(sum(chunk, sum(&seg[l4..], acc)));
         seg[l4 + 16..l4 + 18].copy_from_slice(&c.to_ne_bytes());
     }
     Ok(Segments {
         count,
         stride,
         last_len,
+        hlen,
+        mss,
+        frame_len: frame.len(),
     })
 }
 
-/// Whether the TCP checksum of an IPv4 frame (Ethernet + IPv4 without options + TCP) is right.
-fn tcp4_checksum_ok(frame: &[u8], l4: usize) -> bool {
-    let acc = pseudo(
-        &frame[ETH_LEN + 12..ETH_LEN + 16],
-        &frame[ETH_LEN + 16..ETH_LEN + 20],
-        PROTO_TCP,
-        frame.len() - l4,
+/// A decapsulated frame longer than `max` that is one TCP super-frame (Ethernet + IPv4 or
+/// IPv6 + TCP, its IP length covering the whole frame): what a kernel vxlan device with TSO
+/// sends over a veth underlay, where the tunnel packet is never segmented and a plain UDP
+/// socket receives it whole. Returns the virtio header to [`segment`] it with: MSS `mss`, or
+/// the most that fits `max`.
+pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Option<VnetHdr> {
+    if frame.len() <= max || frame.len() < ETH_LEN + 40 {
+        return None;
+    }
+    let (ipv6, l4, ip_len) = match be16(frame, 12) {
+        ETHERTYPE_IPV4 if frame[ETH_LEN] >> 4 == 4 && frame[ETH_LEN + 9] == PROTO_TCP => {
+            let ihl = usize::from(frame[ETH_LEN] & 0x0f) * 4;
+            (false, ETH_LEN + ihl, usize::from(be16(frame, ETH_LEN + 2)))
+        }
+        ETHERTYPE_IPV6 if frame[ETH_LEN + 6] == PROTO_TCP => (
+            true,
+            ETH_LEN + 40,
+            40 + usize::from(be16(frame, ETH_LEN + 4)),
+        ),
+        _ => return None,
+    };
+    let layout = tcp_layout(frame, l4)?;
+    let hlen = layout.payload;
+    if ETH_LEN + ip_len != frame.len() || hlen >= max {
+        return None;
+    }
+    let gso_size = mss.unwrap_or(max - hlen).min(max - hlen);
+    Some(VnetHdr {
+        flags: F_NEEDS_CSUM,
+        gso_type: if ipv6 { GSO_TCPV6 } else { GSO_TCPV4 },
+        hdr_len: hlen as u16,
+        gso_size: u16::try_from(gso_size).ok().filter(|m| *m > 0)?,
+        csum_start: l4 as u16,
+        csum_offset: 16,
+    })
+}
+
+/// The length of the tunnel header at the start of `datagram` (Geneve's options included).
+pub fn tunnel_header_len(encap: vtep_core::vtep::Encapsulation, datagram: &[u8]) -> Option<usize> {
+    let len = match encap {
+        vtep_core::vtep::Encapsulation::Geneve => 8 + usize::from(datagram.first()? & 0x3f) * 4,
+        other => other.header_len(),
+    };
+    (datagram.len() >= len).then_some(len)
+}
+
+// ---- the transport checksum of a received inner frame ----
+
+const PROTO_UDP: u8 = 17;
+
+/// Where the transport header of a TCP or UDP frame is, and what its checksum covers.
+#[derive(Clone, Copy, Debug)]
+struct Transport {
+    proto: u8,
+    /// Offset of the TCP/UDP header.
+    l4: usize,
+    /// End of the IP payload (Ethernet padding after it is not summed).
+    end: usize,
+    /// Offsets of the source and destination addresses (4 or 16 bytes each).
+    src: usize,
+    addr_len: usize,
+}
+
+impl Transport {
+    /// The offset of the checksum field in the transport header.
+    fn csum_at(&self) -> usize {
+        self.l4 + if self.proto == PROTO_TCP { 16 } else { 6 }
+    }
+}
+
+/// TCP or UDP over IPv4 (not a fragment) or IPv6 (no extension headers), in an untagged
+/// Ethernet frame whose lengths hold together; anything else is `None`.
+fn transport(frame: &[u8]) -> Option<Transport> {
+    let (l4, end, proto, src, addr_len) = match be16(frame.get(..ETH_LEN)?, 12) {
+        ETHERTYPE_IPV4 => {
+            let ip = frame.get(ETH_LEN..ETH_LEN + 20)?;
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            if ip[0] >> 4 != 4 || ihl < 20 || be16(ip, 6) & 0x3fff != 0 {
+                return None;
+            }
+            let total = usize::from(be16(ip, 2));
+            (ETH_LEN + ihl, ETH_LEN + total, ip[9], ETH_LEN + 12, 4)
+        }
+        ETHERTYPE_IPV6 => {
+            let ip = frame.get(ETH_LEN..ETH_LEN + 40)?;
+            let plen = usize::from(be16(ip, 4));
+            (ETH_LEN + 40, ETH_LEN + 40 + plen, ip[6], ETH_LEN + 8, 16)
+        }
+        _ => return None,
+    };
+    let min = match proto {
+        PROTO_TCP => 20,
+        PROTO_UDP => 8,
+        _ => return None,
+    };
+    if end > frame.len() || l4 + min > end {
+        return None;
+    }
+    Some(Transport {
+        proto,
+        l4,
+        end,
+        src,
+        addr_len,
+    })
+}
+
+/// What [`check_inner`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InnerCsum {
+    /// Not TCP or UDP we can check (ARP, ICMP, a fragment, IPv6 extension headers, a VLAN
+    /// tag, a length that does not hold), or UDP sent without a checksum: left to the stack.
+    Unchecked,
+    /// The checksum is right.
+    Valid,
+    /// The checksum field held the pseudo-header sum, as a sender on the same host leaves it
+    /// for checksum offload: completed in place.
+    Completed,
+    /// Simply wrong.
+    Bad,
+}
+
+/// Checks the TCP or UDP checksum of a decapsulated frame, and completes it in place when it
+/// is *partial*: a sender that leaves its checksum to offload (a kernel vxlan device on a veth
+/// underlay: nothing on the way fills it in) puts the pseudo-header sum in the field. A partial
+/// checksum never survives a real wire, so a failed checksum whose field equals the
+/// pseudo-header sum is one; any other failure is a wrong checksum. One pass over the frame.
+pub fn check_inner(frame: &mut [u8]) -> InnerCsum {
+    let Some(t) = transport(frame) else {
+        return InnerCsum::Unchecked;
+    };
+    let at = t.csum_at();
+    let field = u16::from_ne_bytes([frame[at], frame[at + 1]]);
+    if t.proto == PROTO_UDP && field == 0 {
+        return InnerCsum::Unchecked;
+    }
+    let addrs = &frame[t.src..t.src + 2 * t.addr_len];
+    let pseudo = pseudo(
+        &addrs[..t.addr_len],
+        &addrs[t.addr_len..],
+        t.proto,
+        t.end - t.l4,
     );
-    fold(sum(&frame[l4..], acc)) == 0xffff
+    let data = sum(&frame[t.l4..t.end], 0);
+    if fold(data + pseudo) == 0xffff {
+        return InnerCsum::Valid;
+    }
+    let partial = fold(pseudo);
+    // One's complement has two zeros; a sender may store either.
+    let same = |a: u16, b: u16| a == b || (a | b == 0xffff && a & b == 0);
+    if !same(field, partial) {
+        return InnerCsum::Bad;
+    }
+    // `data` already holds the pseudo-header sum (in the field): its complement is the sum.
+    let mut c = !fold(data);
+    if c == 0 && t.proto == PROTO_UDP {
+        c = 0xffff;
+    }
+    frame[at..at + 2].copy_from_slice(&c.to_ne_bytes());
+    InnerCsum::Completed
 }
 
 /// A TCP/IPv4 segment that may join a super-frame: the fields that must match, and where
@@ -360,20 +539,33 @@ fn candidate(frame: &[u8]) -> Option<Candidate> {
     })
 }
 
+/// Whether [`Coalescer::offer`] would take the frame (a TCP/IPv4 segment with data).
+pub fn coalescable(frame: &[u8]) -> bool {
+    candidate(frame).is_some()
+}
+
 /// Largest super-frame (the IPv4 total length is 16 bits).
 const MAX_SUPER: usize = ETH_LEN + 65_535;
 /// The kernel refuses more segments than this in one GSO packet.
-const MAX_SEGMENTS: usize = 64;
+pub const MAX_SEGMENTS: usize = 64;
+/// Longest headers a candidate has: Ethernet, IPv4 without options, TCP with 40 bytes of
+/// options.
+const MAX_HEAD: usize = ETH_LEN + 20 + 60;
 
-/// Coalesces consecutive TCP/IPv4 segments of one flow into one super-frame.
+/// Gathers consecutive TCP/IPv4 segments of one flow into one super-frame, by reference: the
+/// payloads stay in the caller's receive buffer (ranges of it), and [`Coalescer::take`] gives
+/// the virtio header and headers to write in front of them. The caller writes the pending
+/// frame before it reuses that buffer.
 #[derive(Debug)]
 pub struct Coalescer {
-    /// `VNET_HDR_LEN` bytes of room, then the super-frame.
-    buf: Vec<u8>,
+    /// The virtio header, then the first segment's headers.
+    head: [u8; VNET_HDR_LEN + MAX_HEAD],
+    /// Payload ranges in the caller's buffer; the first is the first segment's.
+    parts: Vec<core::ops::Range<usize>>,
+    /// Payload bytes gathered.
     len: usize,
     /// Which TAP the frame goes to (the caller's index).
     pub target: usize,
-    segments: usize,
     mss: usize,
     next_seq: u32,
     hlen: usize,
@@ -395,10 +587,10 @@ pub enum Offer {
 impl Default for Coalescer {
     fn default() -> Self {
         Coalescer {
-            buf: vec![0; VNET_HDR_LEN + MAX_SUPER],
+            head: [0; VNET_HDR_LEN + MAX_HEAD],
+            parts: Vec::with_capacity(MAX_SEGMENTS),
             len: 0,
             target: 0,
-            segments: 0,
             mss: 0,
             next_seq: 0,
             hlen: 0,
@@ -409,32 +601,30 @@ impl Default for Coalescer {
 
 impl Coalescer {
     pub fn is_empty(&self) -> bool {
-        self.segments == 0
+        self.parts.is_empty()
     }
 
-    /// Offers the frame `frame` bound for TAP `target`.
-    pub fn offer(&mut self, target: usize, frame: &[u8]) -> Offer {
+    /// Offers `buf[frame]`, bound for TAP `target`, whose TCP checksum is known to be right.
+    pub fn offer(&mut self, target: usize, buf: &[u8], frame: core::ops::Range<usize>) -> Offer {
+        let base = frame.start;
+        let frame = &buf[frame];
         let Some(c) = candidate(frame) else {
             return Offer::FlushAndWrite;
         };
-        if !tcp4_checksum_ok(frame, c.l4) {
-            // Let the receiving stack see (and count) the bad checksum.
-            return Offer::FlushAndWrite;
-        }
         let data = frame.len() - c.payload;
-        if self.segments == 0 {
-            let start = VNET_HDR_LEN;
-            self.buf[start..start + frame.len()].copy_from_slice(frame);
-            self.len = frame.len();
+        let payload = base + c.payload..base + frame.len();
+        if self.parts.is_empty() {
+            self.head[VNET_HDR_LEN..VNET_HDR_LEN + c.payload].copy_from_slice(&frame[..c.payload]);
+            self.parts.push(payload);
+            self.len = data;
             self.target = target;
-            self.segments = 1;
             self.mss = data;
             self.next_seq = c.seq.wrapping_add(data as u32);
             self.hlen = c.payload;
             self.closed = c.flags & TCP_PSH != 0;
             return Offer::Taken;
         }
-        let head = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + self.hlen];
+        let head = &self.head[VNET_HDR_LEN..VNET_HDR_LEN + self.hlen];
         let same_flow = target == self.target
             && c.payload == self.hlen
             // Ethernet header, IP version/TOS, TTL/protocol, addresses.
@@ -452,33 +642,32 @@ impl Coalescer {
         if self.closed
             || c.seq != self.next_seq
             || data > self.mss
-            || self.segments >= MAX_SEGMENTS
-            || self.len + data > MAX_SUPER
+            || self.parts.len() >= MAX_SEGMENTS
+            || ETH_LEN + self.hlen + self.len + data > MAX_SUPER
         {
             return Offer::FlushAndRetry;
         }
-        let start = VNET_HDR_LEN + self.len;
-        self.buf[start..start + data].copy_from_slice(&frame[c.payload..]);
+        self.parts.push(payload);
         self.len += data;
-        self.segments += 1;
         self.next_seq = self.next_seq.wrapping_add(data as u32);
         if data < self.mss || c.flags & TCP_PSH != 0 {
             // Carry PSH over to the super-frame; a short segment ends the group.
             let l4 = VNET_HDR_LEN + ETH_LEN + 20;
-            self.buf[l4 + 13] |= c.flags & TCP_PSH;
+            self.head[l4 + 13] |= c.flags & TCP_PSH;
             self.closed = true;
         }
         Offer::Taken
     }
 
-    /// The pending super-frame, virtio header first, ready to write to the TAP; empties the
-    /// coalescer. A single segment goes out as it came (its checksum was verified).
-    pub fn take(&mut self) -> Option<&[u8]> {
-        if self.segments == 0 {
+    /// The pending super-frame: the virtio header and headers to write, and the ranges of the
+    /// caller's buffer to write after them. A single segment goes out as it came, marked as
+    /// checked. Call [`Coalescer::clear`] once written.
+    pub fn take(&mut self) -> Option<(&[u8], &[core::ops::Range<usize>])> {
+        if self.parts.is_empty() {
             return None;
         }
-        let segments = std::mem::take(&mut self.segments);
-        let total = VNET_HDR_LEN + self.len;
+        let segments = self.parts.len();
+        let total = self.hlen + self.len;
         let hdr = if segments == 1 {
             VnetHdr {
                 flags: F_DATA_VALID,
@@ -487,18 +676,18 @@ impl Coalescer {
         } else {
             let ip = VNET_HDR_LEN + ETH_LEN;
             let l4 = ip + 20;
-            let ip_len = (self.len - ETH_LEN) as u16;
-            self.buf[ip + 2..ip + 4].copy_from_slice(&ip_len.to_be_bytes());
-            ipv4_header_checksum(&mut self.buf[ip..l4]);
+            let ip_len = (total - ETH_LEN) as u16;
+            self.head[ip + 2..ip + 4].copy_from_slice(&ip_len.to_be_bytes());
+            ipv4_header_checksum(&mut self.head[ip..l4]);
             // CHECKSUM_PARTIAL: the field holds the (uncomplemented) pseudo-header sum.
             let acc = pseudo(
-                &self.buf[ip + 12..ip + 16],
-                &self.buf[ip + 16..ip + 20],
+                &self.head[ip + 12..ip + 16],
+                &self.head[ip + 16..ip + 20],
                 PROTO_TCP,
-                self.len - ETH_LEN - 20,
+                total - ETH_LEN - 20,
             );
             let partial = fold(acc);
-            self.buf[l4 + 16..l4 + 18].copy_from_slice(&partial.to_ne_bytes());
+            self.head[l4 + 16..l4 + 18].copy_from_slice(&partial.to_ne_bytes());
             VnetHdr {
                 flags: F_NEEDS_CSUM,
                 gso_type: GSO_TCPV4,
@@ -508,8 +697,14 @@ impl Coalescer {
                 csum_offset: 16,
             }
         };
-        self.buf[..VNET_HDR_LEN].copy_from_slice(&hdr.emit());
-        Some(&self.buf[..total])
+        self.head[..VNET_HDR_LEN].copy_from_slice(&hdr.emit());
+        Some((&self.head[..VNET_HDR_LEN + self.hlen], &self.parts))
+    }
+
+    /// Empties the coalescer once the frame [`Coalescer::take`] gave is written.
+    pub fn clear(&mut self) {
+        self.parts.clear();
+        self.len = 0;
     }
 }
 
@@ -553,6 +748,17 @@ mod tests {
         let c = !fold(sum(&f[l4..], acc));
         f[l4 + 16..l4 + 18].copy_from_slice(&c.to_ne_bytes());
         f
+    }
+
+    /// Whether the TCP checksum of an IPv4 frame is right.
+    fn tcp4_checksum_ok(frame: &[u8], l4: usize) -> bool {
+        assert_eq!(l4, ETH_LEN + 20);
+        check_inner(&mut frame.to_vec()) == InnerCsum::Valid
+    }
+
+    /// Offers `frame` alone in a buffer of its own (the coalescer keeps ranges of it).
+    fn offer(co: &mut Coalescer, target: usize, frame: &[u8]) -> Offer {
+        co.offer(target, frame, 0..frame.len())
     }
 
     /// A reference checksum: big-endian 16-bit words, the textbook way.
@@ -612,8 +818,12 @@ mod tests {
         let segs = segment(&sup, &hdr, &mut out, 8).unwrap();
         assert_eq!(segs.count, 8);
         assert_eq!(segs.stride, 8 + 66 + 1400);
+        // The payloads stay in the super-frame; put them in their slots to look at whole
+        // segments.
+        for i in 0..segs.count {
+            segs.fill(&mut out, &sup, i, 8);
+        }
         let mut co = Coalescer::default();
-        let mut got = Vec::new();
         for i in 0..segs.count {
             let frame = &out[segs.frame(i, 8)];
             let data = &payload[i * 1400..((i + 1) * 1400).min(payload.len())];
@@ -631,16 +841,24 @@ mod tests {
             assert_eq!(frame[22..24], expect[22..24], "segment {i}");
             assert_eq!(frame[26..], expect[26..], "segment {i}");
             assert!(tcp4_checksum_ok(frame, 34));
-            assert_eq!(co.offer(0, frame), Offer::Taken, "segment {i}");
+            assert_eq!(
+                co.offer(0, &out, segs.frame(i, 8)),
+                Offer::Taken,
+                "segment {i}"
+            );
         }
-        let sup2 = co.take().unwrap().to_vec();
+        let (head, parts) = co.take().unwrap();
+        let mut sup2 = head.to_vec();
+        for part in parts {
+            sup2.extend_from_slice(&out[part.clone()]);
+        }
+        co.clear();
         let h = VnetHdr::parse(&sup2).unwrap();
         assert_eq!(
             (h.gso_type, h.gso_size, h.csum_start, h.flags),
             (GSO_TCPV4, 1400, 34, 1)
         );
-        got.extend_from_slice(&sup2[VNET_HDR_LEN + 66..]);
-        assert_eq!(got, payload);
+        assert_eq!(sup2[VNET_HDR_LEN + 66..], payload[..]);
         // Completing its partial checksum gives the super-frame's real checksum.
         let mut frame = sup2[VNET_HDR_LEN..].to_vec();
         assert!(finish_checksum(&mut frame, 34, 16));
@@ -652,31 +870,32 @@ mod tests {
     fn coalescing_refuses_what_it_must() {
         let a = tcp4(1, TCP_ACK, &[1; 100]);
         let mut co = Coalescer::default();
-        assert_eq!(co.offer(0, &a), Offer::Taken);
-        // Out of order, other TAP, SYN, bad checksum.
+        assert_eq!(offer(&mut co, 0, &a), Offer::Taken);
+        // Out of order, other TAP, SYN.
         assert_eq!(
-            co.offer(0, &tcp4(500, TCP_ACK, &[1; 100])),
+            offer(&mut co, 0, &tcp4(500, TCP_ACK, &[1; 100])),
             Offer::FlushAndRetry
         );
         assert_eq!(
-            co.offer(1, &tcp4(101, TCP_ACK, &[1; 100])),
+            offer(&mut co, 1, &tcp4(101, TCP_ACK, &[1; 100])),
             Offer::FlushAndRetry
         );
         assert_eq!(
-            co.offer(0, &tcp4(101, 0x02, &[1; 100])),
+            offer(&mut co, 0, &tcp4(101, 0x02, &[1; 100])),
             Offer::FlushAndWrite
         );
-        let mut bad = tcp4(101, TCP_ACK, &[1; 100]);
-        *bad.last_mut().unwrap() ^= 1;
-        assert_eq!(co.offer(0, &bad), Offer::FlushAndWrite);
         // In order: taken; a short one closes the group.
-        assert_eq!(co.offer(0, &tcp4(101, TCP_ACK, &[2; 50])), Offer::Taken);
         assert_eq!(
-            co.offer(0, &tcp4(151, TCP_ACK, &[3; 50])),
+            offer(&mut co, 0, &tcp4(101, TCP_ACK, &[2; 50])),
+            Offer::Taken
+        );
+        assert_eq!(
+            offer(&mut co, 0, &tcp4(151, TCP_ACK, &[3; 50])),
             Offer::FlushAndRetry
         );
-        let out = co.take().unwrap();
-        assert_eq!(out.len(), VNET_HDR_LEN + 66 + 150);
+        let (head, parts) = co.take().unwrap();
+        let data: usize = parts.iter().map(|p| p.len()).sum();
+        assert_eq!(head.len() + data, VNET_HDR_LEN + 66 + 150);
     }
 
     /// Eth + IPv6 + TCP (with a 12-byte timestamp option) carrying `payload`. The TCP checksum
@@ -750,6 +969,10 @@ mod tests {
         assert_eq!(segs.last_len, prefix + hlen + (5000 - 3 * mss));
         let mut stream = Vec::new();
         for i in 0..segs.count {
+            // Only the headers are in the slot: the payload stays in the super-frame.
+            let data = &sup[segs.data(i)];
+            assert_eq!(data, &payload[i * mss..((i + 1) * mss).min(payload.len())]);
+            segs.fill(&mut out, &sup, i, prefix);
             let frame = &out[segs.frame(i, prefix)];
             let data = &payload[i * mss..((i + 1) * mss).min(payload.len())];
             assert_eq!(frame.len(), hlen + data.len(), "segment {i}: length");
@@ -801,5 +1024,171 @@ mod tests {
             segment(&sup, &hdr, &mut small, prefix),
             Err(SegmentError::TooLarge)
         );
+    }
+
+    /// Eth + IPv4 or IPv6 + UDP carrying `payload`, with a full checksum (the textbook way).
+    fn udp(ipv6: bool, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; ETH_LEN];
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        let udp_len = 8 + payload.len();
+        let (src, dst): (Vec<u8>, Vec<u8>) = if ipv6 {
+            f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+            let mut ip = vec![0x60, 0, 0, 0];
+            ip.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            ip.extend_from_slice(&[PROTO_UDP, 64]);
+            let (s, d) = ([0xfd; 16], [0xfe; 16]);
+            ip.extend_from_slice(&s);
+            ip.extend_from_slice(&d);
+            f.extend_from_slice(&ip);
+            (s.to_vec(), d.to_vec())
+        } else {
+            f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+            ip.extend_from_slice(&[0, 1, 0x40, 0, 64, PROTO_UDP, 0, 0]);
+            ip.extend_from_slice(&[10, 1, 2, 3, 10, 4, 5, 6]);
+            ipv4_header_checksum(&mut ip);
+            f.extend_from_slice(&ip);
+            (vec![10, 1, 2, 3], vec![10, 4, 5, 6])
+        };
+        let l4 = f.len();
+        f.extend_from_slice(&[0x13, 0x88, 0x30, 0x39]);
+        f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        let mut covered = src;
+        covered.extend_from_slice(&dst);
+        covered.extend_from_slice(&[0, PROTO_UDP]);
+        covered.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        covered.extend_from_slice(&f[l4..]);
+        let mut c = reference(&covered);
+        if c == 0 {
+            c = 0xffff;
+        }
+        f[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    /// The frame as a sender using checksum offload leaves it: the checksum field holds the
+    /// pseudo-header sum (the kernel's `~csum_tcpudp_magic(...)`), computed the textbook way.
+    fn partial(frame: &[u8]) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        let v6 = be16(&f, 12) == ETHERTYPE_IPV6;
+        let (l4, proto) = if v6 {
+            (ETH_LEN + 40, f[ETH_LEN + 6])
+        } else {
+            (ETH_LEN + 20, f[ETH_LEN + 9])
+        };
+        let addrs = if v6 {
+            f[ETH_LEN + 8..ETH_LEN + 40].to_vec()
+        } else {
+            f[ETH_LEN + 12..ETH_LEN + 20].to_vec()
+        };
+        let mut ph = addrs;
+        ph.extend_from_slice(&((f.len() - l4) as u32).to_be_bytes());
+        ph.extend_from_slice(&[0, 0, 0, proto]);
+        let at = l4 + if proto == PROTO_TCP { 16 } else { 6 };
+        f[at..at + 2].copy_from_slice(&(!reference(&ph)).to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn partial_checksums_are_completed_and_wrong_ones_are_not() {
+        let payload: Vec<u8> = (0..333u32).map(|i| (i * 7) as u8).collect();
+        let frames = [
+            ("TCP/IPv4", tcp4(77, TCP_ACK | TCP_PSH, &payload)),
+            ("TCP/IPv6", tcp6(77, TCP_ACK, &payload)),
+            ("UDP/IPv4", udp(false, &payload)),
+            ("UDP/IPv6", udp(true, &payload)),
+        ];
+        for (what, good) in frames {
+            let mut f = good.clone();
+            assert_eq!(check_inner(&mut f), InnerCsum::Valid, "{what}: correct");
+            assert_eq!(f, good, "{what}: a correct frame is left alone");
+
+            let mut f = partial(&good);
+            assert_ne!(f, good);
+            assert_eq!(check_inner(&mut f), InnerCsum::Completed, "{what}: partial");
+            assert_eq!(f, good, "{what}: completed to the sender's real checksum");
+            assert_eq!(check_inner(&mut f), InnerCsum::Valid, "{what}: then valid");
+
+            // Simply wrong: a flipped payload bit, a wrong field, a partial sum of another
+            // length, and a partial checksum over corrupted data.
+            let mut flipped = good.clone();
+            *flipped.last_mut().unwrap() ^= 0x10;
+            let l4 = if what.ends_with("IPv6") {
+                ETH_LEN + 40
+            } else {
+                ETH_LEN + 20
+            };
+            let at = l4 + if what.starts_with("TCP") { 16 } else { 6 };
+            let mut field = good.clone();
+            field[at] ^= 0x01;
+            let mut other_len = partial(&good);
+            other_len[at + 1] = other_len[at + 1].wrapping_add(1);
+            let mut corrupted = partial(&good);
+            *corrupted.last_mut().unwrap() ^= 0x10;
+            for (how, bad) in [
+                ("flipped payload", flipped),
+                ("wrong field", field),
+                ("not the pseudo-header sum", other_len),
+                ("partial over corrupted data", corrupted),
+            ] {
+                let mut f = bad.clone();
+                let got = check_inner(&mut f);
+                // A corrupted partial frame cannot be told from a sound one: completing it is
+                // what the sender's NIC would have done, so only the first three are wrong.
+                if how == "partial over corrupted data" {
+                    assert_eq!(got, InnerCsum::Completed, "{what}: {how}");
+                } else {
+                    assert_eq!(got, InnerCsum::Bad, "{what}: {how}");
+                    assert_eq!(f, bad, "{what}: {how}: left alone");
+                }
+            }
+        }
+        // Not checked: UDP without a checksum, ICMP, a fragment, a truncated frame.
+        let mut none = udp(false, &payload);
+        none[ETH_LEN + 26..ETH_LEN + 28].copy_from_slice(&[0, 0]);
+        let mut icmp = udp(false, &payload);
+        icmp[ETH_LEN + 9] = 1;
+        let mut fragment = tcp4(1, TCP_ACK, &payload);
+        fragment[ETH_LEN + 6] = 0x20;
+        let short = tcp4(1, TCP_ACK, &payload)[..60].to_vec();
+        for mut f in [none, icmp, fragment, short] {
+            assert_eq!(check_inner(&mut f), InnerCsum::Unchecked);
+        }
+    }
+
+    #[test]
+    fn a_tunnel_super_frame_is_recognised_and_cut() {
+        let payload: Vec<u8> = (0..20_000u32).map(|i| (i % 241) as u8).collect();
+        for v6 in [false, true] {
+            let sup = if v6 {
+                tcp6(9, TCP_ACK | TCP_PSH, &payload)
+            } else {
+                tcp4(9, TCP_ACK | TCP_PSH, &payload)
+            };
+            let hdr = tunnel_super_frame(&sup, 1464, None).expect("a super-frame");
+            let hlen = usize::from(hdr.hdr_len);
+            assert_eq!(usize::from(hdr.gso_size), 1464 - hlen, "the most that fits");
+            let mut out = vec![0u8; 64 * 1024];
+            let segs = segment(&sup, &hdr, &mut out, 8).unwrap();
+            let mut stream = Vec::new();
+            for i in 0..segs.count {
+                segs.fill(&mut out, &sup, i, 8);
+                let frame = &out[segs.frame(i, 8)];
+                assert!(frame.len() <= 1464);
+                assert_eq!(check_inner(&mut frame.to_vec()), InnerCsum::Valid);
+                stream.extend_from_slice(&frame[hlen..]);
+            }
+            assert_eq!(stream, payload);
+            // With the sender's MSS, and not for what fits or does not hold together.
+            let hdr = tunnel_super_frame(&sup, 1464, Some(1000)).unwrap();
+            assert_eq!(hdr.gso_size, 1000);
+            assert_eq!(tunnel_super_frame(&sup[..1400], 1464, None), None);
+            assert_eq!(tunnel_super_frame(&sup[..sup.len() - 1], 1464, None), None);
+            assert_eq!(tunnel_super_frame(&udp(v6, &payload), 1464, None), None);
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -51,13 +51,8 @@ fn ifreq(name: &str) -> io::Result<libc::ifreq> {
 
 /// The name the kernel wrote back into an `ifreq`.
 fn ifreq_name(req: &libc::ifreq) -> String {
-    let bytes: Vec<u8> = req
-        .ifr_name
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    let bytes = req.ifr_name.iter().take_while(|c| **c != 0);
+    String::from_utf8_lossy(&bytes.map(|c| *c as u8).collect::<Vec<u8>>()).into_owned()
 }
 
 /// Opens `tun_path` (normally `/dev/net/tun`) and attaches to the TAP device `name`, creating
@@ -231,52 +226,77 @@ impl RawIpSender {
             Ok(sent as usize)
         }
     }
+
+    /// Sends several whole IP packets with one `sendmmsg(2)` (see [`send_many`]).
+    pub fn send_many(&self, packets: &[(&[u8], IpAddr)]) -> io::Result<usize> {
+        if packets.iter().any(|(_, dst)| dst.is_ipv6() != self.ipv6) {
+            return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
+        }
+        send_many(&self.fd, packets.len(), |i| {
+            (packets[i].0, Some(SocketAddr::new(packets[i].1, 0)))
+        })
+    }
 }
 
-impl RawIpSender {
-    /// Sends several whole IP packets with one `sendmmsg(2)`; returns how many left (the
-    /// kernel may stop early, e.g. when the socket buffer is full: the caller counts the rest
-    /// as send errors, as a failed `sendto` would be).
-    pub fn send_many(&self, packets: &[(&[u8], IpAddr)]) -> io::Result<usize> {
-        const MAX: usize = 128;
-        let n = packets.len().min(MAX);
-        // SAFETY: plain C structs; all-zero is a valid value (null pointers, zero lengths).
-        let mut addrs: [libc::sockaddr_storage; MAX] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
-        // SAFETY: as above.
-        let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
-        for (i, (packet, dst)) in packets[..n].iter().enumerate() {
-            if dst.is_ipv6() != self.ipv6 {
-                return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
-            }
-            let (addr, len) = sockaddr(SocketAddr::new(*dst, 0));
+/// Sends `count` datagrams (at most 64) with one non-blocking `sendmmsg(2)`: datagram `i` is
+/// `packet(i)`, to its address (or on a connected socket, `None`). Returns how many left (the
+/// kernel may stop early, e.g. when the socket buffer is full: the caller counts the rest as
+/// send errors, as a failed `sendto` would be).
+pub fn send_many<'a>(
+    socket: &impl AsRawFd,
+    count: usize,
+    packet: impl Fn(usize) -> (&'a [u8], Option<SocketAddr>),
+) -> io::Result<usize> {
+    const MAX: usize = 64;
+    let n = count.min(MAX);
+    // SAFETY: plain C structs; all-zero is a valid value (null pointers, zero lengths).
+    let mut addrs: [libc::sockaddr_storage; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
+    for i in 0..n {
+        let (bytes, dst) = packet(i);
+        iovs[i] = libc::iovec {
+            iov_base: bytes.as_ptr() as *mut libc::c_void,
+            iov_len: bytes.len(),
+        };
+        if let Some(dst) = dst {
+            let (addr, len) = sockaddr(dst);
             addrs[i] = addr;
-            iovs[i] = libc::iovec {
-                iov_base: packet.as_ptr() as *mut libc::c_void,
-                iov_len: packet.len(),
-            };
             msgs[i].msg_hdr.msg_name = (&raw mut addrs[i]).cast();
             msgs[i].msg_hdr.msg_namelen = len;
-            msgs[i].msg_hdr.msg_iov = &raw mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        // SAFETY: `msgs[..n]` point into `addrs` and `iovs`, which outlive the call, and into
-        // the caller's packets, which the kernel only reads.
-        let sent = unsafe {
-            libc::sendmmsg(
-                self.fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if sent < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(sent as usize)
-        }
+        msgs[i].msg_hdr.msg_iov = &raw mut iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    // SAFETY: `msgs[..n]` point into `addrs` and `iovs`, which outlive the call, and into the
+    // caller's packets (borrowed for 'a), which the kernel only reads.
+    let sent = unsafe {
+        libc::sendmmsg(
+            socket.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
+/// Pins the calling thread to CPU `cpu` (`sched_setaffinity`).
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: `cpu_set_t` is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
+    // SAFETY: sets one bit of `set` (indexing its array, bounds-checked: a CPU beyond
+    // CPU_SETSIZE panics, it writes nothing out of bounds).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed; pid 0 is the calling thread.
+    cvt(unsafe { libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set) })?;
+    Ok(())
 }
 
 /// IP protocol 47, GRE, which carries NVGRE.
@@ -399,8 +419,13 @@ pub fn udp_segment_supported(socket: &impl AsRawFd) -> bool {
 struct CmsgBuf([u8; 32]);
 
 /// `recvmsg(2)` with room for the `UDP_GRO` control message: returns the length, the source,
-/// and the segment size (the whole length when the kernel did not coalesce).
-pub fn recv_gro(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
+/// and the segment size when the read is a run of datagrams the kernel coalesced (GRO) or a
+/// sender's GSO run. Such a run always had UDP checksums, verified by the kernel (or made on
+/// this host): UDP GRO refuses datagrams without one, and GSO requires them.
+pub fn recv_gro(
+    socket: &impl AsRawFd,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr, Option<usize>)> {
     // SAFETY: plain C structs; all-zero is a valid value.
     let mut addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
     let mut iov = libc::iovec {
@@ -426,7 +451,7 @@ pub fn recv_gro(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Soc
     if msg.msg_flags & libc::MSG_TRUNC != 0 {
         n = n.max(buf.len() + 1);
     }
-    let mut segment = n;
+    let mut segment = None;
     // SAFETY: `msg` was filled by recvmsg; the CMSG_* walk stays within `msg_controllen`.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
@@ -434,7 +459,7 @@ pub fn recv_gro(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Soc
             if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
                 let v = libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned();
                 if v > 0 {
-                    segment = v as usize;
+                    segment = Some(v as usize);
                 }
             }
             c = libc::CMSG_NXTHDR(&msg, c);
@@ -444,26 +469,24 @@ pub fn recv_gro(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Soc
     Ok((n, from, segment))
 }
 
-/// `sendmsg(2)` of `payload` to `dst`; with `segment` set, as one UDP GSO send (`UDP_SEGMENT`):
-/// the kernel cuts it into datagrams of `segment` bytes (the last may be shorter).
+/// `sendmsg(2)` of the concatenated `parts` to `dst`; with `segment` set, as one UDP GSO send
+/// (`UDP_SEGMENT`): the kernel cuts it into datagrams of `segment` bytes (the last may be
+/// shorter).
 pub fn send_gso(
     socket: &impl AsRawFd,
-    payload: &[u8],
+    parts: &[IoSlice<'_>],
     dst: SocketAddr,
     segment: Option<u16>,
 ) -> io::Result<usize> {
     let (mut addr, len) = sockaddr(dst);
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
     let mut control = CmsgBuf([0; 32]);
     // SAFETY: plain C struct; all-zero is valid.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     msg.msg_name = (&raw mut addr).cast();
     msg.msg_namelen = len;
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (its documented guarantee).
+    msg.msg_iov = parts.as_ptr().cast::<libc::iovec>().cast_mut();
+    msg.msg_iovlen = parts.len();
     if let Some(size) = segment {
         msg.msg_control = control.0.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE is a pure size computation.
@@ -479,8 +502,8 @@ pub fn send_gso(
             libc::CMSG_DATA(c).cast::<u16>().write_unaligned(size);
         }
     }
-    // SAFETY: `msg` points at `addr`, `iov` (into `payload`, only read) and `control`, all
-    // alive across the call.
+    // SAFETY: `msg` points at `addr`, `parts` (iovecs into the caller's buffers, only read)
+    // and `control`, all alive across the call.
     let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
     if n < 0 {
         Err(io::Error::last_os_error())
@@ -586,32 +609,7 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
-/// One entry of a [`poll`] set.
-pub type PollFd = libc::pollfd;
-
-/// Interest in readability of `fd`.
-pub fn poll_in(fd: RawFd) -> PollFd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-/// Interest in writability of `fd`.
-pub fn poll_out(fd: RawFd) -> PollFd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    }
-}
-
-/// Whether `poll` reported anything for this entry (ready, or in error: the next read or write
-/// then says which).
-pub fn is_ready(p: &PollFd) -> bool {
-    p.revents != 0
-}
+pub use pollfd::{PollFd, is_ready, poll_in, poll_out};
 
 /// poll(2): waits until a descriptor is ready or `timeout_ms` passes (-1: forever). An
 /// interrupted wait (`EINTR`) returns `Ok(0)`.
@@ -792,3 +790,4 @@ pub fn euid() -> u32 {
 }
 
 pub mod errno;
+mod pollfd;

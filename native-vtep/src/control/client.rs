@@ -245,6 +245,10 @@ pub fn render_stats(s: &StatsReport) -> String {
         s.events_lost,
         d.control_requests
     ));
+    out.push_str(&format!(
+        "inner checksums completed {}, bad (dropped) {}\n",
+        d.inner_csum_completed, d.inner_csum_bad
+    ));
     out
 }
 
@@ -380,7 +384,8 @@ mod tests {
              \n\
              unattributed drops unknown_vni 4\n\
              device: tap rx 0 (errors 0), tap write errors 0, udp rx 0 (errors 0), udp send \
-             errors 0, events lost 0, control requests 0\n"
+             errors 0, events lost 0, control requests 0\n\
+             inner checksums completed 0, bad (dropped) 0\n"
         );
     }
 }

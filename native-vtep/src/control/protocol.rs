@@ -266,6 +266,11 @@ pub struct DaemonStats {
     pub udp_recv_errors: u64,
     pub udp_send_errors: u64,
     pub control_requests: u64,
+    /// Decapsulated frames whose TCP/UDP checksum was partial (the pseudo-header sum that a
+    /// sender on the same host leaves to offload), completed before the TAP write.
+    pub inner_csum_completed: u64,
+    /// Decapsulated frames dropped for a wrong TCP/UDP checksum.
+    pub inner_csum_bad: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -94,18 +94,9 @@ impl Daemon {
                 .collect::<io::Result<Vec<_>>>()
                 .map_err(|e| format!("cannot share the sending sockets: {e}"))?;
             let io = Io::new(taps, sender, datapath, udp_tx, settings.srcport.0);
-            let mtu = settings.underlay_mtu;
             // Every raw socket gets its own copy of each GRE packet: one worker reads them.
             let gre = gre.take();
-            workers.push(Worker::new(
-                id,
-                Arc::clone(&shared),
-                io,
-                rx,
-                gre,
-                clock,
-                mtu,
-            ));
+            workers.push(Worker::new(id, Arc::clone(&shared), io, rx, gre, clock));
         }
         drop(udp_tx);
         let worker = workers.remove(0);
@@ -254,10 +245,12 @@ fn bind_listeners(settings: &Settings, datapath: Datapath) -> Result<Vec<Vec<RxS
                     sys::set_udp_gro(&socket)
                         .map_err(|e| format!("UDP_GRO on port {port}: {e}"))?;
                 }
+                let overhead = encap.ip_overhead(settings.local.is_ipv6());
                 worker_rx.push(RxSocket {
                     socket,
                     port,
                     encap,
+                    max_frame: usize::from(settings.underlay_mtu).saturating_sub(overhead),
                 });
             }
             let reserved = match (encap, settings.reserved_bits) {

@@ -5,7 +5,7 @@
 //! read, and gives it each input through [`feed`], which also carries out the outputs.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -17,7 +17,7 @@ use vtep_core::Instant;
 use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
 use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
 
-use super::io::{Io, log_event};
+use super::io::{Io, Sparse, log_event};
 use super::{BATCH, Fatal, MonotonicClock};
 use crate::config::Datapath;
 use crate::control::DaemonStats;
@@ -119,21 +119,26 @@ pub(super) fn lock(shared: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
 /// Gives the engine one input and carries out every output it makes, until it names its next
 /// timeout (kept in the engine). The input's bytes lie in `buf`, which `input` lends to the
 /// engine: the outputs point into it. `slot` is `buf`'s arena slot when its tunnel packets may
-/// wait for one `sendmmsg` (batch mode, TAP frames).
+/// wait for one `sendmmsg` (batch mode, TAP frames); `sparse` says that `buf` is the segments
+/// buffer of a super-frame whose payloads stay in the super-frame (offload mode, TAP frames).
 #[inline]
 fn feed(
     engine: &mut Engine,
     io: &mut Io,
     now: Instant,
-    buf: &mut [u8],
-    slot: Option<usize>,
+    (buf, slot, sparse): (&mut [u8], Option<usize>, Option<&Sparse<'_>>),
     input: impl FnOnce(&mut [u8]) -> Input<'_>,
 ) {
     engine.vtep.handle_input(now, input(buf));
     loop {
         match engine.vtep.poll_output() {
-            Output::Transmit(t) => io.transmit(buf, slot, &t),
-            Output::Deliver(d) => io.deliver(&buf[d.frame], d.port),
+            Output::Transmit(t) => io.transmit(buf, slot, &t, sparse),
+            Output::Deliver(d) => {
+                if let Some(sparse) = sparse {
+                    sparse.fill(buf, &d.frame);
+                }
+                io.deliver(buf, d.frame, d.port);
+            }
             Output::Event(event) => {
                 if let Some(queue) = &mut engine.evpn {
                     queue.offer(&event);
@@ -154,6 +159,8 @@ pub(super) struct RxSocket {
     pub(super) socket: UdpSocket,
     pub(super) port: u16,
     pub(super) encap: Encapsulation,
+    /// The longest inner frame that fits the underlay MTU in this encapsulation.
+    pub(super) max_frame: usize,
 }
 
 /// NVGRE's raw socket for IP protocol 47: over IPv4 it reads whole IP packets, over IPv6 GRE
@@ -179,14 +186,15 @@ pub(super) struct Worker {
     /// Batch: one slot per input of a wake-up, so their packets can leave together.
     arena: Vec<u8>,
     slot_len: usize,
-    /// Offload: the segments of one TCP super-frame, each after room for its tunnel header.
+    /// The segments of one TCP super-frame, each after room for its tunnel header (a TAP's, or
+    /// a peer's that came in one tunnel packet).
     segments: Vec<u8>,
     /// Set when the device layer cannot go on; the loop then stops with this error.
     pub(super) fatal: Option<Fatal>,
 }
 
 impl Worker {
-    /// Worker `id`, with the buffers its data path needs for an underlay of `underlay_mtu`.
+    /// Worker `id`, with the buffers its data path needs.
     pub(super) fn new(
         id: usize,
         shared: Shared,
@@ -194,9 +202,10 @@ impl Worker {
         rx: Vec<RxSocket>,
         gre: Option<GreSocket>,
         clock: MonotonicClock,
-        underlay_mtu: u16,
     ) -> Worker {
-        let slot_len = MAX_HEADROOM + usize::from(underlay_mtu).max(1500) + 64;
+        // Batch: a slot holds a whole tunnel packet of a peer's TSO super-frame (see
+        // `Worker::underlay_input`), not only an MTU's worth.
+        let slot_len = MAX_HEADROOM + BUF_LEN;
         let datapath = io.datapath;
         Worker {
             id,
@@ -205,18 +214,18 @@ impl Worker {
             rx,
             gre,
             clock,
-            buf: vec![0; MAX_HEADROOM + BUF_LEN],
+            // Offload: room for a batch of small frames read back to back, and a super-frame.
+            buf: vec![
+                0;
+                MAX_HEADROOM + BUF_LEN * if datapath == Datapath::Offload { 2 } else { 1 }
+            ],
             arena: if datapath == Datapath::Batch {
                 vec![0; BATCH * slot_len]
             } else {
                 Vec::new()
             },
             slot_len,
-            segments: if datapath == Datapath::Offload {
-                vec![0; 256 * 1024]
-            } else {
-                Vec::new()
-            },
+            segments: vec![0; 256 * 1024],
             fatal: None,
         }
     }
@@ -257,9 +266,6 @@ impl Worker {
         let (gre, taps) = rest.split_at(usize::from(self.gre.is_some()));
         if gre.first().is_some_and(sys::is_ready) {
             self.read_gre();
-            if self.io.datapath == Datapath::Offload {
-                self.io.flush_coalescer();
-            }
         }
         for (i, fd) in taps.iter().enumerate() {
             if sys::is_ready(fd) {
@@ -270,12 +276,10 @@ impl Worker {
         let mut engine = lock(&shared);
         let now = self.clock.now();
         if now >= engine.next_timeout {
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |_| {
-                Input::Timeout
-            });
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |_| Input::Timeout);
             drop(engine);
-            self.io.flush_gso(&self.buf);
-            self.io.flush_coalescer();
+            self.io.flush_gso(&self.buf, None);
             engine = lock(&shared);
         }
         engine.worker_stats[self.id] = self.io.stats;
@@ -307,10 +311,7 @@ impl Worker {
         match self.io.datapath {
             Datapath::Plain => self.read_underlay_plain(i),
             Datapath::Batch => self.read_underlay_batch(i),
-            Datapath::Offload => {
-                self.read_underlay_gro(i);
-                self.io.flush_coalescer();
-            }
+            Datapath::Offload => self.read_underlay_gro(i),
         }
     }
 
@@ -325,29 +326,113 @@ impl Worker {
     }
 
     /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
-    /// `slot`.
+    /// `slot`. A tunnel packet holding a TCP super-frame (a kernel vxlan device with TSO on a
+    /// veth underlay: nothing segments it on the way, and a plain UDP socket receives it whole)
+    /// is cut into segments first, `mss` long when the kernel said so (UDP GRO's segment size).
     fn underlay_input(
         &mut self,
-        engine: &mut Engine,
+        (engine, now): (&mut Engine, Instant),
+        i: usize,
+        from: SocketAddr,
+        slot: Option<usize>,
+        payload: Range<usize>,
+        mss: Option<usize>,
+    ) {
+        let rx = &self.rx[i];
+        let buf = match slot {
+            Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &self.buf[..],
+        };
+        let datagram = &buf[payload.clone()];
+        if let Some(tunnel) = offload::tunnel_header_len(rx.encap, datagram)
+            && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
+        {
+            return self.underlay_super_frame((engine, now), i, from, (slot, payload), tunnel, hdr);
+        }
+        self.underlay_one((engine, now), i, from, slot, payload);
+    }
+
+    /// A tunnel packet holding a TCP super-frame: its segments, each after a copy of the tunnel
+    /// header, through the engine one by one. Their checksums are ours, so they are trusted.
+    fn underlay_super_frame(
+        &mut self,
+        (engine, now): (&mut Engine, Instant),
+        i: usize,
+        from: SocketAddr,
+        (slot, payload): (Option<usize>, Range<usize>),
+        tunnel: usize,
+        hdr: VnetHdr,
+    ) {
+        let buf = match slot {
+            Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
+            None => &self.buf[..],
+        };
+        // Whatever this read gathered so far refers to `buf`: written first.
+        self.io.flush_coalescer(buf);
+        let datagram = &buf[payload];
+        let frame = &datagram[tunnel..];
+        let Ok(segs) = offload::segment(frame, &hdr, &mut self.segments, tunnel) else {
+            self.io.stats.udp_recv_errors += 1;
+            return;
+        };
+        for k in 0..segs.count {
+            segs.fill(&mut self.segments, frame, k, tunnel);
+            let at = k * segs.stride;
+            self.segments[at..at + tunnel].copy_from_slice(&datagram[..tunnel]);
+        }
+        let verified = std::mem::replace(&mut self.io.rx_verified, true);
+        let transport = self.transport(i, from);
+        for k in 0..segs.count {
+            let range = segs.frame(k, tunnel);
+            let payload = range.start - tunnel..range.end;
+            feed(
+                engine,
+                &mut self.io,
+                now,
+                (&mut self.segments, None, None),
+                |buf| Input::Underlay {
+                    from: from.ip().into(),
+                    transport,
+                    buf,
+                    payload,
+                },
+            );
+        }
+        self.io.flush_coalescer(&self.segments);
+        self.io.rx_verified = verified;
+        self.io.stats.udp_rx_datagrams += 1;
+    }
+
+    fn transport(&self, i: usize, from: SocketAddr) -> Transport {
+        Transport::Udp {
+            src_port: from.port(),
+            dst_port: self.rx[i].port,
+        }
+    }
+
+    /// Feeds the engine one datagram.
+    fn underlay_one(
+        &mut self,
+        (engine, now): (&mut Engine, Instant),
         i: usize,
         from: SocketAddr,
         slot: Option<usize>,
         payload: Range<usize>,
     ) {
         self.io.stats.udp_rx_datagrams += 1;
-        let rx = &self.rx[i];
-        let transport = Transport::Udp {
-            src_port: from.port(),
-            dst_port: rx.port,
-        };
-        tracing::trace!("{} bytes from {from} ({:?})", payload.len(), rx.encap);
+        let transport = self.transport(i, from);
+        tracing::trace!(
+            "{} bytes from {from} ({:?})",
+            payload.len(),
+            self.rx[i].encap
+        );
         let buf = match slot {
             Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &mut self.buf[..],
         };
         // Not `slot`: only TAP batches flush the sendmmsg queue, so whatever a datagram makes
         // the engine send leaves at once.
-        feed(engine, &mut self.io, self.clock.now(), buf, None, |buf| {
+        feed(engine, &mut self.io, now, (buf, None, None), |buf| {
             Input::Underlay {
                 from: from.ip().into(),
                 transport,
@@ -366,12 +451,14 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => return self.recv_error(rx.port, &e),
             };
+            let now = self.clock.now();
             self.underlay_input(
-                &mut lock(&shared),
+                (&mut lock(&shared), now),
                 i,
                 from,
                 None,
                 MAX_HEADROOM..MAX_HEADROOM + n,
+                None,
             );
         }
     }
@@ -393,23 +480,26 @@ impl Worker {
         };
         let shared = Arc::clone(&self.shared);
         let mut engine = lock(&shared);
+        let now = self.clock.now();
         for (slot, (len, from)) in got[..n].iter().copied().enumerate() {
             if MAX_HEADROOM + len > self.slot_len {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
             self.underlay_input(
-                &mut engine,
+                (&mut engine, now),
                 i,
                 from,
                 Some(slot),
                 MAX_HEADROOM..MAX_HEADROOM + len,
+                None,
             );
         }
     }
 
     /// Offload: reads that may hold a run of datagrams (UDP GRO), split again here; each run
-    /// goes through the engine under one lock.
+    /// goes through the engine under one lock, its TCP segments coalesced into TAP frames that
+    /// are written before the next read reuses the buffer.
     fn read_underlay_gro(&mut self, i: usize) {
         let shared = Arc::clone(&self.shared);
         for _ in 0..BATCH {
@@ -423,19 +513,35 @@ impl Worker {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
-            let segment = segment.max(1);
+            self.io.rx_verified = segment.is_some();
+            self.io.coalescing = true;
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
+            // A run of datagrams `segment` long, or one tunnel packet whose inner TCP
+            // super-frame has that MSS (a peer's TSO, delivered whole).
+            let whole = segment.is_some_and(|_| {
+                offload::tunnel_header_len(self.rx[i].encap, &self.buf[at..end]).is_some_and(|t| {
+                    let inner = &self.buf[at + t..end];
+                    offload::tunnel_super_frame(inner, self.rx[i].max_frame, None).is_some()
+                })
+            });
+            let mss = segment.filter(|_| whole);
+            let segment = if whole { n } else { segment.unwrap_or(n) }.max(1);
             let mut engine = lock(&shared);
+            let now = self.clock.now();
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input(&mut engine, i, from, None, at..next);
+                self.underlay_input((&mut engine, now), i, from, None, at..next, mss);
                 at = next;
                 if at >= end {
                     break;
                 }
             }
+            drop(engine);
+            self.io.flush_coalescer(&self.buf);
+            self.io.coalescing = false;
+            self.io.rx_verified = false;
         }
     }
 
@@ -483,13 +589,12 @@ impl Worker {
             };
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
-                Input::Underlay {
-                    from,
-                    transport: Transport::Gre,
-                    buf,
-                    payload,
-                }
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Underlay {
+                from,
+                transport: Transport::Gre,
+                buf,
+                payload,
             });
         }
     }
@@ -517,10 +622,7 @@ impl Worker {
         match self.io.datapath {
             Datapath::Plain => self.read_tap_plain(i),
             Datapath::Batch => self.read_tap_batch(i),
-            Datapath::Offload => {
-                self.read_tap_offload(i);
-                self.io.flush_coalescer();
-            }
+            Datapath::Offload => self.read_tap_offload(i),
         }
     }
 
@@ -542,8 +644,11 @@ impl Worker {
             let frame = MAX_HEADROOM..MAX_HEADROOM + n;
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
-                Input::Local { port, buf, frame }
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
+                port,
+                buf,
+                frame,
             });
         }
     }
@@ -579,61 +684,88 @@ impl Worker {
             let slot = &mut self.arena[k * self.slot_len..(k + 1) * self.slot_len];
             let frame = MAX_HEADROOM..MAX_HEADROOM + n;
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, slot, Some(k), |buf| {
-                Input::Local { port, buf, frame }
-            });
+            feed(
+                &mut engine,
+                &mut self.io,
+                now,
+                (slot, Some(k), None),
+                |buf| Input::Local { port, buf, frame },
+            );
         }
         drop(engine);
         self.io.flush_raw(&self.arena, self.slot_len);
     }
 
     /// Offload: frames with a virtio-net header; TCP super-frames are segmented first.
+    ///
+    /// Frames that are not super-frames are read one after the other into `buf`, each after
+    /// room for its tunnel header, so that the datagrams of equal length to one peer lie back
+    /// to back and leave in one UDP GSO send at the end of the batch (small packets: one
+    /// `sendmsg` for up to 64 instead of one each).
     fn read_tap_offload(&mut self, i: usize) {
         let shared = Arc::clone(&self.shared);
+        let (port, prefix) = (self.io.taps[i].port, self.io.taps[i].prefix);
+        let mut at = MAX_HEADROOM;
         for _ in 0..BATCH {
-            let port = self.io.taps[i].port;
-            let prefix = self.io.taps[i].prefix;
-            let at = MAX_HEADROOM - VNET_HDR_LEN;
-            let n = match self.io.taps[i].file.read(&mut self.buf[at..]) {
+            if at + BUF_LEN > self.buf.len() {
+                self.io.flush_gso(&self.buf, None);
+                at = MAX_HEADROOM;
+            }
+            let mut vnet = [0u8; VNET_HDR_LEN];
+            let read = self.io.taps[i].file.read_vectored(&mut [
+                IoSliceMut::new(&mut vnet),
+                IoSliceMut::new(&mut self.buf[at..at + BUF_LEN]),
+            ]);
+            let n = match read {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.tap_read_error(i, &e),
+                Err(e) => {
+                    self.tap_read_error(i, &e);
+                    break;
+                }
             };
-            let Some(hdr) = VnetHdr::parse(&self.buf[at..at + n]) else {
+            let Some(hdr) = VnetHdr::parse(&vnet[..n.min(VNET_HDR_LEN)]) else {
                 self.io.stats.tap_read_errors += 1;
                 continue;
             };
             self.io.stats.tap_rx_frames += 1;
-            let frame = MAX_HEADROOM..at + n;
+            let frame = at..at + n - VNET_HDR_LEN;
             if hdr.gso_type & !offload::GSO_ECN != offload::GSO_NONE {
-                let segments =
-                    match offload::segment(&self.buf[frame], &hdr, &mut self.segments, prefix) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            self.io.stats.tap_read_errors += 1;
-                            tracing::debug!(
-                                "cannot segment a frame from {}: {e:?}",
-                                self.io.taps[i].name
-                            );
-                            continue;
-                        }
-                    };
+                // The frames read before it leave first.
+                self.io.flush_gso(&self.buf, None);
+                let (buf, segments) = (&self.buf[frame.clone()], &mut self.segments[..]);
+                let segs = match offload::segment(buf, &hdr, segments, prefix) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.io.stats.tap_read_errors += 1;
+                        tracing::debug!(
+                            "cannot segment a frame from {}: {e:?}",
+                            self.io.taps[i].name
+                        );
+                        continue;
+                    }
+                };
+                let sparse = Sparse {
+                    frame: buf,
+                    segs,
+                    prefix,
+                };
                 let mut engine = lock(&shared);
-                for k in 0..segments.count {
-                    let frame = segments.frame(k, prefix);
-                    let now = self.clock.now();
+                let now = self.clock.now();
+                for k in 0..segs.count {
+                    let frame = segs.frame(k, prefix);
                     feed(
                         &mut engine,
                         &mut self.io,
                         now,
-                        &mut self.segments,
-                        None,
+                        (segments, None, Some(&sparse)),
                         |buf| Input::Local { port, buf, frame },
                     );
                 }
                 drop(engine);
-                self.io.flush_gso(&self.segments);
+                self.io.flush_gso(segments, Some(&sparse));
+                at = MAX_HEADROOM;
                 continue;
             }
             if hdr.flags & offload::F_NEEDS_CSUM != 0
@@ -646,13 +778,16 @@ impl Worker {
                 self.io.stats.tap_read_errors += 1;
                 continue;
             }
+            at = frame.end + prefix;
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            feed(&mut engine, &mut self.io, now, &mut self.buf, None, |buf| {
-                Input::Local { port, buf, frame }
+            let buf = (&mut self.buf[..], None, None);
+            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
+                port,
+                buf,
+                frame,
             });
-            drop(engine);
-            self.io.flush_gso(&self.buf);
         }
+        self.io.flush_gso(&self.buf, None);
     }
 }

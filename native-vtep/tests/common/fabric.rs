@@ -1,5 +1,5 @@
 //! The namespace fabric shared by the suites: host namespaces on one underlay bridge, a
-//! native-vtep per host, and traffic checks (ping, a TCP transfer checked with SHA-256).
+//! native-vtep per host, and traffic checks (ping, TCP and UDP transfers checked with SHA-256).
 //!
 //! Topology: an underlay namespace `ul` holds a bridge `ulbr`; each host namespace `hN` has a
 //! veth `ul` with 10.0.0.N/24 plugged into it. A VTEP on host N serves VNI 42; its TAP `vt42`
@@ -40,6 +40,45 @@ c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
 c.sendall(data)
 c.close()
 print("sent", len(data), hashlib.sha256(data).hexdigest(), flush=True)
+"#;
+
+/// `udp_server.py IP PORT COUNT`: prints `listening`, then, once COUNT datagrams came (or 15 s
+/// passed), `received N SHA256` over their payloads in sequence order.
+pub const UDP_SERVER: &str = r#"
+import socket, hashlib, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(0.5)
+want = int(sys.argv[3])
+print("listening", flush=True)
+got = {}
+end = time.time() + 15
+while len(got) < want and time.time() < end:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        continue
+    got[int.from_bytes(d[:4], "big")] = d[4:]
+h = hashlib.sha256()
+for k in sorted(got):
+    h.update(got[k])
+print("received", len(got), h.hexdigest(), flush=True)
+"#;
+
+/// `udp_client.py IP PORT COUNT SEED`: COUNT datagrams of seeded random sizes (1 to 1400 bytes)
+/// and bytes, each after a 4-byte sequence number, 2 ms apart; prints `sent N SHA256`.
+pub const UDP_CLIENT: &str = r#"
+import socket, hashlib, sys, random, time
+r = random.Random(int(sys.argv[4]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+h = hashlib.sha256()
+n = int(sys.argv[3])
+for i in range(n):
+    d = r.randbytes(r.randint(1, 1400))
+    h.update(d)
+    s.sendto(i.to_bytes(4, "big") + d, (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.002)
+print("sent", n, h.hexdigest(), flush=True)
 "#;
 
 /// Hosts on one underlay bridge.
@@ -228,6 +267,28 @@ impl Fabric {
             "TCP transfer: sent vs received (bytes, sha256)"
         );
         let _ = self.lab.exited(name);
+    }
+
+    /// 200 UDP datagrams of random sizes from host `client` to `server_ip` on host `server`,
+    /// all received (none lost on these quiet links), checked with SHA-256 on both ends.
+    pub fn udp_200(&mut self, server: usize, server_ip: &str, client: usize, seed: u32) {
+        let name = format!("udp{seed}");
+        let srv = self.lab.script("udp_server.py", UDP_SERVER);
+        let ns = self.hosts[server].clone();
+        let args = [srv, server_ip.into(), "5002".into(), "200".into()];
+        self.lab.spawn(&ns, &name, "python3", &args);
+        assert!(
+            wait_for(10, || self.lab.log(&name).contains("listening")),
+            "UDP server did not start: {}",
+            self.lab.log(&name)
+        );
+        let cli = self.lab.script("udp_client.py", UDP_CLIENT);
+        let sent = self.lab.ns_must(
+            &self.hosts[client],
+            &format!("python3 {cli} {server_ip} 5002 200 {seed}"),
+        );
+        assert!(sent.contains("sent 200 "), "{sent}");
+        self.tcp_check(&name, &sent, 30);
     }
 
     /// A 1 MB TCP transfer from host `client` to `server_ip` on host `server`, checked with

@@ -44,6 +44,10 @@ The catalogue (tests/hostile.rs has one test per entry):
     max                the largest UDP datagram IPv4 carries (65535-byte IP
                        packet, 65507 bytes of payload): a valid tunnel header
                        and inner frame, sent as IP fragments                  (--to)
+    inner-checksum     inner UDP/IPv4 frames to --dst-mac (--ip-src to --ip-dst),
+                       alternately with a simply wrong checksum and with a
+                       partial one (the pseudo-header sum, as a sender using
+                       checksum offload on the same host leaves it)           (--to)
 """
 
 import argparse
@@ -70,6 +74,7 @@ UNDERLAY_ONLY = {
     "noncritical-option",
     "empty",
     "max",
+    "inner-checksum",
 }
 ATTACKS = sorted(
     UNDERLAY_ONLY
@@ -303,6 +308,24 @@ def underlay_packets(args):
         return [udp(tunnel(args, good, header)) for _ in range(args.count)]
     if a == "empty":
         return [udp(b"") for _ in range(args.count)]
+    if a == "inner-checksum":
+        import socket
+        from scapy.all import IP as InnerIP, UDP as InnerUDP, Ether, checksum
+
+        out = []
+        for i in range(args.count):
+            kind = "wrong" if i % 2 == 0 else "partial"
+            data = MARKER + b" inner-checksum " + kind.encode() + b" %d" % i
+            ip = InnerIP(src=args.ip_src, dst=args.ip_dst) / InnerUDP(sport=7777, dport=9) / Raw(data)
+            ip = InnerIP(bytes(ip))  # scapy fills in the lengths and the right checksum
+            good = ip[InnerUDP].chksum
+            pseudo = socket.inet_aton(args.ip_src) + socket.inet_aton(args.ip_dst)
+            pseudo += struct.pack("!BBH", 0, 17, 8 + len(data))
+            # The kernel's partial checksum: the folded, uncomplemented pseudo-header sum.
+            partial = 0xFFFF & ~checksum(pseudo)
+            ip[InnerUDP].chksum = good ^ 0x5A5A if kind == "wrong" else partial
+            out.append(udp(tunnel(args, Ether(src=args.src_mac, dst=args.dst_mac) / ip)))
+        return out
     if a == "max":
         header = tunnel(args, b"")
         inner = frame(a, args.src_mac, size=MAX_UDP_PAYLOAD - len(header))
@@ -328,6 +351,8 @@ def main():
     p.add_argument("--src-mac", default="02:00:00:00:66:01")
     p.add_argument("--dst-mac", default="02:00:00:00:ff:fe")
     p.add_argument("--ip", help="garp: the address announced")
+    p.add_argument("--ip-src", default="192.168.42.2", help="inner-checksum: inner source IP")
+    p.add_argument("--ip-dst", default="192.168.42.1", help="inner-checksum: inner destination")
     p.add_argument("--ip6", default="fd42::2", help="nd, una, ns: the IPv6 target")
     p.add_argument("--mac", help="garp, una: the MAC it is claimed for")
     p.add_argument(
