@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use common::bgp::{self, ScriptedPeer, fix_lengths, imet_update, mac_route, patch, update};
 use common::fabric::{Fabric, fabric};
-use common::{must, wait_for};
+use common::wait_for;
 use vtep_core::wire::Ipv4Address;
 use vtep_core::wire::bgp::{AsPath, EvpnRoute};
 
@@ -44,18 +44,8 @@ struct Lab {
 /// native-vtep on h1 with two scripted peers, the good one holding one route.
 fn lab(test: &str, extra: &[&str]) -> Option<Lab> {
     let mut f = fabric(test, 1, &["bridge"])?;
-    let ul = f.ul.clone();
     let mut peer = |name: &str, address: &str| {
-        let ns = f.lab.netns(name);
-        f.lab.veth(
-            &ns,
-            "ul",
-            Some(&format!("{address}/24")),
-            &ul,
-            &format!("p{name}"),
-            None,
-        );
-        must(&format!("ip -n {ul} link set p{name} master ulbr"));
+        let ns = f.attach(name, address);
         ScriptedPeer::start(&mut f.lab, &ns, name, address, 9)
     };
     let hostile = peer("bad", HOSTILE);

@@ -659,23 +659,7 @@ fn a_flood_of_random_source_macs_beyond_max_address() {
     let cap = b.capture(0, "vt42", "tap1");
     // The real hosts ping each other throughout the flood, and on after it.
     let h1 = b.f.hosts[0].clone();
-    b.f.lab.spawn(
-        &h1,
-        "pinger",
-        "ping",
-        &[
-            "-n",
-            "-q",
-            "-i",
-            "0.05",
-            "-c",
-            "200",
-            "-W",
-            "1",
-            "192.168.42.2",
-        ]
-        .map(String::from),
-    );
+    b.f.lab.start_pinger(&h1, "192.168.42.2", 200);
     std::thread::sleep(Duration::from_millis(500));
     let n = 2000;
     assert_eq!(b.hit(1, "mac-flood", &["--count", &n.to_string()]), n);

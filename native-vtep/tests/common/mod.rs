@@ -454,6 +454,15 @@ impl Lab {
         });
     }
 
+    /// Starts the background process `pinger` in `ns`: `count` pings to `dst`, 50 ms apart,
+    /// each given up after 1 s, so that lost ones count and it ends on time (`parse_ping` of
+    /// its log says how many came back).
+    pub fn start_pinger(&mut self, ns: &str, dst: &str, count: u32) {
+        let count = count.to_string();
+        let args = ["-n", "-q", "-i", "0.05", "-c", &count, "-W", "1", dst];
+        self.spawn(ns, "pinger", "ping", &args);
+    }
+
     fn proc(&mut self, name: &str) -> &mut Proc {
         self.procs
             .iter_mut()
@@ -554,6 +563,20 @@ impl Lab {
     pub fn ctl(&self, control: &Path, args: &[&str]) -> String {
         self.try_ctl(control, args)
             .unwrap_or_else(|e| panic!("native-vtep {args:?} failed: {e}"))
+    }
+
+    /// Runs `native-vtep ARGS` and asserts that what it shows contains `line` (a row of `fdb
+    /// show`, `neigh show`, ...); returns all it showed.
+    #[track_caller]
+    pub fn ctl_shows(&self, control: &Path, args: &[&str], line: &str) -> String {
+        let shown = self.ctl(control, args);
+        assert!(
+            shown.contains(line),
+            "`native-vtep {}` at {} does not show {line:?}:\n{shown}",
+            args.join(" "),
+            control.display()
+        );
+        shown
     }
 
     /// `stats --json`, parsed.
