@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::bgp::{self, Frr, GoBgp};
 use common::fabric::{Fabric, fabric, parse_ping};
-use common::{must, wait_for};
+use common::{tshark, wait_for};
 
 /// `garp.py IFACE IP [SRCMAC]`: three gratuitous ARPs for IP from IFACE (a host announcing
 /// itself, as a booted or migrated VM does), from SRCMAC if given.
@@ -200,22 +200,6 @@ fn stop_capture(f: &mut Fabric, name: &str) -> u64 {
         .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no drop count from tcpdump: {log}"))
-}
-
-/// `tshark -r PCAP -Y FILTER -T fields -e ...`: one row of fields per packet.
-fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = format!(
-        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t \
-         -E occurrence=a -E aggregator=,",
-        pcap.display()
-    );
-    for field in fields {
-        cmd.push_str(&format!(" -e {field}"));
-    }
-    must(&format!("{cmd} 2>/dev/null"))
-        .lines()
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect()
 }
 
 /// The lab of the FRR tests: `rr` reflects between the kernel leaf `h2` and native-vtep on
@@ -1053,8 +1037,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     );
 
     // GoBGP's messages are all clean by our codec.
-    let summary: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&native, &["bgp", "summary", "--json"])).unwrap();
+    let summary: serde_json::Value = f.lab.ctl_json(&native, &["bgp", "summary", "--json"]);
     let peer = &summary["peers"][0];
     assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
     assert_eq!(peer["counters"]["routes_ignored"], 0, "{peer}");

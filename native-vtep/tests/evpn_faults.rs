@@ -35,7 +35,7 @@ fn native(f: &mut Fabric, peers: &[&str]) -> PathBuf {
 }
 
 fn summary(f: &Fabric, control: &Path) -> serde_json::Value {
-    serde_json::from_str(&f.lab.ctl(control, &["bgp", "summary", "--json"])).unwrap()
+    f.lab.ctl_json(control, &["bgp", "summary", "--json"])
 }
 
 fn peer(f: &Fabric, control: &Path, address: &str) -> serde_json::Value {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::fabric::{Fabric, fabric, overlay_ip, parse_ping, underlay_ip};
-use common::{counter, drops, must, wait_for};
+use common::{counter, drops, must, tshark, wait_for};
 
 /// `send_frames.py IFACE MODE COUNT`: Ethernet frames written straight onto an interface.
 /// MODE `bcast`: one broadcast frame of a local-experimental EtherType; `garp SRCMAC IP`:
@@ -140,21 +140,6 @@ fn number(field: &str) -> u64 {
         Some(hex) => u64::from_str_radix(hex, 16).unwrap(),
         None => field.parse().unwrap(),
     }
-}
-
-/// `tshark -r PCAP -Y FILTER -T fields -e ...`: one row of fields per packet.
-fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = format!(
-        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t",
-        pcap.display()
-    );
-    for f in fields {
-        cmd.push_str(&format!(" -e {f}"));
-    }
-    must(&format!("{cmd} 2>/dev/null"))
-        .lines()
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect()
 }
 
 /// Asserts that a capture's rows carry ARP, ICMP and TCP inside `tunnel` (tshark's protocol
@@ -611,24 +596,20 @@ fn control_fdb_and_neigh_add_del() {
         fdb.contains("02:00:00:00:00:77 dev vt42 dst 10.0.0.2 vni 42 self permanent"),
         "{fdb}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&c1, &["neigh", "show", "--json"])).unwrap();
+    let json: serde_json::Value = f.lab.ctl_json(&c1, &["neigh", "show", "--json"]);
     assert_eq!(json[0]["mac"], "02:00:00:00:00:77");
     f.lab.ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"]);
     f.lab.ctl(&c1, &["neigh", "del", "192.168.42.77"]);
-    let err = f
-        .lab
-        .try_ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"])
-        .unwrap_err();
-    assert!(
-        err.contains("no FDB entry for 02:00:00:00:00:77 in VNI 42"),
-        "{err}"
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "del", "02:00:00:00:00:77"],
+        "no FDB entry for 02:00:00:00:00:77 in VNI 42",
     );
-    let err = f
-        .lab
-        .try_ctl(&c1, &["fdb", "add", "02:00:00:00:00:78", "fd00::1"])
-        .unwrap_err();
-    assert!(err.contains("different IP families"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
+        "different IP families",
+    );
     // IPv6 neighbours (ND suppression), a router among them, listed after the IPv4 ones.
     f.lab.ctl(
         &c1,
@@ -663,50 +644,40 @@ fn control_fdb_and_neigh_add_del() {
         rows[2].starts_with("fe80::1 dev vt42 lladdr 02:00:00:00:00:fe vni 42 router PERMANENT"),
         "{shown}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&c1, &["neigh", "show", "--json"])).unwrap();
+    let json: serde_json::Value = f.lab.ctl_json(&c1, &["neigh", "show", "--json"]);
     assert_eq!(
         (json[2]["ip"].as_str(), json[2]["router"].as_bool()),
         (Some("fe80::1"), Some(true))
     );
     f.lab.ctl(&c1, &["neigh", "del", "fd42::77"]);
-    let err = f
-        .lab
-        .try_ctl(&c1, &["neigh", "del", "fd42::77"])
-        .unwrap_err();
-    assert!(
-        err.contains("no neighbour entry for fd42::77 in VNI 42"),
-        "{err}"
+    f.lab.ctl_refused(
+        &c1,
+        &["neigh", "del", "fd42::77"],
+        "no neighbour entry for fd42::77 in VNI 42",
     );
-    let err = f
-        .lab
-        .try_ctl(
-            &c1,
-            &[
-                "neigh",
-                "add",
-                "192.168.42.78",
-                "02:00:00:00:00:78",
-                "--router",
-            ],
-        )
-        .unwrap_err();
-    assert!(err.contains("only IPv6 neighbours can be routers"), "{err}");
-    let err = f
-        .lab
-        .try_ctl(&c1, &["neigh", "add", "ff02::1", "02:00:00:00:00:78"])
-        .unwrap_err();
-    assert!(err.contains("ff02::1 cannot be a neighbour"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &[
+            "neigh",
+            "add",
+            "192.168.42.78",
+            "02:00:00:00:00:78",
+            "--router",
+        ],
+        "only IPv6 neighbours can be routers",
+    );
+    f.lab.ctl_refused(
+        &c1,
+        &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
+        "ff02::1 cannot be a neighbour",
+    );
     let err = f.lab.try_ctl(&c1, &["fdb", "show", "--vni", "7"]);
     assert!(err.is_ok(), "an unknown VNI shows nothing");
-    let err = f
-        .lab
-        .try_ctl(
-            &c1,
-            &["fdb", "add", "02:00:00:00:00:79", "10.0.0.2", "--vni", "7"],
-        )
-        .unwrap_err();
-    assert!(err.contains("VNI 7 is not configured"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "add", "02:00:00:00:00:79", "10.0.0.2", "--vni", "7"],
+        "VNI 7 is not configured",
+    );
 }
 
 #[test]

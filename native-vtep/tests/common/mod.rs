@@ -579,9 +579,21 @@ impl Lab {
         shown
     }
 
+    /// Runs `native-vtep ARGS` and asserts that it fails with an error containing `error`.
+    #[track_caller]
+    pub fn ctl_refused(&self, control: &Path, args: &[&str], error: &str) {
+        let shown = self.try_ctl(control, args).unwrap_err();
+        assert!(shown.contains(error), "{shown}");
+    }
+
+    /// Runs `native-vtep ARGS` (with `--json` among them) and parses what it prints.
+    pub fn ctl_json(&self, control: &Path, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ctl(control, args)).unwrap()
+    }
+
     /// `stats --json`, parsed.
     pub fn stats(&self, control: &Path) -> serde_json::Value {
-        serde_json::from_str(&self.ctl(control, &["stats", "--json"])).unwrap()
+        self.ctl_json(control, &["stats", "--json"])
     }
 
     /// Writes a helper script into the lab directory and returns its path.
@@ -657,6 +669,23 @@ pub fn network(stats: &serde_json::Value, vni: u64) -> &serde_json::Value {
         .iter()
         .find(|n| n["vni"].as_u64() == Some(vni))
         .unwrap_or_else(|| panic!("no network {vni} in {stats}"))
+}
+
+/// `tshark -r PCAP -Y FILTER -T fields -e ...` (UDP 4789 read as VXLAN): one row of fields per
+/// packet, a field that occurs more than once (inner and outer IP) as its values joined by `,`.
+pub fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = format!(
+        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t \
+         -E occurrence=a -E aggregator=,",
+        pcap.display()
+    );
+    for field in fields {
+        cmd.push_str(&format!(" -e {field}"));
+    }
+    must(&format!("{cmd} 2>/dev/null"))
+        .lines()
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect()
 }
 
 /// Polls `check` until it returns true or `secs` pass.
