@@ -685,16 +685,7 @@ fn ipv6_underlay_native_to_kernel_vxlan() {
     let Some(mut f) = fabric("v6", 2, &["ping", "bridge"]) else {
         return;
     };
-    for (i, h) in f.hosts.clone().iter().enumerate() {
-        f.lab.ns_must(
-            h,
-            &format!(
-                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
-                 ip addr add fd00::{}/64 dev ul nodad",
-                i + 1
-            ),
-        );
-    }
+    ipv6_underlay(&f);
     let h1 = f.hosts[0].clone();
     let c1 = f.lab.vtep(
         &h1,
@@ -897,6 +888,20 @@ while time.time() < deadline:
         sys.exit(0)
 sys.exit(1)
 "#;
+
+/// IPv6 on every host's underlay interface, host N at fd00::N/64.
+fn ipv6_underlay(f: &Fabric) {
+    for (i, h) in f.hosts.iter().enumerate() {
+        f.lab.ns_must(
+            h,
+            &format!(
+                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
+                 ip addr add fd00::{}/64 dev ul nodad",
+                i + 1
+            ),
+        );
+    }
+}
 
 /// Turns IPv6 on in namespace `ns` (the harness turns it off) for the interfaces made from now
 /// on, without the noise that would blur what the captures show: no link-local addresses (so
@@ -1244,16 +1249,7 @@ fn nvgre_over_an_ipv6_underlay() {
     let Some(mut f) = fabric("gre6", 2, &["ping", "tcpdump", "tshark"]) else {
         return;
     };
-    for (i, h) in f.hosts.clone().iter().enumerate() {
-        f.lab.ns_must(
-            h,
-            &format!(
-                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
-                 ip addr add fd00::{}/64 dev ul nodad",
-                i + 1
-            ),
-        );
-    }
+    ipv6_underlay(&f);
     let pcap = f.capture_of("capgre6", "ip6 proto 47");
     let mut controls = Vec::new();
     for i in 0..2 {
