@@ -1037,7 +1037,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     );
 
     // GoBGP's messages are all clean by our codec.
-    let summary: serde_json::Value = f.lab.ctl_json(&native, &["bgp", "summary", "--json"]);
+    let summary = f.lab.bgp_summary(&native);
     let peer = &summary["peers"][0];
     assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
     assert_eq!(peer["counters"]["routes_ignored"], 0, "{peer}");

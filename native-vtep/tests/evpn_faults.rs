@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::bgp::{self, Frr, ScriptedPeer, mac_route, update};
@@ -32,21 +32,6 @@ fn native(f: &mut Fabric, peers: &[&str]) -> PathBuf {
         args.extend(["--evpn-peer", p]);
     }
     f.native(0, &args)
-}
-
-fn summary(f: &Fabric, control: &Path) -> serde_json::Value {
-    f.lab.ctl_json(control, &["bgp", "summary", "--json"])
-}
-
-fn peer(f: &Fabric, control: &Path, address: &str) -> serde_json::Value {
-    let s = summary(f, control);
-    s["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["address"] == address)
-        .cloned()
-        .unwrap_or_else(|| panic!("no peer {address}: {s}"))
 }
 
 /// A peer that stops sending (no KEEPALIVE, no UPDATE) but keeps its connection is dropped
@@ -74,7 +59,7 @@ fn a_silent_peer_is_dropped_at_hold_time_expiry_and_its_routes_withdrawn() {
         "{}",
         fdb()
     );
-    assert_eq!(peer(&f, &control, "10.0.0.254")["hold_time"], 3);
+    assert_eq!(f.lab.bgp_peer(&control, "10.0.0.254")["hold_time"], 3);
 
     let silent = Instant::now();
     rr.silent(true);
@@ -94,7 +79,7 @@ fn a_silent_peer_is_dropped_at_hold_time_expiry_and_its_routes_withdrawn() {
         "{:?}",
         rr.notifications()
     );
-    let p = peer(&f, &control, "10.0.0.254");
+    let p = f.lab.bgp_peer(&control, "10.0.0.254");
     let last = p["last_error"].as_str().unwrap_or("");
     assert!(
         last.starts_with("hold time expired: nothing from the peer for 3 s"),
@@ -168,14 +153,14 @@ fn session_failures_name_the_problem_and_the_fix() {
     ];
     for (address, words) in expect {
         let named = wait_for(20, || {
-            peer(&f, &control, address)["last_error"]
+            f.lab.bgp_peer(&control, address)["last_error"]
                 .as_str()
                 .is_some_and(|e| e.starts_with(words))
         });
         assert!(
             named,
             "{address}: {}\n{}",
-            peer(&f, &control, address),
+            f.lab.bgp_peer(&control, address),
             f.lab.log("vtep1")
         );
         assert!(

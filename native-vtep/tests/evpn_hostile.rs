@@ -92,18 +92,12 @@ impl Lab {
     }
 
     fn summary(&self) -> serde_json::Value {
-        serde_json::from_str(&self.f.lab.ctl(&self.native, &["bgp", "summary", "--json"])).unwrap()
+        self.f.lab.bgp_summary(&self.native)
     }
 
+    #[track_caller]
     fn peer(&self, address: &str) -> serde_json::Value {
-        let summary = self.summary();
-        summary["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["address"] == address)
-            .cloned()
-            .unwrap_or_else(|| panic!("no peer {address}: {summary}"))
+        self.f.lab.bgp_peer(&self.native, address)
     }
 
     fn malformed(&self, reason: &str) -> u64 {

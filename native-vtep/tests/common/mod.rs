@@ -591,6 +591,24 @@ impl Lab {
         serde_json::from_str(&self.ctl(control, args)).unwrap()
     }
 
+    /// `bgp summary --json` of the daemon at `control`, parsed.
+    pub fn bgp_summary(&self, control: &Path) -> serde_json::Value {
+        self.ctl_json(control, &["bgp", "summary", "--json"])
+    }
+
+    /// What `bgp summary --json` of the daemon at `control` says of its peer `address`.
+    #[track_caller]
+    pub fn bgp_peer(&self, control: &Path, address: &str) -> serde_json::Value {
+        let summary = self.bgp_summary(control);
+        summary["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == address)
+            .cloned()
+            .unwrap_or_else(|| panic!("no peer {address}: {summary}"))
+    }
+
     /// `stats --json`, parsed.
     pub fn stats(&self, control: &Path) -> serde_json::Value {
         self.ctl_json(control, &["stats", "--json"])
