@@ -506,6 +506,14 @@ impl Vtep {
         self.sink.record(counters, Event::Dropped { vni, reason });
     }
 
+    /// Counts `event` in the counters of the network at `slot` of the index (or, with none
+    /// there, the global ones) and queues it.
+    #[inline]
+    fn record_in(&mut self, slot: usize, event: Event) {
+        let counters = self.networks.slots.get_mut(slot).map(|n| &mut n.counters);
+        self.sink.record(counters, event);
+    }
+
     #[cold]
     fn sweep(&mut self, now: Instant) {
         let Vtep {

@@ -45,6 +45,28 @@ pub(crate) enum Resolved {
     },
 }
 
+/// An UPDATE for routes this speaker originates (MAC or MAC/IP, or with `pmsi` IMET): next hop
+/// its VTEP, ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100 and the extended communities `ecs`.
+fn originated<'a>(
+    vtep: NextHop,
+    routes: &'a [EvpnRoute<'a>],
+    ecs: &'a [ExtCommunity],
+    pmsi: Option<PmsiTunnel<'a>>,
+) -> UpdateRepr<'a> {
+    UpdateRepr {
+        mp_reach: Some(MpReach::Evpn {
+            next_hop: vtep,
+            routes: Seq::Items(routes),
+        }),
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::EMPTY),
+        local_pref: Some(100),
+        ext_communities: Some(Seq::Items(ecs)),
+        pmsi_tunnel: pmsi,
+        ..UpdateRepr::default()
+    }
+}
+
 /// The route a key names, with the data of its attributes.
 fn route_of(key: &RouteKey, esi: [u8; 10], label1: u32, label2: Option<u32>) -> EvpnRoute<'static> {
     match *key {
@@ -301,38 +323,18 @@ impl Speaker {
                     immutable: false,
                 });
                 let ecs = local(vni, &[mobility, nd]);
-                f(&UpdateRepr {
-                    mp_reach: Some(MpReach::Evpn {
-                        next_hop: vtep,
-                        routes: Seq::Items(&routes),
-                    }),
-                    origin: Some(Origin::Igp),
-                    as_path: Some(AsPath::EMPTY),
-                    local_pref: Some(100),
-                    ext_communities: Some(Seq::Items(&ecs)),
-                    ..UpdateRepr::default()
-                });
+                f(&originated(vtep, &routes, &ecs, None));
             }
             Resolved::LocalImet { vni } => {
                 let ecs = local(vni, &[]);
                 let endpoint = self.config.vtep.octets();
-                f(&UpdateRepr {
-                    mp_reach: Some(MpReach::Evpn {
-                        next_hop: vtep,
-                        routes: Seq::Items(&routes),
-                    }),
-                    origin: Some(Origin::Igp),
-                    as_path: Some(AsPath::EMPTY),
-                    local_pref: Some(100),
-                    ext_communities: Some(Seq::Items(&ecs)),
-                    pmsi_tunnel: Some(PmsiTunnel {
-                        flags: 0,
-                        tunnel_type: pmsi_type::INGRESS_REPLICATION,
-                        label: vni.get(),
-                        identifier: &endpoint,
-                    }),
-                    ..UpdateRepr::default()
-                });
+                let pmsi = PmsiTunnel {
+                    flags: 0,
+                    tunnel_type: pmsi_type::INGRESS_REPLICATION,
+                    label: vni.get(),
+                    identifier: &endpoint,
+                };
+                f(&originated(vtep, &routes, &ecs, Some(pmsi)));
             }
             Resolved::Reflected { attrs, originator } => {
                 let a = self.rib.attrs.get(attrs);

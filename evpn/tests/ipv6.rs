@@ -11,26 +11,12 @@ use vtep_core::fdb::Origin;
 use vtep_core::wire::bgp::{EvpnRoute, ExtCommunity, MpReach, MpUnreach};
 use vtep_core::wire::ndisc::{self, Advertisement, Message, NeighborFlags, Solicitation};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv6Address};
-use vtep_evpn::{PeerConfig, SpeakerConfig, State};
+use vtep_evpn::State;
 
 /// A (10.0.0.1) connects to B (10.0.0.2).
 fn pair() -> Net {
     let mut net = Net::new();
-    let mut ca = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut ca);
-    let mut cb = SpeakerConfig::new(ASN, ip(2));
-    timers(&mut cb);
-    let a = net.add_vtep(ca);
-    let b = net.add_vtep(cb);
-    net.nodes[a]
-        .speaker
-        .add_peer(PeerConfig::active(ip(2), ASN))
-        .unwrap();
-    net.nodes[b]
-        .speaker
-        .add_peer(PeerConfig::passive(ip(1), ASN))
-        .unwrap();
-    net.run_for(Duration::from_secs(2));
+    net.add_pair(vtep_config(1), vtep_config(2));
     net
 }
 

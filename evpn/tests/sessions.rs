@@ -14,21 +14,7 @@ use vtep_evpn::{PeerConfig, PeerId, SessionError, SpeakerConfig, State};
 /// A (10.0.0.1) connects to B (10.0.0.2).
 fn pair() -> (Net, PeerId, PeerId) {
     let mut net = Net::new();
-    let mut ca = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut ca);
-    let mut cb = SpeakerConfig::new(ASN, ip(2));
-    timers(&mut cb);
-    let a = net.add_vtep(ca);
-    let b = net.add_vtep(cb);
-    let pa = net.nodes[a]
-        .speaker
-        .add_peer(PeerConfig::active(ip(2), ASN))
-        .unwrap();
-    let pb = net.nodes[b]
-        .speaker
-        .add_peer(PeerConfig::passive(ip(1), ASN))
-        .unwrap();
-    net.run_for(Duration::from_secs(2));
+    let (pa, pb) = net.add_pair(vtep_config(1), vtep_config(2));
     (net, pa, pb)
 }
 
@@ -194,21 +180,12 @@ fn hold_expiry_withdraws_the_routes() {
 #[test]
 fn as_mismatch_is_refused_in_words() {
     let mut net = Net::new();
-    let mut ca = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut ca);
-    let mut cb = SpeakerConfig::new(ASN + 1, ip(2));
-    timers(&mut cb);
-    let a = net.add_vtep(ca);
-    let b = net.add_vtep(cb);
-    let pa = net.nodes[a]
-        .speaker
-        .add_peer(PeerConfig::active(ip(2), ASN))
-        .unwrap();
-    let pb = net.nodes[b]
-        .speaker
-        .add_peer(PeerConfig::passive(ip(1), ASN + 1))
-        .unwrap();
-    net.run_for(Duration::from_secs(2));
+    let cb = SpeakerConfig {
+        asn: ASN + 1,
+        ..vtep_config(2)
+    };
+    let (pa, pb) = net.add_pair(vtep_config(1), cb);
+    let (a, b) = (0, 1);
     // Each side checks the other's OPEN; which one speaks first is a matter of timing, and
     // both outcomes must say what is wrong.
     let theirs = net.nodes[a]
@@ -260,9 +237,7 @@ fn as_mismatch_is_refused_in_words() {
 #[test]
 fn unreachable_peer_backs_off() {
     let mut net = Net::new();
-    let mut ca = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut ca);
-    let a = net.add_vtep(ca);
+    let a = net.add_vtep(vtep_config(1));
     let pa = net.nodes[a]
         .speaker
         .add_peer(PeerConfig::active(ip(9), ASN))
@@ -315,22 +290,12 @@ fn garbage_resets_the_session_with_a_notification() {
 #[test]
 fn a_peer_over_its_route_limit_is_torn_down() {
     let mut net = Net::new();
-    let mut ca = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut ca);
-    let mut cb = SpeakerConfig::new(ASN, ip(2));
-    timers(&mut cb);
-    cb.max_routes_per_peer = 2;
-    let a = net.add_vtep(ca);
-    let b = net.add_vtep(cb);
-    net.nodes[a]
-        .speaker
-        .add_peer(PeerConfig::active(ip(2), ASN))
-        .unwrap();
-    let pb = net.nodes[b]
-        .speaker
-        .add_peer(PeerConfig::passive(ip(1), ASN))
-        .unwrap();
-    net.run_for(Duration::from_secs(2));
+    let cb = SpeakerConfig {
+        max_routes_per_peer: 2,
+        ..vtep_config(2)
+    };
+    let (_, pb) = net.add_pair(vtep_config(1), cb);
+    let b = 1;
     net.frame_from(0, mac(1));
     net.frame_from(0, mac(2));
     net.run_for(Duration::from_millis(10));
@@ -345,20 +310,7 @@ fn a_peer_over_its_route_limit_is_torn_down() {
 #[test]
 fn a_reflector_reflects_with_originator_and_cluster_list() {
     let mut net = Net::new();
-    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
-    timers(&mut crr);
-    let rr = net.add_reflector(crr);
-    let mut leaves = Vec::new();
-    for last in [1, 2] {
-        let mut c = SpeakerConfig::new(ASN, ip(last));
-        timers(&mut c);
-        let n = net.add_vtep(c);
-        net.nodes[n]
-            .speaker
-            .add_peer(PeerConfig::active(ip(254), ASN))
-            .unwrap();
-        leaves.push(n);
-    }
+    let (rr, leaves) = net.add_reflector_with_leaves(2);
     net.run_for(Duration::from_secs(3));
     let peers = net.nodes[rr].speaker.peers();
     assert_eq!(peers.len(), 2);
@@ -400,9 +352,7 @@ fn an_unanswered_connection_attempt_is_unreachable() {
     use vtep_core::Instant;
     use vtep_evpn::{Event, Input, Output, Speaker};
     let now = Instant::from_secs(100);
-    let mut config = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut config);
-    let mut s = Speaker::new(config, now);
+    let mut s = Speaker::new(vtep_config(1), now);
     let p = s.add_peer(PeerConfig::active(ip(9), ASN)).unwrap();
     let drain = |s: &mut Speaker| {
         let mut out = Vec::new();
@@ -443,20 +393,7 @@ fn an_unanswered_connection_attempt_is_unreachable() {
 #[test]
 fn leaves_come_back_after_a_slow_reflector_restart() {
     let mut net = Net::new();
-    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
-    timers(&mut crr);
-    let rr = net.add_reflector(crr);
-    let mut leaves = Vec::new();
-    for last in [1, 2] {
-        let mut c = SpeakerConfig::new(ASN, ip(last));
-        timers(&mut c);
-        let n = net.add_vtep(c);
-        net.nodes[n]
-            .speaker
-            .add_peer(PeerConfig::active(ip(254), ASN))
-            .unwrap();
-        leaves.push(n);
-    }
+    let (rr, leaves) = net.add_reflector_with_leaves(2);
     net.run_for(Duration::from_secs(3));
     net.frame_from(leaves[0], mac(7));
     net.frame_from(leaves[1], mac(8));
@@ -514,7 +451,7 @@ fn leaves_come_back_after_a_slow_reflector_restart() {
     );
 
     // The new process: listening, empty.
-    net.nodes[rr].speaker = vtep_evpn::Speaker::new(crr, net.now);
+    net.nodes[rr].speaker = vtep_evpn::Speaker::new(reflector_config(), net.now);
     net.nodes[rr].listening = true;
     let listening_at = net.now;
     while leaves
@@ -573,16 +510,8 @@ fn a_route_with_a_higher_sequence_makes_the_old_vtep_withdraw_even_without_its_p
 #[test]
 fn a_reflector_forgets_a_client_whose_session_expired_and_takes_it_back() {
     let mut net = Net::new();
-    let mut crr = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
-    timers(&mut crr);
-    let rr = net.add_reflector(crr);
-    let mut c = SpeakerConfig::new(ASN, ip(1));
-    timers(&mut c);
-    let leaf = net.add_vtep(c);
-    net.nodes[leaf]
-        .speaker
-        .add_peer(PeerConfig::active(ip(254), ASN))
-        .unwrap();
+    let (rr, leaves) = net.add_reflector_with_leaves(1);
+    let leaf = leaves[0];
     net.run_for(Duration::from_secs(2));
     assert_eq!(net.nodes[rr].speaker.peers().len(), 1);
     // The link goes silent: both hold timers expire; the reflector writes its NOTIFICATION
@@ -607,21 +536,8 @@ fn messages_read_a_few_bytes_at_a_time_reassemble() {
     for size in [1, 5, 18, 19, 20, 40] {
         let mut net = Net::new();
         net.read_size = Some(size);
-        let mut ca = SpeakerConfig::new(ASN, ip(1));
-        timers(&mut ca);
-        let mut cb = SpeakerConfig::new(ASN, ip(2));
-        timers(&mut cb);
-        let a = net.add_vtep(ca);
-        let b = net.add_vtep(cb);
-        let pa = net.nodes[a]
-            .speaker
-            .add_peer(PeerConfig::active(ip(2), ASN))
-            .unwrap();
-        net.nodes[b]
-            .speaker
-            .add_peer(PeerConfig::passive(ip(1), ASN))
-            .unwrap();
-        net.run_for(Duration::from_secs(2));
+        let (pa, _) = net.add_pair(vtep_config(1), vtep_config(2));
+        let (a, b) = (0, 1);
         assert_eq!(net.state(a, pa), State::Established, "reads of {size}");
         net.frame_from(a, mac(1));
         net.run_for(Duration::from_secs(1));

@@ -8,10 +8,10 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use vtep_core::{Destination, PortId};
 use vtep_core::vtep::Event;
 use vtep_core::wire::bgp::{self, Message, MessageType, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, Ipv6Address};
+use vtep_core::{Destination, PortId};
 use vtep_core::{Duration, Instant, Vni};
 use vtep_evpn::{Input, Output, PeerConfig, PeerId, Speaker, SpeakerConfig, State};
 
@@ -165,6 +165,11 @@ struct Harness {
 }
 
 impl Harness {
+    /// An event of the speaker's engine, now.
+    fn engine_event(&mut self, event: Event) {
+        self.speaker.handle_input(self.now, Input::Vtep(event));
+    }
+
     fn index(&self, peer: PeerId) -> usize {
         usize::from(peer != self.peers[0])
     }
@@ -234,6 +239,12 @@ impl Harness {
         assert!(memory.records <= 2 * MAX_ROUTES + 8);
     }
 }
+
+/// The engine's one local port, behind which the speaker's own MACs live.
+const LOCAL: Destination = Destination::Local(PortId(0));
+
+/// A remote VTEP that a MAC moves from or to.
+const REMOTE: Destination = Destination::Remote(IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 5)));
 
 fn vni() -> Vni {
     Vni::new(42).unwrap()
@@ -323,75 +334,54 @@ fuzz_target!(|scenario: Scenario| {
                     .handle_input(h.now, Input::Data(peer(sel), &bytes[split..]));
             }
             Op::Closed(sel) => h.speaker.handle_input(h.now, Input::Closed(peer(sel))),
-            Op::Learned(m) => h.speaker.handle_input(
-                h.now,
-                Input::Vtep(Event::Learned {
-                    vni: vni(),
-                    mac: mac(m),
-                    dest: Destination::Local(PortId(0)),
-                }),
-            ),
+            Op::Learned(m) => h.engine_event(Event::Learned {
+                vni: vni(),
+                mac: mac(m),
+                dest: LOCAL,
+            }),
             Op::Moved {
                 mac: m,
                 seq,
                 to_local,
             } => {
                 let (from, to) = if to_local {
-                    (
-                        Destination::Remote(IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 5))),
-                        Destination::Local(PortId(0)),
-                    )
+                    (REMOTE, LOCAL)
                 } else {
-                    (
-                        Destination::Local(PortId(0)),
-                        Destination::Remote(IpAddress::Ipv4(Ipv4Address::new(10, 0, 0, 5))),
-                    )
+                    (LOCAL, REMOTE)
                 };
-                h.speaker.handle_input(
-                    h.now,
-                    Input::Vtep(Event::Moved {
-                        vni: vni(),
-                        mac: mac(m),
-                        from,
-                        to,
-                        seq: u32::from(seq),
-                    }),
-                );
-            }
-            Op::AgedOut(m) => h.speaker.handle_input(
-                h.now,
-                Input::Vtep(Event::AgedOut {
+                h.engine_event(Event::Moved {
                     vni: vni(),
                     mac: mac(m),
-                    dest: Destination::Local(PortId(0)),
-                }),
-            ),
+                    from,
+                    to,
+                    seq: u32::from(seq),
+                });
+            }
+            Op::AgedOut(m) => h.engine_event(Event::AgedOut {
+                vni: vni(),
+                mac: mac(m),
+                dest: LOCAL,
+            }),
             Op::Neighbour {
                 mac: m,
                 ip,
                 v6,
                 router,
-            } => h.speaker.handle_input(
-                h.now,
-                Input::Vtep(Event::NeighbourLearned {
-                    vni: vni(),
-                    ip: if v6 {
-                        IpAddress::Ipv6(Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, ip.into()))
-                    } else {
-                        IpAddress::Ipv4(Ipv4Address::new(192, 168, 42, ip))
-                    },
-                    mac: mac(m),
-                    router: v6 && router,
-                }),
-            ),
-            Op::Frozen(m) => h.speaker.handle_input(
-                h.now,
-                Input::Vtep(Event::DuplicateFrozen {
-                    vni: vni(),
-                    mac: mac(m),
-                    moves: 5,
-                }),
-            ),
+            } => h.engine_event(Event::NeighbourLearned {
+                vni: vni(),
+                ip: if v6 {
+                    IpAddress::Ipv6(Ipv6Address::new(0xfd42, 0, 0, 0, 0, 0, 0, ip.into()))
+                } else {
+                    IpAddress::Ipv4(Ipv4Address::new(192, 168, 42, ip))
+                },
+                mac: mac(m),
+                router: v6 && router,
+            }),
+            Op::Frozen(m) => h.engine_event(Event::DuplicateFrozen {
+                vni: vni(),
+                mac: mac(m),
+                moves: 5,
+            }),
             Op::Advance(ms) => {
                 h.now += Duration::from_millis(u64::from(ms) * 10);
                 h.speaker.handle_input(h.now, Input::Timeout);

@@ -27,6 +27,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::bgp::{self, Frr, ScriptedPeer};
+use common::fabric::attach;
 use common::{Lab, must};
 use vtep_core::wire::Ipv4Address;
 
@@ -44,21 +45,6 @@ fn reflector_conf() -> String {
         ),
     );
     conf
-}
-
-/// Attaches a namespace to the underlay bridge with `address`.
-fn attach(lab: &mut Lab, ul: &str, name: &str, address: &str) -> String {
-    let ns = lab.netns(name);
-    lab.veth(
-        &ns,
-        "ul",
-        Some(&format!("{address}/24")),
-        ul,
-        &format!("p{name}"),
-        None,
-    );
-    must(&format!("ip -n {ul} link set p{name} master ulbr"));
-    ns
 }
 
 /// Polls `count` until it reaches `want` or `limit` passes: the time it took from `start`.

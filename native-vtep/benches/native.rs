@@ -159,6 +159,7 @@ impl Options {
 mod common;
 
 use common::Lab;
+use common::fabric::TCP_SERVER;
 
 fn sh(cmd: &str) -> Result<String, String> {
     common::try_sh(cmd)
@@ -470,27 +471,6 @@ impl Topology {
 
 // ---- integrity ----
 
-const SHA_SERVER: &str = r#"
-import socket, hashlib, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-s.settimeout(60)
-print("listening", flush=True)
-c, _ = s.accept()
-c.settimeout(60)
-h = hashlib.sha256()
-n = 0
-while True:
-    d = c.recv(1 << 20)
-    if not d:
-        break
-    h.update(d)
-    n += len(d)
-print(n, h.hexdigest(), flush=True)
-"#;
-
 const SHA_CLIENT: &str = r#"
 import socket, hashlib, sys, random, time
 r = random.Random(int(sys.argv[3]))
@@ -508,13 +488,13 @@ c.close()
 print(n, h.hexdigest(), flush=True)
 "#;
 
-/// Sends 256 MiB of seeded random bytes from host A to host B; both ends hash them. `name`
-/// names the server process (one per path).
+/// Sends 256 MiB of seeded random bytes from host A to host B; both ends hash them (the server
+/// is the tests' `TCP_SERVER`). `name` names the server process (one per path).
 fn integrity(t: &mut Topology, dst: &str, name: &str) -> Result<String, String> {
     let server = format!("sha-server-{name}");
     let b = t.b.clone();
     t.lab
-        .spawn(&b, &server, "python3", &["-c", SHA_SERVER, dst, "5301"]);
+        .spawn(&b, &server, "python3", &["-c", TCP_SERVER, dst, "5301"]);
     if !common::wait_for(10, || t.lab.log(&server).contains("listening")) {
         return Err(format!(
             "the SHA-256 server did not start: {}",
@@ -532,7 +512,8 @@ fn integrity(t: &mut Topology, dst: &str, name: &str) -> Result<String, String> 
     t.lab.wait_exit(&server, 60);
     let log = t.lab.log(&server);
     let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
-    let got = log.lines().last().unwrap_or("").trim().to_string();
+    let last = log.lines().last().unwrap_or("").trim();
+    let got = last.strip_prefix("received ").unwrap_or(last).to_string();
     if sent.is_empty() || sent != got {
         return Err(format!(
             "256 MiB transfer: sent {sent:?}, received {got:?} ({}{})",

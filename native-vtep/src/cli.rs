@@ -116,17 +116,24 @@ pub struct Target {
     pub tap: Option<String>,
 }
 
+/// What a listing (`fdb show`, `neigh show`, `bgp routes`) takes: the daemon, a VNI, JSON.
+#[derive(Debug, Clone, Args)]
+pub struct Listing {
+    #[command(flatten)]
+    pub target: Target,
+    /// Only this VNI.
+    #[arg(long)]
+    pub vni: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum FdbCommand {
     /// List entries, like `bridge fdb show` (00:00:00:00:00:00 rows are the flood list).
     Show {
         #[command(flatten)]
-        target: Target,
-        /// Only this VNI.
-        #[arg(long)]
-        vni: Option<u32>,
-        #[arg(long)]
-        json: bool,
+        listing: Listing,
     },
     /// Add a static entry: MAC lives behind the VTEP at IP (`bridge fdb add MAC dst IP`).
     /// MAC 00:00:00:00:00:00 appends IP to the flood list instead.
@@ -168,12 +175,7 @@ pub enum BgpCommand {
     /// path that decides the FDB entry (type 2) or the flood list (type 3).
     Routes {
         #[command(flatten)]
-        target: Target,
-        /// Only this VNI.
-        #[arg(long)]
-        vni: Option<u32>,
-        #[arg(long)]
-        json: bool,
+        listing: Listing,
     },
 }
 
@@ -182,11 +184,7 @@ pub enum NeighCommand {
     /// List entries, like `ip neigh show`.
     Show {
         #[command(flatten)]
-        target: Target,
-        #[arg(long)]
-        vni: Option<u32>,
-        #[arg(long)]
-        json: bool,
+        listing: Listing,
     },
     /// Add a static entry for ARP (IPv4) or ND (IPv6) suppression: IP is at MAC (`ip neigh
     /// add IP lladdr MAC`).

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use native_vtep::cli::{self, BgpCommand, Cli, Command, FdbCommand, NeighCommand, Target};
+use native_vtep::cli::{self, BgpCommand, Cli, Command, FdbCommand, Listing, NeighCommand, Target};
 use native_vtep::control::{self, BgpRouteRow, BgpSummary, FdbRow, NeighRow, Request, StatsReport};
 use native_vtep::{config, daemon};
 
@@ -65,15 +65,33 @@ fn print_json(value: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Sends `request` and prints the answer: as JSON with `--json`, else in `render`'s words.
+fn show<T: serde::de::DeserializeOwned>(
+    target: &Target,
+    request: &Request,
+    json: bool,
+    render: impl FnOnce(T) -> String,
+) -> Result<(), String> {
+    let value = call(target, request)?;
+    if json {
+        return print_json(&value);
+    }
+    let answer: T = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    print!("{}", render(answer));
+    Ok(())
+}
+
 fn fdb(cmd: FdbCommand) -> Result<(), String> {
     match cmd {
-        FdbCommand::Show { target, vni, json } => {
-            let value = call(&target, &Request::FdbShow { vni })?;
-            if json {
-                return print_json(&value);
-            }
-            let rows: Vec<FdbRow> = serde_json::from_value(value).map_err(|e| e.to_string())?;
-            print!("{}", control::render_fdb(&rows));
+        FdbCommand::Show {
+            listing: Listing { target, vni, json },
+        } => {
+            show(
+                &target,
+                &Request::FdbShow { vni },
+                json,
+                |rows: Vec<FdbRow>| control::render_fdb(&rows),
+            )?;
         }
         FdbCommand::Add {
             target,
@@ -101,13 +119,15 @@ fn fdb(cmd: FdbCommand) -> Result<(), String> {
 
 fn neigh(cmd: NeighCommand) -> Result<(), String> {
     match cmd {
-        NeighCommand::Show { target, vni, json } => {
-            let value = call(&target, &Request::NeighShow { vni })?;
-            if json {
-                return print_json(&value);
-            }
-            let rows: Vec<NeighRow> = serde_json::from_value(value).map_err(|e| e.to_string())?;
-            print!("{}", control::render_neigh(&rows));
+        NeighCommand::Show {
+            listing: Listing { target, vni, json },
+        } => {
+            show(
+                &target,
+                &Request::NeighShow { vni },
+                json,
+                |rows: Vec<NeighRow>| control::render_neigh(&rows),
+            )?;
         }
         NeighCommand::Add {
             target,
@@ -135,38 +155,37 @@ fn neigh(cmd: NeighCommand) -> Result<(), String> {
 }
 
 fn stats(target: &Target, json: bool) -> Result<(), String> {
-    let value = call(target, &Request::Stats)?;
-    if json {
-        return print_json(&value);
-    }
-    let report: StatsReport = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    print!("{}", control::render_stats(&report));
-    Ok(())
+    show(target, &Request::Stats, json, |report: StatsReport| {
+        control::render_stats(&report)
+    })
 }
 
 fn bgp(cmd: BgpCommand) -> Result<(), String> {
     match cmd {
         BgpCommand::Summary { target, json } => {
-            let value = call(&target, &Request::BgpSummary)?;
-            if json {
-                return print_json(&value);
-            }
-            let summary: BgpSummary = serde_json::from_value(value).map_err(|e| e.to_string())?;
-            print!("{}", control::render_bgp_summary(&summary));
+            show(
+                &target,
+                &Request::BgpSummary,
+                json,
+                |summary: BgpSummary| control::render_bgp_summary(&summary),
+            )?;
         }
-        BgpCommand::Routes { target, vni, json } => {
-            let value = call(&target, &Request::BgpRoutes { vni })?;
-            if json {
-                return print_json(&value);
-            }
-            let rows: Vec<BgpRouteRow> =
-                serde_json::from_value(value).map_err(|e| e.to_string())?;
-            // The header names the router ID, as vtysh does.
-            let summary: Option<BgpSummary> = call(&target, &Request::BgpSummary)
-                .ok()
-                .and_then(|v| serde_json::from_value(v).ok());
-            let id = summary.map(|s| s.router_id.to_string());
-            print!("{}", control::render_bgp_routes(&rows, id.as_deref()));
+        BgpCommand::Routes {
+            listing: Listing { target, vni, json },
+        } => {
+            show(
+                &target,
+                &Request::BgpRoutes { vni },
+                json,
+                |rows: Vec<BgpRouteRow>| {
+                    // The header names the router ID, as vtysh does.
+                    let summary: Option<BgpSummary> = call(&target, &Request::BgpSummary)
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v).ok());
+                    let id = summary.map(|s| s.router_id.to_string());
+                    control::render_bgp_routes(&rows, id.as_deref())
+                },
+            )?;
         }
     }
     Ok(())

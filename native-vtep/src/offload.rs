@@ -712,12 +712,31 @@ impl Coalescer {
 mod tests {
     use super::*;
 
+    /// The test frames' Ethernet header at the start of `f`: 02:00:00:00:00:01 to
+    /// 02:00:00:00:00:02, `ethertype`.
+    fn write_eth(f: &mut [u8], ethertype: u16) {
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    }
+
+    /// The test frames' 32-byte TCP header at `l4`: port 40000 to 5201, `seq`, ack 99, `flags`,
+    /// window 512, a 12-byte timestamp option; the checksum is left to the caller.
+    fn write_tcp(f: &mut [u8], l4: usize, seq: u32, flags: u8) {
+        f[l4..l4 + 2].copy_from_slice(&40000u16.to_be_bytes());
+        f[l4 + 2..l4 + 4].copy_from_slice(&5201u16.to_be_bytes());
+        f[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+        f[l4 + 8..l4 + 12].copy_from_slice(&99u32.to_be_bytes());
+        f[l4 + 12] = 8 << 4;
+        f[l4 + 13] = flags;
+        f[l4 + 14..l4 + 16].copy_from_slice(&512u16.to_be_bytes());
+        f[l4 + 20..l4 + 32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+    }
+
     /// Eth + IPv4 + TCP (with a 12-byte timestamp option) carrying `payload`, full checksums.
     fn tcp4(seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; ETH_LEN + 20 + 32];
-        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        write_eth(&mut f, ETHERTYPE_IPV4);
         let ip = ETH_LEN;
         f[ip] = 0x45;
         let total = (20 + 32 + payload.len()) as u16;
@@ -729,14 +748,7 @@ mod tests {
         f[ip + 12..ip + 16].copy_from_slice(&[192, 168, 1, 1]);
         f[ip + 16..ip + 20].copy_from_slice(&[192, 168, 1, 2]);
         let l4 = ip + 20;
-        f[l4..l4 + 2].copy_from_slice(&40000u16.to_be_bytes());
-        f[l4 + 2..l4 + 4].copy_from_slice(&5201u16.to_be_bytes());
-        f[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
-        f[l4 + 8..l4 + 12].copy_from_slice(&99u32.to_be_bytes());
-        f[l4 + 12] = 8 << 4;
-        f[l4 + 13] = flags;
-        f[l4 + 14..l4 + 16].copy_from_slice(&512u16.to_be_bytes());
-        f[l4 + 20..l4 + 32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        write_tcp(&mut f, l4, seq, flags);
         f.extend_from_slice(payload);
         ipv4_header_checksum(&mut f[ip..l4]);
         let acc = pseudo(
@@ -903,9 +915,7 @@ mod tests {
     /// this module's functions.
     fn tcp6(seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; ETH_LEN + 40 + 32];
-        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-        f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        write_eth(&mut f, ETHERTYPE_IPV6);
         let ip = ETH_LEN;
         // Version 6, traffic class 0x02 (ECT(0)), flow label 0x12345.
         f[ip..ip + 4].copy_from_slice(&[0x60, 0x21, 0x23, 0x45]);
@@ -916,14 +926,7 @@ mod tests {
         f[ip + 8..ip + 24].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f[ip + 24..ip + 40].copy_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         let l4 = ip + 40;
-        f[l4..l4 + 2].copy_from_slice(&40000u16.to_be_bytes());
-        f[l4 + 2..l4 + 4].copy_from_slice(&5201u16.to_be_bytes());
-        f[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
-        f[l4 + 8..l4 + 12].copy_from_slice(&99u32.to_be_bytes());
-        f[l4 + 12] = 8 << 4;
-        f[l4 + 13] = flags;
-        f[l4 + 14..l4 + 16].copy_from_slice(&512u16.to_be_bytes());
-        f[l4 + 20..l4 + 32].copy_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        write_tcp(&mut f, l4, seq, flags);
         f.extend_from_slice(payload);
         let c = reference(&tcp6_pseudo_and_segment(&f));
         f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
@@ -1029,11 +1032,9 @@ mod tests {
     /// Eth + IPv4 or IPv6 + UDP carrying `payload`, with a full checksum (the textbook way).
     fn udp(ipv6: bool, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; ETH_LEN];
-        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
         let udp_len = 8 + payload.len();
         let (src, dst): (Vec<u8>, Vec<u8>) = if ipv6 {
-            f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+            write_eth(&mut f, ETHERTYPE_IPV6);
             let mut ip = vec![0x60, 0, 0, 0];
             ip.extend_from_slice(&(udp_len as u16).to_be_bytes());
             ip.extend_from_slice(&[PROTO_UDP, 64]);
@@ -1043,7 +1044,7 @@ mod tests {
             f.extend_from_slice(&ip);
             (s.to_vec(), d.to_vec())
         } else {
-            f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+            write_eth(&mut f, ETHERTYPE_IPV4);
             let mut ip = vec![0x45, 0];
             ip.extend_from_slice(&((20 + udp_len) as u16).to_be_bytes());
             ip.extend_from_slice(&[0, 1, 0x40, 0, 64, PROTO_UDP, 0, 0]);

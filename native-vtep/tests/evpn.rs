@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::bgp::{self, Frr, GoBgp};
 use common::fabric::{Fabric, fabric, parse_ping};
-use common::{must, wait_for};
+use common::{tshark, wait_for};
 
 /// `garp.py IFACE IP [SRCMAC]`: three gratuitous ARPs for IP from IFACE (a host announcing
 /// itself, as a booted or migrated VM does), from SRCMAC if given.
@@ -202,22 +202,6 @@ fn stop_capture(f: &mut Fabric, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no drop count from tcpdump: {log}"))
 }
 
-/// `tshark -r PCAP -Y FILTER -T fields -e ...`: one row of fields per packet.
-fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = format!(
-        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t \
-         -E occurrence=a -E aggregator=,",
-        pcap.display()
-    );
-    for field in fields {
-        cmd.push_str(&format!(" -e {field}"));
-    }
-    must(&format!("{cmd} 2>/dev/null"))
-        .lines()
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect()
-}
-
 /// The lab of the FRR tests: `rr` reflects between the kernel leaf `h2` and native-vtep on
 /// `h1`. Field order is drop order: FRR stops before the lab removes its namespaces.
 struct FrrLab {
@@ -231,11 +215,7 @@ impl FrrLab {
     fn new(test: &str) -> Option<FrrLab> {
         let tools = ["ping", "bridge", "vtysh", "tcpdump", "tshark", "ethtool"];
         let mut f = fabric(test, 2, &tools)?;
-        let rr_ns = f.lab.netns("rr");
-        let ul = f.ul.clone();
-        f.lab
-            .veth(&rr_ns, "ul", Some("10.0.0.254/24"), &ul, "prr", None);
-        must(&format!("ip -n {ul} link set prr master ulbr"));
+        let rr_ns = f.attach("rr", "10.0.0.254");
         // The kernel VTEP, as FRR's EVPN documentation builds it: no remote, no learning, ARP
         // suppression, in a bridge whose address (and arp_accept) lets zebra learn its hosts'
         // IPs. Checksums in software: nothing between namespaces would complete them.
@@ -709,12 +689,7 @@ fn frr_mobility_reflector_restart_and_withdrawal() {
 
     // Pings from the kernel side's host to the VM all along.
     let ka_ns = l.f.hosts[ka].clone();
-    l.f.lab.spawn(
-        &ka_ns,
-        "pinger",
-        "ping",
-        &["-n", "-q", "-i", "0.05", "-c", "120", "-W", "1", VM_IP].map(String::from),
-    );
+    l.f.lab.start_pinger(&ka_ns, VM_IP, 120);
     std::thread::sleep(Duration::from_millis(1000));
     // The move: the VM appears behind native-vtep (a new port, its address moved there) and
     // announces itself while the old port still stands, as a live migration does; the old
@@ -876,11 +851,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     let Some(mut f) = fabric("gob", 1, &["gobgpd", "gobgp", "tcpdump", "tshark"]) else {
         return;
     };
-    let gb_ns = f.lab.netns("gb");
-    let ul = f.ul.clone();
-    f.lab
-        .veth(&gb_ns, "ul", Some("10.0.0.253/24"), &ul, "pgb", None);
-    must(&format!("ip -n {ul} link set pgb master ulbr"));
+    let gb_ns = f.attach("gb", "10.0.0.253");
     let pcap = capture(&mut f, "bgp", 0, "tcp port 179");
     let gobgp = GoBgp::start(&mut f.lab, &gb_ns, "gobgpd", GOBGP);
     f.lab.ns_must(
@@ -951,10 +922,10 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
             && neigh.contains("fd42::6 dev vt42 lladdr 02:00:00:00:42:06 vni 42 extern_learn"),
         "{neigh}"
     );
-    let routes = f.lab.ctl(&native, &["bgp", "routes"]);
-    assert!(
-        routes.contains("*>i[2]:[0]:[48]:[02:00:00:00:42:06]:[128]:[fd42::6]"),
-        "{routes}"
+    f.lab.ctl_shows(
+        &native,
+        &["bgp", "routes"],
+        "*>i[2]:[0]:[48]:[02:00:00:00:42:06]:[128]:[fd42::6]",
     );
     println!(
         "gob: routes injected into GoBGP (MAC, MAC/IPv4, MAC/IPv6, type 3) installed by native-vtep after {}",
@@ -1066,8 +1037,7 @@ fn gobgp_routes_both_ways_and_tshark_decodes_them() {
     );
 
     // GoBGP's messages are all clean by our codec.
-    let summary: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&native, &["bgp", "summary", "--json"])).unwrap();
+    let summary = f.lab.bgp_summary(&native);
     let peer = &summary["peers"][0];
     assert_eq!(peer["malformed"], serde_json::json!({}), "{peer}");
     assert_eq!(peer["counters"]["routes_ignored"], 0, "{peer}");
@@ -1178,11 +1148,7 @@ fn two_native_leaves_through_frr_each_found_in_its_namespace() {
     let Some(mut f) = fabric("two", 2, &["ping", "vtysh"]) else {
         return;
     };
-    let rr_ns = f.lab.netns("rr");
-    let ul = f.ul.clone();
-    f.lab
-        .veth(&rr_ns, "ul", Some("10.0.0.254/24"), &ul, "prr", None);
-    must(&format!("ip -n {ul} link set prr master ulbr"));
+    let rr_ns = f.attach("rr", "10.0.0.254");
     let rr = Frr::start(
         &mut f.lab,
         &rr_ns,

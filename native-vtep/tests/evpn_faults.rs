@@ -8,32 +8,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::bgp::{self, Frr, ScriptedPeer, mac_route, update};
 use common::fabric::{Fabric, fabric};
-use common::{must, wait_for};
+use common::wait_for;
 use vtep_core::wire::Ipv4Address;
 
 const VTEP: Ipv4Address = Ipv4Address::new(10, 0, 0, 9);
 const MAC: &str = "02:00:00:00:42:09";
-
-/// A namespace `name` on the underlay with `address`.
-fn attach(f: &mut Fabric, name: &str, address: &str) -> String {
-    let ns = f.lab.netns(name);
-    let ul = f.ul.clone();
-    f.lab.veth(
-        &ns,
-        "ul",
-        Some(&format!("{address}/24")),
-        &ul,
-        &format!("p{name}"),
-        None,
-    );
-    must(&format!("ip -n {ul} link set p{name} master ulbr"));
-    ns
-}
 
 /// native-vtep on host 0 speaking EVPN to `peers`, reconnecting after 1 s.
 fn native(f: &mut Fabric, peers: &[&str]) -> PathBuf {
@@ -50,21 +34,6 @@ fn native(f: &mut Fabric, peers: &[&str]) -> PathBuf {
     f.native(0, &args)
 }
 
-fn summary(f: &Fabric, control: &Path) -> serde_json::Value {
-    serde_json::from_str(&f.lab.ctl(control, &["bgp", "summary", "--json"])).unwrap()
-}
-
-fn peer(f: &Fabric, control: &Path, address: &str) -> serde_json::Value {
-    let s = summary(f, control);
-    s["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["address"] == address)
-        .cloned()
-        .unwrap_or_else(|| panic!("no peer {address}: {s}"))
-}
-
 /// A peer that stops sending (no KEEPALIVE, no UPDATE) but keeps its connection is dropped
 /// when the hold time runs out, with a NOTIFICATION, and its routes are withdrawn.
 #[test]
@@ -72,7 +41,7 @@ fn a_silent_peer_is_dropped_at_hold_time_expiry_and_its_routes_withdrawn() {
     let Some(mut f) = fabric("bgps", 1, &[]) else {
         return;
     };
-    let ns = attach(&mut f, "rr", "10.0.0.254");
+    let ns = f.attach("rr", "10.0.0.254");
     // The peer offers 3 s, the lowest hold time allowed: the session runs on 3 s.
     let rr = ScriptedPeer::start(&mut f.lab, &ns, "rr", "10.0.0.254", 3);
     let control = native(&mut f, &["10.0.0.254"]);
@@ -90,7 +59,7 @@ fn a_silent_peer_is_dropped_at_hold_time_expiry_and_its_routes_withdrawn() {
         "{}",
         fdb()
     );
-    assert_eq!(peer(&f, &control, "10.0.0.254")["hold_time"], 3);
+    assert_eq!(f.lab.bgp_peer(&control, "10.0.0.254")["hold_time"], 3);
 
     let silent = Instant::now();
     rr.silent(true);
@@ -110,7 +79,7 @@ fn a_silent_peer_is_dropped_at_hold_time_expiry_and_its_routes_withdrawn() {
         "{:?}",
         rr.notifications()
     );
-    let p = peer(&f, &control, "10.0.0.254");
+    let p = f.lab.bgp_peer(&control, "10.0.0.254");
     let last = p["last_error"].as_str().unwrap_or("");
     assert!(
         last.starts_with("hold time expired: nothing from the peer for 3 s"),
@@ -140,10 +109,10 @@ fn session_failures_name_the_problem_and_the_fix() {
     };
     // Nothing at 10.0.0.250; a peer of AS 65001 at .251; a peer refusing every OPEN with
     // "bad BGP identifier" at .252; FRR expecting AS 65001 from us at .254.
-    let other_as = attach(&mut f, "oas", "10.0.0.251");
+    let other_as = f.attach("oas", "10.0.0.251");
     let _other_as =
         ScriptedPeer::start_with(&mut f.lab, &other_as, "oas", "10.0.0.251", 65001, 9, None);
-    let refusing = attach(&mut f, "ref", "10.0.0.252");
+    let refusing = f.attach("ref", "10.0.0.252");
     let _refusing = ScriptedPeer::start_with(
         &mut f.lab,
         &refusing,
@@ -153,7 +122,7 @@ fn session_failures_name_the_problem_and_the_fix() {
         9,
         Some((2, 3)),
     );
-    let rr_ns = attach(&mut f, "rr", "10.0.0.254");
+    let rr_ns = f.attach("rr", "10.0.0.254");
     let frr_conf = "router bgp 65000\n bgp router-id 10.0.0.254\n no bgp default ipv4-unicast\n \
                     neighbor 10.0.0.1 remote-as 65001\n address-family l2vpn evpn\n  \
                     neighbor 10.0.0.1 activate\n exit-address-family\n";
@@ -184,14 +153,14 @@ fn session_failures_name_the_problem_and_the_fix() {
     ];
     for (address, words) in expect {
         let named = wait_for(20, || {
-            peer(&f, &control, address)["last_error"]
+            f.lab.bgp_peer(&control, address)["last_error"]
                 .as_str()
                 .is_some_and(|e| e.starts_with(words))
         });
         assert!(
             named,
             "{address}: {}\n{}",
-            peer(&f, &control, address),
+            f.lab.bgp_peer(&control, address),
             f.lab.log("vtep1")
         );
         assert!(
@@ -213,10 +182,10 @@ fn session_failures_name_the_problem_and_the_fix() {
     // Retries back off: an unreachable peer is tried ever less often (1, 2, 4 s ...), and the
     // log says so once, not on every attempt.
     std::thread::sleep(Duration::from_secs(4));
-    let text = f.lab.ctl(&control, &["bgp", "summary"]);
-    assert!(
-        text.contains("10.0.0.250: last error: peer 10.0.0.250 unreachable"),
-        "{text}"
+    f.lab.ctl_shows(
+        &control,
+        &["bgp", "summary"],
+        "10.0.0.250: last error: peer 10.0.0.250 unreachable",
     );
     let log = f.lab.log("vtep1");
     let warned = log.matches("WARN BGP session with 10.0.0.250 down").count();

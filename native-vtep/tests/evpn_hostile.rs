@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use common::bgp::{self, ScriptedPeer, fix_lengths, imet_update, mac_route, patch, update};
 use common::fabric::{Fabric, fabric};
-use common::{must, wait_for};
+use common::wait_for;
 use vtep_core::wire::Ipv4Address;
 use vtep_core::wire::bgp::{AsPath, EvpnRoute};
 
@@ -44,18 +44,8 @@ struct Lab {
 /// native-vtep on h1 with two scripted peers, the good one holding one route.
 fn lab(test: &str, extra: &[&str]) -> Option<Lab> {
     let mut f = fabric(test, 1, &["bridge"])?;
-    let ul = f.ul.clone();
     let mut peer = |name: &str, address: &str| {
-        let ns = f.lab.netns(name);
-        f.lab.veth(
-            &ns,
-            "ul",
-            Some(&format!("{address}/24")),
-            &ul,
-            &format!("p{name}"),
-            None,
-        );
-        must(&format!("ip -n {ul} link set p{name} master ulbr"));
+        let ns = f.attach(name, address);
         ScriptedPeer::start(&mut f.lab, &ns, name, address, 9)
     };
     let hostile = peer("bad", HOSTILE);
@@ -102,18 +92,12 @@ impl Lab {
     }
 
     fn summary(&self) -> serde_json::Value {
-        serde_json::from_str(&self.f.lab.ctl(&self.native, &["bgp", "summary", "--json"])).unwrap()
+        self.f.lab.bgp_summary(&self.native)
     }
 
+    #[track_caller]
     fn peer(&self, address: &str) -> serde_json::Value {
-        let summary = self.summary();
-        summary["peers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["address"] == address)
-            .cloned()
-            .unwrap_or_else(|| panic!("no peer {address}: {summary}"))
+        self.f.lab.bgp_peer(&self.native, address)
     }
 
     fn malformed(&self, reason: &str) -> u64 {

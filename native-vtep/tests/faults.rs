@@ -180,8 +180,8 @@ fn sigkill_mid_transfer_then_restart_recovers() {
     // What a SIGKILL leaves: the control socket file (nobody answers it) and, being
     // persistent, the TAP.
     assert!(is_socket(&c2), "the stale control socket is gone");
-    let err = f.lab.try_ctl(&c2, &["stats"]).unwrap_err();
-    assert!(err.contains("no native-vtep is listening on"), "{err}");
+    f.lab
+        .ctl_refused(&c2, &["stats"], "no native-vtep is listening on");
     assert!(link_exists(&f.lab, &h2, "vt42"));
     // Down for a moment, as a supervisor's restart delay would leave it.
     std::thread::sleep(Duration::from_millis(500));

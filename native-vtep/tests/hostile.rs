@@ -277,6 +277,14 @@ impl Bench {
         shown
     }
 
+    /// The victim's FDB holds nothing of the attacker's source MAC (`hostile.py`'s
+    /// 02:00:00:00:66:01).
+    #[track_caller]
+    fn learned_nothing_from_the_attacker(&self) {
+        let fdb = self.f.lab.ctl(&self.victim, &["fdb", "show"]);
+        assert!(!fdb.contains("02:00:00:00:66:01"), "learned: {fdb}");
+    }
+
     /// Stops a capture; the frames in it that carry the hostile marker.
     fn marked(&mut self, cap: Capture) -> Vec<Vec<u8>> {
         stop_capture(&mut self.f, &cap.name);
@@ -442,8 +450,7 @@ fn vni_not_configured() {
     );
     b.expect_drops(&before, &[(None, "unknown_vni", 10)]);
     assert_eq!(b.marked(cap).len(), 0);
-    let fdb = b.f.lab.ctl(&b.victim, &["fdb", "show"]);
-    assert!(!fdb.contains("02:00:00:00:66:01"), "learned: {fdb}");
+    b.learned_nothing_from_the_attacker();
     b.survived();
 }
 
@@ -659,23 +666,7 @@ fn a_flood_of_random_source_macs_beyond_max_address() {
     let cap = b.capture(0, "vt42", "tap1");
     // The real hosts ping each other throughout the flood, and on after it.
     let h1 = b.f.hosts[0].clone();
-    b.f.lab.spawn(
-        &h1,
-        "pinger",
-        "ping",
-        &[
-            "-n",
-            "-q",
-            "-i",
-            "0.05",
-            "-c",
-            "200",
-            "-W",
-            "1",
-            "192.168.42.2",
-        ]
-        .map(String::from),
-    );
+    b.f.lab.start_pinger(&h1, "192.168.42.2", 200);
     std::thread::sleep(Duration::from_millis(500));
     let n = 2000;
     assert_eq!(b.hit(1, "mac-flood", &["--count", &n.to_string()]), n);
@@ -721,11 +712,7 @@ fn datagrams_from_outside_the_peer_list() {
     assert_eq!(b.hit(2, "valid", &["--count", "25"]), 25);
     b.expect_drops(&before, &[(None, "not_a_peer", 25)]);
     assert_eq!(b.marked(cap).len(), 0);
-    let fdb = b.f.lab.ctl(&b.victim, &["fdb", "show"]);
-    assert!(
-        !fdb.contains("02:00:00:00:66:01"),
-        "learned from a stranger: {fdb}"
-    );
+    b.learned_nothing_from_the_attacker();
     b.survived();
 }
 
@@ -810,8 +797,7 @@ fn malformed_neighbour_discovery() {
     assert_eq!(counter(&s, 42, "nd_suppressed"), 0);
     // Nothing learned from any of it: not the attacker's MAC, not its address, and the static
     // entry stands.
-    let fdb = b.f.lab.ctl(&b.victim, &["fdb", "show"]);
-    assert!(!fdb.contains("02:00:00:00:66:01"), "{fdb}");
+    b.learned_nothing_from_the_attacker();
     let shown = b.static_neighbour_stands("fd42::2");
     assert!(!shown.contains("fd42::66"), "{shown}");
     let text = b.f.lab.ctl(&b.victim, &["stats"]);

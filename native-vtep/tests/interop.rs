@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::fabric::{Fabric, fabric, overlay_ip, parse_ping, underlay_ip};
-use common::{counter, drops, must, wait_for};
+use common::{counter, drops, must, tshark, wait_for};
 
 /// `send_frames.py IFACE MODE COUNT`: Ethernet frames written straight onto an interface.
 /// MODE `bcast`: one broadcast frame of a local-experimental EtherType; `garp SRCMAC IP`:
@@ -142,19 +142,20 @@ fn number(field: &str) -> u64 {
     }
 }
 
-/// `tshark -r PCAP -Y FILTER -T fields -e ...`: one row of fields per packet.
-fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = format!(
-        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t",
-        pcap.display()
-    );
-    for f in fields {
-        cmd.push_str(&format!(" -e {f}"));
+/// Asserts that a capture's rows carry ARP, ICMP and TCP inside `tunnel` (tshark's protocol
+/// name: `vxlan`, `geneve`, `gre`), `protocols` being the index of the `frame.protocols` field.
+fn assert_arp_icmp_tcp_inside(rows: &[Vec<String>], protocols: usize, tunnel: &str) {
+    for inner in [
+        "eth:ethertype:arp",
+        "eth:ethertype:ip:icmp",
+        "eth:ethertype:ip:tcp",
+    ] {
+        let inner = format!("{tunnel}:{inner}");
+        assert!(
+            rows.iter().any(|r| r[protocols].contains(&inner)),
+            "no {inner} in the capture"
+        );
     }
-    must(&format!("{cmd} 2>/dev/null"))
-        .lines()
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect()
 }
 
 #[test]
@@ -170,10 +171,10 @@ fn native_to_native_arp_ping_tcp() {
     let neigh = f.lab.ns_must(&f.hosts[0], "ip neigh show 192.168.42.2");
     assert!(neigh.contains(&mac2), "ARP: {neigh} lacks {mac2}");
     // Each FDB learned the other's MAC behind the other's underlay address.
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains(&format!("{mac2} dev vt42 dst 10.0.0.2 vni 42 self")),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        &format!("{mac2} dev vt42 dst 10.0.0.2 vni 42 self"),
     );
     let fdb2 = f.lab.ctl(&c2, &["fdb", "show", "--json"]);
     assert!(fdb2.contains(&f.mac(0, "vt42")), "{fdb2}");
@@ -215,10 +216,10 @@ fn native_to_kernel_vxlan_learning_both_directions() {
         kfdb.contains(&format!("{} dst 10.0.0.1", f.mac(0, "vt42"))),
         "{kfdb}"
     );
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2"),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "02:00:00:00:42:02 dev vt42 dst 10.0.0.2",
     );
 }
 
@@ -243,10 +244,10 @@ fn native_to_kernel_vxlan_nolearning_static_fdb() {
     f.tcp_1mb(0, "192.168.42.1", 1, 6);
     // Nothing was learned from the underlay: the only remote entry is the static one.
     let s = f.lab.stats(&c1);
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2 vni 42 self permanent"),
-        "{fdb}"
+    let fdb = f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "02:00:00:00:42:02 dev vt42 dst 10.0.0.2 vni 42 self permanent",
     );
     assert_eq!(
         fdb.lines()
@@ -340,31 +341,15 @@ fn migration_moves_the_fdb_and_traffic_resumes() {
     };
     plug(&f, 1);
     f.ping_ok(0, "192.168.42.100", 3);
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains(&format!("{vm_mac} dev vt42 dst 10.0.0.2")),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        &format!("{vm_mac} dev vt42 dst 10.0.0.2"),
     );
 
     // Continuous pings from host 1 while the VM moves from host 2 to host 3.
     let h1 = f.hosts[0].clone();
-    f.lab.spawn(
-        &h1,
-        "pinger",
-        "ping",
-        &[
-            "-n",
-            "-q",
-            "-i",
-            "0.05",
-            "-c",
-            "120",
-            "-W",
-            "1",
-            "192.168.42.100",
-        ]
-        .map(String::from),
-    );
+    f.lab.start_pinger(&h1, "192.168.42.100", 120);
     std::thread::sleep(Duration::from_millis(1500));
     f.lab.ns_must(&f.hosts[1], "ip link del vmp");
     plug(&f, 2);
@@ -390,20 +375,20 @@ fn migration_moves_the_fdb_and_traffic_resumes() {
     );
 
     f.ping_ok(0, "192.168.42.100", 3);
-    let fdb1 = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb1.contains(&format!("{vm_mac} dev vt42 dst 10.0.0.3")),
-        "host 1: {fdb1}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        &format!("{vm_mac} dev vt42 dst 10.0.0.3"),
     );
-    let fdb2 = f.lab.ctl(&c2, &["fdb", "show"]);
-    assert!(
-        fdb2.contains(&format!("{vm_mac} dev vt42 dst 10.0.0.3")),
-        "host 2: {fdb2}"
+    f.lab.ctl_shows(
+        &c2,
+        &["fdb", "show"],
+        &format!("{vm_mac} dev vt42 dst 10.0.0.3"),
     );
-    let fdb3 = f.lab.ctl(&c3, &["fdb", "show"]);
-    assert!(
-        fdb3.contains(&format!("{vm_mac} dev vt42 vni 42 local")),
-        "host 3: {fdb3}"
+    f.lab.ctl_shows(
+        &c3,
+        &["fdb", "show"],
+        &format!("{vm_mac} dev vt42 vni 42 local"),
     );
     assert!(counter(&f.lab.stats(&c1), 42, "moved") >= 1);
     assert!(
@@ -465,10 +450,10 @@ fn geneve_native_to_kernel() {
     f.lab.ns_must(&h2, "ip neigh flush dev gn42");
     f.ping_ok(1, "192.168.42.1", 3);
     f.tcp_1mb(0, "192.168.42.1", 1, 18);
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2"),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "02:00:00:00:42:02 dev vt42 dst 10.0.0.2",
     );
 }
 
@@ -489,16 +474,7 @@ fn geneve_traffic_checked(f: &mut Fabric, pcap: &Path, capture: &str, control: &
         assert_eq!(r[0], "6081");
         assert_eq!(number(&r[1]), 42, "{r:?}");
     }
-    for inner in [
-        "geneve:eth:ethertype:arp",
-        "geneve:eth:ethertype:ip:icmp",
-        "geneve:eth:ethertype:ip:tcp",
-    ] {
-        assert!(
-            rows.iter().any(|r| r[2].contains(inner)),
-            "no {inner} in the capture"
-        );
-    }
+    assert_arp_icmp_tcp_inside(&rows, 2, "geneve");
     assert_eq!(counter(&f.lab.stats(control), 42, "drops_total"), 0);
 }
 
@@ -543,17 +519,7 @@ fn underlay_capture_checked_with_tshark() {
         }
     }
     assert!(!native_ports.is_empty());
-    let protos: Vec<&str> = rows.iter().map(|r| r[5].as_str()).collect();
-    for inner in [
-        "vxlan:eth:ethertype:arp",
-        "vxlan:eth:ethertype:ip:icmp",
-        "vxlan:eth:ethertype:ip:tcp",
-    ] {
-        assert!(
-            protos.iter().any(|p| p.contains(inner)),
-            "no {inner} in the capture"
-        );
-    }
+    assert_arp_icmp_tcp_inside(&rows, 5, "vxlan");
     println!(
         "capture: {} VXLAN packets, native source ports {:?}",
         rows.len(),
@@ -580,10 +546,10 @@ fn arp_suppression_keeps_arp_off_the_underlay() {
     assert!(neigh.contains("02:00:00:00:42:02"), "{neigh}");
     assert!(counter(&f.lab.stats(&c1), 42, "arp_suppressed") >= 1);
     assert!(counter(&f.lab.stats(&c2), 42, "arp_suppressed") >= 1);
-    let shown = f.lab.ctl(&c1, &["neigh", "show"]);
-    assert!(
-        shown.contains("192.168.42.2 dev vt42 lladdr 02:00:00:00:42:02 vni 42 PERMANENT"),
-        "{shown}"
+    f.lab.ctl_shows(
+        &c1,
+        &["neigh", "show"],
+        "192.168.42.2 dev vt42 lladdr 02:00:00:00:42:02 vni 42 PERMANENT",
     );
     let arp = tshark(&pcap, "vxlan && arp", &["frame.number"]);
     assert!(
@@ -621,33 +587,29 @@ fn control_fdb_and_neigh_add_del() {
             "02:00:00:00:00:77",
         ],
     );
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("00:00:00:00:00:00 dev vt42 dst 10.0.0.2 vni 42 self permanent"),
-        "{fdb}"
+    let fdb = f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "00:00:00:00:00:00 dev vt42 dst 10.0.0.2 vni 42 self permanent",
     );
     assert!(
         fdb.contains("02:00:00:00:00:77 dev vt42 dst 10.0.0.2 vni 42 self permanent"),
         "{fdb}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&c1, &["neigh", "show", "--json"])).unwrap();
+    let json: serde_json::Value = f.lab.ctl_json(&c1, &["neigh", "show", "--json"]);
     assert_eq!(json[0]["mac"], "02:00:00:00:00:77");
     f.lab.ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"]);
     f.lab.ctl(&c1, &["neigh", "del", "192.168.42.77"]);
-    let err = f
-        .lab
-        .try_ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"])
-        .unwrap_err();
-    assert!(
-        err.contains("no FDB entry for 02:00:00:00:00:77 in VNI 42"),
-        "{err}"
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "del", "02:00:00:00:00:77"],
+        "no FDB entry for 02:00:00:00:00:77 in VNI 42",
     );
-    let err = f
-        .lab
-        .try_ctl(&c1, &["fdb", "add", "02:00:00:00:00:78", "fd00::1"])
-        .unwrap_err();
-    assert!(err.contains("different IP families"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
+        "different IP families",
+    );
     // IPv6 neighbours (ND suppression), a router among them, listed after the IPv4 ones.
     f.lab.ctl(
         &c1,
@@ -682,50 +644,40 @@ fn control_fdb_and_neigh_add_del() {
         rows[2].starts_with("fe80::1 dev vt42 lladdr 02:00:00:00:00:fe vni 42 router PERMANENT"),
         "{shown}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&f.lab.ctl(&c1, &["neigh", "show", "--json"])).unwrap();
+    let json: serde_json::Value = f.lab.ctl_json(&c1, &["neigh", "show", "--json"]);
     assert_eq!(
         (json[2]["ip"].as_str(), json[2]["router"].as_bool()),
         (Some("fe80::1"), Some(true))
     );
     f.lab.ctl(&c1, &["neigh", "del", "fd42::77"]);
-    let err = f
-        .lab
-        .try_ctl(&c1, &["neigh", "del", "fd42::77"])
-        .unwrap_err();
-    assert!(
-        err.contains("no neighbour entry for fd42::77 in VNI 42"),
-        "{err}"
+    f.lab.ctl_refused(
+        &c1,
+        &["neigh", "del", "fd42::77"],
+        "no neighbour entry for fd42::77 in VNI 42",
     );
-    let err = f
-        .lab
-        .try_ctl(
-            &c1,
-            &[
-                "neigh",
-                "add",
-                "192.168.42.78",
-                "02:00:00:00:00:78",
-                "--router",
-            ],
-        )
-        .unwrap_err();
-    assert!(err.contains("only IPv6 neighbours can be routers"), "{err}");
-    let err = f
-        .lab
-        .try_ctl(&c1, &["neigh", "add", "ff02::1", "02:00:00:00:00:78"])
-        .unwrap_err();
-    assert!(err.contains("ff02::1 cannot be a neighbour"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &[
+            "neigh",
+            "add",
+            "192.168.42.78",
+            "02:00:00:00:00:78",
+            "--router",
+        ],
+        "only IPv6 neighbours can be routers",
+    );
+    f.lab.ctl_refused(
+        &c1,
+        &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
+        "ff02::1 cannot be a neighbour",
+    );
     let err = f.lab.try_ctl(&c1, &["fdb", "show", "--vni", "7"]);
     assert!(err.is_ok(), "an unknown VNI shows nothing");
-    let err = f
-        .lab
-        .try_ctl(
-            &c1,
-            &["fdb", "add", "02:00:00:00:00:79", "10.0.0.2", "--vni", "7"],
-        )
-        .unwrap_err();
-    assert!(err.contains("VNI 7 is not configured"), "{err}");
+    f.lab.ctl_refused(
+        &c1,
+        &["fdb", "add", "02:00:00:00:00:79", "10.0.0.2", "--vni", "7"],
+        "VNI 7 is not configured",
+    );
 }
 
 #[test]
@@ -733,16 +685,7 @@ fn ipv6_underlay_native_to_kernel_vxlan() {
     let Some(mut f) = fabric("v6", 2, &["ping", "bridge"]) else {
         return;
     };
-    for (i, h) in f.hosts.clone().iter().enumerate() {
-        f.lab.ns_must(
-            h,
-            &format!(
-                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
-                 ip addr add fd00::{}/64 dev ul nodad",
-                i + 1
-            ),
-        );
-    }
+    ipv6_underlay(&f);
     let h1 = f.hosts[0].clone();
     let c1 = f.lab.vtep(
         &h1,
@@ -778,10 +721,10 @@ fn ipv6_underlay_native_to_kernel_vxlan() {
     f.tcp_1mb(0, "192.168.42.1", 1, 23);
     f.udp_200(0, "192.168.42.1", 1, 24);
     f.udp_200(1, "192.168.42.2", 0, 25);
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("02:00:00:00:42:02 dev vt42 dst fd00::2 vni 42"),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "02:00:00:00:42:02 dev vt42 dst fd00::2 vni 42",
     );
     let s = f.lab.stats(&c1);
     assert_eq!(counter(&s, 42, "drops_total"), 0, "{s}");
@@ -836,10 +779,10 @@ fn native_multiqueue_to_kernel_vxlan() {
     f.ping_ok(0, "192.168.42.2", 3);
     f.tcp_1mb(1, "192.168.42.2", 0, 13);
     f.tcp_1mb(0, "192.168.42.1", 1, 14);
-    let fdb = f.lab.ctl(&c1, &["fdb", "show"]);
-    assert!(
-        fdb.contains("02:00:00:00:42:02 dev vt42 dst 10.0.0.2"),
-        "{fdb}"
+    f.lab.ctl_shows(
+        &c1,
+        &["fdb", "show"],
+        "02:00:00:00:42:02 dev vt42 dst 10.0.0.2",
     );
     let s = f.lab.stats(&c1);
     assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
@@ -946,6 +889,20 @@ while time.time() < deadline:
 sys.exit(1)
 "#;
 
+/// IPv6 on every host's underlay interface, host N at fd00::N/64.
+fn ipv6_underlay(f: &Fabric) {
+    for (i, h) in f.hosts.iter().enumerate() {
+        f.lab.ns_must(
+            h,
+            &format!(
+                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
+                 ip addr add fd00::{}/64 dev ul nodad",
+                i + 1
+            ),
+        );
+    }
+}
+
 /// Turns IPv6 on in namespace `ns` (the harness turns it off) for the interfaces made from now
 /// on, without the noise that would blur what the captures show: no link-local addresses (so
 /// no duplicate address detection of their own), no router solicitations or advertisements.
@@ -1009,15 +966,15 @@ fn ipv6_overlay_native_to_native_nd_suppression() {
     let (mac1, mac2) = (f.mac(0, "vt42"), f.mac(1, "vt42"));
     f.ping_ok(0, "fd42::2", 3);
     // Each VTEP learned the far host's address from ND that crossed the tunnel.
-    let neigh1 = f.lab.ctl(&c1, &["neigh", "show"]);
-    assert!(
-        neigh1.contains(&format!("fd42::2 dev vt42 lladdr {mac2} vni 42 REACHABLE")),
-        "{neigh1}"
+    f.lab.ctl_shows(
+        &c1,
+        &["neigh", "show"],
+        &format!("fd42::2 dev vt42 lladdr {mac2} vni 42 REACHABLE"),
     );
-    let neigh2 = f.lab.ctl(&c2, &["neigh", "show"]);
-    assert!(
-        neigh2.contains(&format!("fd42::1 dev vt42 lladdr {mac1} vni 42 REACHABLE")),
-        "{neigh2}"
+    f.lab.ctl_shows(
+        &c2,
+        &["neigh", "show"],
+        &format!("fd42::1 dev vt42 lladdr {mac1} vni 42 REACHABLE"),
     );
     f.stop_capture("capnd6a");
     let first = solicitations_in_tunnel(&learning);
@@ -1256,16 +1213,7 @@ fn nvgre_checked(f: &mut Fabric, pcap: &Path, capture: &str, controls: [&Path; 2
         assert_eq!(number(&r[1]) >> 8, 42, "VSID in the key: {r:?}");
         assert_eq!(number(&r[2]), 0x2000, "only K set, version 0: {r:?}");
     }
-    for inner in [
-        "gre:eth:ethertype:arp",
-        "gre:eth:ethertype:ip:icmp",
-        "gre:eth:ethertype:ip:tcp",
-    ] {
-        assert!(
-            rows.iter().any(|r| r[3].contains(inner)),
-            "no {inner} in the capture"
-        );
-    }
+    assert_arp_icmp_tcp_inside(&rows, 3, "gre");
     let flows: std::collections::BTreeSet<u64> =
         rows.iter().map(|r| number(&r[1]) & 0xff).collect();
     println!(
@@ -1301,16 +1249,7 @@ fn nvgre_over_an_ipv6_underlay() {
     let Some(mut f) = fabric("gre6", 2, &["ping", "tcpdump", "tshark"]) else {
         return;
     };
-    for (i, h) in f.hosts.clone().iter().enumerate() {
-        f.lab.ns_must(
-            h,
-            &format!(
-                "sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.ul.disable_ipv6=0 && \
-                 ip addr add fd00::{}/64 dev ul nodad",
-                i + 1
-            ),
-        );
-    }
+    ipv6_underlay(&f);
     let pcap = f.capture_of("capgre6", "ip6 proto 47");
     let mut controls = Vec::new();
     for i in 0..2 {

@@ -36,6 +36,11 @@ enum Args {
     /// `test --mode no-install --headless --chrome --chromedriver CHROMEDRIVER CRATE`: a
     /// crate's tests as wasm32 in headless Chromium.
     WasmPackTest(&'static str),
+    /// `build -p PACKAGE... --target TARGET`: packages built for another target.
+    BuildFor {
+        target: &'static str,
+        packages: &'static [&'static str],
+    },
 }
 
 impl Step {
@@ -64,6 +69,14 @@ impl Step {
             ..Self::new("wasm-pack", &[])
         }
         .env(WASM_PACK_ENV)
+    }
+
+    /// `cargo build` of `packages` for `target`.
+    const fn build_for(target: &'static str, packages: &'static [&'static str]) -> Self {
+        Self {
+            args: Args::BuildFor { target, packages },
+            ..Self::new("cargo", &[])
+        }
     }
 
     const fn env(self, env: &'static [(&'static str, &'static str)]) -> Self {
@@ -102,6 +115,14 @@ impl Step {
                 krate,
             ]
             .to_vec(),
+            Args::BuildFor { target, packages } => {
+                let mut args = vec!["build"];
+                for package in packages {
+                    args.extend(["-p", package]);
+                }
+                args.extend(["--target", target]);
+                args
+            }
         }
     }
 }
@@ -235,37 +256,17 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "no_std",
         about: "vtep-core and vtep-evpn build for a bare-metal target (no std can sneak in)",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "build",
-                "-p",
-                "vtep-core",
-                "-p",
-                "vtep-evpn",
-                "--target",
-                "thumbv7em-none-eabihf",
-            ],
+        steps: &[Step::build_for(
+            "thumbv7em-none-eabihf",
+            &["vtep-core", "vtep-evpn"],
         )],
     },
     Suite {
         name: "wasm",
         about: "vtep-core, vtep-evpn, vtep-sim and vtep-web build for wasm32-unknown-unknown",
-        steps: &[Step::new(
-            "cargo",
-            &[
-                "build",
-                "-p",
-                "vtep-core",
-                "-p",
-                "vtep-evpn",
-                "-p",
-                "vtep-sim",
-                "-p",
-                "vtep-web",
-                "--target",
-                "wasm32-unknown-unknown",
-            ],
+        steps: &[Step::build_for(
+            "wasm32-unknown-unknown",
+            &["vtep-core", "vtep-evpn", "vtep-sim", "vtep-web"],
         )],
     },
     Suite {

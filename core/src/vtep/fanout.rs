@@ -7,10 +7,11 @@ use core::ops::Range;
 
 use super::config::same_family;
 use super::encap::encap_in_place;
+use super::local::FromPort;
 use super::{Deliver, DropReason, Encapsulation, Event, Output, Transmit, Vtep};
+use crate::Vni;
 use crate::addr::PortId;
 use crate::wire::IpAddress;
-use crate::{Instant, Vni};
 
 /// Which local ports still get a copy of the current frame.
 #[derive(Clone, Copy, Debug)]
@@ -92,17 +93,14 @@ impl Vtep {
     /// Floods a frame from local `port`: encapsulates it once (if any flood peer gets a copy),
     /// counts, and arms the cursor for every other local port and, if `to_remotes`, every
     /// flood peer.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn flood(
         &mut self,
-        now: Instant,
-        vni: Vni,
-        slot: usize,
-        port: PortId,
+        from: FromPort,
         buf: &mut [u8],
         frame: Range<usize>,
         to_remotes: bool,
     ) {
+        let (now, vni, slot, port) = (from.now, from.vni, from.slot, from.port);
         let local_addr = self.config.local;
         let mut remote_copies = if to_remotes {
             self.fdb
@@ -138,9 +136,8 @@ impl Vtep {
         if let Some(reason) = remote_drop {
             self.drop_frame(Some(vni), reason);
         }
-        let counters = self.networks.slots.get_mut(slot).map(|n| &mut n.counters);
-        self.sink.record(
-            counters,
+        self.record_in(
+            slot,
             Event::Flooded {
                 vni,
                 local_ports,

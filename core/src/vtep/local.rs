@@ -18,6 +18,16 @@ use crate::wire::{
 };
 use crate::{Instant, Vni};
 
+/// A frame's way in from a local port: when, its network (VNI, and slot in the network index)
+/// and the port. The steps after learning (ARP and ND answers, flooding) all start from it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FromPort {
+    pub(super) now: Instant,
+    pub(super) vni: Vni,
+    pub(super) slot: usize,
+    pub(super) port: PortId,
+}
+
 impl Vtep {
     pub(super) fn on_local(
         &mut self,
@@ -82,19 +92,25 @@ impl Vtep {
             return self.drop_frame(Some(vni), DropReason::FdbFull);
         }
 
+        let from = FromPort {
+            now,
+            vni,
+            slot,
+            port,
+        };
         if ethertype == EthernetProtocol::Arp && arp_proxy {
-            match self.answer_local_arp(now, vni, slot, port, buf, &frame) {
+            match self.answer_local_arp(from, buf, &frame) {
                 Suppression::Answered => return,
                 // Like Linux's `neigh_suppress` ports: an announcement goes to the local
                 // ports only; remote VTEPs hear of the address from the control plane.
                 Suppression::Announcement => {
-                    return self.flood(now, vni, slot, port, buf, frame, false);
+                    return self.flood(from, buf, frame, false);
                 }
                 Suppression::Flood => {}
             }
         }
         if let Some(message) = &nd
-            && self.answer_local_nd(now, vni, slot, port, buf, &frame, message)
+            && self.answer_local_nd(from, buf, &frame, message)
         {
             return;
         }
@@ -114,7 +130,7 @@ impl Vtep {
                 None => {}
             }
         }
-        self.flood(now, vni, slot, port, buf, frame, true);
+        self.flood(from, buf, frame, true);
     }
 
     /// A frame to a MAC known behind the VTEP at `remote`, the common case: encapsulates it
@@ -152,13 +168,11 @@ impl Vtep {
     /// known IPs in place.
     fn answer_local_arp(
         &mut self,
-        now: Instant,
-        vni: Vni,
-        slot: usize,
-        port: PortId,
+        from: FromPort,
         buf: &mut [u8],
         frame: &Range<usize>,
     ) -> Suppression {
+        let (now, vni, slot, port) = (from.now, from.vni, from.slot, from.port);
         let Some(arp) = parse_arp(&buf[frame.start + ETHERNET_HEADER_LEN..frame.end]) else {
             return Suppression::Flood;
         };
@@ -197,9 +211,8 @@ impl Vtep {
         reply.emit(&mut ArpPacket::new_unchecked(
             &mut bytes[ETHERNET_HEADER_LEN..ETHERNET_HEADER_LEN + reply.buffer_len()],
         ));
-        let counters = self.networks.slots.get_mut(slot).map(|n| &mut n.counters);
-        self.sink.record(
-            counters,
+        self.record_in(
+            slot,
             Event::ArpSuppressed {
                 vni,
                 ip: wanted_ip,

@@ -9,8 +9,8 @@
 use core::ops::Range;
 
 use super::fanout::Pending;
+use super::local::FromPort;
 use super::{DropReason, Event, Vtep};
-use crate::addr::PortId;
 use crate::neigh::NeighOutcome;
 use crate::wire::ndisc::{self, ADVERT_FRAME_LEN, Message, NeighborFlags};
 use crate::wire::{EthernetProtocol, IpAddress};
@@ -33,17 +33,14 @@ impl Vtep {
     /// A Neighbour Solicitation or Advertisement from local `port` (checked, the proxy on):
     /// snoops it, and answers a solicitation for a known target in place. Returns true if the
     /// frame was consumed (answered).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn answer_local_nd(
         &mut self,
-        now: Instant,
-        vni: Vni,
-        slot: usize,
-        port: PortId,
+        from: FromPort,
         buf: &mut [u8],
         frame: &Range<usize>,
         message: &Message,
     ) -> bool {
+        let (now, vni, slot, port) = (from.now, from.vni, from.slot, from.port);
         self.snoop_nd(now, vni, message);
         let Message::Solicitation(ns) = message else {
             return false; // advertisements travel as usual: the asker waits for them
@@ -66,9 +63,8 @@ impl Vtep {
         };
         ns.answer(entry.mac, entry.router)
             .emit(&mut buf[at.clone()]);
-        let counters = self.networks.slots.get_mut(slot).map(|n| &mut n.counters);
-        self.sink.record(
-            counters,
+        self.record_in(
+            slot,
             Event::NdSuppressed {
                 vni,
                 ip: ns.target,

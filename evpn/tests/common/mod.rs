@@ -7,7 +7,7 @@ use vtep_core::wire::bgp::{Message, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{IpAddress, Ipv4Address};
 use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Instant, Vni};
-use vtep_evpn::{Event, Input, Output, PeerId, Speaker, SpeakerConfig};
+use vtep_evpn::{Event, Input, Output, PeerConfig, PeerId, Speaker, SpeakerConfig};
 
 pub const ASN: u32 = 65000;
 pub const VNI: u32 = 42;
@@ -62,6 +62,21 @@ pub fn timers(config: &mut SpeakerConfig) {
     config.max_connect_retry = Duration::from_secs(4);
 }
 
+/// A VTEP's speaker at 10.0.0.`last` in AS 65000, with the tests' short timers.
+pub fn vtep_config(last: u8) -> SpeakerConfig {
+    let mut config = SpeakerConfig::new(ASN, ip(last));
+    timers(&mut config);
+    config
+}
+
+/// The route reflector at 10.0.0.254 in AS 65000, taking clients from 10.0.0.0/24, with the
+/// tests' short timers.
+pub fn reflector_config() -> SpeakerConfig {
+    let mut config = SpeakerConfig::reflector(ASN, ip(254), (ip(0), 24));
+    timers(&mut config);
+    config
+}
+
 impl Net {
     pub fn new() -> Net {
         Net {
@@ -107,6 +122,50 @@ impl Net {
             listening: true,
         });
         self.nodes.len() - 1
+    }
+
+    /// Node `a` connects to node `b`, which waits for it; each side expects the peer in its
+    /// own AS (iBGP as each was configured). Returns `a`'s and `b`'s peer ids.
+    pub fn connect(&mut self, a: usize, b: usize) -> (PeerId, PeerId) {
+        let (address_a, asn_a) = (self.nodes[a].address, self.nodes[a].speaker.config().asn);
+        let (address_b, asn_b) = (self.nodes[b].address, self.nodes[b].speaker.config().asn);
+        let pa = self.nodes[a]
+            .speaker
+            .add_peer(PeerConfig::active(address_b, asn_a))
+            .unwrap();
+        let pb = self.nodes[b]
+            .speaker
+            .add_peer(PeerConfig::passive(address_a, asn_b))
+            .unwrap();
+        (pa, pb)
+    }
+
+    /// Two VTEPs, A (node 0, `a`'s settings) and B (node 1, `b`'s), A connecting to B, after
+    /// two seconds for the session to come up. Returns A's and B's peer ids.
+    pub fn add_pair(&mut self, a: SpeakerConfig, b: SpeakerConfig) -> (PeerId, PeerId) {
+        let a = self.add_vtep(a);
+        let b = self.add_vtep(b);
+        let peers = self.connect(a, b);
+        self.run_for(Duration::from_secs(2));
+        peers
+    }
+
+    /// A route reflector (`reflector_config`) and VTEPs 10.0.0.1, 10.0.0.2, ... (`leaves` of
+    /// them), each connecting to it; no time has passed yet. Returns the reflector's node and
+    /// the leaves'.
+    pub fn add_reflector_with_leaves(&mut self, leaves: u8) -> (usize, Vec<usize>) {
+        let rr = self.add_reflector(reflector_config());
+        let leaves = (1..=leaves)
+            .map(|last| {
+                let n = self.add_vtep(vtep_config(last));
+                self.nodes[n]
+                    .speaker
+                    .add_peer(PeerConfig::active(ip(254), ASN))
+                    .unwrap();
+                n
+            })
+            .collect();
+        (rr, leaves)
     }
 
     fn other_end(&self, node: usize, peer: PeerId) -> Option<(usize, (usize, PeerId), bool)> {

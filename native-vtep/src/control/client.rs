@@ -281,18 +281,7 @@ mod tests {
     #[test]
     fn fdb_rows_render_like_bridge_fdb_show() {
         let rows = [
-            FdbRow {
-                vni: 42,
-                dev: "vtep42".into(),
-                mac: "00:00:00:00:00:00".into(),
-                dst: Some("10.0.0.2".parse().unwrap()),
-                state: "flood".into(),
-                local: false,
-                age_secs: None,
-                seq: 0,
-                frozen: false,
-                peer: None,
-            },
+            FdbRow::flood(42, "vtep42".into(), "10.0.0.2".parse().unwrap()),
             FdbRow {
                 vni: 42,
                 dev: "vtep42".into(),

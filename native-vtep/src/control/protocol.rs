@@ -143,6 +143,25 @@ pub struct FdbRow {
     pub peer: Option<IpAddr>,
 }
 
+impl FdbRow {
+    /// The row of flood-list peer `dst` of network `vni` on TAP `dev`: MAC 00:00:00:00:00:00,
+    /// as `bridge fdb show` lists head-end replication.
+    pub fn flood(vni: u32, dev: String, dst: IpAddr) -> FdbRow {
+        FdbRow {
+            vni,
+            dev,
+            mac: "00:00:00:00:00:00".into(),
+            dst: Some(dst),
+            state: "flood".into(),
+            local: false,
+            age_secs: None,
+            seq: 0,
+            frozen: false,
+            peer: None,
+        }
+    }
+}
+
 /// `bgp summary`: the speaker and its peers, as `show bgp l2vpn evpn summary` shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BgpSummary {

@@ -80,18 +80,8 @@ pub(super) fn handle_request(vtep: &mut Vtep, cx: &Context<'_>, request: Request
                         continue;
                     }
                     for peer in vtep.fdb().flood_list(network.vni) {
-                        rows.push(FdbRow {
-                            vni: network.vni.get(),
-                            dev: taps.name_of(network.vni),
-                            mac: "00:00:00:00:00:00".into(),
-                            dst: Some((*peer).into()),
-                            state: "flood".into(),
-                            local: false,
-                            age_secs: None,
-                            seq: 0,
-                            frozen: false,
-                            peer: None,
-                        });
+                        let (vni, dev) = (network.vni.get(), taps.name_of(network.vni));
+                        rows.push(FdbRow::flood(vni, dev, (*peer).into()));
                     }
                 }
                 for (vni, mac, entry) in vtep.fdb().sorted() {

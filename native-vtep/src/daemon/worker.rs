@@ -12,10 +12,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use vtep_core::Destination;
 use vtep_core::Instant;
 use vtep_core::vtep::{Encapsulation, Event, Input, Output, Vtep};
 use vtep_core::wire::outer::{self, MAX_HEADROOM, Transport};
+use vtep_core::{Destination, PortId};
 
 use super::io::{Io, Sparse, log_event};
 use super::{BATCH, Fatal, MonotonicClock};
@@ -641,16 +641,22 @@ impl Worker {
                 }
             };
             self.io.stats.tap_rx_frames += 1;
-            let frame = MAX_HEADROOM..MAX_HEADROOM + n;
-            let mut engine = lock(&shared);
-            let now = self.clock.now();
-            let buf = (&mut self.buf[..], None, None);
-            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
-                port,
-                buf,
-                frame,
-            });
+            self.feed_tap_frame(&shared, port, MAX_HEADROOM..MAX_HEADROOM + n);
         }
+    }
+
+    /// One frame from the TAP of `port`, lying at `frame` in `buf`, through the engine under
+    /// its lock; its outputs are carried out at once.
+    #[inline]
+    fn feed_tap_frame(&mut self, shared: &Mutex<Engine>, port: PortId, frame: Range<usize>) {
+        let mut engine = lock(shared);
+        let now = self.clock.now();
+        let buf = (&mut self.buf[..], None, None);
+        feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
+            port,
+            buf,
+            frame,
+        });
     }
 
     /// Batch: frame `k` into arena slot `k`, then all of them through the engine under one
@@ -779,14 +785,7 @@ impl Worker {
                 continue;
             }
             at = frame.end + prefix;
-            let mut engine = lock(&shared);
-            let now = self.clock.now();
-            let buf = (&mut self.buf[..], None, None);
-            feed(&mut engine, &mut self.io, now, buf, |buf| Input::Local {
-                port,
-                buf,
-                frame,
-            });
+            self.feed_tap_frame(&shared, port, frame);
         }
         self.io.flush_gso(&self.buf, None);
     }

@@ -109,16 +109,7 @@ pub fn fabric(test: &str, hosts: usize, tools: &[&str]) -> Option<Fabric> {
     let mut names = Vec::new();
     for i in 0..hosts {
         let h = lab.netns(&format!("h{}", i + 1));
-        let port = format!("p{}", i + 1);
-        lab.veth(
-            &h,
-            "ul",
-            Some(&format!("{}/24", underlay_ip(i))),
-            &ul,
-            &port,
-            None,
-        );
-        must(&format!("ip -n {ul} link set {port} master ulbr"));
+        plug_into_underlay(&lab, &ul, &h, &format!("p{}", i + 1), &underlay_ip(i));
         names.push(h);
     }
     Some(Fabric {
@@ -126,6 +117,21 @@ pub fn fabric(test: &str, hosts: usize, tools: &[&str]) -> Option<Fabric> {
         ul,
         hosts: names,
     })
+}
+
+/// Plugs namespace `ns` into the underlay bridge (`ulbr` in namespace `ul`): a veth `ul` in
+/// `ns` with `address`/24, its other end `port` in the bridge.
+pub fn plug_into_underlay(lab: &Lab, ul: &str, ns: &str, port: &str, address: &str) {
+    lab.veth(ns, "ul", Some(&format!("{address}/24")), ul, port, None);
+    must(&format!("ip -n {ul} link set {port} master ulbr"));
+}
+
+/// A new namespace `name` on the underlay with `address` (its bridge port `p<name>`), for what
+/// stands beside the hosts: a route reflector, a BGP peer. Returns the namespace.
+pub fn attach(lab: &mut Lab, ul: &str, name: &str, address: &str) -> String {
+    let ns = lab.netns(name);
+    plug_into_underlay(lab, ul, &ns, &format!("p{name}"), address);
+    ns
 }
 
 /// `(transmitted, received)` from ping's summary line.
@@ -146,6 +152,11 @@ pub fn parse_ping(out: &str) -> (u32, u32) {
 }
 
 impl Fabric {
+    /// A new namespace `name` on this fabric's underlay with `address`: see `attach`.
+    pub fn attach(&mut self, name: &str, address: &str) -> String {
+        attach(&mut self.lab, &self.ul, name, address)
+    }
+
     /// The arguments of a native-vtep on host `i` for VNI 42 (TAP `vt42`), flooding to every
     /// other host unless `extra` contains `--no-remotes`, followed by `extra`.
     pub fn native_args(&self, i: usize, extra: &[&str]) -> Vec<String> {

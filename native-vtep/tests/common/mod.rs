@@ -454,6 +454,15 @@ impl Lab {
         });
     }
 
+    /// Starts the background process `pinger` in `ns`: `count` pings to `dst`, 50 ms apart,
+    /// each given up after 1 s, so that lost ones count and it ends on time (`parse_ping` of
+    /// its log says how many came back).
+    pub fn start_pinger(&mut self, ns: &str, dst: &str, count: u32) {
+        let count = count.to_string();
+        let args = ["-n", "-q", "-i", "0.05", "-c", &count, "-W", "1", dst];
+        self.spawn(ns, "pinger", "ping", &args);
+    }
+
     fn proc(&mut self, name: &str) -> &mut Proc {
         self.procs
             .iter_mut()
@@ -556,9 +565,53 @@ impl Lab {
             .unwrap_or_else(|e| panic!("native-vtep {args:?} failed: {e}"))
     }
 
+    /// Runs `native-vtep ARGS` and asserts that what it shows contains `line` (a row of `fdb
+    /// show`, `neigh show`, ...); returns all it showed.
+    #[track_caller]
+    pub fn ctl_shows(&self, control: &Path, args: &[&str], line: &str) -> String {
+        let shown = self.ctl(control, args);
+        assert!(
+            shown.contains(line),
+            "`native-vtep {}` at {} does not show {line:?}:\n{shown}",
+            args.join(" "),
+            control.display()
+        );
+        shown
+    }
+
+    /// Runs `native-vtep ARGS` and asserts that it fails with an error containing `error`.
+    #[track_caller]
+    pub fn ctl_refused(&self, control: &Path, args: &[&str], error: &str) {
+        let shown = self.try_ctl(control, args).unwrap_err();
+        assert!(shown.contains(error), "{shown}");
+    }
+
+    /// Runs `native-vtep ARGS` (with `--json` among them) and parses what it prints.
+    pub fn ctl_json(&self, control: &Path, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ctl(control, args)).unwrap()
+    }
+
+    /// `bgp summary --json` of the daemon at `control`, parsed.
+    pub fn bgp_summary(&self, control: &Path) -> serde_json::Value {
+        self.ctl_json(control, &["bgp", "summary", "--json"])
+    }
+
+    /// What `bgp summary --json` of the daemon at `control` says of its peer `address`.
+    #[track_caller]
+    pub fn bgp_peer(&self, control: &Path, address: &str) -> serde_json::Value {
+        let summary = self.bgp_summary(control);
+        summary["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == address)
+            .cloned()
+            .unwrap_or_else(|| panic!("no peer {address}: {summary}"))
+    }
+
     /// `stats --json`, parsed.
     pub fn stats(&self, control: &Path) -> serde_json::Value {
-        serde_json::from_str(&self.ctl(control, &["stats", "--json"])).unwrap()
+        self.ctl_json(control, &["stats", "--json"])
     }
 
     /// Writes a helper script into the lab directory and returns its path.
@@ -634,6 +687,23 @@ pub fn network(stats: &serde_json::Value, vni: u64) -> &serde_json::Value {
         .iter()
         .find(|n| n["vni"].as_u64() == Some(vni))
         .unwrap_or_else(|| panic!("no network {vni} in {stats}"))
+}
+
+/// `tshark -r PCAP -Y FILTER -T fields -e ...` (UDP 4789 read as VXLAN): one row of fields per
+/// packet, a field that occurs more than once (inner and outer IP) as its values joined by `,`.
+pub fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = format!(
+        "tshark -r {} -n -d udp.port==4789,vxlan -Y '{filter}' -T fields -E separator=/t \
+         -E occurrence=a -E aggregator=,",
+        pcap.display()
+    );
+    for field in fields {
+        cmd.push_str(&format!(" -e {field}"));
+    }
+    must(&format!("{cmd} 2>/dev/null"))
+        .lines()
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect()
 }
 
 /// Polls `check` until it returns true or `secs` pass.
