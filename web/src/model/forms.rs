@@ -332,6 +332,7 @@ impl FormAction {
                         from,
                         to,
                         bytes: 100_000,
+                        ipv6: false,
                     },
                     _ => Action::Ping {
                         app,

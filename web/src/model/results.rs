@@ -259,6 +259,7 @@ pub fn results(lab: &Lab) -> Vec<ResultLine> {
                 from,
                 to,
                 bytes,
+                ..
             } => {
                 let (Some(id), Some(c), Some(s)) = (lab.app(app), lab.node(from), lab.node(to))
                 else {
@@ -421,6 +422,7 @@ mod tests {
             from: "red-2".into(),
             to: "red-3".into(),
             bytes: 100_000,
+            ipv6: false,
         })
         .unwrap();
         lab.advance_to(Instant::from_secs(3));
