@@ -237,7 +237,19 @@ fn ping6_line(
     if r.replies == r.sent {
         let total: u64 = r.rtts.iter().map(|x| x.1.total_micros()).sum();
         let avg = Duration::from_micros(total / r.rtts.len().max(1) as u64);
-        return Some(line(app, format!("{head}, rtt {}", fmt_dur(avg)), "ok"));
+        // As for ARP: the stack sends one request a second, so a ping6 started just after
+        // another lookup waits for its solicitation.
+        let note = match r.rtts.iter().find(|x| x.0 == 0).map(|x| x.1) {
+            Some(f) if f >= Duration::from_secs(1) => {
+                format!(
+                    " (the first requests waited {} for Neighbour Discovery)",
+                    fmt_dur(f)
+                )
+            }
+            _ => String::new(),
+        };
+        let text = format!("{head}, rtt {}{note}", fmt_dur(avg));
+        return Some(line(app, text, "ok"));
     }
     let other_vni = dst.and_then(|h| sim.host_addr(h).ok()).map(|a| a.2.get());
     let why = match (r.unreachable > 0, other_vni) {
@@ -468,13 +480,35 @@ mod tests {
         };
         lab.act(ping6("ok", "fd00:a00::4")).unwrap();
         lab.act(ping6("other", "fd00:a00::69")).unwrap();
+        // red-2 asks for red-3 by ARP first: its solicitation waits a second.
+        let mut ping4 = ping("v4", "red-2", [10, 0, 0, 4]);
+        if let Action::Ping { count, .. } = &mut ping4 {
+            *count = 1;
+        }
+        lab.act(ping4).unwrap();
+        lab.advance_to(Instant::from_millis(10));
+        let late = Action::Ping6 {
+            app: "late".into(),
+            from: "red-2".into(),
+            to: "fd00:a00::4".parse().unwrap(),
+            count: 5,
+            interval_ms: 20,
+            size: 56,
+        };
+        lab.act(late).unwrap();
         lab.advance_to(Instant::from_secs(5));
         let done = results(&lab);
         assert!(
-            done[0].text.starts_with("ping6 red-1 → red-3: 5/5, rtt "),
+            done[0].text.starts_with("ping6 red-1 → red-3: 5/5, rtt ")
+                && !done[0].text.contains("waited"),
             "{done:?}"
         );
         assert_eq!(done[0].state, "ok");
+        assert!(
+            done[3].text.starts_with("ping6 red-2 → red-3: 5/5, rtt ")
+                && done[3].text.ends_with("for Neighbour Discovery)"),
+            "{done:?}"
+        );
         // 10.0.0.105 is blue-2's, in VNI 200: its IPv6 address too.
         assert_eq!(
             done[1].text,
