@@ -129,6 +129,54 @@ async function inspectorFields(page) {
 
 
 /**
+ * ping6 in the sandbox through the actions panel (red-1 -> red-3, across sites, flood and
+ * learn): red-3's IPv6 address is on its host, the ND filter shows the solicitation and the
+ * advertisement, the inspector reads their fields (type, target, flags, the link-layer address
+ * option) and lights a field's bytes, and the result line counts the replies.
+ */
+async function ping6(page) {
+  const title = await page.locator('g.node.host[data-node="red-3"] > title').textContent();
+  check(title.includes('10.0.0.4 and fd00:a00::4'), `red-3's addresses on the map: ${title}`);
+  await page.locator('#act-what').selectOption('ping6');
+  await page.locator('#act-from').selectOption('red-1');
+  await page.locator('#act-to').selectOption('red-3');
+  await page.click('#act-traffic');
+  await page.click('button[data-filter=ND]');
+  const row = (text) => page.locator('.event', { hasText: text }).filter({ hasText: 'fd00:a00::4' });
+  const ns = row('neighbour solicitation who-has');
+  const na = row('neighbour advertisement');
+  for (let i = 0; i < 400 && (await na.count()) === 0; i++) await page.keyboard.press('ArrowRight');
+  check((await ns.count()) > 0 && (await na.count()) > 0, `ping6: no solicitation and advertisement for fd00:a00::4: ${(await page.locator('.event').allTextContents()).slice(-5)}`);
+  check((await page.locator('.event').count()) === (await page.locator('.event', { hasText: 'neighbour' }).count()), 'the ND filter lets other events through');
+  const mac = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+  const lit = async () => (await page.locator('.hexdump .b.lit').allTextContents()).map((b) => b.trim());
+  // A field row by its name alone (values such as "2 (target link-layer address)" hold names).
+  const field = (name) => page.locator('.inspector tr.field').filter({ has: page.locator('.fname', { hasText: new RegExp(`^\\s*${name}\\s*$`) }) }).first();
+  // The advertisement first: selecting a row takes the clock to it, and the list to then.
+  await na.first().click();
+  let f = await inspectorFields(page);
+  check(f.ICMPv6?.Type === '136 (neighbour advertisement)' && f.ICMPv6?.Target === 'fd00:a00::4', `the advertisement: ${JSON.stringify(f.ICMPv6)}`);
+  check(f.ICMPv6?.['R (router)'] === '0' && f.ICMPv6?.['S (solicited)'] === '1' && /^0x[46]0000000/.test(f.ICMPv6?.Flags ?? ''), `the advertisement's flags: ${JSON.stringify(f.ICMPv6)}`);
+  check(f['ND option']?.['Option type'] === '2 (target link-layer address)' && mac.test(f['ND option']?.['Link-layer address'] ?? ''), `the advertisement's option: ${JSON.stringify(f['ND option'])}`);
+  await field('Link-layer address').click();
+  check((await lit()).length === 6, `the link-layer address lights ${JSON.stringify(await lit())}`);
+  await ns.first().click();
+  f = await inspectorFields(page);
+  check(f.IPv6?.['Hop limit'] === '255' && f.IPv6?.Destination === 'ff02::1:ff00:4', `the solicitation's IPv6 header: ${JSON.stringify(f.IPv6)}`);
+  check(f.ICMPv6?.Type === '135 (neighbour solicitation)' && f.ICMPv6?.Code === '0' && /^0x[0-9a-f]{4}$/.test(f.ICMPv6?.Checksum ?? ''), `the solicitation: ${JSON.stringify(f.ICMPv6)}`);
+  check(f.ICMPv6?.Target === 'fd00:a00::4', `the solicitation's target: ${JSON.stringify(f.ICMPv6)}`);
+  check(f['ND option']?.['Option type'] === '1 (source link-layer address)' && mac.test(f['ND option']?.['Link-layer address'] ?? ''), `the solicitation's option: ${JSON.stringify(f['ND option'])}`);
+  await field('Target').click();
+  check(same(await lit(), ['fd', '00', '0a', '00', '00', '00', '00', '00', '00', '00', '00', '00', '00', '00', '00', '04']), `the target lights ${JSON.stringify(await lit())}`);
+  await page.click('button[data-filter=ND]');
+  await page.locator('#act-what').selectOption('ping');
+  for (let i = 0; i < 3; i++) await page.click('.ctl.end');
+  const lines = await page.locator('.results .result').allTextContents();
+  check(lines.some((l) => /ping6 red-1 → red-3: 5\/5, rtt /.test(l)), `ping6 result line: ${JSON.stringify(lines)}`);
+  console.log(`e2e: ping6 ok: the solicitation and advertisement for fd00:a00::4 in the inspector (type, target, flags, link-layer address option, bytes lit); ${lines.find((l) => l.includes('ping6'))}`);
+}
+
+/**
  * B4: while playing at the default speed, a drop's cross stays on the map for at least a
  * second. Steps S3 to its first drop, steps back once, plays, and samples every animation
  * frame for `ms`: returns how long (real ms) a cross was on screen, and the frames sampled.
@@ -331,13 +379,13 @@ async function bgp(page) {
 // data-ok="true". The page computes these from the simulator; the numbers are the article's.
 const EXPECT = {
   S1: { ping: /^5\/5 answered$/, crossings: /^3$/ },
-  S2: { ping: /^3\/3 answered$/, tcp: /^1,000,000 bytes/ },
+  S2: { ping: /^3\/3 answered$/, tcp: /^1,000,000 bytes/, ping6: /^3\/3 answered$/, tcp6: /^1,000,000 bytes$/, ns: /^[1-9]\d*$/ },
   S3: { fits: /^3\/3/, 'too-big': /^0\/3/, jumbo: /^3\/3/, overhead: /^50$/ },
   S4: { lost: /^[1-6]$/, ip: /^192\.168\.10\.2$/, where: /^hv1$/ },
   S5: { router_macs: /^4$/, model: /^yes$/, k8s: /500,000 flat vs 5,000 VXLAN/ },
   S6: { leaks: /^0 of \d+$/, ids: /4,094 usable vs 16,777,216/ },
   S7: { blue: /^1000\/1000$/, red: /^1\d\d\/1000$/ },
-  S8: { arp_underlay: /^0$/, cp: /^\d+ \(\d+\)$/ },
+  S8: { arp_underlay: /^0$/, cp: /^\d+ \(\d+\)$/, pings6: /^8\/8$/, ns_underlay: /^0$/, nd_suppressed: /^16$/ },
   S9: { overheads: /Geneve 50, NVGRE 42, VXLAN 50/ },
   S10: { where: /^hv2$/, fdb: /^hv2$/ },
   // BGP EVPN: one UPDATE in, reflected to the two other VTEPs, nothing flooded to learn.
@@ -548,6 +596,7 @@ async function main() {
     const arp = await page.locator('table.live.arp').textContent();
     check(arp.includes('10.0.0.4'), `red-1's ARP cache does not hold red-3 (10.0.0.4): ${arp}`);
     await page.screenshot({ path: join(out, 'sandbox.png') });
+    await ping6(page);
 
     await bgp(page);
     await teacher(browser, url);

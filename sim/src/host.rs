@@ -1,83 +1,41 @@
-//! Virtual hosts: a real smoltcp TCP/IP stack each (ARP, ICMP echo, UDP, TCP), attached to the
-//! simulator through [`Nic`], a `phy::Device` whose queues the simulator fills and drains; and
-//! the apps that run on them (ping, UDP flow, TCP bulk transfer).
+//! Virtual hosts: a real smoltcp TCP/IP stack each, dual-stack (ARP and IPv6 Neighbour
+//! Discovery, ICMP and ICMPv6 echo, UDP, TCP), attached to the simulator through [`Nic`]
+//! (`host/nic.rs`), a `phy::Device` whose queues the simulator fills and drains; and the apps
+//! that run on them (ping and ping6, UDP flow, TCP bulk transfer).
 
-use alloc::collections::{BTreeMap, VecDeque};
-use alloc::sync::Arc;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::socket::{icmp, tcp, udp};
-use smoltcp::wire::{HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{
+    HardwareAddress, IPV6_LINK_LOCAL_ALL_NODES, IpAddress, IpCidr, IpEndpoint, Ipv6Address,
+};
 use vtep_core::Mac;
 use vtep_core::wire::Ipv4Address;
 use vtep_core::{Duration, Instant, Vni};
 
 use crate::id::AppId;
 
+mod addr;
 mod neighbours;
+mod nic;
+mod sockets;
 
+pub use addr::{IPV6_PREFIX_LEN, ipv6_of, solicited_node};
 pub use neighbours::{ARP_ENTRY_LIFETIME, ARP_RETRY, ARP_TRIES, Neighbours};
+pub use nic::{Nic, NicRx, NicTx};
+use sockets::{echo_reply, icmp_socket, send_echo, tcp_socket, udp_socket};
 
-/// The host's network card as smoltcp sees it.
-#[derive(Debug, Default)]
-pub struct Nic {
-    pub rx: VecDeque<Arc<[u8]>>,
-    pub tx: Vec<Vec<u8>>,
-    /// IP MTU (1500 by default).
-    pub mtu: usize,
-}
-
-#[derive(Debug)]
-pub struct NicRx(Arc<[u8]>);
-
-#[derive(Debug)]
-pub struct NicTx<'a>(&'a mut Vec<Vec<u8>>);
-
-impl phy::RxToken for NicRx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for NicTx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0u8; len];
-        let r = f(&mut buf);
-        self.0.push(buf);
-        r
-    }
-}
-
-impl phy::Device for Nic {
-    type RxToken<'a> = NicRx;
-    type TxToken<'a> = NicTx<'a>;
-
-    fn receive(&mut self, _now: Instant) -> Option<(NicRx, NicTx<'_>)> {
-        let frame = self.rx.pop_front()?;
-        Some((NicRx(frame), NicTx(&mut self.tx)))
-    }
-
-    fn transmit(&mut self, _now: Instant) -> Option<NicTx<'_>> {
-        Some(NicTx(&mut self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu + 14;
-        caps
-    }
-}
-
-/// A virtual machine or container: one NIC, one IP, on one VNI.
+/// A virtual machine or container: one NIC, an IPv4 and an IPv6 address, on one VNI.
 pub struct Host {
     pub mac: Mac,
     pub ip: Ipv4Address,
     pub prefix_len: u8,
+    /// The IPv6 address, [`ipv6_of`] the IPv4 one (prefix [`IPV6_PREFIX_LEN`]).
+    pub ip6: Ipv6Address,
     pub vni: Vni,
     pub iface: Interface,
     pub sockets: SocketSet<'static>,
@@ -93,6 +51,7 @@ impl fmt::Debug for Host {
         f.debug_struct("Host")
             .field("mac", &self.mac)
             .field("ip", &self.ip)
+            .field("ip6", &self.ip6)
             .field("vni", &self.vni)
             .field("apps", &self.apps.len())
             .finish_non_exhaustive()
@@ -110,8 +69,12 @@ fn make_iface(
     let mut config = Config::new(HardwareAddress::Ethernet(mac));
     config.random_seed = seed;
     let mut iface = Interface::new(config, nic, now);
+    // smoltcp answers Neighbour Solicitations for the IPv6 address and solicits its
+    // neighbours itself; with no `multicast` feature and no SLAAC it sends nothing unasked.
     iface.update_ip_addrs(|addrs| {
         let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip), prefix_len));
+        let ip6 = ipv6_of(ip, prefix_len);
+        let _ = addrs.push(IpCidr::new(IpAddress::Ipv6(ip6), IPV6_PREFIX_LEN));
     });
     iface
 }
@@ -140,6 +103,7 @@ impl Host {
             mac,
             ip,
             prefix_len,
+            ip6: ipv6_of(ip, prefix_len),
             vni,
             iface,
             sockets: SocketSet::new(vec![]),
@@ -162,14 +126,46 @@ impl Host {
     pub fn observe_arp(&mut self, now: Instant, sender: (Mac, Ipv4Address), target: Ipv4Address) {
         if target == self.ip && sender.0.is_unicast() && !sender.1.is_unspecified() {
             self.neighbours
-                .cache
-                .insert(sender.1, (sender.0, now + ARP_ENTRY_LIFETIME));
-            self.neighbours.asked.remove(&sender.1);
+                .fill(now, IpAddress::Ipv4(sender.1), sender.0);
         }
     }
 
-    /// The ARP cache at `now` (IP, MAC), without expired entries.
-    pub fn arp_entries(&self, now: Instant) -> Vec<(Ipv4Address, Mac)> {
+    /// Mirrors smoltcp's neighbour cache fill rule for a received IPv6 frame: a Neighbour
+    /// Solicitation to this host (its solicited-node group or its address) teaches the
+    /// sender's link-layer address, an advertisement its sender's (smoltcp keys both by the
+    /// IPv6 source). Returns false for an unsolicited advertisement from a neighbour the host
+    /// holds no entry for: RFC 4861 section 7.2.5 (and Linux) ignore it, where smoltcp would
+    /// create the entry, so the simulator keeps it from the stack.
+    pub fn observe_nd(&mut self, now: Instant, frame: &[u8]) -> bool {
+        use vtep_core::wire::ndisc::{self, Message, NeighborFlags};
+        match ndisc::parse(frame) {
+            Ok(Some(Message::Solicitation(ns)))
+                if ns.dst == solicited_node(self.ip6) || ns.dst == self.ip6 =>
+            {
+                if let Some(mac) = ns.source_lladdr.filter(|_| !ns.src.is_unspecified()) {
+                    self.neighbours.fill(now, IpAddress::Ipv6(ns.src), mac);
+                }
+            }
+            Ok(Some(Message::Advertisement(na)))
+                if na.dst == self.ip6 || na.dst == IPV6_LINK_LOCAL_ALL_NODES =>
+            {
+                let known = self.neighbours.resolved(IpAddress::Ipv6(na.src), now);
+                if !na.flags.contains(NeighborFlags::SOLICITED) && !known {
+                    return false;
+                }
+                let fresh = na.flags.contains(NeighborFlags::OVERRIDE) || !known;
+                if let Some(mac) = na.target_lladdr.filter(|m| m.is_unicast() && fresh) {
+                    self.neighbours.fill(now, IpAddress::Ipv6(na.src), mac);
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// The neighbour cache at `now` (IPv4 from ARP, IPv6 from ND; IP, MAC), without expired
+    /// entries.
+    pub fn arp_entries(&self, now: Instant) -> Vec<(IpAddress, Mac)> {
         self.neighbours
             .cache
             .iter()
@@ -212,7 +208,7 @@ impl Host {
         }
         // The apps gave up on the addresses due now: a new request starts over.
         let nb = &mut self.neighbours;
-        let due: Vec<Ipv4Address> = nb
+        let due: Vec<IpAddress> = nb
             .asked
             .keys()
             .filter(|ip| nb.give_up_at(**ip).is_some_and(|t| t <= now))
@@ -221,7 +217,7 @@ impl Host {
         for ip in due {
             nb.asked.remove(&ip);
         }
-        nb.note_sent(self.ip, &self.nic.tx, now);
+        nb.note_sent((self.ip, self.ip6), &self.nic.tx, now);
         let mut next = self.iface.poll_at(now, &self.sockets);
         for (id, part) in &self.apps {
             if let Some(t) = part.next_at(reports.get(id), &self.neighbours) {
@@ -280,7 +276,7 @@ impl Host {
                     handle: self.sockets.add(s),
                     local,
                     target_ip: target,
-                    target: IpEndpoint::new(IpAddress::Ipv4(target), port),
+                    target: IpEndpoint::new(target, port),
                     count,
                     interval,
                     size,
@@ -303,11 +299,7 @@ impl Host {
             } => {
                 let mut s = tcp_socket();
                 let local = self.local_port();
-                let _ = s.connect(
-                    self.iface.context(),
-                    IpEndpoint::new(IpAddress::Ipv4(target), port),
-                    local,
-                );
+                let _ = s.connect(self.iface.context(), IpEndpoint::new(target, port), local);
                 Part::TcpSource {
                     handle: self.sockets.add(s),
                     target,
@@ -335,34 +327,12 @@ impl Host {
 /// What a TCP bulk sender sends.
 static BULK: [u8; 16384] = [0x5a; 16384];
 
-fn udp_socket() -> udp::Socket<'static> {
-    udp::Socket::new(
-        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
-        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 1 << 18]),
-    )
-}
-
-fn icmp_socket(ident: u16) -> icmp::Socket<'static> {
-    let mut s = icmp::Socket::new(
-        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
-        icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 64], vec![0; 65536]),
-    );
-    let _ = s.bind(icmp::Endpoint::Ident(ident));
-    s
-}
-
-fn tcp_socket() -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 65535]),
-        tcp::SocketBuffer::new(vec![0; 65535]),
-    )
-}
-
 /// What to start on one host.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum PartSpec {
     Ping {
-        target: Ipv4Address,
+        /// IPv4: ping; IPv6: ping6 (ICMPv6 echo).
+        target: IpAddress,
         count: u32,
         interval: Duration,
         /// ICMP payload bytes (56 like `ping`'s default).
@@ -374,7 +344,7 @@ pub enum PartSpec {
         echo: bool,
     },
     UdpClient {
-        target: Ipv4Address,
+        target: IpAddress,
         port: u16,
         count: u32,
         interval: Duration,
@@ -384,7 +354,7 @@ pub enum PartSpec {
         port: u16,
     },
     TcpSource {
-        target: Ipv4Address,
+        target: IpAddress,
         port: u16,
         bytes: u64,
     },
@@ -393,7 +363,7 @@ pub enum PartSpec {
 #[derive(Debug)]
 pub struct PingPart {
     handle: SocketHandle,
-    target: Ipv4Address,
+    target: IpAddress,
     count: u32,
     interval: Duration,
     size: usize,
@@ -432,7 +402,7 @@ impl PingPart {
 pub struct UdpClientPart {
     handle: SocketHandle,
     local: u16,
-    target_ip: Ipv4Address,
+    target_ip: IpAddress,
     target: IpEndpoint,
     count: u32,
     interval: Duration,
@@ -457,7 +427,7 @@ pub enum Part {
     },
     TcpSource {
         handle: SocketHandle,
-        target: Ipv4Address,
+        target: IpAddress,
         remaining: u64,
         closed: bool,
     },
@@ -564,18 +534,9 @@ impl Part {
                 while u32::from(p.next_seq) < p.count && p.next_send <= now {
                     let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
                     let data = vec![0xa5u8; p.size];
-                    let repr = Icmpv4Repr::EchoRequest {
-                        ident: p.ident,
-                        seq_no: p.next_seq,
-                        data: &data,
-                    };
-                    let Ok(buf) = s.send(repr.buffer_len(), IpAddress::Ipv4(p.target)) else {
+                    if !send_echo(s, p.target, p.ident, p.next_seq, &data) {
                         break;
-                    };
-                    repr.emit(
-                        &mut Icmpv4Packet::new_unchecked(buf),
-                        &ChecksumCapabilities::default(),
-                    );
+                    }
                     p.sent_at.insert(p.next_seq, now);
                     p.last_send = Some(now);
                     report.sent += 1;
@@ -648,13 +609,8 @@ impl Part {
         match self {
             Part::Ping(p) => {
                 let s = sockets.get_mut::<icmp::Socket<'_>>(p.handle);
-                while let Ok((bytes, _from)) = s.recv() {
-                    let Ok(packet) = Icmpv4Packet::new_checked(bytes) else {
-                        continue;
-                    };
-                    let Ok(Icmpv4Repr::EchoReply { ident, seq_no, .. }) =
-                        Icmpv4Repr::parse(&packet, &ChecksumCapabilities::default())
-                    else {
+                while let Ok((bytes, from)) = s.recv() {
+                    let Some((ident, seq_no)) = echo_reply(bytes, from) else {
                         continue;
                     };
                     if ident != p.ident {
@@ -744,7 +700,7 @@ fn tcp_gave_up(
     now: Instant,
     sockets: &mut SocketSet<'static>,
     handle: &mut SocketHandle,
-    target: Ipv4Address,
+    target: IpAddress,
     nb: &Neighbours,
 ) -> bool {
     let waiting = sockets.get::<tcp::Socket<'_>>(*handle).state() == tcp::State::SynSent;

@@ -11,7 +11,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use vtep_core::vtep::Encapsulation;
+use vtep_core::wire::{Ipv4Address, Ipv6Address};
 
+use crate::host::ipv6_of;
 use crate::script::{Action, Run, Script, Timed};
 use crate::{FabricKind, LearningMode, SimError};
 
@@ -122,6 +124,22 @@ fn ping(app: &str, from: &str, to: [u8; 4], count: u32, interval_ms: u64, size: 
     }
 }
 
+/// The IPv6 address of the host with IPv4 address `ip` (every scenario's hosts are /24s).
+fn ip6(ip: [u8; 4]) -> Ipv6Address {
+    ipv6_of(Ipv4Address::from(ip), 24)
+}
+
+fn ping6(app: &str, from: &str, to: [u8; 4], count: u32, interval_ms: u64) -> Action {
+    Action::Ping6 {
+        app: s(app),
+        from: s(from),
+        to: ip6(to),
+        count,
+        interval_ms,
+        size: 56,
+    }
+}
+
 fn migrate(host: &str, to: &str) -> Action {
     Action::Migrate {
         host: s(host),
@@ -142,6 +160,7 @@ fn udp_flow(app: &str, from: &str, to: &str) -> Action {
         count: 1000,
         interval_us: 1000,
         size: 1000,
+        ipv6: false,
     }
 }
 
@@ -183,15 +202,24 @@ pub fn s1() -> Scenario {
     }
 }
 
+/// When S2's IPv6 step starts (µs): the IPv4 part is over.
+pub const S2_IPV6_AT_US: u64 = 2_000_000;
+
 pub fn s2() -> Scenario {
+    let tcp = |app: &str, ipv6| Action::Tcp {
+        app: s(app),
+        from: s("vm-a"),
+        to: s("vm-b"),
+        bytes: 1_000_000,
+        ipv6,
+    };
+    let b = [192, 168, 10, 2];
     let script = pair(100)
-        .then(ping("ping", "vm-a", [192, 168, 10, 2], 3, 10, 56))
-        .then(Action::Tcp {
-            app: s("tcp"),
-            from: s("vm-a"),
-            to: s("vm-b"),
-            bytes: 1_000_000,
-        })
+        .then(ping("ping", "vm-a", b, 3, 10, 56))
+        .then(tcp("tcp", false))
+        .wait_ms(S2_IPV6_AT_US / 1000)
+        .then(ping6("ping6", "vm-a", b, 3, 10))
+        .then(tcp("tcp6", true))
         .wait_ms(2000)
         .script("S2");
     Scenario {
@@ -200,10 +228,16 @@ pub fn s2() -> Scenario {
         narrative: "vm-a and vm-b are on different hypervisors, yet they ARP for each other, \
                     ping, and open a TCP connection as if on one switch. Between the \
                     hypervisors every frame travels inside Ethernet/IPv4/UDP(4789)/VXLAN; the \
-                    inner frame is untouched.",
+                    inner frame is untouched. At 2 s they do it again over IPv6 \
+                    (fd00:c0a8:a00::1 and ::2): instead of ARP, vm-a sends a Neighbour \
+                    Solicitation to vm-b's solicited-node multicast group, which the VTEP \
+                    floods like any multicast (flood and learn), and vm-b answers with a \
+                    Neighbour Advertisement.",
         script,
         outcome: "ARP resolves across the VTEPs, 3 pings are answered, and a 1 MB TCP transfer \
-                  completes; on the underlay every frame is VXLAN on UDP port 4789.",
+                  completes; over IPv6 the Neighbour Solicitation is flooded to the other VTEP, \
+                  3 ping6s are answered and another 1 MB goes over TCP; on the underlay every \
+                  frame is VXLAN on UDP port 4789.",
     }
 }
 
@@ -296,6 +330,22 @@ fn containers(control_plane: bool) -> Story {
     story
 }
 
+/// S8's IPv6 step: each container announces its IPv6 address (an unsolicited Neighbour
+/// Advertisement, which its VTEP learns and advertises as a MAC/IP route with a 128-bit IP),
+/// then pings the next one's over IPv6 (apps `c1-6` ...).
+fn containers_ipv6(story: &mut Story) {
+    let names = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
+    for name in names {
+        story.then(Action::AnnounceIpv6 { host: s(name) });
+    }
+    story.wait_ms(50);
+    for (i, name) in names.iter().enumerate() {
+        let next = [10, 200, 0, ((i + 1) % names.len()) as u8 + 1];
+        story.then(ping6(&format!("{name}-6"), name, next, 3, 1500));
+    }
+    story.wait_ms(5000);
+}
+
 pub fn s5() -> Scenario {
     Scenario {
         id: "S5",
@@ -372,6 +422,8 @@ pub fn s7() -> Scenario {
 }
 
 pub fn s8() -> Scenario {
+    let mut story = containers(true);
+    containers_ipv6(&mut story);
     Scenario {
         id: "S8",
         title: "A control plane cuts MAC learning and ARP flooding",
@@ -382,11 +434,16 @@ pub fn s8() -> Scenario {
                     rr1 reflects to every other VTEP, and type-3 routes build the flood lists. \
                     The sessions take a TCP handshake and an OPEN and KEEPALIVE each way (well \
                     under a millisecond here) before the first UPDATE; then each VTEP answers \
-                    ARP requests itself.",
-        script: containers(true).script("S8"),
+                    ARP requests itself. At 5 s the containers do it over IPv6: each announces \
+                    its address with an unsolicited Neighbour Advertisement (IPv6's gratuitous \
+                    ARP), its VTEP advertises it in a MAC/IP route with a 128-bit IP, and each \
+                    VTEP answers the Neighbour Solicitations of its containers itself (ND \
+                    suppression).",
+        script: story.script("S8"),
         outcome: "Not one ARP request crosses the underlay; remote FDB entries are control-plane \
                   entries installed from BGP routes; the sessions' OPEN, KEEPALIVE and UPDATE \
-                  messages are in the trace and the pcap export.",
+                  messages are in the trace and the pcap export. Over IPv6 not one Neighbour \
+                  Solicitation crosses the underlay: the VTEPs answer them from the routes.",
     }
 }
 

@@ -13,10 +13,10 @@ use core::fmt;
 
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::Encapsulation;
-use vtep_core::wire::{EthernetAddress, Ipv4Address};
+use vtep_core::wire::{EthernetAddress, Ipv4Address, Ipv6Address};
 use vtep_core::{Duration, Instant};
 
-use crate::sim::{HostSpec, arp_request};
+use crate::sim::{Family, HostSpec, arp_request};
 use crate::{AppId, FabricKind, LearningMode, LinkId, LinkSpec, NodeId, Sim, SimConfig, SimError};
 
 /// One operation on the simulator. Names refer to sites, hypervisors and hosts added before.
@@ -77,12 +77,27 @@ pub enum Action {
         interval_ms: u64,
         size: usize,
     },
+    /// ICMPv6 echo requests to an IPv6 address (`"fd00:a00::2"` in JSON); the host solicits
+    /// its neighbour with IPv6 Neighbour Discovery instead of ARP.
+    Ping6 {
+        app: String,
+        from: String,
+        to: Ipv6Address,
+        count: u32,
+        interval_ms: u64,
+        size: usize,
+    },
     /// One ARP request from `from` for `to`.
     Arping {
         from: String,
         to: [u8; 4],
     },
-    /// UDP datagrams to port 9000 of `to`, not echoed.
+    /// An unsolicited Neighbour Advertisement from `host` for its IPv6 address: IPv6's
+    /// gratuitous ARP, so its VTEP learns the address before anyone solicits it.
+    AnnounceIpv6 {
+        host: String,
+    },
+    /// UDP datagrams to port 9000 of `to` (its IPv6 address if `ipv6`), not echoed.
     UdpFlow {
         app: String,
         from: String,
@@ -90,13 +105,23 @@ pub enum Action {
         count: u32,
         interval_us: u64,
         size: usize,
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "json::is_false")
+        )]
+        ipv6: bool,
     },
-    /// A TCP bulk transfer to port 5001 of `to`.
+    /// A TCP bulk transfer to port 5001 of `to` (its IPv6 address if `ipv6`).
     Tcp {
         app: String,
         from: String,
         to: String,
         bytes: u64,
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "json::is_false")
+        )]
+        ipv6: bool,
     },
     Migrate {
         host: String,
@@ -235,6 +260,10 @@ fn ip(o: [u8; 4]) -> Ipv4Address {
     Ipv4Address::new(o[0], o[1], o[2], o[3])
 }
 
+fn family(ipv6: bool) -> Family {
+    if ipv6 { Family::Ipv6 } else { Family::Ipv4 }
+}
+
 impl Run {
     /// A fresh simulator with the script's seed and fabric, at time zero; nothing applied.
     pub fn new(script: &Script) -> Run {
@@ -312,10 +341,25 @@ impl Run {
                 let id = sim.start_ping(sim.node_id(from)?, ip(*to), *count, interval, *size)?;
                 self.apps.insert(app.clone(), id);
             }
+            Action::Ping6 {
+                app,
+                from,
+                to,
+                count,
+                interval_ms,
+                size,
+            } => {
+                let interval = Duration::from_millis(*interval_ms);
+                let id = sim.start_ping(sim.node_id(from)?, *to, *count, interval, *size)?;
+                self.apps.insert(app.clone(), id);
+            }
             Action::Arping { from, to } => {
                 let h = sim.node_id(from)?;
                 let (mac, sender, _) = sim.host_addr(h)?;
                 sim.inject_from_host(h, arp_request(mac, sender, ip(*to)))?;
+            }
+            Action::AnnounceIpv6 { host } => {
+                sim.announce_ipv6(sim.node_id(host)?)?;
             }
             Action::UdpFlow {
                 app,
@@ -324,10 +368,11 @@ impl Run {
                 count,
                 interval_us,
                 size,
+                ipv6,
             } => {
                 let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let interval = Duration::from_micros(*interval_us);
-                let id = sim.start_udp_flow(c, s, 9000, *count, interval, *size, false)?;
+                let flow = (*count, Duration::from_micros(*interval_us), *size);
+                let id = sim.start_udp_flow_over(family(*ipv6), c, s, 9000, flow, false)?;
                 self.apps.insert(app.clone(), id);
             }
             Action::Tcp {
@@ -335,9 +380,10 @@ impl Run {
                 from,
                 to,
                 bytes,
+                ipv6,
             } => {
                 let (c, s) = (sim.node_id(from)?, sim.node_id(to)?);
-                let id = sim.start_tcp_transfer(c, s, 5001, *bytes)?;
+                let id = sim.start_tcp_transfer_over(family(*ipv6), c, s, 5001, *bytes)?;
                 self.apps.insert(app.clone(), id);
             }
             Action::Migrate { host, to } => {
@@ -379,6 +425,11 @@ fn link_between(sim: &Sim, a: &str, b: &str) -> Result<LinkId, SimError> {
         .ok_or_else(|| SimError::BadArgument("no link between these nodes".to_string()))
 }
 
+/// How an action over IPv6 says so.
+fn over(ipv6: bool) -> &'static str {
+    if ipv6 { " over IPv6" } else { "" }
+}
+
 impl fmt::Display for Action {
     /// A short description, for the playground's log and errors: `vm-a: ping 10.0.0.2 x3`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -411,13 +462,30 @@ impl fmt::Display for Action {
             Action::Ping {
                 from, to, count, ..
             } => write!(f, "{from}: ping {} x{count}", ip4(to)),
-            Action::Arping { from, to } => write!(f, "{from}: arping {}", ip4(to)),
-            Action::UdpFlow {
+            Action::Ping6 {
                 from, to, count, ..
-            } => write!(f, "{from}: {count} UDP datagrams to {to}"),
+            } => write!(f, "{from}: ping6 {to} x{count}"),
+            Action::Arping { from, to } => write!(f, "{from}: arping {}", ip4(to)),
+            Action::AnnounceIpv6 { host } => {
+                write!(
+                    f,
+                    "{host} announces its IPv6 address (unsolicited Neighbour Advertisement)"
+                )
+            }
+            Action::UdpFlow {
+                from,
+                to,
+                count,
+                ipv6,
+                ..
+            } => write!(f, "{from}: {count} UDP datagrams to {to}{}", over(*ipv6)),
             Action::Tcp {
-                from, to, bytes, ..
-            } => write!(f, "{from}: TCP {bytes} bytes to {to}"),
+                from,
+                to,
+                bytes,
+                ipv6,
+                ..
+            } => write!(f, "{from}: TCP {bytes} bytes to {to}{}", over(*ipv6)),
             Action::Migrate { host, to } => write!(f, "migrate {host} to {to}"),
             Action::FailHypervisor { name } => write!(f, "fail {name}"),
             Action::RestoreHypervisor { name } => write!(f, "restore {name}"),
@@ -458,6 +526,12 @@ mod json {
 
     pub(super) fn format_name() -> String {
         super::FORMAT.to_string()
+    }
+
+    /// Fields that are off by default are left out of the JSON, so a script without IPv6 is
+    /// written as before.
+    pub(super) fn is_false(b: &bool) -> bool {
+        !*b
     }
 }
 
@@ -530,6 +604,43 @@ mod tests {
                     b: s("dc1-core"),
                 },
                 "fail link hv3 - dc1-core",
+            ),
+            (
+                Action::Ping6 {
+                    app: s("p6"),
+                    from: s("vm-a"),
+                    to: "fd00:a00::2".parse().unwrap(),
+                    count: 3,
+                    interval_ms: 10,
+                    size: 56,
+                },
+                "vm-a: ping6 fd00:a00::2 x3",
+            ),
+            (
+                Action::AnnounceIpv6 { host: s("c1") },
+                "c1 announces its IPv6 address (unsolicited Neighbour Advertisement)",
+            ),
+            (
+                Action::Tcp {
+                    app: s("t6"),
+                    from: s("vm-a"),
+                    to: s("vm-b"),
+                    bytes: 1000,
+                    ipv6: true,
+                },
+                "vm-a: TCP 1000 bytes to vm-b over IPv6",
+            ),
+            (
+                Action::UdpFlow {
+                    app: s("u"),
+                    from: s("vm-a"),
+                    to: s("vm-b"),
+                    count: 5,
+                    interval_us: 10,
+                    size: 100,
+                    ipv6: false,
+                },
+                "vm-a: 5 UDP datagrams to vm-b",
             ),
         ];
         for (action, expect) in cases {

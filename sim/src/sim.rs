@@ -34,12 +34,13 @@ mod query;
 mod routing;
 mod settings;
 
+pub use apps::Family;
 pub use evpn::BgpLogEntry;
 pub use model::{
     FabricKind, HostSpec, LearningMode, LinkInfo, LinkSpec, NodeInfo, NodeKind, SimConfig,
     VniSettings,
 };
-pub use ops::{arp_request, gratuitous_arp};
+pub use ops::{arp_request, gratuitous_arp, unsolicited_na};
 pub use query::EvpnTable;
 
 use model::{AppInfo, Link, Node, Site};

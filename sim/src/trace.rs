@@ -2,8 +2,10 @@
 //! node decided ([`Decision`], worded by its `Display`; [`Decision::from_event`] turns the
 //! VTEP's events into decisions, [`BgpNote`] what a BGP speaker made of a segment). [`Layers`]
 //! reads the bytes back into a layer summary (outer Ethernet / IP / UDP / VXLAN | Geneve |
-//! NVGRE / inner Ethernet / ARP | IPv4 / ICMP | UDP | TCP, or a BGP session's TCP segment),
-//! and its `Display` is the one place a frame is summarised in a line.
+//! NVGRE / inner Ethernet / ARP | IPv4 | IPv6 / ICMP | ICMPv6 (echo, Neighbour Discovery) |
+//! UDP | TCP, or a BGP session's TCP segment), and its `Display` is the one place a frame is
+//! summarised in a line. The transport layers of both IP families are read and worded in
+//! `trace/l4.rs`.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,7 +14,7 @@ use core::fmt;
 use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
-    Ipv4Address, Ipv4Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
+    Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet, UdpPacket, geneve, nvgre, vxlan,
 };
 use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
@@ -21,6 +23,10 @@ use vtep_evpn::FdbAction;
 
 use crate::bgp::Segment;
 use crate::id::{HopId, LinkId, NodeId};
+
+mod l4;
+
+pub use l4::NdFlags;
 
 /// One frame crossing one link.
 #[derive(Clone, PartialEq, Debug)]
@@ -106,6 +112,12 @@ pub enum Decision {
         ip: Ipv4Address,
         mac: Mac,
     },
+    /// A VTEP answered an IPv6 Neighbour Solicitation itself (ND suppression).
+    NdSuppressed {
+        vni: Vni,
+        ip: Ipv6Address,
+        mac: Mac,
+    },
     /// Duplicate-MAC detection froze a MAC that moved `moves` times in the window (RFC 7432
     /// section 15.1): the VTEP stops following it, and under BGP EVPN stops advertising it.
     DuplicateFrozen {
@@ -189,11 +201,10 @@ impl Decision {
             Event::DuplicateFrozen { vni, mac, moves } => {
                 Decision::DuplicateFrozen { vni, mac, moves }
             }
+            Event::NdSuppressed { vni, ip, mac } => Decision::NdSuppressed { vni, ip, mac },
             Event::AgedOut { .. } | Event::FdbFull { .. } | Event::NeighbourLearned { .. } => {
                 return None;
             }
-            // The simulated hosts speak IPv4 only: no VTEP of theirs answers IPv6 ND.
-            Event::NdSuppressed { .. } => return None,
         })
     }
 }
@@ -236,6 +247,12 @@ impl fmt::Display for Decision {
             ),
             Decision::ArpSuppressed { ip, .. } => {
                 write!(f, "ARP for {ip} answered by the VTEP (suppressed)")
+            }
+            Decision::NdSuppressed { ip, .. } => {
+                write!(
+                    f,
+                    "Neighbour Solicitation for {ip} answered by the VTEP (suppressed)"
+                )
             }
             Decision::DuplicateFrozen { mac, moves, .. } => write!(
                 f,
@@ -336,9 +353,15 @@ pub enum L3 {
         dst: Ipv4Address,
         l4: L4,
     },
+    Ipv6 {
+        src: Ipv6Address,
+        dst: Ipv6Address,
+        l4: L4,
+    },
     Other(u16),
 }
 
+/// The layer above IP. The echo variants are ICMP's under IPv4 and ICMPv6's under IPv6.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum L4 {
     IcmpEchoRequest {
@@ -350,6 +373,22 @@ pub enum L4 {
         seq: u16,
     },
     Icmp {
+        msg_type: u8,
+    },
+    /// ICMPv6 Neighbour Solicitation for `target`, with its Source Link-Layer Address option.
+    NeighbourSolicit {
+        target: Ipv6Address,
+        lladdr: Option<Mac>,
+    },
+    /// ICMPv6 Neighbour Advertisement for `target`, its flags and its Target Link-Layer
+    /// Address option.
+    NeighbourAdvert {
+        target: Ipv6Address,
+        flags: NdFlags,
+        lladdr: Option<Mac>,
+    },
+    /// Any other ICMPv6 message.
+    Icmpv6 {
         msg_type: u8,
     },
     Udp {
@@ -458,6 +497,27 @@ impl Layers {
         )
     }
 
+    /// The IPv6 layer of the inner frame (for IPv6 frames).
+    pub fn ipv6(&self) -> Option<L4> {
+        match self.inner?.l3 {
+            L3::Ipv6 { l4, .. } => Some(l4),
+            _ => None,
+        }
+    }
+
+    /// A Neighbour Solicitation (IPv6's ARP request).
+    pub fn is_nd_solicit(&self) -> bool {
+        matches!(self.ipv6(), Some(L4::NeighbourSolicit { .. }))
+    }
+
+    /// A Neighbour Solicitation or Advertisement.
+    pub fn is_nd(&self) -> bool {
+        matches!(
+            self.ipv6(),
+            Some(L4::NeighbourSolicit { .. } | L4::NeighbourAdvert { .. })
+        )
+    }
+
     pub fn vni(&self) -> Option<Vni> {
         match self.outer?.tunnel {
             Tunnel::Encap { vni, .. } => Some(vni),
@@ -559,42 +619,21 @@ impl Inner {
             },
             L3::Ipv4 { src, dst, l4 } if full => {
                 write!(f, "IPv4 {src}>{dst}/")?;
-                l4.fmt_line(f, full)
+                l4.fmt_line(f, full, false)
             }
             L3::Ipv4 { src, dst, l4 } => {
                 write!(f, "{src} > {dst} ")?;
-                l4.fmt_line(f, full)
+                l4.fmt_line(f, full, false)
+            }
+            L3::Ipv6 { src, dst, l4 } if full => {
+                write!(f, "IPv6 {src}>{dst}/")?;
+                l4.fmt_line(f, full, true)
+            }
+            L3::Ipv6 { src, dst, l4 } => {
+                write!(f, "{src} > {dst} ")?;
+                l4.fmt_line(f, full, true)
             }
             L3::Other(t) => write!(f, "ethertype {t:#06x}"),
-        }
-    }
-}
-
-impl L4 {
-    fn fmt_line(&self, f: &mut fmt::Formatter<'_>, full: bool) -> fmt::Result {
-        let to = if full { ">" } else { " > " };
-        match *self {
-            L4::IcmpEchoRequest { ident, seq } | L4::IcmpEchoReply { ident, seq } => {
-                let kind = match self {
-                    L4::IcmpEchoRequest { .. } => "request",
-                    _ => "reply",
-                };
-                if full {
-                    write!(f, "ICMP echo {kind} id {ident} seq {seq}")
-                } else {
-                    write!(f, "ICMP echo {kind} seq {seq}")
-                }
-            }
-            L4::Icmp { msg_type } => write!(f, "ICMP type {msg_type}"),
-            L4::Udp { src, dst, len } => write!(f, "UDP {src}{to}{dst} len {len}"),
-            L4::Tcp {
-                src,
-                dst,
-                flags,
-                payload,
-            } => write!(f, "TCP {src}{to}{dst} [{flags}] len {payload}"),
-            L4::Other(p) if full => write!(f, "proto {p}"),
-            L4::Other(p) => write!(f, "IP proto {p}"),
         }
     }
 }
@@ -711,46 +750,20 @@ fn parse_inner(bytes: &[u8]) -> Option<Inner> {
         }
         EthernetProtocol::Ipv4 => {
             let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-            let payload = ip.payload();
-            let l4 = match ip.next_header() {
-                IpProtocol::Icmp if payload.len() >= 8 => {
-                    let ident = u16::from_be_bytes([payload[4], payload[5]]);
-                    let seq = u16::from_be_bytes([payload[6], payload[7]]);
-                    match payload[0] {
-                        8 => L4::IcmpEchoRequest { ident, seq },
-                        0 => L4::IcmpEchoReply { ident, seq },
-                        t => L4::Icmp { msg_type: t },
-                    }
-                }
-                IpProtocol::Udp => match UdpPacket::new_checked(payload) {
-                    Ok(u) => L4::Udp {
-                        src: u.src_port(),
-                        dst: u.dst_port(),
-                        len: u.payload().len(),
-                    },
-                    Err(_) => L4::Other(17),
-                },
-                IpProtocol::Tcp => match TcpPacket::new_checked(payload) {
-                    Ok(t) => L4::Tcp {
-                        src: t.src_port(),
-                        dst: t.dst_port(),
-                        flags: TcpFlags {
-                            syn: t.syn(),
-                            ack: t.ack(),
-                            fin: t.fin(),
-                            rst: t.rst(),
-                            psh: t.psh(),
-                        },
-                        payload: t.payload().len(),
-                    },
-                    Err(_) => L4::Other(6),
-                },
-                p => L4::Other(u8::from(p)),
-            };
+            let l4 = l4::parse(ip.next_header(), ip.payload());
             L3::Ipv4 {
                 src: ip.src_addr(),
                 dst: ip.dst_addr(),
                 l4,
+            }
+        }
+        EthernetProtocol::Ipv6 => {
+            // No extension headers in the simulated hosts' traffic: the next header is L4.
+            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
+            L3::Ipv6 {
+                src: ip.src_addr(),
+                dst: ip.dst_addr(),
+                l4: l4::parse(ip.next_header(), ip.payload()),
             }
         }
         other => L3::Other(u16::from(other)),

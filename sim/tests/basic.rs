@@ -532,3 +532,95 @@ fn errors_call_nodes_by_their_names() {
         "hv1 still has hosts: migrate or remove them first"
     );
 }
+
+/// Every host is dual-stack: ping6, UDP and TCP over IPv6 across VTEPs, neighbours resolved by
+/// Neighbour Discovery (no ARP), and each host's neighbour cache holding the IPv6 addresses.
+#[test]
+fn ping6_udp_and_tcp_over_ipv6_across_vteps() {
+    let (mut sim, _hv, hosts) = small(SimConfig::default(), 3);
+    let v6 = |h: NodeId| sim.host_ipv6(h).unwrap();
+    assert_eq!(
+        v6(hosts[1]).to_string(),
+        "fd00:c0a8::2",
+        "from 192.168.0.2/24"
+    );
+    let target = v6(hosts[1]);
+    let ping = sim
+        .start_ping(hosts[0], target, 5, Duration::from_millis(10), 56)
+        .unwrap();
+    let tcp = sim
+        .start_tcp_transfer_over(sim::Family::Ipv6, hosts[0], hosts[1], 5001, 200_000)
+        .unwrap();
+    let udp = sim
+        .start_udp_flow_over(
+            sim::Family::Ipv6,
+            hosts[2],
+            hosts[1],
+            7,
+            (20, Duration::from_millis(1), 200),
+            true,
+        )
+        .unwrap();
+    sim.run_for(Duration::from_millis(500));
+    let p = sim.app_report(ping).unwrap();
+    assert_eq!((p.sent, p.replies), (5, 5), "{p:?}");
+    let t = sim.app_report(tcp).unwrap();
+    assert_eq!(t.received, 200_000, "{t:?}");
+    let u = sim.app_report(udp).unwrap();
+    assert_eq!((u.sent, u.received, u.replies), (20, 20, 20), "{u:?}");
+    // All of it over IPv6: no ARP, no IPv4.
+    for h in sim.trace() {
+        let l3 = h.layers().inner.map(|i| i.l3);
+        assert!(matches!(l3, Some(L3::Ipv6 { .. })), "{:#}", h.layers());
+    }
+    let mac1 = sim.host_addr(hosts[1]).unwrap().0;
+    let cache = sim.arp_cache(hosts[0]).unwrap();
+    assert_eq!(cache, [(target.into(), mac1)]);
+    let echo = sim.trace().iter().find(|h| {
+        matches!(
+            h.layers().ipv6(),
+            Some(trace::L4::IcmpEchoRequest { seq: 0, .. })
+        )
+    });
+    assert_eq!(
+        echo.map(|h| h.layers().to_string()),
+        Some("fd00:c0a8::1 > fd00:c0a8::2 ICMPv6 echo request seq 0".to_string())
+    );
+}
+
+/// As with ARP: a host that solicits an IPv6 address 3 times without an answer gives up, and
+/// the ping ends unreachable.
+#[test]
+fn an_ipv6_destination_that_never_answers_is_given_up() {
+    let (mut sim, _hv, hosts) = small(SimConfig::default(), 2);
+    let nobody: vtep_core::wire::Ipv6Address = "fd00:c0a8::99".parse().unwrap();
+    let ping = sim
+        .start_ping(hosts[0], nobody, 3, Duration::from_millis(100), 56)
+        .unwrap();
+    sim.run_for(Duration::from_secs(5));
+    let r = sim.app_report(ping).unwrap();
+    assert_eq!((r.sent, r.replies, r.unreachable), (3, 0, 3), "{r:?}");
+    let solicits: Vec<i64> = sim
+        .trace()
+        .iter()
+        .filter(|h| h.from == hosts[0])
+        .filter(|h| {
+            matches!(h.layers().ipv6(),
+                Some(trace::L4::NeighbourSolicit { target, .. }) if target == nobody)
+        })
+        .map(|h| h.start.total_micros())
+        .collect();
+    assert_eq!(solicits, [0, 1_000_000, 2_000_000]);
+    assert_eq!(r.finished, Some(Instant::from_secs(3)));
+}
+
+/// IPv4-only traffic looks as it did before the hosts had IPv6: nothing IPv6 on any link.
+#[test]
+fn dual_stack_hosts_send_no_ipv6_unasked() {
+    let (mut sim, _hv, hosts) = small(SimConfig::default(), 2);
+    sim.start_ping(hosts[0], ip(2), 3, Duration::from_millis(10), 56)
+        .unwrap();
+    sim.run_for(Duration::from_secs(2));
+    assert!(sim.trace().len() > 6);
+    assert!(sim.trace().iter().all(|h| h.layers().ipv6().is_none()));
+}

@@ -209,7 +209,11 @@ fn bgp_evpn_in_the_capture_decodes_in_tshark() {
             pmsi += 1;
         }
     }
-    assert_eq!(type2, 16 + 16 * 3, "2 a container, in and reflected to 3");
+    assert_eq!(
+        type2,
+        24 + 24 * 3,
+        "3 a container (MAC, MAC and IPv4, MAC and IPv6), in and reflected to 3"
+    );
     assert_eq!(type3, 4 + 4 * 3, "4 in, each reflected to the 3 others");
     assert_eq!(pmsi, type3, "every type-3 route has its PMSI tunnel");
     let hosts: std::collections::BTreeSet<String> = r
@@ -272,4 +276,95 @@ fn a_migration_shows_its_mac_mobility_sequence_in_tshark() {
         rows[moved..].iter().any(|l| l[0] == hv2 && has(l, 4, "70")),
         "hv2 withdraws (MP_UNREACH_NLRI, SAFI 70) after the move: {rows:?}"
     );
+}
+
+/// tshark's Neighbour Discovery fields of a capture, one row per NS or NA: type, NS target, NA
+/// target, the R, S and O flags, the link-layer address option's type and address, the
+/// checksum's status, the VNI (empty for frames outside a tunnel).
+fn nd_rows(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
+    tshark_fields(
+        bytes,
+        name,
+        "icmpv6.type == 135 || icmpv6.type == 136",
+        &[
+            "icmpv6.type",
+            "icmpv6.nd.ns.target_address",
+            "icmpv6.nd.na.target_address",
+            "icmpv6.nd.na.flag.r",
+            "icmpv6.nd.na.flag.s",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.opt.type",
+            "icmpv6.opt.linkaddr",
+            "icmpv6.checksum.status",
+            "vxlan.vni",
+        ],
+    )
+}
+
+fn mac_text(mac: vtep_core::Mac) -> String {
+    mac.to_string().replace('-', ":")
+}
+
+#[test]
+fn neighbour_discovery_in_the_capture_decodes_in_tshark() {
+    // S2, flood and learn: vm-a's solicitation for vm-b crosses the underlay in VXLAN, and
+    // vm-b's advertisement comes back.
+    let r = scenario::s2().run(1).unwrap();
+    let bytes = capture::pcap(&r.sim, &Capture::Underlay);
+    if !tshark_available() {
+        return;
+    }
+    let (a, b) = (r.node("vm-a").unwrap(), r.node("vm-b").unwrap());
+    let (mac_a, mac_b) = (r.sim.host_addr(a).unwrap().0, r.sim.host_addr(b).unwrap().0);
+    let b6 = r.sim.host_ipv6(b).unwrap().to_string();
+    let rows = nd_rows(&bytes, "s2");
+    let ns = rows
+        .iter()
+        .find(|l| l[0] == "135" && l[1] == b6)
+        .unwrap_or_else(|| panic!("no solicitation for {b6}: {rows:?}"));
+    // Option 1: Source Link-Layer Address, vm-a's MAC; in VNI 100; checksum good.
+    assert_eq!((&*ns[6], &*ns[7]), ("1", &*mac_text(mac_a)), "{ns:?}");
+    assert_eq!((&*ns[8], &*ns[9]), ("1", "100"), "{ns:?}");
+    let na = rows
+        .iter()
+        .find(|l| l[0] == "136" && l[2] == b6)
+        .unwrap_or_else(|| panic!("no advertisement for {b6}: {rows:?}"));
+    // Solicited, not a router; option 2: Target Link-Layer Address, vm-b's MAC.
+    assert_eq!((&*na[3], &*na[4]), ("0", "1"), "{na:?}");
+    assert_eq!((&*na[6], &*na[7]), ("2", &*mac_text(mac_b)), "{na:?}");
+    assert_eq!((&*na[8], &*na[9]), ("1", "100"), "{na:?}");
+
+    // S8, BGP EVPN: the VTEPs answer on their hosts' links; the answer speaks for the target
+    // (Solicited and Override, its MAC in the option) and tshark finds its checksum good.
+    let r = scenario::s8().run(1).unwrap();
+    let host_links: Vec<vtep_sim::LinkId> = r
+        .sim
+        .links()
+        .iter()
+        .filter(|l| !l.underlay)
+        .map(|l| l.id)
+        .collect();
+    let bytes = capture::pcap(&r.sim, &Capture::Links(host_links));
+    let rows = nd_rows(&bytes, "s8");
+    let macs: std::collections::BTreeMap<String, String> = r
+        .sim
+        .hosts()
+        .into_iter()
+        .map(|h| {
+            let ip6 = r.sim.host_ipv6(h).unwrap().to_string();
+            (ip6, mac_text(r.sim.host_addr(h).unwrap().0))
+        })
+        .collect();
+    let answers: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|l| l[0] == "136" && l[4] == "1")
+        .collect();
+    assert_eq!(answers.len(), 16, "{rows:?}");
+    for l in answers {
+        assert_eq!((&*l[3], &*l[5], &*l[6]), ("0", "1", "2"), "{l:?}");
+        assert_eq!(Some(&l[7]), macs.get(&l[2]), "the target's own MAC: {l:?}");
+        assert_eq!(l[8], "1", "{l:?}");
+    }
+    let solicits = rows.iter().filter(|l| l[0] == "135").count();
+    assert_eq!(solicits, 16, "each answered, none went further: {rows:?}");
 }

@@ -247,6 +247,24 @@ async fn b2_the_forms_send_what_they_show() {
     assert_ne!(from, to, "the form offers {from} -> {to}");
     drop(page);
 
+    // ping6 goes to the same host, at its IPv6 address (made from its IPv4 one).
+    let page = Page::open("sandbox").await;
+    page.pick("act-what", "ping6").await;
+    let (from, to) = (page.shown("act-from"), page.shown("act-to"));
+    page.click("#act-traffic").await;
+    let ip = SANDBOX.iter().find(|(n, _)| *n == to).unwrap().1;
+    let ip6 = format!(
+        "fd00:a00::{:x}",
+        ip.rsplit('.').next().unwrap().parse::<u8>().unwrap()
+    );
+    let (text, error) = page.message();
+    assert!(
+        text.contains(&format!("{from}: ping6 {ip6} ")),
+        "the form shows ping6 {from} -> {to} ({ip6}) but the action was: {text}"
+    );
+    assert!(!error, "{text}");
+    drop(page);
+
     let page = Page::open("S4").await;
     let (host, hv) = (page.shown("act-mhost"), page.shown("act-mto"));
     page.click("#act-migrate").await;

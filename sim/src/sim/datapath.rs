@@ -180,7 +180,10 @@ impl Sim {
                 target_protocol_addr,
             );
         }
-        h.host.nic.rx.push_back(bytes.clone());
+        // An unsolicited Neighbour Advertisement the host ignores never reaches its stack.
+        if eth.ethertype() != EthernetProtocol::Ipv6 || h.host.observe_nd(now, bytes) {
+            h.host.nic.rx.push_back(bytes.clone());
+        }
         self.decide(hop, Decision::Received);
         self.poll_host(id, Some(hop));
     }

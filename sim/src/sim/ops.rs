@@ -9,10 +9,11 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use smoltcp::wire::IPV6_LINK_LOCAL_ALL_NODES;
 use vtep_core::vtep::{Vtep, VtepConfig};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, IpAddress, Ipv4Address,
+    EthernetRepr, IpAddress, Ipv4Address, Ipv6Address, ndisc,
 };
 use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Vni};
@@ -52,7 +53,35 @@ pub fn gratuitous_arp(mac: Mac, ip: Ipv4Address) -> Vec<u8> {
     arp_request(mac, ip, ip)
 }
 
+/// An unsolicited Neighbour Advertisement from `mac` for `ip`, to all nodes (`ff02::1`) with
+/// the Override flag and a Target Link-Layer Address option: how an IPv6 host announces its
+/// address (RFC 4861 section 7.2.6), IPv6's gratuitous ARP.
+pub fn unsolicited_na(mac: Mac, ip: Ipv6Address) -> Vec<u8> {
+    let na = ndisc::Advertisement {
+        eth_src: mac,
+        eth_dst: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+        src: ip,
+        dst: IPV6_LINK_LOCAL_ALL_NODES,
+        traffic_class: 0,
+        flags: ndisc::NeighborFlags::OVERRIDE,
+        target: ip,
+        target_lladdr: Some(mac),
+    };
+    let mut bytes = vec![0u8; na.buffer_len()];
+    na.emit(&mut bytes);
+    bytes
+}
+
 impl Sim {
+    /// Host `host` announces its IPv6 address with an unsolicited Neighbour Advertisement
+    /// ([`unsolicited_na`]), so that its VTEP learns it (and, under BGP EVPN, advertises it)
+    /// before anyone solicits it.
+    pub fn announce_ipv6(&mut self, host: NodeId) -> Result<HopId, SimError> {
+        let h = &self.check_host(host)?.host;
+        let na = unsolicited_na(h.mac, h.ip6);
+        self.inject_from_host(host, na)
+    }
+
     /// A new site with its router (overlay) or core switch (flat L2).
     pub fn add_site(&mut self, name: &str) -> Result<SiteId, SimError> {
         let index = u8::try_from(self.sites.len() + 1)

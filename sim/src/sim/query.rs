@@ -10,7 +10,7 @@ use vtep_core::Vni;
 use vtep_core::fdb::FdbEntry;
 use vtep_core::neigh::NeighEntry;
 use vtep_core::vtep::Vtep;
-use vtep_core::wire::{IpAddress, Ipv4Address};
+use vtep_core::wire::{IpAddress, Ipv4Address, Ipv6Address};
 
 use vtep_core::wire::bgp::RouteKey;
 use vtep_evpn::{PeerStatus, RouteView, Speaker};
@@ -109,6 +109,11 @@ impl Sim {
         Ok((h.mac, h.ip, h.vni))
     }
 
+    /// A host's IPv6 address (`host::ipv6_of` its IPv4 address).
+    pub fn host_ipv6(&self, host: NodeId) -> Result<Ipv6Address, SimError> {
+        Ok(self.check_host(host)?.host.ip6)
+    }
+
     pub fn hypervisor_ip(&self, hv: NodeId) -> Result<Ipv4Address, SimError> {
         Ok(self.check_hv(hv)?.ip)
     }
@@ -144,8 +149,8 @@ impl Sim {
         Ok(self.vtep(hv)?.neighbours().sorted())
     }
 
-    /// A host's ARP cache (IP, MAC) now.
-    pub fn arp_cache(&self, host: NodeId) -> Result<Vec<(Ipv4Address, Mac)>, SimError> {
+    /// A host's neighbour cache now (IP, MAC): its ARP cache and its IPv6 neighbours.
+    pub fn arp_cache(&self, host: NodeId) -> Result<Vec<(IpAddress, Mac)>, SimError> {
         Ok(self.check_host(host)?.host.arp_entries(self.now))
     }
 

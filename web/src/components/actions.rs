@@ -191,7 +191,7 @@ pub fn actions(p: &ActionsProps) -> Html {
                 onclick={emit(FormAction::Learning(m))}>{ label }</button>
         }
     };
-    let kinds = ["ping", "arping", "tcp"].map(String::from);
+    let kinds = ["ping", "ping6", "arping", "tcp"].map(String::from);
     html! {
         <details class="actions" open=true>
             <summary><h2>{ "Actions" }</h2></summary>

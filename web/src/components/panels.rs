@@ -252,13 +252,13 @@ fn table_label(id: &str) -> Html {
             html! { <abbr class="tip" title="Forwarding database: which VTEP (or local port) each MAC is behind, per VNI">{ "FDB" }</abbr> }
         }
         "neigh" => {
-            html! { <abbr class="tip" title="IP-to-MAC bindings the VTEP uses to answer ARP requests itself (ARP suppression)">{ "neighbours" }</abbr> }
+            html! { <abbr class="tip" title="IP-to-MAC bindings, IPv4 and IPv6, the VTEP uses to answer ARP requests and IPv6 Neighbour Solicitations itself (ARP and ND suppression)">{ "neighbours" }</abbr> }
         }
         "counters" => {
             html! { <abbr class="tip" title="Per-VNI counters of this VTEP: what it encapsulated, decapsulated, flooded, answered and dropped">{ "counters" }</abbr> }
         }
         "arp" => {
-            html! { <abbr class="tip" title="The host's own ARP cache: the IP -> MAC bindings its stack learned (entries live 60 s)">{ "ARP cache" }</abbr> }
+            html! { <abbr class="tip" title="The host's own neighbour cache: the IP -> MAC bindings its stack learned, by ARP (IPv4) and Neighbour Discovery (IPv6); entries live 60 s">{ "ARP / ND cache" }</abbr> }
         }
         "mac" => {
             html! { <abbr class="tip" title="The MACs this underlay device has seen: with an overlay, only the VTEPs', not the hosts'">{ "MAC table" }</abbr> }

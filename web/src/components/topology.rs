@@ -390,7 +390,7 @@ fn node(n: &crate::model::layout::NodeView, selected: bool, on_node: &Callback<u
         },
         "host" => html! {
             <g {class} transform={t} key={format!("node {id}")} {onclick} data-node={n.name.clone()}>
-                <title>{ format!("host {} - {} on VNI {}{}", n.name, n.ip.clone().unwrap_or_default(), n.vni.unwrap_or(0), if n.detached { " (migrating: paused)" } else { "" }) }</title>
+                <title>{ format!("host {} - {} and {} on VNI {}{}", n.name, n.ip.clone().unwrap_or_default(), n.ip6.clone().unwrap_or_default(), n.vni.unwrap_or(0), if n.detached { " (migrating: paused)" } else { "" }) }</title>
                 <circle class={format!("host-dot vni-{}", n.color % 8)} r="14" />
                 <text class="label" y="30">{ &n.name }</text>
                 { down.unwrap_or_default() }

@@ -1,7 +1,9 @@
 //! The frame inspector's model: a frame read layer by layer into fields, each with the byte
 //! range it occupies, so the hex dump can light up the bytes of the selected field. Reads
 //! outer Ethernet / IPv4 / UDP / VXLAN | Geneve | GRE (NVGRE), then the inner Ethernet / ARP |
-//! IPv4 / ICMP | UDP | TCP, and on TCP port 179 the BGP messages (in `dissect/bgp.rs`).
+//! IPv4 / ICMP | UDP | TCP, or IPv6 / ICMPv6 (echo, Neighbour Discovery and its options, in
+//! `dissect/icmpv6.rs`) | UDP | TCP, and on TCP port 179 the BGP messages (in
+//! `dissect/bgp.rs`).
 //!
 //! Bytes are read only through checked views: `vtep_core::wire`'s `outer::parse` and tunnel
 //! `Packet`s, and smoltcp's. A short or odd frame gives fewer layers, never a panic. The byte
@@ -112,6 +114,7 @@ fn ip_protocol_name(p: IpProtocol) -> &'static str {
 }
 
 mod bgp;
+mod icmpv6;
 
 struct Builder<'a> {
     b: &'a [u8],
@@ -414,6 +417,23 @@ impl<'a> Builder<'a> {
                 };
                 match proto {
                     IpProtocol::Icmp => self.icmp(r),
+                    IpProtocol::Tcp => self.tcp(r),
+                    IpProtocol::Udp => {
+                        if let Some((_, payload)) = self.udp(r, "UDP", "")
+                            && !payload.is_empty()
+                        {
+                            self.payload(payload);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EthernetProtocol::Ipv6 => {
+                let Some((proto, r)) = self.ipv6(p, "IPv6") else {
+                    return;
+                };
+                match proto {
+                    IpProtocol::Icmpv6 => self.icmpv6(r),
                     IpProtocol::Tcp => self.tcp(r),
                     IpProtocol::Udp => {
                         if let Some((_, payload)) = self.udp(r, "UDP", "")
@@ -953,6 +973,14 @@ mod tests {
         ] {
             let run = sc.run(1).unwrap();
             frames.extend(run.sim.trace().iter().take(take).map(|h| h.bytes.to_vec()));
+            // The IPv6 steps of S2 (flood and learn) and S8 (ND answered by the VTEPs):
+            // solicitations, advertisements, echoes, the first TCP segments.
+            let ipv6 = run
+                .sim
+                .trace()
+                .iter()
+                .filter(|h| h.layers().ipv6().is_some());
+            frames.extend(ipv6.take(80).map(|h| h.bytes.to_vec()));
         }
         frames
     }
@@ -1118,6 +1146,42 @@ mod tests {
                 part: Part::RangeOnly,
                 ..same("tcp.options")
             },
+            ("IPv6", "Version") => same("ipv6.version"),
+            ("IPv6", "Payload length") => same("ipv6.plen"),
+            ("IPv6", "Next header") => same("ipv6.nxt"),
+            ("IPv6", "Hop limit") => same("ipv6.hlim"),
+            ("IPv6", "Source") => same("ipv6.src"),
+            ("IPv6", "Destination") => same("ipv6.dst"),
+            ("ICMPv6", "Type") => same("icmpv6.type"),
+            ("ICMPv6", "Code") => same("icmpv6.code"),
+            ("ICMPv6", "Checksum") => same("icmpv6.checksum"),
+            ("ICMPv6", "Identifier") => same("icmpv6.echo.identifier"),
+            ("ICMPv6", "Sequence") => same("icmpv6.echo.sequence_number"),
+            // tshark shows the reserved bytes, we their value.
+            ("ICMPv6", "Reserved") => Peer {
+                part: Part::RangeOnly,
+                ..same("icmpv6.reserved")
+            },
+            ("ICMPv6", "Flags") => same("icmpv6.nd.na.flag"),
+            ("ICMPv6", "R (router)") => Peer {
+                size: Some(4),
+                ..same("icmpv6.nd.na.flag.r")
+            },
+            ("ICMPv6", "S (solicited)") => Peer {
+                size: Some(4),
+                ..same("icmpv6.nd.na.flag.s")
+            },
+            ("ICMPv6", "O (override)") => Peer {
+                size: Some(4),
+                ..same("icmpv6.nd.na.flag.o")
+            },
+            ("ICMPv6", "Target") => Peer {
+                alt: Some("icmpv6.nd.na.target_address"),
+                ..same("icmpv6.nd.ns.target_address")
+            },
+            ("ND option", "Option type") => same("icmpv6.opt.type"),
+            ("ND option", "Option length") => same("icmpv6.opt.length"),
+            ("ND option", "Link-layer address") => same("icmpv6.opt.linkaddr"),
             ("BGP", "Length") => same("bgp.length"),
             ("BGP", "Type") => same("bgp.type"),
             ("BGP", "Withdrawn routes length") => same("bgp.update.withdrawn_routes.length"),
@@ -1188,7 +1252,10 @@ mod tests {
             ("EVPN route", "MAC length") => same("bgp.evpn.nlri.maclen"),
             ("EVPN route", "MAC") => same("bgp.evpn.nlri.mac_addr"),
             ("EVPN route", "IP length") => same("bgp.evpn.nlri.iplen"),
-            ("EVPN route", "IP" | "Originating router") => same("bgp.evpn.nlri.ip.addr"),
+            ("EVPN route", "IP" | "Originating router") => Peer {
+                alt: Some("bgp.evpn.nlri.ipv6.addr"),
+                ..same("bgp.evpn.nlri.ip.addr")
+            },
             _ => return None,
         })
     }
@@ -1205,6 +1272,8 @@ mod tests {
             "NVGRE (GRE)" => "gre",
             "ARP" => "arp",
             "ICMP" => "icmp",
+            "IPv6" => "ipv6",
+            "ICMPv6" => "icmpv6",
             "TCP" => "tcp",
             "BGP" => "bgp",
             _ => return None,
@@ -1287,8 +1356,8 @@ mod tests {
     }
 
     /// tshark's names of the protocols we read.
-    const PROTOS: [&str; 10] = [
-        "eth", "ip", "udp", "vxlan", "geneve", "gre", "arp", "icmp", "tcp", "bgp",
+    const PROTOS: [&str; 12] = [
+        "eth", "ip", "udp", "vxlan", "geneve", "gre", "arp", "icmp", "ipv6", "icmpv6", "tcp", "bgp",
     ];
 
     /// Wireshark's dissectors (tshark) read every frame as we do: the same protocols in the same

@@ -265,8 +265,46 @@ pub fn field_help(layer: &str, field: &str) -> &'static str {
             "The sending host's MAC: a flood-and-learn VTEP learns it (MAC -> the VTEP it came \
              from)."
         }
+        ("ICMPv6", "Type") => {
+            "135: neighbour solicitation (IPv6's ARP request), 136: neighbour advertisement (its \
+             reply); 128 / 129: echo request / reply (ping6)."
+        }
+        ("ICMPv6", "Checksum") => {
+            "Covers the message and a pseudo-header with both IPv6 addresses: a VTEP that answers \
+             a solicitation itself computes it for its answer."
+        }
+        ("ICMPv6", "Target") => {
+            "The IPv6 address being resolved: who has it (solicitation), or whose MAC the option \
+             gives (advertisement)."
+        }
+        ("ICMPv6", "R (router)") => "R: the address belongs to a router.",
+        ("ICMPv6", "S (solicited)") => {
+            "S: the answer to a solicitation (a VTEP's ND suppression sets it, as the target \
+             would); 0 in an unsolicited announcement."
+        }
+        ("ICMPv6", "O (override)") => {
+            "O: replace the MAC a neighbour has cached for the target; the owner, or a VTEP \
+             speaking for it, sets it."
+        }
+        ("ICMPv6", "Identifier") => "Tells one ping6's replies from another's.",
+        ("ICMPv6", "Sequence") => "Counts the echo requests of one ping6.",
+        ("IPv6", "Hop limit") => {
+            "IPv6's TTL. Neighbour Discovery is always sent with 255, and a receiver drops ND \
+             with any other value: it cannot have crossed a router."
+        }
+        ("IPv6", "Destination") => {
+            "A solicitation goes to the target's solicited-node multicast group (ff02::1:ff + \
+             its last 24 bits), which a flood-and-learn VTEP floods like any multicast."
+        }
+        ("ND option", "Option length") => {
+            "In units of 8 bytes; 0 is invalid and makes a receiver discard the message."
+        }
+        ("ND option", "Link-layer address") => {
+            "The sender's MAC (source option, in a solicitation) or the target's (target option, \
+             in an advertisement): what Neighbour Discovery is for."
+        }
         (_, "Type") if outer => "0x0800: an IPv4 packet follows.",
-        (_, "Type") => "What the frame carries: 0x0800 IPv4, 0x0806 ARP.",
+        (_, "Type") => "What the frame carries: 0x0800 IPv4, 0x0806 ARP, 0x86dd IPv6.",
         ("ARP", "Operation") => "1: request (who has this IP?), 2: reply (it is at this MAC).",
         ("ARP", "Target IP") => "The address being resolved.",
         ("ARP", "Target MAC") => "Unknown in a request (zeros): that is the question.",

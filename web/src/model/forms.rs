@@ -16,7 +16,7 @@ use super::script::Action;
 /// What the user asked for in the actions panel, before it becomes script actions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FormAction {
-    /// `what`: "ping", "arping" or "tcp".
+    /// `what`: "ping", "ping6" (to the host's IPv6 address), "arping" or "tcp".
     Traffic {
         what: String,
         from: String,
@@ -253,6 +253,7 @@ fn taken(lab: &Lab, name: &str) -> bool {
             | Action::Hypervisor { name: n, .. }
             | Action::Host { name: n, .. }
             | Action::Ping { app: n, .. }
+            | Action::Ping6 { app: n, .. }
             | Action::UdpFlow { app: n, .. }
             | Action::Tcp { app: n, .. } => n == name,
             _ => false,
@@ -332,6 +333,15 @@ impl FormAction {
                         from,
                         to,
                         bytes: 100_000,
+                        ipv6: false,
+                    },
+                    "ping6" => Action::Ping6 {
+                        app,
+                        from,
+                        to: sim.host_ipv6(dst).map_err(|e| e.to_string())?,
+                        count: 5,
+                        interval_ms: 20,
+                        size: 56,
                     },
                     _ => Action::Ping {
                         app,
@@ -545,6 +555,26 @@ mod tests {
             }
         }
         assert_eq!(apps, ["ping-red-1-1", "ping-red-1-2", "ping-red-1-3"]);
+        // ping6 goes to the host the form shows, at its IPv6 address, named in its own kind.
+        let ping6 = FormAction::Traffic {
+            what: "ping6".into(),
+            from: "red-1".into(),
+            to: "red-3".into(),
+        };
+        let sent = ping6.into_actions(&lab).unwrap();
+        let red3 = lab.sim().host_ipv6(lab.node("red-3").unwrap()).unwrap();
+        assert_eq!(red3.to_string(), "fd00:a00::4");
+        assert_eq!(
+            sent,
+            [Action::Ping6 {
+                app: "ping6-red-1-1".into(),
+                from: "red-1".into(),
+                to: red3,
+                count: 5,
+                interval_ms: 20,
+                size: 56,
+            }]
+        );
         // A site is named after the sites (dc1, dc2 exist), with a hypervisor in it.
         let site = FormAction::AddSite.into_actions(&lab).unwrap();
         assert_eq!(site[0], Action::Site { name: "dc3".into() });

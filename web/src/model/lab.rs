@@ -27,14 +27,29 @@ pub mod kind {
     pub const UPDATE: u16 = 512;
     pub const KEEPALIVE: u16 = 1024;
     pub const NOTIFICATION: u16 = 2048;
+    /// Any ICMPv6 message: echo (ping6) and Neighbour Discovery.
+    pub const ICMPV6: u16 = 4096;
+    /// IPv6 Neighbour Discovery: solicitations and advertisements.
+    pub const ND: u16 = 8192;
     /// The filter buttons: bit, label, tooltip.
-    pub const FILTERS: [(u16, &str, &str); 12] = [
+    pub const FILTERS: [(u16, &str, &str); 14] = [
         (
             ARP,
             "ARP",
             "Address Resolution Protocol: who has this IP address?",
         ),
         (ICMP, "ICMP", "Echo requests and replies (ping)"),
+        (
+            ICMPV6,
+            "ICMPv6",
+            "ICMP for IPv6: echo requests and replies (ping6) and Neighbour Discovery",
+        ),
+        (
+            ND,
+            "ND",
+            "IPv6 Neighbour Discovery, IPv6's ARP: solicitations (who has this IPv6 address?) \
+             and advertisements",
+        ),
         (TCP, "TCP", "TCP segments"),
         (
             UDP,
@@ -92,7 +107,8 @@ pub struct HopRow {
     /// The virtual network the frame belongs to: the tunnel's VNI, or for a host's plain frame
     /// the VNI of the host at either end (none for the underlay's own frames).
     pub net_vni: Option<u32>,
-    /// Colour class of the innermost protocol: "arp", "icmp", "tcp", "udp", "other"; for BGP
+    /// Colour class of the innermost protocol: "arp" (ARP and IPv6 Neighbour Discovery, the
+    /// two address resolutions), "icmp" (ICMP and ICMPv6 echo), "tcp", "udp", "other"; for BGP
     /// the message ("open", "update", "keepalive", "notification", or "ctrl": TCP only).
     pub proto: &'static str,
 }
@@ -137,7 +153,18 @@ impl HopRow {
                     }
                     L4::Udp { .. } => (kind::UDP, "udp"),
                     L4::Tcp { .. } => (kind::TCP, "tcp"),
-                    L4::Other(_) => (0, proto),
+                    _ => (0, proto),
+                },
+                L3::Ipv6 { l4, .. } => match l4 {
+                    L4::IcmpEchoRequest { .. } | L4::IcmpEchoReply { .. } | L4::Icmpv6 { .. } => {
+                        (kind::ICMPV6, "icmp")
+                    }
+                    L4::NeighbourSolicit { .. } | L4::NeighbourAdvert { .. } => {
+                        (kind::ICMPV6 | kind::ND, "arp")
+                    }
+                    L4::Udp { .. } => (kind::UDP, "udp"),
+                    L4::Tcp { .. } => (kind::TCP, "tcp"),
+                    _ => (0, proto),
                 },
                 L3::Other(_) => (0, proto),
             };

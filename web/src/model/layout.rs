@@ -24,9 +24,11 @@ pub struct NodeView {
     pub x: f64,
     pub y: f64,
     pub up: bool,
-    /// Hosts: their VNI, IP and colour index (position of the VNI among all VNIs).
+    /// Hosts: their VNI, IPv4 and IPv6 addresses and colour index (position of the VNI among
+    /// all VNIs).
     pub vni: Option<u32>,
     pub ip: Option<String>,
+    pub ip6: Option<String>,
     pub color: usize,
     /// Hosts: migrating (paused, detached).
     pub detached: bool,
@@ -191,6 +193,7 @@ impl Layout {
                 up: n.up,
                 vni: addr.map(|a| a.2.get()),
                 ip: addr.map(|a| a.1.to_string()),
+                ip6: sim.host_ipv6(n.id).ok().map(|a| a.to_string()),
                 color: addr.map(|a| color(a.2.get())).unwrap_or(0),
                 detached: detached && kind == "host",
                 underlay_ip: n.underlay_ip.map(|i| i.to_string()),

@@ -253,12 +253,33 @@ fn s2(c: &mut Ctx<'_>) -> String {
         "ARP frames carried across the underlay",
         arp.to_string(),
     );
+    let (_, replies6) = c.ping("ping6", "ping6s (IPv6)", "ping6");
+    let received6 = c.app("tcp6").2;
+    c.fact(
+        "tcp6",
+        "TCP transfer over IPv6",
+        format!("{} bytes", fmt_n(received6)),
+    );
+    let solicits = c
+        .sim()
+        .trace()
+        .iter()
+        .filter(|h| under.contains(&h.link) && h.layers().is_nd_solicit())
+        .count();
+    c.fact(
+        "ns",
+        "Neighbour Solicitations flooded across the underlay",
+        solicits.to_string(),
+    );
     c.require(replies == 3 && received == 1_000_000 && vxlan == total && arp >= 2);
+    c.require(replies6 == 3 && received6 == 1_000_000 && solicits >= 1);
     format!(
         "ARP resolved across the VTEPs, {replies} pings were answered and {} bytes of TCP went \
          through: the hosts acted as if on one switch, while every frame between hypervisors \
-         was VXLAN.",
-        fmt_n(received)
+         was VXLAN. Over IPv6, Neighbour Discovery took ARP's place (its solicitation flooded \
+         to the other VTEP), {replies6} ping6s were answered and {} bytes more went through.",
+        fmt_n(received),
+        fmt_n(received6)
     )
 }
 
@@ -540,10 +561,42 @@ fn s8(c: &mut Ctx<'_>) -> String {
         cp_entries.to_string(),
     );
     c.require(all == 8 && arp_req == 0 && updates >= 4 + 12 && suppressed >= 8);
+    let mut all6 = 0;
+    for i in 1..=8 {
+        all6 += u64::from(c.app(&format!("c{i}-6")).1 >= 1);
+    }
+    c.fact(
+        "pings6",
+        "containers whose ping6s were answered",
+        format!("{all6}/8"),
+    );
+    let sim = c.sim();
+    let solicits = sim
+        .trace()
+        .iter()
+        .filter(|h| under.contains(&h.link) && h.layers().is_nd_solicit())
+        .count();
+    let nd: u64 = sim
+        .hypervisors()
+        .iter()
+        .filter_map(|hv| Some(sim.vtep(*hv).ok()?.counters(vni?)?.nd_suppressed))
+        .sum();
+    c.fact(
+        "ns_underlay",
+        "IPv6 Neighbour Solicitations on the underlay",
+        solicits.to_string(),
+    );
+    c.fact(
+        "nd_suppressed",
+        "Neighbour Solicitations answered by the VTEPs",
+        nd.to_string(),
+    );
+    c.require(all6 == 8 && solicits == 0 && nd >= 8);
     format!(
         "Not one ARP request crossed the underlay: the VTEPs answered {suppressed} themselves, \
          from routes that came in {updates} BGP UPDATEs through the route reflector. Remote \
-         MACs came from BGP EVPN, not from flooding."
+         MACs came from BGP EVPN, not from flooding. Over IPv6 the same: not one Neighbour \
+         Solicitation crossed, the VTEPs answered {nd} from MAC/IP routes with IPv6 addresses."
     )
 }
 

@@ -1,11 +1,11 @@
-//! One result line per action the user started (a ping, a TCP transfer, an arping, a UDP
-//! flow): while it runs, how far it got; once it is done, the figures, and when it failed,
+//! One result line per action the user started (a ping or ping6, a TCP transfer, an arping, a
+//! UDP flow): while it runs, how far it got; once it is done, the figures, and when it failed,
 //! why, from what the simulator saw ("0/5, 10.0.0.105 is in another VNI: tenants are
 //! isolated"; "stalled: 92 too_big drops at hv2").
 
 use std::collections::BTreeMap;
 
-use vtep_core::wire::Ipv4Address;
+use vtep_core::wire::{Ipv4Address, Ipv6Address};
 use vtep_core::{Duration, Instant};
 use vtep_sim::trace::{L3, L4};
 use vtep_sim::{NodeId, NodeKind};
@@ -194,6 +194,82 @@ fn is_tcp(h: &vtep_sim::Hop) -> bool {
     )
 }
 
+fn is_icmpv6_echo(h: &vtep_sim::Hop) -> bool {
+    matches!(
+        h.layers().ipv6(),
+        Some(L4::IcmpEchoRequest { .. } | L4::IcmpEchoReply { .. })
+    )
+}
+
+/// The host of `vni` with IPv6 address `ip`, else any host with it.
+fn host_by_ip6(lab: &Lab, ip: Ipv6Address, vni: Option<u32>) -> Option<NodeId> {
+    let sim = lab.sim();
+    let hosts: Vec<NodeId> = sim
+        .hosts()
+        .into_iter()
+        .filter(|h| sim.host_ipv6(*h).is_ok_and(|i| i == ip))
+        .collect();
+    let vni_of = |h: &NodeId| sim.host_addr(*h).ok().map(|a| a.2.get());
+    hosts
+        .iter()
+        .find(|h| vni_of(h) == vni)
+        .or(hosts.first())
+        .copied()
+}
+
+/// The result line of a ping6 from `src` to `to`.
+fn ping6_line(
+    lab: &Lab,
+    app: &str,
+    src: NodeId,
+    to: Ipv6Address,
+    start: Instant,
+) -> Option<ResultLine> {
+    let sim = lab.sim();
+    let r = sim.app_report(lab.app(app)?).ok()?;
+    let vni = sim.host_addr(src).ok().map(|(_, _, v)| v.get());
+    let dst = host_by_ip6(lab, to, vni);
+    let name = dst.map_or(to.to_string(), |h| lab.name(h));
+    let head = format!("ping6 {} → {name}: {}/{}", lab.name(src), r.replies, r.sent);
+    if r.finished.is_none() {
+        return Some(line(app, format!("{head} so far"), "running"));
+    }
+    if r.replies == r.sent {
+        let total: u64 = r.rtts.iter().map(|x| x.1.total_micros()).sum();
+        let avg = Duration::from_micros(total / r.rtts.len().max(1) as u64);
+        // As for ARP: the stack sends one request a second, so a ping6 started just after
+        // another lookup waits for its solicitation.
+        let note = match r.rtts.iter().find(|x| x.0 == 0).map(|x| x.1) {
+            Some(f) if f >= Duration::from_secs(1) => {
+                format!(
+                    " (the first requests waited {} for Neighbour Discovery)",
+                    fmt_dur(f)
+                )
+            }
+            _ => String::new(),
+        };
+        let text = format!("{head}, rtt {}{note}", fmt_dur(avg));
+        return Some(line(app, text, "ok"));
+    }
+    let other_vni = dst.and_then(|h| sim.host_addr(h).ok()).map(|a| a.2.get());
+    let why = match (r.unreachable > 0, other_vni) {
+        (true, Some(v)) if Some(v) != vni => format!(
+            "{to} is in another VNI ({v}), and VNI {} cannot reach it: tenants are isolated",
+            vni.unwrap_or(0)
+        ),
+        (true, _) => format!("{to} did not answer 3 Neighbour Solicitations"),
+        (false, _) => {
+            let mut who = vec![src];
+            who.extend(dst);
+            match drops_of(lab, &who, start, is_icmpv6_echo) {
+                Some((_, top)) => top,
+                None => format!("{} lost on the way", r.sent - r.replies),
+            }
+        }
+    };
+    Some(line(app, format!("{head}, {why}"), "bad"))
+}
+
 fn is_icmp(h: &vtep_sim::Hop) -> bool {
     matches!(h.layers().inner.map(|i| i.l3), Some(L3::Ipv4 { l4, .. })
         if matches!(l4, L4::IcmpEchoRequest { .. } | L4::IcmpEchoReply { .. }))
@@ -254,11 +330,16 @@ pub fn results(lab: &Lab) -> Vec<ResultLine> {
                 };
                 out.push(line(app, format!("{head}, {why}"), "bad"));
             }
+            Action::Ping6 { app, from, to, .. } => {
+                let Some(src) = lab.node(from) else { continue };
+                out.extend(ping6_line(lab, app, src, *to, start));
+            }
             Action::Tcp {
                 app,
                 from,
                 to,
                 bytes,
+                ..
             } => {
                 let (Some(id), Some(c), Some(s)) = (lab.app(app), lab.node(from), lab.node(to))
                 else {
@@ -386,6 +467,57 @@ mod tests {
         assert_eq!(done[1].state, "ok");
     }
 
+    #[test]
+    fn a_ping6_ends_with_its_figures_or_why_it_failed() {
+        let mut lab = Lab::new(Script::sandbox());
+        let ping6 = |app: &str, to: &str| Action::Ping6 {
+            app: app.into(),
+            from: "red-1".into(),
+            to: to.parse().unwrap(),
+            count: 5,
+            interval_ms: 20,
+            size: 56,
+        };
+        lab.act(ping6("ok", "fd00:a00::4")).unwrap();
+        lab.act(ping6("other", "fd00:a00::69")).unwrap();
+        // red-2 asks for red-3 by ARP first: its solicitation waits a second.
+        let mut ping4 = ping("v4", "red-2", [10, 0, 0, 4]);
+        if let Action::Ping { count, .. } = &mut ping4 {
+            *count = 1;
+        }
+        lab.act(ping4).unwrap();
+        lab.advance_to(Instant::from_millis(10));
+        let late = Action::Ping6 {
+            app: "late".into(),
+            from: "red-2".into(),
+            to: "fd00:a00::4".parse().unwrap(),
+            count: 5,
+            interval_ms: 20,
+            size: 56,
+        };
+        lab.act(late).unwrap();
+        lab.advance_to(Instant::from_secs(5));
+        let done = results(&lab);
+        assert!(
+            done[0].text.starts_with("ping6 red-1 → red-3: 5/5, rtt ")
+                && !done[0].text.contains("waited"),
+            "{done:?}"
+        );
+        assert_eq!(done[0].state, "ok");
+        assert!(
+            done[3].text.starts_with("ping6 red-2 → red-3: 5/5, rtt ")
+                && done[3].text.ends_with("for Neighbour Discovery)"),
+            "{done:?}"
+        );
+        // 10.0.0.105 is blue-2's, in VNI 200: its IPv6 address too.
+        assert_eq!(
+            done[1].text,
+            "ping6 red-1 → blue-2: 0/5, fd00:a00::69 is in another VNI (200), and VNI 100 \
+             cannot reach it: tenants are isolated"
+        );
+        assert_eq!(done[1].state, "bad");
+    }
+
     /// red-1 pings red-3 while it is still asking for the other tenant's address: the ping
     /// waits for ARP, and its line says why its round trips took seconds.
     #[test]
@@ -421,6 +553,7 @@ mod tests {
             from: "red-2".into(),
             to: "red-3".into(),
             bytes: 100_000,
+            ipv6: false,
         })
         .unwrap();
         lab.advance_to(Instant::from_secs(3));

@@ -1,5 +1,5 @@
 //! The live tables of one node, as rows of text: a VTEP's FDB, neighbour table and per-VNI
-//! counters; a host's ARP cache; a router's or switch's MAC table. [`Tracker`] remembers when
+//! counters; a host's ARP and ND cache; a router's or switch's MAC table. [`Tracker`] remembers when
 //! each row last changed, so the view can flash it.
 
 use std::collections::BTreeMap;
@@ -68,12 +68,13 @@ fn counter_column(field: &str) -> Option<&'static str> {
 }
 
 /// Counter field -> column header.
-const COUNTER_COLUMNS: [(&str, &str); 8] = [
+const COUNTER_COLUMNS: [(&str, &str); 9] = [
     ("encap_frames", "encap'd"),
     ("decap_frames", "decap'd"),
     ("flooded_frames", "flooded"),
     ("flood_copies", "HER copies"),
     ("arp_suppressed", "ARP supp."),
+    ("nd_suppressed", "ND supp."),
     ("learned", "learned"),
     ("moved", "moved"),
     ("drops_total", "drops"),
@@ -99,6 +100,9 @@ pub fn header_tip(header: &str) -> &'static str {
         }
         "ARP supp." => {
             "ARP requests the VTEP answered itself from its neighbour table (ARP suppression): they never crossed the underlay"
+        }
+        "ND supp." => {
+            "IPv6 Neighbour Solicitations the VTEP answered itself from its neighbour table (ND suppression): they never crossed the underlay"
         }
         "learned" => "MACs learned from traffic (flood and learn)",
         "moved" => "MACs that moved to another port or VTEP",
@@ -181,7 +185,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                 });
                 out.push(Table {
                     id: "neigh",
-                    title: format!("{name} neighbours (ARP suppression)"),
+                    title: format!("{name} neighbours, IPv4 and IPv6 (ARP and ND suppression)"),
                     headers: vec!["IP", "VNI", "MAC", "origin", "age"],
                     rows: sim
                         .neighbours(node)
@@ -200,8 +204,8 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                             links: vec![],
                         })
                         .collect(),
-                    empty: "Empty: with flood and learn, ARP requests are flooded, not answered \
-                            by the VTEP.",
+                    empty: "Empty: with flood and learn, ARP requests and Neighbour \
+                            Solicitations are flooded, not answered by the VTEP.",
                 });
                 let mut rows = Vec::new();
                 if let Ok(vtep) = sim.vtep(node) {
@@ -248,7 +252,15 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
         }
         NodeKind::Host => vec![Table {
             id: "arp",
-            title: format!("{name} ARP cache"),
+            title: format!(
+                "{name} ARP and ND cache ({}, {})",
+                sim.host_addr(node)
+                    .map(|a| a.1.to_string())
+                    .unwrap_or_default(),
+                sim.host_ipv6(node)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            ),
             headers: vec!["IP", "MAC"],
             rows: sim
                 .arp_cache(node)
@@ -371,6 +383,7 @@ mod tests {
                 "flooded",
                 "HER copies",
                 "ARP supp.",
+                "ND supp.",
                 "learned",
                 "moved",
                 "drops"
@@ -384,7 +397,8 @@ mod tests {
             let c = vtep.counters(vni).unwrap();
             assert_eq!(row.cells[2], c.encap_frames.to_string());
             assert_eq!(row.cells[3], c.decap_frames.to_string());
-            assert_eq!(row.cells[9], c.drops.total().to_string());
+            assert_eq!(row.cells[7], c.nd_suppressed.to_string());
+            assert_eq!(row.cells[10], c.drops.total().to_string());
             assert!(c.encap_frames > 0, "S2 tunnels frames");
         }
     }

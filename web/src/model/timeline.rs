@@ -157,6 +157,7 @@ pub fn interesting(hop: &Hop, row: &HopRow) -> bool {
                     | Decision::Learned { moved: true, .. }
                     | Decision::Flooded { .. }
                     | Decision::ArpSuppressed { .. }
+                    | Decision::NdSuppressed { .. }
             )
         })
 }
