@@ -137,10 +137,9 @@ fn build_speaker(s: &native_vtep::config::Settings, evpn: &native_vtep::config::
     }
 }
 
-/// The engine part of `Daemon::new`: every accepted setting reaches vtep-core, which may
-/// refuse it with an error but must not panic.
+/// The engine part of `Daemon::new` (the same `NetworkSettings::install`): every accepted
+/// setting reaches vtep-core, which may refuse it with an error but must not panic.
 fn build_engine(s: &native_vtep::config::Settings) {
-    use vtep_core::Destination;
     use vtep_core::vtep::Vtep;
     use vtep_core::{Duration, Instant};
 
@@ -149,17 +148,8 @@ fn build_engine(s: &native_vtep::config::Settings) {
         return;
     };
     for n in &s.networks {
-        if vtep.add_network(n.network_config(), now).is_err() || vtep.add_port(n.vni).is_err() {
+        if n.install(&mut vtep, now).is_err() {
             return;
-        }
-        for remote in &n.remotes {
-            let _ = vtep.add_flood_peer(n.vni, (*remote).into());
-        }
-        for (mac, ip) in &n.fdb {
-            let _ = vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()));
-        }
-        for (ip, mac) in &n.neigh {
-            let _ = vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac);
         }
     }
     // One sweep past the ageing time, as the poll loop would do eventually.

@@ -50,7 +50,7 @@ use vtep_core::vtep::{ConfigError, Encapsulation, NetworkConfig, Vtep, VtepConfi
 use vtep_core::wire::flow::{DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT};
 use vtep_core::wire::outer::UdpChecksum;
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
-use vtep_core::{Duration, Instant, Vni};
+use vtep_core::{Destination, Duration, Instant, PortId, Vni};
 
 use crate::cli::{self, DatapathArg, EncapArg, ReservedBitsArg, RunArgs};
 use crate::control::default_control_path;
@@ -160,6 +160,24 @@ impl NetworkSettings {
         network.arp_proxy = self.proxy;
         network.rate_limit = self.rate_bits.map(RateLimit::from_bits_per_sec);
         network
+    }
+
+    /// Gives `vtep` this network, its port and its static entries (flood peers, FDB,
+    /// neighbours), stopping at the first the engine refuses; returns the port. The daemon's
+    /// setup and the config fuzz target both call this, so what is fuzzed is what runs.
+    pub fn install(&self, vtep: &mut Vtep, now: Instant) -> Result<PortId, ConfigError> {
+        vtep.add_network(self.network_config(), now)?;
+        let port = vtep.add_port(self.vni)?;
+        for remote in &self.remotes {
+            vtep.add_flood_peer(self.vni, (*remote).into())?;
+        }
+        for (mac, ip) in &self.fdb {
+            vtep.add_static_fdb(now, self.vni, *mac, Destination::Remote((*ip).into()))?;
+        }
+        for (ip, mac) in &self.neigh {
+            vtep.add_static_neighbour(now, self.vni, (*ip).into(), *mac)?;
+        }
+        Ok(port)
     }
 }
 

@@ -9,10 +9,10 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
+use vtep_core::PortId;
 use vtep_core::vtep::{ConfigError, Encapsulation, Vtep};
 use vtep_core::wire::outer::{self, Transport};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
-use vtep_core::{Destination, PortId};
 
 use super::bgp::Bgp;
 use super::io::Io;
@@ -133,27 +133,15 @@ fn choose_datapath(settings: &Settings) -> Result<Datapath, Fatal> {
     })
 }
 
-/// Gives the engine network `n`, its port and its static entries; returns the port.
+/// Gives the engine network `n`, its port and its static entries; returns the port. An error
+/// names where the network was defined.
 fn add_network(
     vtep: &mut Vtep,
     n: &NetworkSettings,
     now: vtep_core::Instant,
 ) -> Result<PortId, Fatal> {
-    let at = |e: ConfigError| format!("{}: {e}", n.origin);
-    vtep.add_network(n.network_config(), now).map_err(at)?;
-    let port = vtep.add_port(n.vni).map_err(at)?;
-    for remote in &n.remotes {
-        vtep.add_flood_peer(n.vni, (*remote).into()).map_err(at)?;
-    }
-    for (mac, ip) in &n.fdb {
-        vtep.add_static_fdb(now, n.vni, *mac, Destination::Remote((*ip).into()))
-            .map_err(at)?;
-    }
-    for (ip, mac) in &n.neigh {
-        vtep.add_static_neighbour(now, n.vni, (*ip).into(), *mac)
-            .map_err(at)?;
-    }
-    Ok(port)
+    n.install(vtep, now)
+        .map_err(|e: ConfigError| format!("{}: {e}", n.origin))
 }
 
 /// Opens (or creates) one queue of network `n`'s TAP per worker, the engine's `port`: sets its
