@@ -10,7 +10,7 @@ use vtep_evpn::{Event, FdbAction, SessionError};
 use vtep_sim::script::Action;
 use vtep_sim::{BgpNote, Decision, DropCause, Hop, Instant, Sim, Vni};
 
-use super::{Ctx, underlay};
+use super::Ctx;
 
 fn vni() -> Option<Vni> {
     Vni::new(100).ok()
@@ -111,7 +111,7 @@ pub(super) fn e1(c: &mut Ctx<'_>) -> String {
             format!("{} {n}", c.lab.name(*hv))
         })
         .collect();
-    let under = underlay(sim);
+    let under = sim.underlay_links();
     let (mut arp, mut bum) = (0, 0);
     for h in sim.trace().iter().filter(|h| under.contains(&h.link)) {
         let l = h.layers();
