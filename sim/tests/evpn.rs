@@ -12,23 +12,12 @@ use vtep_sim::script::Run;
 use vtep_sim::sim::HostSpec;
 use vtep_sim::*;
 
-const SEED: u64 = 2026;
+mod common;
 
-fn run(s: scenario::Scenario) -> Run {
-    s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
-}
+use common::{SEED, nodes, run};
 
 fn vni() -> Vni {
     Vni::new(100).unwrap()
-}
-
-fn underlay(r: &Run) -> Vec<LinkId> {
-    r.sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect()
 }
 
 fn ip_of(r: &Run, hv: &str) -> Ipv4Address {
@@ -80,12 +69,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
     let r = run(scenario::e1());
     let vm_a = r.node("vm-a").unwrap();
     let (mac, _, _) = r.sim.host_addr(vm_a).unwrap();
-    let (hv1, hv2, hv3, rr1) = (
-        r.node("hv1").unwrap(),
-        r.node("hv2").unwrap(),
-        r.node("hv3").unwrap(),
-        r.node("rr1").unwrap(),
-    );
+    let [hv1, hv2, hv3, rr1] = nodes(&r, ["hv1", "hv2", "hv3", "rr1"]);
     let first = r.sim.trace().iter().find(|h| h.from == vm_a).unwrap();
     assert!(first.layers().is_arp(), "vm-a's first frame announces it");
     // The route: one UPDATE from hv1 to rr1, one reflected to each of hv2 and hv3.
@@ -154,7 +138,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
         assert_eq!(r.sim.vtep(hv).unwrap().fdb().flood_list(vni()).len(), 2);
     }
     // Nothing flooded to learn: no ARP and no BUM frame on the underlay.
-    let under = underlay(&r);
+    let under = r.sim.underlay_links();
     for h in r.sim.trace().iter().filter(|h| under.contains(&h.link)) {
         let l = h.layers();
         assert!(!l.is_arp(), "{l}");
@@ -201,11 +185,7 @@ fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
     let r = run(scenario::e2());
     let vm_b = r.node("vm-b").unwrap();
     let (mac, _, _) = r.sim.host_addr(vm_b).unwrap();
-    let (hv1, hv2, hv3) = (
-        r.node("hv1").unwrap(),
-        r.node("hv2").unwrap(),
-        r.node("hv3").unwrap(),
-    );
+    let [hv1, hv2, hv3] = nodes(&r, ["hv1", "hv2", "hv3"]);
     assert_eq!(r.sim.speaker(hv1).unwrap().local_seq(vni(), mac.0), Some(1));
     assert_eq!(r.sim.speaker(hv2).unwrap().local_seq(vni(), mac.0), None);
     assert_eq!(
@@ -454,12 +434,7 @@ fn three(mode: LearningMode) -> (Sim, Vec<NodeId>, Vec<NodeId>) {
 }
 
 fn arp_on_underlay(sim: &Sim) -> usize {
-    let under: Vec<LinkId> = sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect();
+    let under = sim.underlay_links();
     sim.trace()
         .iter()
         .filter(|h| under.contains(&h.link) && h.layers().is_arp())
