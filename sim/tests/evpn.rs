@@ -5,7 +5,7 @@ use vtep_core::Destination;
 use vtep_core::fdb::Origin;
 use vtep_core::wire::bgp::{ExtCommunity, MpReach, RouteKey, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetFrame, IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
-use vtep_evpn::{Event, FdbAction, SessionError, State};
+use vtep_evpn::{Event, FdbAction, State};
 use vtep_sim::bgp::MessageKind;
 use vtep_sim::scenario;
 use vtep_sim::script::Run;
@@ -300,19 +300,7 @@ fn e3_a_duplicate_mac_is_frozen_after_five_moves() {
 
 /// When the hold timer of hypervisor `hv`'s session to `peer` expired, if it did.
 fn hold_expired(r: &Run, hv: &str, peer: Ipv4Address) -> Option<Instant> {
-    let node = r.node(hv).unwrap();
-    r.sim.bgp_log().iter().find_map(|e| {
-        (e.node == node
-            && e.peer == peer
-            && matches!(
-                e.event,
-                Event::SessionDown {
-                    error: SessionError::HoldTimerExpired { .. },
-                    ..
-                }
-            ))
-        .then_some(e.at)
-    })
+    r.sim.hold_expired(r.node(hv).unwrap(), peer)
 }
 
 #[test]
