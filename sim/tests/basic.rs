@@ -5,6 +5,10 @@ use vtep_sim::sim::HostSpec;
 use vtep_sim::trace::L3;
 use vtep_sim::*;
 
+mod common;
+
+use common::fdb_entry;
+
 fn ip(n: u8) -> Ipv4Address {
     Ipv4Address::new(192, 168, 0, n)
 }
@@ -212,13 +216,7 @@ fn bgp_evpn_migration_bumps_the_mobility_sequence() {
         sim.speaker(hv[0]).unwrap().best_remote(vni, mac.0),
         Some((sim.hypervisor_ip(hv[2]).unwrap(), 1))
     );
-    let entry = sim
-        .fdb(hv[0])
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&sim, hv[0], None, mac);
     assert_eq!(entry.mobility_seq, 1);
     assert_eq!(entry.origin, vtep_core::fdb::Origin::ControlPlane);
 }

@@ -14,7 +14,7 @@ use vtep_sim::*;
 
 mod common;
 
-use common::{SEED, nodes, run};
+use common::{SEED, fdb_entry, nodes, run};
 
 fn vni() -> Vni {
     Vni::new(100).unwrap()
@@ -114,14 +114,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
             .unwrap();
         let took = installed.end.total_micros() - first.start.total_micros();
         assert!((0..1000).contains(&took), "{took} us");
-        let entry = r
-            .sim
-            .fdb(hv)
-            .unwrap()
-            .into_iter()
-            .find(|(_, m, _)| *m == mac)
-            .unwrap()
-            .2;
+        let entry = fdb_entry(&r.sim, hv, None, mac);
         assert_eq!(
             (entry.dest, entry.origin, entry.mobility_seq),
             (
@@ -208,14 +201,7 @@ fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
         .filter_map(|h| h.layers().bgp())
         .any(|s| s.withdrawn > 0);
     assert!(withdrawn, "hv2 withdrew");
-    let entry = r
-        .sim
-        .fdb(hv3)
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, hv3, None, mac);
     assert_eq!(entry.mobility_seq, 1);
     // The move costs what it costs under flood and learn on the same fabric (S4).
     let evpn = lost_from(&r, "ping", 10_000, migrated_at);
@@ -252,14 +238,7 @@ fn e3_a_duplicate_mac_is_frozen_after_five_moves() {
     let (at, moves) = frozen[0];
     assert_eq!(moves, 5);
     let froze = at.to;
-    let entry = r
-        .sim
-        .fdb(froze)
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, froze, None, mac);
     assert!(entry.frozen);
     // The moves: MAC routes with rising sequence numbers, within 180 s of the first.
     let mut seqs = Vec::new();

@@ -16,7 +16,7 @@ use vtep_sim::*;
 
 mod common;
 
-use common::{SEED, run};
+use common::{SEED, fdb_entry, run};
 
 #[test]
 fn all_scenarios_have_text_and_actions() {
@@ -228,12 +228,7 @@ fn s4_live_migration_keeps_the_ip_and_loses_a_handful() {
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
     let new_vtep = IpAddress::Ipv4(r.sim.hypervisor_ip(hv1).unwrap());
     for hv in r.sim.hypervisors() {
-        let fdb = r.sim.fdb(hv).unwrap();
-        let entry = fdb
-            .iter()
-            .find(|(v, m, _)| *v == vni && *m == mac)
-            .unwrap()
-            .2;
+        let entry = fdb_entry(&r.sim, hv, Some(vni), mac);
         if hv == hv1 {
             assert!(matches!(entry.dest, Destination::Local(_)));
         } else {
@@ -587,14 +582,7 @@ fn s10_across_sites_and_back_after_a_failure() {
     assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv2));
     let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
-    let entry = r
-        .sim
-        .fdb(hv1)
-        .unwrap()
-        .into_iter()
-        .find(|(v, m, _)| *v == vni && *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, hv1, Some(vni), mac);
     assert_eq!(
         entry.dest,
         Destination::Remote(IpAddress::Ipv4(r.sim.hypervisor_ip(hv2).unwrap()))
