@@ -483,11 +483,16 @@ fn s7(c: &mut Ctx<'_>) -> String {
     )
 }
 
+/// How many of S8's containers c1..c8 had a reply to their app `c{i}{suffix}` (`""`: the
+/// pings, `"-6"`: the ping6s).
+fn containers_answered(c: &Ctx<'_>, suffix: &str) -> u64 {
+    (1..=8)
+        .map(|i| u64::from(c.app(&format!("c{i}{suffix}")).1 >= 1))
+        .sum()
+}
+
 fn s8(c: &mut Ctx<'_>) -> String {
-    let mut all = 0;
-    for i in 1..=8 {
-        all += u64::from(c.app(&format!("c{i}")).1 >= 1);
-    }
+    let all = containers_answered(c, "");
     c.fact(
         "pings",
         "containers whose pings were answered",
@@ -553,10 +558,7 @@ fn s8(c: &mut Ctx<'_>) -> String {
         cp_entries.to_string(),
     );
     c.require(all == 8 && arp_req == 0 && updates >= 4 + 12 && suppressed >= 8);
-    let mut all6 = 0;
-    for i in 1..=8 {
-        all6 += u64::from(c.app(&format!("c{i}-6")).1 >= 1);
-    }
+    let all6 = containers_answered(c, "-6");
     c.fact(
         "pings6",
         "containers whose ping6s were answered",
