@@ -23,19 +23,11 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serve, BROWSER_ARGS } from './run.mjs';
+import { join, resolve } from 'node:path';
+import { openPlayground, option, root } from './run.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-};
-const dist = resolve(opt('--dist', join(root, 'dist')));
-const seconds = Number(opt('--seconds', '5'));
+const dist = resolve(option('--dist', join(root, 'dist')));
+const seconds = Number(option('--seconds', '5'));
 
 /** Plays the loaded script at two paces and reports the animation; problems go to `stalled`. */
 async function play(page, mode, stalled) {
@@ -94,13 +86,7 @@ async function main() {
     if (f.endsWith('.wasm')) wasm += gz;
     else if (f.endsWith('.js')) js += gz;
   }
-  const server = await serve(dist);
-  const url = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: BROWSER_ARGS,
-  });
+  const { server, url, browser } = await openPlayground(dist);
   try {
     const stalled = [];
     const errors = [];

@@ -21,15 +21,19 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? resolve(args[i + 1]) : fallback;
-};
-const dist = arg('--dist', join(root, 'dist'));
-const out = arg('--out', join(root, 'target', 'e2e'));
+/** The workspace root (this file's folder's parent). */
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** The value after `name` on the command line (`--dist DIR`), or `fallback`. */
+export function option(name, fallback) {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+}
+
+const dist = resolve(option('--dist', join(root, 'dist')));
+const out = resolve(option('--out', join(root, 'target', 'e2e')));
 const tshark = process.env.TSHARK || 'tshark';
 
 const TYPES = {
@@ -69,6 +73,17 @@ export function serve(dir) {
     server.once('error', fail);
     server.listen(0, '127.0.0.1', () => ok(server));
   });
+}
+
+/**
+ * Serves `dir` and launches headless Chromium (`CHROMIUM`, default Debian's) to open it:
+ * resolves to `{ server, url, browser }`; the caller closes the browser and the server.
+ */
+export async function openPlayground(dir) {
+  const server = await serve(dir);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  const browser = await chromium.launch({ executablePath, headless: true, args: BROWSER_ARGS });
+  return { server, url, browser };
 }
 
 export const BROWSER_ARGS = [
@@ -412,9 +427,7 @@ async function main() {
   check(!/__TRUNK_ADDRESS__|__trunk_address__/i.test(html), `${dist}/index.html is a trunk serve (dev) build: rebuild with trunk build --release`);
   await mkdir(out, { recursive: true });
 
-  const server = await serve(dist);
-  const url = `http://127.0.0.1:${server.address().port}/`;
-  const browser = await chromium.launch({ executablePath, headless: true, args: BROWSER_ARGS });
+  const { server, url, browser } = await openPlayground(dist);
   const problems = [];
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });

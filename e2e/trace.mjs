@@ -6,32 +6,18 @@
 // Usage: node e2e/trace.mjs [--dist DIR] [--seconds N] [--speed 0..100] [--out trace.json]
 
 import { writeFile } from 'node:fs/promises';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serve, BROWSER_ARGS } from './run.mjs';
+import { join, resolve } from 'node:path';
+import { openPlayground, option, root } from './run.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-};
-const dist = resolve(opt('--dist', join(root, 'dist')));
-const seconds = Number(opt('--seconds', '4'));
+const dist = resolve(option('--dist', join(root, 'dist')));
+const seconds = Number(option('--seconds', '4'));
 // The speed slider's position (100: 1 ms of screen time per hop, as bench.mjs plays).
-const speed = opt('--speed', '100');
-const out = opt('--out', null);
+const speed = option('--speed', '100');
+const out = option('--out', null);
 // Experiments without a rebuild: extra CSS injected after load.
-const css = opt('--css', null);
+const css = option('--css', null);
 
-const server = await serve(dist);
-const url = `http://127.0.0.1:${server.address().port}/`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: BROWSER_ARGS,
-});
+const { server, url, browser } = await openPlayground(dist);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   await page.goto(`${url}#load`, { waitUntil: 'load' });

@@ -29,6 +29,7 @@ use vtep_evpn::{
     Event, FdbAction, Input, Output, PeerConfig, PeerId, Speaker, SpeakerConfig, VniConfig,
 };
 
+use crate::host::NicTx;
 use crate::id::HopId;
 
 /// Bytes of each socket's receive and send buffer.
@@ -49,35 +50,23 @@ struct IpDevice {
 #[derive(Debug)]
 struct Rx(Vec<u8>);
 
-#[derive(Debug)]
-struct Tx<'a>(&'a mut Vec<Vec<u8>>);
-
 impl phy::RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         f(&self.0)
     }
 }
 
-impl phy::TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0u8; len];
-        let r = f(&mut buf);
-        self.0.push(buf);
-        r
-    }
-}
-
 impl phy::Device for IpDevice {
     type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx<'a>;
+    type TxToken<'a> = NicTx<'a>;
 
-    fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
+    fn receive(&mut self, _now: Instant) -> Option<(Rx, NicTx<'_>)> {
         let packet = self.rx.pop_front()?;
-        Some((Rx(packet), Tx(&mut self.tx)))
+        Some((Rx(packet), NicTx(&mut self.tx)))
     }
 
-    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
+    fn transmit(&mut self, _now: Instant) -> Option<NicTx<'_>> {
+        Some(NicTx(&mut self.tx))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -24,12 +24,7 @@ pub enum Capture {
 
 /// Writes the selected frames, in the order they were sent, as a pcap file.
 pub fn pcap(sim: &Sim, what: &Capture) -> Vec<u8> {
-    let underlay: Vec<LinkId> = sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect();
+    let underlay = sim.underlay_links();
     let keep = |hop: &Hop| match what {
         Capture::Link(l) => hop.link == *l,
         Capture::Links(ls) => ls.contains(&hop.link),

@@ -374,12 +374,7 @@ pub fn simulate_with(
     let mut per_uplink = alloc::vec![0u64; hvs.len()];
     let mut uplink_bytes = alloc::vec![0u64; hvs.len()];
     let mut underlay = 0;
-    let underlay_links: Vec<_> = sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect();
+    let underlay_links = sim.underlay_links();
     for hop in &sim.trace()[start..] {
         let layers = hop.layers();
         if !layers.is_arp() {

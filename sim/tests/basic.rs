@@ -5,6 +5,10 @@ use vtep_sim::sim::HostSpec;
 use vtep_sim::trace::L3;
 use vtep_sim::*;
 
+mod common;
+
+use common::fdb_entry;
+
 fn ip(n: u8) -> Ipv4Address {
     Ipv4Address::new(192, 168, 0, n)
 }
@@ -26,6 +30,21 @@ fn small(config: SimConfig, hvs: u8) -> (Sim, Vec<NodeId>, Vec<NodeId>) {
     (sim, hv, hosts)
 }
 
+/// The first `n` hops of the trace, a line each on stderr (shown when a test fails).
+fn print_hops(sim: &Sim, n: usize) {
+    for h in sim.trace().iter().take(n) {
+        eprintln!(
+            "{:>6}-{:>6} {}->{} {:#} {:?}",
+            h.start.total_micros(),
+            h.end.total_micros(),
+            h.from.0,
+            h.to.0,
+            h.layers(),
+            h.decisions
+        );
+    }
+}
+
 #[test]
 fn ping_across_two_vteps() {
     let (mut sim, hv, hosts) = small(SimConfig::default(), 2);
@@ -33,17 +52,7 @@ fn ping_across_two_vteps() {
         .start_ping(hosts[0], ip(2), 5, Duration::from_millis(10), 56)
         .unwrap();
     sim.run_for(Duration::from_millis(200));
-    for h in sim.trace().iter().take(30) {
-        eprintln!(
-            "{:>6}-{:>6} {}->{} {:#} {:?}",
-            h.start.total_micros(),
-            h.end.total_micros(),
-            h.from.0,
-            h.to.0,
-            h.layers(),
-            h.decisions
-        );
-    }
+    print_hops(&sim, 30);
     let r = sim.app_report(app).unwrap();
     assert_eq!((r.sent, r.replies), (5, 5), "{r:?}");
     // The first ping waited for ARP; the others take about 4 underlay hops of 20 us.
@@ -51,17 +60,7 @@ fn ping_across_two_vteps() {
     assert_eq!(fdb.len(), 2, "{fdb:?}");
     let arp = sim.arp_cache(hosts[0]).unwrap();
     assert_eq!(arp.len(), 1);
-    for h in sim.trace().iter().take(12) {
-        eprintln!(
-            "{:>6}-{:>6} {}->{} {:#} {:?}",
-            h.start.total_micros(),
-            h.end.total_micros(),
-            h.from.0,
-            h.to.0,
-            h.layers(),
-            h.decisions
-        );
-    }
+    print_hops(&sim, 12);
     assert!(sim.trace().iter().any(|h| h.layers().outer.is_some()
         && matches!(h.layers().inner.map(|i| i.l3), Some(L3::Arp { .. }))));
 }
@@ -98,13 +97,7 @@ fn run_trace(seed: u64) -> Vec<(u64, u64, u32, u32, Vec<u8>, String)> {
     };
     config.seed = seed;
     let (mut sim, _hv, hosts) = small(config, 3);
-    let links: Vec<_> = sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect();
-    for l in links {
+    for l in sim.underlay_links() {
         let mut spec = LinkSpec::underlay();
         spec.loss = 0.05;
         sim.set_link_spec(l, spec).unwrap();
@@ -223,13 +216,7 @@ fn bgp_evpn_migration_bumps_the_mobility_sequence() {
         sim.speaker(hv[0]).unwrap().best_remote(vni, mac.0),
         Some((sim.hypervisor_ip(hv[2]).unwrap(), 1))
     );
-    let entry = sim
-        .fdb(hv[0])
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&sim, hv[0], None, mac);
     assert_eq!(entry.mobility_seq, 1);
     assert_eq!(entry.origin, vtep_core::fdb::Origin::ControlPlane);
 }

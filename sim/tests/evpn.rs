@@ -5,30 +5,19 @@ use vtep_core::Destination;
 use vtep_core::fdb::Origin;
 use vtep_core::wire::bgp::{ExtCommunity, MpReach, RouteKey, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetFrame, IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
-use vtep_evpn::{Event, FdbAction, SessionError, State};
+use vtep_evpn::{Event, FdbAction, State};
 use vtep_sim::bgp::MessageKind;
 use vtep_sim::scenario;
 use vtep_sim::script::Run;
 use vtep_sim::sim::HostSpec;
 use vtep_sim::*;
 
-const SEED: u64 = 2026;
+mod common;
 
-fn run(s: scenario::Scenario) -> Run {
-    s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
-}
+use common::{SEED, fdb_entry, nodes, run};
 
 fn vni() -> Vni {
     Vni::new(100).unwrap()
-}
-
-fn underlay(r: &Run) -> Vec<LinkId> {
-    r.sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect()
 }
 
 fn ip_of(r: &Run, hv: &str) -> Ipv4Address {
@@ -80,12 +69,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
     let r = run(scenario::e1());
     let vm_a = r.node("vm-a").unwrap();
     let (mac, _, _) = r.sim.host_addr(vm_a).unwrap();
-    let (hv1, hv2, hv3, rr1) = (
-        r.node("hv1").unwrap(),
-        r.node("hv2").unwrap(),
-        r.node("hv3").unwrap(),
-        r.node("rr1").unwrap(),
-    );
+    let [hv1, hv2, hv3, rr1] = nodes(&r, ["hv1", "hv2", "hv3", "rr1"]);
     let first = r.sim.trace().iter().find(|h| h.from == vm_a).unwrap();
     assert!(first.layers().is_arp(), "vm-a's first frame announces it");
     // The route: one UPDATE from hv1 to rr1, one reflected to each of hv2 and hv3.
@@ -130,14 +114,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
             .unwrap();
         let took = installed.end.total_micros() - first.start.total_micros();
         assert!((0..1000).contains(&took), "{took} us");
-        let entry = r
-            .sim
-            .fdb(hv)
-            .unwrap()
-            .into_iter()
-            .find(|(_, m, _)| *m == mac)
-            .unwrap()
-            .2;
+        let entry = fdb_entry(&r.sim, hv, None, mac);
         assert_eq!(
             (entry.dest, entry.origin, entry.mobility_seq),
             (
@@ -154,7 +131,7 @@ fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
         assert_eq!(r.sim.vtep(hv).unwrap().fdb().flood_list(vni()).len(), 2);
     }
     // Nothing flooded to learn: no ARP and no BUM frame on the underlay.
-    let under = underlay(&r);
+    let under = r.sim.underlay_links();
     for h in r.sim.trace().iter().filter(|h| under.contains(&h.link)) {
         let l = h.layers();
         assert!(!l.is_arp(), "{l}");
@@ -201,11 +178,7 @@ fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
     let r = run(scenario::e2());
     let vm_b = r.node("vm-b").unwrap();
     let (mac, _, _) = r.sim.host_addr(vm_b).unwrap();
-    let (hv1, hv2, hv3) = (
-        r.node("hv1").unwrap(),
-        r.node("hv2").unwrap(),
-        r.node("hv3").unwrap(),
-    );
+    let [hv1, hv2, hv3] = nodes(&r, ["hv1", "hv2", "hv3"]);
     assert_eq!(r.sim.speaker(hv1).unwrap().local_seq(vni(), mac.0), Some(1));
     assert_eq!(r.sim.speaker(hv2).unwrap().local_seq(vni(), mac.0), None);
     assert_eq!(
@@ -228,14 +201,7 @@ fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
         .filter_map(|h| h.layers().bgp())
         .any(|s| s.withdrawn > 0);
     assert!(withdrawn, "hv2 withdrew");
-    let entry = r
-        .sim
-        .fdb(hv3)
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, hv3, None, mac);
     assert_eq!(entry.mobility_seq, 1);
     // The move costs what it costs under flood and learn on the same fabric (S4).
     let evpn = lost_from(&r, "ping", 10_000, migrated_at);
@@ -272,14 +238,7 @@ fn e3_a_duplicate_mac_is_frozen_after_five_moves() {
     let (at, moves) = frozen[0];
     assert_eq!(moves, 5);
     let froze = at.to;
-    let entry = r
-        .sim
-        .fdb(froze)
-        .unwrap()
-        .into_iter()
-        .find(|(_, m, _)| *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, froze, None, mac);
     assert!(entry.frozen);
     // The moves: MAC routes with rising sequence numbers, within 180 s of the first.
     let mut seqs = Vec::new();
@@ -320,19 +279,7 @@ fn e3_a_duplicate_mac_is_frozen_after_five_moves() {
 
 /// When the hold timer of hypervisor `hv`'s session to `peer` expired, if it did.
 fn hold_expired(r: &Run, hv: &str, peer: Ipv4Address) -> Option<Instant> {
-    let node = r.node(hv).unwrap();
-    r.sim.bgp_log().iter().find_map(|e| {
-        (e.node == node
-            && e.peer == peer
-            && matches!(
-                e.event,
-                Event::SessionDown {
-                    error: SessionError::HoldTimerExpired { .. },
-                    ..
-                }
-            ))
-        .then_some(e.at)
-    })
+    r.sim.hold_expired(r.node(hv).unwrap(), peer)
 }
 
 #[test]
@@ -454,12 +401,7 @@ fn three(mode: LearningMode) -> (Sim, Vec<NodeId>, Vec<NodeId>) {
 }
 
 fn arp_on_underlay(sim: &Sim) -> usize {
-    let under: Vec<LinkId> = sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect();
+    let under = sim.underlay_links();
     sim.trace()
         .iter()
         .filter(|h| under.contains(&h.link) && h.layers().is_arp())

@@ -14,20 +14,9 @@ use vtep_sim::script::Run;
 use vtep_sim::trace::{L3, L4, Tunnel};
 use vtep_sim::*;
 
-const SEED: u64 = 2026;
+mod common;
 
-fn run(s: scenario::Scenario) -> Run {
-    s.run(SEED).unwrap_or_else(|e| panic!("{}: {e}", s.id))
-}
-
-fn underlay_links(r: &Run) -> Vec<LinkId> {
-    r.sim
-        .links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect()
-}
+use common::{SEED, fdb_entry, run};
 
 #[test]
 fn all_scenarios_have_text_and_actions() {
@@ -53,7 +42,7 @@ fn s1_overlay_on_top_of_a_routed_underlay() {
     assert_eq!((ping.sent, ping.replies), (5, 5));
     let vm_a = r.node("vm-a").unwrap();
     let vm_b = r.node("vm-b").unwrap();
-    let underlay = underlay_links(&r);
+    let underlay = r.sim.underlay_links();
     // Follow echo request seq 3 from vm-a to vm-b.
     let is_req3 = |h: &Hop| {
         matches!(
@@ -89,7 +78,7 @@ fn s2_vxlan_carries_arp_icmp_and_tcp() {
     let tcp = r.sim.app_report(r.app("tcp").unwrap()).unwrap();
     assert_eq!(tcp.received, 1_000_000, "{tcp:?}");
     assert!(tcp.completed.is_some());
-    let underlay = underlay_links(&r);
+    let underlay = r.sim.underlay_links();
     let mut arp = 0;
     let mut tcp_frames = 0;
     for h in r.sim.trace().iter().filter(|h| underlay.contains(&h.link)) {
@@ -116,7 +105,7 @@ fn s2_vxlan_carries_arp_icmp_and_tcp() {
 
 /// The hops of a run on the underlay, split at `at_us`: before, and from then on.
 fn split_underlay(r: &Run, at_us: u64) -> (Vec<&Hop>, Vec<&Hop>) {
-    let underlay = underlay_links(r);
+    let underlay = r.sim.underlay_links();
     r.sim
         .trace()
         .iter()
@@ -239,12 +228,7 @@ fn s4_live_migration_keeps_the_ip_and_loses_a_handful() {
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
     let new_vtep = IpAddress::Ipv4(r.sim.hypervisor_ip(hv1).unwrap());
     for hv in r.sim.hypervisors() {
-        let fdb = r.sim.fdb(hv).unwrap();
-        let entry = fdb
-            .iter()
-            .find(|(v, m, _)| *v == vni && *m == mac)
-            .unwrap()
-            .2;
+        let entry = fdb_entry(&r.sim, hv, Some(vni), mac);
         if hv == hv1 {
             assert!(matches!(entry.dest, Destination::Local(_)));
         } else {
@@ -598,14 +582,7 @@ fn s10_across_sites_and_back_after_a_failure() {
     assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv2));
     let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
-    let entry = r
-        .sim
-        .fdb(hv1)
-        .unwrap()
-        .into_iter()
-        .find(|(v, m, _)| *v == vni && *m == mac)
-        .unwrap()
-        .2;
+    let entry = fdb_entry(&r.sim, hv1, Some(vni), mac);
     assert_eq!(
         entry.dest,
         Destination::Remote(IpAddress::Ipv4(r.sim.hypervisor_ip(hv2).unwrap()))

@@ -12,7 +12,7 @@ use vtep_web::components::panels::{Tables, TablesProps};
 use vtep_web::model::frame::FrameDetail;
 use vtep_web::model::lab::Lab;
 use vtep_web::model::script::{Action, Script};
-use vtep_web::model::tables::tables;
+use vtep_web::model::tables::{Table, tables};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::{Element, HtmlElement};
@@ -24,6 +24,41 @@ fn root() -> Element {
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
+    root
+}
+
+/// An `Inspector` showing `frame`, mounted in a fresh root and rendered.
+async fn inspect(frame: FrameDetail) -> Element {
+    let root = root();
+    yew::Renderer::<Inspector>::with_root_and_props(
+        root.clone(),
+        InspectorProps {
+            frame: Some(Rc::new(frame)),
+            on_select: Callback::noop(),
+            on_close: Callback::noop(),
+        },
+    )
+    .render();
+    yew::scheduler::flush().await;
+    root
+}
+
+/// `Tables` of `node` showing `tables`, mounted in a fresh root and rendered; a link to a
+/// frame goes to `on_goto`.
+async fn show_tables(tables: Vec<Table>, node: &str, on_goto: Callback<u32>) -> Element {
+    let root = root();
+    yew::Renderer::<Tables>::with_root_and_props(
+        root.clone(),
+        TablesProps {
+            tables: Rc::new(tables),
+            node: node.into(),
+            nodes: vec![],
+            on_node: Callback::noop(),
+            on_goto,
+        },
+    )
+    .render();
+    yew::scheduler::flush().await;
     root
 }
 
@@ -46,17 +81,7 @@ fn click(root: &Element, selector: &str) {
 async fn inspector_decodes_a_known_frame() {
     let bytes = vtep_core::sample::encapsulated_arp();
     let frame = FrameDetail::from_bytes(7, "sample", bytes.clone().into());
-    let root = root();
-    yew::Renderer::<Inspector>::with_root_and_props(
-        root.clone(),
-        InspectorProps {
-            frame: Some(Rc::new(frame)),
-            on_select: Callback::noop(),
-            on_close: Callback::noop(),
-        },
-    )
-    .render();
-    yew::scheduler::flush().await;
+    let root = inspect(frame).await;
     let layers = texts(&root, ".layer-name");
     assert_eq!(
         layers,
@@ -111,23 +136,7 @@ async fn tables_update_after_a_simulated_ping() {
     let hv1 = lab.node("hv1").unwrap();
     let before = tables(lab.sim(), hv1);
     assert!(before[0].rows.is_empty(), "hv1's FDB starts empty");
-    let render = |t| {
-        let root = root();
-        yew::Renderer::<Tables>::with_root_and_props(
-            root.clone(),
-            TablesProps {
-                tables: Rc::new(t),
-                node: "hv1".into(),
-                nodes: vec![],
-                on_node: Callback::noop(),
-                on_goto: Callback::noop(),
-            },
-        )
-        .render();
-        root
-    };
-    let empty = render(before);
-    yew::scheduler::flush().await;
+    let empty = show_tables(before, "hv1", Callback::noop()).await;
     assert_eq!(
         empty
             .query_selector_all("table.fdb tbody tr")
@@ -149,8 +158,7 @@ async fn tables_update_after_a_simulated_ping() {
         lab.sim().app_report(lab.app("p").unwrap()).unwrap().replies,
         1
     );
-    let after = render(tables(lab.sim(), hv1));
-    yew::scheduler::flush().await;
+    let after = show_tables(tables(lab.sim(), hv1), "hv1", Callback::noop()).await;
     let rows = texts(&after, "table.fdb tbody tr");
     assert!(rows.len() >= 2, "{rows:?}");
     assert!(
@@ -285,17 +293,7 @@ async fn inspector_dissects_a_bgp_update_to_the_mobility_sequence() {
         .expect("a reflected UPDATE with MAC mobility")
         .clone();
     let frame = FrameDetail::from_bytes(hop.id.0, "update", hop.bytes.clone());
-    let root = root();
-    yew::Renderer::<Inspector>::with_root_and_props(
-        root.clone(),
-        InspectorProps {
-            frame: Some(Rc::new(frame)),
-            on_select: Callback::noop(),
-            on_close: Callback::noop(),
-        },
-    )
-    .render();
-    yew::scheduler::flush().await;
+    let root = inspect(frame).await;
     let layers = texts(&root, ".layer-name");
     for want in [
         "Ethernet",
@@ -336,22 +334,11 @@ async fn the_evpn_table_links_an_fdb_row_to_its_route_and_the_route_to_its_updat
     let ids: Vec<&str> = t.iter().map(|t| t.id).collect();
     assert_eq!(ids, ["fdb", "neigh", "counters", "bgp", "evpn"]);
     let went = Rc::new(Cell::new(None::<u32>));
-    let root = root();
-    yew::Renderer::<Tables>::with_root_and_props(
-        root.clone(),
-        TablesProps {
-            tables: Rc::new(t),
-            node: "hv2".into(),
-            nodes: vec![],
-            on_node: Callback::noop(),
-            on_goto: {
-                let went = went.clone();
-                Callback::from(move |h| went.set(Some(h)))
-            },
-        },
-    )
-    .render();
-    yew::scheduler::flush().await;
+    let root = show_tables(t, "hv2", {
+        let went = went.clone();
+        Callback::from(move |h| went.set(Some(h)))
+    })
+    .await;
     // vm-a's FDB row came from a route: its origin is a link to it.
     let rows = root.query_selector_all("table.fdb tbody tr").unwrap();
     let row = (0..rows.length())

@@ -21,8 +21,10 @@ pub struct Nic {
 #[derive(Debug)]
 pub struct NicRx(Arc<[u8]>);
 
+/// A transmit token: the frame (or, on an agent's IP device, the packet) smoltcp writes is
+/// queued on the device's `tx`.
 #[derive(Debug)]
-pub struct NicTx<'a>(&'a mut Vec<Vec<u8>>);
+pub struct NicTx<'a>(pub(crate) &'a mut Vec<Vec<u8>>);
 
 impl phy::RxToken for NicRx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {

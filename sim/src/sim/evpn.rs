@@ -15,7 +15,7 @@ use vtep_core::wire::{
     EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, Ipv4Address, Ipv4Packet,
 };
 use vtep_core::{Destination, Duration, Instant, Mac, Vni};
-use vtep_evpn::{Event, FdbAction};
+use vtep_evpn::{Event, FdbAction, SessionError};
 
 use super::model::{FIRST_REFLECTOR_IP, FabricKind, LearningMode, LinkSpec, ReflectorNode, State};
 use super::{Ev, Sim};
@@ -567,6 +567,22 @@ impl Sim {
     /// Every BGP session event so far, in time order.
     pub fn bgp_log(&self) -> &[BgpLogEntry] {
         &self.bgp_log
+    }
+
+    /// When `node`'s session to `peer` first went down on its hold timer, if it did.
+    pub fn hold_expired(&self, node: NodeId, peer: Ipv4Address) -> Option<Instant> {
+        self.bgp_log.iter().find_map(|e| {
+            (e.node == node
+                && e.peer == peer
+                && matches!(
+                    e.event,
+                    Event::SessionDown {
+                        error: SessionError::HoldTimerExpired { .. },
+                        ..
+                    }
+                ))
+            .then_some(e.at)
+        })
     }
 }
 

@@ -85,6 +85,15 @@ impl Sim {
             .collect()
     }
 
+    /// The underlay's links (router to router, hypervisor to router), in id order.
+    pub fn underlay_links(&self) -> Vec<LinkId> {
+        self.links()
+            .iter()
+            .filter(|l| l.underlay)
+            .map(|l| l.id)
+            .collect()
+    }
+
     /// Links attached to a node.
     pub fn node_links(&self, id: NodeId) -> Result<Vec<LinkId>, SimError> {
         Ok(self

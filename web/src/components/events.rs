@@ -80,30 +80,14 @@ pub fn event_list(p: &EventListProps) -> Html {
     };
     let f = p.filters;
     let set = |g: Filters| p.on_filter.reform(move |_: MouseEvent| g);
-    let on_node = {
-        let cb = p.on_filter.clone();
-        Callback::from(move |e: Event| {
-            let v = e
-                .target_unchecked_into::<web_sys::HtmlSelectElement>()
-                .value();
-            cb.emit(Filters {
-                node: v.parse().ok(),
-                ..f
-            });
-        })
-    };
-    let on_vni = {
-        let cb = p.on_filter.clone();
-        Callback::from(move |e: Event| {
-            let v = e
-                .target_unchecked_into::<web_sys::HtmlSelectElement>()
-                .value();
-            cb.emit(Filters {
-                vni: v.parse().ok(),
-                ..f
-            });
-        })
-    };
+    let on_node = on_select(&p.on_filter, move |v| Filters {
+        node: v.parse().ok(),
+        ..f
+    });
+    let on_vni = on_select(&p.on_filter, move |v| Filters {
+        vni: v.parse().ok(),
+        ..f
+    });
     let height = format!("height: {}px", p.listed as f64 * ROW_PX);
     let shift = format!("transform: translateY({}px)", p.start as f64 * ROW_PX);
     let all = p.all;
@@ -230,4 +214,18 @@ fn timeline(p: &TimelineProps) -> Html {
             </div>
         </nav>
     }
+}
+
+/// A `<select>`'s change: `filters` of the chosen value, sent to `on_filter`.
+fn on_select(
+    on_filter: &Callback<Filters>,
+    filters: impl Fn(&str) -> Filters + 'static,
+) -> Callback<Event> {
+    let cb = on_filter.clone();
+    Callback::from(move |e: Event| {
+        let v = e
+            .target_unchecked_into::<web_sys::HtmlSelectElement>()
+            .value();
+        cb.emit(filters(&v));
+    })
 }

@@ -404,6 +404,15 @@ impl<'a> Builder<'a> {
         self.field("Data", format!("{n} bytes"), r);
     }
 
+    /// A host's UDP datagram in `r`: the header, then its payload when it has one.
+    fn host_udp(&mut self, r: Range<usize>) {
+        if let Some((_, payload)) = self.udp(r, "UDP", "")
+            && !payload.is_empty()
+        {
+            self.payload(payload);
+        }
+    }
+
     /// The host's frame (or the only frame when not tunnelled), in `r`.
     fn inner(&mut self, r: Range<usize>, name: &str) {
         let Some((ty, p)) = self.ethernet(r, name) else {
@@ -418,13 +427,7 @@ impl<'a> Builder<'a> {
                 match proto {
                     IpProtocol::Icmp => self.icmp(r),
                     IpProtocol::Tcp => self.tcp(r),
-                    IpProtocol::Udp => {
-                        if let Some((_, payload)) = self.udp(r, "UDP", "")
-                            && !payload.is_empty()
-                        {
-                            self.payload(payload);
-                        }
-                    }
+                    IpProtocol::Udp => self.host_udp(r),
                     _ => {}
                 }
             }
@@ -435,13 +438,7 @@ impl<'a> Builder<'a> {
                 match proto {
                     IpProtocol::Icmpv6 => self.icmpv6(r),
                     IpProtocol::Tcp => self.tcp(r),
-                    IpProtocol::Udp => {
-                        if let Some((_, payload)) = self.udp(r, "UDP", "")
-                            && !payload.is_empty()
-                        {
-                            self.payload(payload);
-                        }
-                    }
+                    IpProtocol::Udp => self.host_udp(r),
                     _ => {}
                 }
             }

@@ -227,14 +227,7 @@ pub fn count_label(listed: usize, total: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::view::script_named;
-
-    /// A lab on a short-fragment script, run to its end.
-    fn at_end(name: &str) -> Lab {
-        let mut lab = Lab::new(script_named(name).unwrap());
-        lab.advance_to(lab.end().unwrap());
-        lab
-    }
+    use crate::model::view::{lab_at_end as at_end, script_named};
 
     fn all(len: usize) -> Window {
         Window {

@@ -328,7 +328,7 @@ pub fn field_help(layer: &str, field: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::view::script_named;
+    use crate::model::view::{first_drop, lab_at_end};
 
     #[test]
     fn every_reason_has_a_sentence() {
@@ -340,16 +340,8 @@ mod tests {
 
     #[test]
     fn too_big_shows_the_arithmetic_and_the_fix() {
-        let mut lab = Lab::new(script_named("S3").unwrap());
-        lab.advance_to(lab.end().unwrap());
-        let drop = lab
-            .sim()
-            .trace()
-            .iter()
-            .find(|h| h.dropped().is_some())
-            .unwrap()
-            .id
-            .0;
+        let lab = lab_at_end("S3");
+        let drop = first_drop(&lab);
         let text = drop_detail(&lab, drop).unwrap();
         assert!(
             text.starts_with(

@@ -300,6 +300,16 @@ fn up(lab: &Lab, name: &str) -> bool {
         .is_some_and(|i| i.up)
 }
 
+/// `fail` (true: fail, false: restore) for the node `name`, refused with the reason when it
+/// would change nothing: failing what is failed, restoring what is up.
+fn fail_or_restore(lab: &Lab, name: &str, fail: bool) -> Result<bool, String> {
+    match (fail, up(lab, name)) {
+        (true, false) => Err(format!("{name} is already failed")),
+        (false, true) => Err(format!("{name} is not failed: there is nothing to restore")),
+        (fail, _) => Ok(fail),
+    }
+}
+
 impl FormAction {
     /// The script actions this asks for, resolved against the lab; `Err` says why it is
     /// refused (unknown names, or an action that would change nothing).
@@ -356,13 +366,10 @@ impl FormAction {
             FormAction::Migrate { host, to } => vec![Action::Migrate { host, to }],
             FormAction::Hypervisor { name, fail } => {
                 need(&name)?;
-                match (fail, up(lab, &name)) {
-                    (true, false) => return Err(format!("{name} is already failed")),
-                    (false, true) => {
-                        return Err(format!("{name} is not failed: there is nothing to restore"));
-                    }
-                    (true, true) => vec![Action::FailHypervisor { name }],
-                    (false, false) => vec![Action::RestoreHypervisor { name }],
+                if fail_or_restore(lab, &name, fail)? {
+                    vec![Action::FailHypervisor { name }]
+                } else {
+                    vec![Action::RestoreHypervisor { name }]
                 }
             }
             FormAction::Uplink { name, fail } => {
@@ -417,13 +424,10 @@ impl FormAction {
                 if !sim.reflectors().contains(&rr) {
                     return Err(format!("{name} is not a route reflector"));
                 }
-                match (fail, up(lab, &name)) {
-                    (true, false) => return Err(format!("{name} is already failed")),
-                    (false, true) => {
-                        return Err(format!("{name} is not failed: there is nothing to restore"));
-                    }
-                    (true, true) => vec![Action::FailReflector { name }],
-                    (false, false) => vec![Action::RestoreReflector { name }],
+                if fail_or_restore(lab, &name, fail)? {
+                    vec![Action::FailReflector { name }]
+                } else {
+                    vec![Action::RestoreReflector { name }]
                 }
             }
             FormAction::AddHost { hypervisor, vni } => {

@@ -302,13 +302,7 @@ impl FrameDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::view::script_named;
-
-    fn at_end(name: &str) -> Lab {
-        let mut lab = Lab::new(script_named(name).unwrap());
-        lab.advance_to(lab.end().unwrap());
-        lab
-    }
+    use crate::model::view::{first_drop, lab_at_end as at_end};
 
     /// The first hop of S1 whose summary contains `what`.
     fn first(lab: &Lab, what: &str) -> u32 {
@@ -392,14 +386,7 @@ mod tests {
     #[test]
     fn a_dropped_frame_says_why() {
         let lab = at_end("S3");
-        let drop = lab
-            .sim()
-            .trace()
-            .iter()
-            .find(|h| h.dropped().is_some())
-            .unwrap()
-            .id
-            .0;
+        let drop = first_drop(&lab);
         let d = FrameDetail::new(&lab, drop).unwrap();
         assert!(d.why.unwrap().contains("1500 + 50 = 1550"));
         assert!(d.reply.is_none());

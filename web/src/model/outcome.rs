@@ -12,7 +12,7 @@ use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
 use vtep_sim::scale::{self, Variant};
 use vtep_sim::trace::{L3, L4, Tunnel};
-use vtep_sim::{Decision, Hop, LinkId, Sim};
+use vtep_sim::{Decision, Hop, Sim};
 
 use super::lab::Lab;
 
@@ -27,14 +27,6 @@ pub struct Outcome {
     pub facts: Vec<(String, String, &'static str)>,
     /// Whether the claim held in this run.
     pub ok: bool,
-}
-
-fn underlay(sim: &Sim) -> Vec<LinkId> {
-    sim.links()
-        .iter()
-        .filter(|l| l.underlay)
-        .map(|l| l.id)
-        .collect()
 }
 
 struct Ctx<'a> {
@@ -159,7 +151,7 @@ fn is_echo_request(h: &Hop, want: u16) -> bool {
 
 fn s1(c: &mut Ctx<'_>) -> String {
     let (sent, replies) = c.ping("ping", "pings vm-a -> vm-b", "ping");
-    let under = underlay(c.sim());
+    let under = c.sim().underlay_links();
     let hops: Vec<&Hop> = c
         .sim()
         .trace()
@@ -222,7 +214,7 @@ fn s2(c: &mut Ctx<'_>) -> String {
             None => format!("{} bytes, not finished", fmt_n(received)),
         },
     );
-    let under = underlay(c.sim());
+    let under = c.sim().underlay_links();
     let (mut total, mut vxlan, mut arp) = (0u64, 0u64, 0u64);
     for h in c.sim().trace().iter().filter(|h| under.contains(&h.link)) {
         total += 1;
@@ -491,17 +483,22 @@ fn s7(c: &mut Ctx<'_>) -> String {
     )
 }
 
+/// How many of S8's containers c1..c8 had a reply to their app `c{i}{suffix}` (`""`: the
+/// pings, `"-6"`: the ping6s).
+fn containers_answered(c: &Ctx<'_>, suffix: &str) -> u64 {
+    (1..=8)
+        .map(|i| u64::from(c.app(&format!("c{i}{suffix}")).1 >= 1))
+        .sum()
+}
+
 fn s8(c: &mut Ctx<'_>) -> String {
-    let mut all = 0;
-    for i in 1..=8 {
-        all += u64::from(c.app(&format!("c{i}")).1 >= 1);
-    }
+    let all = containers_answered(c, "");
     c.fact(
         "pings",
         "containers whose pings were answered",
         format!("{all}/8"),
     );
-    let under = underlay(c.sim());
+    let under = c.sim().underlay_links();
     let (mut arp_req, mut bgp_segments) = (0u64, 0u64);
     for h in c.sim().trace().iter().filter(|h| under.contains(&h.link)) {
         let l = h.layers();
@@ -561,10 +558,7 @@ fn s8(c: &mut Ctx<'_>) -> String {
         cp_entries.to_string(),
     );
     c.require(all == 8 && arp_req == 0 && updates >= 4 + 12 && suppressed >= 8);
-    let mut all6 = 0;
-    for i in 1..=8 {
-        all6 += u64::from(c.app(&format!("c{i}-6")).1 >= 1);
-    }
+    let all6 = containers_answered(c, "-6");
     c.fact(
         "pings6",
         "containers whose ping6s were answered",

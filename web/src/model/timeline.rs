@@ -175,7 +175,7 @@ pub fn next_interesting(lab: &mut Lab) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::view::script_named;
+    use crate::model::view::{lab_at_end, script_named};
     use vtep_core::Instant;
 
     #[test]
@@ -201,8 +201,7 @@ mod tests {
 
     #[test]
     fn s3_marks_its_first_drop() {
-        let mut lab = Lab::new(script_named("S3").unwrap());
-        lab.advance_to(lab.end().unwrap());
+        let lab = lab_at_end("S3");
         let drop = chapters(&lab)
             .into_iter()
             .find(|c| c.kind == "drop")

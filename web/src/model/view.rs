@@ -51,6 +51,27 @@ pub fn script_named(hash: &str) -> Result<Script, String> {
     }
 }
 
+/// A lab on the script a short URL fragment names ([`script_named`]), run to its end: where
+/// the model's tests start.
+#[cfg(test)]
+pub(crate) fn lab_at_end(hash: &str) -> Lab {
+    let mut lab = Lab::new(script_named(hash).unwrap());
+    lab.advance_to(lab.end().unwrap());
+    lab
+}
+
+/// The id of the first hop of `lab`'s run that ended in a drop.
+#[cfg(test)]
+pub(crate) fn first_drop(lab: &Lab) -> u32 {
+    lab.sim()
+        .trace()
+        .iter()
+        .find(|h| h.dropped().is_some())
+        .unwrap()
+        .id
+        .0
+}
+
 /// The short URL fragment that gives back `s` (see [`script_named`]); none when the user
 /// changed it, so the whole script goes in the URL.
 pub fn short_hash(s: &Script) -> Option<String> {

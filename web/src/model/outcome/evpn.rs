@@ -6,11 +6,11 @@ use vtep_core::Destination;
 use vtep_core::vtep::DropReason;
 use vtep_core::wire::bgp::{MpReach, RouteKey, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetFrame, IpAddress, Ipv4Packet, TcpPacket};
-use vtep_evpn::{Event, FdbAction, SessionError};
+use vtep_evpn::{Event, FdbAction};
 use vtep_sim::script::Action;
 use vtep_sim::{BgpNote, Decision, DropCause, Hop, Instant, Sim, Vni};
 
-use super::{Ctx, underlay};
+use super::Ctx;
 
 fn vni() -> Option<Vni> {
     Vni::new(100).ok()
@@ -111,7 +111,7 @@ pub(super) fn e1(c: &mut Ctx<'_>) -> String {
             format!("{} {n}", c.lab.name(*hv))
         })
         .collect();
-    let under = underlay(sim);
+    let under = sim.underlay_links();
     let (mut arp, mut bum) = (0, 0);
     for h in sim.trace().iter().filter(|h| under.contains(&h.link)) {
         let l = h.layers();
@@ -353,18 +353,7 @@ fn session_times(
     after: i64,
 ) -> (Option<i64>, Option<i64>) {
     let peer = vtep_core::wire::Ipv4Address::from(peer);
-    let down = sim.bgp_log().iter().find_map(|e| {
-        (e.node == node
-            && e.peer == peer
-            && matches!(
-                e.event,
-                Event::SessionDown {
-                    error: SessionError::HoldTimerExpired { .. },
-                    ..
-                }
-            ))
-        .then_some(e.at.total_micros())
-    });
+    let down = sim.hold_expired(node, peer).map(|at| at.total_micros());
     let back = sim.bgp_log().iter().find_map(|e| {
         (e.node == node
             && e.peer == peer
