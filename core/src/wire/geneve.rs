@@ -67,27 +67,15 @@ const FLAG_CRITICAL: u8 = 0x40;
 const FLAGS_RESERVED: u8 = 0x3f;
 const OPT_TYPE_CRITICAL: u8 = 0x80;
 
-/// A read/write view of a Geneve header, its options and the frame behind them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet! {
+    /// A read/write view of a Geneve header, its options and the frame behind them.
+    pub struct Packet;
+    /// Wrap a buffer and check that it holds the base header and all the options the header
+    /// announces.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wrap a buffer without checking its length: accessors may panic until
-    /// [`check_len`](Self::check_len) succeeds.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wrap a buffer and check that it holds the base header and all the options the header
-    /// announces.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// After this succeeds no accessor can panic. Invalidated by
     /// [`set_options_len`](Self::set_options_len).
     pub fn check_len(&self) -> Result<()> {
@@ -97,11 +85,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The 2-bit version; 0 is the only one defined.

@@ -15,6 +15,45 @@
 use core::fmt;
 use core::ops::Range;
 
+/// The shell of a zero-copy view, the same for every header (as smoltcp writes it out for
+/// each): the struct over a buffer, `new_unchecked`, `new_checked` (`new_unchecked` plus the
+/// module's own `check_len`, the only way untrusted bytes get in) and `into_inner`. The module
+/// writes `check_len` and the accessors; the `Result` is the module's.
+macro_rules! packet {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident;
+        $(#[$checked:meta])*
+        fn new_checked;
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wrap a buffer without checking its length: accessors may panic until
+            /// [`check_len`](Self::check_len) succeeds.
+            pub const fn new_unchecked(buffer: T) -> $name<T> {
+                $name { buffer }
+            }
+
+            $(#[$checked])*
+            pub fn new_checked(buffer: T) -> Result<$name<T>> {
+                let packet = Self::new_unchecked(buffer);
+                packet.check_len()?;
+                Ok(packet)
+            }
+
+            /// The underlying buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}
+
 pub mod bgp;
 pub mod dot1q;
 pub mod flow;

@@ -49,27 +49,15 @@ const FLAG_SEQUENCE: u16 = 0x1000;
 const FLAGS_MUST_BE_ZERO: u16 = 0x4000 | 0x0800 | 0x0400;
 const VERSION_MASK: u16 = 0x0007;
 
-/// A read/write view of an NVGRE (GRE with key) header and the frame behind it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet! {
+    /// A read/write view of an NVGRE (GRE with key) header and the frame behind it.
+    pub struct Packet;
+    /// Wrap a buffer and check that it holds an 8-byte header and all the optional GRE fields
+    /// the flags announce.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wrap a buffer without checking its length: accessors may panic until
-    /// [`check_len`](Self::check_len) succeeds.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wrap a buffer and check that it holds an 8-byte header and all the optional GRE fields
-    /// the flags announce.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// After this succeeds no accessor can panic.
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
@@ -78,11 +66,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The first 16 bits as they are: the C, K and S flags, the reserved bits and the version.

@@ -51,27 +51,15 @@ pub enum ReservedBitsPolicy {
     Strict,
 }
 
-/// A read/write view of a VXLAN header and the frame behind it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+packet! {
+    /// A read/write view of a VXLAN header and the frame behind it.
+    pub struct Packet;
+    /// Wrap a buffer and check that it holds a whole header: the only way untrusted bytes
+    /// should get in.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wrap a buffer without checking its length: accessors may panic until
-    /// [`check_len`](Self::check_len) succeeds.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wrap a buffer and check that it holds a whole header: the only way untrusted bytes
-    /// should get in.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// After this succeeds no accessor can panic.
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
@@ -79,11 +67,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The flags byte; only [`FLAG_VNI_VALID`] is defined.

@@ -433,26 +433,16 @@ impl MalformedCounters {
     }
 }
 
-/// A read-only view of a message header (and the body its length covers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
+packet! {
+    /// A read-only view of a message header (and the body its length covers).
+    pub struct Packet;
     /// Wrap a buffer that starts with a message: the marker is all ones, the length is within
     /// 19..=4096 and at least the type's minimum, the type is known, and the buffer holds the
     /// whole message. Bytes after it are ignored (they belong to the next message).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    fn new_checked;
+}
 
+impl<T: AsRef<[u8]>> Packet<T> {
     /// After this succeeds no accessor can panic.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
@@ -486,10 +476,16 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn body(&self) -> &[u8] {
         &self.buffer.as_ref()[field::BODY..usize::from(self.length())]
     }
+}
 
-    pub fn into_inner(self) -> T {
-        self.buffer
+/// The whole message at the start of `bytes`, once [`Packet::new_checked`] accepts it and its
+/// type is `kind` (else [`Malformed::BadMessageType`]).
+pub(crate) fn message_of(bytes: &[u8], kind: MessageType) -> Result<&[u8]> {
+    let header = Packet::new_checked(bytes)?;
+    if header.message_type() != kind {
+        return Err(Error::new(Malformed::BadMessageType, 18..19));
     }
+    Ok(&bytes[..usize::from(header.length())])
 }
 
 /// Checks the header at the start of `bytes` (which may hold only the header) and returns the

@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use super::{Error, Family, HEADER_LEN, Malformed, MessageType, Packet, Result, be16};
+use super::{Family, HEADER_LEN, MessageType, Result, be16, message_of};
 
 /// Byte ranges of NOTIFICATION and ROUTE-REFRESH bodies, as offsets into the message.
 pub mod field {
@@ -141,12 +141,7 @@ pub struct NotificationRepr<'a> {
 impl<'a> NotificationRepr<'a> {
     /// Parses a whole NOTIFICATION message (header included). Unknown codes are data.
     pub fn parse(message: &'a [u8]) -> Result<NotificationRepr<'a>> {
-        let packet = Packet::new_checked(message)?;
-        if packet.message_type() != MessageType::Notification {
-            return Err(Error::new(Malformed::BadMessageType, 18..19));
-        }
-        let len = usize::from(packet.length());
-        let message = &message[..len];
+        let message = message_of(message, MessageType::Notification)?;
         Ok(NotificationRepr {
             code: ErrorCode::from(message[field::ERROR_CODE]),
             subcode: message[field::ERROR_SUBCODE],
@@ -227,10 +222,7 @@ impl RouteRefreshRepr {
     pub const LEN: usize = 23;
 
     pub fn parse(message: &[u8]) -> Result<RouteRefreshRepr> {
-        let packet = Packet::new_checked(message)?;
-        if packet.message_type() != MessageType::RouteRefresh {
-            return Err(Error::new(Malformed::BadMessageType, 18..19));
-        }
+        let message = message_of(message, MessageType::RouteRefresh)?;
         Ok(RouteRefreshRepr {
             family: Family {
                 afi: be16(message, field::AFI.start),

@@ -13,8 +13,8 @@
 
 use core::ops::Range;
 
-use super::{AS_TRANS, Error, Family, HEADER_LEN, Malformed, MessageType, Packet, Result, VERSION};
-use super::{be16, be32};
+use super::{AS_TRANS, Error, Family, HEADER_LEN, Malformed, MessageType, Result, VERSION};
+use super::{be16, be32, message_of};
 use crate::wire::Ipv4Address;
 
 /// Byte ranges of the OPEN body, as offsets into the message.
@@ -96,31 +96,17 @@ impl<'a> Capability<'a> {
     }
 }
 
-/// A read-only view of an OPEN message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenPacket<T: AsRef<[u8]>> {
-    buffer: T,
+packet! {
+    /// A read-only view of an OPEN message.
+    pub struct OpenPacket;
+    /// Checks the header, the type, and that every optional parameter and capability lies
+    /// within the message with a length its code allows.
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> OpenPacket<T> {
-    pub const fn new_unchecked(buffer: T) -> OpenPacket<T> {
-        OpenPacket { buffer }
-    }
-
-    /// Checks the header, the type, and that every optional parameter and capability lies
-    /// within the message with a length its code allows.
-    pub fn new_checked(buffer: T) -> Result<OpenPacket<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     pub fn check_len(&self) -> Result<()> {
-        let header = Packet::new_checked(self.buffer.as_ref())?;
-        if header.message_type() != MessageType::Open {
-            return Err(Error::new(Malformed::BadMessageType, 18..19));
-        }
-        let message = header.message();
+        let message = message_of(self.buffer.as_ref(), MessageType::Open)?;
         let (params, _) = param_area(message)?;
         for param in Params::new(message, params.clone(), self.extended()) {
             let (kind, value) = param?;

@@ -14,8 +14,8 @@ use core::ops::Range;
 
 use super::attr::{self, AsPath, AttributeFlags, AttributeIter, AttributeType, MpReach, MpUnreach};
 use super::attr::{Origin, PmsiTunnel};
-use super::{Action, Error, ExtCommunity, HEADER_LEN, Malformed, MessageType, Packet, Result};
-use super::{Seq, WireItem, be16, be32};
+use super::{Action, Error, ExtCommunity, HEADER_LEN, Malformed, MessageType, Result};
+use super::{Seq, WireItem, be16, be32, message_of};
 use crate::wire::Ipv4Address;
 
 /// Offsets of the fixed part of the UPDATE body.
@@ -67,31 +67,17 @@ fn check_prefixes(mut bytes: &[u8]) -> bool {
     true
 }
 
-/// A read-only view of an UPDATE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpdatePacket<T: AsRef<[u8]>> {
-    buffer: T,
+packet! {
+    /// A read-only view of an UPDATE.
+    pub struct UpdatePacket;
+    /// Checks the header and that the withdrawn routes and the attributes fit the message
+    /// (else [`Malformed::BadUpdateLengths`], RFC 4271 section 6.3).
+    fn new_checked;
 }
 
 impl<T: AsRef<[u8]>> UpdatePacket<T> {
-    pub const fn new_unchecked(buffer: T) -> UpdatePacket<T> {
-        UpdatePacket { buffer }
-    }
-
-    /// Checks the header and that the withdrawn routes and the attributes fit the message
-    /// (else [`Malformed::BadUpdateLengths`], RFC 4271 section 6.3).
-    pub fn new_checked(buffer: T) -> Result<UpdatePacket<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     pub fn check_len(&self) -> Result<()> {
-        let header = Packet::new_checked(self.buffer.as_ref())?;
-        if header.message_type() != MessageType::Update {
-            return Err(Error::new(Malformed::BadMessageType, 18..19));
-        }
-        let message = header.message();
+        let message = message_of(self.buffer.as_ref(), MessageType::Update)?;
         let withdrawn_end = field::WITHDRAWN + usize::from(be16(message, 19));
         // The attribute length field must fit after the withdrawn routes, and the attributes
         // within the message.
