@@ -8,6 +8,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+use std::ops::Range;
+
 use vtep_core::vtep::{DropReason, Input, NetworkConfig, Output, Vtep, VtepConfig};
 use vtep_core::wire::outer::Transport;
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address, vxlan};
@@ -24,6 +26,18 @@ fn drain(vtep: &mut Vtep) -> Vec<Output> {
             other => out.push(other),
         }
     }
+}
+
+/// `frame` (a range of `buf`) from local `port`, and what the VTEP then outputs.
+fn from_port(
+    vtep: &mut Vtep,
+    now: Instant,
+    port: PortId,
+    buf: &mut [u8],
+    frame: Range<usize>,
+) -> Vec<Output> {
+    vtep.handle_input(now, Input::Local { port, buf, frame });
+    drain(vtep)
 }
 
 /// vtep_ops: a datagram whose outer source is this VTEP's own address taught the FDB that a
@@ -74,15 +88,7 @@ fn underlay_from_own_address_is_not_learned() {
     frame.extend_from_slice(&[2, 0, 0, 0, 0, 2, 0x08, 0x00]);
     frame.resize(128 + 60, 0);
     let range = 128..frame.len();
-    vtep.handle_input(
-        now,
-        Input::Local {
-            port,
-            buf: &mut frame,
-            frame: range,
-        },
-    );
-    for output in drain(&mut vtep) {
+    for output in from_port(&mut vtep, now, port, &mut frame, range) {
         if let Output::Transmit(t) = output {
             panic!("sent to {} ({t:?})", t.outer.dst);
         }
@@ -130,15 +136,7 @@ fn a_solicitation_from_a_multicast_source_is_refused_not_answered() {
     ns.emit(&mut buf[64..]);
     assert_eq!(ndisc::parse(&buf[64..]), Err(Malformed::MulticastSource));
     let frame = 64..buf.len();
-    vtep.handle_input(
-        now,
-        Input::Local {
-            port,
-            buf: &mut buf,
-            frame,
-        },
-    );
-    let outputs = drain(&mut vtep);
+    let outputs = from_port(&mut vtep, now, port, &mut buf, frame);
     assert!(
         outputs
             .iter()
