@@ -535,10 +535,7 @@ impl<'a> MpReach<'a> {
         if value.len() < 5 {
             return Err(bad());
         }
-        let family = Family {
-            afi: be16(value, 0),
-            safi: value[2],
-        };
+        let family = Family::read(value);
         let nh_end = 4 + usize::from(value[3]);
         let next_hop = value.get(4..nh_end).ok_or_else(bad)?;
         // The reserved octet follows the next hop.
@@ -574,9 +571,7 @@ impl<'a> MpReach<'a> {
 
     /// Writes the value into `buf[..value_len]`.
     pub fn write(&self, buf: &mut [u8]) {
-        let family = self.family();
-        buf[..2].copy_from_slice(&family.afi.to_be_bytes());
-        buf[2] = family.safi;
+        self.family().write(buf);
         match self {
             MpReach::Evpn { next_hop, routes } => {
                 let nh = next_hop.wire_len();
@@ -611,10 +606,7 @@ impl<'a> MpUnreach<'a> {
                 value_start..value_start + value.len(),
             ));
         }
-        let family = Family {
-            afi: be16(value, 0),
-            safi: value[2],
-        };
+        let family = Family::read(value);
         let nlri = &value[3..];
         if family != Family::L2VPN_EVPN {
             return Ok(MpUnreach::Other { family, nlri });
@@ -640,9 +632,7 @@ impl<'a> MpUnreach<'a> {
     }
 
     pub fn write(&self, buf: &mut [u8]) {
-        let family = self.family();
-        buf[..2].copy_from_slice(&family.afi.to_be_bytes());
-        buf[2] = family.safi;
+        self.family().write(buf);
         match self {
             MpUnreach::Evpn { routes } => {
                 routes.write(&mut buf[3..]);

@@ -84,6 +84,21 @@ impl Family {
     pub const IPV6_UNICAST: Family = Family { afi: 2, safi: 1 };
     /// L2VPN (AFI 25) / EVPN (SAFI 70), RFC 7432.
     pub const L2VPN_EVPN: Family = Family { afi: 25, safi: 70 };
+
+    /// AFI (2 octets) then SAFI (1) at the start of `bytes` (3 octets at least), as
+    /// MP_REACH_NLRI and MP_UNREACH_NLRI carry them.
+    pub(crate) fn read(bytes: &[u8]) -> Family {
+        Family {
+            afi: be16(bytes, 0),
+            safi: bytes[2],
+        }
+    }
+
+    /// Writes AFI and SAFI into `buf[..3]`, as [`Family::read`] reads them.
+    pub(crate) fn write(self, buf: &mut [u8]) {
+        buf[..2].copy_from_slice(&self.afi.to_be_bytes());
+        buf[2] = self.safi;
+    }
 }
 
 impl fmt::Display for Family {
