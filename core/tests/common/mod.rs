@@ -223,16 +223,9 @@ impl Fabric {
 
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
-        for (i, v) in self.vteps.iter_mut().enumerate() {
-            v.handle_input(self.now, Input::Timeout);
-            drain(
-                i,
-                v,
-                &[],
-                &mut Vec::new(),
-                &mut self.delivered,
-                &mut self.events,
-            );
+        for i in 0..self.vteps.len() {
+            self.vteps[i].handle_input(self.now, Input::Timeout);
+            self.drain(i, &[]);
         }
     }
 
@@ -278,20 +271,34 @@ impl Fabric {
                     (i, packet)
                 }
             };
-            let mut sent = Vec::new();
-            drain(
-                i,
-                &mut self.vteps[i],
-                &buf,
-                &mut sent,
-                &mut self.delivered,
-                &mut self.events,
-            );
-            for (to, packet) in sent {
+            for (to, packet) in self.drain(i, &buf) {
                 self.wire.push((i, to, packet.clone()));
                 queue.push_back(Work::Underlay { to, packet });
             }
             buf.clear();
+        }
+    }
+
+    /// Carries out every output of VTEP `i` for the input whose buffer is `buf`: deliveries and
+    /// events are recorded, the datagrams it transmits (outer headers emitted) returned with
+    /// their destinations.
+    fn drain(&mut self, i: usize, buf: &[u8]) -> Vec<(IpAddress, Vec<u8>)> {
+        let mut sent = Vec::new();
+        loop {
+            match self.vteps[i].poll_output() {
+                Output::Transmit(t) => {
+                    let mut packet = buf.to_vec();
+                    let whole = t.outer.emit(&mut packet, t.payload.clone()).unwrap();
+                    sent.push((t.outer.dst, packet[whole].to_vec()));
+                }
+                Output::Deliver(d) => self.delivered.push(Delivered {
+                    vtep: i,
+                    port: d.port,
+                    frame: buf[d.frame].to_vec(),
+                }),
+                Output::Event(e) => self.events.push((i, e)),
+                Output::Timeout(_) => return sent,
+            }
         }
     }
 
@@ -325,16 +332,7 @@ impl Fabric {
                 payload: MAX_HEADROOM..end,
             },
         );
-        let mut sent = Vec::new();
-        drain(
-            vtep,
-            &mut self.vteps[vtep],
-            &buf,
-            &mut sent,
-            &mut self.delivered,
-            &mut self.events,
-        );
-        for (to, packet) in sent {
+        for (to, packet) in self.drain(vtep, &buf) {
             self.wire.push((vtep, to, packet));
         }
     }
@@ -392,33 +390,6 @@ pub fn assert_drops(
     let mut got = moved;
     got.sort_by_key(key);
     assert_eq!(got, want, "drop counters that moved (network, reason, by)");
-}
-
-/// Carries out every output of `vtep` for the input whose buffer is `buf`.
-pub fn drain(
-    index: usize,
-    vtep: &mut Vtep,
-    buf: &[u8],
-    sent: &mut Vec<(IpAddress, Vec<u8>)>,
-    delivered: &mut Vec<Delivered>,
-    events: &mut Vec<(usize, Event)>,
-) {
-    loop {
-        match vtep.poll_output() {
-            Output::Transmit(t) => {
-                let mut packet = buf.to_vec();
-                let whole = t.outer.emit(&mut packet, t.payload.clone()).unwrap();
-                sent.push((t.outer.dst, packet[whole].to_vec()));
-            }
-            Output::Deliver(d) => delivered.push(Delivered {
-                vtep: index,
-                port: d.port,
-                frame: buf[d.frame].to_vec(),
-            }),
-            Output::Event(e) => events.push((index, e)),
-            Output::Timeout(_) => break,
-        }
-    }
 }
 
 pub const P0: PortId = PortId(0);
