@@ -71,11 +71,7 @@ fn two_vteps_flood_then_learn_and_unicast_both_ways() {
 #[test]
 fn three_vteps_replicate_broadcast_once_each_then_stop_flooding() {
     let mut f = Fabric::new(3, |n| n);
-    f.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(3)),
-    );
+    f.who_has(host_ip(3));
     let mut receivers: Vec<usize> = f.take_delivered().iter().map(|d| d.vtep).collect();
     receivers.sort();
     assert_eq!(receivers, [1, 2], "each peer gets exactly one copy");
@@ -134,18 +130,11 @@ fn a_migrated_host_is_followed_after_its_gratuitous_arp() {
 
 #[test]
 fn arp_suppression_answers_locally_and_sends_nothing() {
-    let mut f = Fabric::new(2, |n| NetworkConfig {
-        arp_proxy: true,
-        ..n
-    });
+    let mut f = Fabric::new(2, proxy);
     f.vteps[0]
         .add_static_neighbour(f.now, VNI, host_ip(2).into(), mac(2))
         .unwrap();
-    f.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(2)),
-    );
+    f.who_has(host_ip(2));
     assert!(f.take_wire().is_empty(), "no ARP crosses the underlay");
     let delivered = f.take_delivered();
     assert_eq!(delivered.len(), 1);
@@ -165,11 +154,7 @@ fn arp_suppression_answers_locally_and_sends_nothing() {
     );
     assert_eq!(f.vteps[0].counters(VNI).unwrap().arp_suppressed, 1);
     // An unknown IP is flooded as usual.
-    f.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(7)),
-    );
+    f.who_has(host_ip(7));
     assert_eq!(f.take_wire().len(), 1);
 }
 
@@ -177,16 +162,9 @@ fn arp_suppression_answers_locally_and_sends_nothing() {
 fn under_arp_suppression_an_announcement_stays_local() {
     // Linux's `neigh_suppress` ports: a gratuitous ARP from a local port reaches the other
     // local ports, not the flood list (the control plane carries the address).
-    let mut f = Fabric::new(2, |n| NetworkConfig {
-        arp_proxy: true,
-        ..n
-    });
+    let mut f = Fabric::new(2, proxy);
     let other_port = f.vteps[0].add_port(VNI).unwrap();
-    f.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(1)),
-    );
+    f.who_has(host_ip(1));
     assert!(f.take_wire().is_empty(), "not over the tunnels");
     let delivered = f.take_delivered();
     assert_eq!(delivered.len(), 1);
@@ -202,11 +180,7 @@ fn under_arp_suppression_an_announcement_stays_local() {
     );
     // Without suppression it is flooded like any broadcast.
     let mut g = Fabric::new(2, |n| n);
-    g.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(1)),
-    );
+    g.who_has(host_ip(1));
     assert_eq!(g.take_wire().len(), 1);
 }
 

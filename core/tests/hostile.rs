@@ -53,13 +53,7 @@ fn victim(
 /// [`victim`] with ARP and ND suppression on, and `ip` a static neighbour of VTEP 0 at host 2's
 /// MAC; returns the fabric and the transport of the good datagram.
 fn proxy_victim(ip: IpAddress) -> (Fabric, Transport) {
-    let (mut f, _, transport) = victim(
-        |n| NetworkConfig {
-            arp_proxy: true,
-            ..n
-        },
-        |c| c,
-    );
+    let (mut f, _, transport) = victim(proxy, |c| c);
     let now = f.now;
     f.vteps[0]
         .add_static_neighbour(now, VNI, ip, mac(2))
@@ -592,11 +586,7 @@ fn gratuitous_arp_against_a_static_neighbour() {
     // A request for it is still answered locally, with the static MAC.
     f.take_delivered();
     f.take_wire();
-    f.send(
-        0,
-        P0,
-        &arp(ArpOperation::Request, (mac(1), host_ip(1)), host_ip(2)),
-    );
+    f.who_has(host_ip(2));
     assert!(f.take_wire().is_empty());
     let answer = f.take_delivered();
     let eth = EthernetFrame::new_checked(&answer[0].frame[..]).unwrap();

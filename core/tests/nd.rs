@@ -19,13 +19,6 @@ use vtep_core::wire::ndisc::{self, ADVERT_FRAME_LEN, Message, NeighborFlags, Sol
 use vtep_core::wire::{EthernetAddress, IpAddress};
 use vtep_core::{Destination, PortId};
 
-fn proxy(n: NetworkConfig) -> NetworkConfig {
-    NetworkConfig {
-        arp_proxy: true,
-        ..n
-    }
-}
-
 /// Two VTEPs, their network configured by `network`, VTEP 0 holding host 2's IPv6 address as
 /// a static neighbour at `at`.
 fn knowing_host_2(network: impl Fn(NetworkConfig) -> NetworkConfig, at: EthernetAddress) -> Fabric {

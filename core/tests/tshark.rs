@@ -353,16 +353,12 @@ fn engine_sample_decodes_as_vxlan_arp() {
 /// target and link-layer option the kernel's proxy sends, and a good ICMPv6 checksum.
 #[test]
 fn nd_answer_decodes_as_a_neighbour_advertisement() {
-    use common::{Fabric, P0, host_ip6};
-    use vtep_core::vtep::NetworkConfig;
+    use common::{Fabric, P0, host_ip6, proxy};
     if !tshark::present() {
         return;
     }
     // VTEP 10.0.0.1, VNI 5001, proxy on, knowing fd42::2 at MAC_B.
-    let mut f = Fabric::new(1, |n| NetworkConfig {
-        arp_proxy: true,
-        ..n
-    });
+    let mut f = Fabric::new(1, proxy);
     let now = f.now;
     f.vteps[0]
         .add_static_neighbour(now, common::VNI, IpAddress::Ipv6(host_ip6(2)), MAC_B)

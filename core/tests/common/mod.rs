@@ -221,6 +221,16 @@ impl Fabric {
         });
     }
 
+    /// Host 1 (`mac(1)`, `host_ip(1)`), on VTEP 0's port 0, broadcasts an ARP request for
+    /// `target`.
+    pub fn who_has(&mut self, target: Ipv4Address) {
+        self.send(
+            0,
+            P0,
+            &arp(ArpOperation::Request, (mac(1), host_ip(1)), target),
+        );
+    }
+
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
         for i in 0..self.vteps.len() {
@@ -393,3 +403,11 @@ pub fn assert_drops(
 }
 
 pub const P0: PortId = PortId(0);
+
+/// `n` with ARP and ND suppression on (Linux's `neigh_suppress`), for [`Fabric::new`].
+pub fn proxy(n: NetworkConfig) -> NetworkConfig {
+    NetworkConfig {
+        arp_proxy: true,
+        ..n
+    }
+}
