@@ -20,6 +20,41 @@ extern crate std;
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+/// A counter per reason, for a reason enum with `ALL` and `COUNT` (drops by `DropReason`,
+/// malformed BGP input by `Malformed`): the array and its `get`, `total` and `nonzero`,
+/// declared once. The module adds how a count goes up.
+macro_rules! reason_counters {
+    ($(#[$meta:meta])* pub struct $name:ident($reason:ident);) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub struct $name([u64; $reason::COUNT]);
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name([0; $reason::COUNT])
+            }
+        }
+
+        impl $name {
+            pub fn get(&self, reason: $reason) -> u64 {
+                self.0[reason as usize]
+            }
+
+            pub fn total(&self) -> u64 {
+                self.0.iter().sum()
+            }
+
+            /// The reasons counted at least once, with their counts.
+            pub fn nonzero(&self) -> impl Iterator<Item = ($reason, u64)> + '_ {
+                $reason::ALL
+                    .iter()
+                    .map(|r| (*r, self.get(*r)))
+                    .filter(|(_, n)| *n > 0)
+            }
+        }
+    };
+}
+
 pub mod addr;
 pub mod fdb;
 pub mod neigh;

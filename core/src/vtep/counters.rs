@@ -103,33 +103,12 @@ impl From<wire::Error> for DropReason {
     }
 }
 
-/// Drops by reason.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct DropCounters([u64; DropReason::COUNT]);
-
-impl Default for DropCounters {
-    fn default() -> Self {
-        DropCounters([0; DropReason::COUNT])
-    }
+reason_counters! {
+    /// Drops by reason.
+    pub struct DropCounters(DropReason);
 }
 
 impl DropCounters {
-    pub fn get(&self, reason: DropReason) -> u64 {
-        self.0[reason as usize]
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// The reasons with a non-zero count.
-    pub fn nonzero(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
-        DropReason::ALL
-            .iter()
-            .map(|r| (*r, self.get(*r)))
-            .filter(|(_, n)| *n > 0)
-    }
-
     fn bump(&mut self, reason: DropReason) {
         self.0[reason as usize] += 1;
     }

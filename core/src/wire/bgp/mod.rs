@@ -415,36 +415,15 @@ impl core::error::Error for Error {}
 /// Result of parsing a message or a part of one.
 pub type Result<T> = core::result::Result<T, Error>;
 
-/// One counter per [`Malformed`] reason.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct MalformedCounters([u64; Malformed::COUNT]);
-
-impl Default for MalformedCounters {
-    fn default() -> Self {
-        MalformedCounters([0; Malformed::COUNT])
-    }
+reason_counters! {
+    /// One counter per [`Malformed`] reason.
+    pub struct MalformedCounters(Malformed);
 }
 
 impl MalformedCounters {
     pub fn add(&mut self, reason: Malformed) {
         let slot = &mut self.0[reason as usize];
         *slot = slot.saturating_add(1);
-    }
-
-    pub fn get(&self, reason: Malformed) -> u64 {
-        self.0[reason as usize]
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// The reasons counted at least once, with their counts.
-    pub fn nonzero(&self) -> impl Iterator<Item = (Malformed, u64)> + '_ {
-        Malformed::ALL
-            .iter()
-            .map(|r| (*r, self.get(*r)))
-            .filter(|(_, n)| *n > 0)
     }
 }
 
