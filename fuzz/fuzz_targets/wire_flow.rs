@@ -22,9 +22,7 @@ fuzz_target!(|input: (u64, u16, u16, &[u8])| {
 /// Ethernet with IPv4 or IPv6 (no extension headers); `None` for anything else.
 fn reverse(frame: &[u8]) -> Option<Vec<u8>> {
     let mut out = frame.to_vec();
-    let header = out.get_mut(..14)?;
-    let (dst, src) = header.split_at_mut(6);
-    dst.swap_with_slice(&mut src[..6]);
+    swap_halves(&mut out.get_mut(..14)?[..12]);
     let ethertype = u16::from_be_bytes([out[12], out[13]]);
     let l3 = 14;
     let (protocol, l4) = match ethertype {
@@ -33,8 +31,7 @@ fn reverse(frame: &[u8]) -> Option<Vec<u8>> {
             if ip[0] >> 4 != 4 {
                 return Some(out);
             }
-            let (a, b) = ip[12..20].split_at_mut(4);
-            a.swap_with_slice(b);
+            swap_halves(&mut ip[12..20]);
             let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
             let ihl = usize::from(ip[0] & 0x0f) * 4;
             if fragment || ihl < 20 {
@@ -47,8 +44,7 @@ fn reverse(frame: &[u8]) -> Option<Vec<u8>> {
             if ip[0] >> 4 != 6 {
                 return Some(out);
             }
-            let (a, b) = ip[8..40].split_at_mut(16);
-            a.swap_with_slice(b);
+            swap_halves(&mut ip[8..40]);
             (ip[6], l3 + 40)
         }
         0x8100 | 0x88a8 => return None,
@@ -57,8 +53,13 @@ fn reverse(frame: &[u8]) -> Option<Vec<u8>> {
     if matches!(protocol, 6 | 17 | 132)
         && let Some(ports) = out.get_mut(l4..l4 + 4)
     {
-        let (a, b) = ports.split_at_mut(2);
-        a.swap_with_slice(b);
+        swap_halves(ports);
     }
     Some(out)
+}
+
+/// Swaps the first half of `pair` with the second: destination and source of one layer.
+fn swap_halves(pair: &mut [u8]) {
+    let (a, b) = pair.split_at_mut(pair.len() / 2);
+    a.swap_with_slice(b);
 }
