@@ -88,6 +88,17 @@ fn nothing_out(f: &mut Fabric) {
     assert!(f.take_wire().is_empty(), "sent into the underlay");
 }
 
+/// Since `before` (see [`drops`]) VTEP 0 dropped exactly `want`, and nothing came out.
+#[track_caller]
+fn only_dropped(
+    f: &mut Fabric,
+    before: &[(Option<Vni>, DropReason, u64)],
+    want: &[(Option<Vni>, DropReason, u64)],
+) {
+    assert_drops(&f.vteps[0], before, want);
+    nothing_out(f);
+}
+
 fn vxlan_header(flags: u8, reserved1: [u8; 3], vni: u32, reserved2: u8) -> [u8; 8] {
     let v = vni.to_be_bytes();
     [
@@ -187,12 +198,7 @@ fn truncated_outer_and_inner_headers() {
     let before = drops(&g.0.vteps[0]);
     let long = with_header(&geneve_header(&geneve_option(false), false), &[]);
     g.0.underlay_input(0, underlay(2), GENEVE, &long[..12]);
-    assert_drops(
-        &g.0.vteps[0],
-        &before,
-        &[(None, DropReason::MalformedTunnel, 1)],
-    );
-    nothing_out(&mut g.0);
+    only_dropped(&mut g.0, &before, &[(None, DropReason::MalformedTunnel, 1)]);
     still_works(&mut g.0);
     // From a port: frames shorter than an Ethernet header.
     let before = drops(&f.vteps[0]);
@@ -200,12 +206,11 @@ fn truncated_outer_and_inner_headers() {
     for cut in 0..14 {
         f.send(0, P0, &whole[..cut]);
     }
-    assert_drops(
-        &f.vteps[0],
+    only_dropped(
+        &mut f,
         &before,
         &[(Some(VNI), DropReason::TruncatedFrame, 14)],
     );
-    nothing_out(&mut f);
     still_works(&mut f);
 }
 
@@ -226,8 +231,7 @@ fn vxlan_with_the_i_flag_clear() {
             d[0] = flags;
             f.underlay_input(0, underlay(2), transport, &d);
         }
-        assert_drops(&f.vteps[0], &before, &[(None, DropReason::BadFlags, 2)]);
-        nothing_out(&mut f);
+        only_dropped(&mut f, &before, &[(None, DropReason::BadFlags, 2)]);
         still_works(&mut f);
     }
 }
@@ -265,12 +269,7 @@ fn vxlan_with_reserved_bits_set() {
     for h in &headers {
         f.underlay_input(0, underlay(2), transport, &with_header(h, &inner));
     }
-    assert_drops(
-        &f.vteps[0],
-        &before,
-        &[(None, DropReason::ReservedBitsSet, 3)],
-    );
-    nothing_out(&mut f);
+    only_dropped(&mut f, &before, &[(None, DropReason::ReservedBitsSet, 3)]);
     still_works(&mut f);
 }
 
@@ -283,8 +282,7 @@ fn vni_not_configured() {
         d[4..7].copy_from_slice(&(vni as u32).to_be_bytes()[1..]);
         f.underlay_input(0, underlay(2), transport, &d);
     }
-    assert_drops(&f.vteps[0], &before, &[(None, DropReason::UnknownVni, 4)]);
-    nothing_out(&mut f);
+    only_dropped(&mut f, &before, &[(None, DropReason::UnknownVni, 4)]);
     // The source MAC of an unknown VNI is learned nowhere.
     assert_eq!(f.vteps[0].fdb().len(), 2);
     still_works(&mut f);
@@ -313,12 +311,11 @@ fn geneve_with_unknown_critical_options() {
     for h in &hostile {
         f.underlay_input(0, underlay(2), GENEVE, &with_header(h, &inner));
     }
-    assert_drops(
-        &f.vteps[0],
+    only_dropped(
+        &mut f,
         &before,
         &[(None, DropReason::UnknownCriticalOption, 4)],
     );
-    nothing_out(&mut f);
     // Non-critical options are skipped (RFC 8926 3.5): the frame is delivered.
     let h = geneve_header(
         &[geneve_option(false), geneve_option(false)].concat(),
@@ -342,8 +339,7 @@ fn frames_above_the_mtu() {
         // One byte more is dropped, not fragmented (RFC 7348 4.3).
         let before = drops(&f.vteps[0]);
         f.send(0, P0, &frame(mac(1), mac(2), max - 14 + 1));
-        assert_drops(&f.vteps[0], &before, &[(Some(VNI), DropReason::TooBig, 1)]);
-        nothing_out(&mut f);
+        only_dropped(&mut f, &before, &[(Some(VNI), DropReason::TooBig, 1)]);
 
         // From the underlay (a peer with a larger MTU, or reassembled IP fragments): a frame
         // that does not fit this side's ports is dropped as well, not handed to a TAP whose
@@ -367,8 +363,7 @@ fn frames_above_the_mtu() {
         f.underlay_input(0, underlay(2), transport, &fits);
         assert_eq!(f.take_delivered().len(), 1, "{encapsulation}");
         f.underlay_input(0, underlay(2), transport, &too_big);
-        assert_drops(&f.vteps[0], &before, &[(Some(VNI), DropReason::TooBig, 1)]);
-        nothing_out(&mut f);
+        only_dropped(&mut f, &before, &[(Some(VNI), DropReason::TooBig, 1)]);
         still_works(&mut f);
     }
 }
@@ -392,12 +387,11 @@ fn multicast_broadcast_or_zero_source_macs() {
         f.send(0, P0, &frame(src, mac(2), 46));
         f.send(0, P0, &frame(src, EthernetAddress::BROADCAST, 46));
     }
-    assert_drops(
-        &f.vteps[0],
+    only_dropped(
+        &mut f,
         &before,
         &[(Some(VNI), DropReason::InvalidSourceMac, 12)],
     );
-    nothing_out(&mut f);
     for src in bad {
         assert!(
             f.vteps[0].fdb().lookup(VNI, &src).is_none(),
@@ -437,12 +431,7 @@ fn an_inner_8021q_tag() {
     let before = drops(&f.vteps[0]);
     f.send(0, P0, &tagged);
     f.underlay_input(0, underlay(2), transport, &tagged_datagram);
-    assert_drops(
-        &f.vteps[0],
-        &before,
-        &[(Some(VNI), DropReason::InnerVlanTag, 2)],
-    );
-    nothing_out(&mut f);
+    only_dropped(&mut f, &before, &[(Some(VNI), DropReason::InnerVlanTag, 2)]);
     still_works(&mut f);
     // Strip: the tag comes off on the way in; tagged frames from the underlay are still dropped.
     let (mut f, _, transport) = victim(
@@ -544,15 +533,14 @@ fn datagrams_from_outside_the_peer_list() {
     f.underlay_input(0, underlay(9), transport, &d);
     let v6 = IpAddress::Ipv6(Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
     f.underlay_input(0, v6, transport, &good);
-    assert_drops(
-        &f.vteps[0],
+    only_dropped(
+        &mut f,
         &before,
         &[
             (None, DropReason::NotAPeer, 2),
             (None, DropReason::AddressFamily, 1),
         ],
     );
-    nothing_out(&mut f);
     assert!(f.vteps[0].fdb().lookup(VNI, &mac(66)).is_none());
     // The stranger did not move host 2 either.
     assert_eq!(
@@ -650,8 +638,7 @@ fn zero_length_and_65535_byte_datagrams() {
         // A 65535-byte frame from a port (a TAP with a huge MTU) does not leave either.
         let before = drops(&f.vteps[0]);
         f.send(0, P0, &frame(mac(1), mac(2), 65535 - 14));
-        assert_drops(&f.vteps[0], &before, &[(Some(VNI), DropReason::TooBig, 1)]);
-        nothing_out(&mut f);
+        only_dropped(&mut f, &before, &[(Some(VNI), DropReason::TooBig, 1)]);
         still_works(&mut f);
     }
     // The VNI of the garbage above, 0xffffff, is not served; serve it and the garbage is a
@@ -664,12 +651,7 @@ fn zero_length_and_65535_byte_datagrams() {
     f.vteps[0].add_port(all_ones).unwrap();
     let before = drops(&f.vteps[0]);
     f.underlay_input(0, underlay(2), VXLAN, &[0xff; 65535]);
-    assert_drops(
-        &f.vteps[0],
-        &before,
-        &[(Some(all_ones), DropReason::TooBig, 1)],
-    );
-    nothing_out(&mut f);
+    only_dropped(&mut f, &before, &[(Some(all_ones), DropReason::TooBig, 1)]);
 }
 
 /// Neighbour Discovery that RFC 4861 section 7.1 says to discard, each from an attacker's MAC
@@ -769,12 +751,7 @@ fn malformed_neighbour_discovery() {
         let (d, _) = keep.datagram_from_1(bad);
         f.underlay_input(0, underlay(2), transport, &d);
     }
-    assert_drops(
-        &f.vteps[0],
-        &before,
-        &[(Some(VNI), DropReason::MalformedNd, n)],
-    );
-    nothing_out(&mut f);
+    only_dropped(&mut f, &before, &[(Some(VNI), DropReason::MalformedNd, n)]);
     // Nothing learned from any of it: no MAC, no address, the static entry untouched.
     assert!(f.vteps[0].fdb().lookup(VNI, &mac(66)).is_none());
     assert_eq!(f.vteps[0].neighbours().len(), neighbours);
