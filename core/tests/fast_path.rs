@@ -54,24 +54,17 @@ fn send(vtep: &mut Vtep, now: Instant, port: PortId, buf: &mut [u8]) -> Vec<Outp
     }
 }
 
-fn transmits(outputs: &[Output]) -> Vec<&Transmit> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Transmit(t) => Some(t),
-            _ => None,
-        })
-        .collect()
-}
-
-fn events(outputs: &[Output]) -> Vec<&Event> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e),
-            _ => None,
-        })
-        .collect()
+/// The transmits and the events among `outputs`, each in order.
+fn by_kind(outputs: &[Output]) -> (Vec<&Transmit>, Vec<&Event>) {
+    let (mut transmits, mut events) = (Vec::new(), Vec::new());
+    for output in outputs {
+        match output {
+            Output::Transmit(t) => transmits.push(t),
+            Output::Event(e) => events.push(e),
+            _ => {}
+        }
+    }
+    (transmits, events)
 }
 
 #[test]
@@ -89,7 +82,7 @@ fn ports_follow_their_network_when_another_is_removed() {
     vtep.remove_network(vni(1)).unwrap();
     for (n, port) in [(2, ports[1]), (3, ports[2])] {
         let outputs = send(&mut vtep, now, port, &mut frame(mac(n as u8), mac(100)));
-        let sent = transmits(&outputs);
+        let (sent, _) = by_kind(&outputs);
         assert_eq!(sent.len(), 1, "VNI {n}: {outputs:?}");
         assert_eq!(sent[0].vni, vni(n));
         assert_eq!(sent[0].outer.dst, ip(10 + n as u8));
@@ -114,7 +107,8 @@ fn a_port_remembering_its_source_still_sees_moves_and_removals() {
     vtep.add_static_fdb(now, vni(7), mac(100), Destination::Remote(ip(2)))
         .unwrap();
     let learned = |outputs: &[Output]| {
-        events(outputs)
+        by_kind(outputs)
+            .1
             .into_iter()
             .filter(|e| matches!(e, Event::Learned { .. } | Event::Moved { .. }))
             .count()
@@ -141,8 +135,9 @@ fn a_port_remembering_its_source_still_sees_moves_and_removals() {
         a,
         &mut frame(EthernetAddress::BROADCAST, mac(100)),
     );
-    assert!(transmits(&outputs).is_empty());
-    assert!(events(&outputs).iter().any(|e| matches!(
+    let (sent, events) = by_kind(&outputs);
+    assert!(sent.is_empty());
+    assert!(events.iter().any(|e| matches!(
         e,
         Event::Dropped {
             reason: vtep_core::vtep::DropReason::InvalidSourceMac,
@@ -164,7 +159,7 @@ fn a_unicast_transmit_carries_the_flow_port_and_counts_when_polled() {
     let mut buf = frame(mac(5), mac(100));
     let inner = buf[MAX_HEADROOM..].to_vec();
     let outputs = send(&mut vtep, now, port, &mut buf);
-    let sent = transmits(&outputs);
+    let (sent, _) = by_kind(&outputs);
     assert_eq!(sent.len(), 1, "{outputs:?}");
     let t = sent[0];
     let src_port = flow::source_port(flow::flow_hash(&inner, seed), min, max);
@@ -196,6 +191,6 @@ fn a_unicast_transmit_carries_the_flow_port_and_counts_when_polled() {
         },
     );
     let outputs = send(&mut vtep, now, port, &mut frame(mac(5), mac(100)));
-    assert_eq!(transmits(&outputs).len(), 1);
+    assert_eq!(by_kind(&outputs).0.len(), 1);
     assert_eq!(vtep.counters(vni(9)).unwrap().encap_frames, 2);
 }
