@@ -9,10 +9,10 @@
 mod common;
 
 use common::tshark;
-use vtep_core::wire::bgp::attr::{AsPath, MpReach, NextHop, Origin, PmsiTunnel, pmsi_type};
+use vtep_core::wire::bgp::attr::{NextHop, PmsiTunnel, pmsi_type};
 use vtep_core::wire::bgp::{
     Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute,
-    OpenRepr, RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
+    OpenRepr, RouteDistinguisher, RouteTarget, TunnelType, UpdateRepr,
 };
 use vtep_core::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
@@ -87,18 +87,7 @@ fn messages() -> Vec<Vec<u8>> {
             seq: 3,
         },
     ];
-    let common = |routes, ecs| UpdateRepr {
-        mp_reach: Some(MpReach::Evpn {
-            next_hop: NextHop::V4(VTEP),
-            routes: Seq::Items(routes),
-        }),
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::EMPTY),
-        local_pref: Some(100),
-        ext_communities: Some(Seq::Items(ecs)),
-        ..UpdateRepr::default()
-    };
-    let u2 = common(&type2, &ecs);
+    let u2 = UpdateRepr::announce(NextHop::V4(VTEP), &type2, &ecs);
     let mut b = vec![0; u2.buffer_len()];
     u2.emit(&mut b);
     out.push(b);
@@ -116,7 +105,7 @@ fn messages() -> Vec<Vec<u8>> {
             label: VNI,
             identifier: &endpoint,
         }),
-        ..common(&type3, &ecs[..2])
+        ..UpdateRepr::announce(NextHop::V4(VTEP), &type3, &ecs[..2])
     };
     let mut b = vec![0; u3.buffer_len()];
     u3.emit(&mut b);

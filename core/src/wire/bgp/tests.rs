@@ -362,20 +362,6 @@ fn update_parse() {
     assert_eq!(routes.iter().collect::<Vec<_>>(), [type3_route()]);
 }
 
-fn sample_type2<'a>(routes: &'a [EvpnRoute<'a>], ecs: &'a [ExtCommunity]) -> UpdateRepr<'a> {
-    UpdateRepr {
-        mp_reach: Some(MpReach::Evpn {
-            next_hop: NextHop::V4(VTEP),
-            routes: Seq::Items(routes),
-        }),
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::EMPTY),
-        local_pref: Some(100),
-        ext_communities: Some(Seq::Items(ecs)),
-        ..UpdateRepr::default()
-    }
-}
-
 #[test]
 fn update_emit() {
     let routes = [type2_route()];
@@ -387,7 +373,7 @@ fn update_emit() {
             seq: 7,
         },
     ];
-    let repr = sample_type2(&routes, &ecs);
+    let repr = UpdateRepr::announce(NextHop::V4(VTEP), &routes, &ecs);
     assert_eq!(repr.buffer_len(), UPDATE_TYPE2.len());
     let mut buf = [0xa5; 116];
     assert_eq!(repr.emit(&mut buf), 116);
@@ -403,7 +389,7 @@ fn update_emit() {
             label: 100,
             identifier: &endpoint,
         }),
-        ..sample_type2(&routes, &ecs)
+        ..UpdateRepr::announce(NextHop::V4(VTEP), &routes, &ecs)
     };
     let mut buf = [0xa5; 100];
     assert_eq!(repr.emit(&mut buf), 100);

@@ -13,9 +13,9 @@
 use core::ops::Range;
 
 use super::attr::{self, AsPath, AttributeFlags, AttributeIter, AttributeType, MpReach, MpUnreach};
-use super::attr::{Origin, PmsiTunnel};
+use super::attr::{NextHop, Origin, PmsiTunnel};
 use super::{Action, Error, ExtCommunity, HEADER_LEN, Malformed, MessageType, Result};
-use super::{Seq, WireItem, be16, be32, message_of};
+use super::{EvpnRoute, Seq, WireItem, be16, be32, message_of};
 use crate::wire::Ipv4Address;
 
 /// Offsets of the fixed part of the UPDATE body.
@@ -220,6 +220,27 @@ impl Seen {
 }
 
 impl<'a> UpdateRepr<'a> {
+    /// An UPDATE announcing EVPN `routes` behind `next_hop` with the attributes an iBGP
+    /// speaker gives them: ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100, and
+    /// `ext_communities` (route target, encapsulation, MAC mobility).
+    pub fn announce(
+        next_hop: NextHop,
+        routes: &'a [EvpnRoute<'a>],
+        ext_communities: &'a [ExtCommunity],
+    ) -> UpdateRepr<'a> {
+        UpdateRepr {
+            mp_reach: Some(MpReach::Evpn {
+                next_hop,
+                routes: Seq::Items(routes),
+            }),
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::EMPTY),
+            local_pref: Some(100),
+            ext_communities: Some(Seq::Items(ext_communities)),
+            ..UpdateRepr::default()
+        }
+    }
+
     /// Reads an UPDATE. `four_octet_as` says how wide the AS_PATH's ASNs are (both sides
     /// offered the 4-octet AS capability). `Err` is a session reset (its reason names the
     /// NOTIFICATION); `Ok` carries the [`Verdict`] of the errors RFC 7606 lets a session
