@@ -72,21 +72,13 @@ fn update(vtep: u8, mac: u8, seq: u32, imet: bool, withdraw: bool) -> Vec<u8> {
         }
     } else {
         UpdateRepr {
-            mp_reach: Some(MpReach::Evpn {
-                next_hop: NextHop::V4(Ipv4Address::new(10, 0, 0, vtep)),
-                routes: Seq::Items(&routes),
-            }),
-            origin: Some(Origin::Igp),
-            as_path: Some(AsPath::EMPTY),
-            local_pref: Some(100),
-            ext_communities: Some(Seq::Items(&ecs)),
             pmsi_tunnel: imet.then_some(attr::PmsiTunnel {
                 flags: 0,
                 tunnel_type: attr::pmsi_type::INGRESS_REPLICATION,
                 label: 42,
                 identifier: &endpoint,
             }),
-            ..UpdateRepr::default()
+            ..UpdateRepr::announce(NextHop::V4(Ipv4Address::new(10, 0, 0, vtep)), &routes, &ecs)
         }
     };
     let mut b = vec![0; repr.buffer_len()];
