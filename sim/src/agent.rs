@@ -148,6 +148,14 @@ impl Agent {
         self.ip
     }
 
+    /// Gives `peer` the connection `conn`; the one it replaces, if any, is aborted.
+    fn set_conn(&mut self, peer: PeerId, conn: Conn) {
+        if let Some(old) = self.conns.insert(peer, conn) {
+            self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
+            self.closing.push(old.handle);
+        }
+    }
+
     /// A reflector keeps one socket listening for the next client.
     fn listen(&mut self) {
         let mut s = tcp_socket();
@@ -254,16 +262,13 @@ impl Agent {
                 Some((address, peer)) => {
                     self.addresses.insert(peer, address);
                     // A client reconnecting replaces its old connection.
-                    if let Some(old) = self.conns.insert(
+                    self.set_conn(
                         peer,
                         Conn {
                             handle,
                             reported: true,
                         },
-                    ) {
-                        self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
-                        self.closing.push(old.handle);
-                    }
+                    );
                     self.partial.remove(&peer);
                     self.speaker.handle_input(now, Input::Connected(peer));
                 }
@@ -355,16 +360,13 @@ impl Agent {
                         continue;
                     }
                     let handle = self.sockets.add(s);
-                    if let Some(old) = self.conns.insert(
+                    self.set_conn(
                         peer,
                         Conn {
                             handle,
                             reported: false,
                         },
-                    ) {
-                        self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
-                        self.closing.push(old.handle);
-                    }
+                    );
                 }
                 // Written below, a message at a time.
                 Output::Transmit(_) => progress = true,
