@@ -12,13 +12,13 @@
 //! The agent also remembers which received segment completed each UPDATE, so the playground
 //! can link a route to the hop that carried it.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::Medium;
 use smoltcp::socket::tcp;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 use vtep_core::Instant;
@@ -29,7 +29,7 @@ use vtep_evpn::{
     Event, FdbAction, Input, Output, PeerConfig, PeerId, Speaker, SpeakerConfig, VniConfig,
 };
 
-use crate::host::NicTx;
+use crate::host::Nic;
 use crate::id::HopId;
 
 /// Bytes of each socket's receive and send buffer.
@@ -38,44 +38,6 @@ const SOCKET_BUFFER: usize = 32 * 1024;
 const FIRST_PORT: u16 = 49152;
 /// Rounds of `service` before it gives up for this instant (a safety net, never reached).
 const MAX_ROUNDS: usize = 10_000;
-
-/// The underlay interface as smoltcp sees it: IP packets in and out.
-#[derive(Debug, Default)]
-struct IpDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    mtu: usize,
-}
-
-#[derive(Debug)]
-struct Rx(Vec<u8>);
-
-impl phy::RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::Device for IpDevice {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = NicTx<'a>;
-
-    fn receive(&mut self, _now: Instant) -> Option<(Rx, NicTx<'_>)> {
-        let packet = self.rx.pop_front()?;
-        Some((Rx(packet), NicTx(&mut self.tx)))
-    }
-
-    fn transmit(&mut self, _now: Instant) -> Option<NicTx<'_>> {
-        Some(NicTx(&mut self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ip;
-        caps.max_transmission_unit = self.mtu;
-        caps
-    }
-}
 
 /// One peer's TCP connection.
 #[derive(Clone, Copy, Debug)]
@@ -100,7 +62,7 @@ pub struct Agent {
     ip: Ipv4Address,
     iface: Interface,
     sockets: SocketSet<'static>,
-    device: IpDevice,
+    device: Nic<Vec<u8>>,
     conns: BTreeMap<PeerId, Conn>,
     /// Sockets closing after the speaker's `Close`: they finish their FIN exchange.
     closing: Vec<SocketHandle>,
@@ -148,10 +110,8 @@ impl Agent {
         seed: u64,
         now: Instant,
     ) -> Agent {
-        let mut device = IpDevice {
-            mtu,
-            ..IpDevice::default()
-        };
+        // The underlay interface: IP packets in and out.
+        let mut device = Nic::new(Medium::Ip, mtu);
         let mut iface_config = Config::new(HardwareAddress::Ip);
         iface_config.random_seed = seed;
         let mut iface = Interface::new(iface_config, &mut device, now);
@@ -186,6 +146,14 @@ impl Agent {
 
     pub fn ip(&self) -> Ipv4Address {
         self.ip
+    }
+
+    /// Gives `peer` the connection `conn`; the one it replaces, if any, is aborted.
+    fn set_conn(&mut self, peer: PeerId, conn: Conn) {
+        if let Some(old) = self.conns.insert(peer, conn) {
+            self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
+            self.closing.push(old.handle);
+        }
     }
 
     /// A reflector keeps one socket listening for the next client.
@@ -294,16 +262,13 @@ impl Agent {
                 Some((address, peer)) => {
                     self.addresses.insert(peer, address);
                     // A client reconnecting replaces its old connection.
-                    if let Some(old) = self.conns.insert(
+                    self.set_conn(
                         peer,
                         Conn {
                             handle,
                             reported: true,
                         },
-                    ) {
-                        self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
-                        self.closing.push(old.handle);
-                    }
+                    );
                     self.partial.remove(&peer);
                     self.speaker.handle_input(now, Input::Connected(peer));
                 }
@@ -395,16 +360,13 @@ impl Agent {
                         continue;
                     }
                     let handle = self.sockets.add(s);
-                    if let Some(old) = self.conns.insert(
+                    self.set_conn(
                         peer,
                         Conn {
                             handle,
                             reported: false,
                         },
-                    ) {
-                        self.sockets.get_mut::<tcp::Socket<'_>>(old.handle).abort();
-                        self.closing.push(old.handle);
-                    }
+                    );
                 }
                 // Written below, a message at a time.
                 Output::Transmit(_) => progress = true,

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::Medium;
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::wire::{
     HardwareAddress, IPV6_LINK_LOCAL_ALL_NODES, IpAddress, IpCidr, IpEndpoint, Ipv6Address,
@@ -94,10 +95,7 @@ impl Host {
         seed: u64,
         now: Instant,
     ) -> Host {
-        let mut nic = Nic {
-            mtu,
-            ..Nic::default()
-        };
+        let mut nic = Nic::new(Medium::Ethernet, mtu);
         let iface = make_iface(mac, ip, prefix_len, seed, &mut nic, now);
         Host {
             mac,

@@ -176,11 +176,18 @@ fn pair(vni: u32) -> Story {
     story
 }
 
-pub fn s1() -> Scenario {
-    let script = Story::default()
+/// Two sites, dc1 and dc2, joined by a WAN link of `latency_us`.
+fn two_sites(latency_us: u64) -> Story {
+    let mut story = Story::default();
+    story
         .then(site("dc1"))
         .then(site("dc2"))
-        .then(connect("dc1", "dc2", 2000))
+        .then(connect("dc1", "dc2", latency_us));
+    story
+}
+
+pub fn s1() -> Scenario {
+    let script = two_sites(2000)
         .then(hypervisor("dc1", "hv1"))
         .then(hypervisor("dc2", "hv3"))
         .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
@@ -268,20 +275,28 @@ pub fn s3() -> Scenario {
     }
 }
 
-pub fn s4() -> Scenario {
-    let script = Story::default()
-        .then(site("dc1"))
-        .then(hypervisor("dc1", "hv1"))
-        .then(hypervisor("dc1", "hv2"))
-        .then(hypervisor("dc1", "hv3"))
+/// S4's migration (E2's under BGP EVPN): on `fabric`'s hv1, hv2 and hv3, vm-c pings vm-b
+/// every 10 ms from `settle_ms` on, and a second later vm-b moves from hv2 to hv1.
+fn migration(fabric: &mut Story, settle_ms: u64, id: &str) -> Script {
+    fabric
         .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
         .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
         .then(host("vm-c", "hv3", 100, [192, 168, 10, 3]))
+        .wait_ms(settle_ms)
         .then(ping("ping", "vm-c", [192, 168, 10, 2], 200, 10, 56))
         .wait_ms(1000)
         .then(migrate("vm-b", "hv1"))
         .wait_ms(2000)
-        .script("S4");
+        .script(id)
+}
+
+pub fn s4() -> Scenario {
+    let mut fabric = Story::default();
+    fabric.then(site("dc1"));
+    for hv in ["hv1", "hv2", "hv3"] {
+        fabric.then(hypervisor("dc1", hv));
+    }
+    let script = migration(&mut fabric, 0, "S4");
     Scenario {
         id: "S4",
         title: "Live migration keeps the VM's IP",
@@ -480,10 +495,7 @@ pub fn s9() -> Scenario {
 }
 
 pub fn s10() -> Scenario {
-    let script = Story::default()
-        .then(site("dc1"))
-        .then(site("dc2"))
-        .then(connect("dc1", "dc2", 2000))
+    let script = two_sites(2000)
         .then(hypervisor("dc1", "hv1"))
         .then(hypervisor("dc1", "hv2"))
         .then(hypervisor("dc2", "hv3"))
@@ -522,11 +534,7 @@ impl Script {
     /// The playground's sandbox: two sites, two hypervisors each, two tenants; nothing
     /// running, no end.
     pub fn sandbox() -> Script {
-        let mut story = Story::default();
-        story
-            .then(site("dc1"))
-            .then(site("dc2"))
-            .then(connect("dc1", "dc2", 2000));
+        let mut story = two_sites(2000);
         for (site, hv) in [
             ("dc1", "hv1"),
             ("dc1", "hv2"),
@@ -567,11 +575,7 @@ impl Script {
     }
 
     fn load(evpn: bool) -> Script {
-        let mut story = Story::default();
-        story
-            .then(site("dc1"))
-            .then(site("dc2"))
-            .then(connect("dc1", "dc2", 500));
+        let mut story = two_sites(500);
         if evpn {
             story.then(Action::LearningMode {
                 mode: LearningMode::BgpEvpn,

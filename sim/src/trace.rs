@@ -13,7 +13,7 @@ use core::fmt;
 
 use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
-    self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol,
+    self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol,
     Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet, UdpPacket, geneve, nvgre, vxlan,
 };
 use vtep_core::{Destination, Mac};
@@ -617,25 +617,28 @@ impl Inner {
                 ArpOperation::Reply => write!(f, "ARP {ip} is-at {mac}"),
                 ArpOperation::Unknown(_) => f.write_str("ARP ?"),
             },
-            L3::Ipv4 { src, dst, l4 } if full => {
-                write!(f, "IPv4 {src}>{dst}/")?;
-                l4.fmt_line(f, full, false)
-            }
-            L3::Ipv4 { src, dst, l4 } => {
-                write!(f, "{src} > {dst} ")?;
-                l4.fmt_line(f, full, false)
-            }
-            L3::Ipv6 { src, dst, l4 } if full => {
-                write!(f, "IPv6 {src}>{dst}/")?;
-                l4.fmt_line(f, full, true)
-            }
-            L3::Ipv6 { src, dst, l4 } => {
-                write!(f, "{src} > {dst} ")?;
-                l4.fmt_line(f, full, true)
-            }
+            L3::Ipv4 { src, dst, l4 } => ip_line(f, full, src.into(), dst.into(), l4),
+            L3::Ipv6 { src, dst, l4 } => ip_line(f, full, src.into(), dst.into(), l4),
             L3::Other(t) => write!(f, "ethertype {t:#06x}"),
         }
     }
+}
+
+/// An inner IP packet's line: the version (in full), the addresses, then the layer above.
+fn ip_line(
+    f: &mut fmt::Formatter<'_>,
+    full: bool,
+    src: IpAddress,
+    dst: IpAddress,
+    l4: L4,
+) -> fmt::Result {
+    let v6 = matches!(src, IpAddress::Ipv6(_));
+    if full {
+        write!(f, "IPv{} {src}>{dst}/", if v6 { 6 } else { 4 })?;
+    } else {
+        write!(f, "{src} > {dst} ")?;
+    }
+    l4.fmt_line(f, full, v6)
 }
 
 /// Outer IPv4 (+UDP) + tunnel header; returns the summary and where the inner frame starts.

@@ -257,28 +257,24 @@ fn failed_links_reroute_and_failed_hypervisors_drop() {
     let h1 = sim.add_hypervisor(s[1], "hv1").unwrap();
     let a = sim.add_host(h0, HostSpec::new("a", 1, ip(1))).unwrap();
     sim.add_host(h1, HostSpec::new("b", 1, ip(2))).unwrap();
+    // `count` pings from a to b, 10 ms apart, and 100 ms for them: the app's report.
+    let ping = |sim: &mut Sim, count| {
+        let p = sim
+            .start_ping(a, ip(2), count, Duration::from_millis(10), 56)
+            .unwrap();
+        sim.run_for(Duration::from_millis(100));
+        sim.app_report(p).unwrap().clone()
+    };
     // The second ping: the first one also waited for ARP.
-    let p1 = sim
-        .start_ping(a, ip(2), 2, Duration::from_millis(10), 56)
-        .unwrap();
-    sim.run_for(Duration::from_millis(100));
-    let rtt_direct = sim.app_report(p1).unwrap().rtts[1].1;
+    let rtt_direct = ping(&mut sim, 2).rtts[1].1;
     sim.fail_link(direct).unwrap();
-    let p2 = sim
-        .start_ping(a, ip(2), 1, Duration::from_millis(10), 56)
-        .unwrap();
-    sim.run_for(Duration::from_millis(100));
-    let rtt_detour = sim.app_report(p2).unwrap().rtts[0].1;
+    let rtt_detour = ping(&mut sim, 1).rtts[0].1;
     assert!(
         rtt_detour.total_micros() > rtt_direct.total_micros() + 3900,
         "{rtt_direct} {rtt_detour}"
     );
     sim.fail_hypervisor(h1).unwrap();
-    let p3 = sim
-        .start_ping(a, ip(2), 2, Duration::from_millis(10), 56)
-        .unwrap();
-    sim.run_for(Duration::from_millis(100));
-    assert_eq!(sim.app_report(p3).unwrap().replies, 0);
+    assert_eq!(ping(&mut sim, 2).replies, 0);
     // The underlay withdraws the failed hypervisor's address: routers drop with no_route.
     assert!(
         sim.trace()
@@ -286,11 +282,7 @@ fn failed_links_reroute_and_failed_hypervisors_drop() {
             .any(|h| h.dropped() == Some(DropCause::NoRoute))
     );
     sim.restore_hypervisor(h1).unwrap();
-    let p4 = sim
-        .start_ping(a, ip(2), 2, Duration::from_millis(10), 56)
-        .unwrap();
-    sim.run_for(Duration::from_millis(100));
-    assert_eq!(sim.app_report(p4).unwrap().replies, 2);
+    assert_eq!(ping(&mut sim, 2).replies, 2);
 }
 
 #[test]

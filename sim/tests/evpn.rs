@@ -1,13 +1,13 @@
 //! The BGP EVPN scenarios (E1..E4) and the control plane's pieces: the route reflector, the
 //! static mode, switching modes; every figure measured on the run, each claim asserted.
 
-use vtep_core::Destination;
 use vtep_core::fdb::Origin;
 use vtep_core::wire::bgp::{ExtCommunity, MpReach, RouteKey, UpdatePacket, UpdateRepr};
 use vtep_core::wire::{EthernetFrame, IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
+use vtep_core::{Destination, Mac};
 use vtep_evpn::{Event, FdbAction, State};
 use vtep_sim::bgp::MessageKind;
-use vtep_sim::scenario;
+use vtep_sim::scenario::{self, Scenario};
 use vtep_sim::script::Run;
 use vtep_sim::sim::HostSpec;
 use vtep_sim::*;
@@ -18,6 +18,22 @@ use common::{SEED, fdb_entry, nodes, run};
 
 fn vni() -> Vni {
     Vni::new(100).unwrap()
+}
+
+/// Host `name` of `r` and its MAC.
+fn host_mac(r: &Run, name: &str) -> (NodeId, Mac) {
+    let id = r.node(name).unwrap();
+    (id, r.sim.host_addr(id).unwrap().0)
+}
+
+/// When scenario `s` migrates its host (microseconds).
+fn migrated_at(s: &Scenario) -> u64 {
+    s.script
+        .actions
+        .iter()
+        .find(|t| matches!(t.action, script::Action::Migrate { .. }))
+        .unwrap()
+        .at_us
 }
 
 fn ip_of(r: &Run, hv: &str) -> Ipv4Address {
@@ -67,8 +83,7 @@ fn announces(h: &Hop, mac: [u8; 6]) -> Vec<Vec<u8>> {
 #[test]
 fn e1_a_mac_route_travels_from_one_update_to_every_vtep() {
     let r = run(scenario::e1());
-    let vm_a = r.node("vm-a").unwrap();
-    let (mac, _, _) = r.sim.host_addr(vm_a).unwrap();
+    let (vm_a, mac) = host_mac(&r, "vm-a");
     let [hv1, hv2, hv3, rr1] = nodes(&r, ["hv1", "hv2", "hv3", "rr1"]);
     let first = r.sim.trace().iter().find(|h| h.from == vm_a).unwrap();
     assert!(first.layers().is_arp(), "vm-a's first frame announces it");
@@ -176,8 +191,7 @@ fn lost_from(r: &Run, app: &str, interval_us: u64, from_us: u64) -> usize {
 #[test]
 fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
     let r = run(scenario::e2());
-    let vm_b = r.node("vm-b").unwrap();
-    let (mac, _, _) = r.sim.host_addr(vm_b).unwrap();
+    let (_, mac) = host_mac(&r, "vm-b");
     let [hv1, hv2, hv3] = nodes(&r, ["hv1", "hv2", "hv3"]);
     assert_eq!(r.sim.speaker(hv1).unwrap().local_seq(vni(), mac.0), Some(1));
     assert_eq!(r.sim.speaker(hv2).unwrap().local_seq(vni(), mac.0), None);
@@ -186,34 +200,21 @@ fn e2_a_migration_raises_the_sequence_and_the_old_vtep_withdraws() {
         Some((ip_of(&r, "hv1"), 1))
     );
     // hv2's withdrawal is on the wire after the move.
-    let migrated_at = scenario::e2()
-        .script
-        .actions
-        .iter()
-        .find(|t| matches!(t.action, script::Action::Migrate { .. }))
-        .unwrap()
-        .at_us;
+    let moved_at = migrated_at(&scenario::e2());
     let withdrawn = r
         .sim
         .trace()
         .iter()
-        .filter(|h| h.from == hv2 && h.start.total_micros() as u64 >= migrated_at)
+        .filter(|h| h.from == hv2 && h.start.total_micros() as u64 >= moved_at)
         .filter_map(|h| h.layers().bgp())
         .any(|s| s.withdrawn > 0);
     assert!(withdrawn, "hv2 withdrew");
     let entry = fdb_entry(&r.sim, hv3, None, mac);
     assert_eq!(entry.mobility_seq, 1);
     // The move costs what it costs under flood and learn on the same fabric (S4).
-    let evpn = lost_from(&r, "ping", 10_000, migrated_at);
+    let evpn = lost_from(&r, "ping", 10_000, moved_at);
     let s4 = scenario::s4().run(SEED).unwrap();
-    let fl_at = scenario::s4()
-        .script
-        .actions
-        .iter()
-        .find(|t| matches!(t.action, script::Action::Migrate { .. }))
-        .unwrap()
-        .at_us;
-    let flood_and_learn = lost_from(&s4, "ping", 10_000, fl_at);
+    let flood_and_learn = lost_from(&s4, "ping", 10_000, migrated_at(&scenario::s4()));
     eprintln!("E2: {evpn} pings lost in the move, S4: {flood_and_learn}");
     assert!((1..=6).contains(&evpn));
     assert_eq!(evpn, flood_and_learn);
@@ -334,7 +335,7 @@ fn e4_a_failed_reflector_stops_traffic_at_hold_expiry_and_two_do_not() {
         }
     }
     // Stopped, not flooded: hv1's flood list and vm-b's route were gone meanwhile.
-    let (mac_b, _, _) = r.sim.host_addr(r.node("vm-b").unwrap()).unwrap();
+    let (_, mac_b) = host_mac(&r, "vm-b");
     let withdrawn = r.sim.trace().iter().any(|h| {
         h.decisions.iter().any(|d| {
             matches!(

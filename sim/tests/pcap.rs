@@ -67,29 +67,20 @@ fn underlay_capture_decodes_in_tshark() {
     let _ = std::fs::remove_dir_all(&dir);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), records);
-    assert!(
-        lines
-            .iter()
-            .any(|l| column(l, 0) == Some(100) && l.contains("vxlan:eth:ethertype:arp")),
-        "{text}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| column(l, 0) == Some(100) && l.contains("vxlan:eth:ethertype:ip:icmp")),
-        "{text}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| column(l, 1) == Some(200) && l.contains("geneve:eth:ethertype:ip:icmp")),
-        "{text}"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("gre:eth:ethertype:ip:icmp")
-            && column(l, 2).map(|key| key >> 8) == Some(300)),
-        "{text}"
-    );
+    // (column, shift, VNI, protocols): NVGRE's VSID is the key's upper 24 bits.
+    for (i, shift, vni, protocols) in [
+        (0, 0, 100, "vxlan:eth:ethertype:arp"),
+        (0, 0, 100, "vxlan:eth:ethertype:ip:icmp"),
+        (1, 0, 200, "geneve:eth:ethertype:ip:icmp"),
+        (2, 8, 300, "gre:eth:ethertype:ip:icmp"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| column(l, i).map(|v| v >> shift) == Some(vni) && l.contains(protocols)),
+            "{protocols}: {text}"
+        );
+    }
 }
 
 /// A numeric column (tshark prints some fields in hex); for NVGRE, `gre.key` is VSID << 8 |

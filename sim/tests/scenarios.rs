@@ -1,13 +1,16 @@
 //! One test per claim of the article (S1..S10): the scenario's stated outcome, asserted. (The
 //! BGP EVPN scenarios E1..E4 are in `tests/evpn.rs`.)
 
-use vtep_core::Destination;
+use std::ops::RangeInclusive;
+
 use vtep_core::fdb::Origin;
 use vtep_core::vni::id_space;
 use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
 use vtep_core::wire::bgp::RouteKey;
+use vtep_core::{Destination, NetworkCounters};
 use vtep_sim::bgp::MessageKind;
+use vtep_sim::host::AppReport;
 use vtep_sim::scale::{Variant, model, simulate};
 use vtep_sim::scenario;
 use vtep_sim::script::Run;
@@ -16,7 +19,7 @@ use vtep_sim::*;
 
 mod common;
 
-use common::{SEED, fdb_entry, run};
+use common::{SEED, fdb_entry, nodes, run};
 
 #[test]
 fn all_scenarios_have_text_and_actions() {
@@ -113,12 +116,21 @@ fn split_underlay(r: &Run, at_us: u64) -> (Vec<&Hop>, Vec<&Hop>) {
         .partition(|h| (h.start.total_micros() as u64) < at_us)
 }
 
-fn vtep_counters(r: &Run, vni: u32) -> Vec<vtep_core::NetworkCounters> {
-    let vni = Vni::new(vni).unwrap();
+/// `hv`'s counters for VNI `vni`.
+fn counters(r: &Run, hv: NodeId, vni: u32) -> NetworkCounters {
+    *r.sim
+        .vtep(hv)
+        .unwrap()
+        .counters(Vni::new(vni).unwrap())
+        .unwrap()
+}
+
+/// Every hypervisor's counters for VNI `vni`.
+fn vtep_counters(r: &Run, vni: u32) -> Vec<NetworkCounters> {
     r.sim
         .hypervisors()
         .iter()
-        .map(|hv| *r.sim.vtep(*hv).unwrap().counters(vni).unwrap())
+        .map(|hv| counters(r, *hv, vni))
         .collect()
 }
 
@@ -193,14 +205,7 @@ fn s3_overhead_and_mtu() {
     assert_eq!(report("fits").replies, 3);
     assert_eq!(report("too-big").replies, 0);
     assert_eq!(report("jumbo-underlay").replies, 3);
-    let hv1 = r.node("hv1").unwrap();
-    let drops = r
-        .sim
-        .vtep(hv1)
-        .unwrap()
-        .counters(Vni::new(100).unwrap())
-        .unwrap()
-        .drops;
+    let drops = counters(&r, r.node("hv1").unwrap(), 100).drops;
     assert_eq!(drops.get(DropReason::TooBig), 3);
     for h in r.sim.trace().iter().filter(|h| h.layers().vni().is_some()) {
         let l = h.layers();
@@ -209,20 +214,28 @@ fn s3_overhead_and_mtu() {
     }
 }
 
+/// The app "ping" of `r`, a migration scenario (`id`): it sent `sent` requests and lost a
+/// number in `lost` of them (printed, with `why`).
+fn migration_ping<'a>(
+    r: &'a Run,
+    id: &str,
+    sent: u64,
+    lost: RangeInclusive<u64>,
+    why: &str,
+) -> &'a AppReport {
+    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
+    assert_eq!(ping.sent, sent);
+    let n = ping.lost();
+    eprintln!("{id}: {n} of {sent} pings lost {why}");
+    assert!(lost.contains(&n), "lost {n}: {:?}", ping.unanswered);
+    ping
+}
+
 #[test]
 fn s4_live_migration_keeps_the_ip_and_loses_a_handful() {
     let r = run(scenario::s4());
-    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
-    assert_eq!(ping.sent, 200);
-    let lost = ping.lost();
-    eprintln!("S4: {lost} of 200 pings lost during the migration");
-    assert!(
-        (1..=6).contains(&lost),
-        "lost {lost}: {:?}",
-        ping.unanswered
-    );
-    let vm_b = r.node("vm-b").unwrap();
-    let hv1 = r.node("hv1").unwrap();
+    migration_ping(&r, "S4", 200, 1..=6, "during the migration");
+    let [vm_b, hv1] = nodes(&r, ["vm-b", "hv1"]);
     assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv1));
     let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
@@ -289,31 +302,16 @@ fn s6_tenants_with_identical_addresses_never_see_each_other() {
     assert!(delivered >= 20);
 }
 
-/// `1234567` -> `"1,234,567"`, as the narratives write numbers (`4094` stays `"4094"`).
-fn thousands(n: u32) -> String {
-    let digits = n.to_string();
-    if digits.len() <= 4 {
-        return digits;
-    }
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[test]
 fn s6_id_space_figures_are_the_ones_the_simulator_enforces() {
-    // The narrative quotes the ID spaces of the core's arithmetic...
+    // The narrative quotes the ID spaces of the core's arithmetic, as it writes numbers...
     let narrative = scenario::s6().narrative;
-    for figure in [id_space::VLAN_IDS_USABLE, id_space::VNI_IDS] {
-        assert!(
-            narrative.contains(&thousands(figure)),
-            "{figure}: {narrative}"
-        );
+    for (figure, written) in [
+        (id_space::VLAN_IDS_USABLE, "4094"),
+        (id_space::VNI_IDS, "16,777,216"),
+    ] {
+        assert_eq!(written.replace(',', ""), figure.to_string());
+        assert!(narrative.contains(written), "{figure}: {narrative}");
     }
     // ...and the simulator takes exactly that many networks: VNIs 0..VNI_IDS.
     let mut sim = Sim::new(SimConfig::default());
@@ -341,13 +339,7 @@ fn s7_a_tenant_over_its_rate_is_limited_the_other_not() {
         "red got {}",
         red.received
     );
-    let hv1 = r.node("hv1").unwrap();
-    let c = r
-        .sim
-        .vtep(hv1)
-        .unwrap()
-        .counters(Vni::new(100).unwrap())
-        .unwrap();
+    let c = counters(&r, r.node("hv1").unwrap(), 100);
     assert_eq!(c.drops.get(DropReason::RateLimited), 1000 - red.received);
 }
 
@@ -397,18 +389,9 @@ fn s8_control_plane_sends_no_arp_across_the_underlay() {
         .map(|s| s.announced)
         .sum();
     assert_eq!(reflected, 4 * 3 * 5, "each VTEP's 5 routes to the 3 others");
-    let suppressed: u64 = r
-        .sim
-        .hypervisors()
+    let suppressed: u64 = vtep_counters(&r, 100)
         .iter()
-        .map(|hv| {
-            r.sim
-                .vtep(*hv)
-                .unwrap()
-                .counters(Vni::new(100).unwrap())
-                .unwrap()
-                .arp_suppressed
-        })
+        .map(|c| c.arp_suppressed)
         .sum();
     assert_eq!(
         suppressed, 16,
@@ -564,21 +547,12 @@ fn s9_three_encapsulations() {
 #[test]
 fn s10_across_sites_and_back_after_a_failure() {
     let r = run(scenario::s10());
-    let ping = r.sim.app_report(r.app("ping").unwrap()).unwrap();
-    assert_eq!(ping.sent, 300);
-    let lost = ping.lost();
-    eprintln!("S10: {lost} of 300 pings lost (migration + 200 ms failure + restart)");
     // The failure window (200 ms = 20 pings) plus the two pauses.
-    assert!(
-        (20..=40).contains(&lost),
-        "lost {lost}: {:?}",
-        ping.unanswered
-    );
+    let why = "(migration + 200 ms failure + restart)";
+    let ping = migration_ping(&r, "S10", 300, 20..=40, why);
     let last = ping.rtts.last().unwrap().0;
     assert!(last >= 295, "pings answered to the end: last {last}");
-    let vm_b = r.node("vm-b").unwrap();
-    let hv1 = r.node("hv1").unwrap();
-    let hv2 = r.node("hv2").unwrap();
+    let [vm_b, hv1, hv2] = nodes(&r, ["vm-b", "hv1", "hv2"]);
     assert_eq!(r.sim.host_hypervisor(vm_b).unwrap(), Some(hv2));
     let (mac, ip, vni) = r.sim.host_addr(vm_b).unwrap();
     assert_eq!(ip.octets(), [192, 168, 10, 2]);
@@ -589,36 +563,14 @@ fn s10_across_sites_and_back_after_a_failure() {
     );
 }
 
-/// Every observable of a trace: times, ends, link, bytes, lineage, decisions.
-fn fingerprint(r: &Run) -> Vec<String> {
-    r.sim
-        .trace()
-        .iter()
-        .map(|h| {
-            format!(
-                "{} {} {} {} {} {:?} {:?} {:?} {:?}",
-                h.start.total_micros(),
-                h.end.total_micros(),
-                h.from.0,
-                h.to.0,
-                h.link.0,
-                h.parent,
-                h.origin,
-                h.bytes,
-                h.decisions
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn scenarios_replay_identically_for_the_same_seed() {
     for s in [scenario::s4(), scenario::s8(), scenario::s10()] {
-        let a = fingerprint(&s.run(11).unwrap());
-        let b = fingerprint(&s.run(11).unwrap());
-        assert!(a.len() > 100, "{}", s.id);
+        let (a, b) = (s.run(11).unwrap(), s.run(11).unwrap());
+        assert!(a.sim.trace().len() > 100, "{}", s.id);
+        // Every observable of every hop: times, nodes, link, bytes, lineage, decisions.
         assert!(
-            a == b,
+            a.sim.trace() == b.sim.trace(),
             "{} differs between two runs with the same seed",
             s.id
         );

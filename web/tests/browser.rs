@@ -62,10 +62,18 @@ async fn show_tables(tables: Vec<Table>, node: &str, on_goto: Callback<u32>) -> 
     root
 }
 
-fn texts(root: &Element, selector: &str) -> Vec<String> {
+/// The elements under `root` that `selector` matches, in document order.
+fn all(root: &Element, selector: &str) -> Vec<Element> {
     let list = root.query_selector_all(selector).unwrap();
     (0..list.length())
-        .map(|i| list.item(i).unwrap().text_content().unwrap_or_default())
+        .map(|i| list.item(i).unwrap().unchecked_into())
+        .collect()
+}
+
+fn texts(root: &Element, selector: &str) -> Vec<String> {
+    all(root, selector)
+        .iter()
+        .map(|e| e.text_content().unwrap_or_default())
         .collect()
 }
 
@@ -116,16 +124,15 @@ async fn inspector_decodes_a_known_frame() {
     let help = texts(&root, ".field-help").concat();
     assert!(help.contains("24 bits"), "{help}");
     // Selecting the outer UDP destination port lights its two bytes: 12b5 = 4789.
-    let rows = root.query_selector_all(".field").unwrap();
-    let port = (0..rows.length())
-        .map(|i| rows.item(i).unwrap().unchecked_into::<HtmlElement>())
+    let port = all(&root, ".field")
+        .into_iter()
         .find(|r| {
             r.text_content()
                 .unwrap_or_default()
                 .starts_with("Destination port")
         })
         .unwrap();
-    port.click();
+    port.unchecked_into::<HtmlElement>().click();
     yew::scheduler::flush().await;
     assert_eq!(texts(&root, ".b.lit"), [" 12", " b5"]);
 }
@@ -137,13 +144,7 @@ async fn tables_update_after_a_simulated_ping() {
     let before = tables(lab.sim(), hv1);
     assert!(before[0].rows.is_empty(), "hv1's FDB starts empty");
     let empty = show_tables(before, "hv1", Callback::noop()).await;
-    assert_eq!(
-        empty
-            .query_selector_all("table.fdb tbody tr")
-            .unwrap()
-            .length(),
-        0
-    );
+    assert_eq!(all(&empty, "table.fdb tbody tr").len(), 0);
     lab.act(Action::Ping {
         app: "p".into(),
         from: "red-1".into(),
@@ -243,10 +244,9 @@ async fn controls_change_state() {
 
 /// The event rows shown: hop number and class list.
 fn events(root: &Element) -> Vec<(String, String)> {
-    let list = root.query_selector_all(".event").unwrap();
-    (0..list.length())
-        .map(|i| {
-            let el: Element = list.item(i).unwrap().unchecked_into();
+    all(root, ".event")
+        .iter()
+        .map(|el| {
             (
                 el.get_attribute("data-hop").unwrap_or_default(),
                 el.class_name(),
@@ -257,18 +257,18 @@ fn events(root: &Element) -> Vec<(String, String)> {
 
 /// The first field row of the inspector named `name` whose value contains `value`.
 fn field_row(root: &Element, name: &str, value: &str) -> HtmlElement {
-    let rows = root.query_selector_all("tr.field").unwrap();
-    let text = |r: &HtmlElement, sel: &str| {
+    let text = |r: &Element, sel: &str| {
         r.query_selector(sel)
             .ok()
             .flatten()
             .and_then(|n| n.text_content())
             .unwrap_or_default()
     };
-    (0..rows.length())
-        .map(|i| rows.item(i).unwrap().unchecked_into::<HtmlElement>())
+    all(root, "tr.field")
+        .into_iter()
         .find(|r| text(r, ".fname").trim() == name && text(r, ".fvalue").contains(value))
         .unwrap_or_else(|| panic!("no field {name}"))
+        .unchecked_into()
 }
 
 #[wasm_bindgen_test]
@@ -340,9 +340,8 @@ async fn the_evpn_table_links_an_fdb_row_to_its_route_and_the_route_to_its_updat
     })
     .await;
     // vm-a's FDB row came from a route: its origin is a link to it.
-    let rows = root.query_selector_all("table.fdb tbody tr").unwrap();
-    let row = (0..rows.length())
-        .map(|i| rows.item(i).unwrap().unchecked_into::<Element>())
+    let row = all(&root, "table.fdb tbody tr")
+        .into_iter()
         .find(|r| {
             r.text_content()
                 .unwrap_or_default()

@@ -112,11 +112,7 @@ impl Page {
         let s: HtmlSelectElement = self.find(&format!("#{id}")).unchecked_into();
         s.set_value(value);
         assert_eq!(s.value(), value, "#{id} has no option {value:?}");
-        let init = web_sys::EventInit::new();
-        init.set_bubbles(true);
-        let e = web_sys::Event::new_with_event_init_dict("change", &init).unwrap();
-        s.dispatch_event(&e).unwrap();
-        yew::scheduler::flush().await;
+        fire(&s, "change").await;
     }
 
     /// What the `<select>` with this id shows.
@@ -132,11 +128,7 @@ impl Page {
             .find(&format!("input[aria-label=\"{label}\"]"))
             .unchecked_into();
         i.set_value(text);
-        let init = web_sys::EventInit::new();
-        init.set_bubbles(true);
-        let e = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
-        i.dispatch_event(&e).unwrap();
-        yew::scheduler::flush().await;
+        fire(&i, "input").await;
     }
 
     /// The message bar's text and whether it is an error.
@@ -174,6 +166,16 @@ impl Drop for Page {
         }
         self.root.remove();
     }
+}
+
+/// Dispatches a bubbling `kind` event at `target`, as the browser does on user input, and
+/// waits for the render.
+async fn fire(target: &web_sys::EventTarget, kind: &str) {
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let e = web_sys::Event::new_with_event_init_dict(kind, &init).unwrap();
+    target.dispatch_event(&e).unwrap();
+    yew::scheduler::flush().await;
 }
 
 fn hash() -> String {
@@ -328,22 +330,15 @@ async fn b6_bad_numbers_are_refused_inline() {
 /// encapsulation of the chosen VNI.
 #[wasm_bindgen_test]
 async fn b7_current_state_is_shown() {
-    let page = Page::open("sandbox").await;
-    assert_eq!(page.current_scenario().as_deref(), Some("sandbox"));
-    let pressed = |page: &Page| page.texts(".actions button.on");
-    assert!(
-        pressed(&page).contains(&"flood & learn".to_string()),
-        "{:?}",
-        pressed(&page)
-    );
-    drop(page);
-    let page = Page::open("S8").await;
-    assert!(
-        pressed(&page).contains(&"BGP EVPN".to_string()),
-        "S8 runs BGP EVPN: {:?}",
-        pressed(&page)
-    );
-    drop(page);
+    for (fragment, mode) in [("sandbox", "flood & learn"), ("S8", "BGP EVPN")] {
+        let page = Page::open(fragment).await;
+        assert_eq!(page.current_scenario().as_deref(), Some(fragment));
+        let pressed = page.texts(".actions button.on");
+        assert!(
+            pressed.contains(&mode.to_string()),
+            "{fragment} runs {mode}: {pressed:?}"
+        );
+    }
     let page = Page::open("S9").await;
     for (vni, encap) in [("300", "nvgre"), ("100", "vxlan"), ("200", "geneve")] {
         page.pick("act-vni", vni).await;

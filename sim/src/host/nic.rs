@@ -1,5 +1,5 @@
-//! The host's network card as smoltcp sees it: a `phy::Device` whose queues the simulator
-//! fills and drains.
+//! The network card of a host or a BGP agent as smoltcp sees it: a `phy::Device` whose queues
+//! the simulator fills and drains.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -9,26 +9,39 @@ use alloc::vec::Vec;
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use vtep_core::Instant;
 
-/// The host's network card as smoltcp sees it.
-#[derive(Debug, Default)]
-pub struct Nic {
-    pub rx: VecDeque<Arc<[u8]>>,
+/// A network card as smoltcp sees it: a host's, on `Medium::Ethernet` with the frames the
+/// trace shares, or a BGP agent's underlay interface, `Nic<Vec<u8>>` on `Medium::Ip`.
+#[derive(Debug)]
+pub struct Nic<B = Arc<[u8]>> {
+    pub rx: VecDeque<B>,
     pub tx: Vec<Vec<u8>>,
     /// IP MTU (1500 by default).
     pub mtu: usize,
+    medium: Medium,
+}
+
+impl<B> Nic<B> {
+    pub fn new(medium: Medium, mtu: usize) -> Self {
+        Nic {
+            rx: VecDeque::new(),
+            tx: Vec::new(),
+            mtu,
+            medium,
+        }
+    }
 }
 
 #[derive(Debug)]
-pub struct NicRx(Arc<[u8]>);
+pub struct NicRx<B>(B);
 
 /// A transmit token: the frame (or, on an agent's IP device, the packet) smoltcp writes is
 /// queued on the device's `tx`.
 #[derive(Debug)]
-pub struct NicTx<'a>(pub(crate) &'a mut Vec<Vec<u8>>);
+pub struct NicTx<'a>(&'a mut Vec<Vec<u8>>);
 
-impl phy::RxToken for NicRx {
+impl<B: AsRef<[u8]>> phy::RxToken for NicRx<B> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        f(self.0.as_ref())
     }
 }
 
@@ -41,11 +54,17 @@ impl phy::TxToken for NicTx<'_> {
     }
 }
 
-impl phy::Device for Nic {
-    type RxToken<'a> = NicRx;
-    type TxToken<'a> = NicTx<'a>;
+impl<B: AsRef<[u8]>> phy::Device for Nic<B> {
+    type RxToken<'a>
+        = NicRx<B>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = NicTx<'a>
+    where
+        Self: 'a;
 
-    fn receive(&mut self, _now: Instant) -> Option<(NicRx, NicTx<'_>)> {
+    fn receive(&mut self, _now: Instant) -> Option<(NicRx<B>, NicTx<'_>)> {
         let frame = self.rx.pop_front()?;
         Some((NicRx(frame), NicTx(&mut self.tx)))
     }
@@ -56,8 +75,12 @@ impl phy::Device for Nic {
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu + 14;
+        caps.medium = self.medium;
+        // An Ethernet device's MTU counts the Ethernet header.
+        caps.max_transmission_unit = match self.medium {
+            Medium::Ethernet => self.mtu + 14,
+            _ => self.mtu,
+        };
         caps
     }
 }

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Scenario, Story, host, hypervisor, migrate, ping, s, site};
+use super::{Scenario, Story, host, hypervisor, migration, ping, s, site};
 use crate::LearningMode;
 use crate::script::Action;
 
@@ -60,16 +60,7 @@ pub fn e1() -> Scenario {
 }
 
 pub fn e2() -> Scenario {
-    let script = fabric(&["hv1", "hv2", "hv3"])
-        .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
-        .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
-        .then(host("vm-c", "hv3", 100, [192, 168, 10, 3]))
-        .wait_ms(50)
-        .then(ping("ping", "vm-c", [192, 168, 10, 2], 200, 10, 56))
-        .wait_ms(1000)
-        .then(migrate("vm-b", "hv1"))
-        .wait_ms(2000)
-        .script("E2");
+    let script = migration(&mut fabric(&["hv1", "hv2", "hv3"]), 50, "E2");
     Scenario {
         id: "E2",
         title: "BGP EVPN: migration raises the sequence number",

@@ -14,30 +14,28 @@ use vtep_core::wire::outer;
 use vtep_core::wire::{ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, Ipv4Packet};
 use vtep_core::{Duration, Instant, Vni};
 
-use super::model::{HEADROOM, NodeKind, State, micros_to_ns, node_mac};
+use super::model::{HEADROOM, NodeKind, State, micros_to_ns, node_mac, wake_earlier};
 use super::{Ev, Sim};
 use crate::id::{HopId, LinkId, NodeId};
 use crate::trace::{Decision, DropCause, Hop};
 
 impl Sim {
     pub(super) fn schedule_host_wake(&mut self, host: NodeId, at: Instant) {
-        let Some(h) = self.host_node_mut(host) else {
-            return;
-        };
-        if h.wake_at.is_some_and(|w| w <= at) {
-            return;
+        if self
+            .host_node_mut(host)
+            .is_some_and(|h| wake_earlier(&mut h.wake_at, at))
+        {
+            self.schedule(at, Ev::HostWake(host));
         }
-        h.wake_at = Some(at);
-        self.schedule(at, Ev::HostWake(host));
     }
 
     pub(super) fn schedule_hv_wake(&mut self, hv: NodeId, at: Instant) {
-        let Some(h) = self.hv_mut(hv) else { return };
-        if h.wake_at.is_some_and(|w| w <= at) {
-            return;
+        if self
+            .hv_mut(hv)
+            .is_some_and(|h| wake_earlier(&mut h.wake_at, at))
+        {
+            self.schedule(at, Ev::HvWake(hv));
         }
-        h.wake_at = Some(at);
-        self.schedule(at, Ev::HvWake(hv));
     }
 
     /// Puts a frame on a link; returns its hop.

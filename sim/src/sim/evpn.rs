@@ -17,7 +17,9 @@ use vtep_core::wire::{
 use vtep_core::{Destination, Duration, Instant, Mac, Vni};
 use vtep_evpn::{Event, FdbAction, SessionError};
 
-use super::model::{FIRST_REFLECTOR_IP, FabricKind, LearningMode, LinkSpec, ReflectorNode, State};
+use super::model::{
+    FIRST_REFLECTOR_IP, FabricKind, LearningMode, LinkSpec, ReflectorNode, State, wake_earlier,
+};
 use super::{Ev, Sim};
 use crate::agent::{self, Agent, Serviced};
 use crate::error::SimError;
@@ -375,14 +377,12 @@ impl Sim {
     }
 
     pub(super) fn schedule_bgp_wake(&mut self, id: NodeId, at: Instant) {
-        let Some(agent) = self.agent_mut(id) else {
-            return;
-        };
-        if agent.wake_at.is_some_and(|w| w <= at) {
-            return;
+        if self
+            .agent_mut(id)
+            .is_some_and(|a| wake_earlier(&mut a.wake_at, at))
+        {
+            self.schedule(at, Ev::BgpWake(id));
         }
-        agent.wake_at = Some(at);
-        self.schedule(at, Ev::BgpWake(id));
     }
 
     /// A TCP segment (the IP packet) for node `id`'s BGP agent arrived on `hop`.

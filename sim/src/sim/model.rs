@@ -351,6 +351,16 @@ pub(super) fn vni_of(v: u32) -> Result<Vni, SimError> {
     Vni::new(v).map_err(|_| SimError::VniOutOfRange(u64::from(v)))
 }
 
+/// Sets a wake-up to `at` unless one is already due by then: true when it was set, so the
+/// caller schedules the event.
+pub(super) fn wake_earlier(wake_at: &mut Option<Instant>, at: Instant) -> bool {
+    if wake_at.is_some_and(|w| w <= at) {
+        return false;
+    }
+    *wake_at = Some(at);
+    true
+}
+
 pub(super) fn micros_to_ns(t: Instant) -> u64 {
     u64::try_from(t.total_micros())
         .unwrap_or(0)

@@ -19,8 +19,8 @@ use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Vni};
 
 use super::model::{
-    FabricKind, HostNode, HostSpec, Hypervisor, LearningMode, LinkSpec, NodeKind, Router, Site,
-    State, vni_of,
+    FabricKind, HostNode, HostSpec, Hypervisor, LearningMode, Link, LinkSpec, NodeKind, Router,
+    Site, State, vni_of,
 };
 use super::{Ev, Sim};
 use crate::error::SimError;
@@ -519,20 +519,25 @@ impl Sim {
     }
 
     pub fn fail_link(&mut self, link: LinkId) -> Result<(), SimError> {
-        self.set_link_up(link, false)
+        self.change_link(link, |l| l.up = false)
     }
 
     pub fn restore_link(&mut self, link: LinkId) -> Result<(), SimError> {
-        self.set_link_up(link, true)
+        self.change_link(link, |l| l.up = true)
     }
 
-    pub(super) fn set_link_up(&mut self, link: LinkId, up: bool) -> Result<(), SimError> {
+    /// Applies `change` to a link, then has the routes worked out again.
+    fn change_link(
+        &mut self,
+        link: LinkId,
+        change: impl FnOnce(&mut Link),
+    ) -> Result<(), SimError> {
         let l = self
             .links
             .get_mut(link.0 as usize)
             .and_then(Option::as_mut)
             .ok_or(SimError::UnknownLink(link))?;
-        l.up = up;
+        change(l);
         self.routes_dirty = true;
         Ok(())
     }
@@ -544,14 +549,7 @@ impl Sim {
                 "loss must be in 0..=1 and bandwidth above 0".to_string(),
             ));
         }
-        let l = self
-            .links
-            .get_mut(link.0 as usize)
-            .and_then(Option::as_mut)
-            .ok_or(SimError::UnknownLink(link))?;
-        l.spec = spec;
-        self.routes_dirty = true;
-        Ok(())
+        self.change_link(link, |l| l.spec = spec)
     }
 
     /// Injects a raw Ethernet frame from a host onto its link (for tests and demos).

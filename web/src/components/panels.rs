@@ -247,28 +247,36 @@ fn live_row(p: &LiveRowProps) -> Html {
 }
 
 fn table_label(id: &str) -> Html {
-    match id {
-        "fdb" => {
-            html! { <abbr class="tip" title="Forwarding database: which VTEP (or local port) each MAC is behind, per VNI">{ "FDB" }</abbr> }
-        }
-        "neigh" => {
-            html! { <abbr class="tip" title="IP-to-MAC bindings, IPv4 and IPv6, the VTEP uses to answer ARP requests and IPv6 Neighbour Solicitations itself (ARP and ND suppression)">{ "neighbours" }</abbr> }
-        }
-        "counters" => {
-            html! { <abbr class="tip" title="Per-VNI counters of this VTEP: what it encapsulated, decapsulated, flooded, answered and dropped">{ "counters" }</abbr> }
-        }
-        "arp" => {
-            html! { <abbr class="tip" title="The host's own neighbour cache: the IP -> MAC bindings its stack learned, by ARP (IPv4) and Neighbour Discovery (IPv6); entries live 60 s">{ "ARP / ND cache" }</abbr> }
-        }
-        "mac" => {
-            html! { <abbr class="tip" title="The MACs this underlay device has seen: with an overlay, only the VTEPs', not the hosts'">{ "MAC table" }</abbr> }
-        }
-        "bgp" => {
-            html! { <abbr class="tip" title="This speaker's BGP sessions: state (Idle ... Established), since when, messages each way, routes received">{ "BGP" }</abbr> }
-        }
-        "evpn" => {
-            html! { <abbr class="tip" title="The EVPN table: the routes this speaker originates and those each peer sent, the best marked; a route links to the UPDATE that carried it">{ "EVPN" }</abbr> }
-        }
-        other => html! { { other.to_string() } },
-    }
+    let (name, tip) = match id {
+        "fdb" => (
+            "FDB",
+            "Forwarding database: which VTEP (or local port) each MAC is behind, per VNI",
+        ),
+        "neigh" => (
+            "neighbours",
+            "IP-to-MAC bindings, IPv4 and IPv6, the VTEP uses to answer ARP requests and IPv6 Neighbour Solicitations itself (ARP and ND suppression)",
+        ),
+        "counters" => (
+            "counters",
+            "Per-VNI counters of this VTEP: what it encapsulated, decapsulated, flooded, answered and dropped",
+        ),
+        "arp" => (
+            "ARP / ND cache",
+            "The host's own neighbour cache: the IP -> MAC bindings its stack learned, by ARP (IPv4) and Neighbour Discovery (IPv6); entries live 60 s",
+        ),
+        "mac" => (
+            "MAC table",
+            "The MACs this underlay device has seen: with an overlay, only the VTEPs', not the hosts'",
+        ),
+        "bgp" => (
+            "BGP",
+            "This speaker's BGP sessions: state (Idle ... Established), since when, messages each way, routes received",
+        ),
+        "evpn" => (
+            "EVPN",
+            "The EVPN table: the routes this speaker originates and those each peer sent, the best marked; a route links to the UPDATE that carried it",
+        ),
+        other => return html! { { other.to_string() } },
+    };
+    html! { <abbr class="tip" title={tip}>{ name }</abbr> }
 }

@@ -4,9 +4,13 @@
 //! frames and bytes on its uplink, or BGP messages and bytes with 1 to 4 route reflectors);
 //! the article's 5000-node case marked.
 
+use std::str::FromStr;
+
 use crate::model::fmt_n;
 use vtep_core::vni::id_space;
 use vtep_sim::scale::{Figures, Variant, model, model_with};
+use wasm_bindgen::JsCast;
+use web_sys::{EventTarget, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 const K8S_NODES: u64 = 5000;
@@ -28,31 +32,26 @@ fn class(v: Variant) -> &'static str {
     }
 }
 
+/// The number in the event's `<input>` or `<select>` (`value` reads it), `or` if it holds none.
+fn number<E: AsRef<EventTarget> + JsCast, T: FromStr>(
+    e: &Event,
+    value: fn(&E) -> String,
+    or: T,
+) -> T {
+    value(&e.target_unchecked_into::<E>()).parse().unwrap_or(or)
+}
+
 #[function_component(ScaleView)]
 pub fn scale_view() -> Html {
     let n = use_state(|| K8S_NODES);
     let m = use_state(|| 100u64);
     let on_n = {
         let n = n.clone();
-        Callback::from(move |e: InputEvent| {
-            let v: u32 = e
-                .target_unchecked_into::<web_sys::HtmlInputElement>()
-                .value()
-                .parse()
-                .unwrap_or(0);
-            n.set(n_of(v));
-        })
+        Callback::from(move |e: InputEvent| n.set(n_of(number(&e, HtmlInputElement::value, 0))))
     };
     let on_m = {
         let m = m.clone();
-        Callback::from(move |e: InputEvent| {
-            let v: u64 = e
-                .target_unchecked_into::<web_sys::HtmlInputElement>()
-                .value()
-                .parse()
-                .unwrap_or(1);
-            m.set(v.max(1));
-        })
+        Callback::from(move |e: InputEvent| m.set(number(&e, HtmlInputElement::value, 1).max(1)))
     };
     let k8s = {
         let (n, m) = (n.clone(), m.clone());
@@ -65,12 +64,7 @@ pub fn scale_view() -> Html {
     let on_rr = {
         let reflectors = reflectors.clone();
         Callback::from(move |e: Event| {
-            let v: u64 = e
-                .target_unchecked_into::<web_sys::HtmlSelectElement>()
-                .value()
-                .parse()
-                .unwrap_or(1);
-            reflectors.set(v.clamp(1, 4));
+            reflectors.set(number(&e, HtmlSelectElement::value, 1).clamp(1, 4));
         })
     };
     let rows: Vec<(Variant, Option<Figures>)> = Variant::ALL

@@ -165,19 +165,19 @@ fn route_row(sim: &Sim, node: NodeId, from: (&str, Option<Ipv4Address>), r: &Rou
         RouteKey::InclusiveMulticast { .. } => String::new(),
     };
     Row {
-        key: route_row_key(from.0, &r.key),
-        cells: vec![
-            from.0.to_string(),
-            route_words(&r.key),
-            r.vni.get().to_string(),
-            name_of(sim, r.next_hop),
-            seq,
-            if r.best { "✓".into() } else { String::new() },
-            carried.map_or(String::new(), |h| format!("#{}", h.0)),
-        ],
-        volatile: vec![],
-        changed: 0,
         links,
+        ..Row::new(
+            route_row_key(from.0, &r.key),
+            vec![
+                from.0.to_string(),
+                route_words(&r.key),
+                r.vni.get().to_string(),
+                name_of(sim, r.next_hop),
+                seq,
+                if r.best { "✓".into() } else { String::new() },
+                carried.map_or(String::new(), |h| format!("#{}", h.0)),
+            ],
+        )
     }
 }
 
@@ -195,22 +195,21 @@ pub fn speaker_tables(sim: &Sim, node: NodeId, name: &str) -> Vec<Table> {
         rows: table
             .peers
             .iter()
-            .map(|(p, _)| Row {
-                key: p.address.to_string(),
-                cells: vec![
-                    format!("{} ({})", name_of(sim, p.address), p.address),
-                    p.state.to_string(),
-                    p.established_at.map(ms).unwrap_or_default(),
-                    p.negotiated
-                        .map(|n| format!("{} s", n.hold_time))
-                        .unwrap_or_default(),
-                    p.counters.messages_received().to_string(),
-                    p.counters.messages_sent().to_string(),
-                    p.routes.to_string(),
-                ],
-                volatile: vec![],
-                changed: 0,
-                links: vec![],
+            .map(|(p, _)| {
+                Row::new(
+                    p.address.to_string(),
+                    vec![
+                        format!("{} ({})", name_of(sim, p.address), p.address),
+                        p.state.to_string(),
+                        p.established_at.map(ms).unwrap_or_default(),
+                        p.negotiated
+                            .map(|n| format!("{} s", n.hold_time))
+                            .unwrap_or_default(),
+                        p.counters.messages_received().to_string(),
+                        p.counters.messages_sent().to_string(),
+                        p.routes.to_string(),
+                    ],
+                )
             })
             .collect(),
         empty: "No session yet: a VTEP connects to each route reflector when it starts.",

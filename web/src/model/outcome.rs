@@ -12,7 +12,7 @@ use vtep_core::vtep::{DropReason, Encapsulation};
 use vtep_core::wire::IpAddress;
 use vtep_sim::scale::{self, Variant};
 use vtep_sim::trace::{L3, L4, Tunnel};
-use vtep_sim::{Decision, Hop, Sim};
+use vtep_sim::{Decision, Hop, NodeId, Sim};
 
 use super::lab::Lab;
 
@@ -46,6 +46,13 @@ impl Ctx<'_> {
 
     fn require(&mut self, cond: bool) {
         self.ok &= cond;
+    }
+
+    /// The nodes called `names`; `None`, and the claim not held, if one of them is missing.
+    fn nodes<const N: usize>(&mut self, names: [&str; N]) -> Option<[NodeId; N]> {
+        let ids: Option<Vec<NodeId>> = names.iter().map(|n| self.lab.node(n)).collect();
+        self.require(ids.is_some());
+        ids?.try_into().ok()
     }
 
     /// (sent, replies, received) of app `name`.

@@ -22,6 +22,17 @@ pub struct Row {
     pub links: Vec<(usize, Link)>,
 }
 
+impl Row {
+    /// A row of `cells` under `key`: nothing volatile, no links, not changed.
+    pub fn new(key: String, cells: Vec<String>) -> Row {
+        Row {
+            key,
+            cells,
+            ..Row::default()
+        }
+    }
+}
+
 /// Where a table cell leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Link {
@@ -155,29 +166,30 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                     rows: fdb
                         .iter()
                         .map(|(vni, mac, e)| Row {
-                            key: format!("{vni}/{mac}"),
-                            cells: vec![
-                                mac.to_string(),
-                                vni.get().to_string(),
-                                match e.dest {
-                                    Destination::Local(p) => host_of_port(node, &p.to_string()),
-                                    Destination::Remote(ip) => vtep_name(&ip.to_string()),
-                                },
-                                format!(
-                                    "{}{}",
-                                    origin(e.origin),
-                                    if e.frozen { ", frozen" } else { "" }
-                                ),
-                                e.mobility_seq.to_string(),
-                            ],
                             volatile: vec![age(now, e.last_seen)],
-                            changed: 0,
                             links: routed
                                 .iter()
                                 .find(|(fdb, _)| *fdb == format!("{vni}/{mac}"))
                                 .map(|(_, route)| (3, Link::Row(route.clone())))
                                 .into_iter()
                                 .collect(),
+                            ..Row::new(
+                                format!("{vni}/{mac}"),
+                                vec![
+                                    mac.to_string(),
+                                    vni.get().to_string(),
+                                    match e.dest {
+                                        Destination::Local(p) => host_of_port(node, &p.to_string()),
+                                        Destination::Remote(ip) => vtep_name(&ip.to_string()),
+                                    },
+                                    format!(
+                                        "{}{}",
+                                        origin(e.origin),
+                                        if e.frozen { ", frozen" } else { "" }
+                                    ),
+                                    e.mobility_seq.to_string(),
+                                ],
+                            )
                         })
                         .collect(),
                     empty: "No entries yet: the VTEP learns a MAC when a frame from it arrives \
@@ -192,16 +204,16 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                         .unwrap_or_default()
                         .iter()
                         .map(|(vni, ip, e)| Row {
-                            key: format!("{vni}/{ip}"),
-                            cells: vec![
-                                ip.to_string(),
-                                vni.get().to_string(),
-                                e.mac.to_string(),
-                                origin(e.origin).to_string(),
-                            ],
                             volatile: vec![age(now, e.last_seen)],
-                            changed: 0,
-                            links: vec![],
+                            ..Row::new(
+                                format!("{vni}/{ip}"),
+                                vec![
+                                    ip.to_string(),
+                                    vni.get().to_string(),
+                                    e.mac.to_string(),
+                                    origin(e.origin).to_string(),
+                                ],
+                            )
                         })
                         .collect(),
                     empty: "Empty: with flood and learn, ARP requests and Neighbour \
@@ -220,13 +232,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                                     .filter(|(name, _)| counter_column(name).is_some())
                                     .map(|(_, value)| value.to_string()),
                             );
-                            rows.push(Row {
-                                key: net.vni.get().to_string(),
-                                cells,
-                                volatile: vec![],
-                                changed: 0,
-                                links: vec![],
-                            });
+                            rows.push(Row::new(net.vni.get().to_string(), cells));
                         }
                     }
                 }
@@ -266,13 +272,7 @@ pub fn tables(sim: &Sim, node: NodeId) -> Vec<Table> {
                 .arp_cache(node)
                 .unwrap_or_default()
                 .iter()
-                .map(|(ip, mac)| Row {
-                    key: ip.to_string(),
-                    cells: vec![ip.to_string(), mac.to_string()],
-                    volatile: vec![],
-                    changed: 0,
-                    links: vec![],
-                })
+                .map(|(ip, mac)| Row::new(ip.to_string(), vec![ip.to_string(), mac.to_string()]))
                 .collect(),
             empty: "Empty: the host has not resolved anyone yet.",
         }],
@@ -290,13 +290,7 @@ fn mac_table(name: &str, macs: Vec<vtep_core::Mac>) -> Table {
         headers: vec!["MAC"],
         rows: macs
             .iter()
-            .map(|m| Row {
-                key: m.to_string(),
-                cells: vec![m.to_string()],
-                volatile: vec![],
-                changed: 0,
-                links: vec![],
-            })
+            .map(|m| Row::new(m.to_string(), vec![m.to_string()]))
             .collect(),
         empty: "Empty.",
     }

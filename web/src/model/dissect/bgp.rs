@@ -28,17 +28,6 @@ fn ipv4(b: &[u8]) -> String {
     format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
 }
 
-fn type_name(t: MessageType) -> &'static str {
-    match t {
-        MessageType::Open => "OPEN",
-        MessageType::Update => "UPDATE",
-        MessageType::Notification => "NOTIFICATION",
-        MessageType::Keepalive => "KEEPALIVE",
-        MessageType::RouteRefresh => "ROUTE-REFRESH",
-        MessageType::Unknown(_) => "unknown",
-    }
-}
-
 fn family(afi: u16, safi: u8) -> String {
     let a = match afi {
         1 => " (IPv4)",
@@ -123,7 +112,7 @@ impl Builder<'_> {
         let whole = r.len() == len;
         let Some(bytes) = self.bytes(&r) else { return };
         let kind = MessageType::from(bytes[18]);
-        let name = type_name(kind);
+        let name = kind.name();
         let parsed = if whole {
             Message::parse(bytes).ok()
         } else {

@@ -12,6 +12,9 @@ use vtep_sim::{BgpNote, Decision, DropCause, Hop, Instant, Sim, Vni};
 
 use super::Ctx;
 
+/// The headline when [`Ctx::nodes`] finds one missing.
+const MISSING: &str = "The scenario's nodes are missing.";
+
 fn vni() -> Option<Vni> {
     Vni::new(100).ok()
 }
@@ -64,11 +67,9 @@ fn action_at(c: &Ctx<'_>, pick: impl Fn(&Action) -> bool) -> Option<i64> {
 }
 
 pub(super) fn e1(c: &mut Ctx<'_>) -> String {
-    let lab = c.lab;
-    let sim = lab.sim();
-    let (Some(vm_a), Some(rr)) = (c.lab.node("vm-a"), c.lab.node("rr1")) else {
-        c.require(false);
-        return "The scenario's nodes are missing.".to_string();
+    let sim = c.lab.sim();
+    let Some([vm_a, rr]) = c.nodes(["vm-a", "rr1"]) else {
+        return MISSING.to_string();
     };
     let Ok((mac, _, _)) = sim.host_addr(vm_a) else {
         c.require(false);
@@ -184,13 +185,9 @@ fn lost_after_first(sim: &Sim, app: Option<vtep_sim::AppId>) -> u64 {
 }
 
 pub(super) fn e2(c: &mut Ctx<'_>) -> String {
-    let lab = c.lab;
-    let sim = lab.sim();
-    let (Some(vm_b), Some(hv1), Some(hv2)) =
-        (c.lab.node("vm-b"), c.lab.node("hv1"), c.lab.node("hv2"))
-    else {
-        c.require(false);
-        return "The scenario's nodes are missing.".to_string();
+    let sim = c.lab.sim();
+    let Some([vm_b, hv1, hv2]) = c.nodes(["vm-b", "hv1", "hv2"]) else {
+        return MISSING.to_string();
     };
     let mac = sim.host_addr(vm_b).map(|a| a.0.0).unwrap_or_default();
     let seq = sim
@@ -261,8 +258,7 @@ pub(super) fn e2(c: &mut Ctx<'_>) -> String {
 }
 
 pub(super) fn e3(c: &mut Ctx<'_>) -> String {
-    let lab = c.lab;
-    let sim = lab.sim();
+    let sim = c.lab.sim();
     let mac = vtep_core::wire::EthernetAddress(vtep_sim::scenario::CLONED_MAC);
     let mut frozen = Vec::new();
     let mut seqs = Vec::new();
@@ -365,13 +361,9 @@ fn session_times(
 }
 
 pub(super) fn e4(c: &mut Ctx<'_>) -> String {
-    let lab = c.lab;
-    let sim = lab.sim();
-    let (Some(hv1), Some(rr1), Some(vm_b)) =
-        (c.lab.node("hv1"), c.lab.node("rr1"), c.lab.node("vm-b"))
-    else {
-        c.require(false);
-        return "The scenario's nodes are missing.".to_string();
+    let sim = c.lab.sim();
+    let Some([hv1, rr1, vm_b]) = c.nodes(["hv1", "rr1", "vm-b"]) else {
+        return MISSING.to_string();
     };
     let rr_ip = sim
         .node_info(rr1)
