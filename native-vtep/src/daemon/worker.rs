@@ -325,31 +325,23 @@ impl Worker {
         tracing::debug!("receive from the GRE socket: {e}");
     }
 
-    /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
-    /// `slot`. A tunnel packet holding a TCP super-frame (a kernel vxlan device with TSO on a
-    /// veth underlay: nothing segments it on the way, and a plain UDP socket receives it whole)
-    /// is cut into segments first, `mss` long when the kernel said so (UDP GRO's segment size).
-    fn underlay_input(
-        &mut self,
-        (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        slot: Option<usize>,
-        payload: Range<usize>,
-        mss: Option<usize>,
-    ) {
-        let rx = &self.rx[i];
-        let buf = match slot {
+    /// Feeds the engine datagram `d`. A tunnel packet holding a TCP super-frame (a kernel vxlan
+    /// device with TSO on a veth underlay: nothing segments it on the way, and a plain UDP
+    /// socket receives it whole) is cut into segments first, `mss` long when the kernel said so
+    /// (UDP GRO's segment size).
+    fn underlay_input(&mut self, engine: (&mut Engine, Instant), d: Datagram, mss: Option<usize>) {
+        let rx = &self.rx[d.rx];
+        let buf = match d.slot {
             Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &self.buf[..],
         };
-        let datagram = &buf[payload.clone()];
+        let datagram = &buf[d.payload.clone()];
         if let Some(tunnel) = offload::tunnel_header_len(rx.encap, datagram)
             && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
         {
-            return self.underlay_super_frame((engine, now), i, from, (slot, payload), tunnel, hdr);
+            return self.underlay_super_frame(engine, d, tunnel, hdr);
         }
-        self.underlay_one((engine, now), i, from, slot, payload);
+        self.underlay_one(engine, d);
     }
 
     /// A tunnel packet holding a TCP super-frame: its segments, each after a copy of the tunnel
@@ -357,19 +349,17 @@ impl Worker {
     fn underlay_super_frame(
         &mut self,
         (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        (slot, payload): (Option<usize>, Range<usize>),
+        d: Datagram,
         tunnel: usize,
         hdr: VnetHdr,
     ) {
-        let buf = match slot {
+        let buf = match d.slot {
             Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &self.buf[..],
         };
         // Whatever this read gathered so far refers to `buf`: written first.
         self.io.flush_coalescer(buf);
-        let datagram = &buf[payload];
+        let datagram = &buf[d.payload];
         let frame = &datagram[tunnel..];
         let Ok(segs) = offload::segment(frame, &hdr, &mut self.segments, tunnel) else {
             self.io.stats.udp_recv_errors += 1;
@@ -381,7 +371,7 @@ impl Worker {
             self.segments[at..at + tunnel].copy_from_slice(&datagram[..tunnel]);
         }
         let verified = std::mem::replace(&mut self.io.rx_verified, true);
-        let transport = self.transport(i, from);
+        let (from, transport) = (d.from, self.transport(d.rx, d.from));
         for k in 0..segs.count {
             let range = segs.frame(k, tunnel);
             let payload = range.start - tunnel..range.end;
@@ -414,17 +404,19 @@ impl Worker {
     fn underlay_one(
         &mut self,
         (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        slot: Option<usize>,
-        payload: Range<usize>,
+        Datagram {
+            rx,
+            from,
+            slot,
+            payload,
+        }: Datagram,
     ) {
         self.io.stats.udp_rx_datagrams += 1;
-        let transport = self.transport(i, from);
+        let transport = self.transport(rx, from);
         tracing::trace!(
             "{} bytes from {from} ({:?})",
             payload.len(),
-            self.rx[i].encap
+            self.rx[rx].encap
         );
         let buf = match slot {
             Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
@@ -452,14 +444,14 @@ impl Worker {
                 Err(e) => return self.recv_error(rx.port, &e),
             };
             let now = self.clock.now();
-            self.underlay_input(
-                (&mut lock(&shared), now),
-                i,
+            let payload = MAX_HEADROOM..MAX_HEADROOM + n;
+            let d = Datagram {
+                rx: i,
                 from,
-                None,
-                MAX_HEADROOM..MAX_HEADROOM + n,
-                None,
-            );
+                slot: None,
+                payload,
+            };
+            self.underlay_input((&mut lock(&shared), now), d, None);
         }
     }
 
@@ -486,14 +478,14 @@ impl Worker {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
-            self.underlay_input(
-                (&mut engine, now),
-                i,
+            let payload = MAX_HEADROOM..MAX_HEADROOM + len;
+            let d = Datagram {
+                rx: i,
                 from,
-                Some(slot),
-                MAX_HEADROOM..MAX_HEADROOM + len,
-                None,
-            );
+                slot: Some(slot),
+                payload,
+            };
+            self.underlay_input((&mut engine, now), d, None);
         }
     }
 
@@ -532,7 +524,13 @@ impl Worker {
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input((&mut engine, now), i, from, None, at..next, mss);
+                let d = Datagram {
+                    rx: i,
+                    from,
+                    slot: None,
+                    payload: at..next,
+                };
+                self.underlay_input((&mut engine, now), d, mss);
                 at = next;
                 if at >= end {
                     break;
@@ -789,4 +787,13 @@ impl Worker {
         }
         self.io.flush_gso(&self.buf, None);
     }
+}
+
+/// A datagram from underlay socket `rx` (an index into `Worker::rx`) sent by `from`, at
+/// `payload` in arena slot `slot`, or in `Worker::buf` without one.
+struct Datagram {
+    rx: usize,
+    from: SocketAddr,
+    slot: Option<usize>,
+    payload: Range<usize>,
 }
