@@ -571,22 +571,20 @@ fn control_fdb_and_neigh_add_del() {
         return;
     };
     let c1 = f.native(0, &["--no-remotes"]);
-    f.lab
-        .ctl(&c1, &["fdb", "add", "02:00:00:00:00:77", "dst", "10.0.0.2"]);
-    f.lab.ctl(
-        &c1,
+    let neigh_77 = [
+        "neigh",
+        "add",
+        "192.168.42.77",
+        "lladdr",
+        "02:00:00:00:00:77",
+    ];
+    for cmd in [
+        &["fdb", "add", "02:00:00:00:00:77", "dst", "10.0.0.2"][..],
         &["fdb", "add", "00:00:00:00:00:00", "10.0.0.2", "--vni", "42"],
-    );
-    f.lab.ctl(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.77",
-            "lladdr",
-            "02:00:00:00:00:77",
-        ],
-    );
+        &neigh_77,
+    ] {
+        f.lab.ctl(&c1, cmd);
+    }
     let fdb = f.lab.ctl_shows(
         &c1,
         &["fdb", "show"],
@@ -600,35 +598,26 @@ fn control_fdb_and_neigh_add_del() {
     assert_eq!(json[0]["mac"], "02:00:00:00:00:77");
     f.lab.ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"]);
     f.lab.ctl(&c1, &["neigh", "del", "192.168.42.77"]);
-    f.lab.ctl_refused(
-        &c1,
-        &["fdb", "del", "02:00:00:00:00:77"],
-        "no FDB entry for 02:00:00:00:00:77 in VNI 42",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
-        "different IP families",
-    );
+    for (cmd, refusal) in [
+        (
+            &["fdb", "del", "02:00:00:00:00:77"][..],
+            "no FDB entry for 02:00:00:00:00:77 in VNI 42",
+        ),
+        (
+            &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
+            "different IP families",
+        ),
+    ] {
+        f.lab.ctl_refused(&c1, cmd, refusal);
+    }
     // IPv6 neighbours (ND suppression), a router among them, listed after the IPv4 ones.
-    f.lab.ctl(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.77",
-            "lladdr",
-            "02:00:00:00:00:77",
-        ],
-    );
-    f.lab.ctl(
-        &c1,
+    for cmd in [
+        &neigh_77[..],
         &["neigh", "add", "fd42::77", "lladdr", "02:00:00:00:00:77"],
-    );
-    f.lab.ctl(
-        &c1,
         &["neigh", "add", "fe80::1", "02:00:00:00:00:fe", "--router"],
-    );
+    ] {
+        f.lab.ctl(&c1, cmd);
+    }
     let shown = f.lab.ctl(&c1, &["neigh", "show"]);
     let rows: Vec<&str> = shown.lines().collect();
     assert_eq!(rows.len(), 3, "{shown}");
@@ -650,27 +639,28 @@ fn control_fdb_and_neigh_add_del() {
         (Some("fe80::1"), Some(true))
     );
     f.lab.ctl(&c1, &["neigh", "del", "fd42::77"]);
-    f.lab.ctl_refused(
-        &c1,
-        &["neigh", "del", "fd42::77"],
-        "no neighbour entry for fd42::77 in VNI 42",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.78",
-            "02:00:00:00:00:78",
-            "--router",
-        ],
-        "only IPv6 neighbours can be routers",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
-        "ff02::1 cannot be a neighbour",
-    );
+    for (cmd, refusal) in [
+        (
+            &["neigh", "del", "fd42::77"][..],
+            "no neighbour entry for fd42::77 in VNI 42",
+        ),
+        (
+            &[
+                "neigh",
+                "add",
+                "192.168.42.78",
+                "02:00:00:00:00:78",
+                "--router",
+            ],
+            "only IPv6 neighbours can be routers",
+        ),
+        (
+            &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
+            "ff02::1 cannot be a neighbour",
+        ),
+    ] {
+        f.lab.ctl_refused(&c1, cmd, refusal);
+    }
     let err = f.lab.try_ctl(&c1, &["fdb", "show", "--vni", "7"]);
     assert!(err.is_ok(), "an unknown VNI shows nothing");
     f.lab.ctl_refused(
