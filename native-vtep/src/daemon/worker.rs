@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -599,8 +599,16 @@ impl Worker {
 
     // ---- the TAPs ----
 
-    /// A failed TAP read: deleted under us is fatal, anything else is counted.
-    fn tap_read_error(&mut self, i: usize, e: &io::Error) {
+    /// What a batch does after reading TAP `i`: go on with the `Some(n)` bytes read, or with
+    /// the next read (`None`: interrupted); stop when nothing is left or the read failed. A
+    /// failure is counted; the TAP deleted under us is fatal.
+    fn tap_read(&mut self, i: usize, read: io::Result<usize>) -> ControlFlow<(), Option<usize>> {
+        let e = match read {
+            Ok(n) => return ControlFlow::Continue(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ControlFlow::Break(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return ControlFlow::Continue(None),
+            Err(e) => e,
+        };
         let tap = &self.io.taps[i];
         self.io.stats.tap_read_errors += 1;
         if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD) {
@@ -614,6 +622,7 @@ impl Worker {
         } else {
             tracing::debug!("read from {}: {e}", tap.name);
         }
+        ControlFlow::Break(())
     }
 
     fn read_tap(&mut self, i: usize) {
@@ -629,14 +638,11 @@ impl Worker {
         let shared = Arc::clone(&self.shared);
         let port = self.io.taps[i].port;
         for _ in 0..BATCH {
-            let n = match self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+            let read = self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]);
+            let n = match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => n,
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             };
             self.io.stats.tap_rx_frames += 1;
             self.feed_tap_frame(&shared, port, MAX_HEADROOM..MAX_HEADROOM + n);
@@ -665,17 +671,14 @@ impl Worker {
         let mut count = 0;
         while count < BATCH {
             let slot = &mut self.arena[count * self.slot_len..(count + 1) * self.slot_len];
-            match self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]) {
-                Ok(n) => {
+            let read = self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]);
+            match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => {
                     lens[count] = n;
                     count += 1;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             }
         }
         if count == 0 {
@@ -720,14 +723,10 @@ impl Worker {
                 IoSliceMut::new(&mut vnet),
                 IoSliceMut::new(&mut self.buf[at..at + BUF_LEN]),
             ]);
-            let n = match read {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+            let n = match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => n,
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             };
             let Some(hdr) = VnetHdr::parse(&vnet[..n.min(VNET_HDR_LEN)]) else {
                 self.io.stats.tap_read_errors += 1;
