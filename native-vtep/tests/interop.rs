@@ -178,8 +178,7 @@ fn native_to_native_arp_ping_tcp() {
     );
     let fdb2 = f.lab.ctl(&c2, &["fdb", "show", "--json"]);
     assert!(fdb2.contains(&f.mac(0, "vt42")), "{fdb2}");
-    f.tcp_1mb(1, "192.168.42.2", 0, 1);
-    f.tcp_1mb(0, "192.168.42.1", 1, 2);
+    f.tcp_1mb_both_ways(1);
     let s = f.lab.stats(&c1);
     assert!(counter(&s, 42, "encap_frames") > 700, "{s}");
     assert_eq!(s["daemon"]["udp_send_errors"], 0);
@@ -739,8 +738,7 @@ fn native_to_native_multiqueue_offload() {
         assert_eq!(threads.trim(), "2", "{name}: threads");
     }
     f.ping_ok(0, "192.168.42.2", 3);
-    f.tcp_1mb(1, "192.168.42.2", 0, 11);
-    f.tcp_1mb(0, "192.168.42.1", 1, 12);
+    f.tcp_1mb_both_ways(11);
     let s = f.lab.stats(&c1);
     assert!(counter(&s, 42, "decap_frames") > 0, "{s}");
     assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
@@ -767,8 +765,7 @@ fn native_multiqueue_to_kernel_vxlan() {
     let c1 = f.native(0, &["--datapath", "batch", "--queues", "2"]);
     f.kernel(1, "vxlan", "02:00:00:00:42:02", &[0], "");
     f.ping_ok(0, "192.168.42.2", 3);
-    f.tcp_1mb(1, "192.168.42.2", 0, 13);
-    f.tcp_1mb(0, "192.168.42.1", 1, 14);
+    f.tcp_1mb_both_ways(13);
     f.lab.ctl_shows(
         &c1,
         &["fdb", "show"],
@@ -1184,8 +1181,7 @@ fn nvgre_checked(f: &mut Fabric, pcap: &Path, capture: &str, controls: [&Path; 2
         "a {mtu}-byte ping with DF: {}",
         String::from_utf8_lossy(&full.stderr)
     );
-    f.tcp_1mb(1, "192.168.42.2", 0, 31);
-    f.tcp_1mb(0, "192.168.42.1", 1, 32);
+    f.tcp_1mb_both_ways(31);
     f.stop_capture(capture);
     let rows = tshark(
         pcap,

@@ -318,6 +318,13 @@ impl Fabric {
         );
     }
 
+    /// [`Self::tcp_1mb`] from host 1 to host 2 (VNI 42's IPv4 addresses), then back, with seeds
+    /// `seed` and `seed + 1`.
+    pub fn tcp_1mb_both_ways(&mut self, seed: u32) {
+        self.tcp_1mb(1, "192.168.42.2", 0, seed);
+        self.tcp_1mb(0, "192.168.42.1", 1, seed + 1);
+    }
+
     /// Runs the client `script` with `args` on host `client`; its output must contain `sent`,
     /// and its `sent` line must match server `name`'s `received` line ([`Self::tcp_check`]).
     fn client(&mut self, client: usize, name: &str, script: (&str, &str), args: &str, sent: &str) {
