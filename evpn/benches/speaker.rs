@@ -17,10 +17,10 @@ use std::time::Instant as Wall;
 
 use vtep_core::fdb::FdbConfig;
 use vtep_core::vtep::{NetworkConfig, Vtep, VtepConfig};
-use vtep_core::wire::bgp::attr::{AsPath, MpReach, NextHop, Origin};
+use vtep_core::wire::bgp::attr::NextHop;
 use vtep_core::wire::bgp::{
     Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, MacIpRoute, OpenRepr,
-    RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
+    RouteDistinguisher, RouteTarget, TunnelType,
 };
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Instant, Vni};
@@ -81,17 +81,7 @@ fn stream(routes: u32) -> Vec<u8> {
                 })
             })
             .collect();
-        let u = UpdateRepr {
-            mp_reach: Some(MpReach::Evpn {
-                next_hop: NextHop::V4(vtep),
-                routes: Seq::Items(&batch),
-            }),
-            origin: Some(Origin::Igp),
-            as_path: Some(AsPath::EMPTY),
-            local_pref: Some(100),
-            ext_communities: Some(Seq::Items(&ecs)),
-            ..UpdateRepr::default()
-        };
+        let u = vtep_evpn::originated(NextHop::V4(vtep), &batch, &ecs, None);
         let start = wire.len();
         wire.resize(start + u.buffer_len(), 0);
         u.emit(&mut wire[start..]);

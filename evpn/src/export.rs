@@ -47,7 +47,8 @@ pub(crate) enum Resolved {
 
 /// An UPDATE for routes this speaker originates (MAC or MAC/IP, or with `pmsi` IMET): next hop
 /// its VTEP, ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100 and the extended communities `ecs`.
-fn originated<'a>(
+/// Public so that tests and benchmarks can play a peer that announces as a speaker does.
+pub fn originated<'a>(
     vtep: NextHop,
     routes: &'a [EvpnRoute<'a>],
     ecs: &'a [ExtCommunity],

@@ -501,13 +501,10 @@ impl Speaker {
             .and_then(|p| p.negotiated)
             .is_some_and(|n| n.four_octet_as);
         let parsed = UpdatePacket::new_checked(message)
-            .and_then(|packet| UpdateRepr::parse(&packet, four_octet));
-        let (repr, verdict) = match parsed {
-            Ok(ok) => ok,
-            Err(e) => {
-                self.malformed(peer, e, message);
-                return false;
-            }
+            .and_then(|packet| UpdateRepr::parse(&packet, four_octet))
+            .map_err(|e| self.malformed(peer, e, message));
+        let Ok((repr, verdict)) = parsed else {
+            return false;
         };
         let Some(p) = self.peer_mut(peer) else {
             return false;

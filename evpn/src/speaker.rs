@@ -631,12 +631,9 @@ impl Speaker {
     /// Handles one whole message; false when the session ended.
     fn on_message(&mut self, id: PeerId, message: &[u8]) -> bool {
         let now = self.now;
-        let parsed = match Message::parse(message) {
-            Ok(m) => m,
-            Err(e) => {
-                self.malformed(id, e, message);
-                return false;
-            }
+        let parsed = Message::parse(message).map_err(|e| self.malformed(id, e, message));
+        let Ok(parsed) = parsed else {
+            return false;
         };
         let Some(peer) = self.peer_mut(id) else {
             return false;

@@ -1,10 +1,10 @@
 //! The hostile catalogue at the speaker: each malformed or unwelcome UPDATE from an established
 //! peer, its RFC 7606 action (or loop rule), and the counter that records it.
 
-use vtep_core::wire::bgp::attr::{AsPath, MpReach, NextHop, Origin};
+use vtep_core::wire::bgp::attr::{AsPath, NextHop};
 use vtep_core::wire::bgp::{
     self, Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, MacIpRoute, Malformed, OpenRepr,
-    RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
+    RouteDistinguisher, RouteTarget, TunnelType, UpdateRepr,
 };
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Instant, Vni};
@@ -74,17 +74,7 @@ const ECS: [ExtCommunity; 2] = [
 
 /// A valid UPDATE announcing `routes`, changed by `edit`.
 fn update(routes: &[EvpnRoute<'_>], edit: impl FnOnce(&mut UpdateRepr<'_>)) -> Vec<u8> {
-    let mut repr = UpdateRepr {
-        mp_reach: Some(MpReach::Evpn {
-            next_hop: NextHop::V4(REMOTE_VTEP),
-            routes: Seq::Items(routes),
-        }),
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::EMPTY),
-        local_pref: Some(100),
-        ext_communities: Some(Seq::Items(&ECS)),
-        ..UpdateRepr::default()
-    };
+    let mut repr = vtep_evpn::originated(NextHop::V4(REMOTE_VTEP), routes, &ECS, None);
     edit(&mut repr);
     let mut b = vec![0; repr.buffer_len()];
     repr.emit(&mut b);

@@ -64,7 +64,7 @@ use std::thread::JoinHandle;
 use taps::Taps;
 use worker::{Worker, lock};
 
-use crate::control::{self, DaemonStats};
+use crate::control;
 use crate::sys;
 
 /// Most frames or datagrams taken from one descriptor per wake-up (wireguard-go uses 128).
@@ -188,7 +188,7 @@ impl Daemon {
                     let mut engine = lock(&worker.shared);
                     let mut total = worker.io.stats;
                     for other in engine.worker_stats.iter().skip(1) {
-                        add_stats(&mut total, other);
+                        total += other;
                     }
                     let context = handler::Context {
                         taps: &worker.io.taps,
@@ -259,17 +259,4 @@ fn signal_name(signo: i32) -> &'static str {
         libc::SIGHUP => "SIGHUP",
         _ => "signal",
     }
-}
-
-fn add_stats(total: &mut DaemonStats, more: &DaemonStats) {
-    total.tap_rx_frames += more.tap_rx_frames;
-    total.tap_read_errors += more.tap_read_errors;
-    total.tap_write_errors += more.tap_write_errors;
-    total.udp_rx_datagrams += more.udp_rx_datagrams;
-    total.gre_rx_packets += more.gre_rx_packets;
-    total.udp_recv_errors += more.udp_recv_errors;
-    total.udp_send_errors += more.udp_send_errors;
-    total.control_requests += more.control_requests;
-    total.inner_csum_completed += more.inner_csum_completed;
-    total.inner_csum_bad += more.inner_csum_bad;
 }

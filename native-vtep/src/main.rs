@@ -8,7 +8,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use native_vtep::cli::{self, BgpCommand, Cli, Command, FdbCommand, Listing, NeighCommand, Target};
-use native_vtep::control::{self, BgpRouteRow, BgpSummary, FdbRow, NeighRow, Request, StatsReport};
+use native_vtep::control::{self, BgpRouteRow, BgpSummary, Request, StatsReport};
 use native_vtep::{config, daemon};
 
 fn main() -> ExitCode {
@@ -81,17 +81,19 @@ fn show<T: serde::de::DeserializeOwned>(
     Ok(())
 }
 
+/// [`show`] for a listing: its rows asked for by `request` (made from `--vni`), read by `render`.
+fn list<T: serde::de::DeserializeOwned>(
+    Listing { target, vni, json }: Listing,
+    request: fn(Option<u32>) -> Request,
+    render: fn(&[T]) -> String,
+) -> Result<(), String> {
+    show(&target, &request(vni), json, |rows: Vec<T>| render(&rows))
+}
+
 fn fdb(cmd: FdbCommand) -> Result<(), String> {
     match cmd {
-        FdbCommand::Show {
-            listing: Listing { target, vni, json },
-        } => {
-            show(
-                &target,
-                &Request::FdbShow { vni },
-                json,
-                |rows: Vec<FdbRow>| control::render_fdb(&rows),
-            )?;
+        FdbCommand::Show { listing } => {
+            list(listing, |vni| Request::FdbShow { vni }, control::render_fdb)?;
         }
         FdbCommand::Add {
             target,
@@ -119,14 +121,11 @@ fn fdb(cmd: FdbCommand) -> Result<(), String> {
 
 fn neigh(cmd: NeighCommand) -> Result<(), String> {
     match cmd {
-        NeighCommand::Show {
-            listing: Listing { target, vni, json },
-        } => {
-            show(
-                &target,
-                &Request::NeighShow { vni },
-                json,
-                |rows: Vec<NeighRow>| control::render_neigh(&rows),
+        NeighCommand::Show { listing } => {
+            list(
+                listing,
+                |vni| Request::NeighShow { vni },
+                control::render_neigh,
             )?;
         }
         NeighCommand::Add {

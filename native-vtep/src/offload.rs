@@ -880,31 +880,26 @@ mod tests {
 
     #[test]
     fn coalescing_refuses_what_it_must() {
-        let a = tcp4(1, TCP_ACK, &[1; 100]);
         let mut co = Coalescer::default();
-        assert_eq!(offer(&mut co, 0, &a), Offer::Taken);
-        // Out of order, other TAP, SYN.
-        assert_eq!(
-            offer(&mut co, 0, &tcp4(500, TCP_ACK, &[1; 100])),
-            Offer::FlushAndRetry
-        );
-        assert_eq!(
-            offer(&mut co, 1, &tcp4(101, TCP_ACK, &[1; 100])),
-            Offer::FlushAndRetry
-        );
-        assert_eq!(
-            offer(&mut co, 0, &tcp4(101, 0x02, &[1; 100])),
-            Offer::FlushAndWrite
-        );
-        // In order: taken; a short one closes the group.
-        assert_eq!(
-            offer(&mut co, 0, &tcp4(101, TCP_ACK, &[2; 50])),
-            Offer::Taken
-        );
-        assert_eq!(
-            offer(&mut co, 0, &tcp4(151, TCP_ACK, &[3; 50])),
-            Offer::FlushAndRetry
-        );
+        // (TAP, sequence number, TCP flags, payload, answer), offered in this order.
+        let cases: [(usize, u32, u8, &[u8], Offer); 6] = [
+            (0, 1, TCP_ACK, &[1; 100], Offer::Taken),
+            // Out of order, other TAP, SYN.
+            (0, 500, TCP_ACK, &[1; 100], Offer::FlushAndRetry),
+            (1, 101, TCP_ACK, &[1; 100], Offer::FlushAndRetry),
+            (0, 101, 0x02, &[1; 100], Offer::FlushAndWrite),
+            // In order: taken; a short one closes the group.
+            (0, 101, TCP_ACK, &[2; 50], Offer::Taken),
+            (0, 151, TCP_ACK, &[3; 50], Offer::FlushAndRetry),
+        ];
+        for (tap, seq, flags, payload, answer) in cases {
+            let frame = tcp4(seq, flags, payload);
+            assert_eq!(
+                offer(&mut co, tap, &frame),
+                answer,
+                "seq {seq} on TAP {tap}"
+            );
+        }
         let (head, parts) = co.take().unwrap();
         let data: usize = parts.iter().map(|p| p.len()).sum();
         assert_eq!(head.len() + data, VNET_HDR_LEN + 66 + 150);

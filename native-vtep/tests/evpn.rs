@@ -1166,14 +1166,8 @@ fn two_native_leaves_through_frr_each_found_in_its_namespace() {
             .ns_run(&f.hosts[i], &format!("{} {args}", common::BIN))
     };
     for i in 0..2 {
-        let local = format!("10.0.0.{}", i + 1);
-        let args = [
-            "--tap",
-            "vt42",
-            "--vni",
-            "42",
-            "--local",
-            &local,
+        let extra = [
+            "--no-remotes",
             "--evpn-asn",
             "65000",
             "--evpn-peer",
@@ -1182,6 +1176,7 @@ fn two_native_leaves_through_frr_each_found_in_its_namespace() {
             "9",
             "-v",
         ];
+        let args = f.native_args(i, &extra);
         let ns = f.hosts[i].clone();
         f.lab
             .spawn(&ns, &format!("leaf{}", i + 1), common::BIN, &args);

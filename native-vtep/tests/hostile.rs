@@ -29,6 +29,7 @@ use std::time::Duration;
 use common::fabric::{Fabric, TCP_CLIENT, TCP_SERVER, fabric, parse_ping};
 use common::{counter, network, wait_for};
 use serde_json::Value;
+use vtep_core::wire::{ETHERNET_HEADER_LEN, Ipv4Packet, UdpPacket};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scapy/hostile.py");
 /// In every inner frame the script crafts.
@@ -634,25 +635,13 @@ fn a_wrong_inner_checksum() {
     b.survived();
 }
 
-/// Whether the UDP checksum of an Ethernet + IPv4 (no options) + UDP frame is right.
+/// Whether the UDP checksum of an Ethernet + IPv4 + UDP frame is there and right (smoltcp's
+/// check, which takes a zero checksum for "none").
 fn udp4_checksum_ok(f: &[u8]) -> bool {
-    let (ip, l4) = (14, 34);
-    let len = usize::from(u16::from_be_bytes([f[l4 + 4], f[l4 + 5]]));
-    let mut covered = f[ip + 12..ip + 20].to_vec();
-    covered.extend_from_slice(&[0, 17]);
-    covered.extend_from_slice(&(len as u16).to_be_bytes());
-    covered.extend_from_slice(&f[l4..l4 + len]);
-    if covered.len() % 2 == 1 {
-        covered.push(0);
-    }
-    let mut sum: u32 = covered
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum == 0xffff
+    let ip = Ipv4Packet::new_checked(&f[ETHERNET_HEADER_LEN..]).unwrap();
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    let (src, dst) = (ip.src_addr().into(), ip.dst_addr().into());
+    udp.checksum() != 0 && udp.verify_checksum(&src, &dst)
 }
 
 #[test]

@@ -178,8 +178,7 @@ fn native_to_native_arp_ping_tcp() {
     );
     let fdb2 = f.lab.ctl(&c2, &["fdb", "show", "--json"]);
     assert!(fdb2.contains(&f.mac(0, "vt42")), "{fdb2}");
-    f.tcp_1mb(1, "192.168.42.2", 0, 1);
-    f.tcp_1mb(0, "192.168.42.1", 1, 2);
+    f.tcp_1mb_both_ways(1);
     let s = f.lab.stats(&c1);
     assert!(counter(&s, 42, "encap_frames") > 700, "{s}");
     assert_eq!(s["daemon"]["udp_send_errors"], 0);
@@ -571,22 +570,20 @@ fn control_fdb_and_neigh_add_del() {
         return;
     };
     let c1 = f.native(0, &["--no-remotes"]);
-    f.lab
-        .ctl(&c1, &["fdb", "add", "02:00:00:00:00:77", "dst", "10.0.0.2"]);
-    f.lab.ctl(
-        &c1,
+    let neigh_77 = [
+        "neigh",
+        "add",
+        "192.168.42.77",
+        "lladdr",
+        "02:00:00:00:00:77",
+    ];
+    for cmd in [
+        &["fdb", "add", "02:00:00:00:00:77", "dst", "10.0.0.2"][..],
         &["fdb", "add", "00:00:00:00:00:00", "10.0.0.2", "--vni", "42"],
-    );
-    f.lab.ctl(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.77",
-            "lladdr",
-            "02:00:00:00:00:77",
-        ],
-    );
+        &neigh_77,
+    ] {
+        f.lab.ctl(&c1, cmd);
+    }
     let fdb = f.lab.ctl_shows(
         &c1,
         &["fdb", "show"],
@@ -600,35 +597,26 @@ fn control_fdb_and_neigh_add_del() {
     assert_eq!(json[0]["mac"], "02:00:00:00:00:77");
     f.lab.ctl(&c1, &["fdb", "del", "02:00:00:00:00:77"]);
     f.lab.ctl(&c1, &["neigh", "del", "192.168.42.77"]);
-    f.lab.ctl_refused(
-        &c1,
-        &["fdb", "del", "02:00:00:00:00:77"],
-        "no FDB entry for 02:00:00:00:00:77 in VNI 42",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
-        "different IP families",
-    );
+    for (cmd, refusal) in [
+        (
+            &["fdb", "del", "02:00:00:00:00:77"][..],
+            "no FDB entry for 02:00:00:00:00:77 in VNI 42",
+        ),
+        (
+            &["fdb", "add", "02:00:00:00:00:78", "fd00::1"],
+            "different IP families",
+        ),
+    ] {
+        f.lab.ctl_refused(&c1, cmd, refusal);
+    }
     // IPv6 neighbours (ND suppression), a router among them, listed after the IPv4 ones.
-    f.lab.ctl(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.77",
-            "lladdr",
-            "02:00:00:00:00:77",
-        ],
-    );
-    f.lab.ctl(
-        &c1,
+    for cmd in [
+        &neigh_77[..],
         &["neigh", "add", "fd42::77", "lladdr", "02:00:00:00:00:77"],
-    );
-    f.lab.ctl(
-        &c1,
         &["neigh", "add", "fe80::1", "02:00:00:00:00:fe", "--router"],
-    );
+    ] {
+        f.lab.ctl(&c1, cmd);
+    }
     let shown = f.lab.ctl(&c1, &["neigh", "show"]);
     let rows: Vec<&str> = shown.lines().collect();
     assert_eq!(rows.len(), 3, "{shown}");
@@ -650,27 +638,28 @@ fn control_fdb_and_neigh_add_del() {
         (Some("fe80::1"), Some(true))
     );
     f.lab.ctl(&c1, &["neigh", "del", "fd42::77"]);
-    f.lab.ctl_refused(
-        &c1,
-        &["neigh", "del", "fd42::77"],
-        "no neighbour entry for fd42::77 in VNI 42",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &[
-            "neigh",
-            "add",
-            "192.168.42.78",
-            "02:00:00:00:00:78",
-            "--router",
-        ],
-        "only IPv6 neighbours can be routers",
-    );
-    f.lab.ctl_refused(
-        &c1,
-        &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
-        "ff02::1 cannot be a neighbour",
-    );
+    for (cmd, refusal) in [
+        (
+            &["neigh", "del", "fd42::77"][..],
+            "no neighbour entry for fd42::77 in VNI 42",
+        ),
+        (
+            &[
+                "neigh",
+                "add",
+                "192.168.42.78",
+                "02:00:00:00:00:78",
+                "--router",
+            ],
+            "only IPv6 neighbours can be routers",
+        ),
+        (
+            &["neigh", "add", "ff02::1", "02:00:00:00:00:78"],
+            "ff02::1 cannot be a neighbour",
+        ),
+    ] {
+        f.lab.ctl_refused(&c1, cmd, refusal);
+    }
     let err = f.lab.try_ctl(&c1, &["fdb", "show", "--vni", "7"]);
     assert!(err.is_ok(), "an unknown VNI shows nothing");
     f.lab.ctl_refused(
@@ -749,8 +738,7 @@ fn native_to_native_multiqueue_offload() {
         assert_eq!(threads.trim(), "2", "{name}: threads");
     }
     f.ping_ok(0, "192.168.42.2", 3);
-    f.tcp_1mb(1, "192.168.42.2", 0, 11);
-    f.tcp_1mb(0, "192.168.42.1", 1, 12);
+    f.tcp_1mb_both_ways(11);
     let s = f.lab.stats(&c1);
     assert!(counter(&s, 42, "decap_frames") > 0, "{s}");
     assert_eq!(s["daemon"]["udp_send_errors"], 0, "{s}");
@@ -777,8 +765,7 @@ fn native_multiqueue_to_kernel_vxlan() {
     let c1 = f.native(0, &["--datapath", "batch", "--queues", "2"]);
     f.kernel(1, "vxlan", "02:00:00:00:42:02", &[0], "");
     f.ping_ok(0, "192.168.42.2", 3);
-    f.tcp_1mb(1, "192.168.42.2", 0, 13);
-    f.tcp_1mb(0, "192.168.42.1", 1, 14);
+    f.tcp_1mb_both_ways(13);
     f.lab.ctl_shows(
         &c1,
         &["fdb", "show"],
@@ -1194,8 +1181,7 @@ fn nvgre_checked(f: &mut Fabric, pcap: &Path, capture: &str, controls: [&Path; 2
         "a {mtu}-byte ping with DF: {}",
         String::from_utf8_lossy(&full.stderr)
     );
-    f.tcp_1mb(1, "192.168.42.2", 0, 31);
-    f.tcp_1mb(0, "192.168.42.1", 1, 32);
+    f.tcp_1mb_both_ways(31);
     f.stop_capture(capture);
     let rows = tshark(
         pcap,

@@ -266,15 +266,10 @@ fn short(n: u64) -> String {
 
 /// `1234567` -> `1,234,567`, for the summary.
 fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+    match n {
+        0..=999 => n.to_string(),
+        _ => format!("{},{:03}", thousands(n / 1000), n % 1000),
     }
-    out
 }
 
 // ---- the soak ----

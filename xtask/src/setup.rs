@@ -485,25 +485,22 @@ mod tests {
     fn reads_versions_from_cargo_lock() {
         let lock = "[[package]]\nname = \"wasm-bindgen-shared\"\nversion = \"0.2.1\"\n\n\
                     [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
-        assert_eq!(
-            lock_version(lock, "wasm-bindgen").as_deref(),
-            Some("0.2.130")
-        );
-        assert_eq!(lock_version(lock, "yew"), None);
+        for (name, want) in [("wasm-bindgen", Some("0.2.130")), ("yew", None)] {
+            assert_eq!(lock_version(lock, name).as_deref(), want, "{name}");
+        }
     }
 
     #[test]
     fn reads_trunk_pins() {
         let text = "[tools]\nwasm_bindgen = \"0.2.130\"\nwasm_opt = \"version_132\"\n";
-        assert_eq!(
-            toml_string(text, "wasm_opt").as_deref(),
-            Some("version_132")
-        );
-        assert_eq!(
-            toml_string(text, "wasm_bindgen").as_deref(),
-            Some("0.2.130")
-        );
-        assert_eq!(toml_string(text, "sass"), None);
+        let cases = [
+            ("wasm_opt", Some("version_132")),
+            ("wasm_bindgen", Some("0.2.130")),
+            ("sass", None),
+        ];
+        for (key, want) in cases {
+            assert_eq!(toml_string(text, key).as_deref(), want, "{key}");
+        }
     }
 
     #[test]

@@ -271,25 +271,43 @@ pub struct NetworkStats {
     pub drops: BTreeMap<String, u64>,
 }
 
-/// Counters of the device layer (what the engine cannot see).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct DaemonStats {
-    pub tap_rx_frames: u64,
-    pub tap_read_errors: u64,
-    pub tap_write_errors: u64,
-    pub udp_rx_datagrams: u64,
-    /// GRE packets read from the raw socket of NVGRE.
-    #[serde(default)]
-    pub gre_rx_packets: u64,
-    /// Failed reads of the underlay sockets (UDP, and GRE's raw socket).
-    pub udp_recv_errors: u64,
-    pub udp_send_errors: u64,
-    pub control_requests: u64,
-    /// Decapsulated frames whose TCP/UDP checksum was partial (the pseudo-header sum that a
-    /// sender on the same host leaves to offload), completed before the TAP write.
-    pub inner_csum_completed: u64,
-    /// Decapsulated frames dropped for a wrong TCP/UDP checksum.
-    pub inner_csum_bad: u64,
+/// A struct of `u64` counters with `+=` adding another's field by field, both from one list
+/// (a new counter cannot be left out of the sum).
+macro_rules! counters {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$f_attr:meta])* pub $f:ident: u64,)* }) => {
+        $(#[$attr])*
+        pub struct $name { $($(#[$f_attr])* pub $f: u64,)* }
+
+        impl std::ops::AddAssign<&$name> for $name {
+            fn add_assign(&mut self, more: &$name) {
+                $(self.$f += more.$f;)*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Counters of the device layer (what the engine cannot see); a worker's add up to the
+    /// daemon's with `+=`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+    pub struct DaemonStats {
+        pub tap_rx_frames: u64,
+        pub tap_read_errors: u64,
+        pub tap_write_errors: u64,
+        pub udp_rx_datagrams: u64,
+        /// GRE packets read from the raw socket of NVGRE.
+        #[serde(default)]
+        pub gre_rx_packets: u64,
+        /// Failed reads of the underlay sockets (UDP, and GRE's raw socket).
+        pub udp_recv_errors: u64,
+        pub udp_send_errors: u64,
+        pub control_requests: u64,
+        /// Decapsulated frames whose TCP/UDP checksum was partial (the pseudo-header sum that
+        /// a sender on the same host leaves to offload), completed before the TAP write.
+        pub inner_csum_completed: u64,
+        /// Decapsulated frames dropped for a wrong TCP/UDP checksum.
+        pub inner_csum_bad: u64,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -330,6 +348,22 @@ mod tests {
         for (request, json) in cases {
             assert_eq!(serde_json::to_string(&request).unwrap(), json);
             assert_eq!(serde_json::from_str::<Request>(json).unwrap(), request);
+        }
+    }
+
+    /// `+=` adds every counter: field `k` of the worker's stats is `k + 1`, each sum twice that.
+    #[test]
+    fn daemon_stats_add_up_field_by_field() {
+        let mut json = serde_json::to_value(DaemonStats::default()).unwrap();
+        for (k, v) in json.as_object_mut().unwrap().values_mut().enumerate() {
+            *v = (k + 1).into();
+        }
+        let one: DaemonStats = serde_json::from_value(json).unwrap();
+        let mut total = one;
+        total += &one;
+        let sums = serde_json::to_value(total).unwrap();
+        for (k, v) in sums.as_object().unwrap().values().enumerate() {
+            assert_eq!(v.as_u64(), Some(2 * (k as u64 + 1)), "{sums}");
         }
     }
 }

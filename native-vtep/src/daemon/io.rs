@@ -383,10 +383,14 @@ impl Io {
 pub(super) fn log_event(taps: &Taps, event: &Event) {
     let m = |mac: &Mac| ColonMac(*mac);
     match event {
-        Event::Learned { vni, mac, dest } => {
+        Event::Learned { vni, mac, dest } | Event::AgedOut { vni, mac, dest } => {
+            let what = match event {
+                Event::Learned { .. } => "learned",
+                _ => "aged out",
+            };
             tracing::info!(
                 vni = vni.get(),
-                "learned {} {}",
+                "{what} {} {}",
                 m(mac),
                 taps.dest_name(dest)
             );
@@ -411,14 +415,6 @@ pub(super) fn log_event(taps: &Taps, event: &Event) {
             m(mac),
             m(mac)
         ),
-        Event::AgedOut { vni, mac, dest } => {
-            tracing::info!(
-                vni = vni.get(),
-                "aged out {} {}",
-                m(mac),
-                taps.dest_name(dest)
-            );
-        }
         Event::FdbFull { vni, mac } => {
             tracing::debug!(vni = vni.get(), "FDB full: {} not learned", m(mac));
         }

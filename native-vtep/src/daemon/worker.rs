@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -325,31 +325,23 @@ impl Worker {
         tracing::debug!("receive from the GRE socket: {e}");
     }
 
-    /// Feeds the engine one datagram from socket `i`, at `payload` in `buf` or in arena slot
-    /// `slot`. A tunnel packet holding a TCP super-frame (a kernel vxlan device with TSO on a
-    /// veth underlay: nothing segments it on the way, and a plain UDP socket receives it whole)
-    /// is cut into segments first, `mss` long when the kernel said so (UDP GRO's segment size).
-    fn underlay_input(
-        &mut self,
-        (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        slot: Option<usize>,
-        payload: Range<usize>,
-        mss: Option<usize>,
-    ) {
-        let rx = &self.rx[i];
-        let buf = match slot {
+    /// Feeds the engine datagram `d`. A tunnel packet holding a TCP super-frame (a kernel vxlan
+    /// device with TSO on a veth underlay: nothing segments it on the way, and a plain UDP
+    /// socket receives it whole) is cut into segments first, `mss` long when the kernel said so
+    /// (UDP GRO's segment size).
+    fn underlay_input(&mut self, engine: (&mut Engine, Instant), d: Datagram, mss: Option<usize>) {
+        let rx = &self.rx[d.rx];
+        let buf = match d.slot {
             Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &self.buf[..],
         };
-        let datagram = &buf[payload.clone()];
+        let datagram = &buf[d.payload.clone()];
         if let Some(tunnel) = offload::tunnel_header_len(rx.encap, datagram)
             && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
         {
-            return self.underlay_super_frame((engine, now), i, from, (slot, payload), tunnel, hdr);
+            return self.underlay_super_frame(engine, d, tunnel, hdr);
         }
-        self.underlay_one((engine, now), i, from, slot, payload);
+        self.underlay_one(engine, d);
     }
 
     /// A tunnel packet holding a TCP super-frame: its segments, each after a copy of the tunnel
@@ -357,19 +349,17 @@ impl Worker {
     fn underlay_super_frame(
         &mut self,
         (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        (slot, payload): (Option<usize>, Range<usize>),
+        d: Datagram,
         tunnel: usize,
         hdr: VnetHdr,
     ) {
-        let buf = match slot {
+        let buf = match d.slot {
             Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &self.buf[..],
         };
         // Whatever this read gathered so far refers to `buf`: written first.
         self.io.flush_coalescer(buf);
-        let datagram = &buf[payload];
+        let datagram = &buf[d.payload];
         let frame = &datagram[tunnel..];
         let Ok(segs) = offload::segment(frame, &hdr, &mut self.segments, tunnel) else {
             self.io.stats.udp_recv_errors += 1;
@@ -381,7 +371,7 @@ impl Worker {
             self.segments[at..at + tunnel].copy_from_slice(&datagram[..tunnel]);
         }
         let verified = std::mem::replace(&mut self.io.rx_verified, true);
-        let transport = self.transport(i, from);
+        let (from, transport) = (d.from, self.transport(d.rx, d.from));
         for k in 0..segs.count {
             let range = segs.frame(k, tunnel);
             let payload = range.start - tunnel..range.end;
@@ -414,17 +404,19 @@ impl Worker {
     fn underlay_one(
         &mut self,
         (engine, now): (&mut Engine, Instant),
-        i: usize,
-        from: SocketAddr,
-        slot: Option<usize>,
-        payload: Range<usize>,
+        Datagram {
+            rx,
+            from,
+            slot,
+            payload,
+        }: Datagram,
     ) {
         self.io.stats.udp_rx_datagrams += 1;
-        let transport = self.transport(i, from);
+        let transport = self.transport(rx, from);
         tracing::trace!(
             "{} bytes from {from} ({:?})",
             payload.len(),
-            self.rx[i].encap
+            self.rx[rx].encap
         );
         let buf = match slot {
             Some(slot) => &mut self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
@@ -452,14 +444,14 @@ impl Worker {
                 Err(e) => return self.recv_error(rx.port, &e),
             };
             let now = self.clock.now();
-            self.underlay_input(
-                (&mut lock(&shared), now),
-                i,
+            let payload = MAX_HEADROOM..MAX_HEADROOM + n;
+            let d = Datagram {
+                rx: i,
                 from,
-                None,
-                MAX_HEADROOM..MAX_HEADROOM + n,
-                None,
-            );
+                slot: None,
+                payload,
+            };
+            self.underlay_input((&mut lock(&shared), now), d, None);
         }
     }
 
@@ -486,14 +478,14 @@ impl Worker {
                 self.recv_error(self.rx[i].port, &io::Error::other("datagram truncated"));
                 continue;
             }
-            self.underlay_input(
-                (&mut engine, now),
-                i,
+            let payload = MAX_HEADROOM..MAX_HEADROOM + len;
+            let d = Datagram {
+                rx: i,
                 from,
-                Some(slot),
-                MAX_HEADROOM..MAX_HEADROOM + len,
-                None,
-            );
+                slot: Some(slot),
+                payload,
+            };
+            self.underlay_input((&mut engine, now), d, None);
         }
     }
 
@@ -532,7 +524,13 @@ impl Worker {
             // At least once: an empty datagram is still one, for the engine to count.
             loop {
                 let next = (at + segment).min(end);
-                self.underlay_input((&mut engine, now), i, from, None, at..next, mss);
+                let d = Datagram {
+                    rx: i,
+                    from,
+                    slot: None,
+                    payload: at..next,
+                };
+                self.underlay_input((&mut engine, now), d, mss);
                 at = next;
                 if at >= end {
                     break;
@@ -601,8 +599,16 @@ impl Worker {
 
     // ---- the TAPs ----
 
-    /// A failed TAP read: deleted under us is fatal, anything else is counted.
-    fn tap_read_error(&mut self, i: usize, e: &io::Error) {
+    /// What a batch does after reading TAP `i`: go on with the `Some(n)` bytes read, or with
+    /// the next read (`None`: interrupted); stop when nothing is left or the read failed. A
+    /// failure is counted; the TAP deleted under us is fatal.
+    fn tap_read(&mut self, i: usize, read: io::Result<usize>) -> ControlFlow<(), Option<usize>> {
+        let e = match read {
+            Ok(n) => return ControlFlow::Continue(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ControlFlow::Break(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return ControlFlow::Continue(None),
+            Err(e) => e,
+        };
         let tap = &self.io.taps[i];
         self.io.stats.tap_read_errors += 1;
         if sys::if_index(&tap.name).is_none() || e.raw_os_error() == Some(errno::EBADFD) {
@@ -616,6 +622,7 @@ impl Worker {
         } else {
             tracing::debug!("read from {}: {e}", tap.name);
         }
+        ControlFlow::Break(())
     }
 
     fn read_tap(&mut self, i: usize) {
@@ -631,14 +638,11 @@ impl Worker {
         let shared = Arc::clone(&self.shared);
         let port = self.io.taps[i].port;
         for _ in 0..BATCH {
-            let n = match self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+            let read = self.io.taps[i].file.read(&mut self.buf[MAX_HEADROOM..]);
+            let n = match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => n,
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             };
             self.io.stats.tap_rx_frames += 1;
             self.feed_tap_frame(&shared, port, MAX_HEADROOM..MAX_HEADROOM + n);
@@ -667,17 +671,14 @@ impl Worker {
         let mut count = 0;
         while count < BATCH {
             let slot = &mut self.arena[count * self.slot_len..(count + 1) * self.slot_len];
-            match self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]) {
-                Ok(n) => {
+            let read = self.io.taps[i].file.read(&mut slot[MAX_HEADROOM..]);
+            match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => {
                     lens[count] = n;
                     count += 1;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             }
         }
         if count == 0 {
@@ -722,14 +723,10 @@ impl Worker {
                 IoSliceMut::new(&mut vnet),
                 IoSliceMut::new(&mut self.buf[at..at + BUF_LEN]),
             ]);
-            let n = match read {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.tap_read_error(i, &e);
-                    break;
-                }
+            let n = match self.tap_read(i, read) {
+                ControlFlow::Continue(Some(n)) => n,
+                ControlFlow::Continue(None) => continue,
+                ControlFlow::Break(()) => break,
             };
             let Some(hdr) = VnetHdr::parse(&vnet[..n.min(VNET_HDR_LEN)]) else {
                 self.io.stats.tap_read_errors += 1;
@@ -789,4 +786,13 @@ impl Worker {
         }
         self.io.flush_gso(&self.buf, None);
     }
+}
+
+/// A datagram from underlay socket `rx` (an index into `Worker::rx`) sent by `from`, at
+/// `payload` in arena slot `slot`, or in `Worker::buf` without one.
+struct Datagram {
+    rx: usize,
+    from: SocketAddr,
+    slot: Option<usize>,
+    payload: Range<usize>,
 }

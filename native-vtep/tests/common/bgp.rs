@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use vtep_core::wire::bgp::attr::{AsPath, MpReach, MpUnreach, NextHop, Origin};
+use vtep_core::wire::bgp::attr::{MpUnreach, NextHop};
 use vtep_core::wire::bgp::{
     EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute, PmsiTunnel,
     RouteDistinguisher, RouteTarget, Seq, TunnelType, UpdateRepr,
@@ -459,17 +459,7 @@ pub fn update<'a>(
     routes: &'a [EvpnRoute<'a>],
     edit: impl FnOnce(&mut UpdateRepr<'a>),
 ) -> Vec<u8> {
-    let mut repr = UpdateRepr {
-        mp_reach: Some(MpReach::Evpn {
-            next_hop: NextHop::V4(vtep),
-            routes: Seq::Items(routes),
-        }),
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::EMPTY),
-        local_pref: Some(100),
-        ext_communities: Some(Seq::Items(&ECS)),
-        ..UpdateRepr::default()
-    };
+    let mut repr = vtep_evpn::originated(NextHop::V4(vtep), routes, &ECS, None);
     edit(&mut repr);
     let mut b = vec![0; repr.buffer_len()];
     repr.emit(&mut b);

@@ -293,13 +293,14 @@ impl Fabric {
             "UDP server did not start: {}",
             self.lab.log(&name)
         );
-        let cli = self.lab.script("udp_client.py", UDP_CLIENT);
-        let sent = self.lab.ns_must(
-            &self.hosts[client],
-            &format!("python3 {cli} {server_ip} 5002 200 {seed}"),
+        let args = format!("{server_ip} 5002 200 {seed}");
+        self.client(
+            client,
+            &name,
+            ("udp_client.py", UDP_CLIENT),
+            &args,
+            "sent 200 ",
         );
-        assert!(sent.contains("sent 200 "), "{sent}");
-        self.tcp_check(&name, &sent, 30);
     }
 
     /// A 1 MB TCP transfer from host `client` to `server_ip` on host `server`, checked with
@@ -307,12 +308,31 @@ impl Fabric {
     pub fn tcp_1mb(&mut self, server: usize, server_ip: &str, client: usize, seed: u32) {
         let name = format!("tcp{seed}");
         self.tcp_server(server, server_ip, 5001, &name);
-        let cli = self.lab.script("tcp_client.py", TCP_CLIENT);
-        let sent = self.lab.ns_must(
-            &self.hosts[client],
-            &format!("python3 {cli} {server_ip} 5001 {seed}"),
+        let args = format!("{server_ip} 5001 {seed}");
+        self.client(
+            client,
+            &name,
+            ("tcp_client.py", TCP_CLIENT),
+            &args,
+            "sent 1048576 ",
         );
-        assert!(sent.contains("sent 1048576 "), "{sent}");
-        self.tcp_check(&name, &sent, 30);
+    }
+
+    /// [`Self::tcp_1mb`] from host 1 to host 2 (VNI 42's IPv4 addresses), then back, with seeds
+    /// `seed` and `seed + 1`.
+    pub fn tcp_1mb_both_ways(&mut self, seed: u32) {
+        self.tcp_1mb(1, "192.168.42.2", 0, seed);
+        self.tcp_1mb(0, "192.168.42.1", 1, seed + 1);
+    }
+
+    /// Runs the client `script` with `args` on host `client`; its output must contain `sent`,
+    /// and its `sent` line must match server `name`'s `received` line ([`Self::tcp_check`]).
+    fn client(&mut self, client: usize, name: &str, script: (&str, &str), args: &str, sent: &str) {
+        let cli = self.lab.script(script.0, script.1);
+        let out = self
+            .lab
+            .ns_must(&self.hosts[client], &format!("python3 {cli} {args}"));
+        assert!(out.contains(sent), "{out}");
+        self.tcp_check(name, &out, 30);
     }
 }
