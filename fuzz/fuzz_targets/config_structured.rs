@@ -267,7 +267,9 @@ fn run_args(a: &Args) -> RunArgs {
         evpn_router_id: a.evpn_router_id.map(Ip::addr),
         evpn_hold_time: a.evpn_hold_time,
         evpn_connect_retry: a.evpn_connect_retry,
-        evpn_route_target: a.evpn_route_target.map(|w| WORDS[usize::from(w % 14)].to_string()),
+        evpn_route_target: a
+            .evpn_route_target
+            .map(|w| WORDS[usize::from(w % 14)].to_string()),
         ..RunArgs::default()
     }
 }

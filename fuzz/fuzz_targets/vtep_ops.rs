@@ -16,18 +16,18 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use overlay_lab_fuzz::{captured_inner_frames, captured_ip_packets};
 use vtep_core::fdb::{FdbConfig, Origin};
-use vtep_core::{Destination, Mac, PortId};
 use vtep_core::rate::RateLimit;
 use vtep_core::vtep::{
     Encapsulation, Event, InnerVlanPolicy, Input, NetworkConfig, Output, Vtep, VtepConfig,
 };
+use vtep_core::wire::ndisc::{self, Advertisement, Message, NeighborFlags, Solicitation};
 use vtep_core::wire::outer::{self, Transport, UdpChecksum};
 use vtep_core::wire::vxlan::ReservedBitsPolicy;
-use vtep_core::wire::ndisc::{self, Advertisement, Message, NeighborFlags, Solicitation};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, IpAddress, Ipv4Address, Ipv6Address, dot1q,
     geneve, nvgre, vxlan,
 };
+use vtep_core::{Destination, Mac, PortId};
 use vtep_core::{Duration, Instant, Vni};
 
 /// Few VNIs, so operations collide on the same networks; 0 and the largest are edge cases.
@@ -732,8 +732,12 @@ impl Checker {
         let Ok(Some(Message::Advertisement(na))) = ndisc::parse(frame) else {
             return false;
         };
-        let entry = self.vtep.neighbours().lookup(vni, &IpAddress::Ipv6(na.target));
-        na.flags.contains(NeighborFlags::SOLICITED | NeighborFlags::OVERRIDE)
+        let entry = self
+            .vtep
+            .neighbours()
+            .lookup(vni, &IpAddress::Ipv6(na.target));
+        na.flags
+            .contains(NeighborFlags::SOLICITED | NeighborFlags::OVERRIDE)
             && frame.len() == ndisc::ADVERT_FRAME_LEN
             && na.target_lladdr == Some(na.eth_src)
             && entry.is_some_and(|e| {
@@ -1161,7 +1165,9 @@ fn run(scenario: Scenario) {
                 let _ = c.vtep.add_static_neighbour(now, vni(net), host(ip), mac(m));
             }
             Op::SetRouter { net, ip, router } => {
-                c.vtep.neighbours_mut().set_router(vni(net), &host(ip), router);
+                c.vtep
+                    .neighbours_mut()
+                    .set_router(vni(net), &host(ip), router);
             }
             Op::DelNeighbour { net, ip } => {
                 c.vtep.neighbours_mut().remove(vni(net), &host(ip));

@@ -40,9 +40,15 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(back, na);
     assert_eq!(back.eth_dst, ns.reply_to());
-    assert_eq!((back.src, back.dst, back.target), (ns.target, ns.src, ns.target));
+    assert_eq!(
+        (back.src, back.dst, back.target),
+        (ns.target, ns.src, ns.target)
+    );
     assert_eq!(back.target_lladdr, Some(owner));
     assert_eq!(back.traffic_class, ns.traffic_class & 0xf0);
-    assert!(back.flags.contains(NeighborFlags::SOLICITED | NeighborFlags::OVERRIDE));
+    assert!(
+        back.flags
+            .contains(NeighborFlags::SOLICITED | NeighborFlags::OVERRIDE)
+    );
     assert_eq!(back.flags.contains(NeighborFlags::ROUTER), router);
 });

@@ -107,7 +107,10 @@ pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
         assert!(n.evpn || n.route_target.is_none());
     }
     if let Some(evpn) = &s.evpn {
-        assert!(s.networks.iter().any(|n| n.evpn), "EVPN with no network under it");
+        assert!(
+            s.networks.iter().any(|n| n.evpn),
+            "EVPN with no network under it"
+        );
         assert!(evpn.asn != 0 && !evpn.peers.is_empty() && !evpn.peers.contains(&evpn.vtep));
         assert!(evpn.hold_time == 0 || evpn.hold_time >= 3);
         build_speaker(s, evpn);
@@ -117,7 +120,10 @@ pub fn check_config(args: &native_vtep::cli::RunArgs, text: &str) {
 
 /// The speaker part of `Daemon::new`: accepted EVPN settings give a speaker its VNIs and peers
 /// without an error.
-fn build_speaker(s: &native_vtep::config::Settings, evpn: &native_vtep::config::evpn::EvpnSettings) {
+fn build_speaker(
+    s: &native_vtep::config::Settings,
+    evpn: &native_vtep::config::evpn::EvpnSettings,
+) {
     use vtep_evpn::{PeerConfig, Speaker, SpeakerConfig, VniConfig};
     let now = vtep_core::Instant::from_secs(1);
     let mut config = SpeakerConfig::new(evpn.asn, evpn.vtep);
