@@ -9,12 +9,44 @@ use crate::vtep::{Input, NetworkConfig, Output, Vtep, VtepConfig};
 use crate::wire::outer::{self, MAX_HEADROOM};
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    EthernetRepr, IpAddress, Ipv4Address,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
+    Ipv4Repr,
 };
 use crate::{Instant, Vni};
 
 /// VNI of the sample.
 pub const SAMPLE_VNI: Vni = Vni::from_u24_truncating(5001);
+
+/// An inner frame, before encapsulation: Ethernet 02:00:00:00:00:0a -> 02:00:00:00:00:0b / IPv4
+/// 192.168.50.1 -> 192.168.50.2 / ICMP echo request, ident 0x1234, sequence 7, 16 bytes of
+/// data ("overlay lab ping"). The tests that compare dissectors with Wireshark's start from it.
+pub fn echo_request() -> Vec<u8> {
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data: b"overlay lab ping",
+    };
+    let ip = Ipv4Repr {
+        src_addr: Ipv4Address::new(192, 168, 50, 1),
+        dst_addr: Ipv4Address::new(192, 168, 50, 2),
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 64,
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]),
+        dst_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]),
+        ethertype: EthernetProtocol::Ipv4,
+    };
+    let caps = Default::default();
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    ip.emit(&mut p, &caps);
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+    frame
+}
 
 /// A complete underlay frame: outer Ethernet / IPv4 10.0.0.1 -> 10.0.0.2 / UDP 4789 / VXLAN
 /// VNI 5001 / inner Ethernet / ARP "who has 192.168.1.2? tell 192.168.1.1". The VTEP floods the

@@ -10,8 +10,7 @@ mod common;
 use common::tshark;
 use vtep_core::Vni;
 use vtep_core::wire::{
-    ArpOperation, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
-    Icmpv4Repr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address,
+    ArpOperation, EthernetAddress, EthernetProtocol, IpAddress, Ipv4Address, Ipv6Address,
     flow::{self, DEFAULT_SOURCE_PORTS, GENEVE_PORT, VXLAN_PORT},
     geneve, nvgre,
     outer::{self, OuterRepr, Transport, UdpChecksum},
@@ -31,33 +30,9 @@ fn arp_request() -> Vec<u8> {
     common::arp(ArpOperation::Request, (MAC_A, INNER_A), INNER_B)
 }
 
+/// Between MAC_A / INNER_A and MAC_B / INNER_B.
 fn echo_request() -> Vec<u8> {
-    let data = b"overlay lab ping";
-    let icmp = Icmpv4Repr::EchoRequest {
-        ident: 0x1234,
-        seq_no: 7,
-        data,
-    };
-    let ip = Ipv4Repr {
-        src_addr: INNER_A,
-        dst_addr: INNER_B,
-        next_header: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
-        hop_limit: 64,
-    };
-    let eth = EthernetRepr {
-        src_addr: MAC_A,
-        dst_addr: MAC_B,
-        ethertype: EthernetProtocol::Ipv4,
-    };
-    let caps = Default::default();
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
-    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-    eth.emit(&mut f);
-    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p, &caps);
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
-    frame
+    vtep_core::sample::echo_request()
 }
 
 #[derive(Clone, Copy)]

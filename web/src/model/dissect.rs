@@ -626,10 +626,8 @@ mod tests {
     use std::process::Command;
     use vtep_core::pcap::PcapWriter;
     use vtep_core::wire::outer::{OuterRepr, UdpChecksum};
-    use vtep_core::wire::{
-        EthernetAddress, EthernetRepr, Icmpv4Repr, IpAddress, Ipv4Address, Ipv4Repr,
-    };
-    use vtep_core::{Instant, Vni};
+    use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
+    use vtep_core::{Instant, Vni, sample};
 
     fn names(d: &Dissection) -> Vec<String> {
         d.layers.iter().map(|l| l.name.clone()).collect()
@@ -659,43 +657,10 @@ mod tests {
     }
 
     const VNI: u32 = 5001;
-    const MAC_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]);
-    const MAC_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]);
     const UNDERLAY_A: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0xaa, 0x01]);
     const UNDERLAY_B: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0xaa, 0x02]);
     /// A Geneve option TLV: class 0x0103, type 0x01, one word of data.
     const GENEVE_OPTION: [u8; 8] = [0x01, 0x03, 0x01, 0x01, 0xde, 0xad, 0xbe, 0xef];
-
-    /// An ICMP echo request from 192.168.50.1 to .2, identifier 0x1234, sequence 7, 16 bytes
-    /// of data.
-    fn echo_request() -> Vec<u8> {
-        let data = b"overlay lab ping";
-        let icmp = Icmpv4Repr::EchoRequest {
-            ident: 0x1234,
-            seq_no: 7,
-            data,
-        };
-        let ip = Ipv4Repr {
-            src_addr: Ipv4Address::new(192, 168, 50, 1),
-            dst_addr: Ipv4Address::new(192, 168, 50, 2),
-            next_header: IpProtocol::Icmp,
-            payload_len: icmp.buffer_len(),
-            hop_limit: 64,
-        };
-        let eth = EthernetRepr {
-            src_addr: MAC_A,
-            dst_addr: MAC_B,
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let caps = Default::default();
-        let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
-        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-        eth.emit(&mut f);
-        let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-        ip.emit(&mut p, &caps);
-        icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
-        frame
-    }
 
     #[derive(Clone, Copy)]
     enum Tunnel {
@@ -761,8 +726,8 @@ mod tests {
 
     #[test]
     fn the_core_sample_reads_as_vxlan_around_arp() {
-        let bytes = vtep_core::sample::encapsulated_arp();
-        let v = vtep_core::sample::SAMPLE_VNI.get();
+        let bytes = sample::encapsulated_arp();
+        let v = sample::SAMPLE_VNI.get();
         let vni = format!("{v} (0x{v:06x})");
         check(
             &bytes,
@@ -787,7 +752,7 @@ mod tests {
     #[test]
     fn geneve_with_an_option_around_icmp() {
         check(
-            &encapsulate(&echo_request(), Tunnel::Geneve),
+            &encapsulate(&sample::echo_request(), Tunnel::Geneve),
             &[
                 "Outer Ethernet",
                 "Outer IPv4",
@@ -824,7 +789,7 @@ mod tests {
     #[test]
     fn nvgre_around_icmp() {
         check(
-            &encapsulate(&echo_request(), Tunnel::Nvgre),
+            &encapsulate(&sample::echo_request(), Tunnel::Nvgre),
             &[
                 "Outer Ethernet",
                 "Outer IPv4",
@@ -958,9 +923,9 @@ mod tests {
     /// E2's migration: MAC mobility, withdrawals), plus the hand-built Geneve and NVGRE frames.
     fn sample_frames() -> Vec<Vec<u8>> {
         let mut frames = vec![
-            vtep_core::sample::encapsulated_arp(),
-            encapsulate(&echo_request(), Tunnel::Geneve),
-            encapsulate(&echo_request(), Tunnel::Nvgre),
+            sample::encapsulated_arp(),
+            encapsulate(&sample::echo_request(), Tunnel::Geneve),
+            encapsulate(&sample::echo_request(), Tunnel::Nvgre),
         ];
         for (sc, take) in [
             (vtep_sim::scenario::s2(), 300),
