@@ -113,17 +113,6 @@ fn host_with(name: &str, hypervisor: &str, vni: u32, ip: [u8; 4], mac: Option<[u
     }
 }
 
-fn ping(app: &str, from: &str, to: [u8; 4], count: u32, interval_ms: u64, size: usize) -> Action {
-    Action::Ping {
-        app: s(app),
-        from: s(from),
-        to,
-        count,
-        interval_ms,
-        size,
-    }
-}
-
 /// The IPv6 address of the host with IPv4 address `ip` (every scenario's hosts are /24s).
 fn ip6(ip: [u8; 4]) -> Ipv6Address {
     ipv6_of(Ipv4Address::from(ip), 24)
@@ -192,7 +181,7 @@ pub fn s1() -> Scenario {
         .then(hypervisor("dc2", "hv3"))
         .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
         .then(host("vm-b", "hv3", 100, [192, 168, 10, 2]))
-        .then(ping("ping", "vm-a", [192, 168, 10, 2], 5, 100, 56))
+        .then(Action::ping("ping", "vm-a", [192, 168, 10, 2], 5, 100, 56))
         .wait_ms(1000)
         .script("S1");
     Scenario {
@@ -222,7 +211,7 @@ pub fn s2() -> Scenario {
     };
     let b = [192, 168, 10, 2];
     let script = pair(100)
-        .then(ping("ping", "vm-a", b, 3, 10, 56))
+        .then(Action::ping("ping", "vm-a", b, 3, 10, 56))
         .then(tcp("tcp", false))
         .wait_ms(S2_IPV6_AT_US / 1000)
         .then(ping6("ping6", "vm-a", b, 3, 10))
@@ -251,14 +240,14 @@ pub fn s2() -> Scenario {
 pub fn s3() -> Scenario {
     let b = [192, 168, 10, 2];
     let script = pair(100)
-        .then(ping("fits", "vm-a", b, 3, 100, 1422))
+        .then(Action::ping("fits", "vm-a", b, 3, 100, 1422))
         .wait_ms(500)
         .then(host_mtu("vm-a", 1500))
         .then(host_mtu("vm-b", 1500))
-        .then(ping("too-big", "vm-a", b, 3, 100, 1472))
+        .then(Action::ping("too-big", "vm-a", b, 3, 100, 1472))
         .wait_ms(1500)
         .then(Action::UnderlayMtu { mtu: 1550 })
-        .then(ping("jumbo-underlay", "vm-a", b, 3, 100, 1472))
+        .then(Action::ping("jumbo-underlay", "vm-a", b, 3, 100, 1472))
         .wait_ms(1500)
         .script("S3");
     Scenario {
@@ -283,7 +272,7 @@ fn migration(fabric: &mut Story, settle_ms: u64, id: &str) -> Script {
         .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
         .then(host("vm-c", "hv3", 100, [192, 168, 10, 3]))
         .wait_ms(settle_ms)
-        .then(ping("ping", "vm-c", [192, 168, 10, 2], 200, 10, 56))
+        .then(Action::ping("ping", "vm-c", [192, 168, 10, 2], 200, 10, 56))
         .wait_ms(1000)
         .then(migrate("vm-b", "hv1"))
         .wait_ms(2000)
@@ -339,7 +328,7 @@ fn containers(control_plane: bool) -> Story {
     };
     for (i, name) in names.iter().enumerate() {
         let next = [10, 200, 0, ((i + 1) % names.len()) as u8 + 1];
-        story.then(ping(name, name, next, count, interval_ms, 56));
+        story.then(Action::ping(name, name, next, count, interval_ms, 56));
     }
     story.wait_ms(run_ms);
     story
@@ -390,8 +379,8 @@ pub fn s6() -> Scenario {
         .then(host_with("red-2", "hv2", 100, two, TENANT_MAC_2))
         .then(host_with("blue-1", "hv1", 200, one, TENANT_MAC_1))
         .then(host_with("blue-2", "hv2", 200, two, TENANT_MAC_2))
-        .then(ping("red", "red-1", two, 5, 20, 56))
-        .then(ping("blue", "blue-1", two, 5, 20, 56))
+        .then(Action::ping("red", "red-1", two, 5, 20, 56))
+        .then(Action::ping("blue", "blue-1", two, 5, 20, 56))
         .wait_ms(500)
         .script("S6");
     Scenario {
@@ -480,7 +469,7 @@ pub fn s9() -> Scenario {
         story
             .then(host(a, "hv1", vni, [10, 0, 0, 1]))
             .then(host(b, "hv2", vni, [10, 0, 0, 2]))
-            .then(ping(a, a, [10, 0, 0, 2], 3, 10, 56));
+            .then(Action::ping(a, a, [10, 0, 0, 2], 3, 10, 56));
     }
     Scenario {
         id: "S9",
@@ -501,7 +490,7 @@ pub fn s10() -> Scenario {
         .then(hypervisor("dc2", "hv3"))
         .then(host("vm-a", "hv1", 100, [192, 168, 10, 1]))
         .then(host("vm-b", "hv2", 100, [192, 168, 10, 2]))
-        .then(ping("ping", "vm-a", [192, 168, 10, 2], 300, 10, 56))
+        .then(Action::ping("ping", "vm-a", [192, 168, 10, 2], 300, 10, 56))
         .wait_ms(500)
         .then(migrate("vm-b", "hv3"))
         .wait_ms(1000)
@@ -603,7 +592,7 @@ impl Script {
             let (hv, tenant) = (i / 4, i % 4);
             let peer = [10, tenant as u8, 0, ((hv + 5) % 16) as u8 + 1];
             let (app, from) = (format!("p{}", i + 1), format!("h{}", i + 1));
-            story.then(ping(&app, &from, peer, 100_000, 20, 56));
+            story.then(Action::ping(&app, &from, peer, 100_000, 20, 56));
         }
         Script {
             scenario: Some(s(if evpn { "load-evpn" } else { "load" })),

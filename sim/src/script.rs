@@ -430,6 +430,27 @@ fn over(ipv6: bool) -> &'static str {
     if ipv6 { " over IPv6" } else { "" }
 }
 
+impl Action {
+    /// `count` echo requests of `size` bytes from host `from` to `to`, one every `interval_ms`.
+    pub fn ping(
+        app: &str,
+        from: &str,
+        to: [u8; 4],
+        count: u32,
+        interval_ms: u64,
+        size: usize,
+    ) -> Self {
+        Action::Ping {
+            app: app.into(),
+            from: from.into(),
+            to,
+            count,
+            interval_ms,
+            size,
+        }
+    }
+}
+
 impl fmt::Display for Action {
     /// A short description, for the playground's log and errors: `vm-a: ping 10.0.0.2 x3`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -687,14 +708,7 @@ mod tests {
                 },
             );
         }
-        let ping = Action::Ping {
-            app: s("p"),
-            from: s("vm-a"),
-            to: [10, 0, 0, 2],
-            count: 2,
-            interval_ms: 10,
-            size: 56,
-        };
+        let ping = Action::ping("p", "vm-a", [10, 0, 0, 2], 2, 10, 56);
         script.insert(1000, ping);
         script.end_us = Some(200_000);
         let run = script.run().unwrap();

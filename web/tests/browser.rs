@@ -145,15 +145,8 @@ async fn tables_update_after_a_simulated_ping() {
     assert!(before[0].rows.is_empty(), "hv1's FDB starts empty");
     let empty = show_tables(before, "hv1", Callback::noop()).await;
     assert_eq!(all(&empty, "table.fdb tbody tr").len(), 0);
-    lab.act(Action::Ping {
-        app: "p".into(),
-        from: "red-1".into(),
-        to: [10, 0, 0, 4],
-        count: 1,
-        interval_ms: 10,
-        size: 56,
-    })
-    .unwrap();
+    lab.act(Action::ping("p", "red-1", [10, 0, 0, 4], 1, 10, 56))
+        .unwrap();
     lab.advance_to(vtep_core::Instant::from_millis(50));
     assert_eq!(
         lab.sim().app_report(lab.app("p").unwrap()).unwrap().replies,

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Scenario, Story, host, hypervisor, migration, ping, s, site};
+use super::{Scenario, Story, host, hypervisor, migration, s, site};
 use crate::LearningMode;
 use crate::script::Action;
 
@@ -32,7 +32,7 @@ pub fn e1() -> Scenario {
         .wait_ms(200)
         .then(host("vm-a", "hv1", 100, [10, 0, 0, 1]))
         .wait_ms(100)
-        .then(ping("ping", "vm-b", [10, 0, 0, 1], 3, 100, 56))
+        .then(Action::ping("ping", "vm-b", [10, 0, 0, 1], 3, 100, 56))
         .wait_ms(500)
         .script("E1");
     Scenario {
@@ -105,9 +105,9 @@ pub fn e3() -> Scenario {
         })
         .wait_ms(500)
         // Each pings vm-c every 2 s, a second apart: the MAC shows up at hv1, then hv2, ...
-        .then(ping("a", "vm-a", [10, 0, 0, 3], 10, 2000, 56))
+        .then(Action::ping("a", "vm-a", [10, 0, 0, 3], 10, 2000, 56))
         .wait_ms(1000)
-        .then(ping("a2", "vm-a2", [10, 0, 0, 3], 10, 2000, 56))
+        .then(Action::ping("a2", "vm-a2", [10, 0, 0, 3], 10, 2000, 56))
         .wait_ms(12_000);
     Scenario {
         id: "E3",
@@ -143,7 +143,7 @@ fn reflector_failure(reflectors: &[&str]) -> Story {
         .then(host("vm-a", "hv1", 100, [10, 0, 0, 1]))
         .then(host("vm-b", "hv2", 100, [10, 0, 0, 2]))
         .wait_ms(100)
-        .then(ping("ping", "vm-a", [10, 0, 0, 2], 300, 100, 56))
+        .then(Action::ping("ping", "vm-a", [10, 0, 0, 2], 300, 100, 56))
         .wait_ms(1900)
         .then(Action::FailReflector { name: s("rr1") })
         .wait_ms(18_000)

@@ -651,15 +651,8 @@ mod tests {
     #[test]
     fn user_actions_are_recorded_and_replayed() {
         let mut lab = Lab::new(Script::sandbox());
-        lab.act(Action::Ping {
-            app: "p".into(),
-            from: "red-1".into(),
-            to: [10, 0, 0, 4],
-            count: 2,
-            interval_ms: 10,
-            size: 56,
-        })
-        .unwrap();
+        lab.act(Action::ping("p", "red-1", [10, 0, 0, 4], 2, 10, 56))
+            .unwrap();
         lab.advance_to(Instant::from_millis(100));
         let replies = lab.sim().app_report(lab.app("p").unwrap()).unwrap().replies;
         assert_eq!(replies, 2);

@@ -430,14 +430,7 @@ mod tests {
     use crate::model::script::Script;
 
     fn ping(app: &str, from: &str, to: [u8; 4]) -> Action {
-        Action::Ping {
-            app: app.into(),
-            from: from.into(),
-            to,
-            count: 5,
-            interval_ms: 20,
-            size: 56,
-        }
+        Action::ping(app, from, to, 5, 20, 56)
     }
 
     #[test]
