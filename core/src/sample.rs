@@ -26,25 +26,51 @@ pub fn echo_request() -> Vec<u8> {
         seq_no: 7,
         data: b"overlay lab ping",
     };
+    let mut message = vec![0u8; icmp.buffer_len()];
+    icmp.emit(
+        &mut Icmpv4Packet::new_unchecked(&mut message[..]),
+        &Default::default(),
+    );
+    ipv4_frame(
+        (
+            EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]),
+            EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]),
+        ),
+        (
+            Ipv4Address::new(192, 168, 50, 1),
+            Ipv4Address::new(192, 168, 50, 2),
+        ),
+        IpProtocol::Icmp,
+        &message,
+    )
+}
+
+/// An Ethernet frame (source, destination) around an IPv4 packet (source, destination, hop
+/// limit 64, header checksum filled in) that carries `payload` as `protocol`.
+pub fn ipv4_frame(
+    (eth_src, eth_dst): (EthernetAddress, EthernetAddress),
+    (ip_src, ip_dst): (Ipv4Address, Ipv4Address),
+    protocol: IpProtocol,
+    payload: &[u8],
+) -> Vec<u8> {
     let ip = Ipv4Repr {
-        src_addr: Ipv4Address::new(192, 168, 50, 1),
-        dst_addr: Ipv4Address::new(192, 168, 50, 2),
-        next_header: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
+        src_addr: ip_src,
+        dst_addr: ip_dst,
+        next_header: protocol,
+        payload_len: payload.len(),
         hop_limit: 64,
     };
     let eth = EthernetRepr {
-        src_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x0a]),
-        dst_addr: EthernetAddress([0x02, 0, 0, 0, 0, 0x0b]),
+        src_addr: eth_src,
+        dst_addr: eth_dst,
         ethertype: EthernetProtocol::Ipv4,
     };
-    let caps = Default::default();
-    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + icmp.buffer_len()];
+    let mut frame = vec![0u8; eth.buffer_len() + ip.buffer_len() + payload.len()];
     let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
     eth.emit(&mut f);
     let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p, &caps);
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+    ip.emit(&mut p, &Default::default());
+    p.payload_mut().copy_from_slice(payload);
     frame
 }
 

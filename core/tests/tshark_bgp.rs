@@ -9,15 +9,13 @@
 mod common;
 
 use common::tshark;
+use vtep_core::sample;
 use vtep_core::wire::bgp::attr::{NextHop, PmsiTunnel, pmsi_type};
 use vtep_core::wire::bgp::{
     Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute,
     OpenRepr, RouteDistinguisher, RouteTarget, TunnelType, UpdateRepr,
 };
-use vtep_core::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv4Repr,
-};
+use vtep_core::wire::{EthernetAddress, IpAddress, IpProtocol, Ipv4Address};
 
 const VTEP: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const RR: Ipv4Address = Ipv4Address::new(10, 0, 0, 254);
@@ -39,25 +37,15 @@ fn frames(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
             tcp[14..16].copy_from_slice(&65535u16.to_be_bytes());
             tcp.extend_from_slice(m);
             seq += m.len() as u32;
-            let ip = Ipv4Repr {
-                src_addr: VTEP,
-                dst_addr: RR,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp.len(),
-                hop_limit: 64,
-            };
-            let eth = EthernetRepr {
-                src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
-                dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
-                ethertype: EthernetProtocol::Ipv4,
-            };
-            let mut frame = vec![0u8; 14 + 20 + tcp.len()];
-            let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
-            eth.emit(&mut f);
-            let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-            ip.emit(&mut p, &Default::default());
-            p.payload_mut().copy_from_slice(&tcp);
-            frame
+            sample::ipv4_frame(
+                (
+                    EthernetAddress([2, 0, 0, 0, 0, 1]),
+                    EthernetAddress([2, 0, 0, 0, 0, 2]),
+                ),
+                (VTEP, RR),
+                IpProtocol::Tcp,
+                &tcp,
+            )
         })
         .collect()
 }
