@@ -373,8 +373,20 @@ pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Optio
     })
 }
 
+/// A tunnel packet (`encap`) holding a TCP super-frame longer than `max`: the length of its
+/// tunnel header and the virtio header to [`segment`] the frame with ([`tunnel_super_frame`]).
+pub fn tunnel_packet(
+    encap: Encapsulation,
+    datagram: &[u8],
+    max: usize,
+    mss: Option<usize>,
+) -> Option<(usize, VnetHdr)> {
+    let tunnel = tunnel_header_len(encap, datagram)?;
+    Some((tunnel, tunnel_super_frame(&datagram[tunnel..], max, mss)?))
+}
+
 /// The length of the tunnel header at the start of `datagram` (Geneve's options included).
-pub fn tunnel_header_len(encap: Encapsulation, datagram: &[u8]) -> Option<usize> {
+fn tunnel_header_len(encap: Encapsulation, datagram: &[u8]) -> Option<usize> {
     match encap {
         Encapsulation::Geneve => Some(geneve::Packet::new_checked(datagram).ok()?.header_len()),
         other => (datagram.len() >= other.header_len()).then_some(other.header_len()),
