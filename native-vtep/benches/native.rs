@@ -609,6 +609,7 @@ fn pktgen_recv(args: &[String]) -> Result<String, String> {
     let start = Instant::now();
     let mut first = [0u8; 2048];
     let mut bufs = vec![[0u8; 2048]; 64];
+    let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
     let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); 64];
     let mut n = 0u64;
     while start.elapsed().as_secs_f64() < secs {
@@ -617,13 +618,9 @@ fn pktgen_recv(args: &[String]) -> Result<String, String> {
             continue;
         };
         n += u64::from(ours(&first[..len]));
-        loop {
-            let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
-            let Ok(k) = bench_io::recv_many(&socket, &mut slices, &mut got) else {
-                break;
-            };
+        while let Ok(k) = bench_io::recv_many(&socket, &mut slices, &mut got) {
             for (i, (len, _)) in got[..k].iter().enumerate() {
-                n += u64::from(ours(&bufs[i][..(*len).min(2048)]));
+                n += u64::from(ours(&slices[i][..(*len).min(2048)]));
             }
             if k < 64 {
                 break;
