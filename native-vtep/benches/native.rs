@@ -1226,15 +1226,13 @@ fn run(o: &Options) -> Result<(), String> {
         };
         let pids: Vec<u32> = daemons.iter().map(|d| t.lab.pid(d)).collect();
         let mut measured = measure(mode, &t, "192.168.200.2", &pids, o);
-        if o.profile && measured.is_ok() {
+        if o.profile
+            && let Ok(r) = &mut measured
+        {
             match profile(&t, mode, "192.168.200.2", &pids, o) {
                 Ok(table) => profiles.push_str(&table),
                 Err(e) => profiles.push_str(&format!("\nprofile {mode}: not taken: {e}\n")),
             }
-        }
-        if let Ok(r) = &mut measured
-            && o.profile
-        {
             r.notes.push("profiled (see below)".into());
         }
         let integrity = if o.integrity && measured.is_ok() {
