@@ -609,6 +609,7 @@ fn pktgen_recv(args: &[String]) -> Result<String, String> {
     let start = Instant::now();
     let mut first = [0u8; 2048];
     let mut bufs = vec![[0u8; 2048]; 64];
+    let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
     let mut got = [(0usize, SocketAddr::from(([0, 0, 0, 0], 0))); 64];
     let mut n = 0u64;
     while start.elapsed().as_secs_f64() < secs {
@@ -617,13 +618,9 @@ fn pktgen_recv(args: &[String]) -> Result<String, String> {
             continue;
         };
         n += u64::from(ours(&first[..len]));
-        loop {
-            let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
-            let Ok(k) = bench_io::recv_many(&socket, &mut slices, &mut got) else {
-                break;
-            };
+        while let Ok(k) = bench_io::recv_many(&socket, &mut slices, &mut got) {
             for (i, (len, _)) in got[..k].iter().enumerate() {
-                n += u64::from(ours(&bufs[i][..(*len).min(2048)]));
+                n += u64::from(ours(&slices[i][..(*len).min(2048)]));
             }
             if k < 64 {
                 break;
@@ -1229,15 +1226,13 @@ fn run(o: &Options) -> Result<(), String> {
         };
         let pids: Vec<u32> = daemons.iter().map(|d| t.lab.pid(d)).collect();
         let mut measured = measure(mode, &t, "192.168.200.2", &pids, o);
-        if o.profile && measured.is_ok() {
+        if o.profile
+            && let Ok(r) = &mut measured
+        {
             match profile(&t, mode, "192.168.200.2", &pids, o) {
                 Ok(table) => profiles.push_str(&table),
                 Err(e) => profiles.push_str(&format!("\nprofile {mode}: not taken: {e}\n")),
             }
-        }
-        if let Ok(r) = &mut measured
-            && o.profile
-        {
             r.notes.push("profiled (see below)".into());
         }
         let integrity = if o.integrity && measured.is_ok() {

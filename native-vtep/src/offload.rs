@@ -23,6 +23,9 @@
 //! here or by the kernel for the outer UDP datagram, so corrupted data is never laundered into
 //! a "checksum partial" frame.
 
+use vtep_core::vtep::Encapsulation;
+use vtep_core::wire::geneve;
+
 /// Length of `struct virtio_net_hdr` (without `num_buffers`): the TAP's default.
 pub const VNET_HDR_LEN: usize = 10;
 
@@ -370,13 +373,24 @@ pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Optio
     })
 }
 
+/// A tunnel packet (`encap`) holding a TCP super-frame longer than `max`: the length of its
+/// tunnel header and the virtio header to [`segment`] the frame with ([`tunnel_super_frame`]).
+pub fn tunnel_packet(
+    encap: Encapsulation,
+    datagram: &[u8],
+    max: usize,
+    mss: Option<usize>,
+) -> Option<(usize, VnetHdr)> {
+    let tunnel = tunnel_header_len(encap, datagram)?;
+    Some((tunnel, tunnel_super_frame(&datagram[tunnel..], max, mss)?))
+}
+
 /// The length of the tunnel header at the start of `datagram` (Geneve's options included).
-pub fn tunnel_header_len(encap: vtep_core::vtep::Encapsulation, datagram: &[u8]) -> Option<usize> {
-    let len = match encap {
-        vtep_core::vtep::Encapsulation::Geneve => 8 + usize::from(datagram.first()? & 0x3f) * 4,
-        other => other.header_len(),
-    };
-    (datagram.len() >= len).then_some(len)
+fn tunnel_header_len(encap: Encapsulation, datagram: &[u8]) -> Option<usize> {
+    match encap {
+        Encapsulation::Geneve => Some(geneve::Packet::new_checked(datagram).ok()?.header_len()),
+        other => (datagram.len() >= other.header_len()).then_some(other.header_len()),
+    }
 }
 
 // ---- the transport checksum of a received inner frame ----

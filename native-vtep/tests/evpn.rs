@@ -286,7 +286,7 @@ impl FrrLab {
     fn native_json(&self, args: &[&str]) -> serde_json::Value {
         let mut argv = args.to_vec();
         argv.push("--json");
-        serde_json::from_str(&self.f.lab.ctl(&self.native, &argv)).unwrap()
+        self.f.lab.ctl_json(&self.native, &argv)
     }
 
     /// The session state of native-vtep's first peer, by its own `bgp summary`.

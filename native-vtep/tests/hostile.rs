@@ -549,8 +549,7 @@ fn multicast_broadcast_or_zero_source_macs() {
     );
     assert_eq!(b.marked(cap).len(), 0);
     // None of them was learned; the only all-zero rows are the flood list.
-    let fdb: Value =
-        serde_json::from_str(&b.f.lab.ctl(&b.victim, &["fdb", "show", "--json"])).unwrap();
+    let fdb = b.f.lab.ctl_json(&b.victim, &["fdb", "show", "--json"]);
     for row in fdb.as_array().unwrap() {
         let mac = row["mac"].as_str().unwrap();
         assert!(!bad.contains(&mac), "learned {row}");

@@ -327,17 +327,14 @@ impl Worker {
 
     /// Feeds the engine datagram `d`. A tunnel packet holding a TCP super-frame (a kernel vxlan
     /// device with TSO on a veth underlay: nothing segments it on the way, and a plain UDP
-    /// socket receives it whole) is cut into segments first, `mss` long when the kernel said so
-    /// (UDP GRO's segment size).
-    fn underlay_input(&mut self, engine: (&mut Engine, Instant), d: Datagram, mss: Option<usize>) {
-        let rx = &self.rx[d.rx];
+    /// socket receives it whole) is cut into segments first.
+    fn underlay_input(&mut self, engine: (&mut Engine, Instant), d: Datagram) {
         let buf = match d.slot {
             Some(slot) => &self.arena[slot * self.slot_len..(slot + 1) * self.slot_len],
             None => &self.buf[..],
         };
-        let datagram = &buf[d.payload.clone()];
-        if let Some(tunnel) = offload::tunnel_header_len(rx.encap, datagram)
-            && let Some(hdr) = offload::tunnel_super_frame(&datagram[tunnel..], rx.max_frame, mss)
+        let (rx, datagram) = (&self.rx[d.rx], &buf[d.payload.clone()]);
+        if let Some((tunnel, hdr)) = offload::tunnel_packet(rx.encap, datagram, rx.max_frame, None)
         {
             return self.underlay_super_frame(engine, d, tunnel, hdr);
         }
@@ -451,7 +448,7 @@ impl Worker {
                 slot: None,
                 payload,
             };
-            self.underlay_input((&mut lock(&shared), now), d, None);
+            self.underlay_input((&mut lock(&shared), now), d);
         }
     }
 
@@ -485,7 +482,7 @@ impl Worker {
                 slot: Some(slot),
                 payload,
             };
-            self.underlay_input((&mut engine, now), d, None);
+            self.underlay_input((&mut engine, now), d);
         }
     }
 
@@ -510,30 +507,30 @@ impl Worker {
             let mut at = MAX_HEADROOM;
             let end = MAX_HEADROOM + n;
             // A run of datagrams `segment` long, or one tunnel packet whose inner TCP
-            // super-frame has that MSS (a peer's TSO, delivered whole).
-            let whole = segment.is_some_and(|_| {
-                offload::tunnel_header_len(self.rx[i].encap, &self.buf[at..end]).is_some_and(|t| {
-                    let inner = &self.buf[at + t..end];
-                    offload::tunnel_super_frame(inner, self.rx[i].max_frame, None).is_some()
-                })
-            });
-            let mss = segment.filter(|_| whole);
-            let segment = if whole { n } else { segment.unwrap_or(n) }.max(1);
+            // super-frame has that MSS (a peer's TSO, delivered whole): cut with it.
+            let (encap, max) = (self.rx[i].encap, self.rx[i].max_frame);
+            let datagram = &self.buf[at..end];
+            let whole = segment.and_then(|s| offload::tunnel_packet(encap, datagram, max, Some(s)));
             let mut engine = lock(&shared);
             let now = self.clock.now();
-            // At least once: an empty datagram is still one, for the engine to count.
-            loop {
-                let next = (at + segment).min(end);
-                let d = Datagram {
-                    rx: i,
-                    from,
-                    slot: None,
-                    payload: at..next,
-                };
-                self.underlay_input((&mut engine, now), d, mss);
-                at = next;
-                if at >= end {
-                    break;
+            let d = |payload| Datagram {
+                rx: i,
+                from,
+                slot: None,
+                payload,
+            };
+            if let Some((tunnel, hdr)) = whole {
+                self.underlay_super_frame((&mut engine, now), d(at..end), tunnel, hdr);
+            } else {
+                let segment = segment.unwrap_or(n).max(1);
+                // At least once: an empty datagram is still one, for the engine to count.
+                loop {
+                    let next = (at + segment).min(end);
+                    self.underlay_input((&mut engine, now), d(at..next));
+                    at = next;
+                    if at >= end {
+                        break;
+                    }
                 }
             }
             drop(engine);
