@@ -367,18 +367,22 @@ impl Fdb {
             return LearnOutcome::Full;
         };
         let current = self.dests.get(record.dest);
-        let (window, limit) = (duration_ms(config.dup_window), config.dup_max_moves);
+        let from_route_to_port =
+            matches!(dest, Destination::Local(_)) && matches!(current, Destination::Remote(_));
         match record.origin() {
             Origin::Static => LearnOutcome::Ignored(IgnoreReason::Static),
             _ if record.frozen() => LearnOutcome::Ignored(IgnoreReason::Frozen),
-            // A host that now sends from a local port moved here, whatever a route says: the
-            // new VTEP takes it over with a higher sequence (RFC 7432 section 15). The move
-            // counts towards duplicate detection like a learned one.
-            Origin::ControlPlane
-                if matches!(dest, Destination::Local(_))
-                    && matches!(current, Destination::Remote(_)) =>
-            {
-                if let Some(moves) = record.count_move(stamp, window, limit) {
+            Origin::ControlPlane if !from_route_to_port => {
+                LearnOutcome::Ignored(IgnoreReason::ControlPlane)
+            }
+            // A learned entry saw its MAC elsewhere, or a host that now sends from a local port
+            // moved here, whatever a route says (the new VTEP takes it over, RFC 7432 section
+            // 15): follow it with a higher sequence, unless that makes too many moves in the
+            // window (RFC 7432 15.1: stop following a MAC that flaps; an operator, or ageing,
+            // clears it). A move from a route counts like a learned one.
+            Origin::Learned | Origin::ControlPlane => {
+                let window = duration_ms(config.dup_window);
+                if let Some(moves) = record.count_move(stamp, window, config.dup_max_moves) {
                     return LearnOutcome::Frozen { moves };
                 }
                 if !record.repoint(&mut self.dests, dest) {
@@ -387,24 +391,6 @@ impl Fdb {
                 let seq = record.seq.wrapping_add(1);
                 record.reassign(Origin::Learned, seq, stamp);
                 LearnOutcome::Moved { from: current, seq }
-            }
-            Origin::ControlPlane => LearnOutcome::Ignored(IgnoreReason::ControlPlane),
-            Origin::Learned => {
-                // A learned entry saw its MAC elsewhere: follow it, unless that makes too many
-                // moves in the window (RFC 7432 15.1: stop following a MAC that flaps; an
-                // operator, or ageing, clears it).
-                if let Some(moves) = record.count_move(stamp, window, limit) {
-                    return LearnOutcome::Frozen { moves };
-                }
-                if !record.repoint(&mut self.dests, dest) {
-                    return LearnOutcome::Full;
-                }
-                record.last_seen = stamp;
-                record.seq = record.seq.wrapping_add(1);
-                LearnOutcome::Moved {
-                    from: current,
-                    seq: record.seq,
-                }
             }
         }
     }

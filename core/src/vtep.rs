@@ -363,11 +363,24 @@ impl Vtep {
     /// Withdraws a control-plane route.
     pub fn withdraw_route(&mut self, vni: Vni, mac: &Mac, ip: Option<IpAddress>) -> bool {
         if let Some(ip) = ip {
-            self.neighbours.remove(vni, &ip);
+            self.withdraw_neighbour(vni, &ip);
         }
         match self.fdb.lookup(vni, mac) {
             Some(entry) if entry.origin == Origin::ControlPlane => {
                 self.fdb.remove(vni, mac);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Withdraws a control-plane route's neighbour entry for `ip`; an entry snooped from a
+    /// local port (a host that moved here took the address over) or an operator's stays.
+    /// Returns true if one was removed.
+    pub fn withdraw_neighbour(&mut self, vni: Vni, ip: &IpAddress) -> bool {
+        match self.neighbours.lookup(vni, ip) {
+            Some(entry) if entry.origin == Origin::ControlPlane => {
+                self.neighbours.remove(vni, ip);
                 true
             }
             _ => false,

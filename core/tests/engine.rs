@@ -185,6 +185,40 @@ fn under_arp_suppression_an_announcement_stays_local() {
 }
 
 #[test]
+fn withdrawing_a_route_leaves_an_address_a_local_host_took_over() {
+    let mut f = Fabric::new(2, proxy);
+    let ip = IpAddress::Ipv4(host_ip(2));
+    let route = |f: &mut Fabric| {
+        let now = f.now;
+        f.vteps[0]
+            .install_route(
+                now,
+                VNI,
+                mac(2),
+                Some(ip),
+                Destination::Remote(underlay(2)),
+                1,
+            )
+            .unwrap();
+    };
+    // The route's own entry goes with it.
+    route(&mut f);
+    assert!(f.vteps[0].withdraw_neighbour(VNI, &ip));
+    assert!(f.vteps[0].neighbours().lookup(VNI, &ip).is_none());
+    // Host 2 announces itself at a local port: the address is its own now, not the route's.
+    route(&mut f);
+    f.send(
+        0,
+        P0,
+        &arp(ArpOperation::Request, (mac(2), host_ip(2)), host_ip(2)),
+    );
+    assert!(!f.vteps[0].withdraw_neighbour(VNI, &ip));
+    f.vteps[0].withdraw_route(VNI, &mac(2), Some(ip));
+    let entry = f.vteps[0].neighbours().lookup(VNI, &ip).unwrap();
+    assert_eq!((entry.mac, entry.origin), (mac(2), Origin::Learned));
+}
+
+#[test]
 fn a_mac_flapping_between_a_port_and_routes_is_frozen() {
     // RFC 7432 15.1 under a control plane: the same MAC at a local port and behind another
     // VTEP's routes, each route and each frame a move; the fifth in the window freezes it.

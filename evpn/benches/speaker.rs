@@ -20,7 +20,7 @@ use vtep_core::vtep::{NetworkConfig, Vtep, VtepConfig};
 use vtep_core::wire::bgp::attr::NextHop;
 use vtep_core::wire::bgp::{
     Capabilities, EthernetSegment, EvpnRoute, ExtCommunity, MacIpRoute, OpenRepr,
-    RouteDistinguisher, RouteTarget, TunnelType,
+    RouteDistinguisher, RouteTarget, TunnelType, UpdateRepr,
 };
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 use vtep_core::{Instant, Vni};
@@ -81,7 +81,7 @@ fn stream(routes: u32) -> Vec<u8> {
                 })
             })
             .collect();
-        let u = vtep_evpn::originated(NextHop::V4(vtep), &batch, &ecs, None);
+        let u = UpdateRepr::announce(NextHop::V4(vtep), &batch, &ecs);
         let start = wire.len();
         wire.resize(start + u.buffer_len(), 0);
         u.emit(&mut wire[start..]);

@@ -13,8 +13,7 @@ use vtep_core::wire::bgp::attr::pmsi_type;
 use vtep_core::wire::bgp::evpn::IpKey;
 use vtep_core::wire::bgp::{
     self, AsPath, EthernetSegment, EvpnRoute, ExtCommunity, InclusiveMulticastRoute, MacIpRoute,
-    MessageType, MpReach, MpUnreach, NextHop, Origin, PmsiTunnel, RouteKey, Seq, TunnelType,
-    UpdateRepr,
+    MessageType, MpReach, MpUnreach, NextHop, PmsiTunnel, RouteKey, Seq, TunnelType, UpdateRepr,
 };
 use vtep_core::wire::{EthernetAddress, IpAddress, Ipv4Address};
 
@@ -43,29 +42,6 @@ pub(crate) enum Resolved {
         attrs: AttrId,
         originator: Ipv4Address,
     },
-}
-
-/// An UPDATE for routes this speaker originates (MAC or MAC/IP, or with `pmsi` IMET): next hop
-/// its VTEP, ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100 and the extended communities `ecs`.
-/// Public so that tests and benchmarks can play a peer that announces as a speaker does.
-pub fn originated<'a>(
-    vtep: NextHop,
-    routes: &'a [EvpnRoute<'a>],
-    ecs: &'a [ExtCommunity],
-    pmsi: Option<PmsiTunnel<'a>>,
-) -> UpdateRepr<'a> {
-    UpdateRepr {
-        mp_reach: Some(MpReach::Evpn {
-            next_hop: vtep,
-            routes: Seq::Items(routes),
-        }),
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::EMPTY),
-        local_pref: Some(100),
-        ext_communities: Some(Seq::Items(ecs)),
-        pmsi_tunnel: pmsi,
-        ..UpdateRepr::default()
-    }
 }
 
 /// The route a key names, with the data of its attributes.
@@ -324,18 +300,20 @@ impl Speaker {
                     immutable: false,
                 });
                 let ecs = local(vni, &[mobility, nd]);
-                f(&originated(vtep, &routes, &ecs, None));
+                f(&UpdateRepr::announce(vtep, &routes, &ecs));
             }
             Resolved::LocalImet { vni } => {
                 let ecs = local(vni, &[]);
                 let endpoint = self.config.vtep.octets();
-                let pmsi = PmsiTunnel {
-                    flags: 0,
-                    tunnel_type: pmsi_type::INGRESS_REPLICATION,
-                    label: vni.get(),
-                    identifier: &endpoint,
-                };
-                f(&originated(vtep, &routes, &ecs, Some(pmsi)));
+                f(&UpdateRepr {
+                    pmsi_tunnel: Some(PmsiTunnel {
+                        flags: 0,
+                        tunnel_type: pmsi_type::INGRESS_REPLICATION,
+                        label: vni.get(),
+                        identifier: &endpoint,
+                    }),
+                    ..UpdateRepr::announce(vtep, &routes, &ecs)
+                });
             }
             Resolved::Reflected { attrs, originator } => {
                 let a = self.rib.attrs.get(attrs);

@@ -112,13 +112,7 @@ impl FdbAction {
             }
             FdbAction::WithdrawIp { vni, ip } => {
                 // Only the route's entry: a host at a local port may have the address now.
-                if engine
-                    .neighbours()
-                    .lookup(vni, &ip)
-                    .is_some_and(|e| e.origin == vtep_core::fdb::Origin::ControlPlane)
-                {
-                    engine.neighbours_mut().remove(vni, &ip);
-                }
+                engine.withdraw_neighbour(vni, &ip);
             }
             FdbAction::AddFloodPeer { vni, vtep } => {
                 engine.add_flood_peer(vni, IpAddress::Ipv4(vtep))?;

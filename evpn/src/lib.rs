@@ -37,7 +37,6 @@ mod view;
 
 pub use config::{PeerConfig, SpeakerConfig, VniConfig};
 pub use error::SessionError;
-pub use export::originated;
 pub use rib::PathAttributes;
 pub use session::{Negotiated, PeerCounters, State};
 pub use speaker::{ConfigError, Event, FdbAction, Input, Output, Speaker};

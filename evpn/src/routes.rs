@@ -161,10 +161,7 @@ impl Speaker {
         entry.seq = seq;
         let ips = entry.ips.clone();
         self.fdb_diff(vni, mac, before);
-        self.local_changed(self.mac_key(vni, mac.0, None));
-        for n in ips {
-            self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
-        }
+        self.local_routes_changed(vni, mac, &ips);
     }
 
     /// `mac` left this VTEP (aged out, or a newer remote route took it).
@@ -173,11 +170,17 @@ impl Speaker {
         let Some(local) = self.local.remove(&(vni, mac.0)) else {
             return;
         };
+        self.local_routes_changed(vni, mac, &local.ips);
+        self.fdb_diff(vni, mac, before);
+    }
+
+    /// The routes of local `mac` changed: its MAC route and its MAC/IP route per address in
+    /// `ips`, for every established peer.
+    fn local_routes_changed(&mut self, vni: Vni, mac: Mac, ips: &[NeighIp]) {
         self.local_changed(self.mac_key(vni, mac.0, None));
-        for n in local.ips {
+        for n in ips {
             self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
         }
-        self.fdb_diff(vni, mac, before);
     }
 
     /// An address of a local MAC, or its Router flag changed: (re-)advertised.
@@ -214,10 +217,7 @@ impl Speaker {
         }
         local.frozen = true;
         let ips = local.ips.clone();
-        self.local_changed(self.mac_key(vni, mac.0, None));
-        for n in ips {
-            self.local_changed(self.mac_key(vni, mac.0, Some(n.ip)));
-        }
+        self.local_routes_changed(vni, mac, &ips);
         self.fdb_diff(vni, mac, before);
     }
 
@@ -308,10 +308,7 @@ impl Speaker {
             && matches!(after, Best::Remote { .. })
             && let Some(local) = self.local.remove(&(vni, mac.0))
         {
-            self.local_changed(self.mac_key(vni, mac.0, None));
-            for ip in local.ips {
-                self.local_changed(self.mac_key(vni, mac.0, Some(ip.ip)));
-            }
+            self.local_routes_changed(vni, mac, &local.ips);
         }
         let old_ips = match before {
             Best::Remote { ips, .. } => ips,

@@ -74,7 +74,7 @@ const ECS: [ExtCommunity; 2] = [
 
 /// A valid UPDATE announcing `routes`, changed by `edit`.
 fn update(routes: &[EvpnRoute<'_>], edit: impl FnOnce(&mut UpdateRepr<'_>)) -> Vec<u8> {
-    let mut repr = vtep_evpn::originated(NextHop::V4(REMOTE_VTEP), routes, &ECS, None);
+    let mut repr = UpdateRepr::announce(NextHop::V4(REMOTE_VTEP), routes, &ECS);
     edit(&mut repr);
     let mut b = vec![0; repr.buffer_len()];
     repr.emit(&mut b);

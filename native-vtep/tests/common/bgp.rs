@@ -459,7 +459,7 @@ pub fn update<'a>(
     routes: &'a [EvpnRoute<'a>],
     edit: impl FnOnce(&mut UpdateRepr<'a>),
 ) -> Vec<u8> {
-    let mut repr = vtep_evpn::originated(NextHop::V4(vtep), routes, &ECS, None);
+    let mut repr = UpdateRepr::announce(NextHop::V4(vtep), routes, &ECS);
     edit(&mut repr);
     let mut b = vec![0; repr.buffer_len()];
     repr.emit(&mut b);
