@@ -130,10 +130,8 @@ impl Segment {
         let first = marker_at(payload);
         seg.continues = first > 0;
         let mut rest = &payload[first..];
-        while rest.len() >= bgp::HEADER_LEN && rest[..16].iter().all(|b| *b == 0xff) {
-            let Ok(len) = bgp::check_header(rest) else {
-                break;
-            };
+        // `check_header` checks the length, the marker and the type.
+        while let Ok(len) = bgp::check_header(rest) {
             let kind = MessageKind::from_type(MessageType::from(rest[18]));
             seg.messages = seg.messages.saturating_add(1);
             if let Some(k) = kind {
@@ -170,9 +168,7 @@ pub fn marker_at(payload: &[u8]) -> usize {
     (0..payload.len())
         .find(|&i| {
             let rest = &payload[i..];
-            rest.len() >= bgp::HEADER_LEN
-                && rest[..16].iter().all(|b| *b == 0xff)
-                && bgp::check_header(rest).is_ok()
+            bgp::check_header(rest).is_ok()
                 || rest.len() < bgp::HEADER_LEN && rest.iter().all(|b| *b == 0xff)
         })
         .unwrap_or(payload.len())
