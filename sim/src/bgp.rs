@@ -110,13 +110,7 @@ impl Segment {
         let mut seg = Segment {
             src_port,
             dst_port,
-            flags: TcpFlags {
-                syn: tcp.syn(),
-                ack: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-                psh: tcp.psh(),
-            },
+            flags: TcpFlags::of(&tcp),
             payload: u16::try_from(payload.len()).unwrap_or(u16::MAX),
             messages: 0,
             continues: false,
