@@ -18,7 +18,8 @@ use vtep_core::{Destination, Duration, Instant, Mac, Vni};
 use vtep_evpn::{Event, FdbAction, SessionError};
 
 use super::model::{
-    FIRST_REFLECTOR_IP, FabricKind, LearningMode, LinkSpec, ReflectorNode, State, wake_earlier,
+    FIRST_REFLECTOR_IP, FabricKind, Hypervisor, LearningMode, LinkSpec, ReflectorNode, State,
+    wake_earlier,
 };
 use super::{Ev, Sim};
 use crate::agent::{self, Agent, Serviced};
@@ -70,10 +71,7 @@ impl Sim {
             if old == LearningMode::BgpEvpn {
                 self.stop_agent(hv);
             }
-            let vnis: Vec<Vni> = self
-                .vtep(hv)
-                .map(|v| v.networks().iter().map(|n| n.vni).collect())
-                .unwrap_or_default();
+            let vnis = self.hv(hv).map(Hypervisor::vnis).unwrap_or_default();
             let configs: Vec<_> = vnis.iter().map(|v| self.network_config(*v)).collect();
             let Some(vtep) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) else {
                 continue;
@@ -122,15 +120,8 @@ impl Sim {
 
     /// Flood lists of `hv`'s VNIs with every other VTEP of each (and `hv` in theirs).
     pub(super) fn static_flood_lists(&mut self, hv: NodeId) -> Result<(), SimError> {
-        let (ip, vnis) = {
-            let h = self.check_hv(hv)?;
-            let vnis: Vec<Vni> = h
-                .vtep
-                .as_ref()
-                .map(|v| v.networks().iter().map(|n| n.vni).collect())
-                .unwrap_or_default();
-            (h.ip, vnis)
-        };
+        let h = self.check_hv(hv)?;
+        let (ip, vnis) = (h.ip, h.vnis());
         for other in self.hypervisors() {
             if other == hv {
                 continue;
@@ -316,7 +307,7 @@ impl Sim {
         let Some(h) = self.hv(hv) else { return };
         let ip = h.ip;
         let Some(vtep) = h.vtep.as_ref() else { return };
-        let vnis: Vec<Vni> = vtep.networks().iter().map(|n| n.vni).collect();
+        let vnis = h.vnis();
         let mut known: Vec<VtepEvent> = Vec::new();
         for (vni, mac, e) in vtep.fdb().iter() {
             if let Destination::Local(_) = e.dest {
