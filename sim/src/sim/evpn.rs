@@ -10,7 +10,7 @@ use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use vtep_core::vtep::{Event as VtepEvent, Output as VtepOutput};
+use vtep_core::vtep::{Event as VtepEvent, Output as VtepOutput, Vtep};
 use vtep_core::wire::{
     EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, Ipv4Address, Ipv4Packet,
 };
@@ -166,10 +166,7 @@ impl Sim {
             }
             if other == hv {
                 // A static entry left from where the VM was before would shadow its port.
-                if v.fdb().lookup(vni, &mac).is_some_and(|e| {
-                    e.origin == vtep_core::fdb::Origin::Static
-                        && matches!(e.dest, Destination::Remote(_))
-                }) {
+                if static_remote(v, vni, &mac) {
                     v.fdb_mut().remove(vni, &mac);
                 }
             } else {
@@ -187,10 +184,7 @@ impl Sim {
             let Some(v) = self.hv_mut(other).and_then(|h| h.vtep.as_mut()) else {
                 continue;
             };
-            if v.fdb().lookup(vni, &mac).is_some_and(|e| {
-                e.origin == vtep_core::fdb::Origin::Static
-                    && matches!(e.dest, Destination::Remote(_))
-            }) {
+            if static_remote(v, vni, &mac) {
                 v.fdb_mut().remove(vni, &mac);
                 v.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
             }
@@ -575,6 +569,14 @@ impl Sim {
             .then_some(e.at)
         })
     }
+}
+
+/// Whether `v` holds a static entry for `mac` behind another VTEP (static mode's
+/// provisioning), as opposed to one learned, routed or at its own ports.
+fn static_remote(v: &Vtep, vni: Vni, mac: &Mac) -> bool {
+    v.fdb().lookup(vni, mac).is_some_and(|e| {
+        e.origin == vtep_core::fdb::Origin::Static && matches!(e.dest, Destination::Remote(_))
+    })
 }
 
 fn event_peer(e: &Event) -> vtep_evpn::PeerId {
