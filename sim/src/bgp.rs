@@ -26,14 +26,14 @@ pub const HOLD_TIME: u16 = 9;
 pub const CONNECT_RETRY: Duration = Duration::from_secs(1);
 pub const MAX_CONNECT_RETRY: Duration = Duration::from_secs(4);
 
-/// The kinds of BGP message (RFC 4271 section 4, RFC 2918).
+/// The kinds of BGP message (RFC 4271 section 4, RFC 2918), numbered by their type codes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum MessageKind {
-    Open,
-    Update,
-    Notification,
-    Keepalive,
-    RouteRefresh,
+    Open = 1,
+    Update = 2,
+    Notification = 3,
+    Keepalive = 4,
+    RouteRefresh = 5,
 }
 
 impl MessageKind {
@@ -60,15 +60,9 @@ impl MessageKind {
         1 << (self as u8)
     }
 
-    /// The name RFC 4271 and Wireshark use.
+    /// The name RFC 4271 and Wireshark use (the codec's).
     pub fn name(self) -> &'static str {
-        match self {
-            MessageKind::Open => "OPEN",
-            MessageKind::Update => "UPDATE",
-            MessageKind::Notification => "NOTIFICATION",
-            MessageKind::Keepalive => "KEEPALIVE",
-            MessageKind::RouteRefresh => "ROUTE-REFRESH",
-        }
+        MessageType::from(self as u8).name()
     }
 }
 
