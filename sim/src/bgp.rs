@@ -26,14 +26,14 @@ pub const HOLD_TIME: u16 = 9;
 pub const CONNECT_RETRY: Duration = Duration::from_secs(1);
 pub const MAX_CONNECT_RETRY: Duration = Duration::from_secs(4);
 
-/// The kinds of BGP message (RFC 4271 section 4, RFC 2918).
+/// The kinds of BGP message (RFC 4271 section 4, RFC 2918), numbered by their type codes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum MessageKind {
-    Open,
-    Update,
-    Notification,
-    Keepalive,
-    RouteRefresh,
+    Open = 1,
+    Update = 2,
+    Notification = 3,
+    Keepalive = 4,
+    RouteRefresh = 5,
 }
 
 impl MessageKind {
@@ -60,15 +60,9 @@ impl MessageKind {
         1 << (self as u8)
     }
 
-    /// The name RFC 4271 and Wireshark use.
+    /// The name RFC 4271 and Wireshark use (the codec's).
     pub fn name(self) -> &'static str {
-        match self {
-            MessageKind::Open => "OPEN",
-            MessageKind::Update => "UPDATE",
-            MessageKind::Notification => "NOTIFICATION",
-            MessageKind::Keepalive => "KEEPALIVE",
-            MessageKind::RouteRefresh => "ROUTE-REFRESH",
-        }
+        MessageType::from(self as u8).name()
     }
 }
 
@@ -110,13 +104,7 @@ impl Segment {
         let mut seg = Segment {
             src_port,
             dst_port,
-            flags: TcpFlags {
-                syn: tcp.syn(),
-                ack: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
-                psh: tcp.psh(),
-            },
+            flags: TcpFlags::of(&tcp),
             payload: u16::try_from(payload.len()).unwrap_or(u16::MAX),
             messages: 0,
             continues: false,
@@ -130,10 +118,8 @@ impl Segment {
         let first = marker_at(payload);
         seg.continues = first > 0;
         let mut rest = &payload[first..];
-        while rest.len() >= bgp::HEADER_LEN && rest[..16].iter().all(|b| *b == 0xff) {
-            let Ok(len) = bgp::check_header(rest) else {
-                break;
-            };
+        // `check_header` checks the length, the marker and the type.
+        while let Ok(len) = bgp::check_header(rest) {
             let kind = MessageKind::from_type(MessageType::from(rest[18]));
             seg.messages = seg.messages.saturating_add(1);
             if let Some(k) = kind {
@@ -170,9 +156,7 @@ pub fn marker_at(payload: &[u8]) -> usize {
     (0..payload.len())
         .find(|&i| {
             let rest = &payload[i..];
-            rest.len() >= bgp::HEADER_LEN
-                && rest[..16].iter().all(|b| *b == 0xff)
-                && bgp::check_header(rest).is_ok()
+            bgp::check_header(rest).is_ok()
                 || rest.len() < bgp::HEADER_LEN && rest.iter().all(|b| *b == 0xff)
         })
         .unwrap_or(payload.len())

@@ -95,8 +95,11 @@ pub const ARP_FRAME: u64 = 42;
 pub const VXLAN_OVERHEAD: u64 = 50;
 /// BGP's sizes, as the `vtep-evpn` speaker writes its messages (see the module documentation).
 pub mod bgp_bytes {
+    use vtep_core::wire::bgp;
+
     pub const OPEN: u64 = 45;
-    pub const KEEPALIVE: u64 = 19;
+    /// A bare header.
+    pub const KEEPALIVE: u64 = bgp::HEADER_LEN as u64;
     /// A type-2 route without, and with, an IPv4 address.
     pub const MAC_ROUTE: u64 = 35;
     pub const MAC_IP_ROUTE: u64 = 39;
@@ -106,7 +109,7 @@ pub mod bgp_bytes {
     /// The UPDATE of one type-3 route with its PMSI tunnel, as originated and as reflected.
     pub const TYPE3: u64 = 100;
     pub const TYPE3_REFLECTED: u64 = 114;
-    pub const MAX_MESSAGE: u64 = 4096;
+    pub const MAX_MESSAGE: u64 = bgp::MAX_MESSAGE_LEN as u64;
 }
 
 /// Type-2 routes `first..first + count` of one VTEP's sequence (a MAC route, then its MAC/IP

@@ -14,7 +14,7 @@ use core::fmt;
 use vtep_core::vtep::{DropReason, Encapsulation, Event};
 use vtep_core::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpAddress, IpProtocol,
-    Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet, UdpPacket, geneve, nvgre, vxlan,
+    Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet, TcpPacket, UdpPacket, geneve, nvgre, vxlan,
 };
 use vtep_core::{Destination, Mac};
 use vtep_core::{Instant, Vni};
@@ -413,6 +413,19 @@ pub struct TcpFlags {
     pub fin: bool,
     pub rst: bool,
     pub psh: bool,
+}
+
+impl TcpFlags {
+    /// The flags of a TCP header.
+    pub(crate) fn of<T: AsRef<[u8]>>(tcp: &TcpPacket<T>) -> TcpFlags {
+        TcpFlags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+            psh: tcp.psh(),
+        }
+    }
 }
 
 impl fmt::Display for TcpFlags {

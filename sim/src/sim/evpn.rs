@@ -10,7 +10,7 @@ use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use vtep_core::vtep::{Event as VtepEvent, Output as VtepOutput};
+use vtep_core::vtep::{Event as VtepEvent, Output as VtepOutput, Vtep};
 use vtep_core::wire::{
     EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, Ipv4Address, Ipv4Packet,
 };
@@ -18,7 +18,8 @@ use vtep_core::{Destination, Duration, Instant, Mac, Vni};
 use vtep_evpn::{Event, FdbAction, SessionError};
 
 use super::model::{
-    FIRST_REFLECTOR_IP, FabricKind, LearningMode, LinkSpec, ReflectorNode, State, wake_earlier,
+    FIRST_REFLECTOR_IP, FabricKind, Hypervisor, LearningMode, LinkSpec, ReflectorNode, State,
+    wake_earlier,
 };
 use super::{Ev, Sim};
 use crate::agent::{self, Agent, Serviced};
@@ -70,10 +71,7 @@ impl Sim {
             if old == LearningMode::BgpEvpn {
                 self.stop_agent(hv);
             }
-            let vnis: Vec<Vni> = self
-                .vtep(hv)
-                .map(|v| v.networks().iter().map(|n| n.vni).collect())
-                .unwrap_or_default();
+            let vnis = self.hv(hv).map(Hypervisor::vnis).unwrap_or_default();
             let configs: Vec<_> = vnis.iter().map(|v| self.network_config(*v)).collect();
             let Some(vtep) = self.hv_mut(hv).and_then(|h| h.vtep.as_mut()) else {
                 continue;
@@ -122,15 +120,8 @@ impl Sim {
 
     /// Flood lists of `hv`'s VNIs with every other VTEP of each (and `hv` in theirs).
     pub(super) fn static_flood_lists(&mut self, hv: NodeId) -> Result<(), SimError> {
-        let (ip, vnis) = {
-            let h = self.check_hv(hv)?;
-            let vnis: Vec<Vni> = h
-                .vtep
-                .as_ref()
-                .map(|v| v.networks().iter().map(|n| n.vni).collect())
-                .unwrap_or_default();
-            (h.ip, vnis)
-        };
+        let h = self.check_hv(hv)?;
+        let (ip, vnis) = (h.ip, h.vnis());
         for other in self.hypervisors() {
             if other == hv {
                 continue;
@@ -175,10 +166,7 @@ impl Sim {
             }
             if other == hv {
                 // A static entry left from where the VM was before would shadow its port.
-                if v.fdb().lookup(vni, &mac).is_some_and(|e| {
-                    e.origin == vtep_core::fdb::Origin::Static
-                        && matches!(e.dest, Destination::Remote(_))
-                }) {
+                if static_remote(v, vni, &mac) {
                     v.fdb_mut().remove(vni, &mac);
                 }
             } else {
@@ -196,10 +184,7 @@ impl Sim {
             let Some(v) = self.hv_mut(other).and_then(|h| h.vtep.as_mut()) else {
                 continue;
             };
-            if v.fdb().lookup(vni, &mac).is_some_and(|e| {
-                e.origin == vtep_core::fdb::Origin::Static
-                    && matches!(e.dest, Destination::Remote(_))
-            }) {
+            if static_remote(v, vni, &mac) {
                 v.fdb_mut().remove(vni, &mac);
                 v.neighbours_mut().remove(vni, &IpAddress::Ipv4(ip));
             }
@@ -316,7 +301,7 @@ impl Sim {
         let Some(h) = self.hv(hv) else { return };
         let ip = h.ip;
         let Some(vtep) = h.vtep.as_ref() else { return };
-        let vnis: Vec<Vni> = vtep.networks().iter().map(|n| n.vni).collect();
+        let vnis = h.vnis();
         let mut known: Vec<VtepEvent> = Vec::new();
         for (vni, mac, e) in vtep.fdb().iter() {
             if let Destination::Local(_) = e.dest {
@@ -584,6 +569,14 @@ impl Sim {
             .then_some(e.at)
         })
     }
+}
+
+/// Whether `v` holds a static entry for `mac` behind another VTEP (static mode's
+/// provisioning), as opposed to one learned, routed or at its own ports.
+fn static_remote(v: &Vtep, vni: Vni, mac: &Mac) -> bool {
+    v.fdb().lookup(vni, mac).is_some_and(|e| {
+        e.origin == vtep_core::fdb::Origin::Static && matches!(e.dest, Destination::Remote(_))
+    })
 }
 
 fn event_peer(e: &Event) -> vtep_evpn::PeerId {

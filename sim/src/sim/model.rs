@@ -194,6 +194,16 @@ pub(super) struct Hypervisor {
     pub(super) bgp: Option<Box<Agent>>,
 }
 
+impl Hypervisor {
+    /// The VNIs its VTEP has networks for (none in the flat-L2 baseline).
+    pub(super) fn vnis(&self) -> Vec<Vni> {
+        self.vtep
+            .as_ref()
+            .map(|v| v.networks().iter().map(|n| n.vni).collect())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct HostNode {
     pub(super) host: Host,

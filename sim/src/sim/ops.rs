@@ -10,13 +10,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use smoltcp::wire::IPV6_LINK_LOCAL_ALL_NODES;
+use vtep_core::Duration;
 use vtep_core::vtep::{Vtep, VtepConfig};
 use vtep_core::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, IpAddress, Ipv4Address, Ipv6Address, ndisc,
 };
 use vtep_core::{Destination, Mac, PortId};
-use vtep_core::{Duration, Vni};
 
 use super::model::{
     FabricKind, HostNode, HostSpec, Hypervisor, LearningMode, Link, LinkSpec, NodeKind, Router,
@@ -227,11 +227,7 @@ impl Sim {
             return Err(SimError::HasHosts(hv));
         }
         let ip = h.ip;
-        let vnis: Vec<Vni> = h
-            .vtep
-            .as_ref()
-            .map(|v| v.networks().iter().map(|n| n.vni).collect())
-            .unwrap_or_default();
+        let vnis = h.vnis();
         // The others stop flooding to it (static flood lists). Under BGP EVPN its speaker
         // stops its sessions; the frames on its link are lost with the link, so the reflectors
         // notice at their hold timers and withdraw its type-3 routes then.

@@ -72,13 +72,7 @@ pub(super) fn parse(proto: IpProtocol, payload: &[u8]) -> L4 {
             Ok(t) => L4::Tcp {
                 src: t.src_port(),
                 dst: t.dst_port(),
-                flags: TcpFlags {
-                    syn: t.syn(),
-                    ack: t.ack(),
-                    fin: t.fin(),
-                    rst: t.rst(),
-                    psh: t.psh(),
-                },
+                flags: TcpFlags::of(&t),
                 payload: t.payload().len(),
             },
             Err(_) => L4::Other(6),

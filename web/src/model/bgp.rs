@@ -5,9 +5,9 @@
 //! a route link to that route ([`fdb_links`]).
 
 use vtep_core::fdb::Origin;
-use vtep_core::wire::Ipv4Address;
 use vtep_core::wire::bgp::RouteKey;
 use vtep_core::wire::bgp::evpn::IpKey;
+use vtep_core::wire::{IpAddress, Ipv4Address};
 use vtep_evpn::{RouteView, State};
 use vtep_sim::{NodeId, NodeKind, Sim};
 
@@ -129,10 +129,7 @@ pub fn badges(sim: &Sim, layout: &Layout) -> Vec<Badge> {
 
 /// A route in a few words: `MAC 02:48:..:01`, `MAC/IP 02:48:..:01 10.0.0.1`, `flood list`.
 pub fn route_words(key: &RouteKey) -> String {
-    let ip = |k: &IpKey| match k {
-        IpKey::V4(b) => Ipv4Address::from(*b).to_string(),
-        IpKey::V6(b) => vtep_core::wire::Ipv6Address::from(*b).to_string(),
-    };
+    let ip = |k: &IpKey| IpAddress::from(*k).to_string();
     match key {
         RouteKey::MacIp { mac, ip: addr, .. } => {
             let mac = vtep_core::wire::EthernetAddress(*mac);

@@ -98,6 +98,11 @@ fn hex(b: &[u8]) -> String {
     format!("0x{digits}")
 }
 
+/// The big-endian 16-bit number in `b[..2]`.
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
 /// A VNI in decimal and as its 3 bytes on the wire: `100 (0x000064)`.
 fn vni_value(vni: u32) -> String {
     format!("{vni} (0x{vni:06x})")

@@ -14,11 +14,7 @@ use vtep_core::wire::bgp::{
     RouteDistinguisher, TunnelType, UpdatePacket,
 };
 
-use super::{Builder, hex, mac, vni_value};
-
-fn be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
+use super::{Builder, be16, hex, mac, vni_value};
 
 fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])

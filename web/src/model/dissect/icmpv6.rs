@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use vtep_core::wire::{Fields, IpProtocol, Ipv6Address, Ipv6Packet};
 
-use super::{Builder, mac};
+use super::{Builder, be16, mac};
 
 /// The IPv6 header (RFC 8200). Version shares its byte with the traffic class, which shares
 /// one with the flow label: each field covers the bytes its bits are in.
@@ -75,10 +75,6 @@ fn option_name(t: u8) -> &'static str {
 
 fn ipv6_text(b: &[u8]) -> String {
     <[u8; 16]>::try_from(b).map_or_else(|_| String::new(), |o| Ipv6Address::from(o).to_string())
-}
-
-fn be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
 }
 
 impl Builder<'_> {
