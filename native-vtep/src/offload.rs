@@ -346,8 +346,9 @@ pub fn tunnel_super_frame(frame: &[u8], max: usize, mss: Option<usize>) -> Optio
         return None;
     }
     let (ipv6, l4, ip_len) = match be16(frame, 12) {
-        ETHERTYPE_IPV4 if frame[ETH_LEN] >> 4 == 4 && frame[ETH_LEN + 9] == PROTO_TCP => {
-            let ihl = usize::from(frame[ETH_LEN] & 0x0f) * 4;
+        ETHERTYPE_IPV4 if frame[ETH_LEN + 9] == PROTO_TCP => {
+            // A fragment is never a super-frame: cutting it would rewrite its pieces.
+            let ihl = ipv4_unfragmented_header_len(&frame[ETH_LEN..])?;
             (false, ETH_LEN + ihl, usize::from(be16(frame, ETH_LEN + 2)))
         }
         ETHERTYPE_IPV6 if frame[ETH_LEN + 6] == PROTO_TCP => (
@@ -417,16 +418,20 @@ impl Transport {
     }
 }
 
+/// The header length of the IPv4 header at the start of `ip` (at least 20 bytes long), if it
+/// is one and not a fragment (neither "more fragments" nor an offset).
+fn ipv4_unfragmented_header_len(ip: &[u8]) -> Option<usize> {
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    (ip[0] >> 4 == 4 && ihl >= 20 && be16(ip, 6) & 0x3fff == 0).then_some(ihl)
+}
+
 /// TCP or UDP over IPv4 (not a fragment) or IPv6 (no extension headers), in an untagged
 /// Ethernet frame whose lengths hold together; anything else is `None`.
 fn transport(frame: &[u8]) -> Option<Transport> {
     let (l4, end, proto, src, addr_len) = match be16(frame.get(..ETH_LEN)?, 12) {
         ETHERTYPE_IPV4 => {
             let ip = frame.get(ETH_LEN..ETH_LEN + 20)?;
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            if ip[0] >> 4 != 4 || ihl < 20 || be16(ip, 6) & 0x3fff != 0 {
-                return None;
-            }
+            let ihl = ipv4_unfragmented_header_len(ip)?;
             let total = usize::from(be16(ip, 2));
             (ETH_LEN + ihl, ETH_LEN + total, ip[9], ETH_LEN + 12, 4)
         }
@@ -1199,6 +1204,18 @@ mod tests {
             assert_eq!(tunnel_super_frame(&sup[..1400], 1464, None), None);
             assert_eq!(tunnel_super_frame(&sup[..sup.len() - 1], 1464, None), None);
             assert_eq!(tunnel_super_frame(&udp(v6, &payload), 1464, None), None);
+        }
+        // Not an IPv4 fragment (first or later piece), nor a header shorter than 20 bytes.
+        let sup = tcp4(9, TCP_ACK, &payload);
+        assert!(tunnel_super_frame(&sup, 1464, None).is_some());
+        for (at, byte) in [(6, 0x20), (7, 0x01), (0, 0x44)] {
+            let mut bad = sup.clone();
+            bad[ETH_LEN + at] = byte;
+            assert_eq!(
+                tunnel_super_frame(&bad, 1464, None),
+                None,
+                "byte {at} = {byte:#x}"
+            );
         }
     }
 }
