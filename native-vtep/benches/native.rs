@@ -535,8 +535,9 @@ fn integrity(t: &mut Topology, dst: &str, name: &str) -> Result<String, String> 
 // `-l 64`), `sendmmsg`/`recvmmsg` in batches of up to 64, each end pinned to a CPU of its own,
 // paced in batches due every 200 us or more (absolute deadlines: a late batch is caught up at
 // once). Not shorter: each wait is a sleep and a wake-up, which in a VM cost the sender CPU it
-// needs (at 300 kpps, CPU 0 91-99% busy with 50 us batches, 81-84% with 200 us). Each datagram carries a magic number, the step's run number and a sequence number;
-// the receiver counts those of its run, so loss = 1 - received / sent.
+// needs (at 300 kpps, CPU 0 91-99% busy with 50 us batches, 81-84% with 200 us). Each datagram
+// carries a magic number, the step's run number and a sequence number; the receiver counts
+// those of its run, so loss = 1 - received / sent.
 
 use native_vtep::bench_io;
 use std::net::{SocketAddr, UdpSocket};
@@ -655,7 +656,10 @@ fn cpu_busy(before: &[(u64, u64)], after: &[(u64, u64)]) -> Vec<f64> {
     before
         .iter()
         .zip(after)
-        .map(|(b, a)| 100.0 * (a.0 - b.0) as f64 / (a.1 - b.1).max(1) as f64)
+        .map(|(b, a)| {
+            let all = a.1.saturating_sub(b.1).max(1);
+            100.0 * a.0.saturating_sub(b.0) as f64 / all as f64
+        })
         .collect()
 }
 
