@@ -15,7 +15,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::fabric::{Fabric, fabric, overlay_ip};
+use common::fabric::{Fabric, complete_line, fabric, overlay_ip};
 use common::{Lab, counter, must, wait_for};
 
 /// Generous bounds: two shared cores, other suites running, debug builds.
@@ -220,7 +220,7 @@ fn sigkill_mid_transfer_then_restart_recovers() {
 
     // The interrupted TCP transfer completes, every byte intact.
     assert!(
-        wait_for(60, || f.lab.log("client").contains("sent")),
+        wait_for(60, || complete_line(&f.lab.log("client"), "sent").is_some()),
         "client did not finish\n{}",
         f.lab.all_logs()
     );
@@ -740,4 +740,17 @@ fn user_nobody_drops_privileges_and_still_forwards() {
     let log = f.lab.stop("vtep2b");
     assert!(log.contains("removed control socket"), "{log}");
     assert!(!control.exists());
+}
+
+#[test]
+fn a_log_line_counts_once_its_newline_is_written() {
+    let partial = "listening\nreceived";
+    assert_eq!(complete_line(partial, "received"), None);
+    let partial = "listening\nreceived 1048576 1de3";
+    assert_eq!(complete_line(partial, "received"), None);
+    let whole = "listening\nreceived 1048576 1de3\n";
+    assert_eq!(
+        complete_line(whole, "received"),
+        Some("received 1048576 1de3")
+    );
 }

@@ -254,24 +254,22 @@ impl Fabric {
     /// against the client's `sent BYTES SHA256 ...` line.
     pub fn tcp_check(&mut self, name: &str, sent: &str, secs: u64) {
         assert!(
-            wait_for(secs, || self.lab.log(name).contains("received")),
+            wait_for(secs, || complete_line(&self.lab.log(name), "received")
+                .is_some()),
             "TCP server got nothing: {}\n{}",
             self.lab.log(name),
             self.lab.all_logs()
         );
         let received = self.lab.log(name);
-        let sent: Vec<&str> = sent
-            .lines()
-            .find(|l| l.starts_with("sent"))
-            .unwrap_or_else(|| panic!("no `sent` line in {sent:?}"))
-            .split_whitespace()
-            .collect();
-        let got: Vec<&str> = received
-            .lines()
-            .find(|l| l.starts_with("received"))
-            .unwrap()
-            .split_whitespace()
-            .collect();
+        let fields = |text: &str, prefix: &str| -> Vec<String> {
+            complete_line(text, prefix)
+                .unwrap_or_else(|| panic!("no whole `{prefix}` line in {text:?}"))
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        let (sent, got) = (fields(sent, "sent"), fields(&received, "received"));
+        assert!(sent.len() >= 3 && got.len() >= 3, "{sent:?} / {got:?}");
         assert_eq!(
             sent[1..3],
             got[1..3],
@@ -335,4 +333,13 @@ impl Fabric {
         assert!(out.contains(sent), "{out}");
         self.tcp_check(name, &out, 30);
     }
+}
+
+/// The first line of `log` that starts with `prefix` and is whole: ended by its newline. The
+/// scripts run with whatever `PYTHONUNBUFFERED` the machine has, and unbuffered, `print` writes
+/// each of its arguments apart, so a log read while one is printing can end mid-line.
+pub fn complete_line<'a>(log: &'a str, prefix: &str) -> Option<&'a str> {
+    log.split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
+        .find(|l| l.starts_with(prefix))
 }
