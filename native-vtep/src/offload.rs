@@ -531,11 +531,8 @@ fn candidate(frame: &[u8]) -> Option<Candidate> {
         return None;
     }
     let ip = &frame[ETH_LEN..];
-    if ip[0] != 0x45 || ip[9] != PROTO_TCP {
-        return None;
-    }
-    // Not a fragment (MF clear, offset zero); DF may be set.
-    if be16(ip, 6) & 0x3fff != 0 {
+    // No options; not a fragment (DF may be set).
+    if ipv4_unfragmented_header_len(ip)? != 20 || ip[9] != PROTO_TCP {
         return None;
     }
     if usize::from(be16(ip, 2)) != frame.len() - ETH_LEN {
@@ -1172,6 +1169,24 @@ mod tests {
         let short = tcp4(1, TCP_ACK, &payload)[..60].to_vec();
         for mut f in [none, icmp, fragment, short] {
             assert_eq!(check_inner(&mut f), InnerCsum::Unchecked);
+        }
+    }
+
+    #[test]
+    fn only_whole_ipv4_datagrams_without_options_are_coalesced() {
+        let plain = tcp4(1, TCP_ACK, &[7; 100]);
+        assert!(coalescable(&plain));
+        // More fragments, an offset, IP options (IHL 6), IPv6's version nibble; DF is fine.
+        for (at, byte, ok) in [
+            (6, 0x20, false),
+            (7, 0x01, false),
+            (0, 0x46, false),
+            (0, 0x65, false),
+            (6, 0x40, true),
+        ] {
+            let mut f = plain.clone();
+            f[ETH_LEN + at] = byte;
+            assert_eq!(coalescable(&f), ok, "byte {at} = {byte:#x}");
         }
     }
 
