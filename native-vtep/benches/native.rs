@@ -179,16 +179,25 @@ fn proc_times(pid: &str) -> Option<[u64; 4]> {
     Some([get(14)?, get(15)?, get(16)?, get(17)?])
 }
 
+/// The tick counters of `/proc/stat`'s `cpu` lines: the whole machine's first, then each CPU's
+/// (user, nice, system, idle, iowait, irq, softirq, steal, ...).
+fn cpu_lines() -> Vec<Vec<u64>> {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    s.lines()
+        .take_while(|l| l.starts_with("cpu"))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .collect()
+}
+
 /// (user + nice, steal) of the whole machine, in ticks.
 fn machine_times() -> (u64, u64) {
-    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let line = s.lines().next().unwrap_or("");
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let g = |i: usize| v.get(i).copied().unwrap_or(0);
+    let lines = cpu_lines();
+    let g = |i: usize| lines.first().and_then(|v| v.get(i)).copied().unwrap_or(0);
     (g(0) + g(1), g(7))
 }
 
@@ -632,19 +641,13 @@ fn pktgen_recv(args: &[String]) -> Result<String, String> {
     Ok(format!("received {n}"))
 }
 
-/// Per CPU: (busy, all) ticks so far, from `/proc/stat`'s `cpuN` lines.
+/// Per CPU: (busy, all) ticks so far.
 fn cpu_ticks() -> Vec<(u64, u64)> {
-    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    s.lines()
-        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
-        .map(|l| {
-            let v: Vec<u64> = l
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
+    cpu_lines()
+        .iter()
+        .skip(1)
+        .map(|v| {
             let all: u64 = v.iter().sum();
-            // idle and iowait are fields 4 and 5.
             let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
             (all - idle, all)
         })
