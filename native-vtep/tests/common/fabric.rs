@@ -261,13 +261,12 @@ impl Fabric {
             self.lab.all_logs()
         );
         let received = self.lab.log(name);
-        let fields = |text: &str, prefix: &str| -> Vec<String> {
+        fn fields<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
             complete_line(text, prefix)
                 .unwrap_or_else(|| panic!("no whole `{prefix}` line in {text:?}"))
                 .split_whitespace()
-                .map(String::from)
                 .collect()
-        };
+        }
         let (sent, got) = (fields(sent, "sent"), fields(&received, "received"));
         assert!(sent.len() >= 3 && got.len() >= 3, "{sent:?} / {got:?}");
         assert_eq!(
